@@ -1,0 +1,134 @@
+"""One-shot backups, and the proof the replica holds every committed transaction.
+
+litestream 0.5 does one sync with ``replicate -once``. litestream 0.3 has no such
+mode, so pylts follows its output until this database's snapshot is written and
+then stops it gracefully (SIGTERM makes it sync once more before it exits).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+
+from loguru import logger
+
+from . import sqlite_files
+from .commands import ltx_argv, replicate_argv, restore_argv
+from .context import RunContext
+from .errors import BackupNotConfirmed, DatabaseNotFound, LitestreamTimeout, ReplicationError
+from .output import HINTS, error_class, error_for, parse_line
+from .reports import parse_ltx_files
+from .runner import Deadline, OutputLine
+
+
+def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
+    """Back up ``ctx.db`` once. True when durable; False when time ran out with no cause known."""
+    if not ctx.db.is_file():
+        raise DatabaseNotFound(f"{ctx.db} does not exist, so there is nothing to back up; check DB_SQLITE and the folder")
+    sqlite_files.require_sqlite_header(ctx.db)
+    ctx.probe(deadline)
+    if ctx.litestream.is_legacy:
+        return _follow_until_snapshot(ctx, deadline)
+    try:
+        result = ctx.run(replicate_argv(ctx.litestream, ctx.db, ctx.replica, once=True), deadline)
+    except LitestreamTimeout as timeout:
+        _raise_known_cause(timeout.output, timeout.argv)
+        logger.warning("backup of {} did not finish within {:g} s", ctx.db, deadline.seconds)
+        return False
+    if result.returncode != 0:
+        raise error_for(result, ReplicationError, f"backup of {ctx.db.name}")
+    return True
+
+
+def _follow_until_snapshot(ctx: RunContext, deadline: Deadline) -> bool:
+    """litestream 0.3: run replicate until the snapshot of this database is written."""
+    done = threading.Event()
+    errors: list[str] = []
+
+    def watch(out: OutputLine) -> None:
+        line = parse_line(out.text)
+        if line is None:
+            return
+        if line.message == "snapshot written" and line.fields.get("db") == str(ctx.db):
+            done.set()
+        elif line.level == "ERROR" and error_class(line.error):
+            errors.append(line.error)
+            done.set()
+
+    ctx.write_config()
+    argv = replicate_argv(ctx.litestream, ctx.db, ctx.replica)
+    with ctx.process(argv, on_line=watch, stop_grace=max(deadline.remaining(), 1.0)) as proc:
+        while not done.is_set() and proc.returncode is None and not deadline.expired:
+            done.wait(min(deadline.remaining(), 0.05))
+        code = proc.stop()
+    if errors:
+        _raise_known_cause("\n".join(errors), proc.redacted_argv)
+    if done.is_set() and code == 0:
+        return True
+    if proc.returncode is not None and not deadline.expired:
+        raise ReplicationError(
+            f"litestream exited with {code} before the backup of {ctx.db.name} was written: "
+            f"{proc.output('stderr') or proc.output('stdout')}",
+            argv=proc.redacted_argv,
+            returncode=code,
+        )
+    logger.warning("backup of {} did not finish within {:g} s", ctx.db, deadline.seconds)
+    return False
+
+
+def _raise_known_cause(output: str, argv: list[str]) -> None:
+    cls = error_class(output)
+    if cls is not None:
+        raise cls(f"backup failed: {output.strip().splitlines()[-1]}; {HINTS[cls]}", argv=argv, output=output)
+
+
+def delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:
+    """Delete the local database, but only once the replica provably holds all of it.
+
+    Under SQLite's write lock (so nothing can commit meanwhile), pylts checks on
+    0.5 that litestream's newest local LTX file covers the WAL up to its last
+    commit and that the replica holds that transaction; on 0.3 it restores the
+    replica into a temporary folder and compares every row.
+    """
+    with sqlite_files.write_locked(ctx.db):
+        if ctx.litestream.is_legacy:
+            _confirm_by_restore(ctx, deadline)
+        else:
+            _confirm_by_position(ctx, deadline)
+        sqlite_files.remove(sqlite_files.database_files(ctx.db))
+    logger.info("deleted {} after confirming its backup", ctx.db)
+
+
+def _confirm_by_position(ctx: RunContext, deadline: Deadline) -> None:
+    captured = sqlite_files.latest_ltx(ctx.db)
+    wal = sqlite_files.wal_position(ctx.db)
+    if captured is None or wal is None or captured.wal_salts != wal.salts or captured.wal_end < wal.end:
+        raise BackupNotConfirmed(
+            f"{ctx.db} has transactions litestream has not captured (it changed during or after the backup); "
+            "it was kept: run timed_replicate again once writers are done"
+        )
+    result = ctx.run(ltx_argv(ctx.litestream, ctx.replica), deadline)
+    if result.returncode != 0:
+        raise error_for(result, BackupNotConfirmed, "listing the replica to confirm the backup")
+    held = max((f.max_txid_number for f in parse_ltx_files(result.stdout)), default=0)
+    if held < captured.max_txid:
+        raise BackupNotConfirmed(
+            f"the replica holds transactions up to {held}, the database up to {captured.max_txid}; "
+            f"{ctx.db} was kept: run timed_replicate again"
+        )
+
+
+def _confirm_by_restore(ctx: RunContext, deadline: Deadline) -> None:
+    with tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.confirm-", dir=ctx.db.parent) as folder:
+        copy = Path(folder) / ctx.db.name
+        result = ctx.run(restore_argv(ctx.litestream, ctx.db, ctx.replica, copy), deadline)
+        if result.returncode != 0:
+            raise error_for(result, BackupNotConfirmed, "restoring the replica to confirm the backup")
+        if sqlite_files.content_digest(copy) != sqlite_files.content_digest(ctx.db):
+            raise BackupNotConfirmed(
+                f"the replica's copy differs from {ctx.db} (it changed during or after the backup); "
+                "it was kept: run timed_replicate again once writers are done"
+            )
+
+

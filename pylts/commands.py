@@ -1,0 +1,143 @@
+"""Pure builders of litestream command lines, child environments and config files.
+
+Nothing here runs anything, so each builder is tested without the binary.
+Secrets never appear in argv or config: they reach litestream only through
+the environment :func:`child_env` builds.
+
+>>> from pathlib import Path
+>>> from pylts.binary import Litestream, Version
+>>> from pylts.replica import parse_replica_url
+>>> ls = Litestream(Path("/bin/litestream"), Version(0, 5, 17))
+>>> replica = parse_replica_url("s3://bkt/app.db?endpoint=http://127.0.0.1:9000")
+>>> replicate_argv(ls, Path("/data/app.db"), replica, once=True)
+['/bin/litestream', 'replicate', '-once', '/data/app.db', 's3://bkt/app.db?endpoint=http%3A%2F%2F127.0.0.1%3A9000&forcePathStyle=true']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from loguru import logger
+
+from .binary import Litestream
+from .replica import S3Replica
+from .sqlite_files import config_path_for
+
+#: Variables through which the AWS SDK inside litestream could pick up other credentials.
+CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "LITESTREAM_ACCESS_KEY_ID",
+    "LITESTREAM_SECRET_ACCESS_KEY",
+)
+
+
+def replicate_argv(ls: Litestream, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
+    """``litestream replicate`` for one database.
+
+    litestream 0.3 ignores the URL query, so it reads everything from the config
+    file :func:`config_yaml` renders (written at :func:`config_path_for`).
+
+    >>> replicate_argv(Litestream(Path("/bin/litestream"), Version(0, 3, 13)), Path("/data/app.db"), parse_replica_url("s3://bkt/app.db"))
+    ['/bin/litestream', 'replicate', '-config', '/data/.app.db-pylts.yml']
+    """
+    if ls.is_legacy:
+        if once:
+            raise ValueError("litestream 0.3 has no -once")
+        return [str(ls.path), "replicate", "-config", str(config_path_for(db))]
+    return [str(ls.path), "replicate", *(["-once"] if once else []), str(db), replica.url()]
+
+
+def restore_argv(ls: Litestream, db: Path, replica: S3Replica, output: Path) -> list[str]:
+    """``litestream restore`` of the replica of ``db`` into ``output``.
+
+    >>> restore_argv(Litestream(Path("/bin/litestream"), Version(0, 5, 17)), Path("/d/a.db"), parse_replica_url("s3://bkt/a.db"), Path("/d/tmp/a.db"))
+    ['/bin/litestream', 'restore', '-json', '-o', '/d/tmp/a.db', 's3://bkt/a.db']
+    """
+    if ls.is_legacy:
+        return [str(ls.path), "restore", "-config", str(config_path_for(db)), "-o", str(output), str(db)]
+    return [str(ls.path), "restore", "-json", "-o", str(output), replica.url()]
+
+
+def ltx_argv(ls: Litestream, replica: S3Replica) -> list[str]:
+    """``litestream ltx -json``: the LTX files a 0.5 replica holds."""
+    return [str(ls.path), "ltx", "-json", replica.url()]
+
+
+def config_yaml(ls: Litestream, dbs: Mapping[Path, S3Replica]) -> str:
+    """A litestream config for ``dbs`` (database path to replica), with no secret in it.
+
+    Values are written as JSON strings, which YAML reads as they are.
+
+    >>> print(config_yaml(Litestream(Path("/bin/litestream"), Version(0, 3, 13)), {Path("/d/a.db"): parse_replica_url("s3://bkt/a.db")}))
+    dbs:
+      - path: "/d/a.db"
+        replicas:
+          - type: "s3"
+            bucket: "bkt"
+            path: "a.db"
+    <BLANKLINE>
+    """
+    lines = ["dbs:"]
+    for db, replica in dbs.items():
+        lines.append(f"  - path: {json.dumps(str(db))}")
+        entry = replica.config_entry()
+        if ls.is_legacy:
+            lines.append("    replicas:")
+            lines.extend(_mapping(entry, first="      - ", rest="        "))
+        else:
+            lines.append("    replica:")
+            lines.extend(_mapping(entry, first="      ", rest="      "))
+    return "\n".join(lines) + "\n"
+
+
+def _mapping(entry: Mapping[str, str | bool], *, first: str, rest: str) -> list[str]:
+    return [f"{first if i == 0 else rest}{key}: {json.dumps(value)}" for i, (key, value) in enumerate(entry.items())]
+
+
+def child_env(
+    parent: Mapping[str, str],
+    ls: Litestream,
+    *,
+    credentials: tuple[str, str] | None,
+) -> dict[str, str]:
+    """The environment litestream runs with.
+
+    With ``credentials`` (key, secret), every other AWS credential variable is
+    dropped, so a stray ``AWS_*`` in the parent cannot override them, and the
+    EC2 metadata service is disabled. With ``None`` (the default AWS credential
+    chain) the parent's variables pass through. litestream 0.5 exits at once when
+    ``AWS_CA_BUNDLE`` is set, so for 0.5 it is handed over as ``SSL_CERT_FILE``.
+
+    >>> env = child_env({"AWS_ACCESS_KEY_ID": "stray", "HOME": "/root"}, Litestream(Path("x"), Version(0, 5, 17)), credentials=("k", "s"))
+    >>> env["AWS_ACCESS_KEY_ID"], env["AWS_EC2_METADATA_DISABLED"], env["HOME"]
+    ('k', 'true', '/root')
+    """
+    env = dict(parent)
+    if credentials is not None:
+        for name in CREDENTIAL_VARIABLES:
+            env.pop(name, None)
+        key, secret = credentials
+        env.update(
+            AWS_ACCESS_KEY_ID=key,
+            AWS_SECRET_ACCESS_KEY=secret,
+            LITESTREAM_ACCESS_KEY_ID=key,
+            LITESTREAM_SECRET_ACCESS_KEY=secret,
+            AWS_EC2_METADATA_DISABLED="true",
+        )
+    bundle = env.get("AWS_CA_BUNDLE")
+    if bundle and not ls.is_legacy:
+        del env["AWS_CA_BUNDLE"]
+        env.setdefault("SSL_CERT_FILE", bundle)
+        logger.warning(
+            "AWS_CA_BUNDLE is set; litestream {} cannot load it, so it gets SSL_CERT_FILE={} instead",
+            ls.version,
+            env["SSL_CERT_FILE"],
+        )
+    return env

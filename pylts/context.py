@@ -1,0 +1,74 @@
+"""What every litestream run for one database needs, bound together.
+
+A :class:`RunContext` is made by :class:`pylts.ConfigS3` and handed to the
+restore and backup code; its repr leaves out the environment and secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import runner
+from .binary import Litestream
+from .commands import config_yaml
+from .errors import EndpointUnreachable
+from .replica import S3Replica
+from .runner import Deadline, LitestreamProcess, OutputLine, RunResult
+from .sqlite_files import config_path_for
+
+#: Longest wait for the endpoint to accept a TCP connection before a run.
+PROBE_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """A litestream executable, one database, its replica, and the child environment."""
+
+    litestream: Litestream
+    db: Path
+    replica: S3Replica
+    env: dict[str, str] = field(repr=False)
+    secrets: tuple[str, ...] = field(repr=False)
+
+    def run(self, argv: Sequence[str], deadline: Deadline) -> RunResult:
+        """Run litestream to completion before ``deadline``."""
+        return runner.run(argv, env=self.env, timeout=max(deadline.remaining(), 0.001), secrets=self.secrets)
+
+    def process(
+        self, argv: Sequence[str], *, on_line: Callable[[OutputLine], None] | None = None, stop_grace: float = runner.DEFAULT_STOP_GRACE
+    ) -> LitestreamProcess:
+        """A long-running litestream (not started yet) with this context's environment."""
+        return LitestreamProcess(argv, env=self.env, secrets=self.secrets, on_line=on_line, stop_grace=stop_grace)
+
+    def write_config(self) -> None:
+        """Write the config litestream 0.3 reads (no secrets inside, owner-only permissions)."""
+        if not self.litestream.is_legacy:
+            return
+        target = config_path_for(self.db)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(config_yaml(self.litestream, {self.db: self.replica}))
+        os.replace(temporary, target)
+
+    def probe(self, deadline: Deadline) -> None:
+        """Fail fast with :class:`~pylts.errors.EndpointUnreachable` if the store takes no connections.
+
+        litestream itself retries an unreachable endpoint for about two minutes
+        before it says anything; this check answers in milliseconds.
+        """
+        host, port = self.replica.address()
+        seconds = min(PROBE_SECONDS, max(deadline.remaining(), 0.001))
+        try:
+            socket.create_connection((host, port), timeout=seconds).close()
+        except OSError as exc:
+            reason = "no answer" if isinstance(exc, socket.timeout) else (exc.strerror or str(exc))
+            raise EndpointUnreachable(
+                f"cannot connect to the S3 endpoint {host}:{port} ({reason} within {seconds:g} s); "
+                "check REPLICA_ENDPOINT (or ?endpoint= in REPLICA_URL) and that the store is running"
+            ) from None

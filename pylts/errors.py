@@ -1,0 +1,97 @@
+"""Every error pylts raises, under one base class.
+
+Catch :class:`PyltsError` to handle anything pylts reports; catch a subclass to
+react to one cause. Errors that come from a litestream run carry the redacted
+command line, the exit code and litestream's own error text.
+
+>>> err = NoBackupFound("no backup at s3://bucket/db", argv=["litestream", "restore"], returncode=1)
+>>> isinstance(err, LitestreamError), isinstance(err, PyltsError)
+(True, True)
+>>> err.returncode
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class PyltsError(Exception):
+    """Base class of every error pylts raises."""
+
+
+class InvalidArgument(PyltsError, ValueError):
+    """A method was called with an argument it cannot use; nothing was changed."""
+
+
+class LitestreamNotFound(PyltsError):
+    """No litestream executable was found where pylts looks for one."""
+
+
+class UnsupportedLitestreamVersion(PyltsError):
+    """The litestream executable is a version pylts cannot drive."""
+
+
+class DatabaseExists(PyltsError):
+    """A restore would overwrite an existing database and was not asked to."""
+
+
+class DatabaseNotFound(PyltsError, FileNotFoundError):
+    """There is no database at the configured path."""
+
+
+class DatabaseInvalid(PyltsError):
+    """A file is not a usable SQLite database (or failed its integrity check)."""
+
+
+class DatabaseLocked(PyltsError):
+    """Another connection holds the database, so pylts cannot safely act on it."""
+
+
+class BackupNotConfirmed(PyltsError):
+    """The replica could not be shown to hold every committed transaction; nothing was deleted."""
+
+
+class LitestreamError(PyltsError):
+    """A litestream run failed; carries the redacted argv, exit code and error text."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: Sequence[str] = (),
+        returncode: int | None = None,
+        output: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.output = output
+
+
+class EndpointUnreachable(LitestreamError):
+    """The S3 endpoint did not accept a connection (found by pylts or reported by litestream)."""
+
+
+class LitestreamTimeout(LitestreamError):
+    """litestream did not finish before its deadline and was stopped."""
+
+
+class NoBackupFound(LitestreamError):
+    """The replica holds no backup to restore from."""
+
+
+class BucketNotFound(LitestreamError):
+    """The bucket named in the replica URL does not exist."""
+
+
+class CredentialsRejected(LitestreamError):
+    """The S3 store refused the access key or secret."""
+
+
+class RestoreError(LitestreamError):
+    """litestream could not restore the database."""
+
+
+class ReplicationError(LitestreamError):
+    """litestream could not back up the database."""

@@ -1,0 +1,138 @@
+"""Reading what litestream prints: log lines, ``Error:`` lines, and which error they mean.
+
+Both output formats are understood: the ``key=value`` text of litestream 0.5 (and
+0.3 run with a config file) and the plain lines of 0.3 run without one.
+
+>>> line = parse_line('time=2026-11-22T12:00:00Z level=INFO msg="snapshot complete" db=app.db txid=0000000000000002')
+>>> line.level, line.message, line.fields["txid"]
+('INFO', 'snapshot complete', '0000000000000002')
+>>> parse_line("2026/11/22 12:49:58 INFO snapshot written db=/data/app.db replica=s3").fields["db"]
+'/data/app.db'
+>>> error_class("Error: no matching backup files available").__name__
+'NoBackupFound'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .errors import (
+    BucketNotFound,
+    CredentialsRejected,
+    EndpointUnreachable,
+    LitestreamError,
+    NoBackupFound,
+)
+from .runner import RunResult
+
+_PAIR = re.compile(r'([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+_PLAIN = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARN|ERROR) (.*)$")
+
+#: Text litestream prints for a cause pylts can name, most specific first.
+_CAUSES: tuple[tuple[str, type[LitestreamError]], ...] = (
+    ("NoSuchBucket", BucketNotFound),
+    ("InvalidAccessKeyId", CredentialsRejected),
+    ("SignatureDoesNotMatch", CredentialsRejected),
+    ("AccessDenied", CredentialsRejected),
+    ("no EC2 IMDS role found", CredentialsRejected),
+    ("failed to refresh cached credentials", CredentialsRejected),
+    ("no matching backup", NoBackupFound),
+    ("no snapshots available", NoBackupFound),
+    ("no generation", NoBackupFound),
+    ("connection refused", EndpointUnreachable),
+    ("no such host", EndpointUnreachable),
+    ("i/o timeout", EndpointUnreachable),
+)
+
+#: What to do about each named cause.
+HINTS: dict[type[LitestreamError], str] = {
+    BucketNotFound: "create the bucket, or fix the bucket name in REPLICA_URL",
+    CredentialsRejected: "check LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY for this store",
+    NoBackupFound: "nothing has been replicated to this REPLICA_URL yet; check the URL or back up first",
+    EndpointUnreachable: "check the endpoint (REPLICA_ENDPOINT or ?endpoint=) and that the store is running",
+}
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One parsed line of litestream output."""
+
+    level: str
+    message: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def error(self) -> str:
+        """The error text the line carries (``error=`` field, or the message of an ERROR line)."""
+        return self.fields.get("error", self.message if self.level == "ERROR" else "")
+
+
+def parse_line(text: str) -> LogLine | None:
+    """Parse one line; ``None`` for lines that are neither log records nor errors.
+
+    >>> parse_line("Error: cannot restore, output path already exists")
+    LogLine(level='ERROR', message='cannot restore, output path already exists', fields={})
+    """
+    text = text.strip()
+    if text.startswith("Error: "):
+        return LogLine("ERROR", text[len("Error: ") :])
+    if text.startswith("time=") or text.startswith("level="):
+        pairs = {key: _unquote(value) for key, value in _PAIR.findall(text)}
+        message = pairs.pop("msg", "")
+        return LogLine(pairs.pop("level", "INFO"), message, pairs)
+    plain = _PLAIN.match(text)
+    if plain:
+        level, rest = plain.groups()
+        start = _PAIR.search(rest)
+        message = rest[: start.start()].strip() if start else rest
+        pairs = {key: _unquote(value) for key, value in _PAIR.findall(rest[len(message) :])}
+        return LogLine(level, message, pairs)
+    return None
+
+
+def error_class(text: str) -> type[LitestreamError] | None:
+    """The specific error a piece of litestream output means, or ``None`` if none is known."""
+    for needle, cls in _CAUSES:
+        if needle.lower() in text.lower():
+            return cls
+    return None
+
+
+def last_error(output: str) -> str:
+    """The most telling error text in some output: its ``Error:`` line, else the last ERROR record.
+
+    >>> last_error('time=x level=ERROR msg="sync error" error="NoSuchBucket: gone"\\nError: sync database /a.db: NoSuchBucket')
+    'sync database /a.db: NoSuchBucket'
+    """
+    found = ""
+    for raw in output.splitlines():
+        line = parse_line(raw)
+        if line is None or line.level != "ERROR":
+            continue
+        if raw.startswith("Error: "):
+            return line.message
+        found = line.error or line.message
+    return found
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value
+
+
+def error_for(result: RunResult, default: type[LitestreamError], action: str) -> LitestreamError:
+    """The typed error for a failed run: the cause litestream names, with what to do about it.
+
+    >>> from pylts.errors import RestoreError
+    >>> from pylts.runner import RunResult
+    >>> err = error_for(RunResult(["litestream", "restore"], 1, "", "Error: no matching backup files available", 0.1), RestoreError, "restore")
+    >>> type(err).__name__, str(err)
+    ('NoBackupFound', 'restore failed: no matching backup files available; nothing has been replicated to this REPLICA_URL yet; check the URL or back up first')
+    """
+    text = last_error(f"{result.stderr}\n{result.stdout}") or f"litestream exited with {result.returncode} and printed no error"
+    cls = error_class(text) or default
+    hint = HINTS.get(cls)
+    message = f"{action} failed: {text}" + (f"; {hint}" if hint else "")
+    return cls(message, argv=result.argv, returncode=result.returncode, output=text)

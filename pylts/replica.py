@@ -1,0 +1,219 @@
+"""Where the backup lives: parsing and rendering ``s3://BUCKET/PATH`` replica URLs.
+
+Pure functions only, so every rule here is tested without litestream or a network.
+
+>>> r = parse_replica_url("s3://backups/app/db.sqlite?endpoint=http://127.0.0.1:9000")
+>>> r.bucket, r.path, r.endpoint, r.path_style
+('backups', 'app/db.sqlite', 'http://127.0.0.1:9000', True)
+>>> r.url()
+'s3://backups/app/db.sqlite?endpoint=http%3A%2F%2F127.0.0.1%3A9000&forcePathStyle=true'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+T = TypeVar("T")
+
+_BUCKET = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$")
+
+#: Query keys litestream 0.5 reads from an S3 replica URL, and the config key of each.
+QUERY_KEYS = {
+    "endpoint": "endpoint",
+    "region": "region",
+    "forcePathStyle": "force-path-style",
+    "skipVerify": "skip-verify",
+    "signPayload": "sign-payload",
+    "storageClass": "storage-class",
+    "partSize": "part-size",
+    "concurrency": "concurrency",
+}
+_BOOLEAN_KEYS = {"forcePathStyle", "skipVerify", "signPayload"}
+
+
+@dataclass(frozen=True)
+class S3Replica:
+    """An S3 (or S3-compatible) replica: bucket, object path and connection options.
+
+    Path-style addressing is on whenever a custom endpoint is set, unless
+    ``force_path_style`` says otherwise: MinIO, moto and most self-hosted stores need it.
+    """
+
+    bucket: str
+    path: str
+    endpoint: str | None = None
+    region: str | None = None
+    force_path_style: bool | None = None
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def path_style(self) -> bool:
+        """Whether requests use path-style addressing (``http://host/bucket/key``)."""
+        if self.force_path_style is not None:
+            return self.force_path_style
+        return self.endpoint is not None
+
+    def address(self) -> tuple[str, int]:
+        """Host and port litestream connects to for this replica.
+
+        >>> S3Replica("bkt", "a.db", region="eu-west-1").address()
+        ('s3.eu-west-1.amazonaws.com', 443)
+        """
+        if self.endpoint:
+            return endpoint_address(self.endpoint)
+        return (f"s3.{self.region}.amazonaws.com" if self.region else "s3.amazonaws.com", 443)
+
+    def url(self) -> str:
+        """The replica URL as litestream 0.5 reads it, options in its query string.
+
+        >>> S3Replica("bkt", "db.sqlite", region="auto").url()
+        's3://bkt/db.sqlite?region=auto'
+        """
+        query: list[tuple[str, str]] = []
+        if self.endpoint:
+            query.append(("endpoint", self.endpoint))
+        if self.region:
+            query.append(("region", self.region))
+        if self.path_style:
+            query.append(("forcePathStyle", "true"))
+        query.extend(self.options)
+        suffix = f"?{urlencode(query)}" if query else ""
+        return f"s3://{self.bucket}/{self.path}{suffix}"
+
+    def config_entry(self) -> dict[str, str | bool]:
+        """The replica as a litestream config entry (what 0.3 needs for a custom endpoint).
+
+        >>> S3Replica("bkt", "db.sqlite", endpoint="http://127.0.0.1:9000", force_path_style=True).config_entry()
+        {'type': 's3', 'bucket': 'bkt', 'path': 'db.sqlite', 'endpoint': 'http://127.0.0.1:9000', 'force-path-style': True}
+        """
+        entry: dict[str, str | bool] = {"type": "s3", "bucket": self.bucket, "path": self.path}
+        if self.endpoint:
+            entry["endpoint"] = self.endpoint
+        if self.region:
+            entry["region"] = self.region
+        if self.path_style:
+            entry["force-path-style"] = True
+        for key, value in self.options:
+            entry[QUERY_KEYS[key]] = _truthy(value) if key in _BOOLEAN_KEYS else value
+        return entry
+
+    def with_overrides(
+        self, endpoint: str | None, region: str | None, force_path_style: bool | None
+    ) -> S3Replica:
+        """Merge settings given outside the URL; a value given twice must agree.
+
+        >>> parse_replica_url("s3://bkt/db.sqlite").with_overrides("http://127.0.0.1:9000", None, None).path_style
+        True
+        """
+        return replace(
+            self,
+            endpoint=_agree("endpoint", self.endpoint, endpoint),
+            region=_agree("region", self.region, region),
+            force_path_style=_agree("force_path_style", self.force_path_style, force_path_style),
+        )
+
+
+def parse_replica_url(url: str) -> S3Replica:
+    """Parse and check a replica URL of the form ``s3://BUCKET/PATH[?query]``.
+
+    Raises ``ValueError`` with a message that says what is wrong and how to fix it.
+
+    >>> parse_replica_url("s3://my bucket/db.sqlite")
+    Traceback (most recent call last):
+    ...
+    ValueError: bucket name 'my bucket' is not valid: use at most 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit (e.g. s3://my-backups/app.db)
+    """
+    url = url.strip()
+    if not url:
+        raise ValueError("the replica URL is empty: set REPLICA_URL to s3://BUCKET/PATH")
+    parts = urlsplit(url)
+    if parts.scheme != "s3":
+        shown = f"'{parts.scheme}://'" if parts.scheme else "none"
+        raise ValueError(
+            f"replica URL must start with s3:// (got scheme {shown}): "
+            "write it as s3://BUCKET/PATH, for R2, B2 or MinIO too, with the endpoint set separately"
+        )
+    bucket, path = parts.netloc, parts.path.strip("/")
+    if not bucket:
+        raise ValueError("replica URL has no bucket: write it as s3://BUCKET/PATH")
+    if "@" in bucket:
+        raise ValueError(
+            "replica URL must not carry credentials: set LITESTREAM_ACCESS_KEY_ID and "
+            "LITESTREAM_SECRET_ACCESS_KEY instead"
+        )
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        raise ValueError(
+            f"bucket name {bucket!r} is not valid: use at most 63 lowercase letters, digits, dots or "
+            "hyphens, starting and ending with a letter or digit (e.g. s3://my-backups/app.db)"
+        )
+    if not path:
+        raise ValueError(f"replica URL has no path inside the bucket: write it as s3://{bucket}/PATH")
+    if any(segment in ("", ".", "..") for segment in path.split("/")):
+        raise ValueError(f"replica path {path!r} has an empty, '.' or '..' segment: use a plain path like app/db")
+    if parts.fragment:
+        raise ValueError("replica URL must not have a '#' fragment")
+    return _with_query(S3Replica(bucket=bucket, path=path), parts.query)
+
+
+def _with_query(replica: S3Replica, query: str) -> S3Replica:
+    endpoint = region = None
+    path_style: bool | None = None
+    options: list[tuple[str, str]] = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key not in QUERY_KEYS:
+            known = ", ".join(QUERY_KEYS)
+            raise ValueError(f"unknown replica URL option {key!r}: litestream reads only {known}")
+        if key == "endpoint":
+            endpoint = _endpoint(value)
+        elif key == "region":
+            region = value
+        elif key == "forcePathStyle":
+            path_style = _truthy(value)
+        else:
+            options.append((key, value))
+    return replace(replica, endpoint=endpoint, region=region, force_path_style=path_style, options=tuple(options))
+
+
+def _endpoint(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"endpoint {value!r} must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000")
+    return value.rstrip("/")
+
+
+def endpoint_address(endpoint: str) -> tuple[str, int]:
+    """Host and port an endpoint URL connects to.
+
+    >>> endpoint_address("https://abc.r2.cloudflarestorage.com")
+    ('abc.r2.cloudflarestorage.com', 443)
+    """
+    parts = urlsplit(endpoint)
+    default = 443 if parts.scheme == "https" else 80
+    return parts.hostname or "", parts.port or default
+
+
+def normalize_endpoint(value: str | None) -> str | None:
+    """Check an endpoint given as a setting; ``None`` or blank means AWS."""
+    if value is None or not value.strip():
+        return None
+    return _endpoint(value.strip())
+
+
+def _truthy(value: str) -> bool:
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no", ""):
+        return False
+    raise ValueError(f"replica URL option value {value!r} is not a boolean: use true or false")
+
+
+def _agree(name: str, in_url: T | None, in_settings: T | None) -> T | None:
+    if in_url is not None and in_settings is not None and in_url != in_settings:
+        raise ValueError(
+            f"{name} is given twice with different values ({in_url!r} in the replica URL, "
+            f"{in_settings!r} in the settings): keep one"
+        )
+    return in_url if in_url is not None else in_settings

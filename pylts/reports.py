@@ -1,0 +1,59 @@
+"""Typed models of what litestream reports as JSON.
+
+>>> report = RestoreReport.model_validate_json(
+...     '{"db_path": "/data/app.db", "replica": "s3", "txid": "000000000000002a", "duration_ms": 61, "integrity_check": "none"}'
+... )
+>>> report.txid, report.txid_number
+('000000000000002a', 42)
+>>> files = parse_ltx_files('[{"level": 0, "min_txid": "0000000000000001", "max_txid": "0000000000000003", "size": 566, "timestamp": "2026-11-22T13:12:45Z"}]')
+>>> files[0].max_txid_number, files[0].timestamp.year
+(3, 2026)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class RestoreReport(_Report):
+    """What ``litestream restore -json`` (0.5) prints after a restore."""
+
+    db_path: str
+    replica: str
+    txid: str
+    duration_ms: int
+    integrity_check: str = "none"
+
+    @property
+    def txid_number(self) -> int:
+        """The restored transaction id as an integer."""
+        return int(self.txid, 16)
+
+
+class LtxFile(_Report):
+    """One LTX file of a litestream 0.5 replica, as ``litestream ltx -json`` lists it."""
+
+    level: int
+    min_txid: str
+    max_txid: str
+    size: int
+    timestamp: datetime
+
+    @property
+    def max_txid_number(self) -> int:
+        """The last transaction id this file holds, as an integer."""
+        return int(self.max_txid, 16)
+
+
+_LTX_FILES = TypeAdapter(list[LtxFile])
+
+
+def parse_ltx_files(text: str) -> list[LtxFile]:
+    """Parse the output of ``litestream ltx -json`` (``null`` means no files)."""
+    return _LTX_FILES.validate_json(text.strip() or "[]") if text.strip() != "null" else []

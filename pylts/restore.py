@@ -1,0 +1,75 @@
+"""Atomic restore: replica -> a private folder beside the database -> checks -> into place.
+
+At every moment the database path holds either what it held before or the
+complete, checked restored copy; a failure leaves no partial file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from loguru import logger
+
+from . import sqlite_files
+from .commands import restore_argv
+from .context import RunContext
+from .errors import DatabaseExists, RestoreError
+from .output import error_for
+from .reports import RestoreReport
+from .runner import Deadline
+from .sqlite_files import IntegrityCheck
+
+
+def restore(
+    ctx: RunContext,
+    *,
+    overwrite: bool,
+    integrity_check: IntegrityCheck,
+    deadline: Deadline,
+) -> RestoreReport | None:
+    """Restore the replica of ``ctx.db`` into place; see :meth:`pylts.ConfigS3.restore`.
+
+    Returns litestream's report (0.5 only, ``None`` on 0.3).
+    """
+    db = ctx.db
+    if db.exists() and not overwrite:
+        raise DatabaseExists(
+            f"{db} already exists and restore() does not overwrite it; pass overwrite=True to replace it "
+            "(the current file stays until the restored copy has passed its checks)"
+        )
+    if db.exists():
+        sqlite_files.require_sqlite_header(db)
+    ctx.probe(deadline)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    ctx.write_config()
+    with tempfile.TemporaryDirectory(prefix=f".{db.name}.restore-", dir=db.parent) as folder:
+        staged = Path(folder) / db.name
+        result = ctx.run(restore_argv(ctx.litestream, db, ctx.replica, staged), deadline)
+        if result.returncode != 0:
+            raise error_for(result, RestoreError, f"restore of {db.name}")
+        if not staged.is_file():
+            raise RestoreError(
+                f"litestream reported a restore of {db.name} but wrote no file",
+                argv=result.argv,
+                returncode=result.returncode,
+            )
+        sqlite_files.check_integrity(staged, integrity_check)
+        sqlite_files.checkpoint(staged)
+        sqlite_files.fsync_file_and_dir(staged)
+        _install(staged, db)
+    logger.info("restored {} from {}", db, ctx.replica.url())
+    return RestoreReport.model_validate_json(result.stdout) if result.stdout.strip().startswith("{") else None
+
+
+def _install(staged: Path, db: Path) -> None:
+    """Move the checked copy over ``db``, clearing what belonged to the old file first."""
+    if db.exists():
+        sqlite_files.checkpoint(db)  # the old WAL is folded in, so dropping it loses nothing
+    stale = [p for p in sqlite_files.sidecars(db) + [sqlite_files.litestream_meta(db)] if p.exists()]
+    if stale:
+        logger.warning("removing files left from an earlier database: {}", ", ".join(p.name for p in stale))
+        sqlite_files.remove(stale)
+    os.replace(staged, db)
+    sqlite_files.fsync_file_and_dir(db)

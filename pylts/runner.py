@@ -1,0 +1,271 @@
+"""The one place that starts litestream.
+
+Every run has a deadline, reads output as it comes (keeping only a bounded tail),
+forwards each line to loguru at debug level with secrets redacted, and reaps the
+child on every way out: normal exit, timeout, exception or Ctrl-C.
+
+>>> redact("key=AKIA123 secret=s3cr3t", ["AKIA123", "s3cr3t"])
+'key=*** secret=***'
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import IO
+
+from loguru import logger
+
+from .errors import InvalidArgument, LitestreamTimeout
+
+#: Seconds a stopped litestream gets for its final sync before it is killed.
+DEFAULT_STOP_GRACE = 35.0
+_TAIL_LINES = 200
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret in ``text`` with ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass(frozen=True)
+class OutputLine:
+    """One line litestream printed, already redacted."""
+
+    stream: str  # "stdout" or "stderr"
+    text: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished litestream run: redacted argv, exit code and the tail of its output."""
+
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+class LitestreamProcess:
+    """A running litestream, as a context manager that always stops and reaps it.
+
+    ``on_line`` is called from a reader thread for every line, as it arrives.
+    Leaving the ``with`` block stops the process gracefully (SIGTERM, so litestream
+    makes its final sync), kills it after ``stop_grace`` seconds, and waits for it.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        secrets: Sequence[str] = (),
+        on_line: Callable[[OutputLine], None] | None = None,
+        stop_grace: float = DEFAULT_STOP_GRACE,
+    ) -> None:
+        if isinstance(argv, str):
+            raise InvalidArgument("pass the command as a list of arguments, not one string")
+        self.argv = [str(a) for a in argv]
+        self._env = dict(env)
+        self._secrets = [s for s in secrets if s]
+        self._on_line = on_line
+        self.stop_grace = stop_grace
+        self._tails: dict[str, deque[str]] = {"stdout": deque(maxlen=_TAIL_LINES), "stderr": deque(maxlen=_TAIL_LINES)}
+        self._readers: list[threading.Thread] = []
+        self._proc: subprocess.Popen[str] | None = None
+        self.started_at = 0.0
+
+    @property
+    def redacted_argv(self) -> list[str]:
+        """The command line with secrets replaced (they should never be there at all)."""
+        return [redact(a, self._secrets) for a in self.argv]
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running litestream, ``None`` before start."""
+        return self._proc.pid if self._proc else None
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit code once the process has ended, else ``None``."""
+        return self._proc.poll() if self._proc else None
+
+    def output(self, stream: str) -> str:
+        """The last lines (at most 200) litestream printed on ``stream``."""
+        return "\n".join(self._tails[stream])
+
+    def start(self) -> LitestreamProcess:
+        """Start litestream in its own process group so only pylts signals it."""
+        logger.debug("running {}", shlex.join(self.redacted_argv))
+        self.started_at = time.monotonic()
+        self._proc = subprocess.Popen(
+            self.argv,
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        for name, pipe in (("stdout", self._proc.stdout), ("stderr", self._proc.stderr)):
+            assert pipe is not None
+            reader = threading.Thread(target=self._read, args=(name, pipe), daemon=True, name=f"pylts-{name}")
+            reader.start()
+            self._readers.append(reader)
+        return self
+
+    def _read(self, stream: str, pipe: IO[str]) -> None:
+        with pipe:
+            for raw in pipe:
+                text = redact(raw.rstrip("\n"), self._secrets)
+                self._tails[stream].append(text)
+                logger.debug("litestream[{}] {}", self.pid, text)
+                if self._on_line is not None:
+                    self._on_line(OutputLine(stream, text))
+
+    def wait(self, timeout: float | None) -> int | None:
+        """Wait up to ``timeout`` seconds for the exit; return the exit code or ``None``."""
+        assert self._proc is not None, "start() first"
+        try:
+            code = self._proc.wait(timeout=None if timeout is None else max(timeout, 0.0))
+        except subprocess.TimeoutExpired:
+            return None
+        self._join_readers()
+        return code
+
+    def signal(self, signum: int) -> None:
+        """Send a signal to litestream if it is still running."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signum)
+
+    def stop(self, grace: float | None = None) -> int:
+        """SIGTERM, wait ``grace`` seconds for the final sync, then kill; returns the exit code."""
+        assert self._proc is not None, "start() first"
+        if self._proc.poll() is None:
+            self.signal(signal.SIGTERM)
+            if self.wait(self.stop_grace if grace is None else grace) is None:
+                logger.warning("litestream[{}] did not stop in time; killing it", self.pid)
+                self._kill_group()
+        code = self._proc.wait()
+        self._join_readers()
+        return code
+
+    def _kill_group(self) -> None:
+        assert self._proc is not None
+        try:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def _join_readers(self) -> None:
+        for reader in self._readers:
+            reader.join(timeout=5)
+
+    def __enter__(self) -> LitestreamProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._proc is None:
+            return
+        try:
+            self.stop()
+        except BaseException:  # a second Ctrl-C while stopping: kill, but still reap
+            self._kill_group()
+            self._proc.wait()
+            raise
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    secrets: Sequence[str] = (),
+) -> RunResult:
+    """Run litestream to completion within ``timeout`` seconds.
+
+    On timeout the process is stopped (gracefully, then killed) and
+    :class:`~pylts.errors.LitestreamTimeout` is raised with what it printed.
+    """
+    Deadline(timeout)  # validates
+    with LitestreamProcess(argv, env=env, secrets=secrets, stop_grace=min(timeout, 5.0)) as proc:
+        code = proc.wait(timeout)
+        if code is None:
+            proc.stop()
+            raise LitestreamTimeout(
+                f"litestream did not finish within {timeout:g} s and was stopped",
+                argv=proc.redacted_argv,
+                output=proc.output("stderr") or proc.output("stdout"),
+            )
+    return RunResult(
+        argv=proc.redacted_argv,
+        returncode=code,
+        stdout=proc.output("stdout"),
+        stderr=proc.output("stderr"),
+        seconds=time.monotonic() - proc.started_at,
+    )
+
+
+def _load_prctl() -> Callable[[], None] | None:
+    """On Linux, ask the kernel to SIGTERM litestream if the Python process dies first."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+    return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
+_die_with_parent = _load_prctl()
+
+
+class Deadline:
+    """A point in time that several steps of one call share.
+
+    >>> d = Deadline(30)
+    >>> 29 < d.remaining() <= 30
+    True
+    >>> Deadline(0)
+    Traceback (most recent call last):
+    ...
+    pylts.errors.InvalidArgument: timeout must be a positive number of seconds, got 0
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds > 0:
+            raise InvalidArgument(f"timeout must be a positive number of seconds, got {seconds!r}")
+        self.seconds = float(seconds)
+        self._end = time.monotonic() + self.seconds
+
+    def remaining(self) -> float:
+        """Seconds left, never below zero."""
+        return max(self._end - time.monotonic(), 0.0)
+
+    @property
+    def expired(self) -> bool:
+        """Whether no time is left."""
+        return self.remaining() == 0.0

@@ -1,0 +1,257 @@
+"""``ConfigS3``: the settings of one replicated SQLite database, read the pydantic way.
+
+Values come from keyword arguments, then environment variables, then ``.env`` in
+the working directory (name another file per instance with ``_env_file=``).
+
+>>> from pylts import ConfigS3
+>>> cfg = ConfigS3(key="xxx", token="yyy", s3="s3://x/x.db")
+>>> cfg
+ConfigS3(s3='s3://x/x.db', db='db.sqlite')
+>>> cfg.dbpath.name, cfg.dbpath.parent.name
+('db.sqlite', 'data')
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from . import backup, binary, restore
+from .commands import child_env, replicate_argv, restore_argv
+from .context import RunContext
+from .errors import InvalidArgument
+from .replica import S3Replica, normalize_endpoint, parse_replica_url
+from .runner import Deadline
+from .sqlite_files import IntegrityCheck, database_files, remove
+
+_DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+class ConfigS3(BaseSettings):
+    """Where a SQLite database lives locally and where litestream keeps its backup.
+
+    Field | Environment | Default
+    --- | --- | ---
+    `key` | `LITESTREAM_ACCESS_KEY_ID` | required for S3, unless `use_aws_credential_chain`
+    `token` | `LITESTREAM_SECRET_ACCESS_KEY` | required with `key`
+    `s3` | `REPLICA_URL` | required: `s3://BUCKET/PATH`
+    `db` | `DB_SQLITE` | `db.sqlite`
+    `folder` | `DB_FOLDER` | `./data` under the working directory
+    `endpoint` | `REPLICA_ENDPOINT` | AWS; set it for R2, B2, MinIO, Tigris...
+    `region` | `REPLICA_REGION` | the store's default
+    `force_path_style` | `REPLICA_FORCE_PATH_STYLE` | on when `endpoint` is set
+    `litestream_bin` | `LITESTREAM_BIN` | next to Python, then `PATH`
+    `use_aws_credential_chain` | `PYLTS_AWS_CREDENTIAL_CHAIN` | `false`
+
+    Examples:
+        >>> cfg = ConfigS3(key="AKIAEXAMPLE", token="s3cr3t", s3="s3://backups/app.db", db="app.sqlite3")
+        >>> cfg.token
+        SecretStr('**********')
+        >>> "s3cr3t" in repr(cfg) + str(cfg)
+        False
+        >>> from pydantic import ValidationError
+        >>> try:
+        ...     ConfigS3(key="k", token="t", s3="s3://backups/app.db", db="../app.db")
+        ... except ValidationError as exc:
+        ...     print(exc.errors()[0]["msg"])
+        Value error, db must be a plain file name, without '/', '\\' or '..': got '../app.db'; put the directory in folder (DB_FOLDER) instead
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    key: SecretStr | None = Field(default=None, validation_alias="LITESTREAM_ACCESS_KEY_ID", repr=False)
+    token: SecretStr | None = Field(default=None, validation_alias="LITESTREAM_SECRET_ACCESS_KEY", repr=False)
+    s3: str = Field(validation_alias="REPLICA_URL", description="Replica URL, s3://BUCKET/PATH[?query]")
+    folder: Path = Field(default_factory=lambda: Path.cwd() / "data", validation_alias="DB_FOLDER", repr=False)
+    db: str = Field(default="db.sqlite", validation_alias="DB_SQLITE")
+    endpoint: str | None = Field(default=None, validation_alias="REPLICA_ENDPOINT", repr=False)
+    region: str | None = Field(default=None, validation_alias="REPLICA_REGION", repr=False)
+    force_path_style: bool | None = Field(default=None, validation_alias="REPLICA_FORCE_PATH_STYLE", repr=False)
+    litestream_bin: Path | None = Field(default=None, validation_alias="LITESTREAM_BIN", repr=False)
+    use_aws_credential_chain: bool = Field(default=False, validation_alias="PYLTS_AWS_CREDENTIAL_CHAIN", repr=False)
+
+    @field_validator("s3")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parse_replica_url(value)
+        return value.strip()
+
+    @field_validator("db")
+    @classmethod
+    def _check_db(cls, value: str) -> str:
+        if not value or "/" in value or "\\" in value or ".." in value or os.path.isabs(value):
+            raise ValueError(
+                f"db must be a plain file name, without '/', '\\' or '..': got {value!r}; "
+                "put the directory in folder (DB_FOLDER) instead"
+            )
+        if not value.lower().endswith(_DB_SUFFIXES):
+            raise ValueError(f"db must end in .db, .sqlite or .sqlite3 (got {value!r}), e.g. app.db")
+        return value
+
+    @field_validator("folder")
+    @classmethod
+    def _absolute_folder(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        return normalize_endpoint(value)
+
+    @model_validator(mode="after")
+    def _check_replica_and_credentials(self) -> ConfigS3:
+        self.replica  # endpoint, region and path style must agree with the URL
+        if self.use_aws_credential_chain:
+            return self
+        missing = [env for env, value in (("LITESTREAM_ACCESS_KEY_ID", self.key), ("LITESTREAM_SECRET_ACCESS_KEY", self.token)) if not value or not value.get_secret_value()]
+        if missing:
+            raise ValueError(
+                f"missing S3 credentials: set {' and '.join(missing)} (in the environment or .env), "
+                "or set PYLTS_AWS_CREDENTIAL_CHAIN=true to use the AWS default chain (instance roles)"
+            )
+        return self
+
+    def __repr_args__(self) -> Any:
+        yield "s3", self.s3
+        yield "db", self.db
+        for name in ("endpoint", "region", "force_path_style", "use_aws_credential_chain"):
+            if name in self.model_fields_set:
+                yield name, getattr(self, name)
+
+    @property
+    def replica(self) -> S3Replica:
+        """The parsed replica, with ``endpoint``, ``region`` and ``force_path_style`` merged in.
+
+        >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", endpoint="http://127.0.0.1:9000").replica.url()
+        's3://bkt/app.db?endpoint=http%3A%2F%2F127.0.0.1%3A9000&forcePathStyle=true'
+        """
+        return parse_replica_url(self.s3).with_overrides(self.endpoint, self.region, self.force_path_style)
+
+    @property
+    def dbpath(self) -> Path:
+        """Where the database lives locally: ``folder / db``.
+
+        >>> cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", folder="/srv/app", db="app.db")
+        >>> cfg.dbpath
+        PosixPath('/srv/app/app.db')
+        """
+        return self.folder / self.db
+
+    @property
+    def replicate_args(self) -> list[str]:
+        """argv of ``litestream replicate`` for this database; no secret is ever in it.
+
+        On litestream 0.3 the argv names the config file pylts writes beside the database.
+
+        >>> cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", folder="/srv/app", db="app.db")
+        >>> args = cfg.replicate_args
+        >>> args[1:] in (["replicate", "/srv/app/app.db", "s3://bkt/app.db"], ["replicate", "-config", "/srv/app/.app.db-pylts.yml"])
+        True
+        """
+        return replicate_argv(self._litestream(), self.dbpath, self.replica)
+
+    @property
+    def restore_args(self) -> list[str]:
+        """argv of ``litestream restore`` straight into ``dbpath`` (``restore()`` stages it first).
+
+        >>> cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", folder="/srv/app", db="app.db")
+        >>> "/srv/app/app.db" in cfg.restore_args
+        True
+        """
+        return restore_argv(self._litestream(), self.dbpath, self.replica, self.dbpath)
+
+    def restore(
+        self,
+        *,
+        overwrite: bool = False,
+        integrity_check: IntegrityCheck = "quick",
+        timeout_seconds: float = 600.0,
+    ) -> Path:
+        """Restore the latest backup to ``dbpath`` and return ``dbpath``.
+
+        The backup is restored into a private folder beside the database, checked
+        (``integrity_check``: ``"quick"``, ``"full"`` or ``"none"``) and only then
+        moved into place, so a failure at any moment leaves ``dbpath`` as it was.
+        An existing database is replaced only with ``overwrite=True``.
+
+        Raises:
+            DatabaseExists: ``dbpath`` exists and ``overwrite`` is false.
+            NoBackupFound: the replica holds no backup.
+            EndpointUnreachable, BucketNotFound, CredentialsRejected: the store cannot be used.
+            RestoreError: litestream failed for another reason (its message included).
+        """
+        deadline = Deadline(timeout_seconds)
+        restore.restore(self._context(), overwrite=overwrite, integrity_check=integrity_check, deadline=deadline)
+        return self.dbpath
+
+    def timed_replicate(self, timeout_seconds: float, *, delete: bool = True) -> bool:
+        """Back up the database once; return as soon as the backup is durable.
+
+        Returns True when the backup is done, False only when ``timeout_seconds``
+        ran out with no cause known. A known cause (bucket missing, credentials
+        refused, endpoint unreachable) raises its error within the deadline.
+
+        As in pylts 0.0.9 the local database is then deleted, unless
+        ``delete=False``; it is deleted only after confirming, under SQLite's
+        write lock, that the replica holds every committed transaction
+        (else :class:`~pylts.errors.BackupNotConfirmed` is raised and nothing is deleted).
+        """
+        deadline = Deadline(timeout_seconds)
+        ctx = self._context()
+        if not backup.backup_once(ctx, deadline):
+            return False
+        if delete:
+            backup.delete_if_confirmed(ctx, Deadline(max(deadline.remaining(), 30.0)))
+        return True
+
+    def delete(self) -> None:
+        """Remove the database, its ``-wal``/``-shm`` sidecars and litestream's metadata; missing files are fine.
+
+        >>> import tempfile
+        >>> cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", folder=tempfile.mkdtemp())
+        >>> _ = cfg.dbpath.write_bytes(b"")
+        >>> cfg.delete()
+        >>> cfg.dbpath.exists()
+        False
+        """
+        remove(database_files(self.dbpath))
+
+    def get_result_on_timeout(self, cmd: list[str], timeout: float) -> tuple[str, str]:
+        """Run ``cmd`` (an argv list, e.g. :attr:`replicate_args`) for at most ``timeout`` seconds.
+
+        litestream gets this config's credentials in its environment; when the time
+        is up it is stopped gracefully and reaped. Returns the last 200 lines of its
+        ``(stdout, stderr)``.
+        """
+        deadline = Deadline(timeout)
+        ctx = self._context()
+        ctx.write_config()
+        with ctx.process(cmd, stop_grace=min(timeout, 10.0)) as proc:
+            if proc.wait(deadline.remaining()) is None:
+                proc.stop()
+        return proc.output("stdout"), proc.output("stderr")
+
+    def _litestream(self) -> binary.Litestream:
+        return binary.locate(self.litestream_bin)
+
+    def _context(self) -> RunContext:
+        ls = self._litestream()
+        credentials = None
+        if self.key is not None and self.token is not None and not self.use_aws_credential_chain:
+            credentials = (self.key.get_secret_value(), self.token.get_secret_value())
+        return RunContext(
+            litestream=ls,
+            db=self.dbpath,
+            replica=self.replica,
+            env=child_env(os.environ, ls, credentials=credentials),
+            secrets=credentials or (),
+        )

@@ -1,0 +1,206 @@
+"""The files of one SQLite database on disk, and the checks pylts makes on them.
+
+A database ``app.db`` comes with sidecars (``app.db-wal``, ``app.db-shm``) and
+litestream's own metadata folder (``.app.db-litestream``). pylts treats them as one.
+
+>>> from pathlib import Path
+>>> [p.name for p in database_files(Path("/data/app.db"))]
+['app.db', 'app.db-wal', 'app.db-shm', 'app.db-journal', 'app.db-txid', '.app.db-litestream', '.app.db-pylts.yml']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import sqlite3
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .errors import DatabaseInvalid, DatabaseLocked
+
+IntegrityCheck = Literal["full", "quick", "none"]
+_HEADER = b"SQLite format 3\x00"
+_LTX_HEADER = struct.Struct(">4sIII QQQQ QQ II")
+_WAL_HEADER = struct.Struct(">IIII II II")
+_WAL_FRAME_HEADER = struct.Struct(">II II II")
+
+
+def sidecars(db: Path) -> list[Path]:
+    """The files SQLite and litestream keep next to ``db`` (not the database itself)."""
+    return [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal", "-txid")]
+
+
+def litestream_meta(db: Path) -> Path:
+    """litestream's local metadata folder for ``db``."""
+    return db.with_name(f".{db.name}-litestream")
+
+
+def config_path_for(db: Path) -> Path:
+    """Where pylts writes the litestream config for a database (litestream 0.3 reads it).
+
+    >>> config_path_for(Path("/data/app.db"))
+    PosixPath('/data/.app.db-pylts.yml')
+    """
+    return db.with_name(f".{db.name}-pylts.yml")
+
+
+def database_files(db: Path) -> list[Path]:
+    """The database, its sidecars, litestream's metadata folder and pylts' config for it."""
+    return [db, *sidecars(db), litestream_meta(db), config_path_for(db)]
+
+
+def remove(paths: list[Path]) -> None:
+    """Remove files and folders; ones already gone are fine."""
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def require_sqlite_header(path: Path) -> None:
+    """Raise :class:`~pylts.errors.DatabaseInvalid` unless ``path`` is empty or starts like SQLite."""
+    with path.open("rb") as handle:
+        head = handle.read(len(_HEADER))
+    if head and head != _HEADER:
+        raise DatabaseInvalid(f"{path} is not a SQLite database (its first bytes are not 'SQLite format 3')")
+
+
+def check_integrity(path: Path, mode: IntegrityCheck) -> None:
+    """Open ``path`` and run SQLite's ``quick_check`` or ``integrity_check``."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            rows = [] if mode == "none" else conn.execute(f"PRAGMA {'quick_check' if mode == 'quick' else 'integrity_check'}").fetchall()
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseInvalid(f"{path} is not a usable SQLite database: {exc}") from None
+    problems = [row[0] for row in rows if row[0] != "ok"]
+    if problems:
+        raise DatabaseInvalid(f"{path} failed its {mode} integrity check: {'; '.join(problems[:5])}")
+
+
+def checkpoint(path: Path, busy_timeout: float = 5.0) -> None:
+    """Fold the WAL into ``path`` and truncate it, so the main file holds every transaction."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=busy_timeout)) as conn:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.OperationalError as exc:
+        raise DatabaseLocked(f"cannot checkpoint {path}: {exc}; stop the processes that use it and try again") from None
+    if busy:
+        raise DatabaseLocked(f"{path} is in use by another connection; stop the processes that use it and try again")
+
+
+@contextlib.contextmanager
+def write_locked(path: Path, busy_timeout: float = 5.0) -> Iterator[sqlite3.Connection]:
+    """Hold SQLite's write lock on ``path``, so no other connection can commit meanwhile."""
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    try:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise DatabaseLocked(
+                f"{path} is locked by another writer ({exc}); let it finish or stop it, then try again"
+            ) from None
+        yield conn
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+def fsync_file_and_dir(path: Path) -> None:
+    """Flush a file and the directory entry that names it to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+@dataclass(frozen=True)
+class WalPosition:
+    """Where a WAL's committed content ends, and the salts that identify its current cycle."""
+
+    salts: tuple[int, int]
+    end: int
+
+
+def wal_position(db: Path) -> WalPosition | None:
+    """Read the WAL of ``db``: the end of its last committed frame. ``None`` if there is no WAL content."""
+    wal = db.with_name(db.name + "-wal")
+    try:
+        handle = wal.open("rb")
+    except FileNotFoundError:
+        return None
+    with handle:
+        header = handle.read(_WAL_HEADER.size)
+        if len(header) < _WAL_HEADER.size:
+            return None
+        _, _, page_size, _, salt1, salt2, _, _ = _WAL_HEADER.unpack(header)
+        frame_size = _WAL_FRAME_HEADER.size + page_size
+        offset = end = _WAL_HEADER.size
+        while True:
+            handle.seek(offset)
+            frame = handle.read(_WAL_FRAME_HEADER.size)
+            if len(frame) < _WAL_FRAME_HEADER.size:
+                break
+            _, commit, f_salt1, f_salt2, _, _ = _WAL_FRAME_HEADER.unpack(frame)
+            if (f_salt1, f_salt2) != (salt1, salt2):
+                break
+            offset += frame_size
+            if commit:
+                end = offset
+    return WalPosition((salt1, salt2), end)
+
+
+@dataclass(frozen=True)
+class LtxPosition:
+    """What litestream 0.5 last captured of a database: its newest local LTX file header."""
+
+    max_txid: int
+    wal_salts: tuple[int, int]
+    wal_end: int
+
+
+def latest_ltx(db: Path) -> LtxPosition | None:
+    """The header of the newest level-0 LTX file litestream 0.5 wrote for ``db``, if any."""
+    folder = litestream_meta(db) / "ltx" / "0"
+    files = sorted(folder.glob("*.ltx")) if folder.is_dir() else []
+    if not files:
+        return None
+    with files[-1].open("rb") as handle:
+        raw = handle.read(_LTX_HEADER.size)
+    if len(raw) < _LTX_HEADER.size or raw[:4] != b"LTX1":
+        return None
+    fields = _LTX_HEADER.unpack(raw)
+    _, _, _, _, _, max_txid, _, _, wal_offset, wal_size, salt1, salt2 = fields
+    return LtxPosition(max_txid, (salt1, salt2), wal_offset + wal_size)
+
+
+def content_digest(db: Path) -> str:
+    """A digest of the schema and every row of ``db``, leaving out litestream's own tables."""
+    digest = hashlib.sha256()
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        tables = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_litestream\\_%' ESCAPE '\\' ORDER BY name"
+        ).fetchall()
+        for name, sql in tables:
+            digest.update(repr((name, sql)).encode())
+            quoted = '"' + name.replace('"', '""') + '"'
+            try:
+                rows = conn.execute(f"SELECT * FROM {quoted} ORDER BY rowid")
+            except sqlite3.OperationalError:  # WITHOUT ROWID tables are stored in key order
+                rows = conn.execute(f"SELECT * FROM {quoted}")
+            for row in rows:
+                digest.update(repr(row).encode())
+    return digest.hexdigest()

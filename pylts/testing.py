@@ -1,0 +1,116 @@
+"""A local S3 API on 127.0.0.1 (moto, in this process) for tests, demos and benchmarks.
+
+Needs the ``testing`` extra: ``pip install "pylts[testing]"``.
+
+>>> import tempfile
+>>> with LocalS3() as s3:
+...     s3.create_bucket("demo-bucket")
+...     cfg = s3.config("demo-bucket", folder=tempfile.mkdtemp())
+...     cfg.replica.endpoint == s3.endpoint
+True
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from types import TracebackType
+from typing import Any
+
+from .settings import ConfigS3
+
+#: Credentials LocalS3 accepts while it does not enforce authentication.
+ACCESS_KEY = "AKIAPYLTSLOCALTEST01"
+SECRET_KEY = "pylts-local-secret-do-not-use-elsewhere"
+
+
+class LocalS3:
+    """moto's S3 in server mode on ``127.0.0.1``, on a free port unless one is given.
+
+    Stopping and starting it again on the same port keeps its buckets, which
+    makes an S3 outage easy to stage.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError:  # pragma: no cover - depends on the install
+            raise ImportError('LocalS3 needs moto: pip install "pylts[testing]"') from None
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._factory = ThreadedMotoServer
+        self._server: Any = None
+        self.port = port
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint URL, e.g. ``http://127.0.0.1:50123``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalS3:
+        """Start serving (again, on the same port once one was chosen)."""
+        self._server = self._factory(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; buckets and objects stay for a later :meth:`start`."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> LocalS3:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name="us-east-1",
+        )
+
+    def create_bucket(self, name: str) -> None:
+        """Create a bucket."""
+        self._client().create_bucket(Bucket=name)
+
+    def keys(self, bucket: str) -> list[str]:
+        """Every object key in a bucket."""
+        pages = self._client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def reset(self) -> None:
+        """Drop every bucket and turn authentication off."""
+        self._post("/moto-api/reset", b"")
+        self.require_auth(False)
+
+    def require_auth(self, enabled: bool) -> None:
+        """Reject unknown credentials (``True``) or accept any (``False``, the default)."""
+        self._post("/moto-api/reset-auth", b"0" if enabled else b"inf")
+
+    def config(self, bucket: str, path: str = "db.sqlite", **settings: Any) -> ConfigS3:
+        """A :class:`~pylts.ConfigS3` for ``s3://bucket/path`` on this server, with its credentials."""
+        values: dict[str, Any] = {
+            "key": ACCESS_KEY,
+            "token": SECRET_KEY,
+            "s3": f"s3://{bucket}/{path}",
+            "endpoint": self.endpoint,
+            "region": "us-east-1",
+        }
+        values.update(settings)
+        return ConfigS3(_env_file=None, **values)
+
+    def _post(self, path: str, body: bytes) -> Any:
+        request = urllib.request.Request(
+            self.endpoint + path, data=body, method="POST", headers={"Content-Type": "text/plain"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+            text = response.read()
+        return json.loads(text) if text.strip().startswith(b"{") else None

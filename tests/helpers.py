@@ -1,0 +1,21 @@
+"""Small helpers the tests share: a table of rows to back up and compare."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+
+def write_rows(db: Path, count: int, *, start: int = 0) -> None:
+    """Create (if needed) a table ``items`` and add ``count`` rows to it."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        conn.executemany("INSERT INTO items (id, body) VALUES (?, ?)", ((i, f"item {i}") for i in range(start, start + count)))
+
+
+def read_rows(db: Path) -> list[tuple[int, str]]:
+    """Every row of ``items``, in id order."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return conn.execute("SELECT id, body FROM items ORDER BY id").fetchall()

@@ -1,0 +1,153 @@
+"""ConfigS3: where values come from, what is validated, and what is never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pylts import ConfigS3
+
+KEY, SECRET = "AKIAKEYFORSETTINGS01", "settings-secret-value-42"
+BASE = {"key": KEY, "token": SECRET, "s3": "s3://bkt/app.db"}
+
+
+def messages(exc: pytest.ExceptionInfo[ValidationError]) -> str:
+    return " | ".join(error["msg"] for error in exc.value.errors())
+
+
+def test_reads_the_old_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LITESTREAM_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("LITESTREAM_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("REPLICA_URL", "s3://bkt/app.db")
+    monkeypatch.setenv("DB_SQLITE", "app.sqlite3")
+    cfg = ConfigS3()
+    assert cfg.key is not None and cfg.key.get_secret_value() == KEY
+    assert cfg.token is not None and cfg.token.get_secret_value() == SECRET
+    assert (cfg.s3, cfg.db) == ("s3://bkt/app.db", "app.sqlite3")
+
+
+def test_reads_dotenv_in_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        f"LITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET}\nREPLICA_URL=s3://from-dotenv/app.db\n"
+        "REPLICA_ENDPOINT=http://127.0.0.1:9000\nOTHER_APP_SETTING=ignored\n"
+    )
+    cfg = ConfigS3()
+    assert cfg.s3 == "s3://from-dotenv/app.db"
+    assert cfg.replica.endpoint == "http://127.0.0.1:9000"
+
+
+def test_another_env_file_per_instance(tmp_path: Path) -> None:
+    other = tmp_path / "prod.env"
+    other.write_text(f"LITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET}\nREPLICA_URL=s3://prod/app.db\n")
+    assert ConfigS3(_env_file=other).s3 == "s3://prod/app.db"
+
+
+def test_keyword_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPLICA_URL", "s3://from-env/app.db")
+    assert ConfigS3(**BASE).s3 == "s3://bkt/app.db"
+
+
+def test_repr_shows_only_url_and_db_like_the_old_api() -> None:
+    cfg = ConfigS3(key="xxx", token="yyy", s3="s3://x/x.db")
+    assert repr(cfg) == "ConfigS3(s3='s3://x/x.db', db='db.sqlite')"
+
+
+def test_secrets_never_shown() -> None:
+    cfg = ConfigS3(**BASE, endpoint="http://127.0.0.1:9000")
+    shown = " ".join([repr(cfg), str(cfg), repr(cfg.key), repr(cfg.token), cfg.model_dump_json(), repr(cfg.model_dump())])
+    assert KEY not in shown and SECRET not in shown
+    assert "endpoint='http://127.0.0.1:9000'" in repr(cfg)
+
+
+def test_default_folder_is_data_under_the_working_directory_and_not_created(tmp_path: Path) -> None:
+    cfg = ConfigS3(**BASE)
+    assert cfg.folder == tmp_path / "data"
+    assert cfg.dbpath == tmp_path / "data" / "db.sqlite"
+    assert not (tmp_path / "data").exists()
+
+
+def test_relative_folder_is_made_absolute(tmp_path: Path) -> None:
+    assert ConfigS3(**BASE, folder="var/db").folder == tmp_path / "var" / "db"
+
+
+@pytest.mark.parametrize("db", ["db.sqlite", "app.db", "app.sqlite3", "APP.DB", "my-app_2.Sqlite", "a.b.db"])
+def test_accepted_db_names(db: str) -> None:
+    assert ConfigS3(**BASE, db=db).dbpath.name == db
+
+
+@pytest.mark.parametrize(
+    ("db", "message"),
+    [
+        ("a/../../x.db", "plain file name"),
+        ("../x.db", "plain file name"),
+        ("/etc/x.db", "plain file name"),
+        ("sub/x.db", "plain file name"),
+        ("sub\\x.db", "plain file name"),
+        ("", "plain file name"),
+        ("app.txt", "must end in .db, .sqlite or .sqlite3"),
+        ("app", "must end in .db, .sqlite or .sqlite3"),
+        ("app.db-wal", "must end in"),
+    ],
+)
+def test_refused_db_names(db: str, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ConfigS3(**BASE, db=db)
+    assert message in messages(caught)
+
+
+def test_missing_credentials_name_both_variables() -> None:
+    with pytest.raises(ValidationError) as caught:
+        ConfigS3(s3="s3://bkt/app.db")
+    text = messages(caught)
+    assert "LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY" in text
+    assert "PYLTS_AWS_CREDENTIAL_CHAIN" in text
+
+
+def test_missing_secret_alone_is_named() -> None:
+    with pytest.raises(ValidationError) as caught:
+        ConfigS3(key=KEY, s3="s3://bkt/app.db")
+    assert "set LITESTREAM_SECRET_ACCESS_KEY (" in messages(caught)
+
+
+def test_credential_chain_is_an_explicit_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYLTS_AWS_CREDENTIAL_CHAIN", "true")
+    cfg = ConfigS3(s3="s3://bkt/app.db")
+    assert cfg.use_aws_credential_chain and cfg.key is None
+
+
+def test_missing_url_is_named() -> None:
+    with pytest.raises(ValidationError) as caught:
+        ConfigS3(key=KEY, token=SECRET)
+    assert "REPLICA_URL" in str(caught.value)
+
+
+def test_endpoint_settings_reach_the_replica(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPLICA_ENDPOINT", "https://acct.r2.cloudflarestorage.com/")
+    monkeypatch.setenv("REPLICA_REGION", "auto")
+    replica = ConfigS3(**BASE).replica
+    assert (replica.endpoint, replica.region, replica.path_style) == ("https://acct.r2.cloudflarestorage.com", "auto", True)
+
+
+def test_path_style_can_be_turned_off_for_virtual_host_stores() -> None:
+    assert ConfigS3(**BASE, endpoint="https://s3.example.com", force_path_style=False).replica.path_style is False
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"endpoint": "127.0.0.1:9000"}, "must be an http:// or https:// URL"),
+        ({"s3": "s3://bkt/app.db?endpoint=http://a:1", "endpoint": "http://b:2"}, "endpoint is given twice"),
+        ({"s3": "gs://bkt/app.db"}, "must start with s3://"),
+    ],
+)
+def test_refused_replica_settings(settings: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ConfigS3(**{**BASE, **settings})
+    assert message in messages(caught)
+
+
+def test_construction_writes_nothing(tmp_path: Path) -> None:
+    ConfigS3(**BASE, folder=tmp_path / "nested" / "folder")
+    assert list(tmp_path.iterdir()) == []
