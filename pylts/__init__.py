@@ -24,6 +24,7 @@ from .errors import (
     PyltsError,
     ReplicationError,
     RestoreError,
+    TLSSetupError,
     UnsupportedLitestreamVersion,
 )
 from .settings import ConfigS3
@@ -51,5 +52,6 @@ __all__ = [
     "PyltsError",
     "ReplicationError",
     "RestoreError",
+    "TLSSetupError",
     "UnsupportedLitestreamVersion",
 ]

@@ -17,7 +17,7 @@ from . import sqlite_files
 from .commands import ltx_argv, replicate_argv, restore_argv
 from .context import RunContext
 from .errors import BackupNotConfirmed, DatabaseNotFound, LitestreamTimeout, ReplicationError
-from .output import HINTS, error_class, error_for, parse_line
+from .output import HINTS, error_class, error_for, last_error, parse_line
 from .reports import parse_ltx_files
 from .runner import Deadline, OutputLine
 
@@ -33,7 +33,7 @@ def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
     try:
         result = ctx.run(replicate_argv(ctx.litestream, ctx.db, ctx.replica, once=True), deadline)
     except LitestreamTimeout as timeout:
-        _raise_known_cause(timeout.output, timeout.argv)
+        _raise_reported_error(last_error(timeout.output), timeout.argv)
         logger.warning("backup of {} did not finish within {:g} s", ctx.db, deadline.seconds)
         return False
     if result.returncode != 0:
@@ -42,34 +42,41 @@ def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
 
 
 def _follow_until_snapshot(ctx: RunContext, deadline: Deadline) -> bool:
-    """litestream 0.3: run replicate until the snapshot of this database is written."""
-    done = threading.Event()
+    """litestream 0.3: run replicate until the snapshot of this database is written.
+
+    A named cause (bucket missing, credentials refused...) ends the wait at once;
+    other errors are retried by litestream, and reported if time runs out.
+    """
+    written = threading.Event()
+    settled = threading.Event()  # written, a named failure, or pylts is stopping litestream
     errors: list[str] = []
 
     def watch(out: OutputLine) -> None:
         line = parse_line(out.text)
-        if line is None:
+        if line is None or settled.is_set():
             return
         if line.message == "snapshot written" and line.fields.get("db") == str(ctx.db):
-            done.set()
-        elif line.level == "ERROR" and error_class(line.error):
+            written.set()
+            settled.set()
+        elif line.level == "ERROR":
             errors.append(line.error)
-            done.set()
+            if error_class(line.error):
+                settled.set()
 
     ctx.write_config()
     argv = replicate_argv(ctx.litestream, ctx.db, ctx.replica)
     with ctx.process(argv, on_line=watch, stop_grace=max(deadline.remaining(), 1.0)) as proc:
-        while not done.is_set() and proc.returncode is None and not deadline.expired:
-            done.wait(min(deadline.remaining(), 0.05))
+        while not settled.is_set() and proc.returncode is None and not deadline.expired:
+            settled.wait(min(deadline.remaining(), 0.05))
+        settled.set()  # what litestream says while shutting down is not about the backup
         code = proc.stop()
-    if errors:
-        _raise_known_cause("\n".join(errors), proc.redacted_argv)
-    if done.is_set() and code == 0:
+    if written.is_set() and code == 0:
         return True
-    if proc.returncode is not None and not deadline.expired:
+    _raise_reported_error(errors[-1] if errors else "", proc.redacted_argv)
+    if written.is_set() or not deadline.expired:
         raise ReplicationError(
-            f"litestream exited with {code} before the backup of {ctx.db.name} was written: "
-            f"{proc.output('stderr') or proc.output('stdout')}",
+            f"litestream exited with {code} before the backup of {ctx.db.name} was complete: "
+            f"{last_error(proc.output('stdout') + chr(10) + proc.output('stderr')) or 'no error printed'}",
             argv=proc.redacted_argv,
             returncode=code,
         )
@@ -77,10 +84,13 @@ def _follow_until_snapshot(ctx: RunContext, deadline: Deadline) -> bool:
     return False
 
 
-def _raise_known_cause(output: str, argv: list[str]) -> None:
-    cls = error_class(output)
-    if cls is not None:
-        raise cls(f"backup failed: {output.strip().splitlines()[-1]}; {HINTS[cls]}", argv=argv, output=output)
+def _raise_reported_error(text: str, argv: list[str]) -> None:
+    """Raise the typed error for what litestream reported; nothing reported, nothing raised."""
+    if not text:
+        return
+    cls = error_class(text) or ReplicationError
+    hint = HINTS.get(cls)
+    raise cls(f"backup failed: {text}" + (f"; {hint}" if hint else ""), argv=argv, output=text)
 
 
 def delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:

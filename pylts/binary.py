@@ -84,7 +84,7 @@ def parse_version(text: str) -> Version:
 
 
 def find_executable(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Path of the litestream executable, or :class:`~pylts.errors.LitestreamNotFound`."""
+    """Path of the litestream executable, or `LitestreamNotFound`."""
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():

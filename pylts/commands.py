@@ -2,7 +2,7 @@
 
 Nothing here runs anything, so each builder is tested without the binary.
 Secrets never appear in argv or config: they reach litestream only through
-the environment :func:`child_env` builds.
+the environment `child_env` builds.
 
 >>> from pathlib import Path
 >>> from pylts.binary import Litestream, Version
@@ -42,7 +42,7 @@ def replicate_argv(ls: Litestream, db: Path, replica: S3Replica, *, once: bool =
     """``litestream replicate`` for one database.
 
     litestream 0.3 ignores the URL query, so it reads everything from the config
-    file :func:`config_yaml` renders (written at :func:`config_path_for`).
+    file `config_yaml` renders (written at `config_path_for`).
 
     >>> replicate_argv(Litestream(Path("/bin/litestream"), Version(0, 3, 13)), Path("/data/app.db"), parse_replica_url("s3://bkt/app.db"))
     ['/bin/litestream', 'replicate', '-config', '/data/.app.db-pylts.yml']

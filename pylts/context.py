@@ -1,6 +1,6 @@
 """What every litestream run for one database needs, bound together.
 
-A :class:`RunContext` is made by :class:`pylts.ConfigS3` and handed to the
+A `RunContext` is made by `ConfigS3` and handed to the
 restore and backup code; its repr leaves out the environment and secrets.
 """
 
@@ -57,7 +57,7 @@ class RunContext:
         os.replace(temporary, target)
 
     def probe(self, deadline: Deadline) -> None:
-        """Fail fast with :class:`~pylts.errors.EndpointUnreachable` if the store takes no connections.
+        """Fail fast with `EndpointUnreachable` if the store takes no connections.
 
         litestream itself retries an unreachable endpoint for about two minutes
         before it says anything; this check answers in milliseconds.

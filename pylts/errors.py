@@ -1,6 +1,6 @@
 """Every error pylts raises, under one base class.
 
-Catch :class:`PyltsError` to handle anything pylts reports; catch a subclass to
+Catch `PyltsError` to handle anything pylts reports; catch a subclass to
 react to one cause. Errors that come from a litestream run carry the redacted
 command line, the exit code and litestream's own error text.
 
@@ -71,6 +71,10 @@ class LitestreamError(PyltsError):
 
 class EndpointUnreachable(LitestreamError):
     """The S3 endpoint did not accept a connection (found by pylts or reported by litestream)."""
+
+
+class TLSSetupError(LitestreamError):
+    """litestream cannot load the CA bundle it was pointed at (``AWS_CA_BUNDLE``, ``SSL_CERT_FILE``)."""
 
 
 class LitestreamTimeout(LitestreamError):

@@ -23,6 +23,7 @@ from .errors import (
     EndpointUnreachable,
     LitestreamError,
     NoBackupFound,
+    TLSSetupError,
 )
 from .runner import RunResult
 
@@ -37,6 +38,8 @@ _CAUSES: tuple[tuple[str, type[LitestreamError]], ...] = (
     ("AccessDenied", CredentialsRejected),
     ("no EC2 IMDS role found", CredentialsRejected),
     ("failed to refresh cached credentials", CredentialsRejected),
+    ("LoadCustomCABundleError", TLSSetupError),
+    ("custom RootCAs", TLSSetupError),
     ("no matching backup", NoBackupFound),
     ("no snapshots available", NoBackupFound),
     ("no generation", NoBackupFound),
@@ -51,6 +54,7 @@ HINTS: dict[type[LitestreamError], str] = {
     CredentialsRejected: "check LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY for this store",
     NoBackupFound: "nothing has been replicated to this REPLICA_URL yet; check the URL or back up first",
     EndpointUnreachable: "check the endpoint (REPLICA_ENDPOINT or ?endpoint=) and that the store is running",
+    TLSSetupError: "AWS_CA_BUNDLE or SSL_CERT_FILE names a file litestream cannot load: point it at a PEM bundle or unset it",
 }
 
 
@@ -78,7 +82,7 @@ def parse_line(text: str) -> LogLine | None:
     if text.startswith("Error: "):
         return LogLine("ERROR", text[len("Error: ") :])
     if text.startswith("time=") or text.startswith("level="):
-        pairs = {key: _unquote(value) for key, value in _PAIR.findall(text)}
+        pairs = _pairs(text)
         message = pairs.pop("msg", "")
         return LogLine(pairs.pop("level", "INFO"), message, pairs)
     plain = _PLAIN.match(text)
@@ -86,8 +90,7 @@ def parse_line(text: str) -> LogLine | None:
         level, rest = plain.groups()
         start = _PAIR.search(rest)
         message = rest[: start.start()].strip() if start else rest
-        pairs = {key: _unquote(value) for key, value in _PAIR.findall(rest[len(message) :])}
-        return LogLine(level, message, pairs)
+        return LogLine(level, message, _pairs(rest[len(message) :]))
     return None
 
 
@@ -114,6 +117,14 @@ def last_error(output: str) -> str:
             return line.message
         found = line.error or line.message
     return found
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """key=value pairs; the first of a repeated key wins (slog writes time, level, msg first)."""
+    pairs: dict[str, str] = {}
+    for key, value in _PAIR.findall(text):
+        pairs.setdefault(key, _unquote(value))
+    return pairs
 
 
 def _unquote(value: str) -> str:

@@ -29,7 +29,7 @@ def restore(
     integrity_check: IntegrityCheck,
     deadline: Deadline,
 ) -> RestoreReport | None:
-    """Restore the replica of ``ctx.db`` into place; see :meth:`pylts.ConfigS3.restore`.
+    """Restore the replica of ``ctx.db`` into place; see `ConfigS3.restore`.
 
     Returns litestream's report (0.5 only, ``None`` on 0.3).
     """

@@ -10,6 +10,7 @@ child on every way out: normal exit, timeout, exception or Ctrl-C.
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import signal
@@ -204,7 +205,7 @@ def run(
     """Run litestream to completion within ``timeout`` seconds.
 
     On timeout the process is stopped (gracefully, then killed) and
-    :class:`~pylts.errors.LitestreamTimeout` is raised with what it printed.
+    `LitestreamTimeout` is raised with what it printed.
     """
     Deadline(timeout)  # validates
     with LitestreamProcess(argv, env=env, secrets=secrets, stop_grace=min(timeout, 5.0)) as proc:
@@ -256,7 +257,7 @@ class Deadline:
     """
 
     def __init__(self, seconds: float) -> None:
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds > 0:
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds < math.inf:
             raise InvalidArgument(f"timeout must be a positive number of seconds, got {seconds!r}")
         self.seconds = float(seconds)
         self._end = time.monotonic() + self.seconds

@@ -183,6 +183,29 @@ class ConfigS3(BaseSettings):
         moved into place, so a failure at any moment leaves ``dbpath`` as it was.
         An existing database is replaced only with ``overwrite=True``.
 
+        Examples:
+            >>> import sqlite3, tempfile
+            >>> from pylts.testing import LocalS3
+            >>> s3 = LocalS3().start()
+            >>> s3.create_bucket("backups")
+            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
+            >>> cfg.restore()
+            Traceback (most recent call last):
+            ...
+            pylts.errors.NoBackupFound: restore of app.db failed: no matching backup files available; nothing has been replicated to this REPLICA_URL yet; check the URL or back up first
+            >>> with sqlite3.connect(cfg.dbpath) as conn:
+            ...     _ = conn.execute("CREATE TABLE notes (body TEXT)")
+            >>> conn.close()
+            >>> cfg.timed_replicate(30, delete=False)
+            True
+            >>> cfg.restore()
+            Traceback (most recent call last):
+            ...
+            pylts.errors.DatabaseExists: ... already exists and restore() does not overwrite it; ...
+            >>> cfg.restore(overwrite=True) == cfg.dbpath
+            True
+            >>> s3.stop()
+
         Raises:
             DatabaseExists: ``dbpath`` exists and ``overwrite`` is false.
             NoBackupFound: the replica holds no backup.
@@ -203,7 +226,22 @@ class ConfigS3(BaseSettings):
         As in pylts 0.0.9 the local database is then deleted, unless
         ``delete=False``; it is deleted only after confirming, under SQLite's
         write lock, that the replica holds every committed transaction
-        (else :class:`~pylts.errors.BackupNotConfirmed` is raised and nothing is deleted).
+        (else `BackupNotConfirmed` is raised and nothing is deleted).
+
+        Examples:
+            >>> import sqlite3, tempfile
+            >>> from contextlib import closing
+            >>> from pylts.testing import LocalS3
+            >>> s3 = LocalS3().start()
+            >>> s3.create_bucket("backups")
+            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
+            >>> with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+            ...     _ = conn.execute("CREATE TABLE notes (body TEXT)")
+            >>> cfg.timed_replicate(30)
+            True
+            >>> cfg.dbpath.exists()
+            False
+            >>> s3.stop()
         """
         deadline = Deadline(timeout_seconds)
         ctx = self._context()
@@ -226,7 +264,7 @@ class ConfigS3(BaseSettings):
         remove(database_files(self.dbpath))
 
     def get_result_on_timeout(self, cmd: list[str], timeout: float) -> tuple[str, str]:
-        """Run ``cmd`` (an argv list, e.g. :attr:`replicate_args`) for at most ``timeout`` seconds.
+        """Run ``cmd`` (an argv list, e.g. `replicate_args`) for at most ``timeout`` seconds.
 
         litestream gets this config's credentials in its environment; when the time
         is up it is stopped gracefully and reaped. Returns the last 200 lines of its

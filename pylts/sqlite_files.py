@@ -64,7 +64,7 @@ def remove(paths: list[Path]) -> None:
 
 
 def require_sqlite_header(path: Path) -> None:
-    """Raise :class:`~pylts.errors.DatabaseInvalid` unless ``path`` is empty or starts like SQLite."""
+    """Raise `DatabaseInvalid` unless ``path`` is empty or starts like SQLite."""
     with path.open("rb") as handle:
         head = handle.read(len(_HEADER))
     if head and head != _HEADER:

@@ -55,7 +55,7 @@ class LocalS3:
         return self
 
     def stop(self) -> None:
-        """Stop serving; buckets and objects stay for a later :meth:`start`."""
+        """Stop serving; buckets and objects stay for a later `start`."""
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -96,7 +96,7 @@ class LocalS3:
         self._post("/moto-api/reset-auth", b"0" if enabled else b"inf")
 
     def config(self, bucket: str, path: str = "db.sqlite", **settings: Any) -> ConfigS3:
-        """A :class:`~pylts.ConfigS3` for ``s3://bucket/path`` on this server, with its credentials."""
+        """A `ConfigS3` for ``s3://bucket/path`` on this server, with its credentials."""
         values: dict[str, Any] = {
             "key": ACCESS_KEY,
             "token": SECRET_KEY,

@@ -13,15 +13,10 @@ import pytest
 from pylts import ConfigS3
 from pylts.binary import find_executable
 
+from helpers import missing
+
 LEGACY_BIN_VARIABLE = "PYLTS_TEST_LITESTREAM_03"
 _OUR_PREFIXES = ("AWS_", "LITESTREAM_", "REPLICA_", "DB_", "PYLTS_")
-
-
-def missing(reason: str) -> None:
-    """Skip when a piece of the test setup is missing; in CI, fail instead."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

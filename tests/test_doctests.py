@@ -1,0 +1,56 @@
+"""The examples in pylts' docstrings are usage docs: run them all, and prove they were found."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+import pylts
+
+MODULES = sorted(m.name for m in pkgutil.iter_modules(pylts.__path__, "pylts."))
+
+#: Names the examples of one docstring may use that another docstring of the module imported.
+SHARED_GLOBALS = {
+    "pylts.commands": "from pathlib import Path\nfrom pylts.binary import Litestream, Version\nfrom pylts.replica import parse_replica_url",
+}
+
+
+#: Internal modules whose behaviour is shown by the examples of the ConfigS3 methods they serve.
+SHOWN_THROUGH_CONFIGS3 = {"pylts.backup", "pylts.context", "pylts.restore"}
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, doctest.TestResults]:
+    found = {}
+    for name in MODULES:
+        module = importlib.import_module(name)
+        extra: dict[str, object] = {}
+        exec(SHARED_GLOBALS.get(name, ""), extra)
+        found[name] = doctest.testmod(module, extraglobs=extra, optionflags=doctest.ELLIPSIS, report=True)
+    return found
+
+
+def test_every_example_passes(results: dict[str, doctest.TestResults]) -> None:
+    failed = {name: r.failed for name, r in results.items() if r.failed}
+    assert not failed, f"doctest failures (see captured output): {failed}"
+
+
+def test_examples_were_actually_collected(results: dict[str, doctest.TestResults]) -> None:
+    without = [name for name, r in results.items() if r.attempted == 0 and name not in SHOWN_THROUGH_CONFIGS3]
+    assert not without, f"modules with no runnable example: {without}"
+    assert sum(r.attempted for r in results.values()) >= 90
+
+
+@pytest.mark.parametrize("name", pylts.__all__)
+def test_every_public_name_is_documented(name: str) -> None:
+    assert inspect.getdoc(getattr(pylts, name)), f"pylts.{name} has no docstring"
+
+
+def test_public_methods_of_configs3_have_docstrings() -> None:
+    public = [n for n, v in vars(pylts.ConfigS3).items() if not n.startswith("_") and (callable(v) or isinstance(v, property))]
+    assert {"restore", "timed_replicate", "delete", "get_result_on_timeout", "dbpath", "replicate_args", "restore_args"} <= set(public)
+    assert not [n for n in public if not inspect.getdoc(getattr(pylts.ConfigS3, n))]

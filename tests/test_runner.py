@@ -1,0 +1,98 @@
+"""The process runner, exercised with real child processes that misbehave on purpose."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+import time
+
+import pytest
+from loguru import logger
+
+from pylts.errors import InvalidArgument, LitestreamTimeout
+from pylts.runner import Deadline, LitestreamProcess, OutputLine, run
+
+ENV = dict(os.environ)
+PY = sys.executable
+
+
+def python(code: str) -> list[str]:
+    return [PY, "-c", code]
+
+
+def test_run_returns_exit_code_and_output() -> None:
+    result = run(python("import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"), env=ENV, timeout=20)
+    assert (result.returncode, result.stdout, result.stderr) == (3, "out", "err")
+
+
+def test_output_is_kept_bounded() -> None:
+    result = run(python("for i in range(5000): print('line', i)"), env=ENV, timeout=30)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 200 and lines[-1] == "line 4999"
+
+
+def test_timeout_stops_and_reaps_within_the_deadline() -> None:
+    started = time.monotonic()
+    with pytest.raises(LitestreamTimeout, match="did not finish within 0.5 s") as caught:
+        run(python("import time; print('started', flush=True); time.sleep(60)"), env=ENV, timeout=0.5)
+    assert time.monotonic() - started < 10
+    assert "started" in caught.value.output
+
+
+def test_stop_sends_sigterm_first() -> None:
+    ready = threading.Event()
+    code = "import signal,sys,time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(7)); print('ready', flush=True); time.sleep(60)"
+    with LitestreamProcess(python(code), env=ENV, on_line=lambda line: ready.set()) as proc:
+        assert ready.wait(20)
+        assert proc.stop(grace=10) == 7
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_grace() -> None:
+    ready = threading.Event()
+    code = "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    with LitestreamProcess(python(code), env=ENV, on_line=lambda line: ready.set(), stop_grace=0.3) as proc:
+        assert ready.wait(20)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_an_exception_in_the_block_still_reaps_the_child() -> None:
+    with pytest.raises(KeyboardInterrupt):
+        with LitestreamProcess(python("import time; time.sleep(60)"), env=ENV, stop_grace=5) as proc:
+            raise KeyboardInterrupt
+    assert proc.returncode == -signal.SIGTERM
+
+
+def test_secrets_are_redacted_from_output_and_logs() -> None:
+    seen: list[str] = []
+    handler = logger.add(lambda message: seen.append(str(message)), level="DEBUG")
+    logger.enable("pylts")
+    try:
+        result = run(python("print('key=TOPSECRET123 ok')"), env=ENV, timeout=20, secrets=["TOPSECRET123"])
+    finally:
+        logger.disable("pylts")
+        logger.remove(handler)
+    assert result.stdout == "key=*** ok"
+    assert seen and not [line for line in seen if "TOPSECRET123" in line]
+
+
+def test_lines_arrive_as_they_are_printed() -> None:
+    lines: list[OutputLine] = []
+    code = "import sys,time; print('first', flush=True); time.sleep(60)"
+    arrived = threading.Event()
+    with LitestreamProcess(python(code), env=ENV, on_line=lambda line: (lines.append(line), arrived.set()), stop_grace=5):
+        assert arrived.wait(20)
+        assert lines == [OutputLine("stdout", "first")]
+
+
+def test_command_must_be_a_list() -> None:
+    with pytest.raises(InvalidArgument, match="list of arguments"):
+        LitestreamProcess("litestream replicate", env=ENV)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seconds", [0, -1, math.inf, math.nan, True, "5"])
+def test_deadline_refuses_nonsense(seconds: object) -> None:
+    with pytest.raises(InvalidArgument, match="positive number of seconds"):
+        Deadline(seconds)  # type: ignore[arg-type]
