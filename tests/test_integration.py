@@ -1,0 +1,260 @@
+"""The real litestream (0.5.17 and 0.3.13) against a real S3 API (moto) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from helpers import missing, read_rows, write_rows
+from loguru import logger
+
+from pylts import (
+    BackupNotConfirmed,
+    BucketNotFound,
+    ConfigS3,
+    CredentialsRejected,
+    DatabaseExists,
+    DatabaseInvalid,
+    DatabaseNotFound,
+    EndpointUnreachable,
+    InvalidArgument,
+    NoBackupFound,
+    PyltsError,
+    TLSSetupError,
+)
+from pylts.backup import delete_if_confirmed
+from pylts.runner import Deadline
+from pylts.testing import ACCESS_KEY, SECRET_KEY
+
+pytestmark = pytest.mark.integration
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def closed_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_round_trip(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 500)
+    before = read_rows(cfg.dbpath)
+    assert cfg.timed_replicate(30) is True
+    assert not cfg.dbpath.exists(), "deleted after a confirmed backup, as pylts 0.0.9 did"
+    assert cfg.restore() == cfg.dbpath
+    assert read_rows(cfg.dbpath) == before
+
+
+def test_backup_keeps_the_database_when_asked(cfg: ConfigS3, local_s3, bucket: str) -> None:
+    write_rows(cfg.dbpath, 10)
+    assert cfg.timed_replicate(30, delete=False) is True
+    assert read_rows(cfg.dbpath) == read_rows(cfg.dbpath) and len(read_rows(cfg.dbpath)) == 10
+    assert any(key.startswith("app.db/") for key in local_s3.keys(bucket))
+
+
+def test_restore_refuses_to_overwrite_and_changes_nothing(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 10)
+    assert cfg.timed_replicate(30, delete=False)
+    write_rows(cfg.dbpath, 5, start=10)  # local changes the replica does not have yet
+    listing, content = files_in(cfg.folder), cfg.dbpath.read_bytes()
+    with pytest.raises(DatabaseExists, match="overwrite=True"):
+        cfg.restore()
+    assert files_in(cfg.folder) == listing and cfg.dbpath.read_bytes() == content
+
+
+def test_restore_overwrite_replaces_database_and_stale_sidecars(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 10)
+    backed_up = read_rows(cfg.dbpath)
+    assert cfg.timed_replicate(30, delete=False)
+    write_rows(cfg.dbpath, 5, start=10)
+    cfg.restore(overwrite=True)
+    assert read_rows(cfg.dbpath) == backed_up
+    assert not [name for name in files_in(cfg.folder) if "restore" in name]
+
+
+def test_restore_with_no_backup(cfg: ConfigS3) -> None:
+    with pytest.raises(NoBackupFound, match="nothing has been replicated"):
+        cfg.restore()
+    assert not cfg.dbpath.exists()
+    assert not [name for name in files_in(cfg.folder) if not name.endswith("-pylts.yml")], "no partial file left"
+
+
+def test_restore_clears_stale_sidecars_of_a_missing_database(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 3)
+    assert cfg.timed_replicate(30)
+    stale = cfg.dbpath.with_name("app.db-wal")
+    stale.write_bytes(b"garbage from an earlier life")
+    cfg.restore()
+    assert len(read_rows(cfg.dbpath)) == 3
+
+
+def test_missing_bucket(local_s3, litestream_bin: Path, tmp_path: Path) -> None:
+    local_s3.reset()
+    cfg = local_s3.config("no-such-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
+    write_rows(cfg.dbpath, 3)
+    with pytest.raises(BucketNotFound, match="create the bucket"):
+        cfg.timed_replicate(20)
+    assert cfg.dbpath.exists()
+    with pytest.raises(BucketNotFound):
+        ConfigS3.restore(cfg.model_copy(update={"db": "other.db"}))
+
+
+def test_wrong_credentials(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> None:
+    cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
+    write_rows(cfg.dbpath, 3)
+    local_s3.require_auth(True)
+    try:
+        with pytest.raises(CredentialsRejected, match="LITESTREAM_ACCESS_KEY_ID") as backup_error:
+            cfg.timed_replicate(20)
+        with pytest.raises(CredentialsRejected) as restore_error:
+            cfg.model_copy(update={"db": "other.db"}).restore()
+    finally:
+        local_s3.require_auth(False)
+    assert cfg.dbpath.exists()
+    for error in (backup_error.value, restore_error.value):
+        text = f"{error} {error.argv} {error.output}"
+        assert ACCESS_KEY not in text and SECRET_KEY not in text
+
+
+def test_unreachable_endpoint_fails_within_the_deadline(local_s3, litestream_bin: Path, tmp_path: Path) -> None:
+    cfg = local_s3.config(
+        "any-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin,
+        endpoint=f"http://127.0.0.1:{closed_port()}",
+    )
+    write_rows(cfg.dbpath, 3)
+    started = time.monotonic()
+    with pytest.raises(EndpointUnreachable, match="cannot connect to the S3 endpoint 127.0.0.1"):
+        cfg.timed_replicate(10)
+    with pytest.raises(EndpointUnreachable):
+        cfg.model_copy(update={"db": "other.db"}).restore(timeout_seconds=10)
+    assert time.monotonic() - started < 10
+    assert cfg.dbpath.exists()
+
+
+def test_backup_of_a_missing_database(cfg: ConfigS3) -> None:
+    with pytest.raises(DatabaseNotFound, match="nothing to back up"):
+        cfg.timed_replicate(10)
+
+
+def test_backup_of_a_file_that_is_not_sqlite(cfg: ConfigS3) -> None:
+    cfg.folder.mkdir(parents=True)
+    cfg.dbpath.write_text("not a database")
+    with pytest.raises(DatabaseInvalid):
+        cfg.timed_replicate(10)
+    assert cfg.dbpath.read_text() == "not a database"
+
+
+@pytest.mark.parametrize("timeout", [0, -5])
+def test_nonsense_timeouts(cfg: ConfigS3, timeout: float) -> None:
+    write_rows(cfg.dbpath, 1)
+    with pytest.raises(InvalidArgument):
+        cfg.timed_replicate(timeout)
+    with pytest.raises(InvalidArgument):
+        cfg.restore(timeout_seconds=timeout)
+
+
+def test_nothing_is_deleted_when_a_write_came_after_the_backup(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 10)
+    assert cfg.timed_replicate(30, delete=False)
+    write_rows(cfg.dbpath, 1, start=10)
+    with pytest.raises(BackupNotConfirmed, match="was kept"):
+        delete_if_confirmed(cfg._context(), Deadline(30))
+    assert len(read_rows(cfg.dbpath)) == 11
+
+
+def test_get_result_on_timeout_returns_output_and_reaps(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 1)
+    stdout, stderr = cfg.get_result_on_timeout(cfg.replicate_args, 3)
+    assert "replicating to" in stdout + stderr
+
+
+def test_stray_aws_variables_do_not_override_the_settings(cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch, local_s3) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIASTRAYSTRAYSTRAY0")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "stray")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "stray-session-token")
+    write_rows(cfg.dbpath, 2)
+    assert cfg.timed_replicate(30)
+    cfg.restore()
+    assert len(read_rows(cfg.dbpath)) == 2
+
+
+def system_ca_bundle() -> str:
+    candidates = [ssl.get_default_verify_paths().cafile, "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
+    found = next((c for c in candidates if c and Path(c).is_file()), None)
+    if found is None:
+        missing("no system CA bundle to point AWS_CA_BUNDLE at")
+    return str(found)
+
+
+def test_aws_ca_bundle_does_not_break_litestream(cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch) -> None:
+    """litestream 0.5 exits at once with AWS_CA_BUNDLE set; pylts hands it over as SSL_CERT_FILE."""
+    monkeypatch.setenv("AWS_CA_BUNDLE", system_ca_bundle())
+    write_rows(cfg.dbpath, 2)
+    assert cfg.timed_replicate(30)
+    cfg.restore()
+    assert len(read_rows(cfg.dbpath)) == 2
+
+
+def test_a_ca_bundle_litestream_cannot_load_is_named(cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    bundle = tmp_path / "empty.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    write_rows(cfg.dbpath, 2)
+    if cfg._context().litestream.is_legacy:
+        with pytest.raises(TLSSetupError, match="AWS_CA_BUNDLE or SSL_CERT_FILE"):
+            cfg.timed_replicate(20)
+    else:  # 0.5 gets no AWS_CA_BUNDLE, and plain http needs no certificate
+        assert cfg.timed_replicate(20)
+
+
+def test_secrets_stay_out_of_argv_logs_and_reprs(cfg: ConfigS3) -> None:
+    """The access key and secret never reach /proc/PID/cmdline, a log line or a repr."""
+    cmdlines: list[bytes] = []
+    logged: list[str] = []
+
+    def sink(message) -> None:
+        logged.append(str(message))
+        pid = message.record["message"].partition("litestream[")[2].partition("]")[0]
+        if pid.isdigit():
+            try:
+                cmdlines.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+            except OSError:
+                pass
+
+    handler = logger.add(sink, level="DEBUG")
+    logger.enable("pylts")
+    try:
+        write_rows(cfg.dbpath, 5)
+        assert cfg.timed_replicate(30)
+        cfg.restore()
+        with pytest.raises(PyltsError) as caught:
+            cfg.restore()
+    finally:
+        logger.disable("pylts")
+        logger.remove(handler)
+    assert cmdlines, "the sink saw running litestream processes"
+    assert logged
+    everything = b"\n".join(cmdlines).decode() + "\n".join(logged) + repr(cfg) + str(cfg) + repr(cfg._context())
+    everything += str(caught.value) + repr(caught.value)
+    assert ACCESS_KEY not in everything
+    assert SECRET_KEY not in everything
+    config = cfg.dbpath.with_name(".app.db-pylts.yml")
+    if config.exists():  # litestream 0.3 only
+        assert SECRET_KEY not in config.read_text() and oct(config.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_restored_database_is_a_normal_sqlite_file(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 100)
+    assert cfg.timed_replicate(30)
+    cfg.restore(integrity_check="full")
+    with closing(sqlite3.connect(cfg.dbpath)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        conn.execute("INSERT INTO items (id, body) VALUES (1000, 'still writable')")
