@@ -10,12 +10,14 @@ from loguru import logger
 from .errors import (
     BackupNotConfirmed,
     BucketNotFound,
+    CommandNotRunnable,
     CredentialsRejected,
     DatabaseExists,
     DatabaseInvalid,
     DatabaseLocked,
     DatabaseNotFound,
     EndpointUnreachable,
+    FinalSyncFailed,
     InvalidArgument,
     LitestreamError,
     LitestreamNotFound,
@@ -27,7 +29,11 @@ from .errors import (
     TLSSetupError,
     UnsupportedLitestreamVersion,
 )
+from .events import DatabaseSync
+from .reports import LtxFile, RestoreReport
+from .restore import RestoreOutcome
 from .settings import ConfigS3
+from .supervisor import Replicator, ReplicationStatus, run_app
 
 __version__ = "0.1.0"
 
@@ -37,21 +43,30 @@ logger.disable("pylts")
 __all__ = [
     "BackupNotConfirmed",
     "BucketNotFound",
+    "CommandNotRunnable",
     "ConfigS3",
+    "DatabaseSync",
     "CredentialsRejected",
     "DatabaseExists",
     "DatabaseInvalid",
     "DatabaseLocked",
     "DatabaseNotFound",
     "EndpointUnreachable",
+    "FinalSyncFailed",
     "InvalidArgument",
     "LitestreamError",
     "LitestreamNotFound",
     "LitestreamTimeout",
+    "LtxFile",
     "NoBackupFound",
     "PyltsError",
     "ReplicationError",
+    "ReplicationStatus",
+    "Replicator",
     "RestoreError",
+    "RestoreOutcome",
+    "RestoreReport",
     "TLSSetupError",
     "UnsupportedLitestreamVersion",
+    "run_app",
 ]

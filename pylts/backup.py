@@ -1,14 +1,14 @@
 """One-shot backups, and the proof the replica holds every committed transaction.
 
 litestream 0.5 does one sync with ``replicate -once``. litestream 0.3 has no such
-mode, so pylts follows its output until this database's snapshot is written and
+mode, so pylts follows its log until the replica's position covers the database's,
 then stops it gracefully (SIGTERM makes it sync once more before it exits).
 """
 
 from __future__ import annotations
 
 import tempfile
-import threading
+import time
 from pathlib import Path
 
 from loguru import logger
@@ -17,9 +17,10 @@ from . import sqlite_files
 from .commands import ltx_argv, replicate_argv, restore_argv
 from .context import RunContext
 from .errors import BackupNotConfirmed, DatabaseNotFound, LitestreamTimeout, ReplicationError
-from .output import HINTS, error_class, error_for, last_error, parse_line
+from .events import SyncTracker
+from .output import HINTS, error_class, error_for, last_error
 from .reports import parse_ltx_files
-from .runner import Deadline, OutputLine
+from .runner import Deadline
 
 
 def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
@@ -29,7 +30,7 @@ def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
     sqlite_files.require_sqlite_header(ctx.db)
     ctx.probe(deadline)
     if ctx.litestream.is_legacy:
-        return _follow_until_snapshot(ctx, deadline)
+        return _sync_legacy(ctx, deadline)
     try:
         result = ctx.run(replicate_argv(ctx.litestream, ctx.db, ctx.replica, once=True), deadline)
     except LitestreamTimeout as timeout:
@@ -41,42 +42,29 @@ def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
     return True
 
 
-def _follow_until_snapshot(ctx: RunContext, deadline: Deadline) -> bool:
-    """litestream 0.3: run replicate until the snapshot of this database is written.
+def _sync_legacy(ctx: RunContext, deadline: Deadline) -> bool:
+    """litestream 0.3: replicate until the replica covers the database, then stop (a last sync).
 
     A named cause (bucket missing, credentials refused...) ends the wait at once;
     other errors are retried by litestream, and reported if time runs out.
     """
-    written = threading.Event()
-    settled = threading.Event()  # written, a named failure, or pylts is stopping litestream
-    errors: list[str] = []
-
-    def watch(out: OutputLine) -> None:
-        line = parse_line(out.text)
-        if line is None or settled.is_set():
-            return
-        if line.message == "snapshot written" and line.fields.get("db") == str(ctx.db):
-            written.set()
-            settled.set()
-        elif line.level == "ERROR":
-            errors.append(line.error)
-            if error_class(line.error):
-                settled.set()
-
+    tracker = SyncTracker([ctx.db])
+    started = time.monotonic()
     ctx.write_config()
     argv = replicate_argv(ctx.litestream, ctx.db, ctx.replica)
-    with ctx.process(argv, on_line=watch, stop_grace=max(deadline.remaining(), 1.0)) as proc:
-        while not settled.is_set() and proc.returncode is None and not deadline.expired:
-            settled.wait(min(deadline.remaining(), 0.05))
-        settled.set()  # what litestream says while shutting down is not about the backup
+    with ctx.process(argv, on_line=tracker.feed_output, stop_grace=max(deadline.remaining(), 1.0)) as proc:
+        synced = False
+        while not synced and proc.returncode is None and not deadline.expired and not tracker.named_error:
+            synced = tracker.wait(since=started, timeout=min(deadline.remaining(), 0.2))
+        reported = tracker.named_error or tracker.last_error  # before the shutdown pylts asks for
         code = proc.stop()
-    if written.is_set() and code == 0:
+    if synced and code == 0:
         return True
-    _raise_reported_error(errors[-1] if errors else "", proc.redacted_argv)
-    if written.is_set() or not deadline.expired:
+    _raise_reported_error(reported or "", proc.redacted_argv)
+    if synced or not deadline.expired:
         raise ReplicationError(
             f"litestream exited with {code} before the backup of {ctx.db.name} was complete: "
-            f"{last_error(proc.output('stdout') + chr(10) + proc.output('stderr')) or 'no error printed'}",
+            f"{tracker.shutdown_error or tracker.last_error or 'no error printed'}",
             argv=proc.redacted_argv,
             returncode=code,
         )

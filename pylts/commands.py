@@ -70,10 +70,19 @@ def ltx_argv(ls: Litestream, replica: S3Replica) -> list[str]:
     return [str(ls.path), "ltx", "-json", replica.url()]
 
 
-def config_yaml(ls: Litestream, dbs: Mapping[Path, S3Replica]) -> str:
+def config_yaml(
+    ls: Litestream,
+    dbs: Mapping[Path, S3Replica],
+    *,
+    log_level: str | None = None,
+    shutdown_sync_timeout: float | None = None,
+    credential_placeholders: bool = False,
+) -> str:
     """A litestream config for ``dbs`` (database path to replica), with no secret in it.
 
-    Values are written as JSON strings, which YAML reads as they are.
+    Values are written as JSON strings, which YAML reads as they are. With
+    ``credential_placeholders`` each replica names ``${LITESTREAM_ACCESS_KEY_ID}`` and
+    ``${LITESTREAM_SECRET_ACCESS_KEY}``, which litestream fills in from its environment.
 
     >>> print(config_yaml(Litestream(Path("/bin/litestream"), Version(0, 3, 13)), {Path("/d/a.db"): parse_replica_url("s3://bkt/a.db")}))
     dbs:
@@ -84,10 +93,17 @@ def config_yaml(ls: Litestream, dbs: Mapping[Path, S3Replica]) -> str:
             path: "a.db"
     <BLANKLINE>
     """
-    lines = ["dbs:"]
+    lines = []
+    if log_level:
+        lines += ["logging:", f"  level: {json.dumps(log_level)}"]
+    if shutdown_sync_timeout is not None and not ls.is_legacy:
+        lines.append(f"shutdown-sync-timeout: {json.dumps(f'{shutdown_sync_timeout:g}s')}")
+    lines.append("dbs:")
     for db, replica in dbs.items():
         lines.append(f"  - path: {json.dumps(str(db))}")
         entry = replica.config_entry()
+        if credential_placeholders:
+            entry.update({"access-key-id": "${LITESTREAM_ACCESS_KEY_ID}", "secret-access-key": "${LITESTREAM_SECRET_ACCESS_KEY}"})
         if ls.is_legacy:
             lines.append("    replicas:")
             lines.extend(_mapping(entry, first="      - ", rest="        "))

@@ -17,7 +17,7 @@ from .binary import Litestream
 from .commands import config_yaml
 from .errors import EndpointUnreachable
 from .replica import S3Replica
-from .runner import Deadline, LitestreamProcess, OutputLine, RunResult
+from .runner import Deadline, ManagedProcess, OutputLine, RunResult
 from .sqlite_files import config_path_for
 
 #: Longest wait for the endpoint to accept a TCP connection before a run.
@@ -40,21 +40,14 @@ class RunContext:
 
     def process(
         self, argv: Sequence[str], *, on_line: Callable[[OutputLine], None] | None = None, stop_grace: float = runner.DEFAULT_STOP_GRACE
-    ) -> LitestreamProcess:
+    ) -> ManagedProcess:
         """A long-running litestream (not started yet) with this context's environment."""
-        return LitestreamProcess(argv, env=self.env, secrets=self.secrets, on_line=on_line, stop_grace=stop_grace)
+        return ManagedProcess(argv, env=self.env, secrets=self.secrets, on_line=on_line, stop_grace=stop_grace)
 
     def write_config(self) -> None:
-        """Write the config litestream 0.3 reads (no secrets inside, owner-only permissions)."""
-        if not self.litestream.is_legacy:
-            return
-        target = config_path_for(self.db)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(config_yaml(self.litestream, {self.db: self.replica}))
-        os.replace(temporary, target)
+        """Write the config litestream 0.3 reads beside the database (it ignores URL options)."""
+        if self.litestream.is_legacy:
+            write_private(config_path_for(self.db), config_yaml(self.litestream, {self.db: self.replica}, log_level="debug"))
 
     def probe(self, deadline: Deadline) -> None:
         """Fail fast with `EndpointUnreachable` if the store takes no connections.
@@ -72,3 +65,13 @@ class RunContext:
                 f"cannot connect to the S3 endpoint {host}:{port} ({reason} within {seconds:g} s); "
                 "check REPLICA_ENDPOINT (or ?endpoint= in REPLICA_URL) and that the store is running"
             ) from None
+
+
+def write_private(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` atomically, readable by its owner only."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, target)

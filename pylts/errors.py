@@ -28,6 +28,10 @@ class LitestreamNotFound(PyltsError):
     """No litestream executable was found where pylts looks for one."""
 
 
+class CommandNotRunnable(PyltsError):
+    """A command could not be started at all (missing, not executable)."""
+
+
 class UnsupportedLitestreamVersion(PyltsError):
     """The litestream executable is a version pylts cannot drive."""
 
@@ -99,3 +103,10 @@ class RestoreError(LitestreamError):
 
 class ReplicationError(LitestreamError):
     """litestream could not back up the database."""
+
+
+class FinalSyncFailed(ReplicationError):
+    """litestream stopped without its final sync reaching the replica (it exits 0 even then)."""
+
+    #: Exit code of the app run under replication, when there was one.
+    app_returncode: int | None = None

@@ -6,8 +6,13 @@ complete, checked restored copy; a failure leaves no partial file behind.
 
 from __future__ import annotations
 
+import contextlib
+import enum
+import fcntl
 import os
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from loguru import logger
@@ -15,7 +20,7 @@ from loguru import logger
 from . import sqlite_files
 from .commands import restore_argv
 from .context import RunContext
-from .errors import DatabaseExists, RestoreError
+from .errors import DatabaseExists, DatabaseLocked, NoBackupFound, RestoreError
 from .output import error_for
 from .reports import RestoreReport
 from .runner import Deadline
@@ -73,3 +78,51 @@ def _install(staged: Path, db: Path) -> None:
         sqlite_files.remove(stale)
     os.replace(staged, db)
     sqlite_files.fsync_file_and_dir(db)
+
+
+class RestoreOutcome(str, enum.Enum):
+    """What ``ConfigS3.ensure_restored`` did."""
+
+    RESTORED = "restored"  #: the database was missing and came back from the replica
+    FRESH = "fresh"  #: the database was missing and the replica holds no backup: start anew
+    EXISTING = "existing"  #: a database was already there and was left alone
+
+
+def ensure_restored(ctx: RunContext, *, integrity_check: IntegrityCheck, deadline: Deadline) -> RestoreOutcome:
+    """Restore ``ctx.db`` if it is missing; safe when several processes boot at once.
+
+    The processes take turns on a lock of the database's folder: the first restores,
+    the others then find the database there.
+    """
+    ctx.db.parent.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(ctx.db.parent, deadline):
+        if ctx.db.exists():
+            return RestoreOutcome.EXISTING
+        try:
+            restore(ctx, overwrite=False, integrity_check=integrity_check, deadline=deadline)
+        except NoBackupFound:
+            stale = [p for p in sqlite_files.sidecars(ctx.db) + [sqlite_files.litestream_meta(ctx.db)] if p.exists()]
+            sqlite_files.remove(stale)  # a new database must not meet an old WAL
+            logger.info("no backup of {} yet: starting fresh", ctx.db.name)
+            return RestoreOutcome.FRESH
+        return RestoreOutcome.RESTORED
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path, deadline: Deadline) -> Iterator[None]:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline.expired:
+                    raise DatabaseLocked(
+                        f"another process kept {folder} locked for {deadline.seconds:g} s while restoring; "
+                        "try again, or raise timeout_seconds"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

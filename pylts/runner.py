@@ -26,7 +26,7 @@ from typing import IO
 
 from loguru import logger
 
-from .errors import InvalidArgument, LitestreamTimeout
+from .errors import CommandNotRunnable, InvalidArgument, LitestreamTimeout
 
 #: Seconds a stopped litestream gets for its final sync before it is killed.
 DEFAULT_STOP_GRACE = 35.0
@@ -60,12 +60,18 @@ class RunResult:
     seconds: float
 
 
-class LitestreamProcess:
-    """A running litestream, as a context manager that always stops and reaps it.
+class ManagedProcess:
+    """A running child (litestream, or the app run under replication), as a context manager.
 
-    ``on_line`` is called from a reader thread for every line, as it arrives.
+    With ``capture`` (the default), output is read line by line: ``on_line`` is called
+    from a reader thread for every line as it arrives, and a bounded tail is kept.
+    Without it, the child writes to pylts' own stdout and stderr.
     Leaving the ``with`` block stops the process gracefully (SIGTERM, so litestream
     makes its final sync), kills it after ``stop_grace`` seconds, and waits for it.
+
+    On Linux the child also gets SIGTERM if the Python process dies first
+    (``PR_SET_PDEATHSIG``, which fires when the *thread* that started it ends:
+    start long-lived children from a thread that lives as long as they do).
     """
 
     def __init__(
@@ -76,6 +82,7 @@ class LitestreamProcess:
         secrets: Sequence[str] = (),
         on_line: Callable[[OutputLine], None] | None = None,
         stop_grace: float = DEFAULT_STOP_GRACE,
+        capture: bool = True,
     ) -> None:
         if isinstance(argv, str):
             raise InvalidArgument("pass the command as a list of arguments, not one string")
@@ -84,6 +91,7 @@ class LitestreamProcess:
         self._secrets = [s for s in secrets if s]
         self._on_line = on_line
         self.stop_grace = stop_grace
+        self._capture = capture
         self._tails: dict[str, deque[str]] = {"stdout": deque(maxlen=_TAIL_LINES), "stderr": deque(maxlen=_TAIL_LINES)}
         self._readers: list[threading.Thread] = []
         self._proc: subprocess.Popen[str] | None = None
@@ -108,25 +116,30 @@ class LitestreamProcess:
         """The last lines (at most 200) litestream printed on ``stream``."""
         return "\n".join(self._tails[stream])
 
-    def start(self) -> LitestreamProcess:
-        """Start litestream in its own process group so only pylts signals it."""
+    def start(self) -> ManagedProcess:
+        """Start the child in its own process group, so only pylts signals it."""
         logger.debug("running {}", shlex.join(self.redacted_argv))
         self.started_at = time.monotonic()
-        self._proc = subprocess.Popen(
-            self.argv,
-            env=self._env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        piped = subprocess.PIPE if self._capture else None
+        try:
+            self._proc = subprocess.Popen(
+                self.argv,
+                env=self._env,
+                stdin=subprocess.DEVNULL if self._capture else None,
+                stdout=piped,
+                stderr=piped,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                bufsize=1,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except OSError as exc:
+            raise CommandNotRunnable(f"cannot run {self.argv[0]!r}: {exc.strerror or exc}") from None
         for name, pipe in (("stdout", self._proc.stdout), ("stderr", self._proc.stderr)):
-            assert pipe is not None
+            if pipe is None:
+                continue
             reader = threading.Thread(target=self._read, args=(name, pipe), daemon=True, name=f"pylts-{name}")
             reader.start()
             self._readers.append(reader)
@@ -179,7 +192,7 @@ class LitestreamProcess:
         for reader in self._readers:
             reader.join(timeout=5)
 
-    def __enter__(self) -> LitestreamProcess:
+    def __enter__(self) -> ManagedProcess:
         return self.start()
 
     def __exit__(
@@ -208,7 +221,7 @@ def run(
     `LitestreamTimeout` is raised with what it printed.
     """
     Deadline(timeout)  # validates
-    with LitestreamProcess(argv, env=env, secrets=secrets, stop_grace=min(timeout, 5.0)) as proc:
+    with ManagedProcess(argv, env=env, secrets=secrets, stop_grace=min(timeout, 5.0)) as proc:
         code = proc.wait(timeout)
         if code is None:
             proc.stop()

@@ -21,8 +21,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import backup, binary, restore
+from .supervisor import Replicator
 from .commands import child_env, replicate_argv, restore_argv
 from .context import RunContext
+from .restore import RestoreOutcome
 from .errors import InvalidArgument
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .runner import Deadline
@@ -216,6 +218,28 @@ class ConfigS3(BaseSettings):
         restore.restore(self._context(), overwrite=overwrite, integrity_check=integrity_check, deadline=deadline)
         return self.dbpath
 
+    def ensure_restored(self, *, integrity_check: IntegrityCheck = "quick", timeout_seconds: float = 600.0) -> RestoreOutcome:
+        """The first line of an app: make sure the database is there before anything opens it.
+
+        Restores ``dbpath`` when it is missing and a backup exists (``"restored"``),
+        starts fresh when the replica holds none (``"fresh"``, stale ``-wal``/``-shm``
+        files removed), and leaves an existing database alone (``"existing"``).
+        Several processes may call it at once: one restores, the others wait and
+        then find the database.
+
+        Examples:
+            >>> import tempfile
+            >>> from pylts.testing import LocalS3
+            >>> s3 = LocalS3().start()
+            >>> s3.create_bucket("backups")
+            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
+            >>> cfg.ensure_restored().value
+            'fresh'
+            >>> s3.stop()
+        """
+        deadline = Deadline(timeout_seconds)
+        return restore.ensure_restored(self._context(), integrity_check=integrity_check, deadline=deadline)
+
     def timed_replicate(self, timeout_seconds: float, *, delete: bool = True) -> bool:
         """Back up the database once; return as soon as the backup is durable.
 
@@ -250,6 +274,28 @@ class ConfigS3(BaseSettings):
         if delete:
             backup.delete_if_confirmed(ctx, Deadline(max(deadline.remaining(), 30.0)))
         return True
+
+    def replicating(self, **options: float) -> Replicator:
+        """Continuous replication of this database while a ``with`` block runs.
+
+        Ready (in sync with the replica) when the block starts; stopped with a final
+        sync when it ends. ``options``: ``ready_timeout``, ``stop_timeout``, ``max_backoff``.
+
+        Examples:
+            >>> import sqlite3, tempfile
+            >>> from contextlib import closing
+            >>> from pylts.testing import LocalS3
+            >>> s3 = LocalS3().start()
+            >>> s3.create_bucket("backups")
+            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
+            >>> with cfg.replicating() as replication:
+            ...     with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+            ...         _ = conn.execute("CREATE TABLE notes (body TEXT)")
+            ...     print(replication.wait_for_sync(30), replication.status().restarts)
+            True 0
+            >>> s3.stop()
+        """
+        return Replicator([self], **options)
 
     def delete(self) -> None:
         """Remove the database, its ``-wal``/``-shm`` sidecars and litestream's metadata; missing files are fine.

@@ -84,6 +84,12 @@ def check_integrity(path: Path, mode: IntegrityCheck) -> None:
         raise DatabaseInvalid(f"{path} failed its {mode} integrity check: {'; '.join(problems[:5])}")
 
 
+def create_empty(path: Path) -> None:
+    """Create an empty SQLite database in WAL mode (what litestream replicates)."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+
+
 def checkpoint(path: Path, busy_timeout: float = 5.0) -> None:
     """Fold the WAL into ``path`` and truncate it, so the main file holds every transaction."""
     try:

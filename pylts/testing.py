@@ -28,8 +28,9 @@ SECRET_KEY = "pylts-local-secret-do-not-use-elsewhere"
 class LocalS3:
     """moto's S3 in server mode on ``127.0.0.1``, on a free port unless one is given.
 
-    Stopping and starting it again on the same port keeps its buckets, which
-    makes an S3 outage easy to stage.
+    A new ``LocalS3`` starts empty. Stopping it and starting it again keeps its
+    buckets (on the same port), which makes an S3 outage easy to stage. moto keeps
+    its data per Python process, so run one ``LocalS3`` at a time.
     """
 
     def __init__(self, port: int = 0) -> None:
@@ -40,6 +41,7 @@ class LocalS3:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._factory = ThreadedMotoServer
         self._server: Any = None
+        self._started_before = False
         self.port = port
 
     @property
@@ -52,6 +54,9 @@ class LocalS3:
         self._server = self._factory(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
+        if not self._started_before:
+            self.reset()
+            self._started_before = True
         return self
 
     def stop(self) -> None:

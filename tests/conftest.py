@@ -69,7 +69,7 @@ def local_s3() -> Iterator[object]:
 def bucket(local_s3, request: pytest.FixtureRequest) -> str:
     """A fresh bucket on a freshly reset server, named after the test."""
     local_s3.reset()
-    name = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:50] or "bucket"
+    name = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:50].strip("-") or "bucket"
     local_s3.create_bucket(name)
     return name
 

@@ -258,3 +258,19 @@ def test_a_restored_database_is_a_normal_sqlite_file(cfg: ConfigS3) -> None:
     with closing(sqlite3.connect(cfg.dbpath)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         conn.execute("INSERT INTO items (id, body) VALUES (1000, 'still writable')")
+
+
+def test_consecutive_backups_while_the_app_keeps_its_connection(cfg: ConfigS3, tmp_path: Path) -> None:
+    """With the app's connection open the WAL survives, so litestream continues its generation."""
+    cfg.folder.mkdir(parents=True)
+    with closing(sqlite3.connect(cfg.dbpath)) as app:
+        app.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        app.execute("INSERT INTO items (body) VALUES ('first')")
+        app.commit()
+        assert cfg.timed_replicate(30, delete=False)
+        app.execute("INSERT INTO items (body) VALUES ('second')")
+        app.commit()
+        assert cfg.timed_replicate(30, delete=False)
+        elsewhere = cfg.model_copy(update={"folder": tmp_path / "elsewhere"})
+        elsewhere.restore()
+        assert read_rows(elsewhere.dbpath) == [(1, "first"), (2, "second")]

@@ -13,7 +13,7 @@ import pytest
 from loguru import logger
 
 from pylts.errors import InvalidArgument, LitestreamTimeout
-from pylts.runner import Deadline, LitestreamProcess, OutputLine, run
+from pylts.runner import Deadline, ManagedProcess, OutputLine, run
 
 ENV = dict(os.environ)
 PY = sys.executable
@@ -45,7 +45,7 @@ def test_timeout_stops_and_reaps_within_the_deadline() -> None:
 def test_stop_sends_sigterm_first() -> None:
     ready = threading.Event()
     code = "import signal,sys,time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(7)); print('ready', flush=True); time.sleep(60)"
-    with LitestreamProcess(python(code), env=ENV, on_line=lambda line: ready.set()) as proc:
+    with ManagedProcess(python(code), env=ENV, on_line=lambda line: ready.set()) as proc:
         assert ready.wait(20)
         assert proc.stop(grace=10) == 7
 
@@ -53,14 +53,14 @@ def test_stop_sends_sigterm_first() -> None:
 def test_a_child_that_ignores_sigterm_is_killed_after_the_grace() -> None:
     ready = threading.Event()
     code = "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
-    with LitestreamProcess(python(code), env=ENV, on_line=lambda line: ready.set(), stop_grace=0.3) as proc:
+    with ManagedProcess(python(code), env=ENV, on_line=lambda line: ready.set(), stop_grace=0.3) as proc:
         assert ready.wait(20)
     assert proc.returncode == -signal.SIGKILL
 
 
 def test_an_exception_in_the_block_still_reaps_the_child() -> None:
     with pytest.raises(KeyboardInterrupt):
-        with LitestreamProcess(python("import time; time.sleep(60)"), env=ENV, stop_grace=5) as proc:
+        with ManagedProcess(python("import time; time.sleep(60)"), env=ENV, stop_grace=5) as proc:
             raise KeyboardInterrupt
     assert proc.returncode == -signal.SIGTERM
 
@@ -82,14 +82,14 @@ def test_lines_arrive_as_they_are_printed() -> None:
     lines: list[OutputLine] = []
     code = "import sys,time; print('first', flush=True); time.sleep(60)"
     arrived = threading.Event()
-    with LitestreamProcess(python(code), env=ENV, on_line=lambda line: (lines.append(line), arrived.set()), stop_grace=5):
+    with ManagedProcess(python(code), env=ENV, on_line=lambda line: (lines.append(line), arrived.set()), stop_grace=5):
         assert arrived.wait(20)
         assert lines == [OutputLine("stdout", "first")]
 
 
 def test_command_must_be_a_list() -> None:
     with pytest.raises(InvalidArgument, match="list of arguments"):
-        LitestreamProcess("litestream replicate", env=ENV)  # type: ignore[arg-type]
+        ManagedProcess("litestream replicate", env=ENV)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("seconds", [0, -1, math.inf, math.nan, True, "5"])

@@ -1,0 +1,209 @@
+"""Following replication from litestream's log: where each database is, and where its replica is.
+
+litestream (run by pylts at debug level) says, about once a second, which position
+of a database it is syncing and which position its replica holds:
+
+- 0.5: ``replica sync ... txid.replica=N txid.db=M`` and ``ltx file uploaded ... maxTXID=N``;
+- 0.3: ``replica sync ... position=GEN/IDX:OFF``, ``replica sync: calc new pos ... position=...``
+  and ``wal segment written ... position=GEN/IDX:OFF sz=BYTES``.
+
+A database is *in sync* when its replica's position covers the database's.
+
+>>> tracker = SyncTracker([Path("/data/app.db")])
+>>> tracker.feed(parse_line('time=t level=DEBUG msg="replica sync" db=app.db txid.replica=0000000000000001 txid.db=0000000000000003'))
+>>> tracker.in_sync()
+False
+>>> tracker.feed(parse_line('time=t level=DEBUG msg="ltx file uploaded" db=app.db maxTXID=0000000000000003'))
+>>> tracker.in_sync(), tracker.snapshot()[0].replica_position
+(True, '0000000000000003')
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from .output import LogLine, error_class, parse_line
+from .runner import OutputLine
+
+
+#: ERROR messages litestream prints when its final sync at shutdown fails.
+_SHUTDOWN_FAILURES = ("shutdown sync failed", "failed to close database", "error closing db")
+
+
+@dataclass(frozen=True)
+class Position:
+    """A point in a database's history: a transaction id (0.5) or generation/index/offset (0.3).
+
+    >>> Position.parse("3ce165c988a8804f/00000000:4152").covers(Position.parse("3ce165c988a8804f/00000000:32"))
+    True
+    >>> Position.parse("0000000000000002").covers(Position.parse("0000000000000003"))
+    False
+    """
+
+    generation: str
+    index: int
+    offset: int
+
+    @classmethod
+    def parse(cls, text: str) -> Position:
+        """Read ``0000000000000003`` (0.5) or ``GEN/00000001:4152`` (0.3)."""
+        if "/" in text:
+            generation, rest = text.split("/", 1)
+            index, _, offset = rest.partition(":")
+            return cls(generation, int(index, 16), int(offset or 0))
+        return cls("", int(text, 16), 0)
+
+    def advanced(self, size: int) -> Position:
+        """The position ``size`` bytes further in the same WAL index."""
+        return Position(self.generation, self.index, self.offset + size)
+
+    def covers(self, other: Position) -> bool:
+        """Whether everything up to ``other`` is included up to here."""
+        return self.generation == other.generation and (self.index, self.offset) >= (other.index, other.offset)
+
+    def __str__(self) -> str:
+        if self.generation:
+            return f"{self.generation}/{self.index:08x}:{self.offset}"
+        return f"{self.index:016x}"
+
+
+class DatabaseSync(BaseModel):
+    """Where one database and its replica stand, as last reported by litestream."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    db_position: str | None
+    replica_position: str | None
+    in_sync: bool
+    synced_at: datetime | None
+
+
+class _State:
+    def __init__(self) -> None:
+        self.db: Position | None = None
+        self.db_seen = 0.0  # monotonic time the db position was last reported
+        self.replica: Position | None = None
+        self.synced_at: datetime | None = None
+        self.synced_mono = 0.0  # monotonic time it was last found in sync
+
+    @property
+    def in_sync(self) -> bool:
+        return self.db is not None and self.replica is not None and self.replica.covers(self.db)
+
+
+class SyncTracker:
+    """Thread-safe positions of several databases, fed line by line from litestream's output."""
+
+    def __init__(self, dbs: Sequence[Path]) -> None:
+        self._states = {Path(db): _State() for db in dbs}
+        self._changed = threading.Condition()
+        self.last_error: str | None = None
+        self.named_error: str | None = None  # an error with a known cause (bucket, credentials...)
+        self.shutdown_error: str | None = None
+
+    def _state_for(self, name: str | None) -> _State | None:
+        if not name:
+            return None
+        for path, state in self._states.items():
+            if name in (str(path), path.name):
+                return state
+        return None
+
+    def feed_output(self, out: OutputLine) -> None:
+        """Take one line of litestream output into account (a ``ManagedProcess`` ``on_line`` callback)."""
+        self.feed(parse_line(out.text))
+
+    def feed(self, line: LogLine | None) -> None:
+        """Take one parsed line into account."""
+        if line is None:
+            return
+        with self._changed:
+            self._apply(line)
+            self._changed.notify_all()
+
+    def _apply(self, line: LogLine) -> None:
+        if line.level == "ERROR":
+            text = line.error or line.message
+            self.last_error = text
+            if error_class(text):
+                self.named_error = text
+            if line.message.startswith(_SHUTDOWN_FAILURES):
+                self.shutdown_error = text
+            return
+        if line.message == "replica sync recovered":
+            self.last_error = None
+            return
+        state = self._state_for(line.fields.get("db"))
+        if state is None:
+            return
+        f = line.fields
+        if line.message == "replica sync" and "txid.db" in f:  # 0.5
+            self._set_db(state, Position.parse(f["txid.db"]))
+            self._set_replica(state, Position.parse(f["txid.replica"]))
+        elif line.message == "ltx file uploaded" and "maxTXID" in f:  # 0.5
+            self._set_replica(state, Position.parse(f["maxTXID"]))
+        elif line.message == "replica sync" and "position" in f:  # 0.3
+            self._set_db(state, Position.parse(f["position"]))
+        elif line.message == "replica sync: calc new pos":  # 0.3
+            self._set_replica(state, Position.parse(f["position"]))
+        elif line.message == "wal segment written":  # 0.3
+            self._set_replica(state, Position.parse(f["position"]).advanced(int(f.get("sz", 0))))
+
+    def _set_db(self, state: _State, position: Position) -> None:
+        state.db, state.db_seen = position, time.monotonic()
+        self._mark(state)
+
+    def _set_replica(self, state: _State, position: Position) -> None:
+        if state.replica is None or not state.replica.covers(position) or position.generation != state.replica.generation:
+            state.replica = position
+        self._mark(state)
+
+    @staticmethod
+    def _mark(state: _State) -> None:
+        if state.in_sync:
+            state.synced_at, state.synced_mono = datetime.now(timezone.utc), time.monotonic()
+
+    def in_sync(self, since: float = 0.0) -> bool:
+        """Whether every database was found in sync, with a database position reported after ``since``.
+
+        ``since`` is a ``time.monotonic()`` value: pass the time of a commit to learn
+        whether that commit has reached the replica.
+        """
+        with self._changed:
+            return all(s.in_sync and s.db_seen > since and s.synced_mono >= s.db_seen for s in self._states.values())
+
+    def wait(self, *, since: float, timeout: float, stop_on_error: bool = True) -> bool:
+        """Wait until :meth:`in_sync` (since ``since``); False on timeout or, if asked, a named error."""
+        end = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                if self.in_sync(since):
+                    return True
+                if stop_on_error and self.named_error:
+                    return False
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.5))
+
+    def snapshot(self) -> list[DatabaseSync]:
+        """What is known of each database now."""
+        with self._changed:
+            return [
+                DatabaseSync(
+                    path=path,
+                    db_position=str(s.db) if s.db else None,
+                    replica_position=str(s.replica) if s.replica else None,
+                    in_sync=s.in_sync,
+                    synced_at=s.synced_at,
+                )
+                for path, s in self._states.items()
+            ]

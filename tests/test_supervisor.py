@@ -1,0 +1,220 @@
+"""Replication beside the app, with the real litestream and moto: readiness, restarts, final sync, startup restore."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from helpers import read_rows, write_rows
+
+from pylts import (
+    BucketNotFound,
+    ConfigS3,
+    EndpointUnreachable,
+    FinalSyncFailed,
+    Replicator,
+    RestoreOutcome,
+    run_app,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def restored_copy(cfg: ConfigS3, folder: Path) -> list[tuple[int, str]]:
+    copy = cfg.model_copy(update={"folder": folder})
+    copy.restore()
+    return read_rows(copy.dbpath)
+
+
+def wait_until(condition, timeout: float = 30.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ready_then_stop_makes_the_final_sync(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 10)
+    with cfg.replicating() as replication:
+        status = replication.status()
+        assert status.running and status.pid and status.in_sync and status.restarts == 0
+        assert status.databases[0].synced_at is not None
+        write_rows(cfg.dbpath, 10, start=10)  # no wait: the final sync at exit must carry these
+    assert not replication.status().running
+    assert restored_copy(cfg, tmp_path / "copy") == read_rows(cfg.dbpath)
+
+
+def test_wait_for_sync_sees_a_commit_reach_the_replica(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 1)
+    with cfg.replicating() as replication:
+        write_rows(cfg.dbpath, 1, start=1)
+        assert replication.wait_for_sync(30)
+        assert len(restored_copy(cfg, tmp_path / "copy")) == 2
+
+
+def test_killed_litestream_is_restarted_and_nothing_is_lost(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 10)
+    with cfg.replicating(max_backoff=1.0) as replication:
+        first = replication.status().pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert wait_until(lambda: replication.status().restarts == 1 and replication.status().pid not in (None, first))
+        assert "exited with -9" in (replication.status().last_error or "")
+        write_rows(cfg.dbpath, 10, start=10)
+        assert replication.wait_for_sync(30)
+    assert restored_copy(cfg, tmp_path / "copy") == [(i, f"item {i}") for i in range(20)]
+
+
+def test_a_failed_final_sync_is_reported(cfg: ConfigS3, local_s3) -> None:
+    write_rows(cfg.dbpath, 5)
+    try:
+        with pytest.raises(FinalSyncFailed, match="final sync failed"):
+            with cfg.replicating(stop_timeout=3.0):
+                write_rows(cfg.dbpath, 5, start=5)
+                local_s3.stop()  # the store is gone when the app stops
+    finally:
+        local_s3.start()
+
+
+def test_missing_bucket_fails_at_start(local_s3, litestream_bin: Path, tmp_path: Path) -> None:
+    local_s3.reset()
+    cfg = local_s3.config("no-such-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
+    write_rows(cfg.dbpath, 1)
+    started = time.monotonic()
+    with pytest.raises(BucketNotFound, match="replication did not start"):
+        with cfg.replicating(ready_timeout=20):
+            pytest.fail("the block must not run")
+    assert time.monotonic() - started < 20
+
+
+def test_unreachable_store_fails_at_start(cfg: ConfigS3) -> None:
+    with closing(__import__("socket").socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(EndpointUnreachable):
+        cfg.model_copy(update={"endpoint": f"http://127.0.0.1:{port}"}).replicating(ready_timeout=5).start()
+
+
+def test_replicating_restores_a_missing_database_first(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 7)
+    assert cfg.timed_replicate(30)  # backed up and deleted: a fresh machine
+    with cfg.replicating():
+        assert len(read_rows(cfg.dbpath)) == 7
+
+
+def test_replicating_a_brand_new_database(cfg: ConfigS3, tmp_path: Path) -> None:
+    with cfg.replicating() as replication:
+        write_rows(cfg.dbpath, 3)
+        assert replication.wait_for_sync(30)
+    assert len(restored_copy(cfg, tmp_path / "copy")) == 3
+
+
+def test_two_databases_in_one_litestream(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> None:
+    a = local_s3.config(bucket, "a.db", db="a.db", folder=tmp_path / "data", litestream_bin=litestream_bin)
+    b = local_s3.config(bucket, "b.db", db="b.db", folder=tmp_path / "data", litestream_bin=litestream_bin)
+    write_rows(a.dbpath, 2)
+    write_rows(b.dbpath, 3)
+    with Replicator([a, b]) as replication:
+        assert len(replication.status().databases) == 2
+    assert len(restored_copy(a, tmp_path / "a")) == 2 and len(restored_copy(b, tmp_path / "b")) == 3
+
+
+def test_ensure_restored_in_its_three_situations(cfg: ConfigS3) -> None:
+    assert cfg.ensure_restored() is RestoreOutcome.FRESH
+    assert not cfg.dbpath.exists()
+    write_rows(cfg.dbpath, 4)
+    assert cfg.ensure_restored() is RestoreOutcome.EXISTING
+    assert cfg.timed_replicate(30)
+    cfg.dbpath.with_name(cfg.db + "-wal").write_bytes(b"stale")
+    assert cfg.ensure_restored() is RestoreOutcome.RESTORED
+    assert len(read_rows(cfg.dbpath)) == 4
+
+
+BOOT = textwrap.dedent(
+    """
+    import sqlite3, sys
+    from pylts import ConfigS3
+    cfg = ConfigS3(_env_file=None)
+    outcome = cfg.ensure_restored()
+    rows = sqlite3.connect(cfg.dbpath).execute("SELECT count(*) FROM items").fetchone()[0]
+    print(outcome.value, rows)
+    """
+)
+
+
+def child_env(cfg: ConfigS3) -> dict[str, str]:
+    assert cfg.key and cfg.token
+    return dict(
+        os.environ,
+        LITESTREAM_ACCESS_KEY_ID=cfg.key.get_secret_value(),
+        LITESTREAM_SECRET_ACCESS_KEY=cfg.token.get_secret_value(),
+        REPLICA_URL=cfg.s3,
+        REPLICA_ENDPOINT=cfg.endpoint or "",
+        REPLICA_REGION=cfg.region or "",
+        DB_SQLITE=cfg.db,
+        DB_FOLDER=str(cfg.folder),
+        LITESTREAM_BIN=str(cfg.litestream_bin),
+    )
+
+
+def test_four_processes_booting_at_once_restore_once(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 50)
+    assert cfg.timed_replicate(30)
+    workers = [
+        subprocess.Popen([sys.executable, "-c", BOOT], env=child_env(cfg), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    results = [worker.communicate(timeout=120) for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), results
+    outcomes = sorted(out.split()[0] for out, _ in results)
+    assert outcomes == ["existing", "existing", "existing", "restored"]
+    assert all(out.split()[1] == "50" for out, _ in results)
+
+
+APP = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('INSERT INTO items (id, body) VALUES (100, \\'from the app\\')'); c.commit(); sys.exit(3)"
+
+
+def test_run_app_returns_the_apps_exit_code_after_the_final_sync(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 1)
+    code = run_app([cfg], [sys.executable, "-c", APP, str(cfg.dbpath)])
+    assert code == 3
+    assert (100, "from the app") in restored_copy(cfg, tmp_path / "copy")
+
+
+ORPHAN = textwrap.dedent(
+    """
+    import sys, time
+    from pylts import ConfigS3
+    cfg = ConfigS3(_env_file=None)
+    with cfg.replicating() as replication:
+        print(replication.status().pid, flush=True)
+        time.sleep(120)
+    """
+)
+
+
+def test_no_orphan_when_the_parent_is_terminated(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 1)
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN], env=child_env(cfg), stdout=subprocess.PIPE, text=True)
+    try:
+        line = parent.stdout.readline() if parent.stdout else ""
+        litestream_pid = int(line)
+        parent.send_signal(signal.SIGTERM)
+        parent.wait(timeout=30)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if parent.stdout:
+            parent.stdout.close()
+    assert wait_until(lambda: not Path(f"/proc/{litestream_pid}").exists() or "Z" in Path(f"/proc/{litestream_pid}/stat").read_text().split(")")[1][:3], 40)
