@@ -30,10 +30,11 @@ from .errors import (
     UnsupportedLitestreamVersion,
 )
 from .events import DatabaseSync
-from .reports import LtxFile, RestoreReport
+from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .restore import RestoreOutcome
 from .settings import ConfigS3
 from .supervisor import Replicator, ReplicationStatus, run_app
+from .verify import VerifyResult
 
 __version__ = "0.1.0"
 
@@ -53,6 +54,7 @@ __all__ = [
     "DatabaseNotFound",
     "EndpointUnreachable",
     "FinalSyncFailed",
+    "Generation",
     "InvalidArgument",
     "LitestreamError",
     "LitestreamNotFound",
@@ -61,12 +63,15 @@ __all__ = [
     "NoBackupFound",
     "PyltsError",
     "ReplicationError",
+    "ReplicaContents",
     "ReplicationStatus",
     "Replicator",
     "RestoreError",
     "RestoreOutcome",
     "RestoreReport",
+    "Snapshot",
     "TLSSetupError",
     "UnsupportedLitestreamVersion",
+    "VerifyResult",
     "run_app",
 ]

@@ -50,9 +50,8 @@ def _sync_legacy(ctx: RunContext, deadline: Deadline) -> bool:
     """
     tracker = SyncTracker([ctx.db])
     started = time.monotonic()
-    ctx.write_config()
     argv = replicate_argv(ctx.litestream, ctx.db, ctx.replica)
-    with ctx.process(argv, on_line=tracker.feed_output, stop_grace=max(deadline.remaining(), 1.0)) as proc:
+    with ctx.legacy_config(), ctx.process(argv, on_line=tracker.feed_output, stop_grace=max(deadline.remaining(), 1.0)) as proc:
         synced = False
         while not synced and proc.returncode is None and not deadline.expired and not tracker.named_error:
             synced = tracker.wait(since=started, timeout=min(deadline.remaining(), 0.2))
@@ -120,7 +119,8 @@ def _confirm_by_position(ctx: RunContext, deadline: Deadline) -> None:
 def _confirm_by_restore(ctx: RunContext, deadline: Deadline) -> None:
     with tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.confirm-", dir=ctx.db.parent) as folder:
         copy = Path(folder) / ctx.db.name
-        result = ctx.run(restore_argv(ctx.litestream, ctx.db, ctx.replica, copy), deadline)
+        with ctx.legacy_config():
+            result = ctx.run(restore_argv(ctx.litestream, ctx.db, ctx.replica, copy), deadline)
         if result.returncode != 0:
             raise error_for(result, BackupNotConfirmed, "restoring the replica to confirm the backup")
         if sqlite_files.content_digest(copy) != sqlite_files.content_digest(ctx.db):

@@ -54,15 +54,26 @@ def replicate_argv(ls: Litestream, db: Path, replica: S3Replica, *, once: bool =
     return [str(ls.path), "replicate", *(["-once"] if once else []), str(db), replica.url()]
 
 
-def restore_argv(ls: Litestream, db: Path, replica: S3Replica, output: Path) -> list[str]:
-    """``litestream restore`` of the replica of ``db`` into ``output``.
+def restore_argv(
+    ls: Litestream,
+    db: Path,
+    replica: S3Replica,
+    output: Path,
+    *,
+    timestamp: str | None = None,
+    txid: str | None = None,
+) -> list[str]:
+    """``litestream restore`` of the replica of ``db`` into ``output`` (latest, or as of a point).
 
-    >>> restore_argv(Litestream(Path("/bin/litestream"), Version(0, 5, 17)), Path("/d/a.db"), parse_replica_url("s3://bkt/a.db"), Path("/d/tmp/a.db"))
-    ['/bin/litestream', 'restore', '-json', '-o', '/d/tmp/a.db', 's3://bkt/a.db']
+    >>> restore_argv(Litestream(Path("/bin/litestream"), Version(0, 5, 17)), Path("/d/a.db"), parse_replica_url("s3://bkt/a.db"), Path("/d/tmp/a.db"), txid="0000000000000002")
+    ['/bin/litestream', 'restore', '-json', '-txid', '0000000000000002', '-o', '/d/tmp/a.db', 's3://bkt/a.db']
     """
+    point = [*(["-timestamp", timestamp] if timestamp else []), *(["-txid", txid] if txid else [])]
     if ls.is_legacy:
-        return [str(ls.path), "restore", "-config", str(config_path_for(db)), "-o", str(output), str(db)]
-    return [str(ls.path), "restore", "-json", "-o", str(output), replica.url()]
+        if txid:
+            raise ValueError("litestream 0.3 has no transaction ids: restore by timestamp")
+        return [str(ls.path), "restore", "-config", str(config_path_for(db)), *point, "-o", str(output), str(db)]
+    return [str(ls.path), "restore", "-json", *point, "-o", str(output), replica.url()]
 
 
 def ltx_argv(ls: Litestream, replica: S3Replica) -> list[str]:

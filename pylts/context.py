@@ -6,9 +6,10 @@ restore and backup code; its repr leaves out the environment and secrets.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,10 +45,24 @@ class RunContext:
         """A long-running litestream (not started yet) with this context's environment."""
         return ManagedProcess(argv, env=self.env, secrets=self.secrets, on_line=on_line, stop_grace=stop_grace)
 
-    def write_config(self) -> None:
-        """Write the config litestream 0.3 reads beside the database (it ignores URL options)."""
-        if self.litestream.is_legacy:
-            write_private(config_path_for(self.db), config_yaml(self.litestream, {self.db: self.replica}, log_level="debug"))
+    @contextlib.contextmanager
+    def legacy_config(self) -> Iterator[None]:
+        """For litestream 0.3 (which ignores URL options): its config file, for the duration of a run.
+
+        Written beside the database (no secrets inside, owner-only) and removed
+        afterwards, unless it was already there. A no-op for litestream 0.5.
+        """
+        if not self.litestream.is_legacy:
+            yield
+            return
+        path = config_path_for(self.db)
+        existed = path.exists()
+        write_private(path, config_yaml(self.litestream, {self.db: self.replica}, log_level="debug"))
+        try:
+            yield
+        finally:
+            if not existed:
+                path.unlink(missing_ok=True)
 
     def probe(self, deadline: Deadline) -> None:
         """Fail fast with `EndpointUnreachable` if the store takes no connections.

@@ -41,6 +41,7 @@ _CAUSES: tuple[tuple[str, type[LitestreamError]], ...] = (
     ("LoadCustomCABundleError", TLSSetupError),
     ("custom RootCAs", TLSSetupError),
     ("no matching backup", NoBackupFound),
+    ("timestamp does not exist", NoBackupFound),
     ("no snapshots available", NoBackupFound),
     ("no generation", NoBackupFound),
     ("connection refused", EndpointUnreachable),

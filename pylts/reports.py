@@ -57,3 +57,56 @@ _LTX_FILES = TypeAdapter(list[LtxFile])
 def parse_ltx_files(text: str) -> list[LtxFile]:
     """Parse the output of ``litestream ltx -json`` (``null`` means no files)."""
     return _LTX_FILES.validate_json(text.strip() or "[]") if text.strip() != "null" else []
+
+
+class Generation(_Report):
+    """One generation of a litestream 0.3 replica (``litestream generations``)."""
+
+    replica: str
+    generation: str
+    lag: str
+    start: datetime
+    end: datetime
+
+
+class Snapshot(_Report):
+    """One snapshot of a litestream 0.3 replica (``litestream snapshots``)."""
+
+    replica: str
+    generation: str
+    index: int
+    size: int
+    created: datetime
+
+
+class ReplicaContents(_Report):
+    """What a replica holds: LTX files (litestream 0.5), or generations and snapshots (0.3)."""
+
+    litestream_version: str
+    ltx_files: list[LtxFile] = []
+    generations: list[Generation] = []
+    snapshots: list[Snapshot] = []
+
+    @property
+    def empty(self) -> bool:
+        """True when the replica holds no backup at all."""
+        return not (self.ltx_files or self.snapshots)
+
+    @property
+    def latest(self) -> datetime | None:
+        """When the newest backup file was written."""
+        times = [f.timestamp for f in self.ltx_files] + [g.end for g in self.generations]
+        return max(times, default=None)
+
+
+def parse_table(text: str, renames: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """Rows of the whitespace-aligned tables litestream 0.3 prints, keyed by header.
+
+    >>> parse_table("name  generation        lag    start                 end\\ns3    539504316517faad  389ms  2026-11-22T13:41:54Z  2026-11-22T13:41:55Z\\n", {"name": "replica"})
+    [{'replica': 's3', 'generation': '539504316517faad', 'lag': '389ms', 'start': '2026-11-22T13:41:54Z', 'end': '2026-11-22T13:41:55Z'}]
+    """
+    lines = [line.split() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return []
+    header = [(renames or {}).get(name, name) for name in lines[0]]
+    return [dict(zip(header, row)) for row in lines[1:] if len(row) == len(header)]

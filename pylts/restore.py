@@ -13,6 +13,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 from loguru import logger
@@ -20,8 +21,9 @@ from loguru import logger
 from . import sqlite_files
 from .commands import restore_argv
 from .context import RunContext
-from .errors import DatabaseExists, DatabaseLocked, NoBackupFound, RestoreError
+from .errors import DatabaseExists, DatabaseLocked, InvalidArgument, NoBackupFound, RestoreError
 from .output import error_for
+from .pitr import timestamp_arg, txid_arg
 from .reports import RestoreReport
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck
@@ -33,12 +35,15 @@ def restore(
     overwrite: bool,
     integrity_check: IntegrityCheck,
     deadline: Deadline,
+    timestamp: datetime | str | None = None,
+    txid: int | str | None = None,
 ) -> RestoreReport | None:
-    """Restore the replica of ``ctx.db`` into place; see `ConfigS3.restore`.
+    """Restore the replica of ``ctx.db`` into place, as of now or of a point; see `ConfigS3.restore`.
 
     Returns litestream's report (0.5 only, ``None`` on 0.3).
     """
     db = ctx.db
+    point = _point(ctx, timestamp, txid)
     if db.exists() and not overwrite:
         raise DatabaseExists(
             f"{db} already exists and restore() does not overwrite it; pass overwrite=True to replace it "
@@ -48,12 +53,20 @@ def restore(
         sqlite_files.require_sqlite_header(db)
     ctx.probe(deadline)
     db.parent.mkdir(parents=True, exist_ok=True)
-    ctx.write_config()
     with tempfile.TemporaryDirectory(prefix=f".{db.name}.restore-", dir=db.parent) as folder:
         staged = Path(folder) / db.name
-        result = ctx.run(restore_argv(ctx.litestream, db, ctx.replica, staged), deadline)
+        with ctx.legacy_config():
+            result = ctx.run(restore_argv(ctx.litestream, db, ctx.replica, staged, **point), deadline)
         if result.returncode != 0:
-            raise error_for(result, RestoreError, f"restore of {db.name}")
+            error = error_for(result, RestoreError, f"restore of {db.name}")
+            if isinstance(error, NoBackupFound) and point:
+                what = " ".join(f"{k} {v}" for k, v in point.items())
+                raise NoBackupFound(
+                    f"the replica holds no backup of {db.name} at {what}: it is before the first backup "
+                    "or past the last one; `pylts status` lists what the replica holds",
+                    argv=error.argv, returncode=error.returncode, output=error.output,
+                ) from None
+            raise error
         if not staged.is_file():
             raise RestoreError(
                 f"litestream reported a restore of {db.name} but wrote no file",
@@ -66,6 +79,19 @@ def restore(
         _install(staged, db)
     logger.info("restored {} from {}", db, ctx.replica.url())
     return RestoreReport.model_validate_json(result.stdout) if result.stdout.strip().startswith("{") else None
+
+
+def _point(ctx: RunContext, timestamp: datetime | str | None, txid: int | str | None) -> dict[str, str]:
+    """The checked ``-timestamp``/``-txid`` arguments, before anything touches the disk or network."""
+    if timestamp is not None and txid is not None:
+        raise InvalidArgument("give a timestamp or a txid, not both")
+    if txid is not None and ctx.litestream.is_legacy:
+        raise InvalidArgument("litestream 0.3 has no transaction ids: restore by timestamp instead")
+    if timestamp is not None:
+        return {"timestamp": timestamp_arg(timestamp)}
+    if txid is not None:
+        return {"txid": txid_arg(txid)}
+    return {}
 
 
 def _install(staged: Path, db: Path) -> None:

@@ -14,6 +14,7 @@ ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import backup, binary, restore
 from .supervisor import Replicator
-from .commands import child_env, replicate_argv, restore_argv
-from .context import RunContext
+from .verify import VerifyResult
+from .verify import verify as verify_backup
+from .commands import child_env, config_yaml, replicate_argv, restore_argv
+from .context import RunContext, write_private
+from .reports import ReplicaContents
+from .status import replica_contents
 from .restore import RestoreOutcome
-from .errors import InvalidArgument
+from .errors import DatabaseNotFound, InvalidArgument
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck, database_files, remove
@@ -152,7 +157,9 @@ class ConfigS3(BaseSettings):
     def replicate_args(self) -> list[str]:
         """argv of ``litestream replicate`` for this database; no secret is ever in it.
 
-        On litestream 0.3 the argv names the config file pylts writes beside the database.
+        On litestream 0.3 the argv names the config file pylts writes beside the database
+        while it runs litestream (``get_result_on_timeout`` does; ``litestream_config()``
+        gives the text for running it yourself).
 
         >>> cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", folder="/srv/app", db="app.db")
         >>> args = cfg.replicate_args
@@ -175,15 +182,19 @@ class ConfigS3(BaseSettings):
         self,
         *,
         overwrite: bool = False,
+        timestamp: datetime | str | None = None,
+        txid: int | str | None = None,
         integrity_check: IntegrityCheck = "quick",
         timeout_seconds: float = 600.0,
     ) -> Path:
-        """Restore the latest backup to ``dbpath`` and return ``dbpath``.
+        """Restore the latest backup (or the one as of ``timestamp`` or ``txid``) to ``dbpath``.
 
         The backup is restored into a private folder beside the database, checked
         (``integrity_check``: ``"quick"``, ``"full"`` or ``"none"``) and only then
         moved into place, so a failure at any moment leaves ``dbpath`` as it was.
         An existing database is replaced only with ``overwrite=True``.
+        ``timestamp`` is an aware datetime or an RFC 3339 string; ``txid`` an int or
+        hex string (litestream 0.5 only). Returns ``dbpath``.
 
         Examples:
             >>> import sqlite3, tempfile
@@ -215,7 +226,9 @@ class ConfigS3(BaseSettings):
             RestoreError: litestream failed for another reason (its message included).
         """
         deadline = Deadline(timeout_seconds)
-        restore.restore(self._context(), overwrite=overwrite, integrity_check=integrity_check, deadline=deadline)
+        restore.restore(
+            self._context(), overwrite=overwrite, integrity_check=integrity_check, deadline=deadline, timestamp=timestamp, txid=txid
+        )
         return self.dbpath
 
     def ensure_restored(self, *, integrity_check: IntegrityCheck = "quick", timeout_seconds: float = 600.0) -> RestoreOutcome:
@@ -275,6 +288,71 @@ class ConfigS3(BaseSettings):
             backup.delete_if_confirmed(ctx, Deadline(max(deadline.remaining(), 30.0)))
         return True
 
+    def verify(self, *, timeout_seconds: float = 60.0, sync: bool = False) -> VerifyResult:
+        """Prove the backup restores and is current; returns ok, lagging or failed with the lag.
+
+        Writes a sentinel row, waits for the replica to hold it (watching the
+        replica, never a fixed sleep), restores into a temporary folder, checks
+        integrity and the row, then removes every file it made and the sentinel
+        (and its table, if verify created it). Replication must be running
+        (``replicating()``, ``pylts replicate``), or pass ``sync=True`` to make a
+        one-shot backup of the sentinel here.
+
+        Examples:
+            >>> import sqlite3, tempfile
+            >>> from contextlib import closing
+            >>> from pylts.testing import LocalS3
+            >>> s3 = LocalS3().start()
+            >>> s3.create_bucket("backups")
+            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
+            >>> with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+            ...     _ = conn.execute("CREATE TABLE notes (body TEXT)")
+            >>> result = cfg.verify(sync=True)
+            >>> result.status, result.lag_seconds < 60
+            ('ok', True)
+            >>> s3.stop()
+        """
+        deadline = Deadline(timeout_seconds)
+        if not self.dbpath.is_file():
+            raise DatabaseNotFound(f"{self.dbpath} does not exist: there is nothing to verify")
+        return verify_backup(self._context(), deadline, sync=sync)
+
+    def replica_contents(self, *, timeout_seconds: float = 60.0) -> ReplicaContents:
+        """What the replica holds: LTX files (litestream 0.5) or generations and snapshots (0.3).
+
+        Examples:
+            >>> import tempfile
+            >>> from pylts.testing import LocalS3
+            >>> s3 = LocalS3().start()
+            >>> s3.create_bucket("backups")
+            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
+            >>> cfg.replica_contents().empty
+            True
+            >>> s3.stop()
+        """
+        return replica_contents(self._context(), Deadline(timeout_seconds))
+
+    def litestream_config(self) -> str:
+        """A litestream YAML config for this database, for running litestream yourself.
+
+        Credentials appear only as ``${LITESTREAM_ACCESS_KEY_ID}`` and
+        ``${LITESTREAM_SECRET_ACCESS_KEY}`` placeholders, which litestream reads
+        from its environment.
+
+        Examples:
+            >>> cfg = ConfigS3(key="k", token="tok3n-value", s3="s3://bkt/app.db", folder="/srv", db="app.db")
+            >>> text = cfg.litestream_config()
+            >>> "${LITESTREAM_SECRET_ACCESS_KEY}" in text, "tok3n-value" in text
+            (True, False)
+        """
+        return config_yaml(self._litestream(), {self.dbpath: self.replica}, credential_placeholders=True)
+
+    def write_litestream_config(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``litestream_config()`` to ``path``, readable by its owner only; returns the path."""
+        target = Path(path)
+        write_private(target, self.litestream_config())
+        return target
+
     def replicating(self, **options: float) -> Replicator:
         """Continuous replication of this database while a ``with`` block runs.
 
@@ -318,8 +396,7 @@ class ConfigS3(BaseSettings):
         """
         deadline = Deadline(timeout)
         ctx = self._context()
-        ctx.write_config()
-        with ctx.process(cmd, stop_grace=min(timeout, 10.0)) as proc:
+        with ctx.legacy_config(), ctx.process(cmd, stop_grace=min(timeout, 10.0)) as proc:
             if proc.wait(deadline.remaining()) is None:
                 proc.stop()
         return proc.output("stdout"), proc.output("stderr")

@@ -201,8 +201,23 @@ class Replicator:
         )
 
     def wait_for_sync(self, timeout: float = 30.0) -> bool:
-        """Wait until everything committed before this call is in the replica; False on timeout."""
-        return self._tracker.wait(since=time.monotonic(), timeout=Deadline(timeout).seconds, stop_on_error=False)
+        """Wait until everything committed before this call is in the replica; False on timeout.
+
+        litestream reports positions only when a database changes, so the wait is
+        anchored at the last commit (the WAL's modification time), not at this call.
+        """
+        seconds = Deadline(timeout).seconds
+        return self._tracker.wait(since=self._last_commit(), timeout=seconds, stop_on_error=False)
+
+    def _last_commit(self) -> float:
+        """``time.monotonic()`` of the newest commit to any database (each commit appends to its WAL)."""
+        newest = 0.0
+        for db in self._dbs:
+            for path in (db.with_name(db.name + "-wal"), db):
+                with contextlib.suppress(FileNotFoundError):
+                    newest = max(newest, path.stat().st_mtime)
+                    break
+        return time.monotonic() - max(time.time() - newest, 0.0)
 
 
 def _shared_context(contexts: list[RunContext]) -> RunContext:

@@ -20,7 +20,7 @@ SHARED_GLOBALS = {
 
 
 #: Internal modules whose behaviour is shown by the examples of the ConfigS3 methods they serve.
-SHOWN_THROUGH_CONFIGS3 = {"pylts.backup", "pylts.context", "pylts.restore"}
+SHOWN_THROUGH_CONFIGS3 = {"pylts.backup", "pylts.context", "pylts.restore", "pylts.status", "pylts.verify"}
 
 
 @pytest.fixture(scope="module")

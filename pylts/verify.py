@@ -1,0 +1,139 @@
+"""Proof that the backup restores and is current: a sentinel row, watched until a restore holds it.
+
+Nothing is slept for a fixed time: on litestream 0.5 pylts lists the replica's
+transactions and restores only once they advance; on 0.3, which has no cheap
+listing, it restores with a growing interval.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Literal
+
+from loguru import logger
+from pydantic import BaseModel, ConfigDict
+
+from . import backup, sqlite_files
+from .commands import ltx_argv, restore_argv
+from .context import RunContext
+from .errors import LitestreamTimeout, PyltsError, RestoreError
+from .output import error_for
+from .reports import parse_ltx_files
+from .runner import Deadline
+
+SENTINEL_TABLE = "_pylts_verify"
+_BUSY_TIMEOUT = 5.0
+
+
+class VerifyResult(BaseModel):
+    """What ``ConfigS3.verify`` found.
+
+    ``status`` is ``"ok"`` (a restore held the sentinel written moments before),
+    ``"lagging"`` (it did not arrive in time) or ``"failed"`` (the replica could not be
+    read or restored). ``lag_seconds`` is the time from the sentinel's commit until the
+    replica was seen to hold it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    status: Literal["ok", "lagging", "failed"]
+    lag_seconds: float | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the backup restored and held the sentinel."""
+        return self.status == "ok"
+
+
+def verify(ctx: RunContext, deadline: Deadline, *, sync: bool) -> VerifyResult:
+    """Write a sentinel, wait for the replica to hold it, restore and check; clean up everything."""
+    token = uuid.uuid4().hex
+    try:
+        created_table = _write_sentinel(ctx.db, token)
+    except sqlite3.Error as exc:
+        return VerifyResult(status="failed", detail=f"cannot write the sentinel row to {ctx.db}: {exc}")
+    committed = time.monotonic()
+    try:
+        if sync and not backup.backup_once(ctx, deadline):
+            return VerifyResult(status="lagging", detail=f"the one-shot backup did not finish within {deadline.seconds:g} s")
+        return _watch(ctx, deadline, token, committed)
+    except PyltsError as exc:
+        return VerifyResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
+    finally:
+        _remove_sentinel(ctx.db, token, drop_table=created_table)
+
+
+def _watch(ctx: RunContext, deadline: Deadline, token: str, committed: float) -> VerifyResult:
+    ctx.probe(deadline)
+    interval, seen = 0.2, -1
+    with ctx.legacy_config(), tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.verify-", dir=ctx.db.parent) as folder:
+        for attempt in range(10_000):
+            if not ctx.litestream.is_legacy:
+                top = _replica_top(ctx, deadline)
+                advanced = top > seen
+                seen = top
+            else:
+                advanced = True
+            if advanced:
+                arrived = time.monotonic()
+                try:
+                    if _restored_copy_holds(ctx, Path(folder) / f"{attempt}-{ctx.db.name}", token, deadline):
+                        return VerifyResult(status="ok", lag_seconds=round(arrived - committed, 3), detail="restored and found the sentinel")
+                except LitestreamTimeout:
+                    break
+            if deadline.remaining() <= interval:
+                break
+            time.sleep(interval)
+            interval = min(interval * 1.5, 2.0)
+    return VerifyResult(
+        status="lagging",
+        detail=f"the sentinel did not reach the replica within {deadline.seconds:g} s; is replication running? "
+        "(verify(sync=True) makes a one-shot backup itself)",
+    )
+
+
+def _replica_top(ctx: RunContext, deadline: Deadline) -> int:
+    result = ctx.run(ltx_argv(ctx.litestream, ctx.replica), deadline)
+    if result.returncode != 0:
+        raise error_for(result, RestoreError, "listing the replica")
+    return max((f.max_txid_number for f in parse_ltx_files(result.stdout)), default=0)
+
+
+def _restored_copy_holds(ctx: RunContext, copy: Path, token: str, deadline: Deadline) -> bool:
+    result = ctx.run(restore_argv(ctx.litestream, ctx.db, ctx.replica, copy), deadline)
+    if result.returncode != 0:
+        raise error_for(result, RestoreError, "restoring the replica to verify it")
+    sqlite_files.check_integrity(copy, "quick")
+    with contextlib.closing(sqlite3.connect(f"file:{copy}?mode=ro", uri=True)) as conn:
+        try:
+            found = conn.execute(f"SELECT 1 FROM {SENTINEL_TABLE} WHERE token = ?", (token,)).fetchone()
+        except sqlite3.OperationalError:  # the table itself has not arrived yet
+            found = None
+    sqlite_files.remove([copy, *sqlite_files.sidecars(copy)])
+    return found is not None
+
+
+def _write_sentinel(db: Path, token: str) -> bool:
+    """Insert the sentinel; return whether its table had to be created."""
+    with contextlib.closing(sqlite3.connect(db, timeout=_BUSY_TIMEOUT)) as conn, conn:
+        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SENTINEL_TABLE,)).fetchone()
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {SENTINEL_TABLE} (token TEXT PRIMARY KEY, written_at REAL NOT NULL)")
+        conn.execute(f"INSERT INTO {SENTINEL_TABLE} (token, written_at) VALUES (?, ?)", (token, time.time()))
+    return exists is None
+
+
+def _remove_sentinel(db: Path, token: str, *, drop_table: bool) -> None:
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=_BUSY_TIMEOUT)) as conn, conn:
+            if drop_table:
+                conn.execute(f"DROP TABLE IF EXISTS {SENTINEL_TABLE}")
+            else:
+                conn.execute(f"DELETE FROM {SENTINEL_TABLE} WHERE token = ?", (token,))
+    except sqlite3.Error as exc:
+        logger.warning("could not remove the verify sentinel from {}: {}", db, exc)
