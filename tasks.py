@@ -4,6 +4,7 @@
     python3 tasks.py demo          back up and restore a sample database on a local S3
     python3 tasks.py test [ARGS]   the whole test suite (ARGS go to pytest)
     python3 tasks.py bench [--quick]
+    python3 tasks.py cli-docs      regenerate docs/cli.md from --help
 
 Each task first makes ./.venv and installs pylts with its dev extras into it
 (again only when pyproject.toml changed). The tests also need litestream 0.3.13
@@ -76,12 +77,18 @@ def test(args: list[str]) -> None:
     sh(PYTHON, "-m", "pytest", *args, env=env)
 
 
+def cli_docs(args: list[str]) -> None:
+    """Regenerate docs/cli.md from the CLI's --help (a test fails when it is stale)."""
+    ensure_venv()
+    sh(PYTHON, "-c", "from pylts.cli import reference_markdown; open('docs/cli.md', 'w').write(reference_markdown())")
+
+
 def bench(args: list[str]) -> None:
     ensure_venv()
     sh(PYTHON, "-m", "benchmarks", *args)
 
 
-TASKS = {"demo": demo, "test": test, "bench": bench}
+TASKS = {"demo": demo, "test": test, "bench": bench, "cli-docs": cli_docs}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

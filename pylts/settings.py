@@ -75,16 +75,33 @@ class ConfigS3(BaseSettings):
         populate_by_name=True,
     )
 
-    key: SecretStr | None = Field(default=None, validation_alias="LITESTREAM_ACCESS_KEY_ID", repr=False)
-    token: SecretStr | None = Field(default=None, validation_alias="LITESTREAM_SECRET_ACCESS_KEY", repr=False)
-    s3: str = Field(validation_alias="REPLICA_URL", description="Replica URL, s3://BUCKET/PATH[?query]")
-    folder: Path = Field(default_factory=lambda: Path.cwd() / "data", validation_alias="DB_FOLDER", repr=False)
-    db: str = Field(default="db.sqlite", validation_alias="DB_SQLITE")
-    endpoint: str | None = Field(default=None, validation_alias="REPLICA_ENDPOINT", repr=False)
-    region: str | None = Field(default=None, validation_alias="REPLICA_REGION", repr=False)
-    force_path_style: bool | None = Field(default=None, validation_alias="REPLICA_FORCE_PATH_STYLE", repr=False)
-    litestream_bin: Path | None = Field(default=None, validation_alias="LITESTREAM_BIN", repr=False)
-    use_aws_credential_chain: bool = Field(default=False, validation_alias="PYLTS_AWS_CREDENTIAL_CHAIN", repr=False)
+    key: SecretStr | None = Field(
+        default=None, validation_alias="LITESTREAM_ACCESS_KEY_ID", repr=False, description="Access key id for the bucket."
+    )
+    token: SecretStr | None = Field(
+        default=None, validation_alias="LITESTREAM_SECRET_ACCESS_KEY", repr=False, description="Secret access key for the bucket."
+    )
+    s3: str = Field(validation_alias="REPLICA_URL", description="Where the backup lives: s3://BUCKET/PATH[?query].")
+    folder: Path = Field(
+        default_factory=lambda: Path.cwd() / "data", validation_alias="DB_FOLDER", repr=False, description="Folder of the database."
+    )
+    db: str = Field(default="db.sqlite", validation_alias="DB_SQLITE", description="File name of the database.")
+    endpoint: str | None = Field(
+        default=None, validation_alias="REPLICA_ENDPOINT", repr=False, description="Endpoint of an S3-compatible store."
+    )
+    region: str | None = Field(default=None, validation_alias="REPLICA_REGION", repr=False, description="Region of the bucket.")
+    force_path_style: bool | None = Field(
+        default=None, validation_alias="REPLICA_FORCE_PATH_STYLE", repr=False, description="Path-style addressing (on with an endpoint)."
+    )
+    litestream_bin: Path | None = Field(
+        default=None, validation_alias="LITESTREAM_BIN", repr=False, description="Path of the litestream executable."
+    )
+    use_aws_credential_chain: bool = Field(
+        default=False,
+        validation_alias="PYLTS_AWS_CREDENTIAL_CHAIN",
+        repr=False,
+        description="Use the AWS default credential chain (instance roles) instead of the two keys.",
+    )
 
     @field_validator("s3")
     @classmethod

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
+from pathlib import Path
+
 from .commands import ltx_argv
 from .context import RunContext
 from .errors import RestoreError
@@ -17,11 +21,15 @@ def replica_contents(ctx: RunContext, deadline: Deadline) -> ReplicaContents:
     version = str(ctx.litestream.version)
     if not ctx.litestream.is_legacy:
         return ReplicaContents(litestream_version=version, ltx_files=parse_ltx_files(_ask(ctx, ltx_argv(ctx.litestream, ctx.replica), deadline)))
-    config = ["-config", str(config_path_for(ctx.db)), str(ctx.db)]
-    exe = str(ctx.litestream.path)
-    with ctx.legacy_config():
-        generations = parse_table(_ask(ctx, [exe, "generations", *config], deadline), {"name": "replica"})
-        snapshots = parse_table(_ask(ctx, [exe, "snapshots", *config], deadline))
+    with tempfile.TemporaryDirectory(prefix="pylts-status-") as folder:
+        if not ctx.db.exists():  # 0.3 stats the database; list the replica through a stand-in
+            ctx = dataclasses.replace(ctx, db=Path(folder) / ctx.db.name)
+            ctx.db.touch()
+        config = ["-config", str(config_path_for(ctx.db)), str(ctx.db)]
+        exe = str(ctx.litestream.path)
+        with ctx.legacy_config():
+            generations = parse_table(_ask(ctx, [exe, "generations", *config], deadline), {"name": "replica"})
+            snapshots = parse_table(_ask(ctx, [exe, "snapshots", *config], deadline))
     return ReplicaContents(
         litestream_version=version,
         generations=[Generation.model_validate(row) for row in generations],

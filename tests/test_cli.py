@@ -1,0 +1,144 @@
+"""The pylts command, run as a user would: a real process, real litestream, moto on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import read_rows, write_rows
+
+from pylts import ConfigS3
+from pylts.cli import build_parser, reference_markdown
+from pylts.testing import ACCESS_KEY, SECRET_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ["restore", "replicate", "verify", "config", "status", "version"]
+
+
+def pylts(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pylts", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def settings_env(cfg: ConfigS3) -> dict[str, str]:
+    return dict(
+        os.environ,
+        LITESTREAM_ACCESS_KEY_ID=ACCESS_KEY,
+        LITESTREAM_SECRET_ACCESS_KEY=SECRET_KEY,
+        REPLICA_URL=cfg.s3,
+        REPLICA_ENDPOINT=cfg.endpoint or "",
+        REPLICA_REGION="us-east-1",
+        DB_SQLITE=cfg.db,
+        DB_FOLDER=str(cfg.folder),
+        LITESTREAM_BIN=str(cfg.litestream_bin),
+    )
+
+
+def no_secret(*results: subprocess.CompletedProcess[str]) -> None:
+    for result in results:
+        assert ACCESS_KEY not in result.stdout + result.stderr
+        assert SECRET_KEY not in result.stdout + result.stderr
+
+
+def test_the_reference_page_matches_the_help() -> None:
+    assert (ROOT / "docs" / "cli.md").read_text() == reference_markdown(), "run: python3 tasks.py cli-docs"
+
+
+def test_every_command_is_documented_with_an_example() -> None:
+    page = (ROOT / "docs" / "cli.md").read_text()
+    subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    assert sorted(subcommands) == sorted(COMMANDS)
+    for name in COMMANDS:
+        assert f"## pylts {name}" in page and f"example:\n  pylts {name}" in page
+
+
+@pytest.mark.parametrize("args", [["--help"], *[[name, "--help"] for name in COMMANDS]])
+def test_help_works_without_any_environment(args: list[str], tmp_path: Path) -> None:
+    result = pylts(*args, env={"PATH": os.environ["PATH"]}, cwd=tmp_path)
+    assert result.returncode == 0 and "usage: pylts" in result.stdout
+
+
+def test_missing_settings_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = pylts("restore", env={"PATH": os.environ["PATH"]}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "REPLICA_URL: Field required" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bad_setting_names_the_setting_but_not_the_secret(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "LITESTREAM_ACCESS_KEY_ID": ACCESS_KEY, "LITESTREAM_SECRET_ACCESS_KEY": SECRET_KEY}
+    result = pylts("status", "--s3", "s3://bkt/app.db", "--db", "../x.db", env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "db: Value error, db must be a plain file name" in result.stderr
+    no_secret(result)
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    result = pylts("restore", "--if-missing", "--force", env={"PATH": os.environ["PATH"], "REPLICA_URL": "s3://b/a.db", "PYLTS_AWS_CREDENTIAL_CHAIN": "true"}, cwd=tmp_path)
+    assert result.returncode == 2 and "--if-missing" in result.stderr
+
+
+@pytest.mark.integration
+def test_commands_end_to_end(cfg: ConfigS3, tmp_path: Path) -> None:
+    env = settings_env(cfg)
+    nothing = pylts("restore", env=env, cwd=tmp_path)
+    assert nothing.returncode == 3 and "nothing has been replicated" in nothing.stderr
+    assert pylts("status", env=env, cwd=tmp_path).returncode == 3
+    assert pylts("restore", "--if-missing", env=env, cwd=tmp_path).stdout.strip().endswith(": fresh")
+
+    write_rows(cfg.dbpath, 12)
+    once = pylts("replicate", "--once", "--timeout", "30", env=env, cwd=tmp_path)
+    assert once.returncode == 0 and "backed up" in once.stdout and cfg.dbpath.exists()
+    status = pylts("status", env=env, cwd=tmp_path)
+    assert status.returncode == 0 and status.stdout.strip()
+    as_json = pylts("status", "--json", env=env, cwd=tmp_path)
+    assert as_json.returncode == 0 and '"litestream_version"' in as_json.stdout
+    verify = pylts("verify", "--sync", "--timeout", "30", env=env, cwd=tmp_path)
+    assert verify.returncode == 0 and verify.stdout.startswith("ok")
+    exists = pylts("restore", env=env, cwd=tmp_path)
+    assert exists.returncode == 1 and "overwrite" in exists.stderr
+    cfg.dbpath.unlink()
+    restored = pylts("restore", env=env, cwd=tmp_path)
+    assert restored.returncode == 0 and len(read_rows(cfg.dbpath)) == 12
+    assert pylts("restore", "--if-missing", env=env, cwd=tmp_path).stdout.strip().endswith(": existing")
+    config = pylts("config", env=env, cwd=tmp_path)
+    assert config.returncode == 0 and "${LITESTREAM_SECRET_ACCESS_KEY}" in config.stdout
+    written = pylts("config", "--output", str(tmp_path / "litestream.yml"), env=env, cwd=tmp_path)
+    assert written.returncode == 0 and oct((tmp_path / "litestream.yml").stat().st_mode & 0o777) == "0o600"
+    version = pylts("version", env=env, cwd=tmp_path)
+    assert version.returncode == 0 and "litestream" in version.stdout
+    no_secret(nothing, once, status, as_json, verify, exists, restored, config, written, version)
+    assert SECRET_KEY not in (tmp_path / "litestream.yml").read_text()
+
+
+@pytest.mark.integration
+def test_replicate_exec_exits_with_the_apps_code(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 1)
+    app = f"{sys.executable} -c \"import sqlite3; c = sqlite3.connect('{cfg.dbpath}'); c.execute('INSERT INTO items VALUES (7, \\'seven\\')'); c.commit(); raise SystemExit(5)\""
+    result = pylts("replicate", "--exec", app, env=settings_env(cfg), cwd=tmp_path)
+    assert result.returncode == 5, result.stderr
+    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy.restore()
+    assert (7, "seven") in read_rows(copy.dbpath)
+
+
+@pytest.mark.integration
+def test_replicate_until_terminated_makes_the_final_sync(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 3)
+    proc = subprocess.Popen([sys.executable, "-m", "pylts", "replicate"], env=settings_env(cfg), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and "replicating" in proc.stdout.readline()
+        write_rows(cfg.dbpath, 3, start=3)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "final sync" in out
+    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy.restore()
+    assert len(read_rows(copy.dbpath)) == 6
