@@ -6,6 +6,17 @@ Exit codes: 0 done; 1 failure; 2 bad usage or settings; 3 the replica holds no b
 Settings come from the environment and ``.env`` as for ``ConfigS3``; each non-secret
 setting can also be given as an option. Credentials are never options: a command
 line is visible to every user of the machine.
+
+>>> main(["config", "--s3", "s3://backups/app.db", "--folder", "/srv/app", "--db", "app.db", "--use-aws-credential-chain"])
+dbs:
+  - path: "/srv/app/app.db"
+    replica:
+      type: "s3"
+      bucket: "backups"
+      path: "app.db"
+      access-key-id: "${LITESTREAM_ACCESS_KEY_ID}"
+      secret-access-key: "${LITESTREAM_SECRET_ACCESS_KEY}"
+0
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pylts import ConfigS3
+
 
 def missing(reason: str) -> None:
     """Skip when a piece of the test setup is missing; in CI, fail instead."""
@@ -29,3 +31,22 @@ def read_rows(db: Path) -> list[tuple[int, str]]:
     """Every row of ``items``, in id order."""
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         return conn.execute("SELECT id, body FROM items ORDER BY id").fetchall()
+
+
+def settings_env(cfg: ConfigS3, **extra: str) -> dict[str, str]:
+    """This process's environment plus ``cfg`` as the variables ConfigS3 reads, for a child process."""
+    assert cfg.key is not None and cfg.token is not None
+    env = dict(
+        os.environ,
+        LITESTREAM_ACCESS_KEY_ID=cfg.key.get_secret_value(),
+        LITESTREAM_SECRET_ACCESS_KEY=cfg.token.get_secret_value(),
+        REPLICA_URL=cfg.s3,
+        REPLICA_ENDPOINT=cfg.endpoint or "",
+        REPLICA_REGION=cfg.region or "",
+        DB_SQLITE=cfg.db,
+        DB_FOLDER=str(cfg.folder),
+    )
+    if cfg.litestream_bin is not None:
+        env["LITESTREAM_BIN"] = str(cfg.litestream_bin)
+    env.update(extra)
+    return env

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, write_rows
+from helpers import read_rows, settings_env, write_rows
 
 from pylts import ConfigS3
 from pylts.cli import build_parser, reference_markdown
@@ -21,20 +21,6 @@ COMMANDS = ["restore", "replicate", "verify", "config", "status", "version"]
 
 def pylts(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pylts", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-
-
-def settings_env(cfg: ConfigS3) -> dict[str, str]:
-    return dict(
-        os.environ,
-        LITESTREAM_ACCESS_KEY_ID=ACCESS_KEY,
-        LITESTREAM_SECRET_ACCESS_KEY=SECRET_KEY,
-        REPLICA_URL=cfg.s3,
-        REPLICA_ENDPOINT=cfg.endpoint or "",
-        REPLICA_REGION="us-east-1",
-        DB_SQLITE=cfg.db,
-        DB_FOLDER=str(cfg.folder),
-        LITESTREAM_BIN=str(cfg.litestream_bin),
-    )
 
 
 def no_secret(*results: subprocess.CompletedProcess[str]) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import missing
+from helpers import missing, settings_env
 
 import pylts
 from pylts import ConfigS3
@@ -65,14 +67,7 @@ def run_example(path: Path, env: dict[str, str], cwd: Path) -> subprocess.Comple
 
 @pytest.mark.integration
 def test_the_quickstart_runs_as_shown(local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
-    cfg = local_s3.config(bucket, "app.db")
-    env = dict(
-        os.environ,
-        LITESTREAM_ACCESS_KEY_ID=cfg.key.get_secret_value(),
-        LITESTREAM_SECRET_ACCESS_KEY=cfg.token.get_secret_value(),
-        REPLICA_URL=cfg.s3,
-        REPLICA_ENDPOINT=local_s3.endpoint,
-    )
+    env = settings_env(local_s3.config(bucket, "app.db", folder=tmp_path / "data"))
     first = run_example(ROOT / "examples" / "quickstart.py", env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert "no backup yet" in first.stdout and "1 visit(s) recorded" in first.stdout
@@ -87,3 +82,34 @@ def test_the_demo_of_the_readme_runs(tmp_path: Path) -> None:
     result = run_example(ROOT / "examples" / "round_trip.py", dict(os.environ), tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "identical" in result.stdout and result.stdout.rstrip().endswith("OK")
+
+
+def python_blocks() -> list[tuple[str, str]]:
+    """Every ```python block written in the docs (included files are run by their own tests)."""
+    blocks = []
+    for page in sorted(DOCS.rglob("*.md")):
+        for number, code in enumerate(re.findall(r"```python\n(.*?)\n```", page.read_text(), flags=re.S), start=1):
+            if not code.lstrip().startswith("--8<--"):
+                blocks.append((f"{page.relative_to(DOCS)}#{number}", code))
+    return blocks
+
+
+BLOCKS = python_blocks()
+
+
+def test_the_docs_examples_were_collected() -> None:
+    pages = {name.split("#")[0] for name, _ in BLOCKS}
+    assert len(BLOCKS) >= 7 and {"index.md", "guides/beside-the-app.md", "guides/restore-and-backups.md"} <= pages
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("name", "code"), BLOCKS, ids=[name for name, _ in BLOCKS])
+def test_docs_example_runs(name: str, code: str, local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
+    """Each example runs as a program, on a machine whose database exists only as a backup."""
+    cfg = local_s3.config(bucket, "app.db", folder=tmp_path / "data")
+    cfg.folder.mkdir()
+    with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    assert cfg.timed_replicate(30)
+    result = subprocess.run([sys.executable, "-c", code], env=settings_env(cfg), cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, f"{name} failed:\n{result.stderr}"

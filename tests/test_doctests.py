@@ -11,7 +11,8 @@ import pytest
 
 import pylts
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(pylts.__path__, "pylts."))
+#: Every module but ``pylts.__main__``, which runs the CLI when imported.
+MODULES = sorted(m.name for m in pkgutil.iter_modules(pylts.__path__, "pylts.") if m.name != "pylts.__main__")
 
 #: Names the examples of one docstring may use that another docstring of the module imported.
 SHARED_GLOBALS = {

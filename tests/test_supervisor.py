@@ -13,7 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, write_rows
+from helpers import read_rows, settings_env, write_rows
 
 from pylts import (
     BucketNotFound,
@@ -152,26 +152,11 @@ BOOT = textwrap.dedent(
 )
 
 
-def child_env(cfg: ConfigS3) -> dict[str, str]:
-    assert cfg.key and cfg.token
-    return dict(
-        os.environ,
-        LITESTREAM_ACCESS_KEY_ID=cfg.key.get_secret_value(),
-        LITESTREAM_SECRET_ACCESS_KEY=cfg.token.get_secret_value(),
-        REPLICA_URL=cfg.s3,
-        REPLICA_ENDPOINT=cfg.endpoint or "",
-        REPLICA_REGION=cfg.region or "",
-        DB_SQLITE=cfg.db,
-        DB_FOLDER=str(cfg.folder),
-        LITESTREAM_BIN=str(cfg.litestream_bin),
-    )
-
-
 def test_four_processes_booting_at_once_restore_once(cfg: ConfigS3) -> None:
     write_rows(cfg.dbpath, 50)
     assert cfg.timed_replicate(30)
     workers = [
-        subprocess.Popen([sys.executable, "-c", BOOT], env=child_env(cfg), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-c", BOOT], env=settings_env(cfg), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(4)
     ]
     results = [worker.communicate(timeout=120) for worker in workers]
@@ -205,7 +190,7 @@ ORPHAN = textwrap.dedent(
 
 def test_no_orphan_when_the_parent_is_terminated(cfg: ConfigS3) -> None:
     write_rows(cfg.dbpath, 1)
-    parent = subprocess.Popen([sys.executable, "-c", ORPHAN], env=child_env(cfg), stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN], env=settings_env(cfg), stdout=subprocess.PIPE, text=True)
     try:
         line = parent.stdout.readline() if parent.stdout else ""
         litestream_pid = int(line)
