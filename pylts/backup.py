@@ -51,16 +51,16 @@ def _sync_legacy(ctx: RunContext, deadline: Deadline) -> bool:
     tracker = SyncTracker([ctx.db])
     started = time.monotonic()
     argv = replicate_argv(ctx.litestream, ctx.db, ctx.replica)
-    with ctx.legacy_config(), ctx.process(argv, on_line=tracker.feed_output, stop_grace=max(deadline.remaining(), 1.0)) as proc:
+    with ctx.legacy_config(), ctx.process(argv, on_line=tracker.feed_output) as proc:
         synced = False
-        while not synced and proc.returncode is None and not deadline.expired and not tracker.named_error:
-            synced = tracker.wait(since=started, timeout=min(deadline.remaining(), 0.2))
+        while not synced and proc.returncode is None and deadline.remaining() > 1.0 and not tracker.named_error:
+            synced = tracker.wait(since=started, timeout=min(deadline.remaining() - 1.0, 0.2))
         reported = tracker.named_error or tracker.last_error  # before the shutdown pylts asks for
-        code = proc.stop()
+        code = proc.stop(grace=max(deadline.remaining(), 1.0))  # the last sync may use what time is left
     if synced and code == 0:
         return True
     _raise_reported_error(reported or "", proc.redacted_argv)
-    if synced or not deadline.expired:
+    if synced or deadline.remaining() > 1.0:
         raise ReplicationError(
             f"litestream exited with {code} before the backup of {ctx.db.name} was complete: "
             f"{tracker.shutdown_error or tracker.last_error or 'no error printed'}",

@@ -33,7 +33,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from . import __version__, binary
-from .errors import FinalSyncFailed, NoBackupFound, PyltsError
+from .errors import FinalSyncFailed, InvalidArgument, InvalidSettingsFile, NoBackupFound, PyltsError
 from .settings import ConfigS3
 from .supervisor import run_app
 
@@ -217,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"pylts: error: invalid settings: {_validation_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except _Usage as exc:
+    except (_Usage, InvalidArgument, InvalidSettingsFile) as exc:
         print(f"pylts: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except NoBackupFound as exc:

@@ -24,6 +24,10 @@ class InvalidArgument(PyltsError, ValueError):
     """A method was called with an argument it cannot use; nothing was changed."""
 
 
+class InvalidSettingsFile(PyltsError, ValueError):
+    """A line of the ``.env`` file cannot be read, so settings might be silently missing."""
+
+
 class LitestreamNotFound(PyltsError):
     """No litestream executable was found where pylts looks for one."""
 

@@ -14,7 +14,9 @@ Both output formats are understood: the ``key=value`` text of litestream 0.5 (an
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 from dataclasses import dataclass, field
 
 from .errors import (
@@ -128,9 +130,17 @@ def _pairs(text: str) -> dict[str, str]:
     return pairs
 
 
+_ESCAPES = {"n": " ", "t": " ", "r": " "}
+
+
 def _unquote(value: str) -> str:
+    r"""A Go-quoted value, with line breaks and tabs folded to spaces so a message stays on one line.
+
+    >>> _unquote(r'"NoSuchBucket: gone\n\tstatus code: 404, \"x\""')
+    'NoSuchBucket: gone  status code: 404, "x"'
+    """
     if len(value) >= 2 and value[0] == value[-1] == '"':
-        return re.sub(r"\\(.)", r"\1", value[1:-1])
+        return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), value[1:-1])
     return value
 
 
@@ -143,8 +153,20 @@ def error_for(result: RunResult, default: type[LitestreamError], action: str) ->
     >>> type(err).__name__, str(err)
     ('NoBackupFound', 'restore failed: no matching backup files available; nothing has been replicated to this REPLICA_URL yet; check the URL or back up first')
     """
-    text = last_error(f"{result.stderr}\n{result.stdout}") or f"litestream exited with {result.returncode} and printed no error"
+    text = last_error(f"{result.stderr}\n{result.stdout}") or _silent_exit(result.returncode)
     cls = error_class(text) or default
     hint = HINTS.get(cls)
     message = f"{action} failed: {text}" + (f"; {hint}" if hint else "")
     return cls(message, argv=result.argv, returncode=result.returncode, output=text)
+
+
+def _silent_exit(code: int) -> str:
+    """How a run that printed no error ended.
+
+    >>> _silent_exit(-9)
+    'litestream was killed by SIGKILL and printed no error'
+    """
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"litestream was killed by {signal.Signals(-code).name} and printed no error"
+    return f"litestream exited with {code} and printed no error"

@@ -109,4 +109,4 @@ def parse_table(text: str, renames: dict[str, str] | None = None) -> list[dict[s
     if not lines:
         return []
     header = [(renames or {}).get(name, name) for name in lines[0]]
-    return [dict(zip(header, row)) for row in lines[1:] if len(row) == len(header)]
+    return [dict(zip(header, row, strict=True)) for row in lines[1:] if len(row) == len(header)]

@@ -51,9 +51,10 @@ def restore(
         )
     if db.exists():
         sqlite_files.require_sqlite_header(db)
+        with sqlite_files.write_locked(db, busy_timeout=2.0):
+            pass  # nobody is writing now: refuse early, before anything is downloaded or staged
     ctx.probe(deadline)
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{db.name}.restore-", dir=db.parent) as folder:
+    with _staging_folder(db) as folder:
         staged = Path(folder) / db.name
         with ctx.legacy_config():
             result = ctx.run(restore_argv(ctx.litestream, db, ctx.replica, staged, **point), deadline)
@@ -79,6 +80,18 @@ def restore(
         _install(staged, db)
     logger.info("restored {} from {}", db, ctx.replica.url())
     return RestoreReport.model_validate_json(result.stdout) if result.stdout.strip().startswith("{") else None
+
+
+@contextlib.contextmanager
+def _staging_folder(db: Path) -> Iterator[str]:
+    """A private folder beside ``db`` for the restored copy; removed with whatever is in it."""
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        staging = tempfile.TemporaryDirectory(prefix=f".{db.name}.restore-", dir=db.parent)
+    except OSError as exc:
+        raise RestoreError(f"cannot write in {db.parent}: {exc.strerror or exc}; the database was not touched") from None
+    with staging as folder:
+        yield folder
 
 
 def _point(ctx: RunContext, timestamp: datetime | str | None, txid: int | str | None) -> dict[str, str]:
@@ -120,7 +133,10 @@ def ensure_restored(ctx: RunContext, *, integrity_check: IntegrityCheck, deadlin
     The processes take turns on a lock of the database's folder: the first restores,
     the others then find the database there.
     """
-    ctx.db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        ctx.db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RestoreError(f"cannot create {ctx.db.parent}: {exc.strerror or exc}") from None
     with _folder_lock(ctx.db.parent, deadline):
         if ctx.db.exists():
             return RestoreOutcome.EXISTING

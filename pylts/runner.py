@@ -221,12 +221,13 @@ def run(
     `LitestreamTimeout` is raised with what it printed.
     """
     Deadline(timeout)  # validates
-    with ManagedProcess(argv, env=env, secrets=secrets, stop_grace=min(timeout, 5.0)) as proc:
+    # A one-shot command has no final sync worth waiting for: stop it quickly, within about a second.
+    with ManagedProcess(argv, env=env, secrets=secrets, stop_grace=min(timeout, 1.0)) as proc:
         code = proc.wait(timeout)
         if code is None:
             proc.stop()
             raise LitestreamTimeout(
-                f"litestream did not finish within {timeout:g} s and was stopped",
+                f"litestream did not finish within {timeout:.1f} s and was stopped",
                 argv=proc.redacted_argv,
                 output=proc.output("stderr") or proc.output("stdout"),
             )

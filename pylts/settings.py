@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from dotenv.parser import parse_stream
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from . import backup, binary, restore
 from .supervisor import Replicator
@@ -30,7 +31,7 @@ from .context import RunContext, write_private
 from .reports import ReplicaContents
 from .status import replica_contents
 from .restore import RestoreOutcome
-from .errors import DatabaseNotFound, InvalidArgument
+from .errors import DatabaseNotFound, InvalidSettingsFile
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck, database_files, remove
@@ -103,6 +104,19 @@ class ConfigS3(BaseSettings):
         description="Use the AWS default credential chain (instance roles) instead of the two keys.",
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, after refusing a ``.env`` with lines python-dotenv would silently skip."""
+        _check_env_files(getattr(dotenv_settings, "env_file", None))
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
     @field_validator("s3")
     @classmethod
     def _check_url(cls, value: str) -> str:
@@ -133,7 +147,7 @@ class ConfigS3(BaseSettings):
 
     @model_validator(mode="after")
     def _check_replica_and_credentials(self) -> ConfigS3:
-        self.replica  # endpoint, region and path style must agree with the URL
+        _ = self.replica  # building it checks that endpoint, region and path style agree with the URL
         if self.use_aws_credential_chain:
             return self
         missing = [env for env, value in (("LITESTREAM_ACCESS_KEY_ID", self.key), ("LITESTREAM_SECRET_ACCESS_KEY", self.token)) if not value or not value.get_secret_value()]
@@ -408,12 +422,12 @@ class ConfigS3(BaseSettings):
         """Run ``cmd`` (an argv list, e.g. `replicate_args`) for at most ``timeout`` seconds.
 
         litestream gets this config's credentials in its environment; when the time
-        is up it is stopped gracefully and reaped. Returns the last 200 lines of its
-        ``(stdout, stderr)``.
+        is up it gets SIGTERM, then SIGKILL a second later, and is reaped. Returns the
+        last 200 lines of its ``(stdout, stderr)``.
         """
         deadline = Deadline(timeout)
         ctx = self._context()
-        with ctx.legacy_config(), ctx.process(cmd, stop_grace=min(timeout, 10.0)) as proc:
+        with ctx.legacy_config(), ctx.process(cmd, stop_grace=1.0) as proc:
             if proc.wait(deadline.remaining()) is None:
                 proc.stop()
         return proc.output("stdout"), proc.output("stderr")
@@ -433,3 +447,21 @@ class ConfigS3(BaseSettings):
             env=child_env(os.environ, ls, credentials=credentials),
             secrets=credentials or (),
         )
+
+
+def _check_env_files(env_files: object) -> None:
+    """Raise ``InvalidSettingsFile`` for a line python-dotenv cannot parse (it would skip it silently).
+
+    The message gives the line number only: the line itself may hold a secret.
+    """
+    files = env_files if isinstance(env_files, (list, tuple)) else [env_files]
+    for env_file in files:
+        if env_file is None or not Path(env_file).is_file():
+            continue
+        with open(env_file, encoding="utf-8") as stream:
+            for binding in parse_stream(stream):
+                if binding.error:
+                    raise InvalidSettingsFile(
+                        f"line {binding.original.line} of {env_file} cannot be read (its text is not shown: it may hold a secret); "
+                        "write each setting as NAME=value, quoting values that contain spaces or #"
+                    )

@@ -110,7 +110,7 @@ def write_locked(path: Path, busy_timeout: float = 5.0) -> Iterator[sqlite3.Conn
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise DatabaseLocked(
-                f"{path} is locked by another writer ({exc}); let it finish or stop it, then try again"
+                f"{path} is locked by another writer ({exc}); stop the processes that use it, then try again"
             ) from None
         yield conn
         conn.execute("ROLLBACK")

@@ -9,7 +9,7 @@ from pathlib import Path
 from .commands import ltx_argv
 from .context import RunContext
 from .errors import RestoreError
-from .output import error_for
+from .output import error_for, last_error
 from .reports import Generation, ReplicaContents, Snapshot, parse_ltx_files, parse_table
 from .runner import Deadline
 from .sqlite_files import config_path_for
@@ -39,6 +39,7 @@ def replica_contents(ctx: RunContext, deadline: Deadline) -> ReplicaContents:
 
 def _ask(ctx: RunContext, argv: list[str], deadline: Deadline) -> str:
     result = ctx.run(argv, deadline)
-    if result.returncode != 0:
+    # 0.3 exits 0 when a listing fails, saying so only in an ERROR line among the table
+    if result.returncode != 0 or last_error(f"{result.stdout}\n{result.stderr}"):
         raise error_for(result, RestoreError, "listing the replica")
     return result.stdout

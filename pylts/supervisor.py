@@ -97,6 +97,7 @@ class Replicator:
         self._exit_code: int | None = None
         self._restarts = 0
         self._last_error: str | None = None
+        self._stop_grace: float | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -119,11 +120,11 @@ class Replicator:
         started = time.monotonic()
         self._thread = threading.Thread(target=self._supervise, name="pylts-replicator", daemon=True)
         self._thread.start()
-        if self._tracker.wait(since=started, timeout=deadline.remaining()):
+        if self._tracker.wait(since=started, timeout=max(deadline.remaining() - 1.0, 0.0)):  # a second kept for stopping
             logger.info("replicating {} database(s) to their replicas", len(self._dbs))
             return self
         error = self._startup_error(deadline)
-        self._shutdown()
+        self._shutdown(grace=1.0)  # nothing was synced yet: no final sync to wait for
         raise error
 
     def _startup_error(self, deadline: Deadline) -> Exception:
@@ -144,7 +145,7 @@ class Replicator:
                     while proc.returncode is None and not self._stopping.is_set():
                         self._stopping.wait(0.2)
                     if self._stopping.is_set():
-                        self._exit_code = proc.stop()
+                        self._exit_code = proc.stop(self._stop_grace)
                         return
                     code = proc.returncode
             except Exception as exc:  # noqa: BLE001 - reported through status(), retried with backoff
@@ -161,8 +162,9 @@ class Replicator:
         if failure:
             raise FinalSyncFailed(f"the final sync failed: {failure}", argv=self._argv, returncode=self._exit_code, output=failure)
 
-    def _shutdown(self) -> str | None:
-        """Stop and clean up; return why the final sync failed, if it did."""
+    def _shutdown(self, grace: float | None = None) -> str | None:
+        """Stop (allowing ``grace`` seconds, default the stop timeout) and clean up; return why the final sync failed."""
+        self._stop_grace = grace
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=self._stop_timeout + 30)
