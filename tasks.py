@@ -4,7 +4,9 @@
     python3 tasks.py demo          back up and restore a sample database on a local S3
     python3 tasks.py test [ARGS]   the whole test suite (ARGS go to pytest)
     python3 tasks.py bench [--quick]
+    python3 tasks.py drills        the fault drills alone, writing their figures to docs/_generated/drill-figures.md
     python3 tasks.py cli-docs      regenerate docs/cli.md from --help
+    python3 tasks.py bad-input-docs  regenerate docs/_generated/bad-input.md from the test's cases
 
 Each task first makes ./.venv and installs pylts with its dev extras into it
 (again only when pyproject.toml changed). The tests also need litestream 0.3.13
@@ -83,12 +85,25 @@ def cli_docs(args: list[str]) -> None:
     sh(PYTHON, "-c", "from pylts.cli import reference_markdown; open('docs/cli.md', 'w').write(reference_markdown())")
 
 
+def drills(args: list[str]) -> None:
+    """Run the fault drills and write their figures to docs/_generated/drill-figures.md."""
+    ensure_venv()
+    env = dict(os.environ, PYLTS_TEST_LITESTREAM_03=str(legacy_litestream()), PYLTS_DRILL_FIGURES="docs/_generated/drill-figures.md")
+    sh(PYTHON, "-m", "pytest", "tests/test_drills.py", *args, env=env)
+
+
+def bad_input_docs(args: list[str]) -> None:
+    """Regenerate docs/_generated/bad-input.md from the cases in tests/test_bad_input.py."""
+    ensure_venv()
+    sh(PYTHON, "tests/test_bad_input.py")
+
+
 def bench(args: list[str]) -> None:
     ensure_venv()
     sh(PYTHON, "-m", "benchmarks", *args)
 
 
-TASKS = {"demo": demo, "test": test, "bench": bench, "cli-docs": cli_docs}
+TASKS = {"demo": demo, "test": test, "bench": bench, "drills": drills, "cli-docs": cli_docs, "bad-input-docs": bad_input_docs}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

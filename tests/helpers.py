@@ -50,3 +50,4 @@ def settings_env(cfg: ConfigS3, **extra: str) -> dict[str, str]:
         env["LITESTREAM_BIN"] = str(cfg.litestream_bin)
     env.update(extra)
     return env
+

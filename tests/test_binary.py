@@ -93,5 +93,5 @@ def test_settings_with_a_wrong_binary_raise_the_typed_error(tmp_path: Path) -> N
     with pytest.raises(LitestreamNotFound):
         cfg.restore()
     with pytest.raises(LitestreamNotFound):
-        cfg.replicate_args
+        _ = cfg.replicate_args
     assert list(tmp_path.iterdir()) == []

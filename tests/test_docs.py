@@ -113,3 +113,11 @@ def test_docs_example_runs(name: str, code: str, local_s3: LocalS3, bucket: str,
     assert cfg.timed_replicate(30)
     result = subprocess.run([sys.executable, "-c", code], env=settings_env(cfg), cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, f"{name} failed:\n{result.stderr}"
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    page = (DOCS / "api.md").read_text()
+    documented_module = {name for name in pylts.__all__ if getattr(pylts, name).__module__ == "pylts.errors"}
+    missing_names = [name for name in pylts.__all__ if f"::: pylts.{name}\n" not in page and name not in documented_module]
+    assert "::: pylts.errors" in page
+    assert not missing_names, f"add to docs/api.md: {missing_names}"

@@ -1,0 +1,288 @@
+"""Fault drills: what pylts survives, with the real litestream and a real S3 API on 127.0.0.1.
+
+Each drill is bounded in time and cleans up after itself. Its figures are recorded; with
+PYLTS_DRILL_FIGURES=docs/_generated/drill-figures.md (`python3 tasks.py drills`) they are written
+there, and docs/reliability.md includes that file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import pytest
+from helpers import read_rows, settings_env, write_rows
+
+from benchmarks.harness import make_database, s3_server, writer
+from pylts import (
+    ConfigS3,
+    EndpointUnreachable,
+    FinalSyncFailed,
+    LitestreamTimeout,
+    PyltsError,
+    RestoreError,
+)
+from pylts.testing import LocalS3
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+FIGURES: list[tuple[str, str, str]] = []  # drill, litestream line, figures
+
+
+@pytest.fixture(scope="module", autouse=True)
+def figures_file() -> Iterator[None]:
+    yield
+    target = os.environ.get("PYLTS_DRILL_FIGURES")
+    if target and FIGURES:
+        rows = ["| drill | litestream | figures |", "| --- | --- | --- |"]
+        rows += [f"| {drill} | {line} | {text} |" for drill, line, text in sorted(FIGURES)]
+        Path(target).write_text("\n".join(rows) + "\n")
+
+
+def record(drill: str, cfg: ConfigS3, text: str) -> None:
+    FIGURES.append((drill, str(cfg._context().litestream.version), text))
+
+
+LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
+
+
+def restored_ids(cfg: ConfigS3, folder: Path) -> set[int]:
+    copy = cfg.model_copy(update={"folder": folder})
+    copy.restore()
+    return {row[0] for row in read_rows(copy.dbpath)}
+
+
+def wait_until(condition, timeout: float) -> float | None:
+    """Seconds until ``condition()`` held, or None."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.1)
+    return None
+
+
+def test_drill_s3_outage_under_write_load(cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path) -> None:
+    """1. The store goes away for 30 s while the app writes 100 transactions/s: nothing committed is lost."""
+    write_rows(cfg.dbpath, 1)
+    with cfg.replicating(max_backoff=2.0) as replication, writer(cfg.dbpath, LOAD) as committed:
+        time.sleep(3)
+        local_s3.stop()
+        try:
+            time.sleep(30)
+        finally:
+            local_s3.start()
+        back = time.monotonic()
+        assert replication.wait_for_sync(180), replication.status()
+        recovered = time.monotonic() - back
+    written = set(committed)
+    held = restored_ids(cfg, tmp_path / "copy")
+    assert written <= held, f"{len(written - held)} committed rows missing"
+    record("1. S3 outage of 30 s under 100 tx/s", cfg, f"{len(written)} rows written, {len(held & written)} restored; in sync {recovered:.1f} s after the store came back")
+
+
+def test_drill_litestream_killed_under_load(cfg: ConfigS3, tmp_path: Path) -> None:
+    """2. kill -9 of litestream mid-replication: restarted within seconds, nothing lost."""
+    write_rows(cfg.dbpath, 1)
+    with cfg.replicating(max_backoff=2.0) as replication, writer(cfg.dbpath, LOAD) as committed:
+        time.sleep(2)
+        victim = replication.status().pid
+        assert victim
+        os.kill(victim, signal.SIGKILL)
+        restarted = wait_until(lambda: replication.status().pid not in (None, victim), 30)
+        assert restarted is not None and replication.status().restarts == 1
+        time.sleep(2)
+    held = restored_ids(cfg, tmp_path / "copy")
+    assert set(committed) <= held
+    record("2. litestream killed (SIGKILL) under load", cfg, f"restarted after {restarted:.1f} s; {len(committed)} rows written, all restored")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def staging_started(folder: Path) -> bool:
+    return any(p.is_dir() and ".restore-" in p.name and any(p.iterdir()) for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("crash", ["S3 server killed", "litestream killed"])
+def test_drill_crash_mid_restore(crash: str, litestream_bin: Path, tmp_path: Path) -> None:
+    """3. The store or litestream dies in the middle of restoring a large database over an existing one."""
+    with s3_server() as (s3, server):
+        s3.create_bucket("drill")
+        source = make_database(tmp_path / "source" / "app.db", 120)
+        backup = s3.config("drill", "app.db", db="app.db", folder=source.parent, litestream_bin=litestream_bin)
+        assert backup.timed_replicate(120, delete=False)
+        target = backup.model_copy(update={"folder": tmp_path / "target"})
+        write_rows(target.dbpath, 10)  # what the target holds before
+        before = sha256(target.dbpath)
+        errors: list[BaseException] = []
+        worker = threading.Thread(target=lambda: _capture(errors, lambda: target.restore(overwrite=True, timeout_seconds=15)))
+        started = time.monotonic()
+        worker.start()
+        assert wait_until(lambda: staging_started(target.folder), 30) is not None, "the restore never started staging"
+        if crash == "S3 server killed":
+            server.kill()
+        else:
+            os.kill(_litestream_child("restore"), signal.SIGKILL)
+        worker.join(60)
+        took = time.monotonic() - started
+    assert len(errors) == 1 and isinstance(errors[0], (RestoreError, LitestreamTimeout, EndpointUnreachable)), errors
+    assert sha256(target.dbpath) == before, "the target holds exactly what it held before"
+    assert sorted(p.name for p in target.folder.iterdir() if ".restore-" in p.name) == [], "no temporary files remain"
+    record(f"3. {crash} mid-restore (120 MB)", backup, f"{type(errors[0]).__name__} after {took:.1f} s: “{str(errors[0])[:90]}”; target unchanged, nothing left behind")
+
+
+def _capture(errors: list[BaseException], action) -> None:
+    try:
+        action()
+    except BaseException as exc:  # noqa: BLE001 - handed to the test
+        errors.append(exc)
+
+
+def _litestream_child(command: str) -> int:
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = stat.read_bytes().split(b"\0")
+            ppid = int(stat.with_name("stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and len(argv) > 1 and argv[0].endswith(b"litestream") and argv[1] == command.encode():
+            return int(stat.parent.name)
+    raise AssertionError(f"no litestream {command} is running")
+
+
+def test_drill_final_sync_fails_at_shutdown(litestream_bin: Path, tmp_path: Path) -> None:
+    """4. The store is gone when the app stops: an error and a non-zero exit, never a silent success."""
+    with s3_server() as (s3, server):
+        s3.create_bucket("drill")
+        cfg = s3.config("drill", "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin)
+        write_rows(cfg.dbpath, 5)
+        started = time.monotonic()
+        with pytest.raises(FinalSyncFailed) as caught:
+            with cfg.replicating(stop_timeout=3.0):
+                write_rows(cfg.dbpath, 5, start=5)
+                server.kill()
+        library = time.monotonic() - started
+    with s3_server() as (s3, server):
+        s3.create_bucket("drill")
+        cfg = s3.config("drill", "app.db", db="app.db", folder=tmp_path / "cli", litestream_bin=litestream_bin)
+        write_rows(cfg.dbpath, 5)
+        app = (  # commits a row the replica does not have yet, then takes the store down
+            f"{sys.executable} -c \"import os, signal, sqlite3; c = sqlite3.connect('{cfg.dbpath}'); "
+            f"c.execute('INSERT INTO items VALUES (99, 1)'); c.commit(); os.kill({server.pid}, signal.SIGKILL)\""
+        )
+        result = subprocess.run([sys.executable, "-m", "pylts", "replicate", "--exec", app], env=settings_env(cfg), capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "final sync failed" in result.stderr
+    record("4. final sync fails at shutdown", cfg, f"FinalSyncFailed raised {library:.1f} s after start; `pylts replicate --exec` exits {result.returncode}")
+    assert "final sync failed" in str(caught.value)
+
+
+BOOT = textwrap.dedent(
+    """
+    import sqlite3, time
+    from pylts import ConfigS3
+    started = time.monotonic()
+    outcome = ConfigS3(_env_file=None).ensure_restored()
+    rows = sqlite3.connect(ConfigS3(_env_file=None).dbpath).execute("SELECT count(*) FROM items").fetchone()[0]
+    print(outcome.value, rows, round(time.monotonic() - started, 2))
+    """
+)
+
+
+def test_drill_concurrent_boot(cfg: ConfigS3) -> None:
+    """5. Four processes boot at once: one restore, and all four open a valid database with every row."""
+    write_rows(cfg.dbpath, 500)
+    assert cfg.timed_replicate(30)
+    workers = [subprocess.Popen([sys.executable, "-c", BOOT], env=settings_env(cfg), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [worker.communicate(timeout=120) for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), results
+    lines = sorted(out.split() for out, _ in results)
+    assert [line[0] for line in lines] == ["existing", "existing", "existing", "restored"]
+    assert all(line[1] == "500" for line in lines)
+    record("5. four processes boot at once", cfg, f"1 restore, 3 waited; all saw 500 rows; slowest ready in {max(float(line[2]) for line in lines):.2f} s")
+
+
+@contextmanager
+def small_filesystem(folder: Path, options: str) -> Iterator[Path]:
+    folder.mkdir(parents=True)
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mount.stderr.strip() or 'not root'}): the drill needs root and mount rights")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.mark.parametrize(("case", "options", "says"), [("disk full", "size=2m", "no space left"), ("read-only folder", "size=8m,ro", "read-only file system")])
+def test_drill_disk_full_or_read_only_during_restore(case: str, options: str, says: str, cfg: ConfigS3, tmp_path: Path) -> None:
+    """6. The database's folder is full or read-only: a clear error, nothing partial left."""
+    source = make_database(cfg.dbpath, 6)
+    assert cfg.timed_replicate(60)
+    assert not source.exists()
+    with small_filesystem(tmp_path / "small", options) as folder:
+        target = cfg.model_copy(update={"folder": folder})
+        with pytest.raises(RestoreError) as caught:
+            target.restore(timeout_seconds=60)
+        left = sorted(p.name for p in folder.iterdir())
+    assert says in str(caught.value).lower(), caught.value
+    assert left == [], f"nothing partial left, found {left}"
+    record(f"6. {case} during restore", cfg, f"RestoreError: “{str(caught.value)[:100]}”; folder left empty")
+
+
+@contextmanager
+def silent_store() -> Iterator[int]:
+    """A port that accepts connections and never answers (the kernel completes the handshake)."""
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield sock.getsockname()[1]
+
+
+def closed_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("store", ["refuses connections", "never answers"])
+def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cfg: ConfigS3) -> None:
+    """7. No public call waits for the SDK's two minutes of retries: each returns or raises within its deadline."""
+    deadline = 4.0
+    margin = 2.0  # a timed-out litestream gets a second to stop before it is killed
+    write_rows(cfg.dbpath, 3)
+    times: dict[str, float] = {}
+    with silent_store() as silent:
+        port = closed_port() if store == "refuses connections" else silent
+        broken = cfg.model_copy(update={"endpoint": f"http://127.0.0.1:{port}"})
+        fresh = broken.model_copy(update={"db": "other.db"})
+        calls = {
+            "restore": lambda: fresh.restore(timeout_seconds=deadline),
+            "ensure_restored": lambda: fresh.ensure_restored(timeout_seconds=deadline),
+            "timed_replicate": lambda: broken.timed_replicate(deadline, delete=False),
+            "verify": lambda: broken.verify(timeout_seconds=deadline, sync=True),
+            "replica_contents": lambda: broken.replica_contents(timeout_seconds=deadline),
+            "replicating": lambda: broken.replicating(ready_timeout=deadline).start().stop(),
+            "get_result_on_timeout": lambda: broken.get_result_on_timeout(broken.replicate_args, deadline),
+        }
+        for name, call in calls.items():
+            started = time.monotonic()
+            try:
+                call()
+            except PyltsError:
+                pass
+            times[name] = time.monotonic() - started
+    slow = {name: round(t, 1) for name, t in times.items() if t > deadline + margin}
+    assert not slow, f"calls past their {deadline:g} s deadline: {slow}"
+    worst = max(times, key=times.__getitem__)
+    record(f"7. store that {store}", cfg, f"7 public calls with a {deadline:g} s deadline; slowest: {worst} in {times[worst]:.1f} s")

@@ -1,0 +1,147 @@
+"""The access key and secret never leave the child's environment: one test per channel they could leak through."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from helpers import settings_env, write_rows
+from loguru import logger
+
+from pylts import ConfigS3, CredentialsRejected, PyltsError
+from pylts.sqlite_files import config_path_for
+
+pytestmark = pytest.mark.integration
+KEY, SECRET = "AKIASECRETSCHANNEL42", "the-secret-channel-value-0xC0FFEE"
+
+
+@pytest.fixture
+def secret_cfg(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> ConfigS3:
+    return local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin, key=KEY, token=SECRET)
+
+
+def clean(text: str) -> None:
+    assert KEY not in text, "the access key leaked"
+    assert SECRET not in text, "the secret leaked"
+
+
+@contextmanager
+def litestream_children() -> Iterator[dict[str, list[str]]]:
+    """While the block runs, collect every running litestream's cmdline, log lines, and 0.3 config files."""
+    seen: dict[str, list[str]] = {"cmdlines": [], "logs": [], "configs": []}
+
+    def sink(message) -> None:
+        text = message.record["message"]
+        seen["logs"].append(str(message))
+        pid = text.partition("litestream[")[2].partition("]")[0]
+        if pid.isdigit():
+            try:
+                seen["cmdlines"].append(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"))
+            except OSError:
+                pass
+        for word in text.split():
+            if word.endswith("-pylts.yml") and Path(word).is_file():
+                seen["configs"].append(f"{oct(Path(word).stat().st_mode & 0o777)} {Path(word).read_text()}")
+
+    handler = logger.add(sink, level="DEBUG")
+    logger.enable("pylts")
+    try:
+        yield seen
+    finally:
+        logger.disable("pylts")
+        logger.remove(handler)
+
+
+def workload(cfg: ConfigS3) -> None:
+    """Backup, restore, continuous replication, verify and a listing: every kind of litestream run."""
+    write_rows(cfg.dbpath, 5)
+    assert cfg.timed_replicate(30)
+    cfg.restore()
+    with cfg.replicating() as replication:
+        write_rows(cfg.dbpath, 5, start=5)
+        assert replication.wait_for_sync(30)
+        assert cfg.verify(timeout_seconds=30).ok
+    cfg.replica_contents()
+
+
+def test_channel_child_argv(secret_cfg: ConfigS3) -> None:
+    with litestream_children() as seen:
+        workload(secret_cfg)
+    assert len(seen["cmdlines"]) >= 5, "running litestream processes were observed"
+    clean("\n".join(seen["cmdlines"]))
+
+
+def test_channel_log_lines(secret_cfg: ConfigS3, local_s3) -> None:
+    with litestream_children() as seen:
+        workload(secret_cfg)
+        local_s3.require_auth(True)
+        try:
+            with pytest.raises(CredentialsRejected):
+                secret_cfg.restore(overwrite=True)
+        finally:
+            local_s3.require_auth(False)
+    assert len(seen["logs"]) > 20
+    clean("\n".join(seen["logs"]))
+
+
+def test_channel_reprs_of_public_objects(secret_cfg: ConfigS3) -> None:
+    write_rows(secret_cfg.dbpath, 1)
+    with secret_cfg.replicating() as replication:
+        status = replication.status()
+        shown = [replication, status, *status.databases, secret_cfg.verify(timeout_seconds=30)]
+    shown += [secret_cfg, secret_cfg.replica, secret_cfg._context(), secret_cfg.ensure_restored(), secret_cfg.replica_contents()]
+    clean("\n".join(f"{obj!r} {obj!s}" for obj in shown) + secret_cfg.model_dump_json())
+
+
+def test_channel_exception_texts(secret_cfg: ConfigS3, local_s3) -> None:
+    write_rows(secret_cfg.dbpath, 1)
+    local_s3.require_auth(True)
+    errors: list[PyltsError] = []
+    try:
+        for call in (
+            lambda: secret_cfg.timed_replicate(20),
+            lambda: secret_cfg.restore(overwrite=True),
+            lambda: secret_cfg.replicating(ready_timeout=20).start(),
+            lambda: secret_cfg.replica_contents(),
+        ):
+            with pytest.raises(CredentialsRejected) as caught:
+                call()
+            errors.append(caught.value)
+        failed = secret_cfg.verify(timeout_seconds=20, sync=True)
+    finally:
+        local_s3.require_auth(False)
+    assert failed.status == "failed"
+    clean("\n".join(f"{e!s} {e!r} {e.argv} {e.output}" for e in errors) + failed.detail)
+
+
+def test_channel_generated_config_files(secret_cfg: ConfigS3, tmp_path: Path) -> None:
+    written = secret_cfg.write_litestream_config(tmp_path / "litestream.yml")
+    assert oct(written.stat().st_mode & 0o777) == "0o600"
+    assert "${LITESTREAM_SECRET_ACCESS_KEY}" in written.read_text()
+    clean(written.read_text())
+    with litestream_children() as seen:
+        workload(secret_cfg)
+    if secret_cfg._context().litestream.is_legacy:
+        assert seen["configs"], "the config litestream 0.3 reads was observed while it ran"
+        assert all(config.startswith("0o600 ") for config in seen["configs"])
+    clean("\n".join(seen["configs"]))
+    assert not config_path_for(secret_cfg.dbpath).exists(), "and removed afterwards"
+
+
+def test_channel_cli_output(secret_cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
+    env = settings_env(secret_cfg)
+    runs = [["--help"], *[[name, "--help"] for name in ("restore", "replicate", "verify", "config", "status", "version")], ["config"], ["status"]]
+    outputs = [subprocess.run([sys.executable, "-m", "pylts", *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60) for args in runs]
+    local_s3.require_auth(True)
+    try:
+        refused = subprocess.run([sys.executable, "-m", "pylts", "restore"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    finally:
+        local_s3.require_auth(False)
+    assert refused.returncode == 1 and "LITESTREAM_ACCESS_KEY_ID" in refused.stderr
+    clean("\n".join(r.stdout + r.stderr for r in [*outputs, refused]))
+    assert os.environ.get("LITESTREAM_SECRET_ACCESS_KEY") != SECRET
