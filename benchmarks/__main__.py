@@ -1,0 +1,197 @@
+"""Measure pylts against the bare litestream binary, in one run, on a local S3; print a Markdown report.
+
+    python -m benchmarks            the full run (about 20 minutes); also writes benchmarks/results.md
+    python -m benchmarks --quick    a small subset in under a minute (run by the test suite)
+
+Timings are medians over several runs; ratios compare pylts with the bare binary measured
+in the same run, against the same S3 server, on fresh copies of the same database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pylts import ConfigS3
+from pylts.binary import locate
+from pylts.testing import LocalS3
+
+from .harness import bare_env, fresh_copy, machine_facts, make_database, median, percentile, rss_mb, s3_server, timed, writer
+
+BUCKET = "bench"
+LOAD = "INSERT INTO events (body) VALUES (randomblob(200))"  # what the app writes, 100 times a second
+
+
+@dataclass(frozen=True)
+class Plan:
+    sizes: dict[int, int]  # MB -> runs
+    old_behaviour: bool
+    cold_start_runs: int
+    lag_seconds: float
+    memory_seconds: float
+
+
+FULL = Plan(sizes={1: 5, 50: 5, 500: 3}, old_behaviour=True, cold_start_runs=15, lag_seconds=60, memory_seconds=600)
+QUICK = Plan(sizes={1: 2}, old_behaviour=False, cold_start_runs=3, lag_seconds=4, memory_seconds=4)
+
+
+def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
+    litestream = str(locate().path)
+    env = bare_env()
+    rows = [
+        "| size | bare `replicate -once` | `timed_replicate` | ratio | old 0.0.9 behaviour | bare `restore` | `restore()` (quick check) | ratio | `restore()` (no check) | ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for size, runs in plan.sizes.items():
+        s3.reset()
+        s3.create_bucket(BUCKET)
+        source = make_database(work / f"source-{size}" / "bench.db", size)
+        bare, ours = [], []
+        for run in range(runs):
+            db = fresh_copy(source, work / "run")
+            url = s3.config(BUCKET, f"bare-{size}-{run}", folder=db.parent, db=db.name).replica.url()
+            bare.append(timed(lambda: subprocess.run([litestream, "replicate", "-once", str(db), url], env=env, check=True, capture_output=True)))
+            db = fresh_copy(source, work / "run")
+            cfg = s3.config(BUCKET, f"pylts-{size}-{run}", folder=db.parent, db=db.name)
+            ours.append(timed(lambda: _check(cfg.timed_replicate(600, delete=False))))
+        old = "not run (--quick)"
+        if plan.old_behaviour:
+            db = fresh_copy(source, work / "run")
+            url = s3.config(BUCKET, f"old-{size}", folder=db.parent, db=db.name).replica.url()
+            old = f"{timed(lambda: _old_timed_replicate([litestream, 'replicate', str(db), url], env, 10)):.2f} s"
+        backup = s3.config(BUCKET, f"pylts-{size}-0", folder=work / "restore", db="bench.db")
+        bare_restore, checked, unchecked = [], [], []
+        for _ in range(runs):
+            out = fresh_copy(source, work / "restore-bare").with_name("out.db")
+            bare_restore.append(timed(lambda: subprocess.run([litestream, "restore", "-o", str(out), backup.replica.url()], env=env, check=True, capture_output=True)))
+            for mode, into in (("quick", checked), ("none", unchecked)):
+                fresh_copy(source, work / "restore").unlink()
+                into.append(timed(lambda: backup.restore(integrity_check=mode)))  # type: ignore[arg-type]
+        b, o, r, c, u = median(bare), median(ours), median(bare_restore), median(checked), median(unchecked)
+        rows.append(
+            f"| {size} MB | {b:.2f} s | {o:.2f} s | **{o / b:.2f}×** | {old} | {r:.2f} s | {c:.2f} s | **{c / r:.2f}×** | {u:.2f} s | **{u / r:.2f}×** |"
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def _check(ok: bool) -> None:
+    if not ok:
+        raise RuntimeError("timed_replicate returned False")
+
+
+def _old_timed_replicate(argv: list[str], env: dict[str, str], timeout: float) -> None:
+    """What pylts 0.0.9 did: run replicate, wait out the whole timeout, then kill it."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
+def cold_start(s3: LocalS3, plan: Plan) -> list[str]:
+    env = dict(bare_env(), REPLICA_URL=f"s3://{BUCKET}/cold.db", REPLICA_ENDPOINT=s3.endpoint)
+    py = sys.executable
+    commands = {
+        "`python -c pass` (the interpreter alone)": [py, "-c", "pass"],
+        "pydantic-settings, a one-field model": [py, "-c", "from pydantic_settings import BaseSettings\nclass S(BaseSettings):\n    x: int = 1\nS()"],
+        "`import pylts; pylts.ConfigS3()`": [py, "-c", "import pylts; pylts.ConfigS3()"],
+        "`pylts --help`": [py, "-m", "pylts", "--help"],
+    }
+    times = {name: median([timed(lambda: subprocess.run(argv, env=env, check=True, capture_output=True)) for _ in range(plan.cold_start_runs)]) for name, argv in commands.items()}
+    reference = times["pydantic-settings, a one-field model"]
+    rows = ["| command | median | ratio to pydantic-settings |", "| --- | --- | --- |"]
+    rows += [f"| {name} | {seconds * 1000:.0f} ms | **{seconds / reference:.2f}×** |" for name, seconds in times.items()]
+    return rows
+
+
+def replicated_database(s3: LocalS3, work: Path, name: str) -> ConfigS3:
+    s3.reset()
+    s3.create_bucket(BUCKET)
+    cfg = s3.config(BUCKET, name, folder=work / name, db=f"{name}.db")
+    cfg.folder.mkdir(parents=True)
+    with contextlib.closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, body BLOB)")
+    return cfg
+
+
+def lag_under_load(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
+    cfg = replicated_database(s3, work, "lag")
+    lags: list[float] = []
+    with cfg.replicating() as replication, writer(cfg.dbpath, LOAD) as written:
+        end = time.monotonic() + plan.lag_seconds
+        started = time.monotonic()
+        while time.monotonic() < end:
+            committed = time.monotonic()
+            with contextlib.closing(sqlite3.connect(cfg.dbpath, timeout=10)) as conn, conn:
+                conn.execute("INSERT INTO events (body) VALUES ('probe')")
+            if replication.wait_for_sync(30):
+                lags.append(time.monotonic() - committed)
+            time.sleep(0.3)
+        rate = written[0] / (time.monotonic() - started)
+    return [
+        "| writer | probes | p50 | p99 | max |",
+        "| --- | --- | --- | --- | --- |",
+        f"| {rate:.0f} transactions/s for {plan.lag_seconds:g} s | {len(lags)} | {percentile(lags, 0.5):.2f} s | **{percentile(lags, 0.99):.2f} s** | {max(lags, default=float('nan')):.2f} s |",
+    ]
+
+
+def memory(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
+    cfg = replicated_database(s3, work, "memory")
+    python, child = [], []
+    with cfg.replicating() as replication, writer(cfg.dbpath, LOAD):
+        end = time.monotonic() + plan.memory_seconds
+        while time.monotonic() < end:
+            python.append(rss_mb())
+            pid = replication.status().pid
+            with contextlib.suppress(OSError, StopIteration):
+                child.append(rss_mb(pid) if pid else 0.0)
+            time.sleep(1)
+    half = max(len(python) // 2, 1)
+    growth = median(python[half:]) - median(python[:half])
+    return [
+        "| process | start | peak | end | growth, second half vs first |",
+        "| --- | --- | --- | --- | --- |",
+        f"| Python (pylts supervising) | {python[0]:.1f} MB | {max(python):.1f} MB | {python[-1]:.1f} MB | **{growth:+.1f} MB** |",
+        f"| litestream | {child[0]:.1f} MB | {max(child):.1f} MB | {child[-1]:.1f} MB | {median(child[half:]) - median(child[:half]):+.1f} MB |",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a small subset, in under a minute")
+    parser.add_argument("--output", type=Path, help="also write the report here (the full run defaults to benchmarks/results.md)")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    output = args.output or (None if args.quick else Path(__file__).parent / "results.md")
+    command = "python3 tasks.py bench" + (" --quick" if args.quick else "")
+    report = [f"Command: `{command}` ({time.strftime('%Y-%m-%d')})", ""]
+    report += [f"- {fact}" for fact in machine_facts(str(locate().version))] + [""]
+    with s3_server() as (s3, _), tempfile.TemporaryDirectory(prefix="pylts-bench-") as folder:
+        work = Path(folder)
+        sections = [
+            ("One-shot backup and restore (medians)", lambda: backup_and_restore(s3, plan, work)),
+            ("Cold start (medians)", lambda: cold_start(s3, plan)),
+            ("Replication lag under load (commit to the replica holding it)", lambda: lag_under_load(s3, plan, work)),
+            (f"Memory while replicating under load for {plan.memory_seconds:g} s", lambda: memory(s3, plan, work)),
+        ]
+        for title, run in sections:
+            print(f"## {title}", flush=True)
+            report += [f"### {title}", "", *run(), ""]
+    text = "\n".join(report)
+    print(text)
+    if output:
+        output.write_text(text)
+    return 0
+
+
+sys.exit(main())
