@@ -28,3 +28,7 @@ if cfg.timed_replicate(60, delete=False):
     print(f"backed up to {cfg.s3}")
 else:
     raise SystemExit("the backup did not finish within 60 s")
+
+# 4. Prove the backup restores and holds the latest write (a sentinel row, restored in a temporary folder).
+result = cfg.verify(sync=True)
+print(f"backup verified: {result.status}")

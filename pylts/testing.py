@@ -1,6 +1,7 @@
 """A local S3 API on 127.0.0.1 (moto, in this process) for tests, demos and benchmarks.
 
-Needs the ``testing`` extra: ``pip install "pylts[testing]"``.
+Needs the ``testing`` extra: ``pip install "pylts[testing]"``. ``python -m pylts.testing``
+keeps one running and prints the settings to put in ``.env``, to try pylts by hand.
 
 >>> import tempfile
 >>> with LocalS3() as s3:
@@ -119,3 +120,27 @@ class LocalS3:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
             text = response.read()
         return json.loads(text) if text.strip().startswith(b"{") else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a local S3 with one bucket until Ctrl-C, printing the ``.env`` lines that reach it."""
+    import argparse
+    import threading
+
+    parser = argparse.ArgumentParser(prog="python -m pylts.testing", description=main.__doc__)
+    parser.add_argument("--bucket", default="pylts-local", help="the bucket to create (default: pylts-local)")
+    parser.add_argument("--port", type=int, default=0, help="the port to listen on (default: a free one)")
+    args = parser.parse_args(argv)
+    with LocalS3(port=args.port) as s3:
+        s3.create_bucket(args.bucket)
+        print(f"# a local S3 on {s3.endpoint}, bucket {args.bucket!r}; Ctrl-C stops it (and forgets everything)")
+        print(f"LITESTREAM_ACCESS_KEY_ID={ACCESS_KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET_KEY}")
+        print(f"REPLICA_URL=s3://{args.bucket}/db.sqlite\nREPLICA_ENDPOINT={s3.endpoint}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -71,6 +72,7 @@ def test_the_quickstart_runs_as_shown(local_s3: LocalS3, bucket: str, tmp_path: 
     first = run_example(ROOT / "examples" / "quickstart.py", env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert "no backup yet" in first.stdout and "1 visit(s) recorded" in first.stdout
+    assert "backup verified: ok" in first.stdout
     (tmp_path / "data" / "db.sqlite").unlink()  # a fresh machine: the database comes back from S3
     second = run_example(ROOT / "examples" / "quickstart.py", env, tmp_path)
     assert second.returncode == 0, second.stderr
@@ -121,3 +123,22 @@ def test_every_public_name_is_in_the_api_reference() -> None:
     missing_names = [name for name in pylts.__all__ if f"::: pylts.{name}\n" not in page and name not in documented_module]
     assert "::: pylts.errors" in page
     assert not missing_names, f"add to docs/api.md: {missing_names}"
+
+
+@pytest.mark.integration
+def test_a_local_s3_for_trying_pylts_by_hand(tmp_path: Path) -> None:
+    server = subprocess.Popen([sys.executable, "-m", "pylts.testing", "--bucket", "by-hand"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline() for _ in range(5)]
+        settings = dict(line.strip().split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+        assert settings["REPLICA_URL"] == "s3://by-hand/db.sqlite"
+        (tmp_path / ".env").write_text("".join(line for line in lines if not line.startswith("#")))
+        quickstart = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert quickstart.returncode == 0, quickstart.stderr
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+        if server.stdout:
+            server.stdout.close()
+    assert server.returncode == 0

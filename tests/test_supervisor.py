@@ -187,13 +187,14 @@ ORPHAN = textwrap.dedent(
 )
 
 
-def test_no_orphan_when_the_parent_is_terminated(cfg: ConfigS3) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_no_orphan_when_the_parent_is_stopped(cfg: ConfigS3, signum: int) -> None:
     write_rows(cfg.dbpath, 1)
     parent = subprocess.Popen([sys.executable, "-c", ORPHAN], env=settings_env(cfg), stdout=subprocess.PIPE, text=True)
     try:
         line = parent.stdout.readline() if parent.stdout else ""
         litestream_pid = int(line)
-        parent.send_signal(signal.SIGTERM)
+        parent.send_signal(signum)
         parent.wait(timeout=30)
     finally:
         if parent.poll() is None:
