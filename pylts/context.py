@@ -16,7 +16,7 @@ from pathlib import Path
 from . import runner
 from .binary import Litestream
 from .commands import config_yaml
-from .errors import EndpointUnreachable
+from .errors import EndpointUnreachable, LitestreamTimeout
 from .replica import S3Replica
 from .runner import Deadline, ManagedProcess, OutputLine, RunResult
 from .sqlite_files import config_path_for
@@ -36,8 +36,21 @@ class RunContext:
     secrets: tuple[str, ...] = field(repr=False)
 
     def run(self, argv: Sequence[str], deadline: Deadline) -> RunResult:
-        """Run litestream to completion before ``deadline``."""
-        return runner.run(argv, env=self.env, timeout=max(deadline.remaining(), 0.001), secrets=self.secrets)
+        """Run litestream to completion before ``deadline``.
+
+        On a timeout the store is asked again: if it no longer takes connections, that
+        cause is raised (``EndpointUnreachable``) instead of the bare timeout.
+        """
+        try:
+            return runner.run(argv, env=self.env, timeout=max(deadline.remaining(), 0.001), secrets=self.secrets)
+        except LitestreamTimeout as timeout:
+            try:
+                self.probe(Deadline(0.5))
+            except EndpointUnreachable as gone:
+                raise EndpointUnreachable(
+                    f"{gone} (it stopped answering while litestream was working)", argv=timeout.argv, output=timeout.output
+                ) from None
+            raise
 
     def process(
         self, argv: Sequence[str], *, on_line: Callable[[OutputLine], None] | None = None, stop_grace: float = runner.DEFAULT_STOP_GRACE

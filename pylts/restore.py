@@ -78,8 +78,9 @@ def restore(
         sqlite_files.checkpoint(staged)
         sqlite_files.fsync_file_and_dir(staged)
         _install(staged, db)
-    logger.info("restored {} from {}", db, ctx.replica.url())
-    return RestoreReport.model_validate_json(result.stdout) if result.stdout.strip().startswith("{") else None
+    report = RestoreReport.model_validate_json(result.stdout) if result.stdout.strip().startswith("{") else None
+    logger.info("restored {} from {}{}", db, ctx.replica.url(), f" up to txid {report.txid}" if report else "")
+    return report
 
 
 @contextlib.contextmanager

@@ -82,7 +82,7 @@ class Replicator:
     ) -> None:
         if not configs:
             raise InvalidArgument("Replicator needs at least one ConfigS3")
-        self._ready = Deadline(ready_timeout)  # checks the value; restarted by start()
+        self._ready_timeout = Deadline(ready_timeout).seconds  # Deadline checks the values
         self._stop_timeout = Deadline(stop_timeout).seconds
         self._max_backoff = max_backoff
         contexts = [cfg._context() for cfg in configs]
@@ -98,6 +98,7 @@ class Replicator:
         self._restarts = 0
         self._last_error: str | None = None
         self._stop_grace: float | None = None
+        self._argv: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -108,7 +109,7 @@ class Replicator:
         otherwise start a new history beside the backup); with no backup at all an
         empty database is created, so replication is live before the app starts.
         """
-        deadline = Deadline(self._ready.seconds)
+        deadline = Deadline(self._ready_timeout)
         self._ctx.probe(deadline)
         for cfg in self._configs:
             if cfg.ensure_restored(timeout_seconds=max(deadline.remaining(), 1.0)) is RestoreOutcome.FRESH:

@@ -61,6 +61,12 @@ def restored_ids(cfg: ConfigS3, folder: Path) -> set[int]:
     return {row[0] for row in read_rows(copy.dbpath)}
 
 
+def gist(error: BaseException) -> str:
+    """An error's message for the figures table: its start, and its end where the cause usually is."""
+    text = str(error)
+    return text if len(text) <= 160 else f"{text[:70]} … {text[-80:]}"
+
+
 def wait_until(condition, timeout: float) -> float | None:
     """Seconds until ``condition()`` held, or None."""
     started = time.monotonic()
@@ -139,7 +145,7 @@ def test_drill_crash_mid_restore(crash: str, litestream_bin: Path, tmp_path: Pat
     assert len(errors) == 1 and isinstance(errors[0], (RestoreError, LitestreamTimeout, EndpointUnreachable)), errors
     assert sha256(target.dbpath) == before, "the target holds exactly what it held before"
     assert sorted(p.name for p in target.folder.iterdir() if ".restore-" in p.name) == [], "no temporary files remain"
-    record(f"3. {crash} mid-restore (120 MB)", backup, f"{type(errors[0]).__name__} after {took:.1f} s: “{str(errors[0])[:90]}”; target unchanged, nothing left behind")
+    record(f"3. {crash} mid-restore (120 MB)", backup, f"{type(errors[0]).__name__} after {took:.1f} s: “{gist(errors[0])}”; target unchanged, nothing left behind")
 
 
 def _capture(errors: list[BaseException], action) -> None:
@@ -237,7 +243,7 @@ def test_drill_disk_full_or_read_only_during_restore(case: str, options: str, sa
         left = sorted(p.name for p in folder.iterdir())
     assert says in str(caught.value).lower(), caught.value
     assert left == [], f"nothing partial left, found {left}"
-    record(f"6. {case} during restore", cfg, f"RestoreError: “{str(caught.value)[:100]}”; folder left empty")
+    record(f"6. {case} during restore", cfg, f"RestoreError: “{gist(caught.value)}”; folder left empty")
 
 
 @contextmanager
