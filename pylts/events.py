@@ -162,7 +162,7 @@ class SyncTracker:
         self._mark(state)
 
     def _set_replica(self, state: _State, position: Position) -> None:
-        if state.replica is None or not state.replica.covers(position) or position.generation != state.replica.generation:
+        if state.replica is None or not state.replica.covers(position):  # forward, or a new generation
             state.replica = position
         self._mark(state)
 
