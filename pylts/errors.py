@@ -56,10 +56,6 @@ class DatabaseLocked(PyltsError):
     """Another connection holds the database, so pylts cannot safely act on it."""
 
 
-class BackupNotConfirmed(PyltsError):
-    """The replica could not be shown to hold every committed transaction; nothing was deleted."""
-
-
 class LitestreamError(PyltsError):
     """A litestream run failed; carries the redacted argv, exit code and error text."""
 
@@ -79,6 +75,10 @@ class LitestreamError(PyltsError):
 
 class EndpointUnreachable(LitestreamError):
     """The S3 endpoint did not accept a connection (found by pylts or reported by litestream)."""
+
+
+class BackupNotConfirmed(LitestreamError):
+    """The replica could not be shown to hold every committed transaction; nothing was deleted."""
 
 
 class TLSSetupError(LitestreamError):

@@ -456,7 +456,7 @@ def _check_env_files(env_files: object) -> None:
     """
     files = env_files if isinstance(env_files, (list, tuple)) else [env_files]
     for env_file in files:
-        if env_file is None or not Path(env_file).is_file():
+        if not isinstance(env_file, (str, os.PathLike)) or not Path(env_file).is_file():
             continue
         with open(env_file, encoding="utf-8") as stream:
             for binding in parse_stream(stream):

@@ -92,3 +92,12 @@ def test_unknown_failures_stay_generic() -> None:
     assert error_class("cannot restore, output path already exists") is None
     error = error_for(RunResult(["litestream"], 2, "", "", 0.0), RestoreError, "restore")
     assert type(error) is RestoreError and "exited with 2 and printed no error" in str(error)
+
+
+def test_every_default_error_class_can_carry_the_run() -> None:
+    """An unnamed failure becomes the caller's default class, with argv, exit code and text."""
+    from pylts.errors import BackupNotConfirmed, ReplicationError
+
+    for default in (RestoreError, ReplicationError, BackupNotConfirmed):
+        error = error_for(RunResult(["litestream", "ltx"], 1, "", "Error: something odd", 0.0), default, "listing")
+        assert type(error) is default and error.argv == ["litestream", "ltx"] and error.returncode == 1
