@@ -18,7 +18,7 @@ from .commands import ltx_argv, replicate_argv, restore_argv
 from .context import RunContext
 from .errors import BackupNotConfirmed, DatabaseNotFound, LitestreamTimeout, ReplicationError
 from .events import SyncTracker
-from .output import HINTS, error_class, error_for, last_error
+from .output import error_for, error_from_text, last_error
 from .reports import parse_ltx_files
 from .runner import Deadline
 
@@ -73,11 +73,8 @@ def _sync_legacy(ctx: RunContext, deadline: Deadline) -> bool:
 
 def _raise_reported_error(text: str, argv: list[str]) -> None:
     """Raise the typed error for what litestream reported; nothing reported, nothing raised."""
-    if not text:
-        return
-    cls = error_class(text) or ReplicationError
-    hint = HINTS.get(cls)
-    raise cls(f"backup failed: {text}" + (f"; {hint}" if hint else ""), argv=argv, output=text)
+    if text:
+        raise error_from_text(text, ReplicationError, "backup failed", argv=argv)
 
 
 def delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:

@@ -183,9 +183,10 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(contents.model_dump_json(indent=2))
         return 0
-    if contents.empty:
+    if contents.empty or contents.latest is None:
         print("the replica holds no backup yet")
         return EXIT_NO_BACKUP
+    print(f"latest backup written {contents.latest:%Y-%m-%dT%H:%M:%SZ} (litestream {contents.litestream_version})")
     for ltx in contents.ltx_files:
         print(f"ltx  level {ltx.level}  txid {ltx.min_txid}-{ltx.max_txid}  {ltx.size:>10,} B  {ltx.timestamp:%Y-%m-%dT%H:%M:%SZ}")
     for generation in contents.generations:

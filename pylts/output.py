@@ -154,10 +154,21 @@ def error_for(result: RunResult, default: type[LitestreamError], action: str) ->
     ('NoBackupFound', 'restore failed: no matching backup files available; nothing has been replicated to this REPLICA_URL yet; check the URL or back up first')
     """
     text = last_error(f"{result.stderr}\n{result.stdout}") or _silent_exit(result.returncode)
+    return error_from_text(text, default, f"{action} failed", argv=result.argv, returncode=result.returncode)
+
+
+def error_from_text(
+    text: str, default: type[LitestreamError], prefix: str, *, argv: list[str], returncode: int | None = None
+) -> LitestreamError:
+    """The error litestream's ``text`` names (else ``default``), as ``"PREFIX: TEXT; what to do"``.
+
+    >>> from pylts.errors import ReplicationError
+    >>> str(error_from_text("NoSuchBucket: gone", ReplicationError, "backup failed", argv=[]))
+    'backup failed: NoSuchBucket: gone; create the bucket, or fix the bucket name in REPLICA_URL'
+    """
     cls = error_class(text) or default
     hint = HINTS.get(cls)
-    message = f"{action} failed: {text}" + (f"; {hint}" if hint else "")
-    return cls(message, argv=result.argv, returncode=result.returncode, output=text)
+    return cls(f"{prefix}: {text}" + (f"; {hint}" if hint else ""), argv=argv, returncode=returncode, output=text)
 
 
 def _silent_exit(code: int) -> str:

@@ -39,7 +39,7 @@ from .commands import config_yaml
 from .context import RunContext, write_private
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, ReplicationError
 from .events import DatabaseSync, SyncTracker
-from .output import HINTS, error_class
+from .output import error_from_text
 from .restore import RestoreOutcome
 from .runner import Deadline, ManagedProcess
 
@@ -130,10 +130,9 @@ class Replicator:
 
     def _startup_error(self, deadline: Deadline) -> Exception:
         text = self._tracker.named_error or self._tracker.last_error or self._last_error
-        cls = error_class(text or "") or (ReplicationError if text else LitestreamTimeout)
-        hint = HINTS.get(cls)
-        message = f"replication did not start: {text}" if text else f"replication was not in sync within {deadline.seconds:g} s"
-        return cls(message + (f"; {hint}" if hint else ""), argv=self._argv, output=text or "")
+        if text:
+            return error_from_text(text, ReplicationError, "replication did not start", argv=self._argv)
+        return LitestreamTimeout(f"replication was not in sync within {deadline.seconds:g} s", argv=self._argv)
 
     def _supervise(self) -> None:
         """Run litestream until asked to stop, restarting it with backoff when it dies."""
