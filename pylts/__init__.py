@@ -28,6 +28,7 @@ from .errors import (
     ReplicationError,
     RestoreError,
     TLSSetupError,
+    UnreadableOutput,
     UnsupportedLitestreamVersion,
 )
 from .events import DatabaseSync
@@ -73,6 +74,7 @@ __all__ = [
     "RestoreReport",
     "Snapshot",
     "TLSSetupError",
+    "UnreadableOutput",
     "UnsupportedLitestreamVersion",
     "VerifyResult",
     "run_app",

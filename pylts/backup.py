@@ -14,13 +14,13 @@ from pathlib import Path
 from loguru import logger
 
 from . import sqlite_files
-from .commands import ltx_argv, replicate_argv, restore_argv
+from .commands import replicate_argv, restore_argv
 from .context import RunContext
 from .errors import BackupNotConfirmed, DatabaseNotFound, LitestreamTimeout, ReplicationError
 from .events import SyncTracker
 from .output import error_for, error_from_text, last_error
-from .reports import parse_ltx_files
 from .runner import Deadline
+from .status import latest_txid
 
 
 def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
@@ -102,10 +102,7 @@ def _confirm_by_position(ctx: RunContext, deadline: Deadline) -> None:
             f"{ctx.db} has transactions litestream has not captured (it changed during or after the backup); "
             "it was kept: run timed_replicate again once writers are done"
         )
-    result = ctx.run(ltx_argv(ctx.litestream, ctx.replica), deadline)
-    if result.returncode != 0:
-        raise error_for(result, BackupNotConfirmed, "listing the replica to confirm the backup")
-    held = max((f.max_txid_number for f in parse_ltx_files(result.stdout)), default=0)
+    held = latest_txid(ctx, deadline, failure=BackupNotConfirmed)
     if held < captured.max_txid:
         raise BackupNotConfirmed(
             f"the replica holds transactions up to {held}, the database up to {captured.max_txid}; "

@@ -77,8 +77,11 @@ def restore_argv(
 
 
 def ltx_argv(ls: Litestream, replica: S3Replica) -> list[str]:
-    """``litestream ltx -json``: the LTX files a 0.5 replica holds."""
-    return [str(ls.path), "ltx", "-json", replica.url()]
+    """``litestream ltx``: the LTX files a 0.5 replica holds, at every compaction level, as JSON.
+
+    Without ``-level all`` only level 0 is listed, which compaction empties within minutes.
+    """
+    return [str(ls.path), "ltx", "-json", "-level", "all", replica.url()]
 
 
 def config_yaml(

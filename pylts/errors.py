@@ -114,3 +114,7 @@ class FinalSyncFailed(ReplicationError):
 
     #: Exit code of the app run under replication, when there was one.
     app_returncode: int | None = None
+
+
+class UnreadableOutput(LitestreamError):
+    """litestream printed something pylts cannot read (not the format this litestream line is known to print)."""

@@ -1,6 +1,9 @@
-"""Typed models of what litestream reports as JSON.
+"""Typed models of what litestream reports, and the parsers that read them.
 
->>> report = RestoreReport.model_validate_json(
+Every parser raises `UnreadableOutput` (a `PyltsError`) when litestream's output is not
+what it is known to print, with the start of the text, never a raw validation error.
+
+>>> report = parse_restore_report(
 ...     '{"db_path": "/data/app.db", "replica": "s3", "txid": "000000000000002a", "duration_ms": 61, "integrity_check": "none"}'
 ... )
 >>> report.txid, report.txid_number
@@ -8,13 +11,25 @@
 >>> files = parse_ltx_files('[{"level": 0, "min_txid": "0000000000000001", "max_txid": "0000000000000003", "size": 566, "timestamp": "2026-11-22T13:12:45Z"}]')
 >>> files[0].max_txid_number, files[0].timestamp.year
 (3, 2026)
+>>> parse_ltx_files('[{"level": 0, "min_txid": "00')
+Traceback (most recent call last):
+...
+pylts.errors.UnreadableOutput: cannot read litestream's list of LTX files (...): it begins '[{"level": 0, "min_txid": "00'
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from .errors import UnreadableOutput
+
+T = TypeVar("T")
+R = TypeVar("R")
+_SHOWN = 120  # characters of unreadable output quoted in the error
 
 
 class _Report(BaseModel):
@@ -56,7 +71,33 @@ _LTX_FILES = TypeAdapter(list[LtxFile])
 
 def parse_ltx_files(text: str) -> list[LtxFile]:
     """Parse the output of ``litestream ltx -json`` (``null`` means no files)."""
-    return _LTX_FILES.validate_json(text.strip() or "[]") if text.strip() != "null" else []
+    body = text.strip()
+    if body in ("", "null"):
+        return []
+    return _read("list of LTX files", body, _LTX_FILES.validate_json)
+
+
+def parse_restore_report(text: str) -> RestoreReport | None:
+    """Parse the JSON ``litestream restore -json`` prints (0.5); ``None`` when it printed none (0.3)."""
+    body = text.strip()
+    return _read("restore report", body, RestoreReport.model_validate_json) if body.startswith("{") else None
+
+
+def parse_rows(what: str, model: Callable[[dict[str, str]], T], rows: list[dict[str, str]]) -> list[T]:
+    """Each row of a litestream 0.3 table as a typed ``model``."""
+    return [_read(what, row, model) for row in rows]
+
+
+def _read(what: str, raw: T, parse: Callable[[T], R]) -> R:
+    """``parse(raw)``, with a failure to understand it raised as `UnreadableOutput`."""
+    try:
+        return parse(raw)
+    except (ValidationError, ValueError) as exc:
+        shown = str(raw)[:_SHOWN]
+        reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise UnreadableOutput(
+            f"cannot read litestream's {what} ({reason}): it begins {shown!r}", output=str(raw)[:_SHOWN]
+        ) from None
 
 
 class Generation(_Report):

@@ -24,7 +24,7 @@ from .context import RunContext
 from .errors import DatabaseExists, DatabaseLocked, InvalidArgument, NoBackupFound, RestoreError
 from .output import error_for
 from .pitr import timestamp_arg, txid_arg
-from .reports import RestoreReport
+from .reports import RestoreReport, parse_restore_report
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck
 
@@ -78,7 +78,7 @@ def restore(
         sqlite_files.checkpoint(staged)
         sqlite_files.fsync_file_and_dir(staged)
         _install(staged, db)
-    report = RestoreReport.model_validate_json(result.stdout) if result.stdout.strip().startswith("{") else None
+    report = parse_restore_report(result.stdout)
     logger.info("restored {} from {}{}", db, ctx.replica.url(), f" up to txid {report.txid}" if report else "")
     return report
 

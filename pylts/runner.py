@@ -1,8 +1,10 @@
 """The one place that starts litestream.
 
-Every run has a deadline, reads output as it comes (keeping only a bounded tail),
-forwards each line to loguru at debug level with secrets redacted, and reaps the
-child on every way out: normal exit, timeout, exception or Ctrl-C.
+Every run has a deadline, reads output as it comes, forwards each line to loguru at
+debug level with secrets redacted, and reaps the child on every way out: normal exit,
+timeout, exception or Ctrl-C. Output that pylts parses (the stdout of a one-shot
+command) is kept whole, up to `MAX_PARSED_OUTPUT` bytes; of everything else only a
+tail of `TAIL_BYTES` is kept, for error messages.
 
 >>> redact("key=AKIA123 secret=s3cr3t", ["AKIA123", "s3cr3t"])
 'key=*** secret=***'
@@ -26,11 +28,14 @@ from typing import IO
 
 from loguru import logger
 
-from .errors import CommandNotRunnable, InvalidArgument, LitestreamTimeout
+from .errors import CommandNotRunnable, InvalidArgument, LitestreamTimeout, UnreadableOutput
 
 #: Seconds a stopped litestream gets for its final sync before it is killed.
 DEFAULT_STOP_GRACE = 35.0
-_TAIL_LINES = 200
+#: Bytes of each output stream kept for error messages (the newest lines).
+TAIL_BYTES = 64 * 1024
+#: Most bytes of stdout a one-shot run may print when pylts parses it: about 300,000 LTX files of `ltx -json`.
+MAX_PARSED_OUTPUT = 64 * 1024 * 1024
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -51,7 +56,7 @@ class OutputLine:
 
 @dataclass(frozen=True)
 class RunResult:
-    """A finished litestream run: redacted argv, exit code and the tail of its output."""
+    """A finished litestream run: redacted argv, exit code, its whole stdout and the tail of its stderr."""
 
     argv: list[str]
     returncode: int
@@ -60,12 +65,45 @@ class RunResult:
     seconds: float
 
 
+class _Output:
+    """What one output stream printed: every line up to a byte limit (``whole``), else a tail of `TAIL_BYTES`.
+
+    >>> out = _Output(whole=False)
+    >>> for i in range(100_000):
+    ...     out.append(f"line {i}")
+    >>> out.text().splitlines()[-1], len(out.text()) <= TAIL_BYTES
+    ('line 99999', True)
+    """
+
+    def __init__(self, *, whole: bool) -> None:
+        self._lines: deque[str] = deque()
+        self._bytes = 0
+        self._whole = whole
+        self.overflowed = False
+
+    def append(self, line: str) -> None:
+        self._lines.append(line)
+        self._bytes += len(line) + 1
+        if not self._whole:
+            while self._bytes > TAIL_BYTES and len(self._lines) > 1:
+                self._bytes -= len(self._lines.popleft()) + 1
+        elif self._bytes > MAX_PARSED_OUTPUT:
+            self.overflowed = True
+            self._lines.clear()
+            self._whole = False  # keep draining the pipe, remembering only a tail
+
+    def text(self) -> str:
+        return "\n".join(self._lines)
+
+
 class ManagedProcess:
     """A running child (litestream, or the app run under replication), as a context manager.
 
     With ``capture`` (the default), output is read line by line: ``on_line`` is called
-    from a reader thread for every line as it arrives, and a bounded tail is kept.
-    Without it, the child writes to pylts' own stdout and stderr.
+    from a reader thread for every line as it arrives. ``keep_stdout`` keeps all of
+    stdout (up to `MAX_PARSED_OUTPUT` bytes), for output pylts parses; otherwise only
+    a tail of `TAIL_BYTES` per stream is kept. Without ``capture``, the child writes to
+    pylts' own stdout and stderr.
     Leaving the ``with`` block stops the process gracefully (SIGTERM, so litestream
     makes its final sync), kills it after ``stop_grace`` seconds, and waits for it.
 
@@ -83,6 +121,7 @@ class ManagedProcess:
         on_line: Callable[[OutputLine], None] | None = None,
         stop_grace: float = DEFAULT_STOP_GRACE,
         capture: bool = True,
+        keep_stdout: bool = False,
     ) -> None:
         if isinstance(argv, str):
             raise InvalidArgument("pass the command as a list of arguments, not one string")
@@ -92,7 +131,7 @@ class ManagedProcess:
         self._on_line = on_line
         self.stop_grace = stop_grace
         self._capture = capture
-        self._tails: dict[str, deque[str]] = {"stdout": deque(maxlen=_TAIL_LINES), "stderr": deque(maxlen=_TAIL_LINES)}
+        self._outputs = {"stdout": _Output(whole=keep_stdout), "stderr": _Output(whole=False)}
         self._readers: list[threading.Thread] = []
         self._proc: subprocess.Popen[str] | None = None
         self.started_at = 0.0
@@ -101,6 +140,11 @@ class ManagedProcess:
     def redacted_argv(self) -> list[str]:
         """The command line with secrets replaced (they should never be there at all)."""
         return [redact(a, self._secrets) for a in self.argv]
+
+    @property
+    def stdout_overflowed(self) -> bool:
+        """Whether ``keep_stdout`` output went past `MAX_PARSED_OUTPUT` (only a tail was kept)."""
+        return self._outputs["stdout"].overflowed
 
     @property
     def pid(self) -> int | None:
@@ -113,8 +157,8 @@ class ManagedProcess:
         return self._proc.poll() if self._proc else None
 
     def output(self, stream: str) -> str:
-        """The last lines (at most 200) litestream printed on ``stream``."""
-        return "\n".join(self._tails[stream])
+        """What litestream printed on ``stream``: all of it with ``keep_stdout``, else the newest `TAIL_BYTES`."""
+        return self._outputs[stream].text()
 
     def start(self) -> ManagedProcess:
         """Start the child in its own process group, so only pylts signals it."""
@@ -149,7 +193,7 @@ class ManagedProcess:
         with pipe:
             for raw in pipe:
                 text = redact(raw.rstrip("\n"), self._secrets)
-                self._tails[stream].append(text)
+                self._outputs[stream].append(text)
                 logger.debug("litestream[{}] {}", self.pid, text)
                 if self._on_line is not None:
                     self._on_line(OutputLine(stream, text))
@@ -219,10 +263,12 @@ def run(
 
     On timeout the process is stopped (gracefully, then killed) and
     `LitestreamTimeout` is raised with what it printed.
+    Its stdout is kept whole for parsing; more than `MAX_PARSED_OUTPUT` bytes of it raises
+    `UnreadableOutput` rather than handing a truncated listing to a parser.
     """
     Deadline(timeout)  # validates
     # A one-shot command has no final sync worth waiting for: stop it quickly, within about a second.
-    with ManagedProcess(argv, env=env, secrets=secrets, stop_grace=min(timeout, 1.0)) as proc:
+    with ManagedProcess(argv, env=env, secrets=secrets, stop_grace=min(timeout, 1.0), keep_stdout=True) as proc:
         code = proc.wait(timeout)
         if code is None:
             proc.stop()
@@ -231,6 +277,13 @@ def run(
                 argv=proc.redacted_argv,
                 output=proc.output("stderr") or proc.output("stdout"),
             )
+    if proc.stdout_overflowed:
+        raise UnreadableOutput(
+            f"litestream printed more than {MAX_PARSED_OUTPUT // 2**20} MiB, more than pylts reads from one command",
+            argv=proc.redacted_argv,
+            returncode=code,
+            output=proc.output("stderr"),
+        )
     return RunResult(
         argv=proc.redacted_argv,
         returncode=code,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from .commands import ltx_argv
 from .context import RunContext
-from .errors import RestoreError
+from .errors import LitestreamError, RestoreError
 from .output import error_for, last_error
-from .reports import Generation, ReplicaContents, Snapshot, parse_ltx_files, parse_table
+from .reports import Generation, LtxFile, ReplicaContents, Snapshot, parse_ltx_files, parse_rows, parse_table
 from .runner import Deadline
 from .sqlite_files import config_path_for
 
@@ -20,7 +20,7 @@ def replica_contents(ctx: RunContext, deadline: Deadline) -> ReplicaContents:
     ctx.probe(deadline)
     version = str(ctx.litestream.version)
     if not ctx.litestream.is_legacy:
-        return ReplicaContents(litestream_version=version, ltx_files=parse_ltx_files(_ask(ctx, ltx_argv(ctx.litestream, ctx.replica), deadline)))
+        return ReplicaContents(litestream_version=version, ltx_files=ltx_files(ctx, deadline))
     with tempfile.TemporaryDirectory(prefix="pylts-status-") as folder:
         if not ctx.db.exists():  # 0.3 stats the database; list the replica through a stand-in
             ctx = dataclasses.replace(ctx, db=Path(folder) / ctx.db.name)
@@ -32,14 +32,24 @@ def replica_contents(ctx: RunContext, deadline: Deadline) -> ReplicaContents:
             snapshots = parse_table(_ask(ctx, [exe, "snapshots", *config], deadline))
     return ReplicaContents(
         litestream_version=version,
-        generations=[Generation.model_validate(row) for row in generations],
-        snapshots=[Snapshot.model_validate(row) for row in snapshots],
+        generations=parse_rows("list of generations", Generation.model_validate, generations),
+        snapshots=parse_rows("list of snapshots", Snapshot.model_validate, snapshots),
     )
 
 
-def _ask(ctx: RunContext, argv: list[str], deadline: Deadline) -> str:
+def ltx_files(ctx: RunContext, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError) -> list[LtxFile]:
+    """Every LTX file a litestream 0.5 replica holds, at every level; a failed listing raises ``failure``."""
+    return parse_ltx_files(_ask(ctx, ltx_argv(ctx.litestream, ctx.replica), deadline, failure))
+
+
+def latest_txid(ctx: RunContext, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError) -> int:
+    """The newest transaction a litestream 0.5 replica holds (0 when it holds none)."""
+    return max((f.max_txid_number for f in ltx_files(ctx, deadline, failure=failure)), default=0)
+
+
+def _ask(ctx: RunContext, argv: list[str], deadline: Deadline, failure: type[LitestreamError] = RestoreError) -> str:
     result = ctx.run(argv, deadline)
     # 0.3 exits 0 when a listing fails, saying so only in an ERROR line among the table
     if result.returncode != 0 or last_error(f"{result.stdout}\n{result.stderr}"):
-        raise error_for(result, RestoreError, "listing the replica")
+        raise error_for(result, failure, "listing the replica")
     return result.stdout

@@ -19,12 +19,12 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
-from .commands import ltx_argv, restore_argv
+from .commands import restore_argv
 from .context import RunContext
 from .errors import LitestreamTimeout, PyltsError, RestoreError
 from .output import error_for
-from .reports import parse_ltx_files
 from .runner import Deadline
+from .status import latest_txid
 
 SENTINEL_TABLE = "_pylts_verify"
 _BUSY_TIMEOUT = 5.0
@@ -75,7 +75,7 @@ def _watch(ctx: RunContext, deadline: Deadline, token: str, committed: float) ->
     with ctx.legacy_config(), tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.verify-", dir=ctx.db.parent) as folder:
         for attempt in range(10_000):
             if not ctx.litestream.is_legacy:
-                top = _replica_top(ctx, deadline)
+                top = latest_txid(ctx, deadline)
                 advanced = top > seen
                 seen = top
             else:
@@ -96,13 +96,6 @@ def _watch(ctx: RunContext, deadline: Deadline, token: str, committed: float) ->
         detail=f"the sentinel did not reach the replica within {deadline.seconds:g} s; is replication running? "
         "(verify(sync=True) makes a one-shot backup itself)",
     )
-
-
-def _replica_top(ctx: RunContext, deadline: Deadline) -> int:
-    result = ctx.run(ltx_argv(ctx.litestream, ctx.replica), deadline)
-    if result.returncode != 0:
-        raise error_for(result, RestoreError, "listing the replica")
-    return max((f.max_txid_number for f in parse_ltx_files(result.stdout)), default=0)
 
 
 def _restored_copy_holds(ctx: RunContext, copy: Path, token: str, deadline: Deadline) -> bool:

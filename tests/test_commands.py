@@ -38,7 +38,7 @@ def test_restore_argv_per_line() -> None:
 
 
 def test_ltx_argv() -> None:
-    assert ltx_argv(V05, REPLICA) == ["/opt/litestream", "ltx", "-json", REPLICA.url()]
+    assert ltx_argv(V05, REPLICA) == ["/opt/litestream", "ltx", "-json", "-level", "all", REPLICA.url()]
 
 
 def test_config_for_03_lists_replicas_and_no_secret() -> None:

@@ -13,7 +13,7 @@ import pytest
 from loguru import logger
 
 from pylts.errors import InvalidArgument, LitestreamTimeout
-from pylts.runner import Deadline, ManagedProcess, OutputLine, run
+from pylts.runner import TAIL_BYTES, Deadline, ManagedProcess, OutputLine, run
 
 ENV = dict(os.environ)
 PY = sys.executable
@@ -28,10 +28,12 @@ def test_run_returns_exit_code_and_output() -> None:
     assert (result.returncode, result.stdout, result.stderr) == (3, "out", "err")
 
 
-def test_output_is_kept_bounded() -> None:
-    result = run(python("for i in range(5000): print('line', i)"), env=ENV, timeout=30)
-    lines = result.stdout.splitlines()
-    assert len(lines) == 200 and lines[-1] == "line 4999"
+def test_parsed_stdout_is_whole_and_stderr_a_bounded_tail() -> None:
+    code = "import sys\nfor i in range(20000): print('line', i); print('log line', i, file=sys.stderr)"
+    result = run(python(code), env=ENV, timeout=30)
+    assert result.stdout.splitlines() == [f"line {i}" for i in range(20000)]
+    tail = result.stderr.splitlines()
+    assert tail[-1] == "log line 19999" and len(result.stderr) <= TAIL_BYTES < 20000 * len("log line 19999")
 
 
 def test_timeout_stops_and_reaps_within_the_deadline() -> None:
