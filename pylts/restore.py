@@ -44,12 +44,13 @@ def restore(
     """
     db = ctx.db
     point = _point(ctx, timestamp, txid)
-    if db.exists() and not overwrite:
+    present = db.exists() and not sqlite_files.is_blank(db)  # an empty file holds nothing to protect
+    if present and not overwrite:
         raise DatabaseExists(
             f"{db} already exists and restore() does not overwrite it; pass overwrite=True to replace it "
             "(the current file stays until the restored copy has passed its checks)"
         )
-    if db.exists():
+    if present:
         sqlite_files.require_sqlite_header(db)
         with sqlite_files.write_locked(db, busy_timeout=2.0):
             pass  # nobody is writing now: refuse early, before anything is downloaded or staged
@@ -86,8 +87,8 @@ def restore(
 @contextlib.contextmanager
 def _staging_folder(db: Path) -> Iterator[str]:
     """A private folder beside ``db`` for the restored copy; removed with whatever is in it."""
+    sqlite_files.make_folder(db.parent)
     try:
-        db.parent.mkdir(parents=True, exist_ok=True)
         staging = tempfile.TemporaryDirectory(prefix=f".{db.name}.restore-", dir=db.parent)
     except OSError as exc:
         raise RestoreError(f"cannot write in {db.parent}: {exc.strerror or exc}; the database was not touched") from None
@@ -129,17 +130,19 @@ class RestoreOutcome(str, enum.Enum):
 
 
 def ensure_restored(ctx: RunContext, *, integrity_check: IntegrityCheck, deadline: Deadline) -> RestoreOutcome:
-    """Restore ``ctx.db`` if it is missing; safe when several processes boot at once.
+    """Restore ``ctx.db`` if it is missing (or an empty 0-byte file); safe when several processes boot at once.
+
+    A file there that is not a SQLite database raises `DatabaseInvalid` and is left alone.
 
     The processes take turns on a lock of the database's folder: the first restores,
     the others then find the database there.
     """
-    try:
-        ctx.db.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RestoreError(f"cannot create {ctx.db.parent}: {exc.strerror or exc}") from None
+    sqlite_files.make_folder(ctx.db.parent)
     with _folder_lock(ctx.db.parent, deadline):
-        if ctx.db.exists():
+        if sqlite_files.is_blank(ctx.db):
+            logger.warning("{} is an empty file (0 bytes): treating the database as missing", ctx.db)
+        elif ctx.db.exists():
+            sqlite_files.require_sqlite_header(ctx.db)  # never boot (and so replicate) on a file that is not SQLite
             return RestoreOutcome.EXISTING
         try:
             restore(ctx, overwrite=False, integrity_check=integrity_check, deadline=deadline)

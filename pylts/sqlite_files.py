@@ -63,12 +63,51 @@ def remove(paths: list[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
+def is_blank(db: Path) -> bool:
+    """Whether ``db`` is a 0-byte file with no WAL content: what ``sqlite3.connect()`` leaves on a missing path.
+
+    Such a file holds no data, so pylts treats it as a missing database, never as one to back up.
+
+    >>> import tempfile
+    >>> blank = Path(tempfile.mkdtemp()) / "app.db"
+    >>> _ = blank.write_bytes(b"")
+    >>> is_blank(blank), is_blank(blank.with_name("missing.db"))
+    (True, False)
+    """
+    wal = db.with_name(db.name + "-wal")
+    try:
+        return db.stat().st_size == 0 and (not wal.exists() or wal.stat().st_size == 0)
+    except FileNotFoundError:
+        return False
+
+
 def require_sqlite_header(path: Path) -> None:
-    """Raise `DatabaseInvalid` unless ``path`` is empty or starts like SQLite."""
+    """Raise `DatabaseInvalid` unless ``path`` starts like a SQLite database (an empty file does not)."""
     with path.open("rb") as handle:
         head = handle.read(len(_HEADER))
-    if head and head != _HEADER:
-        raise DatabaseInvalid(f"{path} is not a SQLite database (its first bytes are not 'SQLite format 3')")
+    if not head:
+        raise DatabaseInvalid(
+            f"{path} is an empty file (0 bytes), as sqlite3.connect() leaves on a missing path: it holds no database, "
+            "and pylts never backs it up over a backup; `pylts restore --if-missing` (ensure_restored()) restores "
+            "the replica in its place"
+        )
+    if head != _HEADER:
+        raise DatabaseInvalid(
+            f"{path} is not a SQLite database (its first bytes are not 'SQLite format 3'); "
+            "move it aside, then `pylts restore --if-missing` restores the replica in its place"
+        )
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) for a database, or say clearly why it cannot be."""
+    if folder.exists() and not folder.is_dir():
+        raise DatabaseInvalid(f"the database folder {folder} is a file, not a folder: point DB_FOLDER at a directory")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocked = next((p for p in folder.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocked} is a file, not a folder" if blocked else (exc.strerror or str(exc))
+        raise DatabaseInvalid(f"cannot create the database folder {folder}: {reason}; check DB_FOLDER") from None
 
 
 def check_integrity(path: Path, mode: IntegrityCheck) -> None:

@@ -52,7 +52,12 @@ class VerifyResult(BaseModel):
 
 
 def verify(ctx: RunContext, deadline: Deadline, *, sync: bool) -> VerifyResult:
-    """Write a sentinel, wait for the replica to hold it, restore and check; clean up everything."""
+    """Write a sentinel, wait for the replica to hold it, restore and check; clean up everything.
+
+    A file that is not a SQLite database (an empty one included) raises `DatabaseInvalid` before
+    anything is written: a sentinel would turn it into a database worth backing up over the replica.
+    """
+    sqlite_files.require_sqlite_header(ctx.db)
     token = uuid.uuid4().hex
     try:
         created_table = _write_sentinel(ctx.db, token)

@@ -236,3 +236,45 @@ def test_consecutive_backups_while_the_app_keeps_its_connection(cfg: ConfigS3, t
         elsewhere = cfg.model_copy(update={"folder": tmp_path / "elsewhere"})
         elsewhere.restore()
         assert read_rows(elsewhere.dbpath) == [(1, "first"), (2, "second")]
+
+
+def test_an_empty_file_left_by_a_health_check_never_replaces_the_backup(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 100)
+    assert cfg.timed_replicate(30) is True  # the database is deleted after its confirmed backup, as in 0.0.9
+    sqlite3.connect(cfg.dbpath).close()  # a health check (or an ORM) touches the path first
+    assert cfg.dbpath.stat().st_size == 0
+
+    for call in (lambda: cfg.timed_replicate(30, delete=False), lambda: cfg.verify(sync=True)):
+        with pytest.raises(DatabaseInvalid, match="empty file"):
+            call()
+        assert cfg.dbpath.stat().st_size == 0, "refused before touching the file"
+
+    assert cfg.ensure_restored().value == "restored"
+    assert len(read_rows(cfg.dbpath)) == 100
+    with cfg.replicating() as replication:
+        write_rows(cfg.dbpath, 1, start=100)
+        assert replication.wait_for_sync(30)
+    elsewhere = ConfigS3(
+        key=ACCESS_KEY, token=SECRET_KEY, s3=cfg.s3, endpoint=cfg.endpoint, db=cfg.db, folder=tmp_path / "elsewhere",
+        litestream_bin=cfg.litestream_bin,
+    )
+    assert elsewhere.ensure_restored().value == "restored"
+    assert len(read_rows(elsewhere.dbpath)) == 101
+
+
+def test_a_file_that_is_not_sqlite_is_never_booted_on(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 10)
+    assert cfg.timed_replicate(30) is True
+    cfg.dbpath.write_bytes(b"not a database, not empty either")
+    with pytest.raises(DatabaseInvalid, match=f"{cfg.dbpath} is not a SQLite database"):
+        cfg.ensure_restored()
+    assert cfg.dbpath.read_bytes() == b"not a database, not empty either"
+
+
+def test_a_database_folder_that_is_a_file_is_named(cfg: ConfigS3) -> None:
+    cfg.folder.parent.mkdir(parents=True, exist_ok=True)
+    cfg.folder.write_text("I am a file")
+    for call in (cfg.ensure_restored, lambda: cfg.restore(overwrite=True)):
+        with pytest.raises(DatabaseInvalid, match="is a file, not a folder"):
+            call()
+    assert cfg.folder.read_text() == "I am a file"

@@ -12,6 +12,7 @@ from helpers import write_rows
 
 from pylts.errors import DatabaseInvalid, DatabaseLocked
 from pylts.sqlite_files import (
+    is_blank,
     check_integrity,
     content_digest,
     database_files,
@@ -40,10 +41,14 @@ def test_a_text_file_is_not_a_database(tmp_path: Path) -> None:
         check_integrity(fake, "quick")
 
 
-def test_an_empty_file_is_an_empty_database(tmp_path: Path) -> None:
+def test_an_empty_file_is_blank_and_never_passes_for_a_database(tmp_path: Path) -> None:
     empty = tmp_path / "app.db"
     empty.write_bytes(b"")
-    require_sqlite_header(empty)
+    assert is_blank(empty)
+    with pytest.raises(DatabaseInvalid, match="empty file"):
+        require_sqlite_header(empty)
+    empty.with_name("app.db-wal").write_bytes(b"frames a 0-byte main file may still have")
+    assert not is_blank(empty), "WAL content is data: not blank"
 
 
 @pytest.mark.parametrize("mode", ["quick", "full", "none"])
