@@ -3,18 +3,13 @@
 import sqlite3
 from contextlib import closing
 
-from pylts import ConfigS3, NoBackupFound
+from pylts import ConfigS3
 
 cfg = ConfigS3()  # LITESTREAM_ACCESS_KEY_ID, LITESTREAM_SECRET_ACCESS_KEY, REPLICA_URL, ...
 
 # 1. Before the app opens its database: bring it back from the replica if this machine has none.
-if not cfg.dbpath.exists():
-    try:
-        cfg.restore()
-        print(f"restored {cfg.dbpath}")
-    except NoBackupFound:
-        print("no backup yet: starting with a fresh database")
-        cfg.dbpath.parent.mkdir(parents=True, exist_ok=True)
+outcome = cfg.ensure_restored()  # "restored", "fresh" (the replica holds no backup yet) or "existing"
+print(f"database {outcome.value}: {cfg.dbpath}")
 
 # 2. The app works with its database as usual.
 with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
@@ -31,4 +26,6 @@ else:
 
 # 4. Prove the backup restores and holds the latest write (a sentinel row, restored in a temporary folder).
 result = cfg.verify(sync=True)
+if not result.ok:
+    raise SystemExit(f"backup not verified ({result.status}): {result.detail}")
 print(f"backup verified: {result.status}")

@@ -71,12 +71,12 @@ def test_the_quickstart_runs_as_shown(local_s3: LocalS3, bucket: str, tmp_path: 
     env = settings_env(local_s3.config(bucket, "app.db", folder=tmp_path / "data"))
     first = run_example(ROOT / "examples" / "quickstart.py", env, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "no backup yet" in first.stdout and "1 visit(s) recorded" in first.stdout
+    assert "database fresh" in first.stdout and "1 visit(s) recorded" in first.stdout
     assert "backup verified: ok" in first.stdout
     (tmp_path / "data" / "db.sqlite").unlink()  # a fresh machine: the database comes back from S3
     second = run_example(ROOT / "examples" / "quickstart.py", env, tmp_path)
     assert second.returncode == 0, second.stderr
-    assert "restored" in second.stdout and "2 visit(s) recorded" in second.stdout
+    assert "database restored" in second.stdout and "2 visit(s) recorded" in second.stdout
 
 
 @pytest.mark.integration
@@ -87,12 +87,12 @@ def test_the_demo_of_the_readme_runs(tmp_path: Path) -> None:
 
 
 def python_blocks() -> list[tuple[str, str]]:
-    """Every ```python block written in the docs (included files are run by their own tests)."""
+    """Every ```python block written in the README and the docs (included files are run by their own tests)."""
     blocks = []
-    for page in sorted(DOCS.rglob("*.md")):
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         for number, code in enumerate(re.findall(r"```python\n(.*?)\n```", page.read_text(), flags=re.S), start=1):
             if not code.lstrip().startswith("--8<--"):
-                blocks.append((f"{page.relative_to(DOCS)}#{number}", code))
+                blocks.append((f"{page.relative_to(ROOT)}#{number}", code))
     return blocks
 
 
@@ -101,7 +101,8 @@ BLOCKS = python_blocks()
 
 def test_the_docs_examples_were_collected() -> None:
     pages = {name.split("#")[0] for name, _ in BLOCKS}
-    assert len(BLOCKS) >= 7 and {"index.md", "guides/beside-the-app.md", "guides/restore-and-backups.md"} <= pages
+    expected = {"README.md", "docs/index.md", "docs/guides/beside-the-app.md", "docs/guides/restore-and-backups.md"}
+    assert len(BLOCKS) >= 8 and expected <= pages
 
 
 @pytest.mark.integration
