@@ -79,19 +79,14 @@ def _watch(ctx: RunContext, deadline: Deadline, token: str, committed: float) ->
     interval, seen = 0.2, -1
     with ctx.legacy_config(), tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.verify-", dir=ctx.db.parent) as folder:
         for attempt in range(10_000):
-            if not ctx.litestream.is_legacy:
-                top = latest_txid(ctx, deadline)
-                advanced = top > seen
-                seen = top
-            else:
-                advanced = True
-            if advanced:
-                arrived = time.monotonic()
-                try:
+            try:  # the deadline running out mid-listing or mid-restore means lagging, not failed
+                top = -1 if ctx.litestream.is_legacy else latest_txid(ctx, deadline)
+                if top == -1 or top > seen:
+                    seen, arrived = top, time.monotonic()
                     if _restored_copy_holds(ctx, Path(folder) / f"{attempt}-{ctx.db.name}", token, deadline):
                         return VerifyResult(status="ok", lag_seconds=round(arrived - committed, 3), detail="restored and found the sentinel")
-                except LitestreamTimeout:
-                    break
+            except LitestreamTimeout:
+                break
             if deadline.remaining() <= interval:
                 break
             time.sleep(interval)

@@ -119,6 +119,14 @@ def test_verify_without_replication_is_lagging(cfg: ConfigS3) -> None:
     assert result.status == "lagging" and "is replication running" in result.detail
 
 
+def test_verify_whose_deadline_ends_inside_a_litestream_run_is_lagging(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 1)
+    assert cfg.timed_replicate(30, delete=False)
+    for seconds in (0.02, 0.05, 0.1, 0.3):  # the deadline lands inside the listing or the restore
+        result = cfg.verify(timeout_seconds=seconds)
+        assert result.status == "lagging", f"{seconds} s: {result}"
+
+
 def test_verify_fails_when_the_replica_is_unreachable(cfg: ConfigS3, local_s3) -> None:
     write_rows(cfg.dbpath, 1)
     local_s3.stop()
