@@ -9,6 +9,7 @@ from loguru import logger
 
 from .errors import (
     BackupNotConfirmed,
+    BootRefused,
     BucketNotFound,
     CommandNotRunnable,
     CredentialsRejected,
@@ -18,6 +19,7 @@ from .errors import (
     DatabaseNotFound,
     EndpointUnreachable,
     FinalSyncFailed,
+    ForeignDatabase,
     InvalidArgument,
     InvalidSettingsFile,
     LitestreamError,
@@ -25,15 +27,17 @@ from .errors import (
     LitestreamTimeout,
     NoBackupFound,
     PyltsError,
+    ReplicaMissing,
     ReplicationError,
     RestoreError,
+    StaleDatabase,
     TLSSetupError,
     UnreadableOutput,
     UnsupportedLitestreamVersion,
 )
 from .events import DatabaseSync
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
-from .restore import RestoreOutcome
+from .boot import BootPolicy, BootReport, RestoreOutcome
 from .settings import ConfigS3
 from .supervisor import Replicator, ReplicationStatus, run_app
 from .verify import VerifyResult
@@ -45,6 +49,9 @@ logger.disable("pylts")
 
 __all__ = [
     "BackupNotConfirmed",
+    "BootPolicy",
+    "BootRefused",
+    "BootReport",
     "BucketNotFound",
     "CommandNotRunnable",
     "ConfigS3",
@@ -56,6 +63,7 @@ __all__ = [
     "DatabaseNotFound",
     "EndpointUnreachable",
     "FinalSyncFailed",
+    "ForeignDatabase",
     "Generation",
     "InvalidArgument",
     "InvalidSettingsFile",
@@ -65,6 +73,7 @@ __all__ = [
     "LtxFile",
     "NoBackupFound",
     "PyltsError",
+    "ReplicaMissing",
     "ReplicationError",
     "ReplicaContents",
     "ReplicationStatus",
@@ -73,6 +82,7 @@ __all__ = [
     "RestoreOutcome",
     "RestoreReport",
     "Snapshot",
+    "StaleDatabase",
     "TLSSetupError",
     "UnreadableOutput",
     "UnsupportedLitestreamVersion",

@@ -118,3 +118,29 @@ class FinalSyncFailed(ReplicationError):
 
 class UnreadableOutput(LitestreamError):
     """litestream printed something pylts cannot read (not the format this litestream line is known to print)."""
+
+
+class BootRefused(PyltsError):
+    """The local database and its replica disagree, so booting on either could lose data; nothing was changed.
+
+    ``local_position`` and ``replica_position`` say what was seen on each side (a txid on
+    litestream 0.5, a generation on 0.3). ``PYLTS_BOOT_POLICY`` (quarantine or adopt) turns the
+    refusal into action.
+    """
+
+    def __init__(self, message: str, *, local_position: str | None = None, replica_position: str | None = None) -> None:
+        super().__init__(message)
+        self.local_position = local_position
+        self.replica_position = replica_position
+
+
+class StaleDatabase(BootRefused):
+    """The local database is behind its replica (a stale volume): booting on it would roll the replica back."""
+
+
+class ForeignDatabase(BootRefused):
+    """The local database is not from its replica's history (never replicated here, or another generation)."""
+
+
+class ReplicaMissing(BootRefused):
+    """The replica is empty although the local database was replicated before: REPLICA_URL changed or the bucket was emptied."""

@@ -7,11 +7,8 @@ complete, checked restored copy; a failure leaves no partial file behind.
 from __future__ import annotations
 
 import contextlib
-import enum
-import fcntl
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,11 +18,12 @@ from loguru import logger
 from . import sqlite_files
 from .commands import restore_argv
 from .context import RunContext
-from .errors import DatabaseExists, DatabaseLocked, InvalidArgument, NoBackupFound, RestoreError
+from .errors import DatabaseExists, InvalidArgument, NoBackupFound, RestoreError
 from .output import error_for
 from .pitr import timestamp_arg, txid_arg
 from .reports import RestoreReport, parse_restore_report
 from .runner import Deadline
+from .status import replica_contents
 from .sqlite_files import IntegrityCheck
 
 
@@ -55,6 +53,7 @@ def restore(
         with sqlite_files.write_locked(db, busy_timeout=2.0):
             pass  # nobody is writing now: refuse early, before anything is downloaded or staged
     ctx.probe(deadline)
+    generation = None if point or not ctx.litestream.is_legacy else _newest_generation(ctx, deadline)
     with _staging_folder(db) as folder:
         staged = Path(folder) / db.name
         with ctx.legacy_config():
@@ -78,8 +77,8 @@ def restore(
         sqlite_files.check_integrity(staged, integrity_check)
         sqlite_files.checkpoint(staged)
         sqlite_files.fsync_file_and_dir(staged)
-        _install(staged, db)
-    report = parse_restore_report(result.stdout)
+        report = parse_restore_report(result.stdout)
+        _install(staged, db, report.txid if report else generation)
     logger.info("restored {} from {}{}", db, ctx.replica.url(), f" up to txid {report.txid}" if report else "")
     return report
 
@@ -109,66 +108,25 @@ def _point(ctx: RunContext, timestamp: datetime | str | None, txid: int | str | 
     return {}
 
 
-def _install(staged: Path, db: Path) -> None:
-    """Move the checked copy over ``db``, clearing what belonged to the old file first."""
+def _newest_generation(ctx: RunContext, deadline: Deadline) -> str | None:
+    """litestream 0.3: the generation a latest restore takes (it reports none itself)."""
+    generations = replica_contents(ctx, deadline).generations
+    return max(generations, key=lambda g: g.end).generation if generations else None
+
+
+def _install(staged: Path, db: Path, position: str | None) -> None:
+    """Move the checked copy over ``db``, clearing what belonged to the old file first.
+
+    The replica ``position`` restored (txid or generation; ``None`` for a point in time on 0.3)
+    is noted beside it first, so the next boot knows where this copy stands.
+    """
     if db.exists():
         sqlite_files.checkpoint(db)  # the old WAL is folded in, so dropping it loses nothing
-    stale = [p for p in sqlite_files.sidecars(db) + [sqlite_files.litestream_meta(db)] if p.exists()]
+    stale = [p for p in sqlite_files.sidecars(db) + [sqlite_files.litestream_meta(db), sqlite_files.restored_mark(db)] if p.exists()]
     if stale:
         logger.warning("removing files left from an earlier database: {}", ", ".join(p.name for p in stale))
         sqlite_files.remove(stale)
+    if position:
+        sqlite_files.restored_mark(db).write_text(position + "\n", encoding="utf-8")
     os.replace(staged, db)
     sqlite_files.fsync_file_and_dir(db)
-
-
-class RestoreOutcome(str, enum.Enum):
-    """What ``ConfigS3.ensure_restored`` did."""
-
-    RESTORED = "restored"  #: the database was missing and came back from the replica
-    FRESH = "fresh"  #: the database was missing and the replica holds no backup: start anew
-    EXISTING = "existing"  #: a database was already there and was left alone
-
-
-def ensure_restored(ctx: RunContext, *, integrity_check: IntegrityCheck, deadline: Deadline) -> RestoreOutcome:
-    """Restore ``ctx.db`` if it is missing (or an empty 0-byte file); safe when several processes boot at once.
-
-    A file there that is not a SQLite database raises `DatabaseInvalid` and is left alone.
-
-    The processes take turns on a lock of the database's folder: the first restores,
-    the others then find the database there.
-    """
-    sqlite_files.make_folder(ctx.db.parent)
-    with _folder_lock(ctx.db.parent, deadline):
-        if sqlite_files.is_blank(ctx.db):
-            logger.warning("{} is an empty file (0 bytes): treating the database as missing", ctx.db)
-        elif ctx.db.exists():
-            sqlite_files.require_sqlite_header(ctx.db)  # never boot (and so replicate) on a file that is not SQLite
-            return RestoreOutcome.EXISTING
-        try:
-            restore(ctx, overwrite=False, integrity_check=integrity_check, deadline=deadline)
-        except NoBackupFound:
-            stale = [p for p in sqlite_files.sidecars(ctx.db) + [sqlite_files.litestream_meta(ctx.db)] if p.exists()]
-            sqlite_files.remove(stale)  # a new database must not meet an old WAL
-            logger.info("no backup of {} yet: starting fresh", ctx.db.name)
-            return RestoreOutcome.FRESH
-        return RestoreOutcome.RESTORED
-
-
-@contextlib.contextmanager
-def _folder_lock(folder: Path, deadline: Deadline) -> Iterator[None]:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if deadline.expired:
-                    raise DatabaseLocked(
-                        f"another process kept {folder} locked for {deadline.seconds:g} s while restoring; "
-                        "try again, or raise timeout_seconds"
-                    ) from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock

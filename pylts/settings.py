@@ -30,7 +30,7 @@ from .commands import child_env, config_yaml, replicate_argv, restore_argv
 from .context import RunContext, write_private
 from .reports import ReplicaContents
 from .status import replica_contents
-from .restore import RestoreOutcome
+from .boot import BootPolicy, BootReport, ensure_restored
 from .errors import DatabaseNotFound, InvalidSettingsFile
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .runner import Deadline
@@ -102,6 +102,12 @@ class ConfigS3(BaseSettings):
         validation_alias="PYLTS_AWS_CREDENTIAL_CHAIN",
         repr=False,
         description="Use the AWS default credential chain (instance roles) instead of the two keys.",
+    )
+    boot_policy: BootPolicy = Field(
+        default=BootPolicy.REFUSE,
+        validation_alias="PYLTS_BOOT_POLICY",
+        repr=False,
+        description="When the local database and the replica disagree at boot: refuse, quarantine or adopt.",
     )
 
     @classmethod
@@ -262,14 +268,20 @@ class ConfigS3(BaseSettings):
         )
         return self.dbpath
 
-    def ensure_restored(self, *, integrity_check: IntegrityCheck = "quick", timeout_seconds: float = 600.0) -> RestoreOutcome:
-        """The first line of an app: make sure the database is there before anything opens it.
+    def ensure_restored(
+        self, *, integrity_check: IntegrityCheck = "quick", timeout_seconds: float = 600.0, policy: BootPolicy | None = None
+    ) -> BootReport:
+        """The first line of an app: make sure the database is there, and current, before anything opens it.
 
-        Restores ``dbpath`` when it is missing and a backup exists (``"restored"``),
-        starts fresh when the replica holds none (``"fresh"``, stale ``-wal``/``-shm``
-        files removed), and leaves an existing database alone (``"existing"``).
-        Several processes may call it at once: one restores, the others wait and
-        then find the database.
+        Compares the local database with the replica (one listing) and restores it when
+        it is missing (``"restored"``), starts fresh when neither side has one (``"fresh"``)
+        and leaves a database that is at or ahead of the replica alone (``"existing"``).
+        A database that is behind the replica (`StaleDatabase`), from another history
+        (`ForeignDatabase`), or replicated before to a replica that is now empty
+        (`ReplicaMissing`) is refused, and nothing is changed, unless ``policy`` (default:
+        the ``boot_policy`` setting, ``PYLTS_BOOT_POLICY``) says ``quarantine`` or ``adopt``.
+        Returns a `BootReport` with the positions seen. Several processes may call it at
+        once: one restores, the others wait and then find the database.
 
         Examples:
             >>> import tempfile
@@ -282,7 +294,9 @@ class ConfigS3(BaseSettings):
             >>> s3.stop()
         """
         deadline = Deadline(timeout_seconds)
-        return restore.ensure_restored(self._context(), integrity_check=integrity_check, deadline=deadline)
+        return ensure_restored(
+            self._context(), integrity_check=integrity_check, deadline=deadline, policy=policy or self.boot_policy
+        )
 
     def timed_replicate(self, timeout_seconds: float, *, delete: bool = True) -> bool:
         """Back up the database once; return as soon as the backup is durable.

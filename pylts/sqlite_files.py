@@ -5,7 +5,7 @@ litestream's own metadata folder (``.app.db-litestream``). pylts treats them as 
 
 >>> from pathlib import Path
 >>> [p.name for p in database_files(Path("/data/app.db"))]
-['app.db', 'app.db-wal', 'app.db-shm', 'app.db-journal', 'app.db-txid', '.app.db-litestream', '.app.db-pylts.yml']
+['app.db', 'app.db-wal', 'app.db-shm', 'app.db-journal', 'app.db-txid', '.app.db-litestream', '.app.db-pylts.yml', '.app.db-pylts-position']
 """
 
 from __future__ import annotations
@@ -49,9 +49,32 @@ def config_path_for(db: Path) -> Path:
     return db.with_name(f".{db.name}-pylts.yml")
 
 
+def restored_mark(db: Path) -> Path:
+    """Where pylts notes the replica position a database was restored at (a txid on 0.5, a generation on 0.3).
+
+    >>> restored_mark(Path("/data/app.db"))
+    PosixPath('/data/.app.db-pylts-position')
+    """
+    return db.with_name(f".{db.name}-pylts-position")
+
+
 def database_files(db: Path) -> list[Path]:
-    """The database, its sidecars, litestream's metadata folder and pylts' config for it."""
-    return [db, *sidecars(db), litestream_meta(db), config_path_for(db)]
+    """The database, its sidecars, litestream's metadata folder, pylts' config and restore mark for it."""
+    return [db, *sidecars(db), litestream_meta(db), config_path_for(db), restored_mark(db)]
+
+
+def local_txid(db: Path) -> int | None:
+    """The newest transaction litestream 0.5 captured of ``db``, from its LTX file names at every level."""
+    names = (p.stem.partition("-")[2] for p in litestream_meta(db).glob("ltx/*/*.ltx"))
+    return max((int(name, 16) for name in names if name), default=None)
+
+
+def local_generation(db: Path) -> str | None:
+    """The generation litestream 0.3 last replicated ``db`` in, from its metadata."""
+    try:
+        return (litestream_meta(db) / "generation").read_text(encoding="utf-8").strip() or None
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def remove(paths: list[Path]) -> None:

@@ -40,7 +40,7 @@ from .context import RunContext, write_private
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, ReplicationError
 from .events import DatabaseSync, SyncTracker
 from .output import error_from_text
-from .restore import RestoreOutcome
+from .boot import RestoreOutcome
 from .runner import Deadline, ManagedProcess
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class Replicator:
         deadline = Deadline(self._ready_timeout)
         self._ctx.probe(deadline)
         for cfg in self._configs:
-            if cfg.ensure_restored(timeout_seconds=max(deadline.remaining(), 1.0)) is RestoreOutcome.FRESH:
+            if cfg.ensure_restored(timeout_seconds=max(deadline.remaining(), 1.0)).outcome is RestoreOutcome.FRESH:
                 sqlite_files.create_empty(cfg.dbpath)
         self._folder = Path(tempfile.mkdtemp(prefix="pylts-replicate-"))
         config = self._folder / "litestream.yml"

@@ -1,0 +1,281 @@
+"""The boot decision: compare the local database with its replica before anything opens it.
+
+litestream trusts whatever database it is pointed at. A stale volume (behind the replica)
+that an app boots on is replicated over the newer history; a changed ``REPLICA_URL`` makes a
+replicated database look brand new; a copy from elsewhere starts a second history. So
+`ensure_restored` looks at both sides first, with one listing of the replica:
+
+| local | replica | decision |
+| --- | --- | --- |
+| missing (or an empty 0-byte file) | has a backup | restore |
+| missing, no trace of earlier replication | empty | fresh |
+| missing or present, replicated before (litestream's metadata or pylts' restore mark) | empty | refuse: `ReplicaMissing` |
+| present, never replicated | empty | existing: its first replication follows |
+| present, at or ahead of the replica | has a backup | existing |
+| present, behind the replica | has a backup | refuse: `StaleDatabase` |
+| present, from another history | has a backup | refuse: `ForeignDatabase` |
+| present, not a SQLite database | any | refuse: `DatabaseInvalid` |
+
+A position is a transaction id on litestream 0.5 and a generation on 0.3. The local one comes
+from litestream's metadata beside the database, else from the mark pylts leaves after a
+restore (``.app.db-pylts-position``). A `BootPolicy` turns a refusal into action:
+``quarantine`` moves the local files aside (never deletes them) and restores, ``adopt``
+keeps the local copy and lets it become the replica's newest state.
+
+>>> decide(Local(present=True, position="0000000000000005"), Replica(("0000000000000009",)), legacy=False)
+<Decision.STALE: 'stale'>
+>>> decide(Local(present=False, position=None), Replica(()), legacy=False)
+<Decision.FRESH: 'fresh'>
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from loguru import logger
+from pydantic import BaseModel, ConfigDict
+
+from . import sqlite_files
+from .context import RunContext
+from .errors import BootRefused, DatabaseLocked, ForeignDatabase, ReplicaMissing, StaleDatabase
+from .restore import restore
+from .runner import Deadline
+from .sqlite_files import IntegrityCheck
+from .status import latest_txid, replica_contents
+
+
+class BootPolicy(str, enum.Enum):
+    """What `ensure_restored` does when the local database and the replica disagree."""
+
+    REFUSE = "refuse"  #: raise the typed error and change nothing (the default)
+    QUARANTINE = "quarantine"  #: move the local files aside under a dated name, then restore (or start fresh)
+    ADOPT = "adopt"  #: keep the local copy: it becomes the replica's newest state
+
+
+class RestoreOutcome(str, enum.Enum):
+    """What `ensure_restored` did."""
+
+    RESTORED = "restored"  #: the database was missing and came back from the replica
+    FRESH = "fresh"  #: the database was missing and the replica holds no backup: start anew
+    EXISTING = "existing"  #: a database was already there, current with the replica, and was left alone
+    QUARANTINED = "quarantined"  #: the local files were moved aside (policy quarantine), then restored or started fresh
+    ADOPTED = "adopted"  #: the local copy disagreed with the replica and was kept (policy adopt)
+
+
+class BootReport(BaseModel):
+    """What `ensure_restored` decided, and the positions it saw on each side, for the app to log.
+
+    ``value`` is the outcome's name, as pylts 0.1's ``ensure_restored().value`` gave it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: RestoreOutcome
+    local_position: str | None = None
+    replica_position: str | None = None
+    moved_to: Path | None = None
+
+    @property
+    def value(self) -> str:
+        """The outcome's name: ``"restored"``, ``"fresh"``, ``"existing"``, ``"quarantined"`` or ``"adopted"``."""
+        return self.outcome.value
+
+
+@dataclass(frozen=True)
+class Local:
+    """The local side: is there a database with data, and where was it last replicated or restored."""
+
+    present: bool
+    position: str | None
+
+
+@dataclass(frozen=True)
+class Replica:
+    """The replica side: its positions, newest first (one txid on 0.5, every generation on 0.3); empty = no backup."""
+
+    positions: tuple[str, ...]
+
+    @property
+    def latest(self) -> str | None:
+        return self.positions[0] if self.positions else None
+
+
+class Decision(str, enum.Enum):
+    RESTORE = "restore"
+    FRESH = "fresh"
+    EXISTING = "existing"
+    MISSING = "missing"  # the replica is empty although this database was replicated before
+    STALE = "stale"  # the local database is behind the replica
+    FOREIGN = "foreign"  # the local database belongs to another history than the replica's
+
+
+def decide(local: Local, replica: Replica, *, legacy: bool) -> Decision:
+    """The row of the table above that ``local`` and ``replica`` fall in (pure: no I/O)."""
+    if not replica.positions:
+        if local.position is not None:
+            return Decision.MISSING
+        return Decision.EXISTING if local.present else Decision.FRESH
+    if not local.present:
+        return Decision.RESTORE
+    if local.position is None:
+        return Decision.FOREIGN
+    if not legacy:
+        return Decision.STALE if int(local.position, 16) < int(replica.positions[0], 16) else Decision.EXISTING
+    if local.position == replica.positions[0]:
+        return Decision.EXISTING
+    return Decision.STALE if local.position in replica.positions else Decision.FOREIGN
+
+
+def ensure_restored(
+    ctx: RunContext, *, integrity_check: IntegrityCheck, deadline: Deadline, policy: BootPolicy = BootPolicy.REFUSE
+) -> BootReport:
+    """Decide with the table above and act; safe when several processes boot at once.
+
+    The processes take turns on a lock of the database's folder: the first restores,
+    the others then find the database there, current.
+    """
+    sqlite_files.make_folder(ctx.db.parent)
+    with _folder_lock(ctx.db.parent, deadline):
+        local = _local(ctx)
+        replica = _replica(ctx, deadline)
+        decision = decide(local, replica, legacy=ctx.litestream.is_legacy)
+        seen = {"local_position": local.position, "replica_position": replica.latest}
+        logger.info("boot of {}: {} (local position {}, replica position {})", ctx.db, decision.value, local.position, replica.latest)
+        if decision is Decision.EXISTING:
+            return BootReport(outcome=RestoreOutcome.EXISTING, **seen)
+        if decision in (Decision.RESTORE, Decision.FRESH):
+            return BootReport(outcome=_restore_or_start_fresh(ctx, replica, integrity_check, deadline), **seen)
+        if policy is BootPolicy.ADOPT:
+            logger.warning("keeping {} although {} (policy adopt): it becomes the replica's newest state", ctx.db, _what(decision))
+            _forget_position(ctx.db)
+            return BootReport(outcome=RestoreOutcome.ADOPTED, **seen)
+        if policy is BootPolicy.QUARANTINE:
+            moved_to = _quarantine(ctx.db)
+            logger.warning("moved {} aside to {} because {} (policy quarantine)", ctx.db.name, moved_to, _what(decision))
+            _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
+            return BootReport(outcome=RestoreOutcome.QUARANTINED, moved_to=moved_to, **seen)
+        raise _refusal(ctx, decision, local, replica)
+
+
+def _restore_or_start_fresh(ctx: RunContext, replica: Replica, integrity_check: IntegrityCheck, deadline: Deadline) -> RestoreOutcome:
+    if replica.positions:
+        restore(ctx, overwrite=True, integrity_check=integrity_check, deadline=deadline)
+        return RestoreOutcome.RESTORED
+    stale = [p for p in [*sqlite_files.sidecars(ctx.db), sqlite_files.litestream_meta(ctx.db), sqlite_files.restored_mark(ctx.db)] if p.exists()]
+    sqlite_files.remove(stale)  # a new database must not meet an old WAL or an old position
+    logger.info("no backup of {} yet: starting fresh", ctx.db.name)
+    return RestoreOutcome.FRESH
+
+
+def _local(ctx: RunContext) -> Local:
+    db = ctx.db
+    if sqlite_files.is_blank(db):
+        logger.warning("{} is an empty file (0 bytes): treating the database as missing", db)
+        present = False
+    else:
+        present = db.exists()
+        if present:
+            sqlite_files.require_sqlite_header(db)  # never boot (and so replicate) on a file that is not SQLite
+    if ctx.litestream.is_legacy:
+        position = sqlite_files.local_generation(db)
+    else:
+        txid = sqlite_files.local_txid(db)
+        position = None if txid is None else f"{txid:016x}"
+    if position is None:
+        with contextlib.suppress(FileNotFoundError):
+            position = sqlite_files.restored_mark(db).read_text(encoding="utf-8").strip() or None
+    return Local(present=present, position=position)
+
+
+def _replica(ctx: RunContext, deadline: Deadline) -> Replica:
+    ctx.probe(deadline)
+    if not ctx.litestream.is_legacy:
+        txid = latest_txid(ctx, deadline)
+        return Replica((f"{txid:016x}",) if txid else ())
+    generations = sorted(replica_contents(ctx, deadline).generations, key=lambda g: g.end, reverse=True)
+    return Replica(tuple(g.generation for g in generations))
+
+
+def _forget_position(db: Path) -> None:
+    """For adopt: drop the old position, so the kept copy is not taken for stale again at the next boot."""
+    sqlite_files.remove([sqlite_files.restored_mark(db)])
+
+
+def _quarantine(db: Path) -> Path:
+    """Move ``db`` and every file that belongs to it into a dated folder beside it; nothing is deleted.
+
+    The WAL is folded into the database first, so the one file moved first holds every committed row.
+    """
+    sqlite_files.checkpoint(db)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    folder = db.with_name(f"{db.name}.quarantine-{stamp}")
+    folder.mkdir()
+    for path in sqlite_files.database_files(db):
+        if path.exists():
+            os.replace(path, folder / path.name)
+    return folder
+
+
+def _what(decision: Decision) -> str:
+    return {
+        Decision.MISSING: "the replica holds no backup although this database was replicated before",
+        Decision.STALE: "it is behind its replica",
+        Decision.FOREIGN: "it is not from the replica's history",
+    }[decision]
+
+
+def _refusal(ctx: RunContext, decision: Decision, local: Local, replica: Replica) -> BootRefused:
+    db, url = ctx.db, ctx.replica.url()
+    unit = "generation" if ctx.litestream.is_legacy else "transaction"
+    if decision is Decision.MISSING:
+        return ReplicaMissing(
+            f"the replica {url} holds no backup, but {db} was replicated before (local {unit} {local.position}): "
+            "REPLICA_URL changed, or the bucket was emptied. Nothing was changed. Either fix REPLICA_URL, or, "
+            "if the new replica is meant, set PYLTS_BOOT_POLICY=adopt to replicate this copy to it",
+            local_position=local.position,
+        )
+    ways = (
+        f"Nothing was changed. Either take the replica's copy: PYLTS_BOOT_POLICY=quarantine moves {db.name} and its "
+        f"files aside to {db.name}.quarantine-<time> and restores; or keep the local copy and make it the replica's "
+        "newest state on purpose: PYLTS_BOOT_POLICY=adopt"
+    )
+    if decision is Decision.STALE:
+        return StaleDatabase(
+            f"{db} is behind its replica (local {unit} {local.position}, replica {unit} {replica.latest}): it was "
+            f"written from elsewhere since, and booting on this copy would roll the replica back. {ways}",
+            local_position=local.position, replica_position=replica.latest,
+        )
+    where = f"local {unit} {local.position} is not in the replica" if local.position else "it was never replicated or restored here"
+    return ForeignDatabase(
+        f"{db} is not from the history of its replica {url} ({where}; replica {unit} {replica.latest}): booting on it "
+        f"would replace the replica's newest state with it. {ways}",
+        local_position=local.position, replica_position=replica.latest,
+    )
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path, deadline: Deadline) -> Iterator[None]:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline.expired:
+                    raise DatabaseLocked(
+                        f"another process kept {folder} locked for {deadline.seconds:g} s while restoring; "
+                        "try again, or raise timeout_seconds"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

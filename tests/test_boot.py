@@ -1,0 +1,167 @@
+"""The boot decision: the local database and its replica are compared before the app opens either.
+
+Each row of the table in pylts/boot.py, on both litestream lines, against the real binary and moto;
+then the stale-volume story the trackers tell (an old copy comes back after the replica moved on).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import read_rows, write_rows
+
+from pylts import (
+    BootPolicy,
+    ConfigS3,
+    DatabaseInvalid,
+    ForeignDatabase,
+    ReplicaMissing,
+    RestoreOutcome,
+    StaleDatabase,
+)
+from pylts.boot import Decision, Local, Replica, decide
+
+T = "{:016x}".format
+
+
+@pytest.mark.parametrize(
+    ("local", "replica", "legacy", "expected"),
+    [
+        (Local(False, None), Replica((T(9),)), False, Decision.RESTORE),
+        (Local(False, None), Replica(()), False, Decision.FRESH),
+        (Local(False, T(3)), Replica(()), False, Decision.MISSING),
+        (Local(True, T(3)), Replica(()), False, Decision.MISSING),
+        (Local(True, None), Replica(()), False, Decision.EXISTING),
+        (Local(True, T(9)), Replica((T(9),)), False, Decision.EXISTING),
+        (Local(True, T(12)), Replica((T(9),)), False, Decision.EXISTING),
+        (Local(True, T(5)), Replica((T(9),)), False, Decision.STALE),
+        (Local(True, None), Replica((T(9),)), False, Decision.FOREIGN),
+        (Local(True, "g2"), Replica(("g2", "g1")), True, Decision.EXISTING),
+        (Local(True, "g1"), Replica(("g2", "g1")), True, Decision.STALE),
+        (Local(True, "g0"), Replica(("g2", "g1")), True, Decision.FOREIGN),
+        (Local(False, "g1"), Replica(("g2", "g1")), True, Decision.RESTORE),
+    ],
+)
+def test_the_decision_table(local: Local, replica: Replica, legacy: bool, expected: Decision) -> None:
+    assert decide(local, replica, legacy=legacy) is expected
+
+
+pytestmark = pytest.mark.integration
+
+
+def on_another_machine(cfg: ConfigS3, folder: Path, **changes: str) -> ConfigS3:
+    """The same settings on a machine whose database lives in ``folder`` (built anew, so every validator runs)."""
+    values = {"key": cfg.key, "token": cfg.token, "s3": cfg.s3, "endpoint": cfg.endpoint, "region": cfg.region, "db": cfg.db}
+    return ConfigS3(**{**values, **changes}, folder=folder, litestream_bin=cfg.litestream_bin)  # type: ignore[arg-type]
+
+
+def snapshot(folder: Path, into: Path) -> Path:
+    """A copy of a machine's data folder as a volume keeps it: database, WAL, litestream's metadata, pylts' mark."""
+    return Path(shutil.copytree(folder, into))
+
+
+def test_missing_database_restores_and_the_restored_copy_boots_again(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 10)
+    assert cfg.timed_replicate(30) is True
+    first = cfg.ensure_restored()
+    assert first.outcome is RestoreOutcome.RESTORED and first.replica_position
+    write_rows(cfg.dbpath, 5, start=10)  # the app wrote; the process died before litestream ever ran
+    again = cfg.ensure_restored()
+    assert again.outcome is RestoreOutcome.EXISTING, "a restored copy is from the replica's history"
+    assert again.local_position == first.replica_position
+    assert len(read_rows(cfg.dbpath)) == 15
+
+
+def test_nothing_on_either_side_starts_fresh_and_a_new_database_is_existing(cfg: ConfigS3) -> None:
+    assert cfg.ensure_restored().outcome is RestoreOutcome.FRESH
+    write_rows(cfg.dbpath, 3)
+    report = cfg.ensure_restored()
+    assert report.outcome is RestoreOutcome.EXISTING and report.local_position is None and report.replica_position is None
+
+
+def test_a_changed_replica_url_is_refused(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 20)
+    assert cfg.timed_replicate(30, delete=False)
+    moved = on_another_machine(cfg, cfg.folder, s3=cfg.s3.replace("/app.db", "/renamed/app.db"))
+    before = sorted((p.name, p.stat().st_size) for p in cfg.folder.iterdir())
+    with pytest.raises(ReplicaMissing, match="REPLICA_URL changed, or the bucket was emptied") as refused:
+        moved.ensure_restored()
+    assert refused.value.local_position is not None
+    assert sorted((p.name, p.stat().st_size) for p in cfg.folder.iterdir()) == before, "nothing changed on disk"
+
+    cfg.dbpath.unlink()  # the database gone, litestream's metadata still there: still replicated before
+    with pytest.raises(ReplicaMissing):
+        moved.ensure_restored()
+
+    write_rows(cfg.dbpath, 20)
+    adopted = moved.ensure_restored(policy=BootPolicy.ADOPT)
+    assert adopted.outcome is RestoreOutcome.ADOPTED
+    assert moved.timed_replicate(30, delete=False)
+    assert on_another_machine(moved, tmp_path / "other").ensure_restored().outcome is RestoreOutcome.RESTORED
+
+
+def test_a_database_copied_in_from_elsewhere_is_refused(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 10)
+    assert cfg.timed_replicate(30) is True
+    stranger = on_another_machine(cfg, tmp_path / "stranger")
+    write_rows(stranger.dbpath, 3)  # made here, never replicated nor restored here
+    with pytest.raises(ForeignDatabase, match="never replicated or restored here"):
+        stranger.ensure_restored()
+    assert len(read_rows(stranger.dbpath)) == 3
+
+
+def test_a_file_that_is_not_sqlite_is_refused_whatever_the_policy(cfg: ConfigS3) -> None:
+    cfg.folder.mkdir(parents=True)
+    cfg.dbpath.write_bytes(b"garbage" * 100)
+    for policy in BootPolicy:
+        with pytest.raises(DatabaseInvalid):
+            cfg.ensure_restored(policy=policy)
+    assert cfg.dbpath.read_bytes() == b"garbage" * 100
+
+
+@pytest.fixture
+def stale_volume(cfg: ConfigS3, tmp_path: Path) -> tuple[ConfigS3, ConfigS3]:
+    """The drill the trackers describe: a machine with 55 rows goes away; its successor restores,
+    grows the database to 150 rows and backs it up; then the old volume comes back."""
+    write_rows(cfg.dbpath, 55)
+    assert cfg.timed_replicate(30, delete=False)
+    old_volume = snapshot(cfg.folder, tmp_path / "old-volume")
+    successor = on_another_machine(cfg, tmp_path / "successor")
+    assert successor.ensure_restored().outcome is RestoreOutcome.RESTORED
+    write_rows(successor.dbpath, 95, start=55)
+    assert successor.timed_replicate(30, delete=False)
+    return on_another_machine(cfg, old_volume), successor
+
+
+def test_a_stale_volume_is_refused_and_the_replica_keeps_every_row(stale_volume: tuple[ConfigS3, ConfigS3], tmp_path: Path) -> None:
+    old, _ = stale_volume
+    with pytest.raises(StaleDatabase, match="is behind its replica") as refused:
+        old.ensure_restored()
+    assert refused.value.local_position != refused.value.replica_position
+    assert len(read_rows(old.dbpath)) == 55, "left alone"
+    fresh = on_another_machine(old, tmp_path / "check")
+    fresh.ensure_restored()
+    assert len(read_rows(fresh.dbpath)) == 150
+
+
+def test_quarantine_moves_the_stale_copy_aside_and_restores(stale_volume: tuple[ConfigS3, ConfigS3]) -> None:
+    old, _ = stale_volume
+    report = old.ensure_restored(policy=BootPolicy.QUARANTINE)
+    assert report.outcome is RestoreOutcome.QUARANTINED and report.moved_to is not None
+    assert len(read_rows(old.dbpath)) == 150
+    kept = report.moved_to / old.db
+    assert len(read_rows(kept)) == 55, "the old copy is kept whole, never deleted"
+    assert old.ensure_restored().outcome is RestoreOutcome.EXISTING
+
+
+def test_adopt_keeps_the_stale_copy_on_purpose(stale_volume: tuple[ConfigS3, ConfigS3], tmp_path: Path) -> None:
+    old, _ = stale_volume
+    write_rows(old.dbpath, 1, start=1000)
+    assert old.ensure_restored(policy=BootPolicy.ADOPT).outcome is RestoreOutcome.ADOPTED
+    kept = read_rows(old.dbpath)
+    assert old.timed_replicate(30, delete=False)
+    check = on_another_machine(old, tmp_path / "check")
+    check.ensure_restored()
+    assert read_rows(check.dbpath) == kept
