@@ -8,6 +8,7 @@ ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 from loguru import logger
 
 from .errors import (
+    AlreadyReplicating,
     BackupNotConfirmed,
     BootRefused,
     BucketNotFound,
@@ -48,6 +49,7 @@ __version__ = "0.1.0"
 logger.disable("pylts")
 
 __all__ = [
+    "AlreadyReplicating",
     "BackupNotConfirmed",
     "BootPolicy",
     "BootRefused",

@@ -29,8 +29,12 @@ def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
         raise DatabaseNotFound(f"{ctx.db} does not exist, so there is nothing to back up; check DB_SQLITE and the folder")
     sqlite_files.require_sqlite_header(ctx.db)
     ctx.probe(deadline)
-    if ctx.litestream.is_legacy:
-        return _sync_legacy(ctx, deadline)
+    with sqlite_files.replication_lock(ctx.db):
+        return _sync_legacy(ctx, deadline) if ctx.litestream.is_legacy else _sync_once(ctx, deadline)
+
+
+def _sync_once(ctx: RunContext, deadline: Deadline) -> bool:
+    """litestream 0.5: ``replicate -once``, one sync of the database, then exit."""
     try:
         result = ctx.run(replicate_argv(ctx.litestream, ctx.db, ctx.replica, once=True), deadline)
     except LitestreamTimeout as timeout:
@@ -85,7 +89,7 @@ def delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:
     commit and that the replica holds that transaction; on 0.3 it restores the
     replica into a temporary folder and compares every row.
     """
-    with sqlite_files.write_locked(ctx.db):
+    with sqlite_files.replication_lock(ctx.db), sqlite_files.write_locked(ctx.db):
         if ctx.litestream.is_legacy:
             _confirm_by_restore(ctx, deadline)
         else:

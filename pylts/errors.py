@@ -144,3 +144,11 @@ class ForeignDatabase(BootRefused):
 
 class ReplicaMissing(BootRefused):
     """The replica is empty although the local database was replicated before: REPLICA_URL changed or the bucket was emptied."""
+
+
+class AlreadyReplicating(PyltsError):
+    """Another process on this machine already replicates the database; ``pid`` names it when known."""
+
+    def __init__(self, message: str, *, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid

@@ -5,12 +5,13 @@ litestream's own metadata folder (``.app.db-litestream``). pylts treats them as 
 
 >>> from pathlib import Path
 >>> [p.name for p in database_files(Path("/data/app.db"))]
-['app.db', 'app.db-wal', 'app.db-shm', 'app.db-journal', 'app.db-txid', '.app.db-litestream', '.app.db-pylts.yml', '.app.db-pylts-position']
+['app.db', 'app.db-wal', 'app.db-shm', 'app.db-journal', 'app.db-txid', '.app.db-litestream', '.app.db-pylts.yml', '.app.db-pylts-position', '.app.db-pylts.lock']
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .errors import DatabaseInvalid, DatabaseLocked
+from .errors import AlreadyReplicating, DatabaseInvalid, DatabaseLocked
 
 IntegrityCheck = Literal["full", "quick", "none"]
 _HEADER = b"SQLite format 3\x00"
@@ -58,9 +59,43 @@ def restored_mark(db: Path) -> Path:
     return db.with_name(f".{db.name}-pylts-position")
 
 
+def lock_path(db: Path) -> Path:
+    """The file whose lock says a process replicates ``db`` (it holds that process's pid).
+
+    >>> lock_path(Path("/data/app.db"))
+    PosixPath('/data/.app.db-pylts.lock')
+    """
+    return db.with_name(f".{db.name}-pylts.lock")
+
+
 def database_files(db: Path) -> list[Path]:
-    """The database, its sidecars, litestream's metadata folder, pylts' config and restore mark for it."""
-    return [db, *sidecars(db), litestream_meta(db), config_path_for(db), restored_mark(db)]
+    """The database, its sidecars, litestream's metadata folder, and pylts' config, restore mark and lock for it."""
+    return [db, *sidecars(db), litestream_meta(db), config_path_for(db), restored_mark(db), lock_path(db)]
+
+
+@contextlib.contextmanager
+def replication_lock(db: Path) -> Iterator[None]:
+    """Be the one process on this machine that replicates ``db``, for the ``with`` block.
+
+    The lock is the kernel's (``flock``), so it goes away with its holder, even one killed
+    by SIGKILL; litestream does not inherit it.
+    """
+    fd = os.open(lock_path(db), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise AlreadyReplicating(
+                f"{db} is already being replicated by process {holder or '(unknown)'} on this machine: two "
+                "replicators of one database would overwrite each other's backups; stop that one first",
+                pid=int(holder) if holder.isdigit() else None,
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def local_txid(db: Path) -> int | None:

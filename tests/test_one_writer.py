@@ -1,0 +1,44 @@
+"""One writer per database on a machine: a second replicator fails at once, naming the first."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from helpers import read_rows, write_rows
+
+from pylts import AlreadyReplicating, ConfigS3
+
+pytestmark = pytest.mark.integration
+
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from pylts.sqlite_files import replication_lock
+    with replication_lock(Path(sys.argv[1])):
+        print("held", flush=True)
+        sys.stdin.read()
+    """
+)
+
+
+def test_a_backup_while_another_process_replicates_fails_at_once(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 10)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(cfg.dbpath)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(AlreadyReplicating, match=f"already being replicated by process {holder.pid}") as refused:
+            cfg.timed_replicate(30)
+        assert refused.value.pid == holder.pid
+        assert len(read_rows(cfg.dbpath)) == 10, "nothing deleted"
+        assert cfg.replica_contents().empty, "nothing uploaded"
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=10)
+        if holder.stdout:
+            holder.stdout.close()
+    assert cfg.timed_replicate(30) is True, "the lock went away with its holder"
