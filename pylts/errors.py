@@ -114,3 +114,11 @@ class FinalSyncFailed(ReplicationError):
 
     #: Exit code of the app run under replication, when there was one.
     app_returncode: int | None = None
+
+
+class InvalidSettings(PyltsError, ValueError):
+    """Settings could not be built; each problem names its setting, never the value given."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid settings: " + "; ".join(f"{setting}: {message}" for setting, message in self.problems))
