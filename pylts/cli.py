@@ -85,10 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     settings = _settings_options(ConfigS3)
 
     def command(
-        name: str, summary: str, example: str, run: Callable[[argparse.Namespace], int], options: argparse.ArgumentParser = settings
+        name: str,
+        summary: str,
+        example: str,
+        run: Callable[[argparse.Namespace], int],
+        options: argparse.ArgumentParser = settings,
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
-            name, help=summary, description=summary, epilog=f"example:\n  {example}", parents=[options], formatter_class=_Formatter
+            name,
+            help=summary,
+            description=summary,
+            epilog=f"example:\n  {example}",
+            parents=[options],
+            formatter_class=_Formatter,
         )
         sub.set_defaults(run=run)
         return sub
@@ -107,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode = replicate.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="back up once and exit as soon as the backup is durable")
     mode.add_argument("--exec", metavar="COMMAND", help="run COMMAND under replication and exit with its exit code")
-    replicate.add_argument("--timeout", type=float, metavar="SECONDS", help="with --once: give up after this long (default 60)")
+    replicate.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="with --once: give up after this long (default 60)"
+    )
     replicate.add_argument("--delete", action="store_true", help="with --once: delete the database after a confirmed backup")
 
     verify = command("verify", "Prove the backup restores and is current (a sentinel row round trip).", "pylts verify --sync", _verify)
@@ -120,13 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
     status = command("status", "List what the replica holds.", "pylts status --json", _status)
     status.add_argument("--json", action="store_true", help="print the listing as JSON")
 
-    command("version", "Print the versions of pylts and litestream.", "pylts version", _version, _settings_options(LitestreamSettings))
+    binary_options = _settings_options(LitestreamSettings)
+    command("version", "Print the versions of pylts and litestream.", "pylts version", _version, binary_options)
     return parser
 
 
 def _settings_from(model: type[_S], args: argparse.Namespace) -> _S:
     """``model`` from the options given, the environment and .env (or ``--env-file``, which must exist)."""
-    given: dict[str, Any] = {name: getattr(args, name) for name in model.model_fields if getattr(args, name, None) is not None}
+    given: dict[str, Any] = {
+        name: getattr(args, name) for name in model.model_fields if getattr(args, name, None) is not None
+    }
     if args.env_file is not None:
         if not Path(args.env_file).is_file():
             raise _Usage(f"--env-file {args.env_file} does not exist or is not a file: name the settings file to read")
@@ -184,7 +198,8 @@ def _check_once_options(args: argparse.Namespace) -> None:
     """Refuse the options of a one-shot backup when replication runs until stopped (they would be ignored)."""
     if args.once:
         return
-    given = [flag for flag, value in (("--timeout", args.timeout), ("--delete", args.delete)) if value not in (None, False)]
+    options = (("--timeout", args.timeout), ("--delete", args.delete))
+    given = [flag for flag, value in options if value not in (None, False)]
     if given:
         mode = "--exec" if args.exec is not None else "continuous replication"
         verb = "goes" if len(given) == 1 else "go"

@@ -52,8 +52,8 @@ def _decode(path: str | os.PathLike[str], encoding: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InvalidSettingsFile(
-            f"line {line} of {os.fspath(path)} is not {encoding.upper()} (its text is not shown: it may hold a secret); "
-            f"save the file as {encoding.upper()}"
+            f"line {line} of {os.fspath(path)} is not {encoding.upper()} (its text is not shown: it may hold "
+            f"a secret); save the file as {encoding.upper()}"
         ) from None
 
 

@@ -121,4 +121,5 @@ class InvalidSettings(PyltsError, ValueError):
 
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
         self.problems = list(problems)
-        super().__init__("invalid settings: " + "; ".join(f"{setting}: {message}" for setting, message in self.problems))
+        listed = "; ".join(f"{setting}: {message}" for setting, message in self.problems)
+        super().__init__(f"invalid settings: {listed}")

@@ -165,7 +165,9 @@ def test_version_reads_litestream_bin_like_every_command(
     assert f"litestream 0.5.17 at {fake}" in capsys.readouterr().out
 
 
-def test_version_needs_no_other_setting_and_takes_no_other_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_version_needs_no_other_setting_and_takes_no_other_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake = fake_litestream(tmp_path)
     assert main(["version", "--litestream-bin", str(fake)]) == 0
     assert f"at {fake}" in capsys.readouterr().out
@@ -191,3 +193,14 @@ def test_replicate_exec_exits_like_a_shell_when_the_app_dies_of_a_signal(cfg: Co
         app = f"{sys.executable} -c 'import os, signal; os.kill(os.getpid(), signal.{sig.name})'"
         result = pylts("replicate", "--exec", app, env=settings_env(cfg), cwd=tmp_path)
         assert result.returncode == shell_code, result.stderr
+
+
+@pytest.mark.parametrize("where", ["--endpoint", "REPLICA_URL"])
+def test_credentials_in_an_endpoint_are_refused_and_never_printed(where: str, tmp_path: Path) -> None:
+    endpoint = f"https://{ACCESS_KEY}:{SECRET_KEY}@minio.example.com"
+    env = {"PATH": os.environ["PATH"], "PYLTS_AWS_CREDENTIAL_CHAIN": "true", "REPLICA_URL": "s3://bkt/app.db"}
+    if where == "REPLICA_URL":
+        env["REPLICA_URL"] += f"?endpoint={endpoint}"
+    result = pylts("config", *(["--endpoint", endpoint] if where == "--endpoint" else []), env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "endpoint must not carry credentials" in result.stderr
+    no_secret(result)

@@ -158,7 +158,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def filled_env_example(folder: Path) -> Path:
     """``.env.example`` as shipped, with only the two credentials and REPLICA_URL filled in."""
-    filled = {"LITESTREAM_ACCESS_KEY_ID": KEY, "LITESTREAM_SECRET_ACCESS_KEY": SECRET, "REPLICA_URL": "s3://my-bucket/app.db"}
+    filled = {"LITESTREAM_ACCESS_KEY_ID": KEY, "LITESTREAM_SECRET_ACCESS_KEY": SECRET, "REPLICA_URL": "s3://bkt/app.db"}
     lines = []
     for line in (ROOT / ".env.example").read_text().splitlines():
         name = line.partition("=")[0]
@@ -171,7 +171,7 @@ def filled_env_example(folder: Path) -> Path:
 def test_env_example_filled_in_as_told_loads(tmp_path: Path) -> None:
     filled_env_example(tmp_path)
     cfg = ConfigS3()
-    assert (cfg.s3, cfg.db, cfg.folder) == ("s3://my-bucket/app.db", "db.sqlite", tmp_path / "data")
+    assert (cfg.s3, cfg.db, cfg.folder) == ("s3://bkt/app.db", "db.sqlite", tmp_path / "data")
     assert cfg.key is not None and cfg.key.get_secret_value() == KEY
     assert (cfg.endpoint, cfg.region, cfg.force_path_style, cfg.litestream_bin) == (None, None, None, None)
     assert cfg.replica.address() == ("s3.amazonaws.com", 443)
@@ -243,7 +243,9 @@ def test_secrets_in_dotenv_are_taken_literally(quoted: str, tmp_path: Path, monk
     assert cfg.token is not None and cfg.token.get_secret_value() == secret
 
 
-def test_other_dotenv_values_expand_variables_except_in_single_quotes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_dotenv_values_expand_variables_except_in_single_quotes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("APP_HOME", str(tmp_path / "srv"))
     (tmp_path / ".env").write_text(
         f"LITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET}\n"
@@ -251,22 +253,24 @@ def test_other_dotenv_values_expand_variables_except_in_single_quotes(tmp_path: 
         "REPLICA_REGION='${NOT_EXPANDED}'\n"
     )
     cfg = ConfigS3()
-    assert (cfg.s3, cfg.folder, cfg.region) == ("s3://from-the-file/app.db", tmp_path / "srv" / "data", "${NOT_EXPANDED}")
+    assert (cfg.s3, cfg.region) == ("s3://from-the-file/app.db", "${NOT_EXPANDED}")
+    assert cfg.folder == tmp_path / "srv" / "data"
 
 
 def test_a_dotenv_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
     from pylts import InvalidSettingsFile
 
-    (tmp_path / ".env").write_bytes(
-        f"REPLICA_URL=s3://bkt/app.db\nLITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY=caf\xe9-{SECRET}\n".encode("latin-1")
-    )
+    text = f"REPLICA_URL=s3://bkt/app.db\nLITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY=\xe9-{SECRET}\n"
+    (tmp_path / ".env").write_bytes(text.encode("latin-1"))
     with pytest.raises(InvalidSettingsFile) as caught:
         ConfigS3()
     assert "line 3 of" in str(caught.value) and "UTF-8" in str(caught.value)
     assert SECRET not in str(caught.value)
 
 
-def test_litestream_settings_read_only_the_binary_by_the_same_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_litestream_settings_read_only_the_binary_by_the_same_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pylts.settings import LitestreamSettings
 
     (tmp_path / ".env").write_text("LITESTREAM_BIN=${TOOLS}/litestream\n")
