@@ -103,7 +103,8 @@ class PyltsSettings(BaseSettings):
         requested = _REQUESTED_ENV_FILE.get()
         env_file = requested if requested != ENV_FILE_SENTINEL else settings_cls.model_config.get("env_file")
         encoding = getattr(dotenv_settings, "env_file_encoding", None)
-        return init_settings, env_settings, _DotEnvFile(settings_cls, env_file, encoding), file_secret_settings
+        dotenv = _DotEnvFile(settings_cls, env_file=env_file, env_file_encoding=encoding)
+        return init_settings, env_settings, dotenv, file_secret_settings
 
 
 class _DotEnvFile(DotEnvSettingsSource):
