@@ -1,7 +1,9 @@
 """The ``pylts`` command: a thin layer over ``ConfigS3`` that turns its errors into one line and an exit code.
 
 Exit codes: 0 done; 1 failure; 2 bad usage or settings; 3 the replica holds no backup;
-4 verify found the replica lagging; with ``replicate --exec``, the command's own code.
+4 verify found the replica lagging; 5 the boot check refused the local database (stale,
+foreign, or the replica is missing); with ``replicate --exec``, the command's own code
+(128+N when a signal N ended it, as a shell reports it).
 
 Settings come from the environment and ``.env`` as for ``ConfigS3``; each non-secret
 setting can also be given as an option. Credentials are never options: a command
@@ -22,26 +24,37 @@ dbs:
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
-
-from . import __version__, binary
-from .errors import FinalSyncFailed, InvalidArgument, InvalidSettingsFile, NoBackupFound, PyltsError
-from .settings import ConfigS3
+from . import __version__
+from .errors import (
+    BootRefused,
+    FinalSyncFailed,
+    InvalidArgument,
+    InvalidSettings,
+    InvalidSettingsFile,
+    NoBackupFound,
+    PyltsError,
+)
+from .settings import ConfigS3, LitestreamSettings, PyltsSettings
 from .supervisor import run_app
 
-EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING = 1, 2, 3, 4
+EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
+
+
+_S = TypeVar("_S", bound=PyltsSettings)
 
 
 class _Usage(Exception):
     """A combination of options that cannot work."""
+
+
 _SECRETS = {"key", "token"}
 _WIDTH = 100
 
@@ -51,12 +64,12 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, width=_WIDTH, max_help_position=34)
 
 
-def _settings_options() -> argparse.ArgumentParser:
-    """Options for every non-secret ConfigS3 field, named after the field."""
+def _settings_options(model: type[PyltsSettings]) -> argparse.ArgumentParser:
+    """Options for every non-secret field of ``model``, named after the field."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("settings (each also read from its environment variable or .env)")
     group.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")
-    for name, field in ConfigS3.model_fields.items():
+    for name, field in model.model_fields.items():
         if name in _SECRETS:
             continue
         flag = "--" + name.replace("_", "-")
@@ -73,16 +86,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pylts",
         description="Keep a SQLite database safe in S3-compatible storage, with litestream.",
-        epilog="Exit codes: 0 done, 1 failure, 2 bad usage or settings, 3 no backup, 4 verify: lagging.",
+        epilog="Exit codes: 0 done, 1 failure, 2 bad usage or settings, 3 no backup, 4 verify: lagging, 5 boot refused.",
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"pylts {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    settings = _settings_options()
+    settings = _settings_options(ConfigS3)
 
-    def command(name: str, summary: str, example: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    def command(
+        name: str,
+        summary: str,
+        example: str,
+        run: Callable[[argparse.Namespace], int],
+        options: argparse.ArgumentParser = settings,
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
-            name, help=summary, description=summary, epilog=f"example:\n  {example}", parents=[settings], formatter_class=_Formatter
+            name,
+            help=summary,
+            description=summary,
+            epilog=f"example:\n  {example}",
+            parents=[options],
+            formatter_class=_Formatter,
         )
         sub.set_defaults(run=run)
         return sub
@@ -101,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode = replicate.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="back up once and exit as soon as the backup is durable")
     mode.add_argument("--exec", metavar="COMMAND", help="run COMMAND under replication and exit with its exit code")
-    replicate.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="with --once: give up after this long (default 60)")
+    replicate.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="with --once: give up after this long (default 60)"
+    )
     replicate.add_argument("--delete", action="store_true", help="with --once: delete the database after a confirmed backup")
 
     verify = command("verify", "Prove the backup restores and is current (a sentinel row round trip).", "pylts verify --sync", _verify)
@@ -114,13 +140,25 @@ def build_parser() -> argparse.ArgumentParser:
     status = command("status", "List what the replica holds.", "pylts status --json", _status)
     status.add_argument("--json", action="store_true", help="print the listing as JSON")
 
-    command("version", "Print the versions of pylts and litestream.", "pylts version", _version)
+    binary_options = _settings_options(LitestreamSettings)
+    command("version", "Print the versions of pylts and litestream.", "pylts version", _version, binary_options)
     return parser
 
 
+def _settings_from(model: type[_S], args: argparse.Namespace) -> _S:
+    """``model`` from the options given, the environment and .env (or ``--env-file``, which must exist)."""
+    given: dict[str, Any] = {
+        name: getattr(args, name) for name in model.model_fields if getattr(args, name, None) is not None
+    }
+    if args.env_file is not None:
+        if not Path(args.env_file).is_file():
+            raise _Usage(f"--env-file {args.env_file} does not exist or is not a file: name the settings file to read")
+        given["_env_file"] = args.env_file
+    return model.load(**given)
+
+
 def _config_from(args: argparse.Namespace) -> ConfigS3:
-    given = {name: getattr(args, name) for name in ConfigS3.model_fields if getattr(args, name, None) is not None}
-    return ConfigS3(_env_file=args.env_file or ".env", **given)
+    return _settings_from(ConfigS3, args)
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -139,19 +177,22 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _replicate(args: argparse.Namespace) -> int:
+    _check_once_options(args)
+    app = _app_argv(args.exec) if args.exec is not None else None
     cfg = _config_from(args)
     if args.once:
-        if not cfg.timed_replicate(args.timeout, delete=args.delete):
-            print(f"pylts: error: the backup did not finish within {args.timeout:g} s", file=sys.stderr)
+        timeout = 60.0 if args.timeout is None else args.timeout
+        if not cfg.timed_replicate(timeout, delete=args.delete):
+            print(f"pylts: error: the backup did not finish within {timeout:g} s", file=sys.stderr)
             return EXIT_FAILURE
         print(f"backed up {cfg.dbpath} to {cfg.s3}")
         return 0
-    if args.exec:
+    if app is not None:
         try:
-            return run_app([cfg], shlex.split(args.exec))
+            return _shell_exit_code(run_app([cfg], app))
         except FinalSyncFailed as exc:
             print(f"pylts: error: {exc}", file=sys.stderr)
-            return exc.app_returncode or EXIT_FAILURE
+            return _shell_exit_code(exc.app_returncode or 0) or EXIT_FAILURE
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
@@ -160,6 +201,34 @@ def _replicate(args: argparse.Namespace) -> int:
         stop.wait()
     print("stopped after the final sync")
     return 0
+
+
+def _check_once_options(args: argparse.Namespace) -> None:
+    """Refuse the options of a one-shot backup when replication runs until stopped (they would be ignored)."""
+    if args.once:
+        return
+    options = (("--timeout", args.timeout), ("--delete", args.delete))
+    given = [flag for flag, value in options if value not in (None, False)]
+    if given:
+        mode = "--exec" if args.exec is not None else "continuous replication"
+        verb = "goes" if len(given) == 1 else "go"
+        raise _Usage(f"{' and '.join(given)} {verb} with --once (a one-shot backup); {mode} runs until stopped")
+
+
+def _app_argv(command: str) -> list[str]:
+    """The argv of ``--exec COMMAND``, split as a shell would; an empty one is refused, not ignored."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise _Usage(f"--exec: {exc}: quote the command as you would in a shell") from None
+    if not argv:
+        raise _Usage('--exec got no command (is the variable that holds it set?): e.g. --exec "gunicorn app:app"')
+    return argv
+
+
+def _shell_exit_code(returncode: int) -> int:
+    """A command ended by signal N gives -N; a shell reports 128+N (143 for SIGTERM, 137 for SIGKILL)."""
+    return 128 - returncode if returncode < 0 else returncode
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -197,15 +266,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _version(args: argparse.Namespace) -> int:
-    explicit = args.litestream_bin or os.environ.get("LITESTREAM_BIN")
-    found = binary.locate(Path(explicit) if explicit else None)
+    found = _settings_from(LitestreamSettings, args).locate()
     print(f"pylts {__version__}\nlitestream {found.version} at {found.path}")
     return 0
-
-
-def _validation_message(exc: ValidationError) -> str:
-    """Each problem as 'SETTING: message', never with the value given (it may be a secret)."""
-    return "; ".join(f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}" for error in exc.errors())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -215,15 +278,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
-    except ValidationError as exc:
-        print(f"pylts: error: invalid settings: {_validation_message(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    except (_Usage, InvalidArgument, InvalidSettingsFile) as exc:
+    except (_Usage, InvalidArgument, InvalidSettings, InvalidSettingsFile) as exc:
         print(f"pylts: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except NoBackupFound as exc:
         print(f"pylts: error: {exc}", file=sys.stderr)
         return EXIT_NO_BACKUP
+    except BootRefused as exc:
+        print(f"pylts: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     except PyltsError as exc:
         print(f"pylts: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -152,3 +152,12 @@ class AlreadyReplicating(PyltsError):
     def __init__(self, message: str, *, pid: int | None = None) -> None:
         super().__init__(message)
         self.pid = pid
+
+
+class InvalidSettings(PyltsError, ValueError):
+    """Settings could not be built; each problem names its setting, never the value given."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        listed = "; ".join(f"{setting}: {message}" for setting, message in self.problems)
+        super().__init__(f"invalid settings: {listed}")

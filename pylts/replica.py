@@ -32,6 +32,7 @@ QUERY_KEYS = {
     "concurrency": "concurrency",
 }
 _BOOLEAN_KEYS = {"forcePathStyle", "skipVerify", "signPayload"}
+_CREDENTIALS_HINT = "set LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY instead"
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,7 @@ def parse_replica_url(url: str) -> S3Replica:
     if not bucket:
         raise ValueError("replica URL has no bucket: write it as s3://BUCKET/PATH")
     if "@" in bucket:
-        raise ValueError(
-            "replica URL must not carry credentials: set LITESTREAM_ACCESS_KEY_ID and "
-            "LITESTREAM_SECRET_ACCESS_KEY instead"
-        )
+        raise ValueError(f"replica URL must not carry credentials: {_CREDENTIALS_HINT}")
     if not _BUCKET.match(bucket) or ".." in bucket:
         raise ValueError(
             f"bucket name {bucket!r} is not valid: use at most 63 lowercase letters, digits, dots or "
@@ -178,6 +176,8 @@ def _with_query(replica: S3Replica, query: str) -> S3Replica:
 
 
 def _endpoint(value: str) -> str:
+    if "@" in value:  # user:password@host; the value is not shown, it holds a secret
+        raise ValueError(f"endpoint must not carry credentials: {_CREDENTIALS_HINT}")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"endpoint {value!r} must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000")

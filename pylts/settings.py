@@ -14,13 +14,16 @@ ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from dotenv.parser import parse_stream
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources import ENV_FILE_SENTINEL, DotenvType
 
 from . import backup, binary, restore
 from .supervisor import Replicator
@@ -31,15 +34,114 @@ from .context import RunContext, write_private
 from .reports import ReplicaContents
 from .status import replica_contents
 from .boot import BootPolicy, BootReport, ensure_restored
-from .errors import DatabaseNotFound, InvalidSettingsFile
+from .envfile import read_env_file
+from .errors import DatabaseNotFound, InvalidSettings
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck, database_files, remove
 
 _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_S = TypeVar("_S", bound="PyltsSettings")
+
+#: The ``_env_file`` given to the settings being built, for `PyltsSettings.settings_customise_sources`.
+_REQUESTED_ENV_FILE: ContextVar[DotenvType | None] = ContextVar("pylts_requested_env_file", default=ENV_FILE_SENTINEL)
+
+LitestreamBin = Annotated[
+    Path | None, Field(validation_alias="LITESTREAM_BIN", repr=False, description="Path of the litestream executable.")
+]
 
 
-class ConfigS3(BaseSettings):
+class PyltsSettings(BaseSettings):
+    """Settings read the pylts way: keyword arguments, then the environment, then ``.env``.
+
+    An empty value (``REPLICA_ENDPOINT=``) counts as unset, in the environment and in the
+    file, so it never hides a value given elsewhere. The file is read by `pylts.envfile`'s
+    rules; values given are never shown in validation errors (they may be secrets).
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,
+    )
+
+    def __init__(self, _env_file: DotenvType | None = ENV_FILE_SENTINEL, **values: Any) -> None:
+        # The stock dotenv source would read the file before pylts could check it: hand the name to ours instead.
+        token = _REQUESTED_ENV_FILE.set(_env_file)
+        try:
+            super().__init__(_env_file=None, **values)
+        finally:
+            _REQUESTED_ENV_FILE.reset(token)
+
+    @classmethod
+    def load(cls: type[_S], **values: Any) -> _S:
+        """Build the settings like the constructor, but raise `InvalidSettings` (a `PyltsError`) when they are bad.
+
+        >>> ConfigS3.load(key="k", token="t", s3="s3://Backups/app.db", _env_file=None)
+        Traceback (most recent call last):
+        ...
+        pylts.errors.InvalidSettings: invalid settings: s3: Value error, bucket name 'Backups' is not valid: ...
+        """
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise InvalidSettings([(_setting(error), error["msg"]) for error in exc.errors()]) from exc
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, with the ``.env`` file read by `pylts.envfile`."""
+        requested = _REQUESTED_ENV_FILE.get()
+        env_file = requested if requested != ENV_FILE_SENTINEL else settings_cls.model_config.get("env_file")
+        encoding = getattr(dotenv_settings, "env_file_encoding", None)
+        dotenv = _DotEnvFile(settings_cls, env_file=env_file, env_file_encoding=encoding)
+        return init_settings, env_settings, dotenv, file_secret_settings
+
+
+class _DotEnvFile(DotEnvSettingsSource):
+    """pydantic-settings' dotenv source, reading each file with `pylts.envfile.read_env_file`."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        names = [self.env_file] if isinstance(self.env_file, (str, os.PathLike)) else list(self.env_file or ())
+        values: dict[str, str | None] = {}
+        for path in (Path(name).expanduser() for name in names):
+            if path.is_file():
+                values.update(read_env_file(path, self.env_file_encoding or "utf-8"))
+        return {
+            name if self.case_sensitive else name.lower(): value
+            for name, value in values.items()
+            if not (self.env_ignore_empty and value == "")
+        }
+
+
+def _setting(error: ErrorDetails) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "settings"
+
+
+class LitestreamSettings(PyltsSettings):
+    """Only where litestream is (what ``pylts version`` needs), read by the same rules as `ConfigS3`.
+
+    >>> LitestreamSettings(litestream_bin="/opt/litestream", _env_file=None).litestream_bin
+    PosixPath('/opt/litestream')
+    """
+
+    litestream_bin: LitestreamBin = None
+
+    def locate(self) -> binary.Litestream:
+        """The litestream executable and its version (`LitestreamNotFound` says how to get one)."""
+        return binary.locate(self.litestream_bin)
+
+
+class ConfigS3(PyltsSettings):
     """Where a SQLite database lives locally and where litestream keeps its backup.
 
     Field | Environment | Default
@@ -69,13 +171,6 @@ class ConfigS3(BaseSettings):
         Value error, db must be a plain file name, without '/', '\\' or '..': got '../app.db'; put the directory in folder (DB_FOLDER) instead
     """
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        populate_by_name=True,
-    )
-
     key: SecretStr | None = Field(
         default=None, validation_alias="LITESTREAM_ACCESS_KEY_ID", repr=False, description="Access key id for the bucket."
     )
@@ -94,9 +189,7 @@ class ConfigS3(BaseSettings):
     force_path_style: bool | None = Field(
         default=None, validation_alias="REPLICA_FORCE_PATH_STYLE", repr=False, description="Path-style addressing (on with an endpoint)."
     )
-    litestream_bin: Path | None = Field(
-        default=None, validation_alias="LITESTREAM_BIN", repr=False, description="Path of the litestream executable."
-    )
+    litestream_bin: LitestreamBin = None
     use_aws_credential_chain: bool = Field(
         default=False,
         validation_alias="PYLTS_AWS_CREDENTIAL_CHAIN",
@@ -109,19 +202,6 @@ class ConfigS3(BaseSettings):
         repr=False,
         description="When the local database and the replica disagree at boot: refuse, quarantine or adopt.",
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The usual sources, after refusing a ``.env`` with lines python-dotenv would silently skip."""
-        _check_env_files(getattr(dotenv_settings, "env_file", None))
-        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     @field_validator("s3")
     @classmethod
@@ -462,20 +542,3 @@ class ConfigS3(BaseSettings):
             secrets=credentials or (),
         )
 
-
-def _check_env_files(env_files: object) -> None:
-    """Raise ``InvalidSettingsFile`` for a line python-dotenv cannot parse (it would skip it silently).
-
-    The message gives the line number only: the line itself may hold a secret.
-    """
-    files = env_files if isinstance(env_files, (list, tuple)) else [env_files]
-    for env_file in files:
-        if not isinstance(env_file, (str, os.PathLike)) or not Path(env_file).is_file():
-            continue
-        with open(env_file, encoding="utf-8") as stream:
-            for binding in parse_stream(stream):
-                if binding.error:
-                    raise InvalidSettingsFile(
-                        f"line {binding.original.line} of {env_file} cannot be read (its text is not shown: it may hold a secret); "
-                        "write each setting as NAME=value, quoting values that contain spaces or #"
-                    )

@@ -30,6 +30,7 @@ from pylts.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY, SECRET = "AKIABADINPUTTEST0001", "bad-input-secret-value"
+CLOSED_ENDPOINT = "http://127.0.0.1:1"
 GOOD = {"key": KEY, "token": SECRET, "s3": "s3://backups/app.db", "db": "app.db"}
 
 
@@ -63,9 +64,9 @@ class World:
         assert cfg.timed_replicate(30, delete=False)
         return cfg
 
-    def dotenv(self, text: str) -> Path:
+    def dotenv(self, content: str | bytes) -> Path:
         env = self.folder / ".env"
-        env.write_text(text)
+        env.write_bytes(content.encode() if isinstance(content, str) else content)
         return env
 
     def script(self, body: str, executable: bool = True) -> ConfigS3:
@@ -76,7 +77,9 @@ class World:
         return self.cfg(litestream_bin=path)
 
     def cli(self, *args: str) -> int:
-        for name, value in {"LITESTREAM_ACCESS_KEY_ID": KEY, "LITESTREAM_SECRET_ACCESS_KEY": SECRET, "REPLICA_URL": GOOD["s3"]}.items():
+        settings = {"LITESTREAM_ACCESS_KEY_ID": KEY, "LITESTREAM_SECRET_ACCESS_KEY": SECRET, "REPLICA_URL": GOOD["s3"]}
+        settings["REPLICA_ENDPOINT"] = CLOSED_ENDPOINT  # a case that wrongly goes ahead fails fast, on this machine
+        for name, value in settings.items():
             self.monkeypatch.setenv(name, value)
         try:
             return cli(list(args))
@@ -133,6 +136,8 @@ CASES = [
     Case("settings", "`..` in the replica path", ValidationError, "'..' segment", lambda w: w.cfg(s3="s3://backups/a/../app.db")),
     Case("settings", "unknown URL option", ValidationError, "unknown replica URL option 'colour'", lambda w: w.cfg(s3="s3://backups/app.db?colour=blue")),
     Case("settings", "endpoint without http(s)://", ValidationError, "must be an http:// or https:// URL", lambda w: w.cfg(endpoint="127.0.0.1:9000")),
+    Case("settings", "credentials inside the endpoint", ValidationError, "endpoint must not carry credentials", lambda w: w.cfg(endpoint=f"https://{KEY}:{SECRET}@minio.example.com")),
+    Case("settings", "credentials inside `?endpoint=` of the URL", ValidationError, "endpoint must not carry credentials", lambda w: w.cfg(s3=f"s3://backups/app.db?endpoint=https://{KEY}:{SECRET}@minio.example.com")),
     Case("settings", "endpoint given twice, differently", ValidationError, "endpoint is given twice", lambda w: w.cfg(s3="s3://backups/app.db?endpoint=http://a:1", endpoint="http://b:2")),
     Case("settings", "`DB_SQLITE` = `a/../../x.db`", ValidationError, "db must be a plain file name", lambda w: w.cfg(db="a/../../x.db")),
     Case("settings", "`DB_SQLITE` absolute", ValidationError, "db must be a plain file name", lambda w: w.cfg(db="/etc/app.db")),
@@ -143,6 +148,7 @@ CASES = [
     Case("settings", "`REPLICA_FORCE_PATH_STYLE=maybe`", ValidationError, "valid boolean", lambda w: w.cfg(force_path_style="maybe")),
     Case(".env", "a line that is not `NAME=value`", InvalidSettingsFile, "line 2 of", from_env_file, lambda w: w.dotenv(f"REPLICA_URL=s3://b/a.db\nthis is not a setting\nLITESTREAM_ACCESS_KEY_ID={KEY}\n")),
     Case(".env", "an unterminated quote", InvalidSettingsFile, "write each setting as NAME=value", from_env_file, lambda w: w.dotenv(f'REPLICA_URL=s3://b/a.db\nLITESTREAM_SECRET_ACCESS_KEY="{SECRET}\n')),
+    Case(".env", "a file that is not UTF-8", InvalidSettingsFile, "line 3 of", from_env_file, lambda w: w.dotenv(f"REPLICA_URL=s3://b/a.db\nLITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY=caf\xe9\n".encode("latin-1"))),
     Case(".env", "a bad value in a good line", ValidationError, "must start with s3://", from_env_file, lambda w: w.dotenv(f"REPLICA_URL=gs://b/a.db\nLITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET}\n")),
     Case("binary", "`LITESTREAM_BIN` names a missing file", LitestreamNotFound, "which is not a file", lambda w: w.cfg(litestream_bin=w.folder / "nope").restore()),
     Case("binary", "`LITESTREAM_BIN` not executable", LitestreamNotFound, "chmod +x", restore, lambda w: w.script("echo 0.5.17", executable=False)),
@@ -167,6 +173,12 @@ CASES = [
     Case("CLI", "`pylts frobnicate`", 2, "invalid choice", lambda w: w.cli("frobnicate")),
     Case("CLI", "`pylts restore --if-missing --force`", 2, "--if-missing restores only a missing database", lambda w: w.cli("restore", "--if-missing", "--force")),
     Case("CLI", "`pylts restore --timestamp 2026-01-01T00:00:00`", 2, "has no time zone", lambda w: w.cli("restore", "--timestamp", "2026-01-01T00:00:00")),
+    Case("CLI", "`pylts replicate --exec \"\"` (an unset `$APP_CMD`)", 2, "--exec got no command", lambda w: w.cli("replicate", "--exec", "")),
+    Case("CLI", "`pylts replicate --exec \"  \"`", 2, "--exec got no command", lambda w: w.cli("replicate", "--exec", "  ")),
+    Case("CLI", "`pylts replicate --exec` with an unclosed quote", 2, "--exec: No closing quotation", lambda w: w.cli("replicate", "--exec", "app 'x")),
+    Case("CLI", "`pylts replicate --timeout 30` without `--once`", 2, "--timeout goes with --once", lambda w: w.cli("replicate", "--timeout", "30")),
+    Case("CLI", "`pylts replicate --exec app --delete`", 2, "--delete goes with --once", lambda w: w.cli("replicate", "--exec", "app", "--delete")),
+    Case("CLI", "`--env-file` naming a missing file", 2, "--env-file prod.env does not exist", lambda w: w.cli("config", "--env-file", "prod.env")),
     Case("CLI", "`pylts status --db ../app.db`", 2, "db must be a plain file name", lambda w: w.cli("status", "--db", "../app.db")),
 ]
 

@@ -12,7 +12,7 @@ import pytest
 from helpers import read_rows, settings_env, write_rows
 
 from pylts import ConfigS3
-from pylts.cli import build_parser, reference_markdown
+from pylts.cli import build_parser, main, reference_markdown
 from pylts.testing import ACCESS_KEY, SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,3 +128,79 @@ def test_replicate_until_terminated_makes_the_final_sync(cfg: ConfigS3, tmp_path
     copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
     copy.restore()
     assert len(read_rows(copy.dbpath)) == 6
+
+
+def fake_litestream(folder: Path, ltx_output: str = "[]") -> Path:
+    """A stand-in for litestream that reports 0.5.17 and prints ``ltx_output`` for anything else."""
+    path = folder / "fake-litestream"
+    path.write_text(f"#!/bin/sh\nif [ \"$1\" = version ]; then echo 0.5.17; else echo '{ltx_output}'; fi\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_a_bad_dotenv_line_is_one_message_not_two(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"REPLICA_URL=s3://bkt/app.db\nthis is not a setting {SECRET_KEY}\n")
+    result = pylts("config", env={"PATH": os.environ["PATH"]}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()], "python-dotenv printed its own warning too"
+    assert "line 2 of .env" in result.stderr
+    no_secret(result)
+
+
+def test_a_dotenv_that_is_not_utf8_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"REPLICA_URL=s3://bkt/app.db\nLITESTREAM_SECRET_ACCESS_KEY=caf\xe9\n")
+    result = pylts("config", env={"PATH": os.environ["PATH"]}, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("pylts: error: line 2 of .env is not UTF-8")
+
+
+@pytest.mark.parametrize("where", ["dotenv", "env-file"])
+def test_version_reads_litestream_bin_like_every_command(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = fake_litestream(tmp_path)
+    (tmp_path / ("prod.env" if where == "env-file" else ".env")).write_text(f"LITESTREAM_BIN={fake}\n")
+    monkeypatch.setenv("LITESTREAM_BIN", "")  # empty, as `docker run -e LITESTREAM_BIN=` leaves it
+    assert main(["version", *(["--env-file", "prod.env"] if where == "env-file" else [])]) == 0
+    assert f"litestream 0.5.17 at {fake}" in capsys.readouterr().out
+
+
+def test_version_needs_no_other_setting_and_takes_no_other_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = fake_litestream(tmp_path)
+    assert main(["version", "--litestream-bin", str(fake)]) == 0
+    assert f"at {fake}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as caught:
+        main(["version", "--s3", "s3://bkt/app.db"])
+    assert caught.value.code == 2 and "unrecognized arguments: --s3" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_output_litestream_cannot_explain_is_not_called_invalid_settings(local_s3, bucket: str, tmp_path: Path) -> None:
+    cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data")
+    env = settings_env(cfg, LITESTREAM_BIN=str(fake_litestream(tmp_path, '[{"level": "not a number"}]')))
+    result = pylts("status", env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "invalid settings" not in result.stderr
+    no_secret(result)
+
+
+@pytest.mark.integration
+def test_replicate_exec_exits_like_a_shell_when_the_app_dies_of_a_signal(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 1)
+    for sig, shell_code in ((signal.SIGTERM, 143), (signal.SIGKILL, 137)):
+        app = f"{sys.executable} -c 'import os, signal; os.kill(os.getpid(), signal.{sig.name})'"
+        result = pylts("replicate", "--exec", app, env=settings_env(cfg), cwd=tmp_path)
+        assert result.returncode == shell_code, result.stderr
+
+
+@pytest.mark.parametrize("where", ["--endpoint", "REPLICA_URL"])
+def test_credentials_in_an_endpoint_are_refused_and_never_printed(where: str, tmp_path: Path) -> None:
+    endpoint = f"https://{ACCESS_KEY}:{SECRET_KEY}@minio.example.com"
+    env = {"PATH": os.environ["PATH"], "PYLTS_AWS_CREDENTIAL_CHAIN": "true", "REPLICA_URL": "s3://bkt/app.db"}
+    if where == "REPLICA_URL":
+        env["REPLICA_URL"] += f"?endpoint={endpoint}"
+    result = pylts("config", *(["--endpoint", endpoint] if where == "--endpoint" else []), env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "endpoint must not carry credentials" in result.stderr
+    no_secret(result)

@@ -151,3 +151,130 @@ def test_refused_replica_settings(settings: dict[str, str], message: str) -> Non
 def test_construction_writes_nothing(tmp_path: Path) -> None:
     ConfigS3(**BASE, folder=tmp_path / "nested" / "folder")
     assert list(tmp_path.iterdir()) == []
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def filled_env_example(folder: Path) -> Path:
+    """``.env.example`` as shipped, with only the two credentials and REPLICA_URL filled in."""
+    filled = {"LITESTREAM_ACCESS_KEY_ID": KEY, "LITESTREAM_SECRET_ACCESS_KEY": SECRET, "REPLICA_URL": "s3://bkt/app.db"}
+    lines = []
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        name = line.partition("=")[0]
+        lines.append(f"{name}={filled[name]}" if name in filled else line)
+    target = folder / ".env"
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def test_env_example_filled_in_as_told_loads(tmp_path: Path) -> None:
+    filled_env_example(tmp_path)
+    cfg = ConfigS3()
+    assert (cfg.s3, cfg.db, cfg.folder) == ("s3://bkt/app.db", "db.sqlite", tmp_path / "data")
+    assert cfg.key is not None and cfg.key.get_secret_value() == KEY
+    assert (cfg.endpoint, cfg.region, cfg.force_path_style, cfg.litestream_bin) == (None, None, None, None)
+    assert cfg.replica.address() == ("s3.amazonaws.com", 443)
+
+
+def test_an_empty_environment_variable_does_not_beat_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``docker run -e REPLICA_ENDPOINT=`` or systemd's ``Environment=`` must not point the backup at AWS."""
+    (tmp_path / ".env").write_text(
+        f"LITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET}\nREPLICA_URL=s3://bkt/app.db\n"
+        "REPLICA_ENDPOINT=http://127.0.0.1:9000\nREPLICA_FORCE_PATH_STYLE=true\n"
+    )
+    for name in ("REPLICA_ENDPOINT", "REPLICA_FORCE_PATH_STYLE", "LITESTREAM_BIN", "LITESTREAM_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "")
+    cfg = ConfigS3()
+    assert cfg.replica.address() == ("127.0.0.1", 9000)
+    assert cfg.force_path_style is True and cfg.litestream_bin is None
+    assert cfg.token is not None and cfg.token.get_secret_value() == SECRET
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"s3": f"s3://{KEY}:{SECRET}@bkt/app.db"},
+        {"endpoint": f"https://{KEY}:{SECRET}@minio.example.com"},
+        {"s3": f"s3://bkt/app.db?endpoint=https://{KEY}:{SECRET}@minio.example.com"},
+        {"s3": f"s3://bkt/app.db?endpoint=https%3A%2F%2F{KEY}%3A{SECRET}%40minio.example.com"},
+        {"endpoint": f"{KEY}:{SECRET}@minio.example.com:9000"},
+    ],
+    ids=["url", "endpoint", "endpoint-in-url", "endpoint-in-url-encoded", "endpoint-without-scheme"],
+)
+def test_credentials_in_a_url_are_refused_and_never_echoed(settings: dict[str, str]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ConfigS3(**{**BASE, **settings})
+    assert "must not carry credentials" in messages(caught)
+    shown = f"{caught.value!s} {caught.value!r} {caught.value.json(include_input=False)}"
+    assert SECRET not in shown and KEY not in shown
+
+
+def test_validation_errors_never_echo_the_values_given() -> None:
+    with pytest.raises(ValidationError) as caught:
+        ConfigS3(key=KEY, token=SECRET, s3="s3://bkt/app.db", force_path_style=f"{SECRET}-not-a-bool")
+    assert "force_path_style" in str(caught.value)
+    assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)
+
+
+def test_load_raises_a_pylts_error_naming_each_setting_without_its_value() -> None:
+    from pylts.errors import InvalidSettings, PyltsError
+
+    with pytest.raises(InvalidSettings) as caught:
+        ConfigS3.load(key=KEY, token=SECRET, s3=f"gs://{SECRET}/app.db", db="../app.db")
+    assert isinstance(caught.value, PyltsError) and isinstance(caught.value, ValueError)
+    assert [setting for setting, _ in caught.value.problems] == ["s3", "db"]
+    assert "must start with s3://" in str(caught.value) and "db must be a plain file name" in str(caught.value)
+    assert SECRET not in str(caught.value)
+    assert ConfigS3.load(**BASE) == ConfigS3(**BASE)
+
+
+@pytest.mark.parametrize("quoted", ["{}", "'{}'", '"{}"'])
+def test_secrets_in_dotenv_are_taken_literally(quoted: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A MinIO secret may contain ``${``; expanding it would turn the secret into a credentials error."""
+    monkeypatch.setenv("PART", "expanded")
+    secret, key = "mini${PART}o$ecret${X:-y}", "AKIA${PART}"
+    (tmp_path / ".env").write_text(
+        f"LITESTREAM_ACCESS_KEY_ID={quoted.format(key)}\nLITESTREAM_SECRET_ACCESS_KEY={quoted.format(secret)}\n"
+        "REPLICA_URL=s3://bkt/app.db\n"
+    )
+    cfg = ConfigS3()
+    assert cfg.key is not None and cfg.key.get_secret_value() == key
+    assert cfg.token is not None and cfg.token.get_secret_value() == secret
+
+
+def test_other_dotenv_values_expand_variables_except_in_single_quotes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_HOME", str(tmp_path / "srv"))
+    (tmp_path / ".env").write_text(
+        f"LITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET}\n"
+        "BUCKET=from-the-file\nREPLICA_URL=s3://${BUCKET}/app.db\nDB_FOLDER=${APP_HOME}/data\n"
+        "REPLICA_REGION='${NOT_EXPANDED}'\n"
+    )
+    cfg = ConfigS3()
+    assert (cfg.s3, cfg.region) == ("s3://from-the-file/app.db", "${NOT_EXPANDED}")
+    assert cfg.folder == tmp_path / "srv" / "data"
+
+
+def test_a_dotenv_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    from pylts import InvalidSettingsFile
+
+    text = f"REPLICA_URL=s3://bkt/app.db\nLITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY=\xe9-{SECRET}\n"
+    (tmp_path / ".env").write_bytes(text.encode("latin-1"))
+    with pytest.raises(InvalidSettingsFile) as caught:
+        ConfigS3()
+    assert "line 3 of" in str(caught.value) and "UTF-8" in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+def test_litestream_settings_read_only_the_binary_by_the_same_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pylts.settings import LitestreamSettings
+
+    (tmp_path / ".env").write_text("LITESTREAM_BIN=${TOOLS}/litestream\n")
+    monkeypatch.setenv("TOOLS", "/opt/tools")
+    monkeypatch.setenv("LITESTREAM_BIN", "")
+    assert LitestreamSettings().litestream_bin == Path("/opt/tools/litestream")
+    assert LitestreamSettings(_env_file=None).litestream_bin is None
