@@ -1,7 +1,9 @@
 """When pylts dies, even by SIGKILL, the app is gone before litestream's final sync starts.
 
-The integration tests kill a real ``pylts replicate --exec`` running a writer that, like a web
-server finishing its keep-alive requests, keeps committing for a while after SIGTERM.
+The first tests kill a Python process that started two small children through the runner, an
+"app" and a stand-in for litestream, which record when they got SIGTERM. The integration tests
+kill a real ``pylts replicate --exec`` running a writer that, like a web server finishing its
+keep-alive requests, keeps committing for a while after SIGTERM.
 """
 
 from __future__ import annotations
@@ -114,6 +116,117 @@ def kill_pylts_under_load(cfg: ConfigS3, tmp_path: Path) -> tuple[list[int], lis
             if not is_gone(pid):
                 os.kill(pid, signal.SIGKILL)
     return acknowledged(acked), children
+
+
+APP = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    folder, linger = sys.argv[1], float(sys.argv[2])
+    log = open(os.path.join(folder, "app.log"), "a", buffering=1)
+    def on_sigterm(signum, frame):
+        log.write(f"term {time.time()}\\n")
+        if linger >= 0:  # else: ignore it, like a stuck app
+            time.sleep(linger)
+            log.write(f"exit {time.time()}\\n")
+            os._exit(0)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    log.write("started\\n")
+    while True:
+        time.sleep(1)
+    """
+)
+
+LITESTREAM = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    log = open(os.path.join(sys.argv[1], "litestream.log"), "a", buffering=1)
+    lines = 0
+    def on_sigterm(signum, frame):
+        log.write(f"term {time.time()} {lines}\\n")
+        os._exit(0)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # like Go: a write to a pipe nobody reads kills it
+    log.write("started\\n")
+    while True:  # about 1 MB/s of log lines, as litestream logging at debug level under load
+        print("x" * 1000, flush=True)
+        lines += 1
+        if lines % 20 == 0:
+            log.write(f"at {time.time()} {lines}\\n")
+        time.sleep(0.001)
+    """
+)
+
+PARENT = textwrap.dedent(
+    """
+    import os, sys, time
+    from pylts.runner import ManagedProcess
+    folder, linger, grace = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    app = [sys.executable, "-c", sys.argv[4], folder, linger]
+    ManagedProcess(app, env=os.environ, capture=False, stop_grace=grace, role="app").start()
+    ManagedProcess([sys.executable, "-c", sys.argv[5], folder], env=os.environ, stop_grace=10).start()
+    time.sleep(120)
+    """
+)
+
+
+def log_lines(folder: Path, name: str) -> list[list[str]]:
+    path = folder / f"{name}.log"
+    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def first(lines: list[list[str]], word: str) -> list[str]:
+    """The first line starting with ``word``; fails the test if there is none."""
+    found = [line for line in lines if line[0] == word]
+    assert found, f"no {word!r} line in {lines[-5:]}"
+    return found[0]
+
+
+def kill_parent(folder: Path, linger: float, grace: float) -> float:
+    """Start PARENT with the app and litestream stand-ins, SIGKILL it; return when (time.time()) it was killed."""
+    with open(folder / "parent.log", "wb") as out:
+        argv = [sys.executable, "-c", PARENT, str(folder), str(linger), str(grace), APP, LITESTREAM]
+        parent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    children: list[int] = []
+    try:
+        started = lambda: all(["started"] in log_lines(folder, name) for name in ("app", "litestream"))
+        assert wait_until(started, 30), (folder / "parent.log").read_text()
+        children = children_of(parent.pid)
+        killed_at = time.time()
+        parent.kill()
+        parent.wait(timeout=10)
+        assert wait_until(lambda: all(is_gone(pid) for pid in children), grace + 30), f"still running: {children}"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        for pid in children:  # only after a failure above: no test leaves processes behind
+            if not is_gone(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert len(children) >= 2, f"expected the app and the litestream stand-in (and the guard): {children}"
+    return killed_at
+
+
+def test_the_app_is_gone_before_litestream_gets_sigterm(tmp_path: Path) -> None:
+    killed_at = kill_parent(tmp_path, linger=1.0, grace=30)
+    app, litestream = log_lines(tmp_path, "app"), log_lines(tmp_path, "litestream")
+    app_exit, litestream_term = float(first(app, "exit")[1]), float(first(litestream, "term")[1])
+    assert killed_at < float(first(app, "term")[1]) < app_exit <= litestream_term
+
+
+def test_litestream_output_is_drained_once_pylts_is_gone(tmp_path: Path) -> None:
+    killed_at = kill_parent(tmp_path, linger=1.0, grace=30)
+    litestream = log_lines(tmp_path, "litestream")
+    at_kill = max([int(line[2]) for line in litestream if line[0] == "at" and float(line[1]) <= killed_at] or [0])
+    at_term = int(first(litestream, "term")[2])
+    assert at_term - at_kill > 130, "the stand-in wrote less than twice a pipe's buffer (64 KiB) after pylts was killed"
+
+
+def test_an_app_ignoring_sigterm_is_killed_after_its_grace_then_litestream_stops(tmp_path: Path) -> None:
+    kill_parent(tmp_path, linger=-1, grace=1.0)
+    app, litestream = log_lines(tmp_path, "app"), log_lines(tmp_path, "litestream")
+    assert not [line for line in app if line[0] == "exit"]
+    assert float(first(litestream, "term")[1]) - float(first(app, "term")[1]) >= 1.0
+    assert "app group" in (tmp_path / "parent.log").read_text()
 
 
 @pytest.mark.integration
