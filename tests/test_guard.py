@@ -239,3 +239,45 @@ def test_kill_9_of_pylts_keeps_every_acknowledged_write(run: int, cfg: ConfigS3,
     kept = {row[0] for row in read_rows(copy.dbpath)}
     missing = sorted(set(acked) - kept)
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged writes are missing from the replica: {missing[:10]} ..."
+
+
+LIBRARY_APP = textwrap.dedent(
+    """
+    import sqlite3, time
+    from pylts import ConfigS3
+    cfg = ConfigS3(_env_file=None)
+    with cfg.replicating():
+        conn = sqlite3.connect(cfg.dbpath)
+        with conn:
+            conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+            conn.executemany("INSERT INTO items VALUES (?, 'before the kill')", [(i,) for i in range(100)])
+        print("committed", flush=True)
+        time.sleep(120)
+    """
+)
+
+
+@pytest.mark.integration
+def test_kill_9_of_a_python_app_replicating_leaves_no_litestream_and_makes_the_final_sync(
+    cfg: ConfigS3, local_s3, bucket: str, tmp_path: Path
+) -> None:
+    app = subprocess.Popen([sys.executable, "-c", LIBRARY_APP], env=settings_env(cfg), stdout=subprocess.PIPE, text=True)
+    children: list[int] = []
+    try:
+        assert app.stdout is not None and app.stdout.readline() == "committed\n"
+        children = children_of(app.pid)
+        app.kill()
+        app.wait(timeout=10)
+        assert wait_until(lambda: all(is_gone(pid) for pid in children), 60), f"still running: {children}"
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+        if app.stdout is not None:
+            app.stdout.close()
+        for pid in children:
+            if not is_gone(pid):
+                os.kill(pid, signal.SIGKILL)
+    copy = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "restored", litestream_bin=cfg.litestream_bin)
+    copy.restore()
+    assert len(read_rows(copy.dbpath)) == 100
