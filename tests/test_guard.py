@@ -229,6 +229,39 @@ def test_an_app_ignoring_sigterm_is_killed_after_its_grace_then_litestream_stops
     assert "app group" in (tmp_path / "parent.log").read_text()
 
 
+FORKING_PARENT = textwrap.dedent(
+    """
+    import os, sys, time
+    from pylts.runner import ManagedProcess
+    folder = sys.argv[1]
+    ManagedProcess([sys.executable, "-c", sys.argv[2], folder, "0"], env=os.environ, capture=False, role="app").start()
+    if os.fork() == 0:  # a forked copy of this process (a worker, say) outlives it
+        time.sleep(60)
+        os._exit(0)
+    time.sleep(120)
+    """
+)
+
+
+def test_a_forked_copy_of_pylts_does_not_keep_the_guard_waiting(tmp_path: Path) -> None:
+    argv = [sys.executable, "-c", FORKING_PARENT, str(tmp_path), APP]
+    parent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[int] = []
+    try:
+        assert wait_until(lambda: ["started"] in log_lines(tmp_path, "app") and len(children_of(parent.pid)) == 3, 30)
+        children = children_of(parent.pid)  # the app, the guard and the forked copy
+        parent.kill()
+        parent.wait(timeout=10)
+        assert wait_until(lambda: ["exit"] in [line[:1] for line in log_lines(tmp_path, "app")], 30)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        for pid in children:
+            if not is_gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("run", range(5))
 def test_kill_9_of_pylts_keeps_every_acknowledged_write(run: int, cfg: ConfigS3, local_s3, bucket: str, tmp_path: Path) -> None:
