@@ -57,7 +57,8 @@ def no_process_left_behind() -> Iterator[None]:
     yield
     assert not runner.guarded(), f"the guard still watches process groups {runner.guarded()}"
     guard = runner.guard_pid()
-    left = [(pid, name, state) for pid, name, state in _children() if pid not in before and not (pid == guard and state != "Z")]
+    left = [(pid, name, state) for pid, name, state in _children() if pid not in before]
+    left = [child for child in left if not (child[0] == guard and child[2] != "Z")]
     assert not left, f"processes left behind (pid, name, state): {left}"
 
 

@@ -16,12 +16,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from helpers import read_rows, settings_env
 
 from pylts import ConfigS3
+from pylts.testing import LocalS3
 
 #: Seconds the writer keeps committing after SIGTERM (uvicorn measured 0.1-0.7 s in the issue).
 LINGER = 0.5
@@ -93,6 +95,40 @@ def acknowledged(path: Path) -> list[int]:
     return [int(line) for line in re.findall(r"(\d+)\n", path.read_text())]
 
 
+def restored_rows(local_s3: LocalS3, bucket: str, cfg: ConfigS3, folder: Path) -> list[tuple[int, str]]:
+    """The rows of the replica of ``cfg``, restored into ``folder`` by new settings."""
+    copy = local_s3.config(bucket, cfg.db, db=cfg.db, folder=folder, litestream_bin=cfg.litestream_bin)
+    copy.restore()
+    return read_rows(copy.dbpath)
+
+
+def sigkill(
+    process: subprocess.Popen[bytes], ready: Callable[[], bool], log: Path, *, done: Callable[[], bool] | None = None
+) -> tuple[float, list[int]]:
+    """Once ``ready()``, SIGKILL ``process`` alone; return when (``time.time()``) and which children it had.
+
+    Returns once ``done()`` holds, by default once every child is gone; fails after a bounded wait.
+    Whatever happens, nothing it started is left running.
+    """
+    children: list[int] = []
+    try:
+        assert wait_until(lambda: ready() or process.poll() is not None, 60) and process.poll() is None, log.read_text()
+        children = children_of(process.pid)
+        killed_at = time.time()
+        process.kill()
+        process.wait(timeout=10)
+        finished = done or (lambda: all(is_gone(pid) for pid in children))
+        assert wait_until(finished, 60), f"still running after the kill: {[p for p in children if not is_gone(p)]}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in children:
+            if not is_gone(pid):
+                os.kill(pid, signal.SIGKILL)
+    return killed_at, children
+
+
 def kill_pylts_under_load(cfg: ConfigS3, tmp_path: Path) -> tuple[list[int], list[int]]:
     """Run ``pylts replicate --exec WRITER``, SIGKILL pylts once writes flow; return (acked ids, pylts' children)."""
     writer, acked, log = tmp_path / "writer.py", tmp_path / "acked.txt", tmp_path / "pylts.log"
@@ -101,20 +137,7 @@ def kill_pylts_under_load(cfg: ConfigS3, tmp_path: Path) -> tuple[list[int], lis
     argv = [sys.executable, "-m", "pylts", "replicate", "--exec", command]
     with open(log, "wb") as out:
         pylts = subprocess.Popen(argv, env=settings_env(cfg), stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    children: list[int] = []
-    try:
-        assert wait_until(lambda: len(acknowledged(acked)) >= 300, 60), log.read_text()
-        children = children_of(pylts.pid)
-        pylts.kill()
-        pylts.wait(timeout=10)
-        assert wait_until(lambda: all(is_gone(pid) for pid in children), 60), f"still running: {children}"
-    finally:
-        if pylts.poll() is None:
-            pylts.kill()
-            pylts.wait()
-        for pid in children:  # only after a failure above: no test leaves processes behind
-            if not is_gone(pid):
-                os.kill(pid, signal.SIGKILL)
+    _, children = sigkill(pylts, lambda: len(acknowledged(acked)) >= 300, log)
     return acknowledged(acked), children
 
 
@@ -186,22 +209,9 @@ def kill_parent(folder: Path, linger: float, grace: float) -> float:
     with open(folder / "parent.log", "wb") as out:
         argv = [sys.executable, "-c", PARENT, str(folder), str(linger), str(grace), APP, LITESTREAM]
         parent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    children: list[int] = []
-    try:
-        started = lambda: all(["started"] in log_lines(folder, name) for name in ("app", "litestream"))
-        assert wait_until(started, 30), (folder / "parent.log").read_text()
-        children = children_of(parent.pid)
-        killed_at = time.time()
-        parent.kill()
-        parent.wait(timeout=10)
-        assert wait_until(lambda: all(is_gone(pid) for pid in children), grace + 30), f"still running: {children}"
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
-        for pid in children:  # only after a failure above: no test leaves processes behind
-            if not is_gone(pid):
-                os.kill(pid, signal.SIGKILL)
+    started = ("app", "litestream")
+    ready = lambda: all(["started"] in log_lines(folder, name) for name in started)
+    killed_at, children = sigkill(parent, ready, folder / "parent.log")
     assert len(children) >= 2, f"expected the app and the litestream stand-in (and the guard): {children}"
     return killed_at
 
@@ -245,33 +255,26 @@ FORKING_PARENT = textwrap.dedent(
 
 def test_a_forked_copy_of_pylts_does_not_keep_the_guard_waiting(tmp_path: Path) -> None:
     argv = [sys.executable, "-c", FORKING_PARENT, str(tmp_path), APP]
-    parent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    children: list[int] = []
-    try:
-        assert wait_until(lambda: ["started"] in log_lines(tmp_path, "app") and len(children_of(parent.pid)) == 3, 30)
-        children = children_of(parent.pid)  # the app, the guard and the forked copy
-        parent.kill()
-        parent.wait(timeout=10)
-        assert wait_until(lambda: ["exit"] in [line[:1] for line in log_lines(tmp_path, "app")], 30)
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
-        for pid in children:
-            if not is_gone(pid):
-                os.kill(pid, signal.SIGKILL)
+    with open(tmp_path / "parent.log", "wb") as out:
+        parent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    sigkill(
+        parent,
+        lambda: ["started"] in log_lines(tmp_path, "app") and len(children_of(parent.pid)) == 3,  # app, guard, fork
+        tmp_path / "parent.log",
+        done=lambda: ["exit"] in [line[:1] for line in log_lines(tmp_path, "app")],
+    )
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("run", range(5))
-def test_kill_9_of_pylts_keeps_every_acknowledged_write(run: int, cfg: ConfigS3, local_s3, bucket: str, tmp_path: Path) -> None:
+def test_kill_9_of_pylts_keeps_every_acknowledged_write(
+    run: int, cfg: ConfigS3, local_s3: LocalS3, bucket: str, tmp_path: Path
+) -> None:
     acked, children = kill_pylts_under_load(cfg, tmp_path)
     assert len(children) >= 2, "pylts should have run litestream and the writer"
-    copy = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "restored", litestream_bin=cfg.litestream_bin)
-    copy.restore()
-    kept = {row[0] for row in read_rows(copy.dbpath)}
+    kept = {row[0] for row in restored_rows(local_s3, bucket, cfg, tmp_path / "restored")}
     missing = sorted(set(acked) - kept)
-    assert not missing, f"{len(missing)} of {len(acked)} acknowledged writes are missing from the replica: {missing[:10]} ..."
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged writes are not in the replica: {missing[:10]} ..."
 
 
 LIBRARY_APP = textwrap.dedent(
@@ -292,25 +295,10 @@ LIBRARY_APP = textwrap.dedent(
 
 @pytest.mark.integration
 def test_kill_9_of_a_python_app_replicating_leaves_no_litestream_and_makes_the_final_sync(
-    cfg: ConfigS3, local_s3, bucket: str, tmp_path: Path
+    cfg: ConfigS3, local_s3: LocalS3, bucket: str, tmp_path: Path
 ) -> None:
-    app = subprocess.Popen([sys.executable, "-c", LIBRARY_APP], env=settings_env(cfg), stdout=subprocess.PIPE, text=True)
-    children: list[int] = []
-    try:
-        assert app.stdout is not None and app.stdout.readline() == "committed\n"
-        children = children_of(app.pid)
-        app.kill()
-        app.wait(timeout=10)
-        assert wait_until(lambda: all(is_gone(pid) for pid in children), 60), f"still running: {children}"
-    finally:
-        if app.poll() is None:
-            app.kill()
-            app.wait()
-        if app.stdout is not None:
-            app.stdout.close()
-        for pid in children:
-            if not is_gone(pid):
-                os.kill(pid, signal.SIGKILL)
-    copy = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "restored", litestream_bin=cfg.litestream_bin)
-    copy.restore()
-    assert len(read_rows(copy.dbpath)) == 100
+    log = tmp_path / "app.log"
+    with open(log, "wb") as out:
+        app = subprocess.Popen([sys.executable, "-c", LIBRARY_APP], env=settings_env(cfg), stdout=out, stderr=out)
+    sigkill(app, lambda: "committed" in log.read_text(), log)
+    assert len(restored_rows(local_s3, bucket, cfg, tmp_path / "restored")) == 100
