@@ -258,7 +258,7 @@ def run(
 
 
 #: The guard's environment: enough to start Python, and never the credentials.
-_GUARD_ENVIRONMENT = ("PATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "SYSTEMROOT")
+_GUARD_ENVIRONMENT = ("PATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH")
 
 
 @dataclass
@@ -285,7 +285,7 @@ class _Guard:
         self._proc: subprocess.Popen[bytes] | None = None
         self._socket: socket.socket | None = None
         self._told: dict[int, _Watched] = {}
-        self._parents: list[subprocess.Popen[bytes]] = []
+        self._inherited: list[subprocess.Popen[bytes]] = []
 
     @property
     def pid(self) -> int | None:
@@ -333,16 +333,21 @@ class _Guard:
     def _start(self) -> socket.socket:
         if self._socket is not None:
             self._socket.close()
+        self._socket = None
         ours, theirs = socket.socketpair()
         environment = {name: os.environ[name] for name in _GUARD_ENVIRONMENT if name in os.environ}
         with theirs:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", guard.__file__],
-                env=environment,
-                stdin=theirs.fileno(),
-                stdout=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            try:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-I", guard.__file__],
+                    env=environment,
+                    stdin=theirs.fileno(),
+                    stdout=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            except OSError:
+                ours.close()
+                raise
         self._socket = ours
         return ours
 
@@ -355,7 +360,7 @@ class _Guard:
             for fd in watched.outputs:
                 os.close(fd)
         if self._proc is not None:
-            self._parents.append(self._proc)  # the parent's child: never waited for here
+            self._inherited.append(self._proc)  # the parent's guard: not ours to wait for, nor to finalize
         self._proc, self._socket, self._told = None, None, {}
 
 
