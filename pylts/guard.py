@@ -26,10 +26,11 @@ that id in between). A supervisor that signals every process at once (systemd's 
 ``KillMode=control-group``) bypasses the order: the app and litestream get SIGTERM together.
 
 The guard runs as ``python -I pylts/guard.py`` with only the standard library: it starts
-in milliseconds, does not import the app's packages, and never sees the credentials. It
+in milliseconds, imports nothing of the app's (isolated mode puts neither the script's
+folder nor ``PYTHONPATH`` on ``sys.path``), and never sees the credentials. It
 has its own session (a terminal's Ctrl-C does not reach it) and ignores SIGINT, SIGHUP and
 SIGTERM: a signal meant for pylts must not take the order away. It ends on its own once
-the pipe closes and its groups are gone, so it never outlives its purpose.
+the socket closes and its groups are gone, so it never outlives its purpose.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, Literal
+from typing import IO, Literal, get_args
 
 from loguru import logger
 
@@ -92,6 +92,8 @@ class ManagedProcess:
     ) -> None:
         if isinstance(argv, str):
             raise InvalidArgument("pass the command as a list of arguments, not one string")
+        if role not in get_args(Role):
+            raise InvalidArgument(f"role must be 'app' or 'litestream' (what the guard stops first), got {role!r}")
         self.argv = [str(a) for a in argv]
         self._env = dict(env)
         self._secrets = [s for s in secrets if s]
