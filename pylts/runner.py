@@ -4,7 +4,8 @@ Every run has a deadline, reads output as it comes, forwards each line to loguru
 debug level with secrets redacted, and reaps the child on every way out: normal exit,
 timeout, exception or Ctrl-C. Output that pylts parses (the stdout of a one-shot
 command) is kept whole, up to `MAX_PARSED_OUTPUT` bytes; of everything else only a
-tail of `TAIL_BYTES` is kept, for error messages.
+tail of `TAIL_BYTES` is kept, for error messages. If pylts itself dies, even by
+SIGKILL, its guard (``pylts/guard.py``) stops the app, then litestream.
 
 >>> redact("key=AKIA123 secret=s3cr3t", ["AKIA123", "s3cr3t"])
 'key=*** secret=***'
@@ -16,6 +17,7 @@ import math
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,11 +26,15 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO
+from typing import IO, Literal, get_args
 
 from loguru import logger
 
+from . import guard
 from .errors import CommandNotRunnable, InvalidArgument, LitestreamTimeout, UnreadableOutput
+
+#: What a child is to the guard: apps stop first, litestream after them (its final sync sees every commit).
+Role = Literal["app", "litestream"]
 
 #: Seconds a stopped litestream gets for its final sync before it is killed.
 DEFAULT_STOP_GRACE = 35.0
@@ -107,9 +113,8 @@ class ManagedProcess:
     Leaving the ``with`` block stops the process gracefully (SIGTERM, so litestream
     makes its final sync), kills it after ``stop_grace`` seconds, and waits for it.
 
-    On Linux the child also gets SIGTERM if the Python process dies first
-    (``PR_SET_PDEATHSIG``, which fires when the *thread* that started it ends:
-    start long-lived children from a thread that lives as long as they do).
+    If the Python process dies first, even by SIGKILL, this process's guard does the
+    same: it stops every ``role="app"`` child before any ``"litestream"`` one.
     """
 
     def __init__(
@@ -122,15 +127,19 @@ class ManagedProcess:
         stop_grace: float = DEFAULT_STOP_GRACE,
         capture: bool = True,
         keep_stdout: bool = False,
+        role: Role = "litestream",
     ) -> None:
         if isinstance(argv, str):
             raise InvalidArgument("pass the command as a list of arguments, not one string")
+        if role not in get_args(Role):
+            raise InvalidArgument(f"role must be 'app' or 'litestream' (what the guard stops first), got {role!r}")
         self.argv = [str(a) for a in argv]
         self._env = dict(env)
         self._secrets = [s for s in secrets if s]
         self._on_line = on_line
         self.stop_grace = stop_grace
         self._capture = capture
+        self.role = role
         self._outputs = {"stdout": _Output(whole=keep_stdout), "stderr": _Output(whole=False)}
         self._readers: list[threading.Thread] = []
         self._proc: subprocess.Popen[str] | None = None
@@ -161,7 +170,11 @@ class ManagedProcess:
         return self._outputs[stream].text()
 
     def start(self) -> ManagedProcess:
-        """Start the child in its own process group, so only pylts signals it."""
+        """Start the child in its own process group, so only pylts (and its guard) signals it.
+
+        No Python code runs between fork and exec (no ``preexec_fn``): that is not safe
+        in a program with threads, and pylts always has some.
+        """
         logger.debug("running {}", shlex.join(self.redacted_argv))
         self.started_at = time.monotonic()
         piped = subprocess.PIPE if self._capture else None
@@ -177,10 +190,11 @@ class ManagedProcess:
                 errors="replace",
                 bufsize=1,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             raise CommandNotRunnable(f"cannot run {self.argv[0]!r}: {exc.strerror or exc}") from None
+        outputs = [pipe.fileno() for pipe in (self._proc.stdout, self._proc.stderr) if pipe is not None]
+        _GUARD.watch(self.role, self._proc.pid, self.stop_grace, outputs)
         for name, pipe in (("stdout", self._proc.stdout), ("stderr", self._proc.stderr)):
             if pipe is None:
                 continue
@@ -205,13 +219,16 @@ class ManagedProcess:
             code = self._proc.wait(timeout=None if timeout is None else max(timeout, 0.0))
         except subprocess.TimeoutExpired:
             return None
+        _GUARD.forget(self._proc.pid)
         self._join_readers()
         return code
 
     def signal(self, signum: int) -> None:
-        """Send a signal to litestream if it is still running."""
+        """Send a signal to the child if it is still running (SIGTERM and SIGINT ask it to stop)."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signum)
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                _GUARD.asked_to_stop(self._proc.pid)
 
     def stop(self, grace: float | None = None) -> int:
         """SIGTERM, wait ``grace`` seconds for the final sync, then kill; returns the exit code."""
@@ -222,6 +239,7 @@ class ManagedProcess:
                 logger.warning("litestream[{}] did not stop in time; killing it", self.pid)
                 self._kill_group()
         code = self._proc.wait()
+        _GUARD.forget(self._proc.pid)
         self._join_readers()
         return code
 
@@ -249,6 +267,7 @@ class ManagedProcess:
         except BaseException:  # a second Ctrl-C while stopping: kill, but still reap
             self._kill_group()
             self._proc.wait()
+            _GUARD.forget(self._proc.pid)
             raise
 
 
@@ -293,22 +312,125 @@ def run(
     )
 
 
-def _load_prctl() -> Callable[[], None] | None:
-    """On Linux, ask the kernel to SIGTERM litestream if the Python process dies first."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-    return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+#: The guard's environment: enough to start Python, and never the credentials.
+_GUARD_ENVIRONMENT = ("PATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH")
 
 
-_die_with_parent = _load_prctl()
+@dataclass
+class _Watched:
+    """What the guard was told about one child, kept to tell a new guard if this one dies."""
+
+    messages: list[bytes]
+    outputs: list[int]  # pylts' own copies of the read ends of the child's pipes
+
+
+class _Guard:
+    """This process's guard (``pylts/guard.py``): started with the first child, told about every one.
+
+    One guard per process rather than per child: it costs one idle Python process, it
+    covers every child, one-shot commands included, and one guard can order app and
+    litestream. It is not waited for: messages queue in its socket, so a kill right after
+    the start is still handled. The socket's other end is pylts' alone (close-on-exec, and
+    closed in a forked copy of pylts), so its end means pylts is gone. If the guard dies,
+    the next message starts a new one and tells it everything still running.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._socket: socket.socket | None = None
+        self._told: dict[int, _Watched] = {}
+        self._inherited: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def pid(self) -> int | None:
+        """The guard's pid, ``None`` before the first child."""
+        return self._proc.pid if self._proc is not None else None
+
+    def watched(self) -> list[int]:
+        """The process groups the guard would stop if pylts died now."""
+        with self._lock:
+            return sorted(self._told)
+
+    def watch(self, role: Role, pgid: int, grace: float, outputs: Sequence[int]) -> None:
+        with self._lock:
+            held = [os.dup(fd) for fd in outputs]
+            message = guard.watch_message(role, pgid, grace, len(held))
+            self._told[pgid] = _Watched([message], held)
+            self._send(message, held)
+
+    def asked_to_stop(self, pgid: int) -> None:
+        with self._lock:
+            if pgid in self._told:
+                message = guard.stopping_message(pgid)
+                self._told[pgid].messages.append(message)
+                self._send(message)
+
+    def forget(self, pgid: int) -> None:
+        with self._lock:
+            watched = self._told.pop(pgid, None)
+            if watched is not None:
+                self._send(guard.gone_message(pgid))
+                for fd in watched.outputs:
+                    os.close(fd)
+
+    def _send(self, message: bytes, fds: Sequence[int] = ()) -> None:
+        try:
+            if self._socket is None or self._proc is None or self._proc.poll() is not None:
+                connection = self._start()  # the first child, or the guard died: tell the new one everything
+                for watched in self._told.values():
+                    socket.send_fds(connection, [b"".join(watched.messages)], watched.outputs)
+            else:
+                socket.send_fds(self._socket, [message], fds)
+        except OSError as exc:
+            logger.warning("pylts' guard is not running ({}): if pylts is killed, its children are not stopped", exc)
+
+    def _start(self) -> socket.socket:
+        if self._socket is not None:
+            self._socket.close()
+        self._socket = None
+        ours, theirs = socket.socketpair()
+        environment = {name: os.environ[name] for name in _GUARD_ENVIRONMENT if name in os.environ}
+        with theirs:
+            try:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-I", guard.__file__],
+                    env=environment,
+                    stdin=theirs.fileno(),
+                    stdout=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            except OSError:
+                ours.close()
+                raise
+        self._socket = ours
+        return ours
+
+    def after_fork_in_child(self) -> None:
+        """In a forked copy of pylts: close the parent's socket (its end must mean the parent is gone)."""
+        self._lock = threading.Lock()
+        if self._socket is not None:
+            self._socket.close()
+        for watched in self._told.values():
+            for fd in watched.outputs:
+                os.close(fd)
+        if self._proc is not None:
+            self._inherited.append(self._proc)  # the parent's guard: not ours to wait for, nor to finalize
+        self._proc, self._socket, self._told = None, None, {}
+
+
+_GUARD = _Guard()
+os.register_at_fork(after_in_child=_GUARD.after_fork_in_child)
+
+
+def guard_pid() -> int | None:
+    """pid of this process's guard, ``None`` before the first child was started."""
+    return _GUARD.pid
+
+
+def guarded() -> list[int]:
+    """The process groups this process's guard would stop if the process died now."""
+    return _GUARD.watched()
 
 
 class Deadline:

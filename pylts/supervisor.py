@@ -246,7 +246,8 @@ def run_app(configs: Sequence[ConfigS3], command: Sequence[str], **replicator_op
     code: int | None = None
     try:
         with Replicator(configs, **replicator_options):
-            with ManagedProcess(command, env=os.environ, capture=False, stop_grace=30.0) as app, _forwarding_signals(app):
+            app = ManagedProcess(command, env=os.environ, capture=False, stop_grace=30.0, role="app")
+            with app, _forwarding_signals(app):
                 code = app.wait(None)
     except FinalSyncFailed as exc:
         exc.app_returncode = code

@@ -13,7 +13,7 @@ import pytest
 from loguru import logger
 
 from pylts.errors import InvalidArgument, LitestreamTimeout
-from pylts.runner import TAIL_BYTES, Deadline, ManagedProcess, OutputLine, run
+from pylts.runner import TAIL_BYTES, Deadline, ManagedProcess, OutputLine, guard_pid, guarded, run
 
 ENV = dict(os.environ)
 PY = sys.executable
@@ -92,6 +92,21 @@ def test_lines_arrive_as_they_are_printed() -> None:
 def test_command_must_be_a_list() -> None:
     with pytest.raises(InvalidArgument, match="list of arguments"):
         ManagedProcess("litestream replicate", env=ENV)  # type: ignore[arg-type]
+
+
+def test_the_role_is_app_or_litestream() -> None:
+    with pytest.raises(InvalidArgument, match="role must be 'app' or 'litestream'"):
+        ManagedProcess(python("pass"), env=ENV, role="web")  # type: ignore[arg-type]
+
+
+def test_the_guard_watches_a_child_until_it_is_reaped() -> None:
+    with ManagedProcess(python("import time; time.sleep(60)"), env=ENV, stop_grace=5) as proc:
+        assert proc.pid in guarded()
+        guard = guard_pid()
+        assert guard is not None and os.getpgid(guard) == guard != os.getpgid(0)  # its own session
+    assert proc.pid not in guarded()
+    assert run(python("pass"), env=ENV, timeout=20).returncode == 0
+    assert guard_pid() == guard  # one guard per process, for every child
 
 
 @pytest.mark.parametrize("seconds", [0, -1, math.inf, math.nan, True, "5"])
