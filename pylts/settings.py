@@ -23,7 +23,7 @@ from dotenv.parser import parse_stream
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from . import backup, binary, restore
-from .supervisor import Replicator
+from .supervisor import STALL_TIMEOUT, Replicator
 from .verify import VerifyResult
 from .verify import verify as verify_backup
 from .commands import child_env, config_yaml, replicate_argv, restore_argv
@@ -54,6 +54,7 @@ class ConfigS3(BaseSettings):
     `force_path_style` | `REPLICA_FORCE_PATH_STYLE` | on when `endpoint` is set
     `litestream_bin` | `LITESTREAM_BIN` | next to Python, then `PATH`
     `use_aws_credential_chain` | `PYLTS_AWS_CREDENTIAL_CHAIN` | `false`
+    `ready_timeout` | `PYLTS_READY_TIMEOUT` | 30 s + 0.5 s per MB of database
 
     Examples:
         >>> cfg = ConfigS3(key="AKIAEXAMPLE", token="s3cr3t", s3="s3://backups/app.db", db="app.sqlite3")
@@ -103,6 +104,14 @@ class ConfigS3(BaseSettings):
         repr=False,
         description="Use the AWS default credential chain (instance roles) instead of the two keys.",
     )
+    ready_timeout: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        validation_alias="PYLTS_READY_TIMEOUT",
+        repr=False,
+        description="Seconds replication may take to be in sync at start (default: 30 + 0.5 per MB of database).",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -139,6 +148,11 @@ class ConfigS3(BaseSettings):
     @classmethod
     def _absolute_folder(cls, value: Path) -> Path:
         return value.expanduser().absolute()
+
+    @field_validator("ready_timeout", mode="before")
+    @classmethod
+    def _empty_is_automatic(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("endpoint")
     @classmethod
@@ -384,11 +398,22 @@ class ConfigS3(BaseSettings):
         write_private(target, self.litestream_config())
         return target
 
-    def replicating(self, **options: float) -> Replicator:
+    def replicating(
+        self,
+        *,
+        ready_timeout: float | None = None,
+        stop_timeout: float = 30.0,
+        max_backoff: float = 30.0,
+        stall_timeout: float = STALL_TIMEOUT,
+    ) -> Replicator:
         """Continuous replication of this database while a ``with`` block runs.
 
         Ready (in sync with the replica) when the block starts; stopped with a final
-        sync when it ends. ``options``: ``ready_timeout``, ``stop_timeout``, ``max_backoff``.
+        sync when it ends. ``ready_timeout`` bounds the start (default: the
+        ``ready_timeout`` setting, else 30 s + 0.5 s per MB); ``stop_timeout`` the final
+        sync; ``max_backoff`` the wait between restarts; ``stall_timeout`` is how long a
+        commit may stay out of the replica before ``status()`` reports it and a stuck
+        litestream is restarted.
 
         Examples:
             >>> import sqlite3, tempfile
@@ -404,7 +429,13 @@ class ConfigS3(BaseSettings):
             True 0
             >>> s3.stop()
         """
-        return Replicator([self], **options)
+        return Replicator(
+            [self],
+            ready_timeout=ready_timeout,
+            stop_timeout=stop_timeout,
+            max_backoff=max_backoff,
+            stall_timeout=stall_timeout,
+        )
 
     def delete(self) -> None:
         """Remove the database, its ``-wal``/``-shm`` sidecars and litestream's metadata; missing files are fine.
