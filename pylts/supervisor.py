@@ -220,15 +220,13 @@ class Replicator:
                         self._exit_code = proc.stop(self._stop_grace)
                         return
                     if stuck:
+                        self._count_restart(f"{stuck}; litestream was restarted")  # counted before the stop grace
                         proc.stop(STUCK_STOP_GRACE)
-                        reason = f"{stuck}; litestream was restarted"
                     else:
-                        reason = f"litestream exited with {proc.returncode}: {self._printed_error()}"
+                        self._count_restart(f"litestream exited with {proc.returncode}: {self._printed_error()}")
             except Exception as exc:  # noqa: BLE001 - reported through status(), retried with backoff
-                reason = f"litestream could not run: {exc}"
-            self._restarts += 1
-            self._last_error = reason
-            logger.warning("{}; restarting in {:g} s", reason, backoff)
+                self._count_restart(f"litestream could not run: {exc}")
+            logger.warning("{}; restarting in {:g} s", self._last_error, backoff)
             backoff = 0.5 if time.monotonic() - began > 60 else min(backoff * 2, self._max_backoff)
             self._stopping.wait(backoff)
 
@@ -236,6 +234,10 @@ class Replicator:
         """litestream's config beside the first database, rewritten at each (re)start: owner-only, no secrets."""
         text = config_yaml(self._ctx.litestream, self._dbs, log_level="debug", shutdown_sync_timeout=self._stop_timeout)
         write_private(self._config_path, text)
+
+    def _count_restart(self, reason: str) -> None:
+        self._restarts += 1
+        self._last_error = reason
 
     def _printed_error(self) -> str:
         return self._tracker.last_error or "no error printed"

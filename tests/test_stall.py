@@ -62,8 +62,8 @@ def test_a_black_hole_is_reported_then_the_stuck_litestream_is_restarted(
     assert during.databases[0].lagging_since is not None
     assert after.in_sync and after.databases[0].behind_seconds is None
     assert caught_up < 25
-    if after.restarts:
-        assert "while the store answered; litestream was restarted" in (after.last_error or "")
+    assert after.restarts >= 1  # the held connection never recovers: only a restart gets litestream going
+    assert "while the store answered; litestream was restarted" in (after.last_error or "")
     copy = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "copy", litestream_bin=litestream_bin)
     copy.restore()
     assert {row[0] for row in read_rows(copy.dbpath)} >= set(committed)

@@ -240,8 +240,8 @@ def test_a_big_first_sync_gets_the_time_it_needs_and_a_short_timeout_names_the_s
     folder = tmp_path / "data"
     cfg = local_s3.config(bucket, "app.db", db="app.db", folder=folder, litestream_bin=litestream_bin, ready_timeout=2)
     make_database(cfg.dbpath, 50)
-    with pytest.raises(LitestreamTimeout) as info:
-        cfg.replicating().start()
+    with pytest.raises(LitestreamTimeout) as info, cfg.replicating():
+        pytest.fail("50 MB cannot be in the replica within 2 s")
     message = str(info.value)
     assert re.search(r"(first sync of|starting litestream).* \(5\d\.\d MB\)", message), message
     assert str(cfg.dbpath) in message and "PYLTS_READY_TIMEOUT" in message and "replicate --once" in message
@@ -257,8 +257,8 @@ def test_a_file_that_is_not_sqlite_is_refused_untouched(cfg: ConfigS3) -> None:
     cfg.dbpath.parent.mkdir(parents=True)
     junk = os.urandom(8192)
     cfg.dbpath.write_bytes(junk)
-    with pytest.raises(DatabaseInvalid, match=re.escape(str(cfg.dbpath))):
-        cfg.replicating(ready_timeout=10).start()
+    with pytest.raises(DatabaseInvalid, match=re.escape(str(cfg.dbpath))), cfg.replicating(ready_timeout=10):
+        pytest.fail("replication must not start")
     assert cfg.dbpath.read_bytes() == junk
     assert [p.name for p in cfg.dbpath.parent.iterdir()] == [cfg.db]
 
