@@ -152,8 +152,9 @@ class Replicator:
         deadline = Deadline(self._ready_timeout) if self._ready_timeout else None
         self._ctx.probe(deadline or Deadline(PROBE_SECONDS))
         self._prepare_databases(deadline)
+        # an explicit timeout keeps a second for stopping; the automatic one grows with the databases
         wait = max(deadline.remaining() - 1.0, 0.0) if deadline else automatic_ready_timeout(self._database_bytes())
-        started = time.monotonic()  # a second of an explicit timeout is kept for stopping
+        started = time.monotonic()
         self._thread = threading.Thread(target=self._supervise, name="pylts-replicator", daemon=True)
         self._thread.start()
         if self._tracker.wait(since=started, timeout=wait):
