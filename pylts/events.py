@@ -223,6 +223,11 @@ class SyncTracker:
             lags = {path: state.behind(now) for path, state in self._states.items()}
         return {path: lag for path, lag in lags.items() if lag is not None}
 
+    def reported_at(self, db: Path) -> float:
+        """When litestream last reported ``db``'s position (``time.monotonic()``; 0 if never)."""
+        with self._changed:
+            return self._states[db].db_seen
+
     def stall_errors(self) -> list[str]:
         """``"app.db not in sync for 42 s"`` for each database behind by more than ``stall_timeout``."""
         lags = self.behind().items()

@@ -55,6 +55,8 @@ STALL_TIMEOUT = 30.0
 STUCK_STOP_GRACE = 2.0
 #: Seconds the watchdog waits for the store to answer before it counts it as silent.
 ANSWER_SECONDS = 2.0
+#: Seconds the store must have been answering before a restart: litestream catches up by itself after an outage.
+STORE_BACK_SECONDS = 10.0
 #: Longest restore of a missing database at start, when no ready timeout is set (as ``ensure_restored``).
 RESTORE_TIMEOUT = 600.0
 _MB = 1024 * 1024
@@ -136,6 +138,7 @@ class Replicator:
         self._restarts = 0
         self._last_error: str | None = None
         self._store_silent = False
+        self._answering_since: float | None = None
         self._stop_grace: float | None = None
         self._argv = [str(self._ctx.litestream.path), "replicate", "-config", str(self._config_path)]
 
@@ -206,9 +209,13 @@ class Replicator:
         return f"the first sync of {size} had not finished (replica at {db.replica_position or 'nothing yet'})"
 
     def _supervise(self) -> None:
-        """Run litestream until asked to stop, restarting it with backoff when it dies or is stuck."""
+        """Run litestream until asked to stop, restarting it with backoff when it dies or is stuck.
+
+        A stop asked for between two runs still starts litestream once more, for its final
+        sync: commits made since the last run ended are in no replica yet.
+        """
         backoff = 0.5
-        while not self._stopping.is_set():
+        while True:
             began = time.monotonic()
             try:
                 self._write_config()
@@ -218,6 +225,7 @@ class Replicator:
                     self._proc = proc
                     stuck = self._watch(proc)
                     if self._stopping.is_set():
+                        _wait_until_replicating(proc)  # a SIGTERM before that kills it with no final sync
                         self._exit_code = proc.stop(self._stop_grace)
                         return
                     if stuck:
@@ -227,6 +235,8 @@ class Replicator:
                         self._count_restart(f"litestream exited with {proc.returncode}: {self._printed_error()}")
             except Exception as exc:  # noqa: BLE001 - reported through status(), retried with backoff
                 self._count_restart(f"litestream could not run: {exc}")
+                if self._stopping.is_set():
+                    return
             logger.warning("{}; restarting in {:g} s", self._last_error, backoff)
             backoff = 0.5 if time.monotonic() - began > 60 else min(backoff * 2, self._max_backoff)
             self._stopping.wait(backoff)
@@ -259,17 +269,22 @@ class Replicator:
         """The watchdog: a database behind for too long while the store answers means litestream is stuck.
 
         Each database gets ``stall_timeout`` plus 0.5 s per MB of WAL (a big transaction
-        takes time to upload), counted from this litestream's start at the earliest.
+        takes time to upload), counted from this litestream's start at the earliest. Only a
+        silent litestream is stuck: one that still reports positions is retrying on its own.
         """
         now = time.monotonic()
         for db in self._dbs:
             self._tracker.note_commit(db, self._commit_time(db))
         for db, lag in self._tracker.behind(now).items():
             limit = self._stall_timeout + SECONDS_PER_MB * _file_size(_wal(db)) / _MB
-            if lag > limit and now - started > limit:
+            if lag > limit and now - max(started, self._tracker.reported_at(db)) > limit:
                 self._store_silent = not self._ctx.store_answers(ANSWER_SECONDS)
-                if not self._store_silent:
+                self._answering_since = None if self._store_silent else (self._answering_since or now)
+                if self._answering_since is not None and now - self._answering_since >= STORE_BACK_SECONDS:
+                    self._answering_since = None
                     return f"{db.name} was not in sync for {lag:.0f} s while the store answered"
+                return None
+        self._answering_since = None
         return None
 
     def stop(self) -> None:
@@ -342,6 +357,13 @@ class Replicator:
             with contextlib.suppress(FileNotFoundError):
                 return time.monotonic() - max(time.time() - path.stat().st_mtime, 0.0)
         return 0.0
+
+
+def _wait_until_replicating(proc: ManagedProcess, seconds: float = 5.0) -> None:
+    """Wait (at most ``seconds``) until litestream says it replicates, so it handles a stop signal."""
+    end = time.monotonic() + seconds
+    while "replicating to" not in proc.output("stdout") and proc.returncode is None and time.monotonic() < end:
+        time.sleep(0.05)
 
 
 def _wal(db: Path) -> Path:
