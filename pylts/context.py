@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import ssl
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,26 @@ class RunContext:
                 f"cannot connect to the S3 endpoint {host}:{port} ({reason} within {seconds:g} s); "
                 "check REPLICA_ENDPOINT (or ?endpoint= in REPLICA_URL) and that the store is running"
             ) from None
+
+
+    def store_answers(self, seconds: float) -> bool:
+        """Whether the store answers within ``seconds``: a reply to an HTTP request, or a TLS handshake.
+
+        Stricter than `probe`: a black hole on the way (a proxy, a dead load balancer)
+        may accept connections and never answer.
+        """
+        host, port = self.replica.address()
+        try:
+            with socket.create_connection((host, port), timeout=seconds) as sock:
+                if (self.replica.endpoint or "https:").startswith("https:"):
+                    ssl.create_default_context().wrap_socket(sock, server_hostname=host).close()
+                    return True
+                sock.sendall(f"HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                return bool(sock.recv(1))
+        except ssl.SSLError:  # it answered, even if with a certificate this check does not trust
+            return True
+        except OSError:
+            return False
 
 
 def write_private(target: Path, text: str) -> None:

@@ -7,7 +7,11 @@ of a database it is syncing and which position its replica holds:
 - 0.3: ``replica sync ... position=GEN/IDX:OFF``, ``replica sync: calc new pos ... position=...``
   and ``wal segment written ... position=GEN/IDX:OFF sz=BYTES``.
 
-A database is *in sync* when its replica's position covers the database's.
+A database is *in sync* when its replica's position covers the database's. The log alone
+cannot show a stall (a stuck litestream prints nothing, so its last report looks fine): the
+Replicator also tells the tracker when each database was last committed to
+(:meth:`SyncTracker.note_commit`), and a commit the replica is not known to hold after
+``stall_timeout`` seconds makes the database *not in sync*, with an error saying for how long.
 
 >>> tracker = SyncTracker([Path("/data/app.db")])
 >>> tracker.feed(parse_line('time=t level=DEBUG msg="replica sync" db=app.db txid.replica=0000000000000001 txid.db=0000000000000003'))
@@ -20,11 +24,12 @@ False
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -74,6 +79,25 @@ class Position:
         return f"{self.index:016x}"
 
 
+def _printed_at(line: LogLine) -> float:
+    """When litestream printed ``line`` (its ``time=`` field), as ``time.monotonic()``; else now.
+
+    Reading a line can lag behind its printing, and a commit made in between is not in
+    the position the line reports: the printing time keeps that commit out of it.
+
+    >>> now = time.monotonic()
+    >>> printed = datetime.now(timezone.utc).isoformat()
+    >>> now - 2 < _printed_at(LogLine("DEBUG", "replica sync", {"time": printed})) <= now + 1
+    True
+    """
+    now = time.monotonic()
+    try:
+        printed = datetime.fromisoformat(line.fields["time"].replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return now
+    return now - min(max(time.time() - printed, 0.0), 60.0)
+
+
 class DatabaseSync(BaseModel):
     """Where one database and its replica stand, as last reported by litestream."""
 
@@ -84,6 +108,10 @@ class DatabaseSync(BaseModel):
     replica_position: str | None
     in_sync: bool
     synced_at: datetime | None
+    #: When the oldest local commit the replica is not known to hold was made (None: none is pending).
+    lagging_since: datetime | None = None
+    #: How long ago that was, in seconds.
+    behind_seconds: float | None = None
 
 
 class _State:
@@ -93,17 +121,24 @@ class _State:
         self.replica: Position | None = None
         self.synced_at: datetime | None = None
         self.synced_mono = 0.0  # monotonic time it was last found in sync
+        self.covered_mono = 0.0  # commits before this monotonic time are known to be in the replica
+        self.pending_since: float | None = None  # monotonic time of the oldest commit not known to be there
 
     @property
     def in_sync(self) -> bool:
         return self.db is not None and self.replica is not None and self.replica.covers(self.db)
 
+    def behind(self, now: float) -> float | None:
+        """Seconds since the oldest commit not known to be in the replica, if any."""
+        return None if self.pending_since is None else max(now - self.pending_since, 0.0)
+
 
 class SyncTracker:
     """Thread-safe positions of several databases, fed line by line from litestream's output."""
 
-    def __init__(self, dbs: Sequence[Path]) -> None:
+    def __init__(self, dbs: Sequence[Path], *, stall_timeout: float = math.inf) -> None:
         self._states = {Path(db): _State() for db in dbs}
+        self.stall_timeout = stall_timeout
         self._changed = threading.Condition()
         self.last_error: str | None = None
         self.named_error: str | None = None  # an error with a known cause (bucket, credentials...)
@@ -146,19 +181,19 @@ class SyncTracker:
             return
         f = line.fields
         if line.message == "replica sync" and "txid.db" in f:  # 0.5
-            self._set_db(state, Position.parse(f["txid.db"]))
+            self._set_db(state, Position.parse(f["txid.db"]), _printed_at(line))
             self._set_replica(state, Position.parse(f["txid.replica"]))
         elif line.message == "ltx file uploaded" and "maxTXID" in f:  # 0.5
             self._set_replica(state, Position.parse(f["maxTXID"]))
         elif line.message == "replica sync" and "position" in f:  # 0.3
-            self._set_db(state, Position.parse(f["position"]))
+            self._set_db(state, Position.parse(f["position"]), _printed_at(line))
         elif line.message == "replica sync: calc new pos":  # 0.3
             self._set_replica(state, Position.parse(f["position"]))
         elif line.message == "wal segment written":  # 0.3
             self._set_replica(state, Position.parse(f["position"]).advanced(int(f.get("sz", 0))))
 
-    def _set_db(self, state: _State, position: Position) -> None:
-        state.db, state.db_seen = position, time.monotonic()
+    def _set_db(self, state: _State, position: Position, seen: float) -> None:
+        state.db, state.db_seen = position, seen
         self._mark(state)
 
     def _set_replica(self, state: _State, position: Position) -> None:
@@ -170,6 +205,33 @@ class SyncTracker:
     def _mark(state: _State) -> None:
         if state.in_sync:
             state.synced_at, state.synced_mono = datetime.now(timezone.utc), time.monotonic()
+            state.covered_mono = state.db_seen
+            if state.pending_since is not None and state.pending_since < state.db_seen:
+                state.pending_since = None
+
+    def note_commit(self, db: Path, committed: float) -> None:
+        """Learn that ``db`` was last committed to at ``committed`` (``time.monotonic()``)."""
+        with self._changed:
+            state = self._states[db]
+            if committed > state.covered_mono and state.pending_since is None:
+                state.pending_since = committed
+
+    def behind(self, now: float | None = None) -> dict[Path, float]:
+        """Each database with commits not known to be in the replica, and for how many seconds."""
+        now = time.monotonic() if now is None else now
+        with self._changed:
+            lags = {path: state.behind(now) for path, state in self._states.items()}
+        return {path: lag for path, lag in lags.items() if lag is not None}
+
+    def reported_at(self, db: Path) -> float:
+        """When litestream last reported ``db``'s position (``time.monotonic()``; 0 if never)."""
+        with self._changed:
+            return self._states[db].db_seen
+
+    def stall_errors(self) -> list[str]:
+        """``"app.db not in sync for 42 s"`` for each database behind by more than ``stall_timeout``."""
+        lags = self.behind().items()
+        return [f"{path.name} not in sync for {lag:.0f} s" for path, lag in lags if lag > self.stall_timeout]
 
     def in_sync(self, since: float = 0.0) -> bool:
         """Whether every database was found in sync, with a database position reported after ``since``.
@@ -196,14 +258,18 @@ class SyncTracker:
 
     def snapshot(self) -> list[DatabaseSync]:
         """What is known of each database now."""
+        now, wall = time.monotonic(), datetime.now(timezone.utc)
         with self._changed:
-            return [
-                DatabaseSync(
-                    path=path,
-                    db_position=str(s.db) if s.db else None,
-                    replica_position=str(s.replica) if s.replica else None,
-                    in_sync=s.in_sync,
-                    synced_at=s.synced_at,
-                )
-                for path, s in self._states.items()
-            ]
+            return [self._report(path, state, now, wall) for path, state in self._states.items()]
+
+    def _report(self, path: Path, state: _State, now: float, wall: datetime) -> DatabaseSync:
+        behind = state.behind(now)
+        return DatabaseSync(
+            path=path,
+            db_position=str(state.db) if state.db else None,
+            replica_position=str(state.replica) if state.replica else None,
+            in_sync=state.in_sync and (behind is None or behind <= self.stall_timeout),
+            synced_at=state.synced_at,
+            lagging_since=None if behind is None else wall - timedelta(seconds=behind),
+            behind_seconds=behind,
+        )

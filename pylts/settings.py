@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSe
 from pydantic_settings.sources import ENV_FILE_SENTINEL, DotenvType
 
 from . import backup, binary, restore
-from .supervisor import Replicator
+from .supervisor import STALL_TIMEOUT, Replicator
 from .verify import VerifyResult
 from .verify import verify as verify_backup
 from .commands import child_env, config_yaml, replicate_argv, restore_argv
@@ -156,6 +156,7 @@ class ConfigS3(PyltsSettings):
     `force_path_style` | `REPLICA_FORCE_PATH_STYLE` | on when `endpoint` is set
     `litestream_bin` | `LITESTREAM_BIN` | next to Python, then `PATH`
     `use_aws_credential_chain` | `PYLTS_AWS_CREDENTIAL_CHAIN` | `false`
+    `ready_timeout` | `PYLTS_READY_TIMEOUT` | 30 s + 0.5 s per MB of database
 
     Examples:
         >>> cfg = ConfigS3(key="AKIAEXAMPLE", token="s3cr3t", s3="s3://backups/app.db", db="app.sqlite3")
@@ -202,6 +203,14 @@ class ConfigS3(PyltsSettings):
         repr=False,
         description="When the local database and the replica disagree at boot: refuse, quarantine or adopt.",
     )
+    ready_timeout: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        validation_alias="PYLTS_READY_TIMEOUT",
+        repr=False,
+        description="Seconds replication may take to be in sync at start (default: 30 + 0.5 per MB of database).",
+    )
 
     @field_validator("s3")
     @classmethod
@@ -225,6 +234,11 @@ class ConfigS3(PyltsSettings):
     @classmethod
     def _absolute_folder(cls, value: Path) -> Path:
         return value.expanduser().absolute()
+
+    @field_validator("ready_timeout", mode="before")
+    @classmethod
+    def _empty_is_automatic(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("endpoint")
     @classmethod
@@ -478,11 +492,22 @@ class ConfigS3(PyltsSettings):
         write_private(target, self.litestream_config())
         return target
 
-    def replicating(self, **options: float) -> Replicator:
+    def replicating(
+        self,
+        *,
+        ready_timeout: float | None = None,
+        stop_timeout: float = 30.0,
+        max_backoff: float = 30.0,
+        stall_timeout: float = STALL_TIMEOUT,
+    ) -> Replicator:
         """Continuous replication of this database while a ``with`` block runs.
 
         Ready (in sync with the replica) when the block starts; stopped with a final
-        sync when it ends. ``options``: ``ready_timeout``, ``stop_timeout``, ``max_backoff``.
+        sync when it ends. ``ready_timeout`` bounds the start (default: the
+        ``ready_timeout`` setting, else 30 s + 0.5 s per MB); ``stop_timeout`` the final
+        sync; ``max_backoff`` the wait between restarts; ``stall_timeout`` is how long a
+        commit may stay out of the replica before ``status()`` reports it and a stuck
+        litestream is restarted.
 
         Examples:
             >>> import sqlite3, tempfile
@@ -498,7 +523,13 @@ class ConfigS3(PyltsSettings):
             True 0
             >>> s3.stop()
         """
-        return Replicator([self], **options)
+        return Replicator(
+            [self],
+            ready_timeout=ready_timeout,
+            stop_timeout=stop_timeout,
+            max_backoff=max_backoff,
+            stall_timeout=stall_timeout,
+        )
 
     def delete(self) -> None:
         """Remove the database, its ``-wal``/``-shm`` sidecars and litestream's metadata; missing files are fine.

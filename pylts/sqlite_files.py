@@ -4,8 +4,8 @@ A database ``app.db`` comes with sidecars (``app.db-wal``, ``app.db-shm``) and
 litestream's own metadata folder (``.app.db-litestream``). pylts treats them as one.
 
 >>> from pathlib import Path
->>> [p.name for p in database_files(Path("/data/app.db"))]
-['app.db', 'app.db-wal', 'app.db-shm', 'app.db-journal', 'app.db-txid', '.app.db-litestream', '.app.db-pylts.yml', '.app.db-pylts-position', '.app.db-pylts.lock']
+>>> [p.name for p in database_files(Path("/data/app.db")) if p.name.startswith(".")]
+['.app.db-litestream', '.app.db-pylts.yml', '.app.db-pylts-replicate.yml', '.app.db-pylts-position', '.app.db-pylts.lock']
 """
 
 from __future__ import annotations
@@ -50,6 +50,15 @@ def config_path_for(db: Path) -> Path:
     return db.with_name(f".{db.name}-pylts.yml")
 
 
+def replicate_config_path_for(db: Path) -> Path:
+    """Where a ``Replicator`` writes litestream's config while it runs (beside its first database).
+
+    >>> replicate_config_path_for(Path("/data/app.db"))
+    PosixPath('/data/.app.db-pylts-replicate.yml')
+    """
+    return db.with_name(f".{db.name}-pylts-replicate.yml")
+
+
 def restored_mark(db: Path) -> Path:
     """Where pylts notes the replica position a database was restored at (a txid on 0.5, a generation on 0.3).
 
@@ -69,8 +78,10 @@ def lock_path(db: Path) -> Path:
 
 
 def database_files(db: Path) -> list[Path]:
-    """The database, its sidecars, litestream's metadata folder, and pylts' config, restore mark and lock for it."""
-    return [db, *sidecars(db), litestream_meta(db), config_path_for(db), restored_mark(db), lock_path(db)]
+    """The database, its sidecars, litestream's metadata folder, and pylts' configs, restore mark and lock for it."""
+    return [
+        db, *sidecars(db), litestream_meta(db), config_path_for(db), replicate_config_path_for(db), restored_mark(db), lock_path(db)
+    ]
 
 
 @contextlib.contextmanager

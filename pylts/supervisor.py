@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -36,15 +34,42 @@ from pydantic import BaseModel, ConfigDict
 
 from . import sqlite_files
 from .commands import config_yaml
-from .context import RunContext, write_private
+from .context import PROBE_SECONDS, RunContext, write_private
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, ReplicationError
 from .events import DatabaseSync, SyncTracker
 from .output import error_from_text
-from .boot import RestoreOutcome
 from .runner import Deadline, ManagedProcess
 
 if TYPE_CHECKING:
     from .settings import ConfigS3
+
+
+#: The first sync may take this long, plus ``SECONDS_PER_MB`` for each MB of the databases (when no timeout is set).
+READY_BASE_SECONDS = 30.0
+#: Upload allowance per MB of database (first sync) or of WAL (stall): 0.5 s, a link of at least 2 MB/s.
+SECONDS_PER_MB = 0.5
+#: A commit the replica does not hold after this many seconds is a stall: reported, and litestream restarted.
+STALL_TIMEOUT = 30.0
+#: Seconds a stuck litestream gets to stop before it is killed, when the watchdog restarts it.
+STUCK_STOP_GRACE = 2.0
+#: Seconds the watchdog waits for the store to answer before it counts it as silent.
+ANSWER_SECONDS = 2.0
+#: Seconds the store must have been answering before a restart: litestream catches up by itself after an outage.
+STORE_BACK_SECONDS = 10.0
+#: Longest restore of a missing database at start, when no ready timeout is set (as ``ensure_restored``).
+RESTORE_TIMEOUT = 600.0
+_MB = 1024 * 1024
+_RAISE_HINT = "for a big database or a slow link raise PYLTS_READY_TIMEOUT (--ready-timeout)"
+_SEED_HINT = "or seed the replica first with `pylts replicate --once` (litestream 0.5)"
+
+
+def automatic_ready_timeout(size_bytes: int) -> float:
+    """How long the first sync may take when no ready timeout is set: 30 s plus 0.5 s per MB.
+
+    >>> automatic_ready_timeout(0), automatic_ready_timeout(1024 ** 3)
+    (30.0, 542.0)
+    """
+    return READY_BASE_SECONDS + SECONDS_PER_MB * size_bytes / _MB
 
 
 class ReplicationStatus(BaseModel):
@@ -60,45 +85,62 @@ class ReplicationStatus(BaseModel):
 
     @property
     def in_sync(self) -> bool:
-        """Whether every database's replica held all of it at the last report."""
+        """Whether every database's replica held all of it at the last report, with no stall since."""
         return all(db.in_sync for db in self.databases)
 
 
 class Replicator:
     """A supervised ``litestream replicate`` for one or more databases; use it as a context manager.
 
-    ``ready_timeout`` bounds the wait for the first sync; ``stop_timeout`` bounds the
-    final sync at exit (litestream's ``shutdown-sync-timeout`` on 0.5). Databases
-    replicated together share one litestream process, so they must share credentials.
+    ``ready_timeout`` bounds the start (restoring a missing database, then the first
+    sync). Without one, the configs' ``ready_timeout`` (``PYLTS_READY_TIMEOUT``) is used,
+    else an automatic value: the restore may take ``RESTORE_TIMEOUT`` s and the first sync
+    `automatic_ready_timeout` of the databases' size (30 s + 0.5 s per MB). A big database
+    on a fresh replica is uploaded whole before the app may start: litestream cannot resume
+    an interrupted snapshot, so a start that gives up begins the upload again next time.
+
+    ``stall_timeout`` is the watchdog's threshold: a commit the replica does not hold
+    after that long (plus 0.5 s per MB of WAL) makes ``status()`` report the database
+    not in sync, and litestream is restarted if the store answers (a stuck upload).
+    ``stop_timeout`` bounds the final sync at exit (litestream's
+    ``shutdown-sync-timeout`` on 0.5). Databases replicated together share one
+    litestream process, so they must share credentials.
     """
 
     def __init__(
         self,
         configs: Sequence[ConfigS3],
         *,
-        ready_timeout: float = 30.0,
+        ready_timeout: float | None = None,
         stop_timeout: float = 30.0,
         max_backoff: float = 30.0,
+        stall_timeout: float = STALL_TIMEOUT,
     ) -> None:
         if not configs:
             raise InvalidArgument("Replicator needs at least one ConfigS3")
-        self._ready_timeout = Deadline(ready_timeout).seconds  # Deadline checks the values
+        if ready_timeout is None:
+            ready_timeout = max((cfg.ready_timeout for cfg in configs if cfg.ready_timeout is not None), default=None)
+        self._ready_timeout = None if ready_timeout is None else Deadline(ready_timeout).seconds  # Deadline checks it
         self._stop_timeout = Deadline(stop_timeout).seconds
+        self._stall_timeout = Deadline(stall_timeout).seconds
         self._max_backoff = max_backoff
         contexts = [cfg._context() for cfg in configs]
         self._ctx = _shared_context(contexts)
         self._dbs = {ctx.db: ctx.replica for ctx in contexts}
-        self._tracker = SyncTracker(list(self._dbs))
+        self._tracker = SyncTracker(list(self._dbs), stall_timeout=self._stall_timeout)
         self._configs = list(configs)
-        self._folder: Path | None = None
+        self._config_path = sqlite_files.replicate_config_path_for(contexts[0].db)
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._locks = contextlib.ExitStack()
         self._proc: ManagedProcess | None = None
         self._exit_code: int | None = None
         self._restarts = 0
         self._last_error: str | None = None
+        self._store_silent = False
+        self._answering_since: float | None = None
         self._stop_grace: float | None = None
-        self._argv: list[str] = []
+        self._argv = [str(self._ctx.litestream.path), "replicate", "-config", str(self._config_path)]
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -108,79 +150,180 @@ class Replicator:
         A missing database is first restored from its replica (litestream would
         otherwise start a new history beside the backup); with no backup at all an
         empty database is created, so replication is live before the app starts.
+        A file that is not SQLite raises ``DatabaseInvalid`` before litestream runs, and a
+        database another process on this machine replicates raises ``AlreadyReplicating``.
         """
-        deadline = Deadline(self._ready_timeout)
-        self._ctx.probe(deadline)
-        for cfg in self._configs:
-            if cfg.ensure_restored(timeout_seconds=max(deadline.remaining(), 1.0)).outcome is RestoreOutcome.FRESH:
-                sqlite_files.create_empty(cfg.dbpath)
-        self._folder = Path(tempfile.mkdtemp(prefix="pylts-replicate-"))
-        config = self._folder / "litestream.yml"
-        write_private(config, config_yaml(self._ctx.litestream, self._dbs, log_level="debug", shutdown_sync_timeout=self._stop_timeout))
-        self._argv = [str(self._ctx.litestream.path), "replicate", "-config", str(config)]
+        deadline = Deadline(self._ready_timeout) if self._ready_timeout else None
+        try:
+            for db in self._dbs:  # one replicator per database on this machine, until stop()
+                sqlite_files.make_folder(db.parent)
+                self._locks.enter_context(sqlite_files.replication_lock(db))
+            self._ctx.probe(deadline or Deadline(PROBE_SECONDS))
+            self._prepare_databases(deadline)
+        except BaseException:
+            self._locks.close()
+            raise
+        # an explicit timeout keeps a second for stopping; the automatic one grows with the databases
+        wait = max(deadline.remaining() - 1.0, 0.0) if deadline else automatic_ready_timeout(self._database_bytes())
         started = time.monotonic()
         self._thread = threading.Thread(target=self._supervise, name="pylts-replicator", daemon=True)
         self._thread.start()
-        if self._tracker.wait(since=started, timeout=max(deadline.remaining() - 1.0, 0.0)):  # a second kept for stopping
+        if self._tracker.wait(since=started, timeout=wait):
             logger.info("replicating {} database(s) to their replicas", len(self._dbs))
             return self
-        error = self._startup_error(deadline)
+        error = self._startup_error(wait)
         self._shutdown(grace=1.0)  # nothing was synced yet: no final sync to wait for
         raise error
 
-    def _startup_error(self, deadline: Deadline) -> Exception:
-        text = self._tracker.named_error or self._tracker.last_error or self._last_error
-        if text:
-            return error_from_text(text, ReplicationError, "replication did not start", argv=self._argv)
-        return LitestreamTimeout(f"replication was not in sync within {deadline.seconds:g} s", argv=self._argv)
+    def _prepare_databases(self, deadline: Deadline | None) -> None:
+        """Restore each missing database (or create it empty), then check each is SQLite."""
+        for cfg in self._configs:
+            seconds = max(deadline.remaining(), 1.0) if deadline else RESTORE_TIMEOUT
+            try:
+                cfg.ensure_restored(timeout_seconds=seconds)
+            except LitestreamTimeout as exc:
+                raise LitestreamTimeout(
+                    f"replication did not start: restoring {cfg.dbpath} from {cfg.s3} "
+                    f"took more than {seconds:.3g} s; {_RAISE_HINT}",
+                    argv=exc.argv,
+                    output=exc.output,
+                ) from None
+            if not cfg.dbpath.exists() or sqlite_files.is_blank(cfg.dbpath):  # fresh, or quarantined with no backup
+                sqlite_files.create_empty(cfg.dbpath)
+            sqlite_files.require_sqlite_header(cfg.dbpath)
+
+    def _database_bytes(self) -> int:
+        return sum(_file_size(path) for db in self._dbs for path in (db, _wal(db)))
+
+    def _startup_error(self, waited: float) -> Exception:
+        reported = self._tracker.named_error or self._last_error  # a known cause, or litestream exited
+        if reported:
+            return error_from_text(reported, ReplicationError, "replication did not start", argv=self._argv)
+        cause = f"; litestream reported: {self._tracker.last_error}" if self._tracker.last_error else ""
+        return LitestreamTimeout(
+            f"replication was not ready within {waited:.3g} s: {self._pending_step()}{cause}; "
+            f"{_RAISE_HINT}, {_SEED_HINT}",
+            argv=self._argv,
+            output=self._tracker.last_error or "",
+        )
+
+    def _pending_step(self) -> str:
+        """Which step of the start had not finished, for the first database still behind."""
+        behind = [db for db in self._tracker.snapshot() if not db.in_sync] or self._tracker.snapshot()
+        db = behind[0]
+        size = f"{db.path} ({_file_size(db.path) / _MB:.1f} MB)"
+        if self._proc is None or db.db_position is None:
+            return f"starting litestream: it had not begun the first sync of {size}"
+        return f"the first sync of {size} had not finished (replica at {db.replica_position or 'nothing yet'})"
 
     def _supervise(self) -> None:
-        """Run litestream until asked to stop, restarting it with backoff when it dies."""
+        """Run litestream until asked to stop, restarting it with backoff when it dies or is stuck.
+
+        A stop asked for between two runs still starts litestream once more, for its final
+        sync: commits made since the last run ended are in no replica yet.
+        """
         backoff = 0.5
-        while not self._stopping.is_set():
+        while True:
             began = time.monotonic()
             try:
-                with self._ctx.process(self._argv, on_line=self._tracker.feed_output, stop_grace=self._stop_timeout + 5) as proc:
+                self._write_config()
+                with self._ctx.process(
+                    self._argv, on_line=self._tracker.feed_output, stop_grace=self._stop_timeout + 5
+                ) as proc:
                     self._proc = proc
-                    while proc.returncode is None and not self._stopping.is_set():
-                        self._stopping.wait(0.2)
+                    stuck = self._watch(proc)
                     if self._stopping.is_set():
+                        _wait_until_replicating(proc)  # a SIGTERM before that kills it with no final sync
                         self._exit_code = proc.stop(self._stop_grace)
                         return
-                    code = proc.returncode
+                    if stuck:
+                        self._count_restart(f"{stuck}; litestream was restarted")  # counted before the stop grace
+                        proc.stop(STUCK_STOP_GRACE)
+                    else:
+                        self._count_restart(f"litestream exited with {proc.returncode}: {self._printed_error()}")
             except Exception as exc:  # noqa: BLE001 - reported through status(), retried with backoff
-                code, self._tracker.last_error = None, str(exc)
-            self._restarts += 1
-            self._last_error = f"litestream exited with {code}: {self._tracker.last_error or 'no error printed'}"
+                self._count_restart(f"litestream could not run: {exc}")
+                if self._stopping.is_set():
+                    return
             logger.warning("{}; restarting in {:g} s", self._last_error, backoff)
             backoff = 0.5 if time.monotonic() - began > 60 else min(backoff * 2, self._max_backoff)
             self._stopping.wait(backoff)
+
+    def _write_config(self) -> None:
+        """litestream's config beside the first database, rewritten at each (re)start: owner-only, no secrets."""
+        text = config_yaml(self._ctx.litestream, self._dbs, log_level="debug", shutdown_sync_timeout=self._stop_timeout)
+        write_private(self._config_path, text)
+
+    def _count_restart(self, reason: str) -> None:
+        self._restarts += 1
+        self._last_error = reason
+
+    def _printed_error(self) -> str:
+        return self._tracker.last_error or "no error printed"
+
+    def _watch(self, proc: ManagedProcess) -> str | None:
+        """Wait while litestream runs; return why it is stuck if the watchdog finds it so."""
+        next_check = time.monotonic() + 1.0
+        while proc.returncode is None and not self._stopping.is_set():
+            self._stopping.wait(0.2)
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + 1.0
+                stuck = self._stuck(proc.started_at)
+                if stuck:
+                    return stuck
+        return None
+
+    def _stuck(self, started: float) -> str | None:
+        """The watchdog: a database behind for too long while the store answers means litestream is stuck.
+
+        Each database gets ``stall_timeout`` plus 0.5 s per MB of WAL (a big transaction
+        takes time to upload), counted from this litestream's start at the earliest. Only a
+        silent litestream is stuck: one that still reports positions is retrying on its own.
+        """
+        now = time.monotonic()
+        for db in self._dbs:
+            self._tracker.note_commit(db, self._commit_time(db))
+        for db, lag in self._tracker.behind(now).items():
+            limit = self._stall_timeout + SECONDS_PER_MB * _file_size(_wal(db)) / _MB
+            if lag > limit and now - max(started, self._tracker.reported_at(db)) > limit:
+                self._store_silent = not self._ctx.store_answers(ANSWER_SECONDS)
+                self._answering_since = None if self._store_silent else (self._answering_since or now)
+                if self._answering_since is not None and now - self._answering_since >= STORE_BACK_SECONDS:
+                    self._answering_since = None
+                    return f"{db.name} was not in sync for {lag:.0f} s while the store answered"
+                return None
+        self._answering_since = None
+        return None
 
     def stop(self) -> None:
         """Stop litestream after its final sync; raise ``FinalSyncFailed`` if the sync failed."""
         failure = self._shutdown()
         if failure:
-            raise FinalSyncFailed(f"the final sync failed: {failure}", argv=self._argv, returncode=self._exit_code, output=failure)
+            raise FinalSyncFailed(
+                f"the final sync failed: {failure}", argv=self._argv, returncode=self._exit_code, output=failure
+            )
 
     def _shutdown(self, grace: float | None = None) -> str | None:
-        """Stop (allowing ``grace`` seconds, default the stop timeout) and clean up; return why the final sync failed."""
+        """Stop (``grace`` seconds, default the stop timeout), remove the config; return why the final sync failed."""
         self._stop_grace = grace
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=self._stop_timeout + 30)
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
+        self._config_path.unlink(missing_ok=True)
+        self._locks.close()
         if self._tracker.shutdown_error:
             return self._tracker.shutdown_error
         if self._exit_code not in (0, None):
-            return f"litestream exited with {self._exit_code}: {self._tracker.last_error or 'no error printed'}"
+            return f"litestream exited with {self._exit_code}: {self._printed_error()}"
         behind = [str(db.path) for db in self._tracker.snapshot() if not db.in_sync]
         return f"the replica of {', '.join(behind)} was behind when litestream stopped" if behind else None
 
     def __enter__(self) -> Replicator:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.stop()
             return
@@ -191,14 +334,18 @@ class Replicator:
     # -- what it knows ----------------------------------------------------------------------
 
     def status(self) -> ReplicationStatus:
-        """pid, restarts, last error, and each database's positions and last sync time."""
+        """pid, restarts, last error (a stall first), and each database's positions, lag and last sync time."""
         proc = self._proc
         running = proc is not None and proc.returncode is None and not self._stopping.is_set()
+        stalls = self._tracker.stall_errors()
+        if stalls and self._store_silent:
+            stalls.append("the store does not answer, so litestream is left to retry")
+        errors = [*stalls, self._last_error or self._tracker.last_error]
         return ReplicationStatus(
             running=running,
             pid=proc.pid if running and proc is not None else None,
             restarts=self._restarts,
-            last_error=self._last_error or self._tracker.last_error,
+            last_error="; ".join(error for error in errors if error) or None,
             databases=self._tracker.snapshot(),
         )
 
@@ -209,17 +356,34 @@ class Replicator:
         anchored at the last commit (the WAL's modification time), not at this call.
         """
         seconds = Deadline(timeout).seconds
-        return self._tracker.wait(since=self._last_commit(), timeout=seconds, stop_on_error=False)
+        last_commit = max(self._commit_time(db) for db in self._dbs)
+        return self._tracker.wait(since=last_commit, timeout=seconds, stop_on_error=False)
 
-    def _last_commit(self) -> float:
-        """``time.monotonic()`` of the newest commit to any database (each commit appends to its WAL)."""
-        newest = 0.0
-        for db in self._dbs:
-            for path in (db.with_name(db.name + "-wal"), db):
-                with contextlib.suppress(FileNotFoundError):
-                    newest = max(newest, path.stat().st_mtime)
-                    break
-        return time.monotonic() - max(time.time() - newest, 0.0)
+    @staticmethod
+    def _commit_time(db: Path) -> float:
+        """``time.monotonic()`` of the newest commit to ``db`` (each commit appends to its WAL)."""
+        for path in (_wal(db), db):
+            with contextlib.suppress(FileNotFoundError):
+                return time.monotonic() - max(time.time() - path.stat().st_mtime, 0.0)
+        return 0.0
+
+
+def _wait_until_replicating(proc: ManagedProcess, seconds: float = 5.0) -> None:
+    """Wait (at most ``seconds``) until litestream says it replicates, so it handles a stop signal."""
+    end = time.monotonic() + seconds
+    while "replicating to" not in proc.output("stdout") and proc.returncode is None and time.monotonic() < end:
+        time.sleep(0.05)
+
+
+def _wal(db: Path) -> Path:
+    return db.with_name(db.name + "-wal")
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _shared_context(contexts: list[RunContext]) -> RunContext:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -42,3 +43,15 @@ def test_a_backup_while_another_process_replicates_fails_at_once(cfg: ConfigS3) 
         if holder.stdout:
             holder.stdout.close()
     assert cfg.timed_replicate(30) is True, "the lock went away with its holder"
+
+
+def test_a_second_replicator_of_a_replicated_database_fails_at_once(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 10)
+    with cfg.replicating() as replication:
+        with pytest.raises(AlreadyReplicating, match=f"by process {os.getpid()}"), cfg.replicating():
+            pytest.fail("a second replicator must not start")
+        with pytest.raises(AlreadyReplicating):
+            cfg.timed_replicate(30)
+        write_rows(cfg.dbpath, 1, start=10)
+        assert replication.wait_for_sync(30), "the first one carried on"
+    assert cfg.timed_replicate(30, delete=False), "stop() let the lock go"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,17 +13,24 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from benchmarks.harness import make_database
 from helpers import read_rows, settings_env, write_rows
+from pydantic import ValidationError
 
 from pylts import (
     BucketNotFound,
     ConfigS3,
+    DatabaseInvalid,
     EndpointUnreachable,
     FinalSyncFailed,
+    LitestreamTimeout,
     Replicator,
     RestoreOutcome,
     run_app,
+    sqlite_files,
 )
+from pylts.supervisor import READY_BASE_SECONDS, SECONDS_PER_MB, automatic_ready_timeout
+from pylts.testing import ACCESS_KEY, SECRET_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -203,3 +211,96 @@ def test_no_orphan_when_the_parent_is_stopped(cfg: ConfigS3, signum: int) -> Non
         if parent.stdout:
             parent.stdout.close()
     assert wait_until(lambda: not Path(f"/proc/{litestream_pid}").exists() or "Z" in Path(f"/proc/{litestream_pid}/stat").read_text().split(")")[1][:3], 40)
+
+
+# -- start: ready timeout, bad files, leftovers ------------------------------------------------
+
+
+def test_the_automatic_ready_timeout_grows_with_the_database() -> None:
+    assert automatic_ready_timeout(0) == READY_BASE_SECONDS == 30.0
+    assert automatic_ready_timeout(100 * 1024 * 1024) == 30.0 + 100 * SECONDS_PER_MB
+    assert automatic_ready_timeout(1024**3) > 500  # a 1 GB first snapshot at 2 MB/s fits
+
+
+def test_the_ready_timeout_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYLTS_READY_TIMEOUT", "90")
+    assert ConfigS3(key="k", token="t", s3="s3://bkt/app.db", _env_file=None).ready_timeout == 90.0
+    monkeypatch.setenv("PYLTS_READY_TIMEOUT", "")
+    assert ConfigS3(key="k", token="t", s3="s3://bkt/app.db", _env_file=None).ready_timeout is None
+    for bad in ("0", "-5", "inf", "soon"):
+        monkeypatch.setenv("PYLTS_READY_TIMEOUT", bad)
+        with pytest.raises(ValidationError, match="PYLTS_READY_TIMEOUT"):
+            ConfigS3(key="k", token="t", s3="s3://bkt/app.db", _env_file=None)
+
+
+def test_a_big_first_sync_gets_the_time_it_needs_and_a_short_timeout_names_the_step(
+    local_s3, bucket: str, litestream_bin: Path, tmp_path: Path
+) -> None:
+    """50 MB on a fresh replica: about 2-3 s of first sync here, more than the 2 s the setting allows."""
+    folder = tmp_path / "data"
+    cfg = local_s3.config(bucket, "app.db", db="app.db", folder=folder, litestream_bin=litestream_bin, ready_timeout=2)
+    make_database(cfg.dbpath, 50)
+    with pytest.raises(LitestreamTimeout) as info, cfg.replicating():
+        pytest.fail("50 MB cannot be in the replica within 2 s")
+    message = str(info.value)
+    assert re.search(r"(first sync of|starting litestream).* \(5\d\.\d MB\)", message), message
+    assert str(cfg.dbpath) in message and "PYLTS_READY_TIMEOUT" in message and "replicate --once" in message
+    assert not sqlite_files.replicate_config_path_for(cfg.dbpath).exists()
+    with cfg.replicating(ready_timeout=120) as replication:  # an explicit value wins over the setting
+        assert replication.status().in_sync
+    automatic = local_s3.config(bucket, "app.db", db="app.db", folder=folder, litestream_bin=litestream_bin)
+    with automatic.replicating() as replication:
+        assert replication.status().in_sync
+
+
+def test_a_file_that_is_not_sqlite_is_refused_untouched(cfg: ConfigS3) -> None:
+    cfg.dbpath.parent.mkdir(parents=True)
+    junk = os.urandom(8192)
+    cfg.dbpath.write_bytes(junk)
+    with pytest.raises(DatabaseInvalid, match=re.escape(str(cfg.dbpath))), cfg.replicating(ready_timeout=10):
+        pytest.fail("replication must not start")
+    assert cfg.dbpath.read_bytes() == junk
+    assert sorted(p.name for p in cfg.dbpath.parent.iterdir()) == sorted([cfg.db, f".{cfg.db}-pylts.lock"]), "only the one-writer lock"
+
+
+KILLED = textwrap.dedent(
+    """
+    import time
+    from pylts import ConfigS3
+    with ConfigS3(_env_file=None).replicating() as replication:
+        print(replication.status().pid, flush=True)
+        time.sleep(120)
+    """
+)
+
+
+def test_a_killed_run_leaves_no_temp_folder_and_the_next_start_replaces_its_config(cfg: ConfigS3, tmp_path: Path) -> None:
+    write_rows(cfg.dbpath, 3)
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    env = settings_env(cfg, TMPDIR=str(private_tmp))
+    parent = subprocess.Popen([sys.executable, "-c", KILLED], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        litestream_pid = int(parent.stdout.readline() if parent.stdout else "")
+        config = sqlite_files.replicate_config_path_for(cfg.dbpath)
+        assert config.stat().st_mode & 0o777 == 0o600
+        assert SECRET_KEY not in config.read_text() and ACCESS_KEY not in config.read_text()
+        parent.kill()
+        parent.wait(timeout=30)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if parent.stdout:
+            parent.stdout.close()
+    assert wait_until(lambda: not Path(f"/proc/{litestream_pid}").exists(), 40)  # it dies with its parent
+    assert list(private_tmp.iterdir()) == []
+    assert config.exists()  # a SIGKILL leaves the config beside the database, where the next run finds it
+    config.write_text("stale: true\n")
+    with cfg.replicating() as replication:
+        assert "stale" not in config.read_text()
+        write_rows(cfg.dbpath, 1, start=3)
+        assert replication.wait_for_sync(30)
+    assert not config.exists()
+    cfg.delete()
+    assert not config.exists() and not cfg.dbpath.exists()
