@@ -20,7 +20,7 @@ from .errors import BackupNotConfirmed, DatabaseNotFound, LitestreamTimeout, Rep
 from .events import SyncTracker
 from .output import error_for, error_from_text, last_error
 from .runner import Deadline
-from .status import latest_txid
+from .status import latest_txid, ltx_files, unbroken_txid
 
 
 def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
@@ -112,6 +112,25 @@ def _confirm_by_position(ctx: RunContext, deadline: Deadline) -> None:
             f"the replica holds transactions up to {held}, the database up to {captured.max_txid}; "
             f"{ctx.db} was kept: run timed_replicate again"
         )
+
+
+def unreplicated(ctx: RunContext, deadline: Deadline) -> str | None:
+    """litestream 0.5, after it stopped: why the replica may not hold every transaction of ``ctx.db``, or ``None``.
+
+    Asks the replica itself (one listing) rather than trusting what litestream last
+    reported: its files must hold, with no gap, every transaction up to the newest one
+    litestream captured locally, and the WAL must hold no commit past the newest local LTX file.
+    """
+    captured = sqlite_files.latest_ltx(ctx.db)
+    wal = sqlite_files.wal_position(ctx.db)
+    if captured is not None and wal is not None and wal.end > sqlite_files.WAL_HEADER_SIZE:
+        if captured.wal_salts != wal.salts or captured.wal_end < wal.end:
+            return f"{ctx.db} has commits litestream did not capture before it stopped"
+    local = sqlite_files.local_txid(ctx.db) or 0
+    held = unbroken_txid(ltx_files(ctx, deadline, failure=BackupNotConfirmed))
+    if held < local:
+        return f"the replica holds transactions of {ctx.db.name} up to {held}, litestream captured up to {local}"
+    return None
 
 
 def _confirm_by_restore(ctx: RunContext, deadline: Deadline) -> None:

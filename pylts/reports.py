@@ -61,6 +61,11 @@ class LtxFile(_Report):
     timestamp: datetime
 
     @property
+    def min_txid_number(self) -> int:
+        """The first transaction id this file holds, as an integer."""
+        return int(self.min_txid, 16)
+
+    @property
     def max_txid_number(self) -> int:
         """The last transaction id this file holds, as an integer."""
         return int(self.max_txid, 16)

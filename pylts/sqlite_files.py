@@ -28,6 +28,8 @@ IntegrityCheck = Literal["full", "quick", "none"]
 _HEADER = b"SQLite format 3\x00"
 _LTX_HEADER = struct.Struct(">4sIII QQQQ QQ II")
 _WAL_HEADER = struct.Struct(">IIII II II")
+#: Bytes of a WAL file's header: a WAL this long holds no frame.
+WAL_HEADER_SIZE = _WAL_HEADER.size
 _WAL_FRAME_HEADER = struct.Struct(">II II II")
 
 

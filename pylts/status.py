@@ -47,6 +47,22 @@ def latest_txid(ctx: RunContext, deadline: Deadline, *, failure: type[Litestream
     return max((f.max_txid_number for f in ltx_files(ctx, deadline, failure=failure)), default=0)
 
 
+def unbroken_txid(files: list[LtxFile]) -> int:
+    """The newest transaction ``files`` hold with no gap before it (restore needs the whole chain).
+
+    >>> from datetime import datetime, timezone
+    >>> def f(lo, hi): return LtxFile(level=0, min_txid=f"{lo:016x}", max_txid=f"{hi:016x}", size=1, timestamp=datetime.now(timezone.utc))
+    >>> unbroken_txid([f(1, 4), f(5, 5), f(7, 9)]), unbroken_txid([f(1, 9), f(3, 4), f(10, 10)]), unbroken_txid([])
+    (5, 10, 0)
+    """
+    reached = 0
+    for low, high in sorted((f.min_txid_number, f.max_txid_number) for f in files):
+        if low > reached + 1:
+            break
+        reached = max(reached, high)
+    return reached
+
+
 def _ask(ctx: RunContext, argv: list[str], deadline: Deadline, failure: type[LitestreamError] = RestoreError) -> str:
     result = ctx.run(argv, deadline)
     # 0.3 exits 0 when a listing fails, saying so only in an ERROR line among the table

@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING
 from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
-from . import sqlite_files
+from . import backup, sqlite_files
 from .commands import config_yaml
 from .context import PROBE_SECONDS, RunContext, write_private
-from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, ReplicationError
+from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import DatabaseSync, SyncTracker
 from .output import error_from_text
 from .runner import Deadline, ManagedProcess
@@ -58,6 +58,8 @@ ANSWER_SECONDS = 2.0
 STORE_BACK_SECONDS = 10.0
 #: Longest restore of a missing database at start, when no ready timeout is set (as ``ensure_restored``).
 RESTORE_TIMEOUT = 600.0
+#: Seconds the check that the replica holds everything may take after the final sync (one listing per database).
+STOP_CHECK_SECONDS = 30.0
 _MB = 1024 * 1024
 _RAISE_HINT = "for a big database or a slow link raise PYLTS_READY_TIMEOUT (--ready-timeout)"
 _SEED_HINT = "or seed the replica first with `pylts replicate --once` (litestream 0.5)"
@@ -126,6 +128,7 @@ class Replicator:
         self._max_backoff = max_backoff
         contexts = [cfg._context() for cfg in configs]
         self._ctx = _shared_context(contexts)
+        self._contexts = contexts
         self._dbs = {ctx.db: ctx.replica for ctx in contexts}
         self._tracker = SyncTracker(list(self._dbs), stall_timeout=self._stall_timeout)
         self._configs = list(configs)
@@ -296,12 +299,27 @@ class Replicator:
         return None
 
     def stop(self) -> None:
-        """Stop litestream after its final sync; raise ``FinalSyncFailed`` if the sync failed."""
-        failure = self._shutdown()
+        """Stop litestream after its final sync; raise ``FinalSyncFailed`` if the sync failed.
+
+        On litestream 0.5 the replica itself is then asked (one listing per database)
+        whether it holds everything litestream captured: what litestream last reported
+        is not proof (a restarted litestream has been seen to miss its last commits).
+        """
+        failure = self._shutdown() or self._unreplicated()
         if failure:
             raise FinalSyncFailed(
                 f"the final sync failed: {failure}", argv=self._argv, returncode=self._exit_code, output=failure
             )
+
+    def _unreplicated(self) -> str | None:
+        if self._ctx.litestream.is_legacy:
+            return None
+        deadline = Deadline(STOP_CHECK_SECONDS)
+        try:
+            reasons = [backup.unreplicated(ctx, deadline) for ctx in self._contexts]
+        except PyltsError as exc:
+            return f"the replica could not be checked after the final sync: {exc}"
+        return "; ".join(reason for reason in reasons if reason) or None
 
     def _shutdown(self, grace: float | None = None) -> str | None:
         """Stop (``grace`` seconds, default the stop timeout), remove the config; return why the final sync failed."""
