@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, settings_env
+from helpers import read_rows, reaped, settings_env
 
 from pylts import ConfigS3
 
@@ -51,10 +51,8 @@ def elsewhere(cfg: ConfigS3, folder: Path) -> list[tuple[int, str]]:
 @pytest.mark.parametrize("ending", ["exit", "sigterm"])
 def test_fifty_rows_committed_in_the_first_second_all_reach_the_replica(ending: str, cfg: ConfigS3, tmp_path: Path) -> None:
     app = shlex.join([sys.executable, "-c", APP, str(cfg.dbpath), "wait" if ending == "sigterm" else "exit"])
-    pylts = subprocess.Popen(
-        [sys.executable, "-m", "pylts", "replicate", "--exec", app], env=settings_env(cfg), stdout=subprocess.PIPE, text=True
-    )
-    try:
+    command = [sys.executable, "-m", "pylts", "replicate", "--exec", app]
+    with reaped(subprocess.Popen(command, env=settings_env(cfg), stdout=subprocess.PIPE, text=True)) as pylts:
         assert pylts.stdout is not None
         started = time.monotonic()
         assert pylts.stdout.readline().strip() == "committed"
@@ -62,11 +60,5 @@ def test_fifty_rows_committed_in_the_first_second_all_reach_the_replica(ending: 
         if ending == "sigterm":
             pylts.send_signal(signal.SIGTERM)
         code = pylts.wait(timeout=60)
-    finally:
-        if pylts.poll() is None:
-            pylts.kill()
-            pylts.wait()
-        if pylts.stdout:
-            pylts.stdout.close()
     assert code in (0, 128 + signal.SIGTERM), code
     assert [row[0] for row in elsewhere(cfg, tmp_path / "elsewhere")] == list(range(50))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from benchmarks.harness import make_database
-from helpers import read_rows, settings_env, write_rows
+from helpers import read_rows, reaped, settings_env, write_rows
 from pydantic import ValidationError
 
 from pylts import (
@@ -199,18 +199,10 @@ ORPHAN = textwrap.dedent(
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_no_orphan_when_the_parent_is_stopped(cfg: ConfigS3, signum: int) -> None:
     write_rows(cfg.dbpath, 1)
-    parent = subprocess.Popen([sys.executable, "-c", ORPHAN], env=settings_env(cfg), stdout=subprocess.PIPE, text=True)
-    try:
-        line = parent.stdout.readline() if parent.stdout else ""
-        litestream_pid = int(line)
+    with reaped(subprocess.Popen([sys.executable, "-c", ORPHAN], env=settings_env(cfg), stdout=subprocess.PIPE, text=True)) as parent:
+        litestream_pid = int(parent.stdout.readline() if parent.stdout else "")
         parent.send_signal(signum)
         parent.wait(timeout=30)
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
-        if parent.stdout:
-            parent.stdout.close()
     assert wait_until(lambda: not Path(f"/proc/{litestream_pid}").exists() or "Z" in Path(f"/proc/{litestream_pid}/stat").read_text().split(")")[1][:3], 40)
 
 
@@ -280,20 +272,13 @@ def test_a_killed_run_leaves_no_temp_folder_and_the_next_start_replaces_its_conf
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     env = settings_env(cfg, TMPDIR=str(private_tmp))
-    parent = subprocess.Popen([sys.executable, "-c", KILLED], env=env, stdout=subprocess.PIPE, text=True)
-    try:
+    with reaped(subprocess.Popen([sys.executable, "-c", KILLED], env=env, stdout=subprocess.PIPE, text=True)) as parent:
         litestream_pid = int(parent.stdout.readline() if parent.stdout else "")
         config = sqlite_files.replicate_config_path_for(cfg.dbpath)
         assert config.stat().st_mode & 0o777 == 0o600
         assert SECRET_KEY not in config.read_text() and ACCESS_KEY not in config.read_text()
         parent.kill()
         parent.wait(timeout=30)
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
-        if parent.stdout:
-            parent.stdout.close()
     assert wait_until(lambda: not Path(f"/proc/{litestream_pid}").exists(), 40)  # it dies with its parent
     assert list(private_tmp.iterdir()) == []
     assert config.exists()  # a SIGKILL leaves the config beside the database, where the next run finds it
