@@ -214,7 +214,8 @@ def _quarantine(db: Path) -> Path:
 
     The WAL is folded into the database first, so the one file moved first holds every committed row.
     """
-    sqlite_files.checkpoint(db)
+    if db.exists():
+        sqlite_files.checkpoint(db)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     folder = db.with_name(f"{db.name}.quarantine-{stamp}")
     folder.mkdir()

@@ -91,15 +91,25 @@ def test_a_changed_replica_url_is_refused(cfg: ConfigS3, tmp_path: Path) -> None
     assert refused.value.local_position is not None
     assert sorted((p.name, p.stat().st_size) for p in cfg.folder.iterdir()) == before, "nothing changed on disk"
 
-    cfg.dbpath.unlink()  # the database gone, litestream's metadata still there: still replicated before
-    with pytest.raises(ReplicaMissing):
-        moved.ensure_restored()
-
-    write_rows(cfg.dbpath, 20)
     adopted = moved.ensure_restored(policy=BootPolicy.ADOPT)
     assert adopted.outcome is RestoreOutcome.ADOPTED
     assert moved.timed_replicate(30, delete=False)
-    assert on_another_machine(moved, tmp_path / "other").ensure_restored().outcome is RestoreOutcome.RESTORED
+    elsewhere = on_another_machine(moved, tmp_path / "other")
+    assert elsewhere.ensure_restored().outcome is RestoreOutcome.RESTORED
+    assert len(read_rows(elsewhere.dbpath)) == 20
+
+
+def test_litestream_metadata_without_its_database_still_counts_as_replicated(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 20)
+    assert cfg.timed_replicate(30, delete=False)
+    cfg.dbpath.unlink()  # the database gone, litestream's metadata still there
+    moved = on_another_machine(cfg, cfg.folder, s3=cfg.s3.replace("/app.db", "/renamed/app.db"))
+    with pytest.raises(ReplicaMissing):
+        moved.ensure_restored()
+    quarantined = moved.ensure_restored(policy=BootPolicy.QUARANTINE)
+    assert quarantined.outcome is RestoreOutcome.QUARANTINED and quarantined.moved_to is not None
+    assert not (quarantined.moved_to / cfg.db).exists(), "nothing is made up where there was no database"
+    assert moved.ensure_restored().outcome is RestoreOutcome.FRESH, "the old metadata went with the quarantine"
 
 
 def test_a_database_copied_in_from_elsewhere_is_refused(cfg: ConfigS3, tmp_path: Path) -> None:
