@@ -13,7 +13,7 @@ import pytest
 from pylts import ConfigS3, runner
 from pylts.binary import find_executable
 
-from helpers import missing
+from helpers import FIGURES, missing
 
 LEGACY_BIN_VARIABLE = "PYLTS_TEST_LITESTREAM_03"
 _OUR_PREFIXES = ("AWS_", "LITESTREAM_", "REPLICA_", "DB_", "PYLTS_")
@@ -96,3 +96,14 @@ def litestream_bin(request: pytest.FixtureRequest) -> Path:
 def cfg(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> ConfigS3:
     """Settings for app.db in a fresh bucket on the local S3, for the litestream line under test."""
     return local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drill_figures() -> Iterator[None]:
+    """With PYLTS_DRILL_FIGURES set (``python3 tasks.py drills``), write the figures the drills recorded there."""
+    yield
+    target = os.environ.get("PYLTS_DRILL_FIGURES")
+    if target and FIGURES:
+        rows = ["| drill | litestream | figures |", "| --- | --- | --- |"]
+        rows += [f"| {drill} | {line} | {text} |" for drill, line, text in sorted(FIGURES)]
+        Path(target).write_text("\n".join(rows) + "\n")

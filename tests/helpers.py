@@ -67,3 +67,12 @@ def reaped(process: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
         for pipe in (process.stdin, process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+#: Figures the drills record: (drill, litestream version, text); written by conftest's ``drill_figures`` fixture.
+FIGURES: list[tuple[str, str, str]] = []
+
+
+def record(drill: str, cfg: ConfigS3, text: str) -> None:
+    """Note a drill's figures for docs/_generated/drill-figures.md (``python3 tasks.py drills``)."""
+    FIGURES.append((drill, str(cfg._context().litestream.version), text))

@@ -21,7 +21,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, settings_env, write_rows
+from helpers import read_rows, record, settings_env, write_rows
 
 from benchmarks.harness import make_database, s3_server, writer
 from pylts import (
@@ -35,23 +35,6 @@ from pylts import (
 from pylts.testing import LocalS3
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-FIGURES: list[tuple[str, str, str]] = []  # drill, litestream line, figures
-
-
-@pytest.fixture(scope="module", autouse=True)
-def figures_file() -> Iterator[None]:
-    yield
-    target = os.environ.get("PYLTS_DRILL_FIGURES")
-    if target and FIGURES:
-        rows = ["| drill | litestream | figures |", "| --- | --- | --- |"]
-        rows += [f"| {drill} | {line} | {text} |" for drill, line, text in sorted(FIGURES)]
-        Path(target).write_text("\n".join(rows) + "\n")
-
-
-def record(drill: str, cfg: ConfigS3, text: str) -> None:
-    FIGURES.append((drill, str(cfg._context().litestream.version), text))
-
-
 LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
 
 

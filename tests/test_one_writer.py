@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
-from helpers import read_rows, write_rows
+from helpers import read_rows, record, write_rows
 
 from pylts import AlreadyReplicating, ConfigS3
 
@@ -45,13 +46,20 @@ def test_a_backup_while_another_process_replicates_fails_at_once(cfg: ConfigS3) 
     assert cfg.timed_replicate(30) is True, "the lock went away with its holder"
 
 
-def test_a_second_replicator_of_a_replicated_database_fails_at_once(cfg: ConfigS3) -> None:
+def test_drill_overlapping_deploy_a_second_replicator_fails_at_once(cfg: ConfigS3) -> None:
     write_rows(cfg.dbpath, 10)
     with cfg.replicating() as replication:
+        started = time.monotonic()
         with pytest.raises(AlreadyReplicating, match=f"by process {os.getpid()}"), cfg.replicating():
             pytest.fail("a second replicator must not start")
+        refused_in = time.monotonic() - started
         with pytest.raises(AlreadyReplicating):
             cfg.timed_replicate(30)
         write_rows(cfg.dbpath, 1, start=10)
         assert replication.wait_for_sync(30), "the first one carried on"
     assert cfg.timed_replicate(30, delete=False), "stop() let the lock go"
+    record(
+        "10. overlapping deploy on one machine", cfg,
+        f"a second replicator refused in {refused_in * 1000:.0f} ms (AlreadyReplicating, naming the first's pid); "
+        "the first kept replicating",
+    )
