@@ -114,6 +114,14 @@ def _confirm_by_position(ctx: RunContext, deadline: Deadline) -> None:
         )
 
 
+def last_sync(ctx: RunContext, deadline: Deadline) -> str | None:
+    """litestream 0.5, after replication stopped: one ``replicate -once``, then `unreplicated`; why not all is there."""
+    ctx.probe(deadline)
+    if not _sync_once(ctx, deadline):
+        return f"the one-shot sync of {ctx.db.name} did not finish within {deadline.seconds:g} s"
+    return unreplicated(ctx, deadline)
+
+
 def unreplicated(ctx: RunContext, deadline: Deadline) -> str | None:
     """litestream 0.5, after it stopped: why the replica may not hold every transaction of ``ctx.db``, or ``None``.
 

@@ -58,7 +58,7 @@ ANSWER_SECONDS = 2.0
 STORE_BACK_SECONDS = 10.0
 #: Longest restore of a missing database at start, when no ready timeout is set (as ``ensure_restored``).
 RESTORE_TIMEOUT = 600.0
-#: Seconds the check that the replica holds everything may take after the final sync (one listing per database).
+#: Seconds the one-shot sync and replica check after the final sync may take (all databases together).
 STOP_CHECK_SECONDS = 30.0
 _MB = 1024 * 1024
 _RAISE_HINT = "for a big database or a slow link raise PYLTS_READY_TIMEOUT (--ready-timeout)"
@@ -176,6 +176,7 @@ class Replicator:
             return self
         error = self._startup_error(wait)
         self._shutdown(grace=1.0)  # nothing was synced yet: no final sync to wait for
+        self._locks.close()
         raise error
 
     def _prepare_databases(self, deadline: Deadline | None) -> None:
@@ -301,24 +302,30 @@ class Replicator:
     def stop(self) -> None:
         """Stop litestream after its final sync; raise ``FinalSyncFailed`` if the sync failed.
 
-        On litestream 0.5 the replica itself is then asked (one listing per database)
-        whether it holds everything litestream captured: what litestream last reported
-        is not proof (a restarted litestream has been seen to miss its last commits).
+        On litestream 0.5 one more one-shot sync (``replicate -once``) follows, and the
+        replica itself is asked (one listing per database) whether it holds everything:
+        what litestream last reported is not proof (a litestream restarted by the watchdog
+        was measured missing its last 12-26 commits at its final sync; the one-shot sync
+        brings them over).
         """
-        failure = self._shutdown() or self._unreplicated()
+        try:
+            failure = self._shutdown() or self._last_sync()
+        finally:
+            self._locks.close()
         if failure:
             raise FinalSyncFailed(
                 f"the final sync failed: {failure}", argv=self._argv, returncode=self._exit_code, output=failure
             )
 
-    def _unreplicated(self) -> str | None:
+    def _last_sync(self) -> str | None:
+        """litestream 0.5, once it stopped: a one-shot sync of each database, then the replica's word on it."""
         if self._ctx.litestream.is_legacy:
             return None
         deadline = Deadline(STOP_CHECK_SECONDS)
         try:
-            reasons = [backup.unreplicated(ctx, deadline) for ctx in self._contexts]
+            reasons = [backup.last_sync(ctx, deadline) for ctx in self._contexts]
         except PyltsError as exc:
-            return f"the replica could not be checked after the final sync: {exc}"
+            return f"the one-shot sync after the final sync failed: {exc}"
         return "; ".join(reason for reason in reasons if reason) or None
 
     def _shutdown(self, grace: float | None = None) -> str | None:
@@ -328,7 +335,6 @@ class Replicator:
         if self._thread is not None:
             self._thread.join(timeout=self._stop_timeout + 30)
         self._config_path.unlink(missing_ok=True)
-        self._locks.close()
         if self._tracker.shutdown_error:
             return self._tracker.shutdown_error
         if self._exit_code not in (0, None):
@@ -345,7 +351,10 @@ class Replicator:
         if exc_type is None:
             self.stop()
             return
-        failure = self._shutdown()  # do not hide the exception already on its way
+        try:
+            failure = self._shutdown() or self._last_sync()  # do not hide the exception already on its way
+        finally:
+            self._locks.close()
         if failure:
             logger.error("the final sync failed: {}", failure)
 
