@@ -105,5 +105,6 @@ def drill_figures() -> Iterator[None]:
     target = os.environ.get("PYLTS_DRILL_FIGURES")
     if target and FIGURES:
         rows = ["| drill | litestream | figures |", "| --- | --- | --- |"]
-        rows += [f"| {drill} | {line} | {text} |" for drill, line, text in sorted(FIGURES)]
+        in_order = sorted(FIGURES, key=lambda figure: (int(figure[0].split(".")[0]), figure))  # 2 before 10
+        rows += [f"| {drill} | {line} | {text} |" for drill, line, text in in_order]
         Path(target).write_text("\n".join(rows) + "\n")
