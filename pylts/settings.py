@@ -548,7 +548,7 @@ class ConfigS3(PyltsSettings):
 
         litestream gets this config's credentials in its environment; when the time
         is up it gets SIGTERM, then SIGKILL a second later, and is reaped. Returns the
-        last 200 lines of its ``(stdout, stderr)``.
+        newest 64 KiB of its ``(stdout, stderr)`` (``runner.TAIL_BYTES``).
         """
         deadline = Deadline(timeout)
         ctx = self._context()
