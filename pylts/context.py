@@ -95,7 +95,6 @@ class RunContext:
                 "check REPLICA_ENDPOINT (or ?endpoint= in REPLICA_URL) and that the store is running"
             ) from None
 
-
     def store_answers(self, seconds: float) -> bool:
         """Whether the store answers within ``seconds``: a reply to an HTTP request, or a TLS handshake.
 

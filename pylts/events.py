@@ -142,6 +142,7 @@ class SyncTracker:
         self._changed = threading.Condition()
         self.last_error: str | None = None
         self.named_error: str | None = None  # an error with a known cause (bucket, credentials...)
+        self.replicating_since = 0.0  # monotonic time litestream last said it replicates (start of a run)
         self.shutdown_error: str | None = None
 
     def _state_for(self, name: str | None) -> _State | None:
@@ -172,6 +173,9 @@ class SyncTracker:
                 self.named_error = text
             if line.message.startswith(_SHUTDOWN_FAILURES):
                 self.shutdown_error = text
+            return
+        if line.message.startswith("replicating to"):
+            self.replicating_since = time.monotonic()
             return
         if line.message == "replica sync recovered":
             self.last_error = None

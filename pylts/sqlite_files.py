@@ -33,6 +33,11 @@ WAL_HEADER_SIZE = _WAL_HEADER.size
 _WAL_FRAME_HEADER = struct.Struct(">II II II")
 
 
+def wal_path(db: Path) -> Path:
+    """The WAL file SQLite keeps beside ``db``."""
+    return db.with_name(db.name + "-wal")
+
+
 def sidecars(db: Path) -> list[Path]:
     """The files SQLite and litestream keep next to ``db`` (not the database itself)."""
     return [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal", "-txid")]
@@ -145,7 +150,7 @@ def is_blank(db: Path) -> bool:
     >>> is_blank(blank), is_blank(blank.with_name("missing.db"))
     (True, False)
     """
-    wal = db.with_name(db.name + "-wal")
+    wal = wal_path(db)
     try:
         return db.stat().st_size == 0 and (not wal.exists() or wal.stat().st_size == 0)
     except FileNotFoundError:
@@ -252,7 +257,7 @@ class WalPosition:
 
 def wal_position(db: Path) -> WalPosition | None:
     """Read the WAL of ``db``: the end of its last committed frame. ``None`` if there is no WAL content."""
-    wal = db.with_name(db.name + "-wal")
+    wal = wal_path(db)
     try:
         handle = wal.open("rb")
     except FileNotFoundError:

@@ -197,7 +197,7 @@ class Replicator:
             sqlite_files.require_sqlite_header(cfg.dbpath)
 
     def _database_bytes(self) -> int:
-        return sum(_file_size(path) for db in self._dbs for path in (db, _wal(db)))
+        return sum(_file_size(path) for db in self._dbs for path in (db, sqlite_files.wal_path(db)))
 
     def _startup_error(self, waited: float) -> Exception:
         reported = self._tracker.named_error or self._last_error  # a known cause, or litestream exited
@@ -237,7 +237,7 @@ class Replicator:
                     self._proc = proc
                     stuck = self._watch(proc)
                     if self._stopping.is_set():
-                        _wait_until_replicating(proc)  # a SIGTERM before that kills it with no final sync
+                        _wait_until_replicating(proc, self._tracker)  # a SIGTERM before that kills it with no final sync
                         self._exit_code = proc.stop(self._stop_grace)
                         return
                     if stuck:
@@ -288,7 +288,7 @@ class Replicator:
         for db in self._dbs:
             self._tracker.note_commit(db, self._commit_time(db))
         for db, lag in self._tracker.behind(now).items():
-            limit = self._stall_timeout + SECONDS_PER_MB * _file_size(_wal(db)) / _MB
+            limit = self._stall_timeout + SECONDS_PER_MB * _file_size(sqlite_files.wal_path(db)) / _MB
             if lag > limit and now - max(started, self._tracker.reported_at(db)) > limit:
                 self._store_silent = not self._ctx.store_answers(ANSWER_SECONDS)
                 self._answering_since = None if self._store_silent else (self._answering_since or now)
@@ -389,21 +389,17 @@ class Replicator:
     @staticmethod
     def _commit_time(db: Path) -> float:
         """``time.monotonic()`` of the newest commit to ``db`` (each commit appends to its WAL)."""
-        for path in (_wal(db), db):
+        for path in (sqlite_files.wal_path(db), db):
             with contextlib.suppress(FileNotFoundError):
                 return time.monotonic() - max(time.time() - path.stat().st_mtime, 0.0)
         return 0.0
 
 
-def _wait_until_replicating(proc: ManagedProcess, seconds: float = 5.0) -> None:
+def _wait_until_replicating(proc: ManagedProcess, tracker: SyncTracker, seconds: float = 5.0) -> None:
     """Wait (at most ``seconds``) until litestream says it replicates, so it handles a stop signal."""
     end = time.monotonic() + seconds
-    while "replicating to" not in proc.output("stdout") and proc.returncode is None and time.monotonic() < end:
+    while tracker.replicating_since < proc.started_at and proc.returncode is None and time.monotonic() < end:
         time.sleep(0.05)
-
-
-def _wal(db: Path) -> Path:
-    return db.with_name(db.name + "-wal")
 
 
 def _file_size(path: Path) -> int:
