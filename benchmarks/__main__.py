@@ -23,7 +23,19 @@ from pylts import ConfigS3
 from pylts.binary import locate
 from pylts.testing import LocalS3
 
-from .harness import bare_env, fresh_copy, machine_facts, make_database, median, percentile, rss_mb, s3_server, timed, writer
+from .harness import (
+    bare_env,
+    fresh_copy,
+    machine_facts,
+    make_database,
+    median,
+    percentile,
+    rss_mb,
+    s3_server,
+    table_row,
+    timed,
+    writer,
+)
 
 BUCKET = "bench"
 LOAD = "INSERT INTO events (body) VALUES (randomblob(200))"  # what the app writes, 100 times a second
@@ -46,8 +58,19 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
     litestream = str(locate().path)
     env = bare_env()
     rows = [
-        "| size | bare `replicate -once` | `timed_replicate` | ratio | old 0.0.9 behaviour | bare `restore` | `restore()` (quick check) | ratio | `restore()` (no check) | ratio |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        table_row(
+            "size",
+            "bare `replicate -once`",
+            "`timed_replicate`",
+            "ratio",
+            "old 0.0.9 behaviour",
+            "bare `restore`",
+            "`restore()` (quick check)",
+            "ratio",
+            "`restore()` (no check)",
+            "ratio",
+        ),
+        table_row(*["---"] * 10),
     ]
     for size, runs in plan.sizes.items():
         s3.reset()
@@ -57,33 +80,60 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
         for run in range(runs):
             db = fresh_copy(source, work / "run")
             url = s3.config(BUCKET, f"bare-{size}-{run}", folder=db.parent, db=db.name).replica.url()
-            bare.append(timed(lambda: subprocess.run([litestream, "replicate", "-once", str(db), url], env=env, check=True, capture_output=True)))
+            bare.append(
+                timed(
+                    subprocess.run,
+                    [litestream, "replicate", "-once", str(db), url],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+            )
             db = fresh_copy(source, work / "run")
             cfg = s3.config(BUCKET, f"pylts-{size}-{run}", folder=db.parent, db=db.name)
-            ours.append(timed(lambda: _check(cfg.timed_replicate(600, delete=False))))
+            ours.append(timed(_check_backup, cfg))
         old = "not run (--quick)"
         if plan.old_behaviour:
             db = fresh_copy(source, work / "run")
             url = s3.config(BUCKET, f"old-{size}", folder=db.parent, db=db.name).replica.url()
-            old = f"{timed(lambda: _old_timed_replicate([litestream, 'replicate', str(db), url], env, 10)):.2f} s"
+            old = f"{timed(_old_timed_replicate, [litestream, 'replicate', str(db), url], env, 10):.2f} s"
         backup = s3.config(BUCKET, f"pylts-{size}-0", folder=work / "restore", db="bench.db")
         bare_restore, checked, unchecked = [], [], []
         for _ in range(runs):
             out = fresh_copy(source, work / "restore-bare").with_name("out.db")
-            bare_restore.append(timed(lambda: subprocess.run([litestream, "restore", "-o", str(out), backup.replica.url()], env=env, check=True, capture_output=True)))
+            bare_restore.append(
+                timed(
+                    subprocess.run,
+                    [litestream, "restore", "-o", str(out), backup.replica.url()],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+            )
             for mode, into in (("quick", checked), ("none", unchecked)):
                 fresh_copy(source, work / "restore").unlink()
-                into.append(timed(lambda: backup.restore(integrity_check=mode)))  # type: ignore[arg-type]
+                into.append(timed(backup.restore, integrity_check=mode))
         b, o, r, c, u = median(bare), median(ours), median(bare_restore), median(checked), median(unchecked)
         rows.append(
-            f"| {size} MB | {b:.2f} s | {o:.2f} s | **{o / b:.2f}×** | {old} | {r:.2f} s | {c:.2f} s | **{c / r:.2f}×** | {u:.2f} s | **{u / r:.2f}×** |"
+            table_row(
+                f"{size} MB",
+                f"{b:.2f} s",
+                f"{o:.2f} s",
+                f"**{o / b:.2f}×**",
+                old,
+                f"{r:.2f} s",
+                f"{c:.2f} s",
+                f"**{c / r:.2f}×**",
+                f"{u:.2f} s",
+                f"**{u / r:.2f}×**",
+            )
         )
         print(rows[-1], flush=True)
     return rows
 
 
-def _check(ok: bool) -> None:
-    if not ok:
+def _check_backup(cfg: ConfigS3) -> None:
+    if not cfg.timed_replicate(600, delete=False):
         raise RuntimeError("timed_replicate returned False")
 
 
@@ -102,14 +152,25 @@ def cold_start(s3: LocalS3, plan: Plan) -> list[str]:
     py = sys.executable
     commands = {
         "`python -c pass` (the interpreter alone)": [py, "-c", "pass"],
-        "pydantic-settings, a one-field model": [py, "-c", "from pydantic_settings import BaseSettings\nclass S(BaseSettings):\n    x: int = 1\nS()"],
+        "pydantic-settings, a one-field model": [
+            py,
+            "-c",
+            "from pydantic_settings import BaseSettings\nclass S(BaseSettings):\n    x: int = 1\nS()",
+        ],
         "`import pylts; pylts.ConfigS3()`": [py, "-c", "import pylts; pylts.ConfigS3()"],
         "`pylts --help`": [py, "-m", "pylts", "--help"],
     }
-    times = {name: median([timed(lambda: subprocess.run(argv, env=env, check=True, capture_output=True)) for _ in range(plan.cold_start_runs)]) for name, argv in commands.items()}
+    times = {
+        name: median(
+            [timed(subprocess.run, argv, env=env, check=True, capture_output=True) for _ in range(plan.cold_start_runs)]
+        )
+        for name, argv in commands.items()
+    }
     reference = times["pydantic-settings, a one-field model"]
     rows = ["| command | median | ratio to pydantic-settings |", "| --- | --- | --- |"]
-    rows += [f"| {name} | {seconds * 1000:.0f} ms | **{seconds / reference:.2f}×** |" for name, seconds in times.items()]
+    rows += [
+        f"| {name} | {seconds * 1000:.0f} ms | **{seconds / reference:.2f}×** |" for name, seconds in times.items()
+    ]
     return rows
 
 
@@ -137,11 +198,17 @@ def lag_under_load(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
             if replication.wait_for_sync(30):
                 lags.append(time.monotonic() - committed)
             time.sleep(0.3)
-        rate = written[0] / (time.monotonic() - started)
+        rate = len(written) / (time.monotonic() - started)
     return [
         "| writer | probes | p50 | p99 | max |",
         "| --- | --- | --- | --- | --- |",
-        f"| {rate:.0f} transactions/s for {plan.lag_seconds:g} s | {len(lags)} | {percentile(lags, 0.5):.2f} s | **{percentile(lags, 0.99):.2f} s** | {max(lags, default=float('nan')):.2f} s |",
+        table_row(
+            f"{rate:.0f} transactions/s for {plan.lag_seconds:g} s",
+            len(lags),
+            f"{percentile(lags, 0.5):.2f} s",
+            f"**{percentile(lags, 0.99):.2f} s**",
+            f"{max(lags, default=float('nan')):.2f} s",
+        ),
     ]
 
 
@@ -161,15 +228,31 @@ def memory(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
     return [
         "| process | start | peak | end | growth, second half vs first |",
         "| --- | --- | --- | --- | --- |",
-        f"| Python (pylts supervising) | {python[0]:.1f} MB | {max(python):.1f} MB | {python[-1]:.1f} MB | **{growth:+.1f} MB** |",
-        f"| litestream | {child[0]:.1f} MB | {max(child):.1f} MB | {child[-1]:.1f} MB | {median(child[half:]) - median(child[:half]):+.1f} MB |",
+        table_row(
+            "Python (pylts supervising)",
+            f"{python[0]:.1f} MB",
+            f"{max(python):.1f} MB",
+            f"{python[-1]:.1f} MB",
+            f"**{growth:+.1f} MB**",
+        ),
+        table_row(
+            "litestream",
+            f"{child[0]:.1f} MB",
+            f"{max(child):.1f} MB",
+            f"{child[-1]:.1f} MB",
+            f"{median(child[half:]) - median(child[:half]):+.1f} MB",
+        ),
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="a small subset, in under a minute")
-    parser.add_argument("--output", type=Path, help="also write the report here (the full run defaults to benchmarks/results.md)")
+    parser.add_argument(
+        "--output", type=Path, help="also write the report here (the full run defaults to benchmarks/results.md)"
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     output = args.output or (None if args.quick else Path(__file__).parent / "results.md")

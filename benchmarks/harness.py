@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 
@@ -24,7 +25,10 @@ def s3_server() -> Iterator[tuple[LocalS3, subprocess.Popen[str]]]:
 
     Yields a ``LocalS3`` client (its methods speak HTTP to that process) and the process.
     """
-    code = "import sys; from pylts.testing import LocalS3; s = LocalS3().start(); print(s.port, flush=True); sys.stdin.read()"
+    code = (
+        "import sys; from pylts.testing import LocalS3; s = LocalS3().start(); "
+        "print(s.port, flush=True); sys.stdin.read()"
+    )
     server = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
@@ -44,7 +48,9 @@ def s3_server() -> Iterator[tuple[LocalS3, subprocess.Popen[str]]]:
 def bare_env() -> dict[str, str]:
     """The environment the bare litestream runs with: the same credentials pylts hands it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(LITESTREAM_ACCESS_KEY_ID=ACCESS_KEY, LITESTREAM_SECRET_ACCESS_KEY=SECRET_KEY, AWS_EC2_METADATA_DISABLED="true")
+    env.update(
+        LITESTREAM_ACCESS_KEY_ID=ACCESS_KEY, LITESTREAM_SECRET_ACCESS_KEY=SECRET_KEY, AWS_EC2_METADATA_DISABLED="true"
+    )
     return env
 
 
@@ -100,9 +106,19 @@ def writer(db: Path, statement: str, per_second: float = 100) -> Iterator[list[i
         thread.join()
 
 
-def timed(action: Callable[[], object]) -> float:
+def table_row(*cells: object) -> str:
+    """One row of a markdown table.
+
+    >>> table_row("size", "1 MB", 2.5)
+    '| size | 1 MB | 2.5 |'
+    """
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def timed(action: Callable[..., object], *args: Any, **kwargs: Any) -> float:
+    """Seconds taken by ``action(*args, **kwargs)`` (arguments bound now, not when a loop moves on)."""
     started = time.perf_counter()
-    action()
+    action(*args, **kwargs)
     return time.perf_counter() - started
 
 
@@ -125,8 +141,19 @@ def rss_mb(pid: int | None = None) -> float:
 
 
 def machine_facts(litestream: str) -> list[str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
-    memory = next(line.split(":", 1)[1].strip() for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    memory = next(
+        line.split(":", 1)[1].strip()
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
     import moto
 
     return [

@@ -42,7 +42,9 @@ def round_trip(cfg: ConfigS3) -> bool:
     if not cfg.timed_replicate(30):
         print("backup    did not finish within 30 s")
         return False
-    print(f"backed up to {cfg.s3} in {time.perf_counter() - started:.2f} s; local copy deleted: {not cfg.dbpath.exists()}")
+    print(
+        f"backed up to {cfg.s3} in {time.perf_counter() - started:.2f} s; local copy deleted: {not cfg.dbpath.exists()}"
+    )
 
     started = time.perf_counter()
     cfg.restore()

@@ -7,6 +7,7 @@ ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 
 from loguru import logger
 
+from .boot import BootPolicy, BootReport, RestoreOutcome
 from .errors import (
     AlreadyReplicating,
     BackupNotConfirmed,
@@ -39,9 +40,8 @@ from .errors import (
 )
 from .events import DatabaseSync
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
-from .boot import BootPolicy, BootReport, RestoreOutcome
 from .settings import ConfigS3
-from .supervisor import Replicator, ReplicationStatus, run_app
+from .supervisor import ReplicationStatus, Replicator, run_app
 from .verify import VerifyResult
 
 __version__ = "0.1.0"
@@ -58,12 +58,12 @@ __all__ = [
     "BucketNotFound",
     "CommandNotRunnable",
     "ConfigS3",
-    "DatabaseSync",
     "CredentialsRejected",
     "DatabaseExists",
     "DatabaseInvalid",
     "DatabaseLocked",
     "DatabaseNotFound",
+    "DatabaseSync",
     "EndpointUnreachable",
     "FinalSyncFailed",
     "ForeignDatabase",
@@ -77,9 +77,9 @@ __all__ = [
     "LtxFile",
     "NoBackupFound",
     "PyltsError",
+    "ReplicaContents",
     "ReplicaMissing",
     "ReplicationError",
-    "ReplicaContents",
     "ReplicationStatus",
     "Replicator",
     "RestoreError",

@@ -26,7 +26,9 @@ from .status import latest_txid, ltx_files, unbroken_txid
 def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
     """Back up ``ctx.db`` once. True when durable; False when time ran out with no cause known."""
     if not ctx.db.is_file():
-        raise DatabaseNotFound(f"{ctx.db} does not exist, so there is nothing to back up; check DB_SQLITE and the folder")
+        raise DatabaseNotFound(
+            f"{ctx.db} does not exist, so there is nothing to back up; check DB_SQLITE and the folder"
+        )
     sqlite_files.require_sqlite_header(ctx.db)
     ctx.probe(deadline)
     with sqlite_files.replication_lock(ctx.db):
@@ -131,9 +133,14 @@ def unreplicated(ctx: RunContext, deadline: Deadline) -> str | None:
     """
     captured = sqlite_files.latest_ltx(ctx.db)
     wal = sqlite_files.wal_position(ctx.db)
-    if captured is not None and wal is not None and wal.end > sqlite_files.WAL_HEADER_SIZE:
-        if captured.wal_salts != wal.salts or captured.wal_end < wal.end:
-            return f"{ctx.db} has commits litestream did not capture before it stopped"
+    uncaptured = (
+        captured is not None
+        and wal is not None
+        and wal.end > sqlite_files.WAL_HEADER_SIZE
+        and (captured.wal_salts != wal.salts or captured.wal_end < wal.end)
+    )
+    if uncaptured:
+        return f"{ctx.db} has commits litestream did not capture before it stopped"
     local = sqlite_files.local_txid(ctx.db) or 0
     held = unbroken_txid(ltx_files(ctx, deadline, failure=BackupNotConfirmed))
     if held < local:
@@ -153,5 +160,3 @@ def _confirm_by_restore(ctx: RunContext, deadline: Deadline) -> None:
                 f"the replica's copy differs from {ctx.db} (it changed during or after the backup); "
                 "it was kept: run timed_replicate again once writers are done"
             )
-
-

@@ -66,7 +66,8 @@ def parse_version(text: str) -> Version:
     >>> parse_version("(development build)")
     Traceback (most recent call last):
     ...
-    pylts.errors.UnsupportedLitestreamVersion: cannot read a version from litestream's output '(development build)': use a released litestream 0.5.x or 0.3.13
+    pylts.errors.UnsupportedLitestreamVersion: cannot read a version from litestream's output '(development build)':
+    use a released litestream 0.5.x or 0.3.13
     """
     match = _VERSION.match(text.strip())
     if not match:
@@ -115,7 +116,5 @@ def _detect(path: Path, _mtime_ns: int, _size: int) -> Litestream:
     except (CommandNotRunnable, LitestreamError) as exc:
         raise LitestreamNotFound(f"{path} could not be run as litestream ({exc}): {_INSTALL_HINT}") from None
     if result.returncode != 0:
-        raise UnsupportedLitestreamVersion(
-            f"`{path} version` exited with {result.returncode}: {_INSTALL_HINT}"
-        )
+        raise UnsupportedLitestreamVersion(f"`{path} version` exited with {result.returncode}: {_INSTALL_HINT}")
     return Litestream(path, parse_version(result.stdout or result.stderr))

@@ -9,7 +9,7 @@ replicated database look brand new; a copy from elsewhere starts a second histor
 | --- | --- | --- |
 | missing (or an empty 0-byte file) | has a backup | restore |
 | missing, no trace of earlier replication | empty | fresh |
-| missing or present, replicated before (litestream's metadata or pylts' restore mark) | empty | refuse: `ReplicaMissing` |
+| missing or present, replicated before (litestream's or pylts' marks) | empty | refuse: `ReplicaMissing` |
 | present, never replicated | empty | existing: its first replication follows |
 | present, at or ahead of the replica | has a backup | existing |
 | present, behind the replica | has a backup | refuse: `StaleDatabase` |
@@ -148,28 +148,48 @@ def ensure_restored(
         replica = _replica(ctx, deadline)
         decision = decide(local, replica, legacy=ctx.litestream.is_legacy)
         seen = {"local_position": local.position, "replica_position": replica.latest}
-        logger.info("boot of {}: {} (local position {}, replica position {})", ctx.db, decision.value, local.position, replica.latest)
+        logger.info(
+            "boot of {}: {} (local position {}, replica position {})",
+            ctx.db,
+            decision.value,
+            local.position,
+            replica.latest,
+        )
         if decision is Decision.EXISTING:
             return BootReport(outcome=RestoreOutcome.EXISTING, **seen)
         if decision in (Decision.RESTORE, Decision.FRESH):
             return BootReport(outcome=_restore_or_start_fresh(ctx, replica, integrity_check, deadline), **seen)
         if policy is BootPolicy.ADOPT:
-            logger.warning("keeping {} although {} (policy adopt): it becomes the replica's newest state", ctx.db, _what(decision))
+            logger.warning(
+                "keeping {} although {} (policy adopt): it becomes the replica's newest state", ctx.db, _what(decision)
+            )
             _forget_position(ctx.db)
             return BootReport(outcome=RestoreOutcome.ADOPTED, **seen)
         if policy is BootPolicy.QUARANTINE:
             moved_to = _quarantine(ctx.db)
-            logger.warning("moved {} aside to {} because {} (policy quarantine)", ctx.db.name, moved_to, _what(decision))
+            logger.warning(
+                "moved {} aside to {} because {} (policy quarantine)", ctx.db.name, moved_to, _what(decision)
+            )
             _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
             return BootReport(outcome=RestoreOutcome.QUARANTINED, moved_to=moved_to, **seen)
         raise _refusal(ctx, decision, local, replica)
 
 
-def _restore_or_start_fresh(ctx: RunContext, replica: Replica, integrity_check: IntegrityCheck, deadline: Deadline) -> RestoreOutcome:
+def _restore_or_start_fresh(
+    ctx: RunContext, replica: Replica, integrity_check: IntegrityCheck, deadline: Deadline
+) -> RestoreOutcome:
     if replica.positions:
         restore(ctx, overwrite=True, integrity_check=integrity_check, deadline=deadline)
         return RestoreOutcome.RESTORED
-    stale = [p for p in [*sqlite_files.sidecars(ctx.db), sqlite_files.litestream_meta(ctx.db), sqlite_files.restored_mark(ctx.db)] if p.exists()]
+    stale = [
+        p
+        for p in [
+            *sqlite_files.sidecars(ctx.db),
+            sqlite_files.litestream_meta(ctx.db),
+            sqlite_files.restored_mark(ctx.db),
+        ]
+        if p.exists()
+    ]
     sqlite_files.remove(stale)  # a new database must not meet an old WAL or an old position
     logger.info("no backup of {} yet: starting fresh", ctx.db.name)
     return RestoreOutcome.FRESH
@@ -252,13 +272,19 @@ def _refusal(ctx: RunContext, decision: Decision, local: Local, replica: Replica
         return StaleDatabase(
             f"{db} is behind its replica (local {unit} {local.position}, replica {unit} {replica.latest}): it was "
             f"written from elsewhere since, and booting on this copy would roll the replica back. {ways}",
-            local_position=local.position, replica_position=replica.latest,
+            local_position=local.position,
+            replica_position=replica.latest,
         )
-    where = f"local {unit} {local.position} is not in the replica" if local.position else "it was never replicated or restored here"
+    where = (
+        f"local {unit} {local.position} is not in the replica"
+        if local.position
+        else "it was never replicated or restored here"
+    )
     return ForeignDatabase(
         f"{db} is not from the history of its replica {url} ({where}; replica {unit} {replica.latest}): booting on it "
         f"would replace the replica's newest state with it. {ways}",
-        local_position=local.position, replica_position=replica.latest,
+        local_position=local.position,
+        replica_position=replica.latest,
     )
 
 

@@ -9,7 +9,8 @@ Settings come from the environment and ``.env`` as for ``ConfigS3``; each non-se
 setting can also be given as an option. Credentials are never options: a command
 line is visible to every user of the machine.
 
->>> main(["config", "--s3", "s3://backups/app.db", "--folder", "/srv/app", "--db", "app.db", "--use-aws-credential-chain"])
+>>> main(["config", "--s3", "s3://backups/app.db", "--folder", "/srv/app", "--db", "app.db",
+...       "--use-aws-credential-chain"])
 dbs:
   - path: "/srv/app/app.db"
     replica:
@@ -86,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pylts",
         description="Keep a SQLite database safe in S3-compatible storage, with litestream.",
-        epilog="Exit codes: 0 done, 1 failure, 2 bad usage or settings, 3 no backup, 4 verify: lagging, 5 boot refused.",
+        epilog=(
+            "Exit codes: 0 done, 1 failure, 2 bad usage or settings, 3 no backup, 4 verify: lagging, 5 boot refused."
+        ),
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"pylts {__version__}")
@@ -111,16 +114,32 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    restore = command("restore", "Restore the database from its replica, atomically.", "pylts restore --if-missing", _restore)
-    restore.add_argument("--if-missing", action="store_true", help="restore only if the database is missing; no backup is not an error")
+    restore = command(
+        "restore", "Restore the database from its replica, atomically.", "pylts restore --if-missing", _restore
+    )
+    restore.add_argument(
+        "--if-missing", action="store_true", help="restore only if the database is missing; no backup is not an error"
+    )
     restore.add_argument("--force", action="store_true", help="replace an existing database")
-    restore.add_argument("--timestamp", metavar="RFC3339", help="restore the database as it was then, e.g. 2026-11-22T12:00:00Z")
+    restore.add_argument(
+        "--timestamp", metavar="RFC3339", help="restore the database as it was then, e.g. 2026-11-22T12:00:00Z"
+    )
     restore.add_argument("--txid", metavar="TXID", help="restore up to this transaction id (litestream 0.5)")
-    restore.add_argument("--integrity-check", choices=["quick", "full", "none"], default="quick", help="check run before moving into place")
-    restore.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS", help="give up after this long (default 600)")
+    restore.add_argument(
+        "--integrity-check",
+        choices=["quick", "full", "none"],
+        default="quick",
+        help="check run before moving into place",
+    )
+    restore.add_argument(
+        "--timeout", type=float, default=600.0, metavar="SECONDS", help="give up after this long (default 600)"
+    )
 
     replicate = command(
-        "replicate", "Replicate continuously, once (--once), or around a command (--exec).", 'pylts replicate --exec "gunicorn app:app"', _replicate
+        "replicate",
+        "Replicate continuously, once (--once), or around a command (--exec).",
+        'pylts replicate --exec "gunicorn app:app"',
+        _replicate,
     )
     mode = replicate.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="back up once and exit as soon as the backup is durable")
@@ -128,14 +147,32 @@ def build_parser() -> argparse.ArgumentParser:
     replicate.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="with --once: give up after this long (default 60)"
     )
-    replicate.add_argument("--delete", action="store_true", help="with --once: delete the database after a confirmed backup")
+    replicate.add_argument(
+        "--delete", action="store_true", help="with --once: delete the database after a confirmed backup"
+    )
 
-    verify = command("verify", "Prove the backup restores and is current (a sentinel row round trip).", "pylts verify --sync", _verify)
-    verify.add_argument("--sync", action="store_true", help="make a one-shot backup of the sentinel (when no replication runs)")
-    verify.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="how long the sentinel may take (default 60)")
+    verify = command(
+        "verify",
+        "Prove the backup restores and is current (a sentinel row round trip).",
+        "pylts verify --sync",
+        _verify,
+    )
+    verify.add_argument(
+        "--sync", action="store_true", help="make a one-shot backup of the sentinel (when no replication runs)"
+    )
+    verify.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="how long the sentinel may take (default 60)"
+    )
 
-    config = command("config", "Print the litestream config for these settings (no secrets in it).", "pylts config --output litestream.yml", _config)
-    config.add_argument("--output", metavar="PATH", help="write it to PATH (owner-only permissions) instead of printing it")
+    config = command(
+        "config",
+        "Print the litestream config for these settings (no secrets in it).",
+        "pylts config --output litestream.yml",
+        _config,
+    )
+    config.add_argument(
+        "--output", metavar="PATH", help="write it to PATH (owner-only permissions) instead of printing it"
+    )
 
     status = command("status", "List what the replica holds.", "pylts status --json", _status)
     status.add_argument("--json", action="store_true", help="print the listing as JSON")
@@ -165,12 +202,18 @@ def _restore(args: argparse.Namespace) -> int:
     cfg = _config_from(args)
     if args.if_missing:
         if args.force or args.timestamp or args.txid:
-            raise _Usage("--if-missing restores only a missing database: it cannot go with --force, --timestamp or --txid")
+            raise _Usage(
+                "--if-missing restores only a missing database: it cannot go with --force, --timestamp or --txid"
+            )
         outcome = cfg.ensure_restored(integrity_check=args.integrity_check, timeout_seconds=args.timeout)
         print(f"{cfg.dbpath}: {outcome.value}")
         return 0
     cfg.restore(
-        overwrite=args.force, timestamp=args.timestamp, txid=args.txid, integrity_check=args.integrity_check, timeout_seconds=args.timeout
+        overwrite=args.force,
+        timestamp=args.timestamp,
+        txid=args.txid,
+        integrity_check=args.integrity_check,
+        timeout_seconds=args.timeout,
     )
     print(f"restored {cfg.dbpath} from {cfg.s3}")
     return 0
@@ -257,9 +300,15 @@ def _status(args: argparse.Namespace) -> int:
         return EXIT_NO_BACKUP
     print(f"latest backup written {contents.latest:%Y-%m-%dT%H:%M:%SZ} (litestream {contents.litestream_version})")
     for ltx in contents.ltx_files:
-        print(f"ltx  level {ltx.level}  txid {ltx.min_txid}-{ltx.max_txid}  {ltx.size:>10,} B  {ltx.timestamp:%Y-%m-%dT%H:%M:%SZ}")
+        print(
+            f"ltx  level {ltx.level}  txid {ltx.min_txid}-{ltx.max_txid}  {ltx.size:>10,} B  "
+            f"{ltx.timestamp:%Y-%m-%dT%H:%M:%SZ}"
+        )
     for generation in contents.generations:
-        print(f"generation {generation.generation}  {generation.start:%Y-%m-%dT%H:%M:%SZ} .. {generation.end:%Y-%m-%dT%H:%M:%SZ}  lag {generation.lag}")
+        print(
+            f"generation {generation.generation}  {generation.start:%Y-%m-%dT%H:%M:%SZ} .. "
+            f"{generation.end:%Y-%m-%dT%H:%M:%SZ}  lag {generation.lag}"
+        )
     for snap in contents.snapshots:
         print(f"snapshot {snap.generation}/{snap.index}  {snap.size:>10,} B  {snap.created:%Y-%m-%dT%H:%M:%SZ}")
     return 0
@@ -297,7 +346,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def reference_markdown() -> str:
     """The CLI reference page of the docs, made from ``--help`` (a test keeps docs/cli.md equal to it)."""
     parser = build_parser()
-    parts = ["# CLI reference", "", "Generated from `pylts --help` by `python3 tasks.py cli-docs`; a test keeps it current.", ""]
+    parts = [
+        "# CLI reference",
+        "",
+        "Generated from `pylts --help` by `python3 tasks.py cli-docs`; a test keeps it current.",
+        "",
+    ]
     parts += ["```text", parser.format_help().rstrip(), "```", ""]
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, sub in subparsers.choices.items():
@@ -308,5 +362,3 @@ def reference_markdown() -> str:
 def _entry() -> None:
     """Console-script entry point."""
     sys.exit(main())
-
-

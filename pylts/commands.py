@@ -65,7 +65,9 @@ def restore_argv(
 ) -> list[str]:
     """``litestream restore`` of the replica of ``db`` into ``output`` (latest, or as of a point).
 
-    >>> restore_argv(Litestream(Path("/bin/litestream"), Version(0, 5, 17)), Path("/d/a.db"), parse_replica_url("s3://bkt/a.db"), Path("/d/tmp/a.db"), txid="0000000000000002")
+    >>> line = Litestream(Path("/bin/litestream"), Version(0, 5, 17))
+    >>> replica = parse_replica_url("s3://bkt/a.db")
+    >>> restore_argv(line, Path("/d/a.db"), replica, Path("/d/tmp/a.db"), txid="0000000000000002")
     ['/bin/litestream', 'restore', '-json', '-txid', '0000000000000002', '-o', '/d/tmp/a.db', 's3://bkt/a.db']
     """
     point = [*(["-timestamp", timestamp] if timestamp else []), *(["-txid", txid] if txid else [])]
@@ -117,7 +119,9 @@ def config_yaml(
         lines.append(f"  - path: {json.dumps(str(db))}")
         entry = replica.config_entry()
         if credential_placeholders:
-            entry.update({"access-key-id": "${LITESTREAM_ACCESS_KEY_ID}", "secret-access-key": "${LITESTREAM_SECRET_ACCESS_KEY}"})
+            entry.update(
+                {"access-key-id": "${LITESTREAM_ACCESS_KEY_ID}", "secret-access-key": "${LITESTREAM_SECRET_ACCESS_KEY}"}
+            )
         if ls.is_legacy:
             lines.append("    replicas:")
             lines.extend(_mapping(entry, first="      - ", rest="        "))
@@ -145,7 +149,8 @@ def child_env(
     chain) the parent's variables pass through. litestream 0.5 exits at once when
     ``AWS_CA_BUNDLE`` is set, so for 0.5 it is handed over as ``SSL_CERT_FILE``.
 
-    >>> env = child_env({"AWS_ACCESS_KEY_ID": "stray", "HOME": "/root"}, Litestream(Path("x"), Version(0, 5, 17)), credentials=("k", "s"))
+    >>> line = Litestream(Path("x"), Version(0, 5, 17))
+    >>> env = child_env({"AWS_ACCESS_KEY_ID": "stray", "HOME": "/root"}, line, credentials=("k", "s"))
     >>> env["AWS_ACCESS_KEY_ID"], env["AWS_EC2_METADATA_DISABLED"], env["HOME"]
     ('k', 'true', '/root')
     """

@@ -49,12 +49,18 @@ class RunContext:
                 self.probe(Deadline(0.5))
             except EndpointUnreachable as gone:
                 raise EndpointUnreachable(
-                    f"{gone} (it stopped answering while litestream was working)", argv=timeout.argv, output=timeout.output
+                    f"{gone} (it stopped answering while litestream was working)",
+                    argv=timeout.argv,
+                    output=timeout.output,
                 ) from None
             raise
 
     def process(
-        self, argv: Sequence[str], *, on_line: Callable[[OutputLine], None] | None = None, stop_grace: float = runner.DEFAULT_STOP_GRACE
+        self,
+        argv: Sequence[str],
+        *,
+        on_line: Callable[[OutputLine], None] | None = None,
+        stop_grace: float = runner.DEFAULT_STOP_GRACE,
     ) -> ManagedProcess:
         """A long-running litestream (not started yet) with this context's environment."""
         return ManagedProcess(argv, env=self.env, secrets=self.secrets, on_line=on_line, stop_grace=stop_grace)

@@ -143,7 +143,10 @@ class ForeignDatabase(BootRefused):
 
 
 class ReplicaMissing(BootRefused):
-    """The replica is empty although the local database was replicated before: REPLICA_URL changed or the bucket was emptied."""
+    """The replica is empty although the local database was replicated before.
+
+    REPLICA_URL changed or the bucket was emptied.
+    """
 
 
 class AlreadyReplicating(PyltsError):

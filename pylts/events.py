@@ -14,7 +14,9 @@ Replicator also tells the tracker when each database was last committed to
 ``stall_timeout`` seconds makes the database *not in sync*, with an error saying for how long.
 
 >>> tracker = SyncTracker([Path("/data/app.db")])
->>> tracker.feed(parse_line('time=t level=DEBUG msg="replica sync" db=app.db txid.replica=0000000000000001 txid.db=0000000000000003'))
+>>> tracker.feed(
+...     parse_line('level=DEBUG msg="replica sync" db=app.db txid.replica=0000000000000001 txid.db=0000000000000003')
+... )
 >>> tracker.in_sync()
 False
 >>> tracker.feed(parse_line('time=t level=DEBUG msg="ltx file uploaded" db=app.db maxTXID=0000000000000003'))
@@ -36,7 +38,6 @@ from pydantic import BaseModel, ConfigDict
 
 from .output import LogLine, error_class, parse_line
 from .runner import OutputLine
-
 
 #: ERROR messages litestream prints when its final sync at shutdown fails.
 _SHUTDOWN_FAILURES = ("shutdown sync failed", "failed to close database", "error closing db")

@@ -35,6 +35,7 @@ the socket closes and its groups are gone, so it never outlives its purpose.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -177,17 +178,13 @@ def _running_in_group(pid: str, pgid: int) -> bool:
 
 
 def _signal(pgid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _say(text: str) -> None:
-    try:
+    with contextlib.suppress(OSError):  # nobody reads pylts' stderr any more: the stopping matters, not the words
         os.write(2, f"pylts guard: {text}\n".encode())
-    except OSError:
-        pass  # nobody reads pylts' stderr any more: the stopping matters, not the words
 
 
 def read_until_pylts_is_gone(connection: socket.socket) -> dict[int, Group]:

@@ -57,7 +57,9 @@ HINTS: dict[type[LitestreamError], str] = {
     CredentialsRejected: "check LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY for this store",
     NoBackupFound: "nothing has been replicated to this REPLICA_URL yet; check the URL or back up first",
     EndpointUnreachable: "check the endpoint (REPLICA_ENDPOINT or ?endpoint=) and that the store is running",
-    TLSSetupError: "AWS_CA_BUNDLE or SSL_CERT_FILE names a file litestream cannot load: point it at a PEM bundle or unset it",
+    TLSSetupError: (
+        "AWS_CA_BUNDLE or SSL_CERT_FILE names a file litestream cannot load: point it at a PEM bundle or unset it"
+    ),
 }
 
 
@@ -108,7 +110,8 @@ def error_class(text: str) -> type[LitestreamError] | None:
 def last_error(output: str) -> str:
     """The most telling error text in some output: its ``Error:`` line, else the last ERROR record.
 
-    >>> last_error('time=x level=ERROR msg="sync error" error="NoSuchBucket: gone"\\nError: sync database /a.db: NoSuchBucket')
+    >>> last_error('time=x level=ERROR msg="sync error" error="NoSuchBucket: gone"\\n'
+    ...            'Error: sync database /a.db: NoSuchBucket')
     'sync database /a.db: NoSuchBucket'
     """
     found = ""
@@ -149,9 +152,11 @@ def error_for(result: RunResult, default: type[LitestreamError], action: str) ->
 
     >>> from pylts.errors import RestoreError
     >>> from pylts.runner import RunResult
-    >>> err = error_for(RunResult(["litestream", "restore"], 1, "", "Error: no matching backup files available", 0.1), RestoreError, "restore")
+    >>> result = RunResult(["litestream", "restore"], 1, "", "Error: no matching backup files available", 0.1)
+    >>> err = error_for(result, RestoreError, "restore")
     >>> type(err).__name__, str(err)
-    ('NoBackupFound', 'restore failed: no matching backup files available; nothing has been replicated to this REPLICA_URL yet; check the URL or back up first')
+    ('NoBackupFound', 'restore failed: no matching backup files available;
+    nothing has been replicated to this REPLICA_URL yet; check the URL or back up first')
     """
     text = last_error(f"{result.stderr}\n{result.stdout}") or _silent_exit(result.returncode)
     return error_from_text(text, default, f"{action} failed", argv=result.argv, returncode=result.returncode)

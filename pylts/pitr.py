@@ -25,7 +25,8 @@ def timestamp_arg(value: datetime | str) -> str:
     >>> timestamp_arg("2026-11-22 12:00:00")
     Traceback (most recent call last):
     ...
-    pylts.errors.InvalidArgument: timestamp '2026-11-22 12:00:00' has no time zone: add one, e.g. 2026-11-22T12:00:00Z or +01:00
+    pylts.errors.InvalidArgument: timestamp '2026-11-22 12:00:00' has no time zone:
+    add one, e.g. 2026-11-22T12:00:00Z or +01:00
     """
     moment = value
     if isinstance(value, str):
@@ -37,7 +38,9 @@ def timestamp_arg(value: datetime | str) -> str:
     if not isinstance(moment, datetime):
         raise InvalidArgument(f"timestamp must be a datetime or an RFC 3339 string, got {type(value).__name__}")
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidArgument(f"timestamp {str(value)!r} has no time zone: add one, e.g. 2026-11-22T12:00:00Z or +01:00")
+        raise InvalidArgument(
+            f"timestamp {str(value)!r} has no time zone: add one, e.g. 2026-11-22T12:00:00Z or +01:00"
+        )
     utc = moment.astimezone(timezone.utc)
     if utc > datetime.now(timezone.utc):
         raise InvalidArgument(f"timestamp {utc.isoformat()} is in the future: no backup can be that recent")
@@ -50,7 +53,8 @@ def txid_arg(value: int | str) -> str:
     >>> txid_arg("xyz")
     Traceback (most recent call last):
     ...
-    pylts.errors.InvalidArgument: txid 'xyz' is not a transaction id: give a positive integer or up to 16 hex digits, e.g. 0000000000000002
+    pylts.errors.InvalidArgument: txid 'xyz' is not a transaction id:
+    give a positive integer or up to 16 hex digits, e.g. 0000000000000002
     """
     if isinstance(value, bool):
         raise InvalidArgument("txid must be a positive integer or up to 16 hex digits, not a boolean")
@@ -60,7 +64,8 @@ def txid_arg(value: int | str) -> str:
         number = int(value.strip(), 16)
     else:
         raise InvalidArgument(
-            f"txid {value!r} is not a transaction id: give a positive integer or up to 16 hex digits, e.g. 0000000000000002"
+            f"txid {value!r} is not a transaction id: "
+            "give a positive integer or up to 16 hex digits, e.g. 0000000000000002"
         )
     if not 0 < number < 2**64:
         raise InvalidArgument(f"txid must be between 1 and 2**64 - 1, got {number}")

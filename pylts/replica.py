@@ -88,7 +88,8 @@ class S3Replica:
         """The replica as a litestream config entry (what 0.3 needs for a custom endpoint).
 
         >>> S3Replica("bkt", "db.sqlite", endpoint="http://127.0.0.1:9000", force_path_style=True).config_entry()
-        {'type': 's3', 'bucket': 'bkt', 'path': 'db.sqlite', 'endpoint': 'http://127.0.0.1:9000', 'force-path-style': True}
+        {'type': 's3', 'bucket': 'bkt', 'path': 'db.sqlite',
+         'endpoint': 'http://127.0.0.1:9000', 'force-path-style': True}
         """
         entry: dict[str, str | bool] = {"type": "s3", "bucket": self.bucket, "path": self.path}
         if self.endpoint:
@@ -101,9 +102,7 @@ class S3Replica:
             entry[QUERY_KEYS[key]] = _truthy(value) if key in _BOOLEAN_KEYS else value
         return entry
 
-    def with_overrides(
-        self, endpoint: str | None, region: str | None, force_path_style: bool | None
-    ) -> S3Replica:
+    def with_overrides(self, endpoint: str | None, region: str | None, force_path_style: bool | None) -> S3Replica:
         """Merge settings given outside the URL; a value given twice must agree.
 
         >>> parse_replica_url("s3://bkt/db.sqlite").with_overrides("http://127.0.0.1:9000", None, None).path_style
@@ -125,7 +124,8 @@ def parse_replica_url(url: str) -> S3Replica:
     >>> parse_replica_url("s3://my bucket/db.sqlite")
     Traceback (most recent call last):
     ...
-    ValueError: bucket name 'my bucket' is not valid: use at most 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit (e.g. s3://my-backups/app.db)
+    ValueError: bucket name 'my bucket' is not valid: use at most 63 lowercase letters, digits, dots or hyphens,
+    starting and ending with a letter or digit (e.g. s3://my-backups/app.db)
     """
     url = url.strip()
     if not url:
@@ -180,7 +180,9 @@ def _endpoint(value: str) -> str:
         raise ValueError(f"endpoint must not carry credentials: {_CREDENTIALS_HINT}")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"endpoint {value!r} must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000")
+        raise ValueError(
+            f"endpoint {value!r} must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000"
+        )
     return value.rstrip("/")
 
 

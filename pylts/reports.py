@@ -4,17 +4,22 @@ Every parser raises `UnreadableOutput` (a `PyltsError`) when litestream's output
 what it is known to print, with the start of the text, never a raw validation error.
 
 >>> report = parse_restore_report(
-...     '{"db_path": "/data/app.db", "replica": "s3", "txid": "000000000000002a", "duration_ms": 61, "integrity_check": "none"}'
+...     '{"db_path": "/data/app.db", "replica": "s3", "txid": "000000000000002a",'
+...     ' "duration_ms": 61, "integrity_check": "none"}'
 ... )
 >>> report.txid, report.txid_number
 ('000000000000002a', 42)
->>> files = parse_ltx_files('[{"level": 0, "min_txid": "0000000000000001", "max_txid": "0000000000000003", "size": 566, "timestamp": "2026-11-22T13:12:45Z"}]')
+>>> files = parse_ltx_files(
+...     '[{"level": 0, "min_txid": "0000000000000001", "max_txid": "0000000000000003",'
+...     ' "size": 566, "timestamp": "2026-11-22T13:12:45Z"}]'
+... )
 >>> files[0].max_txid_number, files[0].timestamp.year
 (3, 2026)
 >>> parse_ltx_files('[{"level": 0, "min_txid": "00')
 Traceback (most recent call last):
 ...
-pylts.errors.UnreadableOutput: cannot read litestream's list of LTX files (...): it begins '[{"level": 0, "min_txid": "00'
+pylts.errors.UnreadableOutput: cannot read litestream's list of LTX files (...):
+it begins '[{"level": 0, "min_txid": "00'
 """
 
 from __future__ import annotations
@@ -148,8 +153,13 @@ class ReplicaContents(_Report):
 def parse_table(text: str, renames: dict[str, str] | None = None) -> list[dict[str, str]]:
     """Rows of the whitespace-aligned tables litestream 0.3 prints, keyed by header.
 
-    >>> parse_table("name  generation        lag    start                 end\\ns3    539504316517faad  389ms  2026-11-22T13:41:54Z  2026-11-22T13:41:55Z\\n", {"name": "replica"})
-    [{'replica': 's3', 'generation': '539504316517faad', 'lag': '389ms', 'start': '2026-11-22T13:41:54Z', 'end': '2026-11-22T13:41:55Z'}]
+    >>> parse_table(
+    ...     "name  generation        lag    start                 end\\n"
+    ...     "s3    539504316517faad  389ms  2026-11-22T13:41:54Z  2026-11-22T13:41:55Z\\n",
+    ...     {"name": "replica"},
+    ... )
+    [{'replica': 's3', 'generation': '539504316517faad', 'lag': '389ms',
+      'start': '2026-11-22T13:41:54Z', 'end': '2026-11-22T13:41:55Z'}]
     """
     lines = [line.split() for line in text.strip().splitlines() if line.strip()]
     if not lines:

@@ -23,8 +23,8 @@ from .output import error_for
 from .pitr import timestamp_arg, txid_arg
 from .reports import RestoreReport, parse_restore_report
 from .runner import Deadline
-from .status import replica_contents
 from .sqlite_files import IntegrityCheck
+from .status import replica_contents
 
 
 def restore(
@@ -65,7 +65,9 @@ def restore(
                 raise NoBackupFound(
                     f"the replica holds no backup of {db.name} at {what}: it is before the first backup "
                     "or past the last one; `pylts status` lists what the replica holds",
-                    argv=error.argv, returncode=error.returncode, output=error.output,
+                    argv=error.argv,
+                    returncode=error.returncode,
+                    output=error.output,
                 ) from None
             raise error
         if not staged.is_file():
@@ -90,7 +92,9 @@ def _staging_folder(db: Path) -> Iterator[str]:
     try:
         staging = tempfile.TemporaryDirectory(prefix=f".{db.name}.restore-", dir=db.parent)
     except OSError as exc:
-        raise RestoreError(f"cannot write in {db.parent}: {exc.strerror or exc}; the database was not touched") from None
+        raise RestoreError(
+            f"cannot write in {db.parent}: {exc.strerror or exc}; the database was not touched"
+        ) from None
     with staging as folder:
         yield folder
 
@@ -122,7 +126,11 @@ def _install(staged: Path, db: Path, position: str | None) -> None:
     """
     if db.exists():
         sqlite_files.checkpoint(db)  # the old WAL is folded in, so dropping it loses nothing
-    stale = [p for p in sqlite_files.sidecars(db) + [sqlite_files.litestream_meta(db), sqlite_files.restored_mark(db)] if p.exists()]
+    stale = [
+        p
+        for p in [*sqlite_files.sidecars(db), sqlite_files.litestream_meta(db), sqlite_files.restored_mark(db)]
+        if p.exists()
+    ]
     if stale:
         logger.warning("removing files left from an earlier database: {}", ", ".join(p.name for p in stale))
         sqlite_files.remove(stale)

@@ -13,6 +13,7 @@ SIGKILL, its guard (``pylts/guard.py``) stops the app, then litestream.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shlex
@@ -245,10 +246,8 @@ class ManagedProcess:
 
     def _kill_group(self) -> None:
         assert self._proc is not None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def _join_readers(self) -> None:
         for reader in self._readers:

@@ -26,19 +26,19 @@ from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSe
 from pydantic_settings.sources import ENV_FILE_SENTINEL, DotenvType
 
 from . import backup, binary, restore
-from .supervisor import STALL_TIMEOUT, Replicator
-from .verify import VerifyResult
-from .verify import verify as verify_backup
+from .boot import BootPolicy, BootReport, ensure_restored
 from .commands import child_env, config_yaml, replicate_argv, restore_argv
 from .context import RunContext, write_private
-from .reports import ReplicaContents
-from .status import replica_contents
-from .boot import BootPolicy, BootReport, ensure_restored
 from .envfile import read_env_file
 from .errors import DatabaseNotFound, InvalidSettings
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
+from .reports import ReplicaContents
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck, database_files, remove
+from .status import replica_contents
+from .supervisor import STALL_TIMEOUT, Replicator
+from .verify import VerifyResult
+from .verify import verify as verify_backup
 
 _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _S = TypeVar("_S", bound="PyltsSettings")
@@ -169,26 +169,41 @@ class ConfigS3(PyltsSettings):
         ...     ConfigS3(key="k", token="t", s3="s3://backups/app.db", db="../app.db")
         ... except ValidationError as exc:
         ...     print(exc.errors()[0]["msg"])
-        Value error, db must be a plain file name, without '/', '\\' or '..': got '../app.db'; put the directory in folder (DB_FOLDER) instead
+        Value error, db must be a plain file name, without '/', '\\' or '..': got '../app.db';
+        put the directory in folder (DB_FOLDER) instead
     """
 
     key: SecretStr | None = Field(
-        default=None, validation_alias="LITESTREAM_ACCESS_KEY_ID", repr=False, description="Access key id for the bucket."
+        default=None,
+        validation_alias="LITESTREAM_ACCESS_KEY_ID",
+        repr=False,
+        description="Access key id for the bucket.",
     )
     token: SecretStr | None = Field(
-        default=None, validation_alias="LITESTREAM_SECRET_ACCESS_KEY", repr=False, description="Secret access key for the bucket."
+        default=None,
+        validation_alias="LITESTREAM_SECRET_ACCESS_KEY",
+        repr=False,
+        description="Secret access key for the bucket.",
     )
     s3: str = Field(validation_alias="REPLICA_URL", description="Where the backup lives: s3://BUCKET/PATH[?query].")
     folder: Path = Field(
-        default_factory=lambda: Path.cwd() / "data", validation_alias="DB_FOLDER", repr=False, description="Folder of the database."
+        default_factory=lambda: Path.cwd() / "data",
+        validation_alias="DB_FOLDER",
+        repr=False,
+        description="Folder of the database.",
     )
     db: str = Field(default="db.sqlite", validation_alias="DB_SQLITE", description="File name of the database.")
     endpoint: str | None = Field(
         default=None, validation_alias="REPLICA_ENDPOINT", repr=False, description="Endpoint of an S3-compatible store."
     )
-    region: str | None = Field(default=None, validation_alias="REPLICA_REGION", repr=False, description="Region of the bucket.")
+    region: str | None = Field(
+        default=None, validation_alias="REPLICA_REGION", repr=False, description="Region of the bucket."
+    )
     force_path_style: bool | None = Field(
-        default=None, validation_alias="REPLICA_FORCE_PATH_STYLE", repr=False, description="Path-style addressing (on with an endpoint)."
+        default=None,
+        validation_alias="REPLICA_FORCE_PATH_STYLE",
+        repr=False,
+        description="Path-style addressing (on with an endpoint).",
     )
     litestream_bin: LitestreamBin = None
     use_aws_credential_chain: bool = Field(
@@ -250,7 +265,11 @@ class ConfigS3(PyltsSettings):
         _ = self.replica  # building it checks that endpoint, region and path style agree with the URL
         if self.use_aws_credential_chain:
             return self
-        missing = [env for env, value in (("LITESTREAM_ACCESS_KEY_ID", self.key), ("LITESTREAM_SECRET_ACCESS_KEY", self.token)) if not value or not value.get_secret_value()]
+        missing = [
+            env
+            for env, value in (("LITESTREAM_ACCESS_KEY_ID", self.key), ("LITESTREAM_SECRET_ACCESS_KEY", self.token))
+            if not value or not value.get_secret_value()
+        ]
         if missing:
             raise ValueError(
                 f"missing S3 credentials: set {' and '.join(missing)} (in the environment or .env), "
@@ -294,7 +313,10 @@ class ConfigS3(PyltsSettings):
 
         >>> cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", folder="/srv/app", db="app.db")
         >>> args = cfg.replicate_args
-        >>> args[1:] in (["replicate", "/srv/app/app.db", "s3://bkt/app.db"], ["replicate", "-config", "/srv/app/.app.db-pylts.yml"])
+        >>> args[1:] in (
+        ...     ["replicate", "/srv/app/app.db", "s3://bkt/app.db"],
+        ...     ["replicate", "-config", "/srv/app/.app.db-pylts.yml"],
+        ... )
         True
         """
         return replicate_argv(self._litestream(), self.dbpath, self.replica)
@@ -336,7 +358,8 @@ class ConfigS3(PyltsSettings):
             >>> cfg.restore()
             Traceback (most recent call last):
             ...
-            pylts.errors.NoBackupFound: restore of app.db failed: no matching backup files available; nothing has been replicated to this REPLICA_URL yet; check the URL or back up first
+            pylts.errors.NoBackupFound: restore of app.db failed: no matching backup files available;
+            nothing has been replicated to this REPLICA_URL yet; check the URL or back up first
             >>> with sqlite3.connect(cfg.dbpath) as conn:
             ...     _ = conn.execute("CREATE TABLE notes (body TEXT)")
             >>> conn.close()
@@ -358,12 +381,21 @@ class ConfigS3(PyltsSettings):
         """
         deadline = Deadline(timeout_seconds)
         restore.restore(
-            self._context(), overwrite=overwrite, integrity_check=integrity_check, deadline=deadline, timestamp=timestamp, txid=txid
+            self._context(),
+            overwrite=overwrite,
+            integrity_check=integrity_check,
+            deadline=deadline,
+            timestamp=timestamp,
+            txid=txid,
         )
         return self.dbpath
 
     def ensure_restored(
-        self, *, integrity_check: IntegrityCheck = "quick", timeout_seconds: float = 600.0, policy: BootPolicy | None = None
+        self,
+        *,
+        integrity_check: IntegrityCheck = "quick",
+        timeout_seconds: float = 600.0,
+        policy: BootPolicy | None = None,
     ) -> BootReport:
         """The first line of an app: make sure the database is there, and current, before anything opens it.
 
@@ -572,4 +604,3 @@ class ConfigS3(PyltsSettings):
             env=child_env(os.environ, ls, credentials=credentials),
             secrets=credentials or (),
         )
-

@@ -5,7 +5,8 @@ litestream's own metadata folder (``.app.db-litestream``). pylts treats them as 
 
 >>> from pathlib import Path
 >>> [p.name for p in database_files(Path("/data/app.db")) if p.name.startswith(".")]
-['.app.db-litestream', '.app.db-pylts.yml', '.app.db-pylts-replicate.yml', '.app.db-pylts-position', '.app.db-pylts.lock']
+['.app.db-litestream', '.app.db-pylts.yml', '.app.db-pylts-replicate.yml',
+ '.app.db-pylts-position', '.app.db-pylts.lock']
 """
 
 from __future__ import annotations
@@ -87,7 +88,13 @@ def lock_path(db: Path) -> Path:
 def database_files(db: Path) -> list[Path]:
     """The database, its sidecars, litestream's metadata folder, and pylts' configs, restore mark and lock for it."""
     return [
-        db, *sidecars(db), litestream_meta(db), config_path_for(db), replicate_config_path_for(db), restored_mark(db), lock_path(db)
+        db,
+        *sidecars(db),
+        litestream_meta(db),
+        config_path_for(db),
+        replicate_config_path_for(db),
+        restored_mark(db),
+        lock_path(db),
     ]
 
 
@@ -190,7 +197,11 @@ def check_integrity(path: Path, mode: IntegrityCheck) -> None:
     """Open ``path`` and run SQLite's ``quick_check`` or ``integrity_check``."""
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-            rows = [] if mode == "none" else conn.execute(f"PRAGMA {'quick_check' if mode == 'quick' else 'integrity_check'}").fetchall()
+            rows = (
+                []
+                if mode == "none"
+                else conn.execute(f"PRAGMA {'quick_check' if mode == 'quick' else 'integrity_check'}").fetchall()
+            )
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
         raise DatabaseInvalid(f"{path} is not a usable SQLite database: {exc}") from None

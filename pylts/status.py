@@ -51,7 +51,9 @@ def unbroken_txid(files: list[LtxFile]) -> int:
     """The newest transaction ``files`` hold with no gap before it (restore needs the whole chain).
 
     >>> from datetime import datetime, timezone
-    >>> def f(lo, hi): return LtxFile(level=0, min_txid=f"{lo:016x}", max_txid=f"{hi:016x}", size=1, timestamp=datetime.now(timezone.utc))
+    >>> now = datetime.now(timezone.utc)
+    >>> def f(lo, hi):
+    ...     return LtxFile(level=0, min_txid=f"{lo:016x}", max_txid=f"{hi:016x}", size=1, timestamp=now)
     >>> unbroken_txid([f(1, 4), f(5, 5), f(7, 9)]), unbroken_txid([f(1, 9), f(3, 4), f(10, 10)]), unbroken_txid([])
     (5, 10, 0)
     """

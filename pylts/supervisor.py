@@ -237,7 +237,9 @@ class Replicator:
                     self._proc = proc
                     stuck = self._watch(proc)
                     if self._stopping.is_set():
-                        _wait_until_replicating(proc, self._tracker)  # a SIGTERM before that kills it with no final sync
+                        _wait_until_replicating(
+                            proc, self._tracker
+                        )  # a SIGTERM before that kills it with no final sync
                         self._exit_code = proc.stop(self._stop_grace)
                         return
                     if stuck:
@@ -245,7 +247,7 @@ class Replicator:
                         proc.stop(STUCK_STOP_GRACE)
                     else:
                         self._count_restart(f"litestream exited with {proc.returncode}: {self._printed_error()}")
-            except Exception as exc:  # noqa: BLE001 - reported through status(), retried with backoff
+            except Exception as exc:
                 self._count_restart(f"litestream could not run: {exc}")
                 if self._stopping.is_set():
                     return

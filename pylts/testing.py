@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import urllib.request
@@ -69,7 +70,9 @@ class LocalS3:
     def __enter__(self) -> LocalS3:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def _client(self) -> Any:
@@ -117,7 +120,7 @@ class LocalS3:
         request = urllib.request.Request(
             self.endpoint + path, data=body, method="POST", headers={"Content-Type": "text/plain"}
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(request, timeout=10) as response:
             text = response.read()
         return json.loads(text) if text.strip().startswith(b"{") else None
 
@@ -136,10 +139,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"# a local S3 on {s3.endpoint}, bucket {args.bucket!r}; Ctrl-C stops it (and forgets everything)")
         print(f"LITESTREAM_ACCESS_KEY_ID={ACCESS_KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET_KEY}")
         print(f"REPLICA_URL=s3://{args.bucket}/db.sqlite\nREPLICA_ENDPOINT={s3.endpoint}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -66,7 +66,9 @@ def verify(ctx: RunContext, deadline: Deadline, *, sync: bool) -> VerifyResult:
     committed = time.monotonic()
     try:
         if sync and not backup.backup_once(ctx, deadline):
-            return VerifyResult(status="lagging", detail=f"the one-shot backup did not finish within {deadline.seconds:g} s")
+            return VerifyResult(
+                status="lagging", detail=f"the one-shot backup did not finish within {deadline.seconds:g} s"
+            )
         return _watch(ctx, deadline, token, committed)
     except PyltsError as exc:
         return VerifyResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
@@ -77,14 +79,21 @@ def verify(ctx: RunContext, deadline: Deadline, *, sync: bool) -> VerifyResult:
 def _watch(ctx: RunContext, deadline: Deadline, token: str, committed: float) -> VerifyResult:
     ctx.probe(deadline)
     interval, seen = 0.2, -1
-    with ctx.legacy_config(), tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.verify-", dir=ctx.db.parent) as folder:
+    with (
+        ctx.legacy_config(),
+        tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.verify-", dir=ctx.db.parent) as folder,
+    ):
         for attempt in range(10_000):
             try:  # the deadline running out mid-listing or mid-restore means lagging, not failed
                 top = -1 if ctx.litestream.is_legacy else latest_txid(ctx, deadline)
                 if top == -1 or top > seen:
                     seen, arrived = top, time.monotonic()
                     if _restored_copy_holds(ctx, Path(folder) / f"{attempt}-{ctx.db.name}", token, deadline):
-                        return VerifyResult(status="ok", lag_seconds=round(arrived - committed, 3), detail="restored and found the sentinel")
+                        return VerifyResult(
+                            status="ok",
+                            lag_seconds=round(arrived - committed, 3),
+                            detail="restored and found the sentinel",
+                        )
             except LitestreamTimeout:
                 break
             if deadline.remaining() <= interval:
@@ -115,7 +124,9 @@ def _restored_copy_holds(ctx: RunContext, copy: Path, token: str, deadline: Dead
 def _write_sentinel(db: Path, token: str) -> bool:
     """Insert the sentinel; return whether its table had to be created."""
     with contextlib.closing(sqlite3.connect(db, timeout=_BUSY_TIMEOUT)) as conn, conn:
-        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SENTINEL_TABLE,)).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SENTINEL_TABLE,)
+        ).fetchone()
         conn.execute(f"CREATE TABLE IF NOT EXISTS {SENTINEL_TABLE} (token TEXT PRIMARY KEY, written_at REAL NOT NULL)")
         conn.execute(f"INSERT INTO {SENTINEL_TABLE} (token, written_at) VALUES (?, ?)", (token, time.time()))
     return exists is None

@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import FIGURES, missing
 
 from pylts import ConfigS3, runner
 from pylts.binary import find_executable
-
-from helpers import FIGURES, missing
 
 LEGACY_BIN_VARIABLE = "PYLTS_TEST_LITESTREAM_03"
 _OUR_PREFIXES = ("AWS_", "LITESTREAM_", "REPLICA_", "DB_", "PYLTS_")

@@ -26,7 +26,9 @@ def write_rows(db: Path, count: int, *, start: int = 0) -> None:
     db.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-        conn.executemany("INSERT INTO items (id, body) VALUES (?, ?)", ((i, f"item {i}") for i in range(start, start + count)))
+        conn.executemany(
+            "INSERT INTO items (id, body) VALUES (?, ?)", ((i, f"item {i}") for i in range(start, start + count))
+        )
 
 
 def read_rows(db: Path) -> list[tuple[int, str]]:
@@ -52,7 +54,6 @@ def settings_env(cfg: ConfigS3, **extra: str) -> dict[str, str]:
         env["LITESTREAM_BIN"] = str(cfg.litestream_bin)
     env.update(extra)
     return env
-
 
 
 @contextmanager

@@ -16,10 +16,19 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_quick_benchmark_runs_and_reports_every_section(tmp_path: Path) -> None:
     report = tmp_path / "report.md"
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--output", str(report)], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "benchmarks", "--quick", "--output", str(report)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     text = report.read_text()
-    for section in ("One-shot backup and restore", "Cold start", "Replication lag under load", "Memory while replicating"):
+    for section in (
+        "One-shot backup and restore",
+        "Cold start",
+        "Replication lag under load",
+        "Memory while replicating",
+    ):
         assert f"### {section}" in text
     assert "| 1 MB |" in text and "nan" not in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def test_other_lines_are_unsupported_with_a_remedy(text: str) -> None:
 
 
 def test_explicit_path_that_does_not_exist(tmp_path: Path) -> None:
-    with pytest.raises(LitestreamNotFound, match="LITESTREAM_BIN points to .* which is not a file"):
+    with pytest.raises(LitestreamNotFound, match=r"LITESTREAM_BIN points to .* which is not a file"):
         find_executable(tmp_path / "nope")
 
 
@@ -79,7 +80,7 @@ def test_detection_is_cached_per_executable(tmp_path: Path) -> None:
 
 
 def test_unsupported_binary_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(UnsupportedLitestreamVersion, match="0.4.2 is not supported"):
+    with pytest.raises(UnsupportedLitestreamVersion, match=re.escape("0.4.2 is not supported")):
         locate(script(tmp_path / "litestream", "echo v0.4.2"))
 
 

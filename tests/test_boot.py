@@ -54,7 +54,14 @@ pytestmark = pytest.mark.integration
 
 def on_another_machine(cfg: ConfigS3, folder: Path, **changes: str) -> ConfigS3:
     """The same settings on a machine whose database lives in ``folder`` (built anew, so every validator runs)."""
-    values = {"key": cfg.key, "token": cfg.token, "s3": cfg.s3, "endpoint": cfg.endpoint, "region": cfg.region, "db": cfg.db}
+    values = {
+        "key": cfg.key,
+        "token": cfg.token,
+        "s3": cfg.s3,
+        "endpoint": cfg.endpoint,
+        "region": cfg.region,
+        "db": cfg.db,
+    }
     return ConfigS3(**{**values, **changes}, folder=folder, litestream_bin=cfg.litestream_bin)  # type: ignore[arg-type]
 
 
@@ -79,7 +86,9 @@ def test_nothing_on_either_side_starts_fresh_and_a_new_database_is_existing(cfg:
     assert cfg.ensure_restored().outcome is RestoreOutcome.FRESH
     write_rows(cfg.dbpath, 3)
     report = cfg.ensure_restored()
-    assert report.outcome is RestoreOutcome.EXISTING and report.local_position is None and report.replica_position is None
+    assert (
+        report.outcome is RestoreOutcome.EXISTING and report.local_position is None and report.replica_position is None
+    )
 
 
 def test_drill_changed_replica_url_is_refused(cfg: ConfigS3, tmp_path: Path) -> None:
@@ -99,7 +108,8 @@ def test_drill_changed_replica_url_is_refused(cfg: ConfigS3, tmp_path: Path) -> 
     assert elsewhere.ensure_restored().outcome is RestoreOutcome.RESTORED
     assert len(read_rows(elsewhere.dbpath)) == 20
     record(
-        "9. REPLICA_URL changed", cfg,
+        "9. REPLICA_URL changed",
+        cfg,
         f"ReplicaMissing (local at {refused.value.local_position}, new replica empty), nothing changed; with adopt the "
         f"20 rows were replicated to the new URL and restore from it",
     )
@@ -163,8 +173,10 @@ def test_drill_stale_volume_is_refused_and_the_replica_keeps_every_row(
     fresh.ensure_restored()
     assert len(read_rows(fresh.dbpath)) == 150
     record(
-        "8. stale volume comes back", old,
-        f"old copy of 55 rows at {refused.value.local_position}, replica of 150 rows at {refused.value.replica_position}: "
+        "8. stale volume comes back",
+        old,
+        f"old copy of 55 rows at {refused.value.local_position}, "
+        f"replica of 150 rows at {refused.value.replica_position}: "
         f"StaleDatabase, nothing changed; the replica still restores {len(read_rows(fresh.dbpath))} rows",
     )
 
@@ -180,8 +192,10 @@ def test_drill_stale_volume_quarantined_and_restored(stale_volume: tuple[ConfigS
     assert len(read_rows(kept)) == 55, "the old copy is kept whole, never deleted"
     assert old.ensure_restored().outcome is RestoreOutcome.EXISTING
     record(
-        "8. stale volume, PYLTS_BOOT_POLICY=quarantine", old,
-        f"150 rows restored in place in {took:.2f} s; the 55-row copy kept whole in {kept.parent.name.split('-')[0]}-<time>/",
+        "8. stale volume, PYLTS_BOOT_POLICY=quarantine",
+        old,
+        f"150 rows restored in place in {took:.2f} s; "
+        f"the 55-row copy kept whole in {kept.parent.name.split('-')[0]}-<time>/",
     )
 
 

@@ -20,7 +20,9 @@ COMMANDS = ["restore", "replicate", "verify", "config", "status", "version"]
 
 
 def pylts(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pylts", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pylts", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def no_secret(*results: subprocess.CompletedProcess[str]) -> None:
@@ -55,14 +57,24 @@ def test_missing_settings_are_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_a_bad_setting_names_the_setting_but_not_the_secret(tmp_path: Path) -> None:
-    env = {"PATH": os.environ["PATH"], "LITESTREAM_ACCESS_KEY_ID": ACCESS_KEY, "LITESTREAM_SECRET_ACCESS_KEY": SECRET_KEY}
+    env = {
+        "PATH": os.environ["PATH"],
+        "LITESTREAM_ACCESS_KEY_ID": ACCESS_KEY,
+        "LITESTREAM_SECRET_ACCESS_KEY": SECRET_KEY,
+    }
     result = pylts("status", "--s3", "s3://bkt/app.db", "--db", "../x.db", env=env, cwd=tmp_path)
     assert result.returncode == 2 and "db: Value error, db must be a plain file name" in result.stderr
     no_secret(result)
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
-    result = pylts("restore", "--if-missing", "--force", env={"PATH": os.environ["PATH"], "REPLICA_URL": "s3://b/a.db", "PYLTS_AWS_CREDENTIAL_CHAIN": "true"}, cwd=tmp_path)
+    result = pylts(
+        "restore",
+        "--if-missing",
+        "--force",
+        env={"PATH": os.environ["PATH"], "REPLICA_URL": "s3://b/a.db", "PYLTS_AWS_CREDENTIAL_CHAIN": "true"},
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "--if-missing" in result.stderr
 
 
@@ -102,7 +114,10 @@ def test_commands_end_to_end(cfg: ConfigS3, tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_replicate_exec_exits_with_the_apps_code(cfg: ConfigS3, tmp_path: Path) -> None:
     write_rows(cfg.dbpath, 1)
-    app = f"{sys.executable} -c \"import sqlite3; c = sqlite3.connect('{cfg.dbpath}'); c.execute('INSERT INTO items VALUES (7, \\'seven\\')'); c.commit(); raise SystemExit(5)\""
+    app = (
+        f"{sys.executable} -c \"import sqlite3; c = sqlite3.connect('{cfg.dbpath}'); "
+        "c.execute('INSERT INTO items VALUES (7, \\'seven\\')'); c.commit(); raise SystemExit(5)\""
+    )
     result = pylts("replicate", "--exec", app, env=settings_env(cfg), cwd=tmp_path)
     assert result.returncode == 5, result.stderr
     copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
@@ -113,7 +128,14 @@ def test_replicate_exec_exits_with_the_apps_code(cfg: ConfigS3, tmp_path: Path) 
 @pytest.mark.integration
 def test_replicate_until_terminated_makes_the_final_sync(cfg: ConfigS3, tmp_path: Path) -> None:
     write_rows(cfg.dbpath, 3)
-    proc = subprocess.Popen([sys.executable, "-m", "pylts", "replicate"], env=settings_env(cfg), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pylts", "replicate"],
+        env=settings_env(cfg),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and "replicating" in proc.stdout.readline()
         write_rows(cfg.dbpath, 3, start=3)

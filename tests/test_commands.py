@@ -24,7 +24,12 @@ def test_replicate_05_puts_flags_before_positionals() -> None:
 
 
 def test_replicate_03_reads_a_config_file() -> None:
-    assert replicate_argv(V03, DB, REPLICA) == ["/opt/litestream", "replicate", "-config", "/srv/data/.app.db-pylts.yml"]
+    assert replicate_argv(V03, DB, REPLICA) == [
+        "/opt/litestream",
+        "replicate",
+        "-config",
+        "/srv/data/.app.db-pylts.yml",
+    ]
     with pytest.raises(ValueError, match="no -once"):
         replicate_argv(V03, DB, REPLICA, once=True)
 
@@ -33,7 +38,13 @@ def test_restore_argv_per_line() -> None:
     out = Path("/srv/data/.stage/app.db")
     assert restore_argv(V05, DB, REPLICA, out) == ["/opt/litestream", "restore", "-json", "-o", str(out), REPLICA.url()]
     assert restore_argv(V03, DB, REPLICA, out) == [
-        "/opt/litestream", "restore", "-config", "/srv/data/.app.db-pylts.yml", "-o", str(out), str(DB)
+        "/opt/litestream",
+        "restore",
+        "-config",
+        "/srv/data/.app.db-pylts.yml",
+        "-o",
+        str(out),
+        str(DB),
     ]
 
 

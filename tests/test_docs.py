@@ -29,7 +29,10 @@ def test_mkdocs_builds_strictly(tmp_path: Path) -> None:
         missing("mkdocs is not installed")
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "site" / "api" / "index.html").read_text().count("timed_replicate") > 0
@@ -45,7 +48,11 @@ def test_every_setting_is_documented() -> None:
 
 def test_every_error_has_a_troubleshooting_entry() -> None:
     page = (DOCS / "troubleshooting.md").read_text()
-    errors = [name for name in pylts.__all__ if isinstance(getattr(pylts, name), type) and issubclass(getattr(pylts, name), Exception)]
+    errors = [
+        name
+        for name in pylts.__all__
+        if isinstance(getattr(pylts, name), type) and issubclass(getattr(pylts, name), Exception)
+    ]
     assert len(errors) > 10
     assert not [name for name in errors if f"| `{name}` |" not in page]
 
@@ -114,28 +121,40 @@ def test_docs_example_runs(name: str, code: str, local_s3: LocalS3, bucket: str,
     with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
         conn.execute("CREATE TABLE notes (body TEXT)")
     assert cfg.timed_replicate(30)
-    result = subprocess.run([sys.executable, "-c", code], env=settings_env(cfg), cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=settings_env(cfg), cwd=tmp_path, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, f"{name} failed:\n{result.stderr}"
 
 
 def test_every_public_name_is_in_the_api_reference() -> None:
     page = (DOCS / "api.md").read_text()
     documented_module = {name for name in pylts.__all__ if getattr(pylts, name).__module__ == "pylts.errors"}
-    missing_names = [name for name in pylts.__all__ if f"::: pylts.{name}\n" not in page and name not in documented_module]
+    missing_names = [
+        name for name in pylts.__all__ if f"::: pylts.{name}\n" not in page and name not in documented_module
+    ]
     assert "::: pylts.errors" in page
     assert not missing_names, f"add to docs/api.md: {missing_names}"
 
 
 @pytest.mark.integration
 def test_a_local_s3_for_trying_pylts_by_hand(tmp_path: Path) -> None:
-    server = subprocess.Popen([sys.executable, "-m", "pylts.testing", "--bucket", "by-hand"], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pylts.testing", "--bucket", "by-hand"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert server.stdout is not None
         lines = [server.stdout.readline() for _ in range(5)]
         settings = dict(line.strip().split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
         assert settings["REPLICA_URL"] == "s3://by-hand/db.sqlite"
         (tmp_path / ".env").write_text("".join(line for line in lines if not line.startswith("#")))
-        quickstart = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        quickstart = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "quickstart.py")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert quickstart.returncode == 0, quickstart.stderr
     finally:
         server.send_signal(signal.SIGINT)

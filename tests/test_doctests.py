@@ -16,9 +16,16 @@ MODULES = sorted(m.name for m in pkgutil.iter_modules(pylts.__path__, "pylts.") 
 
 #: Names the examples of one docstring may use that another docstring of the module imported.
 SHARED_GLOBALS = {
-    "pylts.commands": "from pathlib import Path\nfrom pylts.binary import Litestream, Version\nfrom pylts.replica import parse_replica_url",
+    "pylts.commands": (
+        "from pathlib import Path\n"
+        "from pylts.binary import Litestream, Version\n"
+        "from pylts.replica import parse_replica_url"
+    ),
 }
 
+
+#: ``...`` stands for text that varies; a long expected line may wrap (whitespace is compared loosely).
+EXAMPLE_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 #: Internal modules whose behaviour is shown by the examples of the ConfigS3 methods they serve.
 SHOWN_THROUGH_CONFIGS3 = {"pylts.backup", "pylts.context", "pylts.restore", "pylts.status", "pylts.verify"}
@@ -31,7 +38,7 @@ def results() -> dict[str, doctest.TestResults]:
         module = importlib.import_module(name)
         extra: dict[str, object] = {}
         exec(SHARED_GLOBALS.get(name, ""), extra)
-        found[name] = doctest.testmod(module, extraglobs=extra, optionflags=doctest.ELLIPSIS, report=True)
+        found[name] = doctest.testmod(module, extraglobs=extra, optionflags=EXAMPLE_FLAGS, report=True)
     return found
 
 
@@ -52,6 +59,16 @@ def test_every_public_name_is_documented(name: str) -> None:
 
 
 def test_public_methods_of_configs3_have_docstrings() -> None:
-    public = [n for n, v in vars(pylts.ConfigS3).items() if not n.startswith("_") and (callable(v) or isinstance(v, property))]
-    assert {"restore", "timed_replicate", "delete", "get_result_on_timeout", "dbpath", "replicate_args", "restore_args"} <= set(public)
+    public = [
+        n for n, v in vars(pylts.ConfigS3).items() if not n.startswith("_") and (callable(v) or isinstance(v, property))
+    ]
+    assert {
+        "restore",
+        "timed_replicate",
+        "delete",
+        "get_result_on_timeout",
+        "dbpath",
+        "replicate_args",
+        "restore_args",
+    } <= set(public)
     assert not [n for n in public if not inspect.getdoc(getattr(pylts.ConfigS3, n))]

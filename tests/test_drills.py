@@ -17,7 +17,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -76,7 +76,12 @@ def test_drill_s3_outage_under_write_load(cfg: ConfigS3, local_s3: LocalS3, tmp_
     written = set(committed)
     held = restored_ids(cfg, tmp_path / "copy")
     assert written <= held, f"{len(written - held)} committed rows missing"
-    record("1. S3 outage of 30 s under 100 tx/s", cfg, f"{len(written)} rows written, {len(held & written)} restored; in sync {recovered:.1f} s after the store came back")
+    record(
+        "1. S3 outage of 30 s under 100 tx/s",
+        cfg,
+        f"{len(written)} rows written, {len(held & written)} restored; "
+        f"in sync {recovered:.1f} s after the store came back",
+    )
 
 
 def test_drill_litestream_killed_under_load(cfg: ConfigS3, tmp_path: Path) -> None:
@@ -92,7 +97,11 @@ def test_drill_litestream_killed_under_load(cfg: ConfigS3, tmp_path: Path) -> No
         time.sleep(2)
     held = restored_ids(cfg, tmp_path / "copy")
     assert set(committed) <= held
-    record("2. litestream killed (SIGKILL) under load", cfg, f"restarted after {restarted:.1f} s; {len(committed)} rows written, all restored")
+    record(
+        "2. litestream killed (SIGKILL) under load",
+        cfg,
+        f"restarted after {restarted:.1f} s; {len(committed)} rows written, all restored",
+    )
 
 
 def sha256(path: Path) -> str:
@@ -115,7 +124,9 @@ def test_drill_crash_mid_restore(crash: str, litestream_bin: Path, tmp_path: Pat
         write_rows(target.dbpath, 10)  # what the target holds before
         before = sha256(target.dbpath)
         errors: list[BaseException] = []
-        worker = threading.Thread(target=lambda: _capture(errors, lambda: target.restore(overwrite=True, timeout_seconds=15)))
+        worker = threading.Thread(
+            target=lambda: _capture(errors, lambda: target.restore(overwrite=True, timeout_seconds=15))
+        )
         started = time.monotonic()
         worker.start()
         assert wait_until(lambda: staging_started(target.folder), 30) is not None, "the restore never started staging"
@@ -128,13 +139,17 @@ def test_drill_crash_mid_restore(crash: str, litestream_bin: Path, tmp_path: Pat
     assert len(errors) == 1 and isinstance(errors[0], (RestoreError, LitestreamTimeout, EndpointUnreachable)), errors
     assert sha256(target.dbpath) == before, "the target holds exactly what it held before"
     assert sorted(p.name for p in target.folder.iterdir() if ".restore-" in p.name) == [], "no temporary files remain"
-    record(f"3. {crash} mid-restore (120 MB)", backup, f"{type(errors[0]).__name__} after {took:.1f} s: “{gist(errors[0])}”; target unchanged, nothing left behind")
+    record(
+        f"3. {crash} mid-restore (120 MB)",
+        backup,
+        f"{type(errors[0]).__name__} after {took:.1f} s: “{gist(errors[0])}”; target unchanged, nothing left behind",
+    )
 
 
 def _capture(errors: list[BaseException], action) -> None:
     try:
         action()
-    except BaseException as exc:  # noqa: BLE001 - handed to the test
+    except BaseException as exc:
         errors.append(exc)
 
 
@@ -157,10 +172,9 @@ def test_drill_final_sync_fails_at_shutdown(litestream_bin: Path, tmp_path: Path
         cfg = s3.config("drill", "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin)
         write_rows(cfg.dbpath, 5)
         started = time.monotonic()
-        with pytest.raises(FinalSyncFailed) as caught:
-            with cfg.replicating(stop_timeout=3.0):
-                write_rows(cfg.dbpath, 5, start=5)
-                server.kill()
+        with pytest.raises(FinalSyncFailed) as caught, cfg.replicating(stop_timeout=3.0):
+            write_rows(cfg.dbpath, 5, start=5)
+            server.kill()
         library = time.monotonic() - started
     with s3_server() as (s3, server):
         s3.create_bucket("drill")
@@ -170,9 +184,19 @@ def test_drill_final_sync_fails_at_shutdown(litestream_bin: Path, tmp_path: Path
             f"{sys.executable} -c \"import os, signal, sqlite3; c = sqlite3.connect('{cfg.dbpath}'); "
             f"c.execute('INSERT INTO items VALUES (99, 1)'); c.commit(); os.kill({server.pid}, signal.SIGKILL)\""
         )
-        result = subprocess.run([sys.executable, "-m", "pylts", "replicate", "--exec", app], env=settings_env(cfg), capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "pylts", "replicate", "--exec", app],
+            env=settings_env(cfg),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode != 0 and "final sync failed" in result.stderr
-    record("4. final sync fails at shutdown", cfg, f"FinalSyncFailed raised {library:.1f} s after start; `pylts replicate --exec` exits {result.returncode}")
+    record(
+        "4. final sync fails at shutdown",
+        cfg,
+        f"FinalSyncFailed raised {library:.1f} s after start; `pylts replicate --exec` exits {result.returncode}",
+    )
     assert "final sync failed" in str(caught.value)
 
 
@@ -192,29 +216,51 @@ def test_drill_concurrent_boot(cfg: ConfigS3) -> None:
     """5. Four processes boot at once: one restore, and all four open a valid database with every row."""
     write_rows(cfg.dbpath, 500)
     assert cfg.timed_replicate(30)
-    workers = [subprocess.Popen([sys.executable, "-c", BOOT], env=settings_env(cfg), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", BOOT],
+            env=settings_env(cfg),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     results = [worker.communicate(timeout=120) for worker in workers]
     assert all(worker.returncode == 0 for worker in workers), results
     lines = sorted(out.split() for out, _ in results)
     assert [line[0] for line in lines] == ["existing", "existing", "existing", "restored"]
     assert all(line[1] == "500" for line in lines)
-    record("5. four processes boot at once", cfg, f"1 restore, 3 waited; all saw 500 rows; slowest ready in {max(float(line[2]) for line in lines):.2f} s")
+    record(
+        "5. four processes boot at once",
+        cfg,
+        f"1 restore, 3 waited; all saw 500 rows; slowest ready in {max(float(line[2]) for line in lines):.2f} s",
+    )
 
 
 @contextmanager
 def small_filesystem(folder: Path, options: str) -> Iterator[Path]:
     folder.mkdir(parents=True)
-    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True
+    )
     if mount.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mount.stderr.strip() or 'not root'}): the drill needs root and mount rights")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({mount.stderr.strip() or 'not root'}): the drill needs root and mount rights"
+        )
     try:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-@pytest.mark.parametrize(("case", "options", "says"), [("disk full", "size=2m", "no space left"), ("read-only folder", "size=8m,ro", "read-only file system")])
-def test_drill_disk_full_or_read_only_during_restore(case: str, options: str, says: str, cfg: ConfigS3, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("case", "options", "says"),
+    [("disk full", "size=2m", "no space left"), ("read-only folder", "size=8m,ro", "read-only file system")],
+)
+def test_drill_disk_full_or_read_only_during_restore(
+    case: str, options: str, says: str, cfg: ConfigS3, tmp_path: Path
+) -> None:
     """6. The database's folder is full or read-only: a clear error, nothing partial left."""
     source = make_database(cfg.dbpath, 6)
     assert cfg.timed_replicate(60)
@@ -266,12 +312,14 @@ def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cf
         }
         for name, call in calls.items():
             started = time.monotonic()
-            try:
+            with suppress(PyltsError):
                 call()
-            except PyltsError:
-                pass
             times[name] = time.monotonic() - started
     slow = {name: round(t, 1) for name, t in times.items() if t > deadline + margin}
     assert not slow, f"calls past their {deadline:g} s deadline: {slow}"
     worst = max(times, key=times.__getitem__)
-    record(f"7. store that {store}", cfg, f"7 public calls with a {deadline:g} s deadline; slowest: {worst} in {times[worst]:.1f} s")
+    record(
+        f"7. store that {store}",
+        cfg,
+        f"7 public calls with a {deadline:g} s deadline; slowest: {worst} in {times[worst]:.1f} s",
+    )

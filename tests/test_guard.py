@@ -210,7 +210,10 @@ def kill_parent(folder: Path, linger: float, grace: float) -> float:
         argv = [sys.executable, "-c", PARENT, str(folder), str(linger), str(grace), APP, LITESTREAM]
         parent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
     started = ("app", "litestream")
-    ready = lambda: all(["started"] in log_lines(folder, name) for name in started)
+
+    def ready():
+        return all(["started"] in log_lines(folder, name) for name in started)
+
     killed_at, children = sigkill(parent, ready, folder / "parent.log")
     assert len(children) >= 2, f"expected the app and the litestream stand-in (and the guard): {children}"
     return killed_at

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import socket
-import ssl
 import sqlite3
+import ssl
 import time
 from contextlib import closing
 from pathlib import Path
@@ -124,12 +125,16 @@ def test_wrong_credentials(local_s3, bucket: str, litestream_bin: Path, tmp_path
 
 def test_unreachable_endpoint_fails_within_the_deadline(local_s3, litestream_bin: Path, tmp_path: Path) -> None:
     cfg = local_s3.config(
-        "any-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin,
+        "any-bucket",
+        "app.db",
+        db="app.db",
+        folder=tmp_path,
+        litestream_bin=litestream_bin,
         endpoint=f"http://127.0.0.1:{closed_port()}",
     )
     write_rows(cfg.dbpath, 3)
     started = time.monotonic()
-    with pytest.raises(EndpointUnreachable, match="cannot connect to the S3 endpoint 127.0.0.1"):
+    with pytest.raises(EndpointUnreachable, match=re.escape("cannot connect to the S3 endpoint 127.0.0.1")):
         cfg.timed_replicate(10)
     with pytest.raises(EndpointUnreachable):
         cfg.model_copy(update={"db": "other.db"}).restore(timeout_seconds=10)
@@ -174,7 +179,9 @@ def test_get_result_on_timeout_returns_output_and_reaps(cfg: ConfigS3) -> None:
     assert "replicating to" in stdout + stderr
 
 
-def test_stray_aws_variables_do_not_override_the_settings(cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch, local_s3) -> None:
+def test_stray_aws_variables_do_not_override_the_settings(
+    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch, local_s3
+) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIASTRAYSTRAYSTRAY0")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "stray")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "stray-session-token")
@@ -185,7 +192,11 @@ def test_stray_aws_variables_do_not_override_the_settings(cfg: ConfigS3, monkeyp
 
 
 def system_ca_bundle() -> str:
-    candidates = [ssl.get_default_verify_paths().cafile, "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
+    candidates = [
+        ssl.get_default_verify_paths().cafile,
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
     found = next((c for c in candidates if c and Path(c).is_file()), None)
     if found is None:
         missing("no system CA bundle to point AWS_CA_BUNDLE at")
@@ -201,7 +212,9 @@ def test_aws_ca_bundle_does_not_break_litestream(cfg: ConfigS3, monkeypatch: pyt
     assert len(read_rows(cfg.dbpath)) == 2
 
 
-def test_a_ca_bundle_litestream_cannot_load_is_named(cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_ca_bundle_litestream_cannot_load_is_named(
+    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     bundle = tmp_path / "empty.pem"
     bundle.write_text("")
     monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
@@ -255,7 +268,12 @@ def test_an_empty_file_left_by_a_health_check_never_replaces_the_backup(cfg: Con
         write_rows(cfg.dbpath, 1, start=100)
         assert replication.wait_for_sync(30)
     elsewhere = ConfigS3(
-        key=ACCESS_KEY, token=SECRET_KEY, s3=cfg.s3, endpoint=cfg.endpoint, db=cfg.db, folder=tmp_path / "elsewhere",
+        key=ACCESS_KEY,
+        token=SECRET_KEY,
+        s3=cfg.s3,
+        endpoint=cfg.endpoint,
+        db=cfg.db,
+        folder=tmp_path / "elsewhere",
         litestream_bin=cfg.litestream_bin,
     )
     assert elsewhere.ensure_restored().value == "restored"

@@ -29,7 +29,9 @@ HOLDER = textwrap.dedent(
 
 def test_a_backup_while_another_process_replicates_fails_at_once(cfg: ConfigS3) -> None:
     write_rows(cfg.dbpath, 10)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(cfg.dbpath)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(cfg.dbpath)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(AlreadyReplicating, match=f"already being replicated by process {holder.pid}") as refused:
@@ -59,7 +61,8 @@ def test_drill_overlapping_deploy_a_second_replicator_fails_at_once(cfg: ConfigS
         assert replication.wait_for_sync(30), "the first one carried on"
     assert cfg.timed_replicate(30, delete=False), "stop() let the lock go"
     record(
-        "10. overlapping deploy on one machine", cfg,
+        "10. overlapping deploy on one machine",
+        cfg,
         f"a second replicator refused in {refused_in * 1000:.0f} ms (AlreadyReplicating, naming the first's pid); "
         "the first kept replicating",
     )

@@ -45,7 +45,9 @@ def test_captured_failures_map_to_their_error(name: str, cls: type) -> None:
 
 def test_output_exists_keeps_litestreams_words() -> None:
     code, stdout, stderr = capture("0.5-restore-output-exists")
-    assert "output path already exists" in str(error_for(RunResult([], code, stdout, stderr, 0.0), RestoreError, "restore"))
+    assert "output path already exists" in str(
+        error_for(RunResult([], code, stdout, stderr, 0.0), RestoreError, "restore")
+    )
 
 
 @pytest.mark.parametrize("line", ["0.5", "0.3"])

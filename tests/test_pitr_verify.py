@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from contextlib import closing
@@ -42,7 +43,7 @@ def test_restore_as_of_a_timestamp(cfg: ConfigS3, tmp_path: Path) -> None:
 
 def test_restore_as_of_a_txid(cfg: ConfigS3, tmp_path: Path) -> None:
     if cfg._context().litestream.is_legacy:
-        with pytest.raises(InvalidArgument, match="0.3 has no transaction ids"):
+        with pytest.raises(InvalidArgument, match=re.escape("0.3 has no transaction ids")):
             cfg.restore(txid=1)
         return
     write_rows(cfg.dbpath, 10)

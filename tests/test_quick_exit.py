@@ -41,7 +41,13 @@ APP = textwrap.dedent(
 
 def elsewhere(cfg: ConfigS3, folder: Path) -> list[tuple[int, str]]:
     other = ConfigS3(
-        key=cfg.key, token=cfg.token, s3=cfg.s3, endpoint=cfg.endpoint, region=cfg.region, db=cfg.db, folder=folder,
+        key=cfg.key,
+        token=cfg.token,
+        s3=cfg.s3,
+        endpoint=cfg.endpoint,
+        region=cfg.region,
+        db=cfg.db,
+        folder=folder,
         litestream_bin=cfg.litestream_bin,
     )
     assert other.ensure_restored().value == "restored"
@@ -49,7 +55,9 @@ def elsewhere(cfg: ConfigS3, folder: Path) -> list[tuple[int, str]]:
 
 
 @pytest.mark.parametrize("ending", ["exit", "sigterm"])
-def test_drill_quick_exit_fifty_rows_in_the_first_second_all_reach_the_replica(ending: str, cfg: ConfigS3, tmp_path: Path) -> None:
+def test_drill_quick_exit_fifty_rows_in_the_first_second_all_reach_the_replica(
+    ending: str, cfg: ConfigS3, tmp_path: Path
+) -> None:
     app = shlex.join([sys.executable, "-c", APP, str(cfg.dbpath), "wait" if ending == "sigterm" else "exit"])
     command = [sys.executable, "-m", "pylts", "replicate", "--exec", app]
     with reaped(subprocess.Popen(command, env=settings_env(cfg), stdout=subprocess.PIPE, text=True)) as pylts:
@@ -66,6 +74,8 @@ def test_drill_quick_exit_fifty_rows_in_the_first_second_all_reach_the_replica(e
     assert restored == list(range(50))
     how = "the app exits" if ending == "exit" else "SIGTERM to pylts"
     record(
-        "11. quick exit after boot", cfg,
-        f"50 rows committed {committed_after:.1f} s after pylts started, then {how}: exit {code}, {len(restored)} of 50 restored",
+        "11. quick exit after boot",
+        cfg,
+        f"50 rows committed {committed_after:.1f} s after pylts started, "
+        f"then {how}: exit {code}, {len(restored)} of 50 restored",
     )

@@ -46,7 +46,9 @@ def wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 60) -
 
 
 def serve(argv: list[str], cfg: ConfigS3, port: int, cwd: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(argv, env=settings_env(cfg), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        argv, env=settings_env(cfg), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for_port(port, proc)
     except BaseException:
@@ -57,7 +59,9 @@ def serve(argv: list[str], cfg: ConfigS3, port: int, cwd: Path) -> subprocess.Po
 
 
 def call(port: int, path: str, method: str = "GET") -> str:
-    with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method), timeout=10) as response:
+    with urllib.request.urlopen(
+        urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method), timeout=10
+    ) as response:
         assert response.status == 200
         return response.read().decode()
 
@@ -108,22 +112,49 @@ def test_django_migrate_under_replication_then_restore_at_startup(cfg: ConfigS3,
     env = settings_env(cfg)
     migrate = subprocess.run(
         [sys.executable, "-m", "pylts", "replicate", "--exec", f"{sys.executable} manage.py migrate --noinput"],
-        env=env, cwd=site, capture_output=True, text=True, timeout=180,
+        env=env,
+        cwd=site,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert migrate.returncode == 0, migrate.stderr
     for path in list(cfg.folder.iterdir()):  # a fresh machine: only the backup is left
         path.unlink() if path.is_file() else None
-    again = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], env=env, cwd=site, capture_output=True, text=True, timeout=180)
+    again = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        env=env,
+        cwd=site,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert again.returncode == 0, again.stderr
     assert "No migrations to apply" in again.stdout, "AppConfig.ready() restored the migrated database first"
 
 
 def test_batch_job_runs_twice_on_throwaway_machines(cfg: ConfigS3, tmp_path: Path) -> None:
     env = settings_env(cfg)
-    first = subprocess.run([sys.executable, str(RECIPES / "batch_job.py")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    first = subprocess.run(
+        [sys.executable, str(RECIPES / "batch_job.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert first.returncode == 0, first.stderr
-    assert "database: fresh" in first.stdout and "run number 1" in first.stdout and "backup verified: ok" in first.stdout
+    assert (
+        "database: fresh" in first.stdout and "run number 1" in first.stdout and "backup verified: ok" in first.stdout
+    )
     assert not cfg.dbpath.exists(), "the job deleted its local copy after the confirmed backup"
-    second = subprocess.run([sys.executable, str(RECIPES / "batch_job.py")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    second = subprocess.run(
+        [sys.executable, str(RECIPES / "batch_job.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert second.returncode == 0, second.stderr
     assert "database: restored" in second.stdout and "run number 2" in second.stdout

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from pylts import PyltsError, UnreadableOutput, runner
-from pylts.reports import parse_ltx_files, parse_restore_report, parse_rows, Snapshot
+from pylts.reports import Snapshot, parse_ltx_files, parse_restore_report, parse_rows
 
 LTX = '{"level": 0, "min_txid": "%016x", "max_txid": "%016x", "size": 566, "timestamp": "2026-11-22T13:12:45Z"}'
 
@@ -15,8 +15,7 @@ LTX = '{"level": 0, "min_txid": "%016x", "max_txid": "%016x", "size": 566, "time
 def test_a_long_listing_is_read_whole() -> None:
     # ltx -json prints about 7 lines per file when indented; 1000 files is far past any line-count tail
     printer = (
-        f"ltx = {LTX!r}\n"
-        "print('[' + ',\\n'.join(ltx % (i, i) for i in range(1, 1001)).replace(', ', ',\\n  ') + ']')"
+        f"ltx = {LTX!r}\nprint('[' + ',\\n'.join(ltx % (i, i) for i in range(1, 1001)).replace(', ', ',\\n  ') + ']')"
     )
     result = runner.run([sys.executable, "-c", printer], env={}, timeout=30)
     files = parse_ltx_files(result.stdout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -38,7 +39,7 @@ def test_parsed_stdout_is_whole_and_stderr_a_bounded_tail() -> None:
 
 def test_timeout_stops_and_reaps_within_the_deadline() -> None:
     started = time.monotonic()
-    with pytest.raises(LitestreamTimeout, match="did not finish within 0.5 s") as caught:
+    with pytest.raises(LitestreamTimeout, match=re.escape("did not finish within 0.5 s")) as caught:
         run(python("import time; print('started', flush=True); time.sleep(60)"), env=ENV, timeout=0.5)
     assert time.monotonic() - started < 10
     assert "started" in caught.value.output
@@ -46,7 +47,10 @@ def test_timeout_stops_and_reaps_within_the_deadline() -> None:
 
 def test_stop_sends_sigterm_first() -> None:
     ready = threading.Event()
-    code = "import signal,sys,time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(7)); print('ready', flush=True); time.sleep(60)"
+    code = (
+        "import signal,sys,time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(7)); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
     with ManagedProcess(python(code), env=ENV, on_line=lambda line: ready.set()) as proc:
         assert ready.wait(20)
         assert proc.stop(grace=10) == 7
@@ -54,16 +58,20 @@ def test_stop_sends_sigterm_first() -> None:
 
 def test_a_child_that_ignores_sigterm_is_killed_after_the_grace() -> None:
     ready = threading.Event()
-    code = "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    code = (
+        "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    )
     with ManagedProcess(python(code), env=ENV, on_line=lambda line: ready.set(), stop_grace=0.3) as proc:
         assert ready.wait(20)
     assert proc.returncode == -signal.SIGKILL
 
 
 def test_an_exception_in_the_block_still_reaps_the_child() -> None:
-    with pytest.raises(KeyboardInterrupt):
-        with ManagedProcess(python("import time; time.sleep(60)"), env=ENV, stop_grace=5) as proc:
-            raise KeyboardInterrupt
+    with (
+        pytest.raises(KeyboardInterrupt),
+        ManagedProcess(python("import time; time.sleep(60)"), env=ENV, stop_grace=5) as proc,
+    ):
+        raise KeyboardInterrupt
     assert proc.returncode == -signal.SIGTERM
 
 

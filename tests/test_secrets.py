@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,9 @@ KEY, SECRET = "AKIASECRETSCHANNEL42", "the-secret-channel-value-0xC0FFEE"
 
 @pytest.fixture
 def secret_cfg(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> ConfigS3:
-    return local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin, key=KEY, token=SECRET)
+    return local_s3.config(
+        bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin, key=KEY, token=SECRET
+    )
 
 
 def clean(text: str) -> None:
@@ -40,10 +42,8 @@ def litestream_children() -> Iterator[dict[str, list[str]]]:
         seen["logs"].append(str(message))
         pid = text.partition("litestream[")[2].partition("]")[0]
         if pid.isdigit():
-            try:
+            with suppress(OSError):
                 seen["cmdlines"].append(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"))
-            except OSError:
-                pass
         for word in text.split():
             if word.endswith("-pylts.yml") and Path(word).is_file():
                 seen["configs"].append(f"{oct(Path(word).stat().st_mode & 0o777)} {Path(word).read_text()}")
@@ -94,7 +94,13 @@ def test_channel_reprs_of_public_objects(secret_cfg: ConfigS3) -> None:
     with secret_cfg.replicating() as replication:
         status = replication.status()
         shown = [replication, status, *status.databases, secret_cfg.verify(timeout_seconds=30)]
-    shown += [secret_cfg, secret_cfg.replica, secret_cfg._context(), secret_cfg.ensure_restored(), secret_cfg.replica_contents()]
+    shown += [
+        secret_cfg,
+        secret_cfg.replica,
+        secret_cfg._context(),
+        secret_cfg.ensure_restored(),
+        secret_cfg.replica_contents(),
+    ]
     clean("\n".join(f"{obj!r} {obj!s}" for obj in shown) + secret_cfg.model_dump_json())
 
 
@@ -135,11 +141,28 @@ def test_channel_generated_config_files(secret_cfg: ConfigS3, tmp_path: Path) ->
 
 def test_channel_cli_output(secret_cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
     env = settings_env(secret_cfg)
-    runs = [["--help"], *[[name, "--help"] for name in ("restore", "replicate", "verify", "config", "status", "version")], ["config"], ["status"]]
-    outputs = [subprocess.run([sys.executable, "-m", "pylts", *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60) for args in runs]
+    runs = [
+        ["--help"],
+        *[[name, "--help"] for name in ("restore", "replicate", "verify", "config", "status", "version")],
+        ["config"],
+        ["status"],
+    ]
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-m", "pylts", *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        for args in runs
+    ]
     local_s3.require_auth(True)
     try:
-        refused = subprocess.run([sys.executable, "-m", "pylts", "restore"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        refused = subprocess.run(
+            [sys.executable, "-m", "pylts", "restore"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         local_s3.require_auth(False)
     assert refused.returncode == 1 and "LITESTREAM_ACCESS_KEY_ID" in refused.stderr

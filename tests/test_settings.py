@@ -40,7 +40,9 @@ def test_reads_dotenv_in_the_working_directory(tmp_path: Path) -> None:
 
 def test_another_env_file_per_instance(tmp_path: Path) -> None:
     other = tmp_path / "prod.env"
-    other.write_text(f"LITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET}\nREPLICA_URL=s3://prod/app.db\n")
+    other.write_text(
+        f"LITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET}\nREPLICA_URL=s3://prod/app.db\n"
+    )
     assert ConfigS3(_env_file=other).s3 == "s3://prod/app.db"
 
 
@@ -56,7 +58,9 @@ def test_repr_shows_only_url_and_db_like_the_old_api() -> None:
 
 def test_secrets_never_shown() -> None:
     cfg = ConfigS3(**BASE, endpoint="http://127.0.0.1:9000")
-    shown = " ".join([repr(cfg), str(cfg), repr(cfg.key), repr(cfg.token), cfg.model_dump_json(), repr(cfg.model_dump())])
+    shown = " ".join(
+        [repr(cfg), str(cfg), repr(cfg.key), repr(cfg.token), cfg.model_dump_json(), repr(cfg.model_dump())]
+    )
     assert KEY not in shown and SECRET not in shown
     assert "endpoint='http://127.0.0.1:9000'" in repr(cfg)
 
@@ -127,7 +131,11 @@ def test_endpoint_settings_reach_the_replica(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("REPLICA_ENDPOINT", "https://acct.r2.cloudflarestorage.com/")
     monkeypatch.setenv("REPLICA_REGION", "auto")
     replica = ConfigS3(**BASE).replica
-    assert (replica.endpoint, replica.region, replica.path_style) == ("https://acct.r2.cloudflarestorage.com", "auto", True)
+    assert (replica.endpoint, replica.region, replica.path_style) == (
+        "https://acct.r2.cloudflarestorage.com",
+        "auto",
+        True,
+    )
 
 
 def test_path_style_can_be_turned_off_for_virtual_host_stores() -> None:

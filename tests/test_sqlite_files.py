@@ -12,10 +12,10 @@ from helpers import write_rows
 
 from pylts.errors import DatabaseInvalid, DatabaseLocked
 from pylts.sqlite_files import (
-    is_blank,
     check_integrity,
     content_digest,
     database_files,
+    is_blank,
     latest_ltx,
     remove,
     require_sqlite_header,
@@ -72,9 +72,8 @@ def test_write_lock_is_refused_while_another_writer_holds_it(tmp_path: Path) -> 
     db = wal_db(tmp_path / "app.db", 1)
     with closing(sqlite3.connect(db, isolation_level=None)) as other:
         other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(DatabaseLocked, match="locked by another writer"):
-            with write_locked(db, busy_timeout=0.1):
-                pass
+        with pytest.raises(DatabaseLocked, match="locked by another writer"), write_locked(db, busy_timeout=0.1):
+            pass
         other.execute("ROLLBACK")
     with write_locked(db):
         pass

@@ -7,15 +7,15 @@ for about 80 s more, printing nothing, while its last report still says "in sync
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from benchmarks.harness import writer
 from faults import FaultProxy
 from helpers import read_rows, write_rows
 
+from benchmarks.harness import writer
 from pylts import ConfigS3
 from pylts.events import Position, SyncTracker
 from pylts.output import parse_line

@@ -13,10 +13,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from benchmarks.harness import make_database
 from helpers import read_rows, reaped, settings_env, write_rows
 from pydantic import ValidationError
 
+from benchmarks.harness import make_database
 from pylts import (
     BucketNotFound,
     ConfigS3,
@@ -86,10 +86,9 @@ def test_killed_litestream_is_restarted_and_nothing_is_lost(cfg: ConfigS3, tmp_p
 def test_a_failed_final_sync_is_reported(cfg: ConfigS3, local_s3) -> None:
     write_rows(cfg.dbpath, 5)
     try:
-        with pytest.raises(FinalSyncFailed, match="final sync failed"):
-            with cfg.replicating(stop_timeout=3.0):
-                write_rows(cfg.dbpath, 5, start=5)
-                local_s3.stop()  # the store is gone when the app stops
+        with pytest.raises(FinalSyncFailed, match="final sync failed"), cfg.replicating(stop_timeout=3.0):
+            write_rows(cfg.dbpath, 5, start=5)
+            local_s3.stop()  # the store is gone when the app stops
     finally:
         local_s3.start()
 
@@ -99,9 +98,11 @@ def test_missing_bucket_fails_at_start(local_s3, litestream_bin: Path, tmp_path:
     cfg = local_s3.config("no-such-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
     write_rows(cfg.dbpath, 1)
     started = time.monotonic()
-    with pytest.raises(BucketNotFound, match="listing the replica failed: .*create the bucket"):
-        with cfg.replicating(ready_timeout=20):
-            pytest.fail("the block must not run")
+    with (
+        pytest.raises(BucketNotFound, match=r"listing the replica failed: .*create the bucket"),
+        cfg.replicating(ready_timeout=20),
+    ):
+        pytest.fail("the block must not run")
     assert time.monotonic() - started < 20
 
 
@@ -164,7 +165,13 @@ def test_four_processes_booting_at_once_restore_once(cfg: ConfigS3) -> None:
     write_rows(cfg.dbpath, 50)
     assert cfg.timed_replicate(30)
     workers = [
-        subprocess.Popen([sys.executable, "-c", BOOT], env=settings_env(cfg), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", BOOT],
+            env=settings_env(cfg),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     results = [worker.communicate(timeout=120) for worker in workers]
@@ -174,7 +181,10 @@ def test_four_processes_booting_at_once_restore_once(cfg: ConfigS3) -> None:
     assert all(out.split()[1] == "50" for out, _ in results)
 
 
-APP = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('INSERT INTO items (id, body) VALUES (100, \\'from the app\\')'); c.commit(); sys.exit(3)"
+APP = (
+    "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+    "c.execute('INSERT INTO items (id, body) VALUES (100, \\'from the app\\')'); c.commit(); sys.exit(3)"
+)
 
 
 def test_run_app_returns_the_apps_exit_code_after_the_final_sync(cfg: ConfigS3, tmp_path: Path) -> None:
@@ -199,11 +209,19 @@ ORPHAN = textwrap.dedent(
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_no_orphan_when_the_parent_is_stopped(cfg: ConfigS3, signum: int) -> None:
     write_rows(cfg.dbpath, 1)
-    with reaped(subprocess.Popen([sys.executable, "-c", ORPHAN], env=settings_env(cfg), stdout=subprocess.PIPE, text=True)) as parent:
+    with reaped(
+        subprocess.Popen([sys.executable, "-c", ORPHAN], env=settings_env(cfg), stdout=subprocess.PIPE, text=True)
+    ) as parent:
         litestream_pid = int(parent.stdout.readline() if parent.stdout else "")
         parent.send_signal(signum)
         parent.wait(timeout=30)
-    assert wait_until(lambda: not Path(f"/proc/{litestream_pid}").exists() or "Z" in Path(f"/proc/{litestream_pid}/stat").read_text().split(")")[1][:3], 40)
+    assert wait_until(
+        lambda: (
+            not Path(f"/proc/{litestream_pid}").exists()
+            or "Z" in Path(f"/proc/{litestream_pid}/stat").read_text().split(")")[1][:3]
+        ),
+        40,
+    )
 
 
 # -- start: ready timeout, bad files, leftovers ------------------------------------------------
@@ -253,7 +271,9 @@ def test_a_file_that_is_not_sqlite_is_refused_untouched(cfg: ConfigS3) -> None:
     with pytest.raises(DatabaseInvalid, match=re.escape(str(cfg.dbpath))), cfg.replicating(ready_timeout=10):
         pytest.fail("replication must not start")
     assert cfg.dbpath.read_bytes() == junk
-    assert sorted(p.name for p in cfg.dbpath.parent.iterdir()) == sorted([cfg.db, f".{cfg.db}-pylts.lock"]), "only the one-writer lock"
+    assert sorted(p.name for p in cfg.dbpath.parent.iterdir()) == sorted([cfg.db, f".{cfg.db}-pylts.lock"]), (
+        "only the one-writer lock"
+    )
 
 
 KILLED = textwrap.dedent(
@@ -267,7 +287,9 @@ KILLED = textwrap.dedent(
 )
 
 
-def test_a_killed_run_leaves_no_temp_folder_and_the_next_start_replaces_its_config(cfg: ConfigS3, tmp_path: Path) -> None:
+def test_a_killed_run_leaves_no_temp_folder_and_the_next_start_replaces_its_config(
+    cfg: ConfigS3, tmp_path: Path
+) -> None:
     write_rows(cfg.dbpath, 3)
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
@@ -303,6 +325,8 @@ def test_stop_makes_sure_the_replica_holds_what_litestream_believed_it_had_sent(
         newest = max(key for key in local_s3.keys(bucket) if key.startswith("app.db/0000/")).rsplit("-", 1)[1]
         for key in [key for key in local_s3.keys(bucket) if key.endswith(newest)]:  # at every level (compaction)
             local_s3._client().delete_object(Bucket=bucket, Key=key)  # lost behind litestream's back
-    elsewhere = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "elsewhere", litestream_bin=find_executable())
+    elsewhere = local_s3.config(
+        bucket, "app.db", db="app.db", folder=tmp_path / "elsewhere", litestream_bin=find_executable()
+    )
     assert elsewhere.ensure_restored().value == "restored"
     assert len(read_rows(elsewhere.dbpath)) == 15, "stop() brought the lost transaction back before it returned"
