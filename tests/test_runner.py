@@ -121,3 +121,14 @@ def test_the_guard_watches_a_child_until_it_is_reaped() -> None:
 def test_deadline_refuses_nonsense(seconds: object) -> None:
     with pytest.raises(InvalidArgument, match="positive number of seconds"):
         Deadline(seconds)  # type: ignore[arg-type]
+
+
+def test_a_short_command_is_known_finished_when_it_exits_not_at_the_next_poll() -> None:
+    """Popen.wait(timeout) sleeps up to 50 ms between polls: a 70 ms listing came back ~40 ms late."""
+    late = []
+    for _ in range(5):
+        started = time.monotonic()
+        with ManagedProcess(["sleep", "0.07"], env=ENV) as proc:
+            assert proc.wait(10) == 0
+            late.append(time.monotonic() - started - 0.07)
+    assert sorted(late)[2] < 0.02, f"wait() returned {sorted(late)[2] * 1000:.0f} ms after the exit (median)"
