@@ -23,6 +23,7 @@ from pylts import ConfigS3
 from pylts.binary import locate
 from pylts.testing import LocalS3
 
+from .boot import boot_with_nothing_to_do
 from .harness import (
     bare_env,
     fresh_copy,
@@ -264,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         sections = [
             ("One-shot backup and restore (medians)", lambda: backup_and_restore(s3, plan, work)),
             ("Cold start (medians)", lambda: cold_start(s3, plan)),
+            (
+                "Boot with nothing to do: a current local copy (medians)",
+                lambda: boot_with_nothing_to_do(s3, plan.cold_start_runs, work),
+            ),
             ("Replication lag under load (commit to the replica holding it)", lambda: lag_under_load(s3, plan, work)),
             (f"Memory while replicating under load for {plan.memory_seconds:g} s", lambda: memory(s3, plan, work)),
         ]

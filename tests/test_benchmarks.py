@@ -27,6 +27,7 @@ def test_quick_benchmark_runs_and_reports_every_section(tmp_path: Path) -> None:
     for section in (
         "One-shot backup and restore",
         "Cold start",
+        "Boot with nothing to do",
         "Replication lag under load",
         "Memory while replicating",
     ):
