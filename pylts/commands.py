@@ -38,6 +38,19 @@ CREDENTIAL_VARIABLES = (
 )
 
 
+def config_option(path: Path) -> list[str]:
+    """``-config PATH`` for a config pylts wrote, its ``$`` taken literally.
+
+    litestream expands ``$VAR`` and ``${VAR}`` in a config file unless told not to, so a
+    database folder named ``/srv/$HOME`` would silently point it elsewhere. pylts' own
+    configs hold no placeholders (credentials travel in the environment).
+
+    >>> config_option(Path("/srv/$HOME/.app.db-pylts.yml"))
+    ['-config', '/srv/$HOME/.app.db-pylts.yml', '-no-expand-env']
+    """
+    return ["-config", str(path), "-no-expand-env"]
+
+
 def replicate_argv(ls: Litestream, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
     """``litestream replicate`` for one database.
 
@@ -45,12 +58,12 @@ def replicate_argv(ls: Litestream, db: Path, replica: S3Replica, *, once: bool =
     file `config_yaml` renders (written at `config_path_for`).
 
     >>> replicate_argv(Litestream(Path("/bin/litestream"), Version(0, 3, 13)), Path("/data/app.db"), parse_replica_url("s3://bkt/app.db"))
-    ['/bin/litestream', 'replicate', '-config', '/data/.app.db-pylts.yml']
+    ['/bin/litestream', 'replicate', '-config', '/data/.app.db-pylts.yml', '-no-expand-env']
     """
     if ls.is_legacy:
         if once:
             raise ValueError("litestream 0.3 has no -once")
-        return [str(ls.path), "replicate", "-config", str(config_path_for(db))]
+        return [str(ls.path), "replicate", *config_option(config_path_for(db))]
     return [str(ls.path), "replicate", *(["-once"] if once else []), str(db), replica.url()]
 
 
@@ -74,7 +87,7 @@ def restore_argv(
     if ls.is_legacy:
         if txid:
             raise ValueError("litestream 0.3 has no transaction ids: restore by timestamp")
-        return [str(ls.path), "restore", "-config", str(config_path_for(db)), *point, "-o", str(output), str(db)]
+        return [str(ls.path), "restore", *config_option(config_path_for(db)), *point, "-o", str(output), str(db)]
     return [str(ls.path), "restore", "-json", *point, "-o", str(output), replica.url()]
 
 

@@ -315,7 +315,7 @@ class ConfigS3(PyltsSettings):
         >>> args = cfg.replicate_args
         >>> args[1:] in (
         ...     ["replicate", "/srv/app/app.db", "s3://bkt/app.db"],
-        ...     ["replicate", "-config", "/srv/app/.app.db-pylts.yml"],
+        ...     ["replicate", "-config", "/srv/app/.app.db-pylts.yml", "-no-expand-env"],
         ... )
         True
         """

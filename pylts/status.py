@@ -6,7 +6,7 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-from .commands import ltx_argv
+from .commands import config_option, ltx_argv
 from .context import RunContext
 from .errors import LitestreamError, RestoreError
 from .output import error_for, last_error
@@ -25,7 +25,7 @@ def replica_contents(ctx: RunContext, deadline: Deadline) -> ReplicaContents:
         if not ctx.db.exists():  # 0.3 stats the database; list the replica through a stand-in
             ctx = dataclasses.replace(ctx, db=Path(folder) / ctx.db.name)
             ctx.db.touch()
-        config = ["-config", str(config_path_for(ctx.db)), str(ctx.db)]
+        config = [*config_option(config_path_for(ctx.db)), str(ctx.db)]
         exe = str(ctx.litestream.path)
         with ctx.legacy_config():
             generations = parse_table(_ask(ctx, [exe, "generations", *config], deadline), {"name": "replica"})

@@ -33,7 +33,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
-from .commands import config_yaml
+from .commands import config_option, config_yaml
 from .context import PROBE_SECONDS, RunContext, write_private
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import DatabaseSync, SyncTracker
@@ -143,7 +143,7 @@ class Replicator:
         self._store_silent = False
         self._answering_since: float | None = None
         self._stop_grace: float | None = None
-        self._argv = [str(self._ctx.litestream.path), "replicate", "-config", str(self._config_path)]
+        self._argv = [str(self._ctx.litestream.path), "replicate", *config_option(self._config_path)]
 
     # -- lifecycle ---------------------------------------------------------------------------
 

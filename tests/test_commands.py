@@ -29,6 +29,7 @@ def test_replicate_03_reads_a_config_file() -> None:
         "replicate",
         "-config",
         "/srv/data/.app.db-pylts.yml",
+        "-no-expand-env",
     ]
     with pytest.raises(ValueError, match="no -once"):
         replicate_argv(V03, DB, REPLICA, once=True)
@@ -42,6 +43,7 @@ def test_restore_argv_per_line() -> None:
         "restore",
         "-config",
         "/srv/data/.app.db-pylts.yml",
+        "-no-expand-env",
         "-o",
         str(out),
         str(DB),
