@@ -29,7 +29,7 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -184,9 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings_from(model: type[_S], args: argparse.Namespace) -> _S:
     """``model`` from the options given, the environment and .env (or ``--env-file``, which must exist)."""
-    given: dict[str, Any] = {
-        name: getattr(args, name) for name in model.model_fields if getattr(args, name, None) is not None
-    }
+    given: dict[str, Any] = {name: value for name, value in args.settings.items() if name in model.model_fields}
+    given |= {name: getattr(args, name) for name in model.model_fields if getattr(args, name, None) is not None}
     if args.env_file is not None:
         if not Path(args.env_file).is_file():
             raise _Usage(f"--env-file {args.env_file} does not exist or is not a file: name the settings file to read")
@@ -320,10 +319,15 @@ def _version(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+def main(argv: Sequence[str] | None = None, *, settings: Mapping[str, Any] | None = None) -> int:
+    """Run the command line; return the exit code.
+
+    ``settings`` are `ConfigS3` fields a framework supplies (e.g. Django's ``PYLTS``): they
+    come before the environment and ``.env``; the command's own options come before them.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.settings = dict(settings or {})
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)

@@ -1,6 +1,7 @@
-"""Flask: restore in the app factory; replicate around the server with `pylts replicate --exec`.
+"""Flask: the extension restores in the app factory; replication runs around the server.
 
     pylts replicate --exec "gunicorn 'flask_app:create_app()'"
+    gunicorn -c python:pylts.integrations.gunicorn 'flask_app:create_app()'
 
 Run directly (`python flask_app.py`) it replicates around Flask's development server.
 """
@@ -11,14 +12,14 @@ from contextlib import closing
 from flask import Flask, request
 
 from pylts import ConfigS3
+from pylts.integrations.flask import Pylts
 
 
 def create_app() -> Flask:
-    cfg = ConfigS3()
-    cfg.ensure_restored()  # before anything opens the database
+    app = Flask(__name__)
+    cfg = Pylts(app).config  # restored (if missing) before anything opens the database
     with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
         conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-    app = Flask(__name__)
 
     @app.post("/notes")
     def add_note() -> dict[str, int]:

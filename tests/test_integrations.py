@@ -1,0 +1,191 @@
+"""The framework integrations, each under its real framework, against the local S3 and real litestream."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from helpers import missing, read_rows, settings_env, write_rows
+from test_recipes import RECIPES, call, free_port, serve, terminate
+
+from pylts import ConfigS3
+
+pytestmark = pytest.mark.integration
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def need(*modules: str) -> None:
+    for module in modules:
+        try:
+            __import__(module)
+        except ImportError:
+            missing(f"{module} is not installed (pip install -e '.[dev]')")
+
+
+def elsewhere(cfg: ConfigS3, local_s3, folder: Path) -> ConfigS3:
+    """The same replica, for a database on another (fresh) machine."""
+    return local_s3.config(
+        cfg.replica.bucket, cfg.replica.path, db=cfg.db, folder=folder, litestream_bin=cfg.litestream_bin
+    )
+
+
+def notes_restored(cfg: ConfigS3, local_s3, folder: Path) -> list[str]:
+    copy = elsewhere(cfg, local_s3, folder)
+    copy.restore()
+    with closing(sqlite3.connect(copy.dbpath)) as conn:
+        return [body for (body,) in conn.execute("SELECT body FROM notes ORDER BY id")]
+
+
+def healthy(port: int, within: float = 15) -> bool:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if json.loads(call(port, "/health")) == {"in_sync": True, "running": True}:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_starlette_lifespan_restores_replicates_and_reports_health(cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
+    need("starlette", "uvicorn")
+    port = free_port()
+    uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "starlette_app:app"]
+    server = serve(uvicorn, cfg, port, DATA / "asgi")
+    try:
+        assert json.loads(call(port, "/notes?body=first", "POST")) == ["first"]
+        assert healthy(port), "/health says in sync within a few sync intervals"
+    finally:
+        terminate(server)  # lifespan shutdown: the final sync
+    assert notes_restored(cfg, local_s3, tmp_path / "copy") == ["first"]
+    for path in cfg.folder.iterdir():  # a fresh machine: only the backup is left
+        if path.is_file():
+            path.unlink()
+    server = serve(uvicorn, cfg, port, DATA / "asgi")
+    try:
+        assert json.loads(call(port, "/notes")) == ["first"], "restored before the first request"
+    finally:
+        terminate(server)
+
+
+def test_asgi_startup_fails_with_the_typed_cause_when_the_bucket_is_missing(cfg: ConfigS3, local_s3) -> None:
+    need("starlette", "uvicorn")
+    local_s3.reset()  # no bucket at all
+    port = free_port()
+    uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "starlette_app:app"]
+    result = subprocess.run(
+        uvicorn, env=settings_env(cfg), cwd=DATA / "asgi", capture_output=True, text=True, timeout=90
+    )
+    assert result.returncode != 0
+    assert "BucketNotFound" in result.stderr and "create the bucket" in result.stderr
+    assert not cfg.dbpath.exists(), "nothing was created for an app that did not start"
+
+
+def test_flask_extension_restores_in_the_app_factory(cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
+    need("flask")
+    from flask import Flask
+
+    from pylts.integrations.flask import Pylts
+
+    write_rows(cfg.dbpath, 3)
+    assert cfg.timed_replicate(30, delete=False)
+    fresh = elsewhere(cfg, local_s3, tmp_path / "fresh")
+    app = Flask(__name__)
+    app.config["PYLTS"] = {
+        "key": fresh.key,
+        "token": fresh.token,
+        "s3": fresh.s3,
+        "endpoint": fresh.endpoint,
+        "region": fresh.region,
+        "folder": str(fresh.folder),
+        "db": fresh.db,
+        "litestream_bin": str(fresh.litestream_bin) if fresh.litestream_bin else None,
+        "_env_file": None,
+    }
+    extension = Pylts(app)
+    assert app.extensions["pylts"] is extension
+    assert extension.boot.value == "restored"
+    assert extension.config.dbpath == fresh.dbpath
+    assert [row_id for row_id, _ in read_rows(fresh.dbpath)] == [0, 1, 2]
+    assert Pylts(Flask("again"), cfg=fresh).boot.value == "existing", "a second app on the same machine"
+
+
+def test_gunicorn_hooks_replicate_in_the_master(cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
+    need("gunicorn", "flask")
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:pylts.integrations.gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "flask_app:create_app()",
+    ]
+    server = serve(command, cfg, port, RECIPES)
+    try:
+        call(port, "/notes?body=served", "POST")
+    finally:
+        err = terminate(server)  # the master stops its workers, then on_exit: the final sync
+    assert notes_restored(cfg, local_s3, tmp_path / "copy") == ["served"], err
+
+
+def django(cfg: ConfigS3, *args: str, pylts: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = settings_env(cfg, SITE_DATABASE=str(cfg.dbpath), SITE_PYLTS=json.dumps(pylts or {}))
+    for name in ("DB_FOLDER", "DB_SQLITE"):  # the path comes from DATABASES, as in a real project
+        env.pop(name)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        env=env,
+        cwd=DATA / "django_site",
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_django_app_restores_before_queries_and_runs_pylts_commands(cfg: ConfigS3) -> None:
+    need("django")
+    migrated = django(cfg, "pylts", "replicate", "--exec", f"{sys.executable} manage.py migrate --noinput")
+    assert migrated.returncode == 0, migrated.stderr
+    status = django(cfg, "pylts", "status")
+    assert status.returncode == 0 and "latest backup written" in status.stdout, status.stderr
+    verified = django(cfg, "pylts", "verify", "--sync")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    for path in list(cfg.folder.iterdir()):  # a fresh machine: only the backup is left
+        if path.is_file():
+            path.unlink()
+    again = django(cfg, "migrate", "--noinput")
+    assert again.returncode == 0, again.stderr
+    assert "No migrations to apply" in again.stdout, "ready() restored the migrated database first"
+
+
+def test_django_settings_that_cannot_work_are_refused_with_the_fix(cfg: ConfigS3) -> None:
+    need("django")
+    clash = django(cfg, "pylts", "status", pylts={"folder": "/elsewhere"})
+    assert clash.returncode == 2
+    assert "folder: comes from DATABASES['default']['NAME']" in clash.stderr
+    unknown = django(cfg, "pylts", "status", pylts={"database": "analytics"})
+    assert unknown.returncode == 2 and "DATABASES has no 'analytics'" in unknown.stderr
+    assert "Traceback" not in clash.stderr + unknown.stderr
+    assert not cfg.dbpath.exists()
+
+
+def test_django_boot_refusal_stops_the_app_but_not_manage_py_pylts(cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
+    need("django")
+    write_rows(cfg.dbpath, 2)
+    assert cfg.timed_replicate(30, delete=False)
+    foreign = elsewhere(cfg, local_s3, tmp_path / "foreign")
+    write_rows(foreign.dbpath, 1, start=100)  # a database from another history on this machine
+    refused = django(foreign, "migrate", "--noinput")
+    assert refused.returncode != 0 and "ForeignDatabase" in refused.stderr
+    status = django(foreign, "pylts", "status")
+    assert status.returncode == 0, "status still answers on a machine whose boot is refused"
+    assert "latest backup written" in status.stdout
