@@ -16,7 +16,7 @@ from faults import FaultProxy
 from helpers import read_rows, write_rows
 
 from benchmarks.harness import writer
-from pylts import ConfigS3
+from pylts import ConfigS3, ReplicationStatus, Replicator
 from pylts.events import Position, SyncTracker
 from pylts.output import parse_line
 
@@ -38,6 +38,16 @@ def proxied(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path, proxy: 
     )
 
 
+def reported(replication: Replicator, words: str, *, within: float) -> ReplicationStatus:
+    """The replicator's status once its last error says ``words`` (or the last one seen, after ``within`` s)."""
+    end = time.monotonic() + within
+    status = replication.status()
+    while words not in (status.last_error or "") and time.monotonic() < end:
+        time.sleep(0.5)
+        status = replication.status()
+    return status
+
+
 @pytest.mark.integration
 def test_a_black_hole_is_reported_then_the_stuck_litestream_is_restarted(
     proxied: ConfigS3, proxy: FaultProxy, local_s3, bucket: str, litestream_bin: Path, tmp_path: Path
@@ -47,9 +57,7 @@ def test_a_black_hole_is_reported_then_the_stuck_litestream_is_restarted(
         with writer(proxied.dbpath, WRITE, per_second=10) as committed:
             time.sleep(2)
             proxy.black_hole()
-            time.sleep(9)
-            during = replication.status()
-            time.sleep(1)
+            during = reported(replication, "does not answer", within=20)  # the watchdog's first look is at ~5 s
             proxy.recover()
             time.sleep(1)
         recovered_at = time.monotonic()
