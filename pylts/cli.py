@@ -45,6 +45,7 @@ from .errors import (
 )
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
 from .supervisor import run_app
+from .timing import BACKUP_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
 
@@ -132,7 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="check run before moving into place",
     )
     restore.add_argument(
-        "--timeout", type=float, default=600.0, metavar="SECONDS", help="give up after this long (default 600)"
+        "--timeout",
+        type=float,
+        default=RESTORE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up after this long (default {RESTORE_TIMEOUT:g})",
     )
 
     replicate = command(
@@ -145,7 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--once", action="store_true", help="back up once and exit as soon as the backup is durable")
     mode.add_argument("--exec", metavar="COMMAND", help="run COMMAND under replication and exit with its exit code")
     replicate.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="with --once: give up after this long (default 60)"
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"with --once: give up after this long (default {BACKUP_TIMEOUT:g})",
     )
     replicate.add_argument(
         "--delete", action="store_true", help="with --once: delete the database after a confirmed backup"
@@ -161,7 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--sync", action="store_true", help="make a one-shot backup of the sentinel (when no replication runs)"
     )
     verify.add_argument(
-        "--timeout", type=float, default=60.0, metavar="SECONDS", help="how long the sentinel may take (default 60)"
+        "--timeout",
+        type=float,
+        default=VERIFY_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long the sentinel may take (default {VERIFY_TIMEOUT:g})",
     )
 
     config = command(
@@ -224,7 +236,7 @@ def _replicate(args: argparse.Namespace) -> int:
     app = _app_argv(args.exec) if args.exec is not None else None
     cfg = _config_from(args)
     if args.once:
-        timeout = 60.0 if args.timeout is None else args.timeout
+        timeout = BACKUP_TIMEOUT if args.timeout is None else args.timeout
         if not cfg.timed_replicate(timeout, delete=args.delete):
             print(f"pylts: error: the backup did not finish within {timeout:g} s", file=sys.stderr)
             return EXIT_FAILURE

@@ -36,7 +36,16 @@ from .reports import ReplicaContents
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck, database_files, remove
 from .status import replica_contents
-from .supervisor import STALL_TIMEOUT, Replicator
+from .supervisor import Replicator
+from .timing import (
+    LISTING_TIMEOUT,
+    MAX_BACKOFF,
+    ONE_SHOT_STOP_GRACE,
+    RESTORE_TIMEOUT,
+    STALL_TIMEOUT,
+    STOP_TIMEOUT,
+    VERIFY_TIMEOUT,
+)
 from .verify import VerifyResult
 from .verify import verify as verify_backup
 
@@ -338,7 +347,7 @@ class ConfigS3(PyltsSettings):
         timestamp: datetime | str | None = None,
         txid: int | str | None = None,
         integrity_check: IntegrityCheck = "quick",
-        timeout_seconds: float = 600.0,
+        timeout_seconds: float = RESTORE_TIMEOUT,
     ) -> Path:
         """Restore the latest backup (or the one as of ``timestamp`` or ``txid``) to ``dbpath``.
 
@@ -394,7 +403,7 @@ class ConfigS3(PyltsSettings):
         self,
         *,
         integrity_check: IntegrityCheck = "quick",
-        timeout_seconds: float = 600.0,
+        timeout_seconds: float = RESTORE_TIMEOUT,
         policy: BootPolicy | None = None,
     ) -> BootReport:
         """The first line of an app: make sure the database is there, and current, before anything opens it.
@@ -459,7 +468,7 @@ class ConfigS3(PyltsSettings):
             backup.delete_if_confirmed(ctx, Deadline(max(deadline.remaining(), 30.0)))
         return True
 
-    def verify(self, *, timeout_seconds: float = 60.0, sync: bool = False) -> VerifyResult:
+    def verify(self, *, timeout_seconds: float = VERIFY_TIMEOUT, sync: bool = False) -> VerifyResult:
         """Prove the backup restores and is current; returns ok, lagging or failed with the lag.
 
         Writes a sentinel row, waits for the replica to hold it (watching the
@@ -488,7 +497,7 @@ class ConfigS3(PyltsSettings):
             raise DatabaseNotFound(f"{self.dbpath} does not exist: there is nothing to verify")
         return verify_backup(self._context(), deadline, sync=sync)
 
-    def replica_contents(self, *, timeout_seconds: float = 60.0) -> ReplicaContents:
+    def replica_contents(self, *, timeout_seconds: float = LISTING_TIMEOUT) -> ReplicaContents:
         """What the replica holds: LTX files (litestream 0.5) or generations and snapshots (0.3).
 
         Examples:
@@ -528,8 +537,8 @@ class ConfigS3(PyltsSettings):
         self,
         *,
         ready_timeout: float | None = None,
-        stop_timeout: float = 30.0,
-        max_backoff: float = 30.0,
+        stop_timeout: float = STOP_TIMEOUT,
+        max_backoff: float = MAX_BACKOFF,
         stall_timeout: float = STALL_TIMEOUT,
     ) -> Replicator:
         """Continuous replication of this database while a ``with`` block runs.
@@ -584,7 +593,7 @@ class ConfigS3(PyltsSettings):
         """
         deadline = Deadline(timeout)
         ctx = self._context()
-        with ctx.legacy_config(), ctx.process(cmd, stop_grace=1.0) as proc:
+        with ctx.legacy_config(), ctx.process(cmd, stop_grace=ONE_SHOT_STOP_GRACE) as proc:
             if proc.wait(deadline.remaining()) is None:
                 proc.stop()
         return proc.output("stdout"), proc.output("stderr")

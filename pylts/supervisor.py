@@ -34,32 +34,38 @@ from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
 from .commands import config_yaml
-from .context import PROBE_SECONDS, RunContext, write_private
+from .context import RunContext, write_private
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import DatabaseSync, SyncTracker
 from .output import error_from_text
 from .runner import Deadline, ManagedProcess
+from .timing import (
+    ANSWER_SECONDS,
+    APP_STOP_GRACE,
+    BACKOFF_RESET_SECONDS,
+    FAILED_START_STOP_GRACE,
+    FIRST_BACKOFF,
+    MAX_BACKOFF,
+    PROBE_SECONDS,
+    READY_BASE_SECONDS,
+    REPLICATING_WAIT_SECONDS,
+    RESTORE_TIMEOUT,
+    SECONDS_PER_MB,
+    SHUTDOWN_MARGIN,
+    STALL_TIMEOUT,
+    STOP_CHECK_SECONDS,
+    STOP_TIMEOUT,
+    STORE_BACK_SECONDS,
+    STUCK_STOP_GRACE,
+    SUPERVISOR_POLL,
+    WAIT_FOR_SYNC_TIMEOUT,
+    WATCHDOG_INTERVAL,
+)
 
 if TYPE_CHECKING:
     from .settings import ConfigS3
 
 
-#: The first sync may take this long, plus ``SECONDS_PER_MB`` for each MB of the databases (when no timeout is set).
-READY_BASE_SECONDS = 30.0
-#: Upload allowance per MB of database (first sync) or of WAL (stall): 0.5 s, a link of at least 2 MB/s.
-SECONDS_PER_MB = 0.5
-#: A commit the replica does not hold after this many seconds is a stall: reported, and litestream restarted.
-STALL_TIMEOUT = 30.0
-#: Seconds a stuck litestream gets to stop before it is killed, when the watchdog restarts it.
-STUCK_STOP_GRACE = 2.0
-#: Seconds the watchdog waits for the store to answer before it counts it as silent.
-ANSWER_SECONDS = 2.0
-#: Seconds the store must have been answering before a restart: litestream catches up by itself after an outage.
-STORE_BACK_SECONDS = 10.0
-#: Longest restore of a missing database at start, when no ready timeout is set (as ``ensure_restored``).
-RESTORE_TIMEOUT = 600.0
-#: Seconds the one-shot sync and replica check after the final sync may take (all databases together).
-STOP_CHECK_SECONDS = 30.0
 _MB = 1024 * 1024
 _RAISE_HINT = "for a big database or a slow link raise PYLTS_READY_TIMEOUT (--ready-timeout)"
 _SEED_HINT = "or seed the replica first with `pylts replicate --once` (litestream 0.5)"
@@ -114,8 +120,8 @@ class Replicator:
         configs: Sequence[ConfigS3],
         *,
         ready_timeout: float | None = None,
-        stop_timeout: float = 30.0,
-        max_backoff: float = 30.0,
+        stop_timeout: float = STOP_TIMEOUT,
+        max_backoff: float = MAX_BACKOFF,
         stall_timeout: float = STALL_TIMEOUT,
     ) -> None:
         if not configs:
@@ -175,7 +181,7 @@ class Replicator:
             logger.info("replicating {} database(s) to their replicas", len(self._dbs))
             return self
         error = self._startup_error(wait)
-        self._shutdown(grace=1.0)  # nothing was synced yet: no final sync to wait for
+        self._shutdown(grace=FAILED_START_STOP_GRACE)  # nothing was synced yet: no final sync to wait for
         self._locks.close()
         raise error
 
@@ -226,13 +232,13 @@ class Replicator:
         A stop asked for between two runs still starts litestream once more, for its final
         sync: commits made since the last run ended are in no replica yet.
         """
-        backoff = 0.5
+        backoff = FIRST_BACKOFF
         while True:
             began = time.monotonic()
             try:
                 self._write_config()
                 with self._ctx.process(
-                    self._argv, on_line=self._tracker.feed_output, stop_grace=self._stop_timeout + 5
+                    self._argv, on_line=self._tracker.feed_output, stop_grace=self._stop_timeout + SHUTDOWN_MARGIN
                 ) as proc:
                     self._proc = proc
                     stuck = self._watch(proc)
@@ -252,7 +258,8 @@ class Replicator:
                 if self._stopping.is_set():
                     return
             logger.warning("{}; restarting in {:g} s", self._last_error, backoff)
-            backoff = 0.5 if time.monotonic() - began > 60 else min(backoff * 2, self._max_backoff)
+            healthy = time.monotonic() - began > BACKOFF_RESET_SECONDS
+            backoff = FIRST_BACKOFF if healthy else min(backoff * 2, self._max_backoff)
             self._stopping.wait(backoff)
 
     def _write_config(self) -> None:
@@ -269,11 +276,11 @@ class Replicator:
 
     def _watch(self, proc: ManagedProcess) -> str | None:
         """Wait while litestream runs; return why it is stuck if the watchdog finds it so."""
-        next_check = time.monotonic() + 1.0
+        next_check = time.monotonic() + WATCHDOG_INTERVAL
         while proc.returncode is None and not self._stopping.is_set():
-            self._stopping.wait(0.2)
+            self._stopping.wait(SUPERVISOR_POLL)
             if time.monotonic() >= next_check:
-                next_check = time.monotonic() + 1.0
+                next_check = time.monotonic() + WATCHDOG_INTERVAL
                 stuck = self._stuck(proc.started_at)
                 if stuck:
                     return stuck
@@ -378,7 +385,7 @@ class Replicator:
             databases=self._tracker.snapshot(),
         )
 
-    def wait_for_sync(self, timeout: float = 30.0) -> bool:
+    def wait_for_sync(self, timeout: float = WAIT_FOR_SYNC_TIMEOUT) -> bool:
         """Wait until everything committed before this call is in the replica; False on timeout.
 
         litestream reports positions only when a database changes, so the wait is
@@ -397,7 +404,9 @@ class Replicator:
         return 0.0
 
 
-def _wait_until_replicating(proc: ManagedProcess, tracker: SyncTracker, seconds: float = 5.0) -> None:
+def _wait_until_replicating(
+    proc: ManagedProcess, tracker: SyncTracker, seconds: float = REPLICATING_WAIT_SECONDS
+) -> None:
     """Wait (at most ``seconds``) until litestream says it replicates, so it handles a stop signal."""
     end = time.monotonic() + seconds
     while tracker.replicating_since < proc.started_at and proc.returncode is None and time.monotonic() < end:
@@ -435,7 +444,7 @@ def run_app(configs: Sequence[ConfigS3], command: Sequence[str], **replicator_op
     code: int | None = None
     try:
         with Replicator(configs, **replicator_options):
-            app = ManagedProcess(command, env=os.environ, capture=False, stop_grace=30.0, role="app")
+            app = ManagedProcess(command, env=os.environ, capture=False, stop_grace=APP_STOP_GRACE, role="app")
             with app, _forwarding_signals(app):
                 code = app.wait(None)
     except FinalSyncFailed as exc:
