@@ -25,6 +25,7 @@ from .reports import RestoreReport, parse_restore_report
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck
 from .status import replica_contents
+from .timing import RESTORE_BUSY_TIMEOUT
 
 
 def restore(
@@ -50,7 +51,7 @@ def restore(
         )
     if present:
         sqlite_files.require_sqlite_header(db)
-        with sqlite_files.write_locked(db, busy_timeout=2.0):
+        with sqlite_files.write_locked(db, busy_timeout=min(RESTORE_BUSY_TIMEOUT, deadline.remaining())):
             pass  # nobody is writing now: refuse early, before anything is downloaded or staged
     ctx.probe(deadline)
     generation = None if point or not ctx.litestream.is_legacy else _newest_generation(ctx, deadline)

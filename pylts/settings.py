@@ -30,7 +30,7 @@ from .boot import BootPolicy, BootReport, ensure_restored
 from .commands import child_env, config_yaml, replicate_argv, restore_argv
 from .context import RunContext, write_private
 from .envfile import read_env_file
-from .errors import DatabaseNotFound, InvalidSettings
+from .errors import BackupNotConfirmed, DatabaseNotFound, InvalidSettings, LitestreamTimeout
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .reports import ReplicaContents
 from .runner import Deadline
@@ -130,6 +130,20 @@ class _DotEnvFile(DotEnvSettingsSource):
             for name, value in values.items()
             if not (self.env_ignore_empty and value == "")
         }
+
+
+def _delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:
+    """Delete the backed-up database once confirmed, within what is left of ``deadline``."""
+    try:
+        backup.delete_if_confirmed(ctx, deadline)
+    except LitestreamTimeout as exc:
+        raise BackupNotConfirmed(
+            f"the backup of {ctx.db} is done, but confirming that the replica holds all of it did not finish "
+            f"within the {deadline.seconds:g} s deadline; {ctx.db} was kept: run timed_replicate again with "
+            "a longer timeout",
+            argv=exc.argv,
+            output=exc.output,
+        ) from None
 
 
 def _setting(error: ErrorDetails) -> str:
@@ -465,7 +479,7 @@ class ConfigS3(PyltsSettings):
         if not backup.backup_once(ctx, deadline):
             return False
         if delete:
-            backup.delete_if_confirmed(ctx, Deadline(max(deadline.remaining(), 30.0)))
+            _delete_if_confirmed(ctx, deadline)
         return True
 
     def verify(self, *, timeout_seconds: float = VERIFY_TIMEOUT, sync: bool = False) -> VerifyResult:

@@ -33,6 +33,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
+from .boot import BootReport, ensure_restored
 from .commands import config_yaml
 from .context import RunContext, write_private
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
@@ -149,6 +150,7 @@ class Replicator:
         self._store_silent = False
         self._answering_since: float | None = None
         self._stop_grace: float | None = None
+        self._boot_reports: list[BootReport] = []
         self._argv = [str(self._ctx.litestream.path), "replicate", "-config", str(self._config_path)]
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -172,8 +174,12 @@ class Replicator:
         except BaseException:
             self._locks.close()
             raise
-        # an explicit timeout keeps a second for stopping; the automatic one grows with the databases
-        wait = max(deadline.remaining() - 1.0, 0.0) if deadline else automatic_ready_timeout(self._database_bytes())
+        # an explicit timeout keeps time for stopping; the automatic one grows with the databases
+        wait = (
+            max(deadline.remaining() - FAILED_START_STOP_GRACE, 0.0)
+            if deadline
+            else automatic_ready_timeout(self._database_bytes())
+        )
         started = time.monotonic()
         self._thread = threading.Thread(target=self._supervise, name="pylts-replicator", daemon=True)
         self._thread.start()
@@ -186,21 +192,25 @@ class Replicator:
         raise error
 
     def _prepare_databases(self, deadline: Deadline | None) -> None:
-        """Restore each missing database (or create it empty), then check each is SQLite."""
-        for cfg in self._configs:
-            seconds = max(deadline.remaining(), 1.0) if deadline else RESTORE_TIMEOUT
+        """Restore each missing database (or create it empty), then check each is SQLite.
+
+        The restore shares the start's deadline; without one each database gets ``RESTORE_TIMEOUT``.
+        """
+        for cfg, ctx in zip(self._configs, self._contexts, strict=True):
+            restoring = deadline or Deadline(RESTORE_TIMEOUT)
             try:
-                cfg.ensure_restored(timeout_seconds=seconds)
+                report = ensure_restored(ctx, integrity_check="quick", deadline=restoring, policy=cfg.boot_policy)
             except LitestreamTimeout as exc:
                 raise LitestreamTimeout(
-                    f"replication did not start: restoring {cfg.dbpath} from {cfg.s3} "
-                    f"took more than {seconds:.3g} s; {_RAISE_HINT}",
+                    f"replication did not start: restoring {ctx.db} from {cfg.s3} "
+                    f"did not finish within {restoring.seconds:.3g} s; {_RAISE_HINT}",
                     argv=exc.argv,
                     output=exc.output,
                 ) from None
-            if not cfg.dbpath.exists() or sqlite_files.is_blank(cfg.dbpath):  # fresh, or quarantined with no backup
-                sqlite_files.create_empty(cfg.dbpath)
-            sqlite_files.require_sqlite_header(cfg.dbpath)
+            self._boot_reports.append(report)
+            if not ctx.db.exists() or sqlite_files.is_blank(ctx.db):  # fresh, or quarantined with no backup
+                sqlite_files.create_empty(ctx.db)
+            sqlite_files.require_sqlite_header(ctx.db)
 
     def _database_bytes(self) -> int:
         return sum(_file_size(path) for db in self._dbs for path in (db, sqlite_files.wal_path(db)))
@@ -243,9 +253,8 @@ class Replicator:
                     self._proc = proc
                     stuck = self._watch(proc)
                     if self._stopping.is_set():
-                        _wait_until_replicating(
-                            proc, self._tracker
-                        )  # a SIGTERM before that kills it with no final sync
+                        if self._stop_grace is None:  # a final sync is due (a failed start has nothing to sync)
+                            _wait_until_replicating(proc, self._tracker)  # a SIGTERM before that skips it
                         self._exit_code = proc.stop(self._stop_grace)
                         return
                     if stuck:
