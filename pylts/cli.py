@@ -217,7 +217,7 @@ def _restore(args: argparse.Namespace) -> int:
             raise _Usage(
                 "--if-missing restores only a missing database: it cannot go with --force, --timestamp or --txid"
             )
-        outcome = cfg.ensure_restored(integrity_check=args.integrity_check, timeout_seconds=args.timeout)
+        outcome = cfg.ensure_restored(integrity_check=args.integrity_check, timeout=args.timeout)
         print(f"{cfg.dbpath}: {outcome.value}")
         return 0
     cfg.restore(
@@ -225,7 +225,7 @@ def _restore(args: argparse.Namespace) -> int:
         timestamp=args.timestamp,
         txid=args.txid,
         integrity_check=args.integrity_check,
-        timeout_seconds=args.timeout,
+        timeout=args.timeout,
     )
     print(f"restored {cfg.dbpath} from {cfg.s3}")
     return 0
@@ -287,7 +287,7 @@ def _shell_exit_code(returncode: int) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    result = _config_from(args).verify(timeout_seconds=args.timeout, sync=args.sync)
+    result = _config_from(args).verify(timeout=args.timeout, sync=args.sync)
     lag = f" (lag {result.lag_seconds:.2f} s)" if result.lag_seconds is not None else ""
     print(f"{result.status}{lag}: {result.detail}")
     return {"ok": 0, "lagging": EXIT_LAGGING}.get(result.status, EXIT_FAILURE)

@@ -378,6 +378,11 @@ class Replicator:
 
     # -- what it knows ----------------------------------------------------------------------
 
+    @property
+    def boot_reports(self) -> list[BootReport]:
+        """What the start found for each database (restored, fresh, existing...), with each restore's report."""
+        return list(self._boot_reports)
+
     def status(self) -> ReplicationStatus:
         """pid, restarts, last error (a stall first), and each database's positions, lag and last sync time."""
         proc = self._proc
@@ -440,19 +445,33 @@ def _shared_context(contexts: list[RunContext]) -> RunContext:
     return first
 
 
-def run_app(configs: Sequence[ConfigS3], command: Sequence[str], **replicator_options: float) -> int:
+def run_app(
+    configs: Sequence[ConfigS3],
+    command: Sequence[str],
+    *,
+    ready_timeout: float | None = None,
+    stop_timeout: float = STOP_TIMEOUT,
+    max_backoff: float = MAX_BACKOFF,
+    stall_timeout: float = STALL_TIMEOUT,
+) -> int:
     """Run ``command`` with replication around it; return the command's exit code.
 
     Replication is in sync before the command starts; SIGTERM, SIGINT and SIGHUP
     sent to pylts are passed on to the command; after it exits, litestream makes
     its final sync. If that sync fails, ``FinalSyncFailed`` is raised with the
-    command's exit code in ``app_returncode``.
+    command's exit code in ``app_returncode``. The keyword options are `Replicator`'s.
     """
     if isinstance(command, str) or not command:
         raise InvalidArgument("give the command as a non-empty list of arguments, e.g. ['gunicorn', 'app:app']")
     code: int | None = None
     try:
-        with Replicator(configs, **replicator_options):
+        with Replicator(
+            configs,
+            ready_timeout=ready_timeout,
+            stop_timeout=stop_timeout,
+            max_backoff=max_backoff,
+            stall_timeout=stall_timeout,
+        ):
             app = ManagedProcess(command, env=os.environ, capture=False, stop_grace=APP_STOP_GRACE, role="app")
             with app, _forwarding_signals(app):
                 code = app.wait(None)

@@ -351,10 +351,10 @@ CASES = [
     ),
     Case(
         "method",
-        "`restore(timeout_seconds=inf)`",
+        "`restore(timeout=inf)`",
         InvalidArgument,
         "positive number of seconds",
-        lambda w: w.cfg().restore(timeout_seconds=float("inf")),
+        lambda w: w.cfg().restore(timeout=float("inf")),
     ),
     Case(
         "method",
