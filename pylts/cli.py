@@ -67,19 +67,21 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _settings_options(model: type[PyltsSettings]) -> argparse.ArgumentParser:
-    """Options for every non-secret field of ``model``, named after the field."""
+    """Options for every non-secret field of ``model``, named after what it is (``--replica-url``, or ``--s3``)."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("settings (each also read from its environment variable or .env)")
     group.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")
+    keyword_names = {field: keyword for keyword, field in model._KEYWORD_NAMES.items()}
     for name, field in model.model_fields.items():
         if name in _SECRETS:
             continue
-        flag = "--" + name.replace("_", "-")
+        names = [keyword_names[name], name] if name in keyword_names else [name]
+        flags = ["--" + n.replace("_", "-") for n in names]
         help_text = f"{field.description} [{field.validation_alias}]"
         if field.annotation in (bool, bool | None):
-            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            group.add_argument(flag, dest=name, metavar=name.upper(), default=None, help=help_text)
+            group.add_argument(*flags, dest=name, metavar=names[0].upper(), default=None, help=help_text)
     return parent
 
 
@@ -103,9 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         example: str,
         run: Callable[[argparse.Namespace], int],
         options: argparse.ArgumentParser = settings,
+        old_names: Sequence[str] = (),
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name,
+            aliases=list(old_names),
             help=summary,
             description=summary,
             epilog=f"example:\n  {example}",
@@ -186,8 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="PATH", help="write it to PATH (owner-only permissions) instead of printing it"
     )
 
-    status = command("status", "List what the replica holds.", "pylts status --json", _status)
-    status.add_argument("--json", action="store_true", help="print the listing as JSON")
+    contents = command(
+        "contents",
+        "List what the replica holds (`status`, its old name, still works).",
+        "pylts contents --json",
+        _contents,
+        old_names=["status"],
+    )
+    contents.add_argument("--json", action="store_true", help="print the listing as JSON")
 
     binary_options = _settings_options(LitestreamSettings)
     command("version", "Print the versions of pylts and litestream.", "pylts version", _version, binary_options)
@@ -302,7 +312,12 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(args: argparse.Namespace) -> int:
+def _contents(args: argparse.Namespace) -> int:
+    if args.command == "status":
+        print(
+            "pylts: `pylts status` is now `pylts contents` (what the replica holds); the old name will go away",
+            file=sys.stderr,
+        )
     contents = _config_from(args).replica_contents()
     if args.json:
         print(contents.model_dump_json(indent=2))
@@ -367,6 +382,8 @@ def reference_markdown() -> str:
     parts += ["```text", parser.format_help().rstrip(), "```", ""]
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, sub in subparsers.choices.items():
+        if name != sub.prog.split()[-1]:
+            continue  # an old name of a command documented under its new one
         parts += [f"## pylts {name}", "", "```text", sub.format_help().rstrip(), "```", ""]
     return "\n".join(parts)
 

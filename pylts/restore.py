@@ -62,7 +62,7 @@ def restore(
                 what = " ".join(f"{k} {v}" for k, v in point.items())
                 raise NoBackupFound(
                     f"the replica holds no backup of {db.name} at {what}: it is before the first backup "
-                    "or past the last one; `pylts status` lists what the replica holds",
+                    "or past the last one; `pylts contents` lists what the replica holds",
                     argv=error.argv,
                     returncode=error.returncode,
                     output=error.output,

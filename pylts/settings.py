@@ -13,6 +13,7 @@ ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import warnings
@@ -20,11 +21,17 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ClassVar, ParamSpec, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from pydantic_settings.sources import ENV_FILE_SENTINEL, DotenvType
 
 from . import backup, binary, restore
@@ -71,24 +78,42 @@ class PyltsSettings(BaseSettings):
     An empty value (``REPLICA_ENDPOINT=``) counts as unset, in the environment and in the
     file, so it never hides a value given elsewhere. The file is read by `pylts.envfile`'s
     rules; values given are never shown in validation errors (they may be secrets).
+
+    Strict at the door: a keyword that names no setting (``ConfigS3(folde=...)``) is an
+    error, not silently ignored. Other variables in the environment or in ``.env`` (the app's
+    own) are not settings of pylts and are left alone.
     """
 
     model_config = SettingsConfigDict(
         env_file=".env",
         env_file_encoding="utf-8",
         env_ignore_empty=True,
-        extra="ignore",
+        extra="forbid",
         populate_by_name=True,
         hide_input_in_errors=True,
     )
 
+    #: Keyword names that say what a setting is, for fields that keep their pylts 0.0.9 name.
+    _KEYWORD_NAMES: ClassVar[dict[str, str]] = {}
+
     def __init__(self, _env_file: DotenvType | None = ENV_FILE_SENTINEL, **values: Any) -> None:
+        values = self._by_field_name(values)
         # The stock dotenv source would read the file before pylts could check it: hand the name to ours instead.
-        token = _REQUESTED_ENV_FILE.set(_env_file)
+        requested = _REQUESTED_ENV_FILE.set(_env_file)
         try:
             super().__init__(_env_file=None, **values)
         finally:
-            _REQUESTED_ENV_FILE.reset(token)
+            _REQUESTED_ENV_FILE.reset(requested)
+
+    @classmethod
+    def _by_field_name(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` with each keyword name (``secret_access_key``) turned into its field's (``token``)."""
+        for keyword, field in cls._KEYWORD_NAMES.items():
+            if keyword in values:
+                if field in values:
+                    raise InvalidSettings([(keyword, f"give {keyword} or its old name {field}, not both")])
+                values[field] = values.pop(keyword)
+        return values
 
     @classmethod
     def load(cls: type[_S], **values: Any) -> _S:
@@ -102,7 +127,17 @@ class PyltsSettings(BaseSettings):
         try:
             return cls(**values)
         except ValidationError as exc:
-            raise InvalidSettings([(_setting(error), error["msg"]) for error in exc.errors()]) from exc
+            raise InvalidSettings([(_setting(error), cls._problem(error)) for error in exc.errors()]) from exc
+
+    @classmethod
+    def _problem(cls, error: ErrorDetails) -> str:
+        """What is wrong with one setting; for an unknown one, the names it may have meant."""
+        if error["type"] != "extra_forbidden":
+            return error["msg"]
+        known = [*cls.model_fields, *cls._KEYWORD_NAMES]
+        close = difflib.get_close_matches(_setting(error), known, n=2)
+        hint = f"; did you mean {' or '.join(close)}?" if close else f"; settings are {', '.join(sorted(known))}"
+        return f"no such setting{hint}"
 
     @classmethod
     def settings_customise_sources(
@@ -122,7 +157,13 @@ class PyltsSettings(BaseSettings):
 
 
 class _DotEnvFile(DotEnvSettingsSource):
-    """pydantic-settings' dotenv source, reading each file with `pylts.envfile.read_env_file`."""
+    """pydantic-settings' dotenv source, reading each file with `pylts.envfile.read_env_file`.
+
+    Only the variables that name a setting are taken: the rest of the file belongs to the app.
+    """
+
+    def __call__(self) -> dict[str, Any]:
+        return EnvSettingsSource.__call__(self)  # not the stock dotenv's, which adds every other line as an extra
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
         names = [self.env_file] if isinstance(self.env_file, (str, os.PathLike)) else list(self.env_file or ())
@@ -191,11 +232,11 @@ class LitestreamSettings(PyltsSettings):
 class ConfigS3(PyltsSettings):
     """Where a SQLite database lives locally and where litestream keeps its backup.
 
-    Field | Environment | Default
+    Field (keyword) | Environment | Default
     --- | --- | ---
-    `key` | `LITESTREAM_ACCESS_KEY_ID` | required for S3, unless `use_aws_credential_chain`
-    `token` | `LITESTREAM_SECRET_ACCESS_KEY` | required with `key`
-    `s3` | `REPLICA_URL` | required: `s3://BUCKET/PATH`
+    `key` (or `access_key_id`) | `LITESTREAM_ACCESS_KEY_ID` | required for S3, unless `use_aws_credential_chain`
+    `token` (or `secret_access_key`) | `LITESTREAM_SECRET_ACCESS_KEY` | required with `key`
+    `s3` (or `replica_url`) | `REPLICA_URL` | required: `s3://BUCKET/PATH`
     `db` | `DB_SQLITE` | `db.sqlite`
     `folder` | `DB_FOLDER` | `./data` under the working directory
     `endpoint` | `REPLICA_ENDPOINT` | AWS; set it for R2, B2, MinIO, Tigris...
@@ -204,6 +245,12 @@ class ConfigS3(PyltsSettings):
     `litestream_bin` | `LITESTREAM_BIN` | next to Python, then `PATH`
     `use_aws_credential_chain` | `PYLTS_AWS_CREDENTIAL_CHAIN` | `false`
     `ready_timeout` | `PYLTS_READY_TIMEOUT` | 30 s + 0.5 s per MB of database
+
+    ``access_key_id``, ``secret_access_key`` and ``replica_url`` say what ``key``, ``token``
+    (the secret access key, not an AWS session token) and ``s3`` are; both names work, as
+    keywords and as attributes. A misspelled keyword raises: ``ConfigS3(...)`` raises
+    pydantic's ``ValidationError``, `ConfigS3.load` raises `InvalidSettings` (a `PyltsError`);
+    both are ``ValueError``s.
 
     Examples:
         >>> cfg = ConfigS3(key="AKIAEXAMPLE", token="s3cr3t", s3="s3://backups/app.db", db="app.sqlite3")
@@ -219,6 +266,12 @@ class ConfigS3(PyltsSettings):
         Value error, db must be a plain file name, without '/', '\\' or '..': got '../app.db';
         put the directory in folder (DB_FOLDER) instead
     """
+
+    _KEYWORD_NAMES: ClassVar[dict[str, str]] = {
+        "access_key_id": "key",
+        "secret_access_key": "token",
+        "replica_url": "s3",
+    }
 
     key: SecretStr | None = Field(
         default=None,
@@ -330,6 +383,21 @@ class ConfigS3(PyltsSettings):
         for name in ("endpoint", "region", "force_path_style", "use_aws_credential_chain"):
             if name in self.model_fields_set:
                 yield name, getattr(self, name)
+
+    @property
+    def access_key_id(self) -> SecretStr | None:
+        """The access key id (the field ``key``, ``LITESTREAM_ACCESS_KEY_ID``)."""
+        return self.key
+
+    @property
+    def secret_access_key(self) -> SecretStr | None:
+        """The secret access key (the field ``token``, ``LITESTREAM_SECRET_ACCESS_KEY``)."""
+        return self.token
+
+    @property
+    def replica_url(self) -> str:
+        """Where the backup lives, ``s3://BUCKET/PATH`` (the field ``s3``, ``REPLICA_URL``)."""
+        return self.s3
 
     @property
     def replica(self) -> S3Replica:

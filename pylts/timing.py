@@ -41,7 +41,7 @@ from __future__ import annotations
 RESTORE_TIMEOUT = 600.0
 #: Default deadline of ``verify()``: a sentinel row reaches a replica within seconds when replication runs.
 VERIFY_TIMEOUT = 60.0
-#: Default deadline of ``replica_contents()`` (``pylts status``): one listing.
+#: Default deadline of ``replica_contents()`` (``pylts contents``): one listing.
 LISTING_TIMEOUT = 60.0
 #: Default deadline of ``pylts replicate --once``: one sync of a database.
 BACKUP_TIMEOUT = 60.0

@@ -500,10 +500,10 @@ CASES = [
     ),
     Case(
         "CLI",
-        "`pylts status --db ../app.db`",
+        "`pylts contents --db ../app.db`",
         2,
         "db must be a plain file name",
-        lambda w: w.cli("status", "--db", "../app.db"),
+        lambda w: w.cli("contents", "--db", "../app.db"),
     ),
 ]
 
