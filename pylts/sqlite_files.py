@@ -229,7 +229,7 @@ def checkpoint(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> None:
 
 
 @contextlib.contextmanager
-def write_locked(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Iterator[sqlite3.Connection]:
+def write_locked(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Iterator[None]:
     """Hold SQLite's write lock on ``path``, so no other connection can commit meanwhile."""
     conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
     try:
@@ -239,7 +239,7 @@ def write_locked(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Iterator[sql
             raise DatabaseLocked(
                 f"{path} is locked by another writer ({exc}); stop the processes that use it, then try again"
             ) from None
-        yield conn
+        yield
         conn.execute("ROLLBACK")
     finally:
         conn.close()
