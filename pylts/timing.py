@@ -21,7 +21,8 @@ The rule (docs/time.md says the same, with examples):
 3. Cleanup after the deadline is bounded and the only extension: a litestream still running
    when time runs out gets `ONE_SHOT_STOP_GRACE` to stop before it is killed, and the store is
    probed once more for up to `REPROBE_SECONDS`, so the error names the cause when the store went
-   away. A call therefore ends at most `TIMEOUT_CLEANUP_SECONDS` after its deadline.
+   away. A call therefore ends at most `TIMEOUT_CLEANUP_SECONDS` after its deadline (``verify``
+   also removes its sentinel row, waiting at most `BUSY_TIMEOUT` for SQLite's write lock).
 4. ``Replicator.stop()`` (the end of a ``with replicating()`` block) has no caller deadline:
    litestream's final sync gets ``stop_timeout`` (plus `SHUTDOWN_MARGIN` to exit), then on
    litestream 0.5 the one-shot sync and the replica check get `STOP_CHECK_SECONDS`.
