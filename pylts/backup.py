@@ -21,6 +21,7 @@ from .events import SyncTracker
 from .output import error_for, error_from_text, last_error
 from .runner import Deadline
 from .status import latest_txid, ltx_files, unbroken_txid
+from .timing import BUSY_TIMEOUT
 
 
 def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
@@ -91,7 +92,8 @@ def delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:
     commit and that the replica holds that transaction; on 0.3 it restores the
     replica into a temporary folder and compares every row.
     """
-    with sqlite_files.replication_lock(ctx.db), sqlite_files.write_locked(ctx.db):
+    busy_timeout = min(BUSY_TIMEOUT, deadline.remaining())  # waiting for a writer counts against the deadline
+    with sqlite_files.replication_lock(ctx.db), sqlite_files.write_locked(ctx.db, busy_timeout):
         if ctx.litestream.is_legacy:
             _confirm_by_restore(ctx, deadline)
         else:

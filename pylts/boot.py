@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict
 from . import sqlite_files
 from .context import RunContext
 from .errors import BootRefused, DatabaseLocked, ForeignDatabase, ReplicaMissing, StaleDatabase
+from .reports import RestoreReport
 from .restore import restore
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck
@@ -82,6 +83,8 @@ class BootReport(BaseModel):
     local_position: str | None = None
     replica_position: str | None = None
     moved_to: Path | None = None
+    #: What the restore did (position, duration, integrity check), when the database was restored.
+    restore_report: RestoreReport | None = None
 
     @property
     def value(self) -> str:
@@ -158,7 +161,9 @@ def ensure_restored(
         if decision is Decision.EXISTING:
             return BootReport(outcome=RestoreOutcome.EXISTING, **seen)
         if decision in (Decision.RESTORE, Decision.FRESH):
-            return BootReport(outcome=_restore_or_start_fresh(ctx, replica, integrity_check, deadline), **seen)
+            restored = _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
+            outcome = RestoreOutcome.RESTORED if restored else RestoreOutcome.FRESH
+            return BootReport(outcome=outcome, restore_report=restored, **seen)
         if policy is BootPolicy.ADOPT:
             logger.warning(
                 "keeping {} although {} (policy adopt): it becomes the replica's newest state", ctx.db, _what(decision)
@@ -170,17 +175,17 @@ def ensure_restored(
             logger.warning(
                 "moved {} aside to {} because {} (policy quarantine)", ctx.db.name, moved_to, _what(decision)
             )
-            _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
-            return BootReport(outcome=RestoreOutcome.QUARANTINED, moved_to=moved_to, **seen)
+            restored = _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
+            return BootReport(outcome=RestoreOutcome.QUARANTINED, moved_to=moved_to, restore_report=restored, **seen)
         raise _refusal(ctx, decision, local, replica)
 
 
 def _restore_or_start_fresh(
     ctx: RunContext, replica: Replica, integrity_check: IntegrityCheck, deadline: Deadline
-) -> RestoreOutcome:
+) -> RestoreReport | None:
+    """Restore the replica's backup (its report), or clear the way for a new database (``None``)."""
     if replica.positions:
-        restore(ctx, overwrite=True, integrity_check=integrity_check, deadline=deadline)
-        return RestoreOutcome.RESTORED
+        return restore(ctx, overwrite=True, integrity_check=integrity_check, deadline=deadline)
     stale = [
         p
         for p in [
@@ -192,7 +197,7 @@ def _restore_or_start_fresh(
     ]
     sqlite_files.remove(stale)  # a new database must not meet an old WAL or an old position
     logger.info("no backup of {} yet: starting fresh", ctx.db.name)
-    return RestoreOutcome.FRESH
+    return None
 
 
 def _local(ctx: RunContext) -> Local:
@@ -300,7 +305,7 @@ def _folder_lock(folder: Path, deadline: Deadline) -> Iterator[None]:
                 if deadline.expired:
                     raise DatabaseLocked(
                         f"another process kept {folder} locked for {deadline.seconds:g} s while restoring; "
-                        "try again, or raise timeout_seconds"
+                        "try again, or raise the timeout"
                     ) from None
                 time.sleep(0.05)
         yield

@@ -45,6 +45,7 @@ from .errors import (
 )
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
 from .supervisor import run_app
+from .timing import BACKUP_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
 
@@ -66,19 +67,21 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _settings_options(model: type[PyltsSettings]) -> argparse.ArgumentParser:
-    """Options for every non-secret field of ``model``, named after the field."""
+    """Options for every non-secret field of ``model``, named after what it is (``--replica-url``, or ``--s3``)."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("settings (each also read from its environment variable or .env)")
     group.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")
+    keyword_names = {field: keyword for keyword, field in model._KEYWORD_NAMES.items()}
     for name, field in model.model_fields.items():
         if name in _SECRETS:
             continue
-        flag = "--" + name.replace("_", "-")
+        names = [keyword_names[name], name] if name in keyword_names else [name]
+        flags = ["--" + n.replace("_", "-") for n in names]
         help_text = f"{field.description} [{field.validation_alias}]"
         if field.annotation in (bool, bool | None):
-            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            group.add_argument(flag, dest=name, metavar=name.upper(), default=None, help=help_text)
+            group.add_argument(*flags, dest=name, metavar=names[0].upper(), default=None, help=help_text)
     return parent
 
 
@@ -102,9 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         example: str,
         run: Callable[[argparse.Namespace], int],
         options: argparse.ArgumentParser = settings,
+        old_names: Sequence[str] = (),
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name,
+            aliases=list(old_names),
             help=summary,
             description=summary,
             epilog=f"example:\n  {example}",
@@ -132,7 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="check run before moving into place",
     )
     restore.add_argument(
-        "--timeout", type=float, default=600.0, metavar="SECONDS", help="give up after this long (default 600)"
+        "--timeout",
+        type=float,
+        default=RESTORE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up after this long (default {RESTORE_TIMEOUT:g})",
     )
 
     replicate = command(
@@ -145,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--once", action="store_true", help="back up once and exit as soon as the backup is durable")
     mode.add_argument("--exec", metavar="COMMAND", help="run COMMAND under replication and exit with its exit code")
     replicate.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="with --once: give up after this long (default 60)"
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"with --once: give up after this long (default {BACKUP_TIMEOUT:g})",
     )
     replicate.add_argument(
         "--delete", action="store_true", help="with --once: delete the database after a confirmed backup"
@@ -161,7 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--sync", action="store_true", help="make a one-shot backup of the sentinel (when no replication runs)"
     )
     verify.add_argument(
-        "--timeout", type=float, default=60.0, metavar="SECONDS", help="how long the sentinel may take (default 60)"
+        "--timeout",
+        type=float,
+        default=VERIFY_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long the sentinel may take (default {VERIFY_TIMEOUT:g})",
     )
 
     config = command(
@@ -174,8 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="PATH", help="write it to PATH (owner-only permissions) instead of printing it"
     )
 
-    status = command("status", "List what the replica holds.", "pylts status --json", _status)
-    status.add_argument("--json", action="store_true", help="print the listing as JSON")
+    contents = command(
+        "contents",
+        "List what the replica holds (`status`, its old name, still works).",
+        "pylts contents --json",
+        _contents,
+        old_names=["status"],
+    )
+    contents.add_argument("--json", action="store_true", help="print the listing as JSON")
 
     binary_options = _settings_options(LitestreamSettings)
     command("version", "Print the versions of pylts and litestream.", "pylts version", _version, binary_options)
@@ -204,7 +226,7 @@ def _restore(args: argparse.Namespace) -> int:
             raise _Usage(
                 "--if-missing restores only a missing database: it cannot go with --force, --timestamp or --txid"
             )
-        outcome = cfg.ensure_restored(integrity_check=args.integrity_check, timeout_seconds=args.timeout)
+        outcome = cfg.ensure_restored(integrity_check=args.integrity_check, timeout=args.timeout)
         print(f"{cfg.dbpath}: {outcome.value}")
         return 0
     cfg.restore(
@@ -212,7 +234,7 @@ def _restore(args: argparse.Namespace) -> int:
         timestamp=args.timestamp,
         txid=args.txid,
         integrity_check=args.integrity_check,
-        timeout_seconds=args.timeout,
+        timeout=args.timeout,
     )
     print(f"restored {cfg.dbpath} from {cfg.s3}")
     return 0
@@ -223,7 +245,7 @@ def _replicate(args: argparse.Namespace) -> int:
     app = _app_argv(args.exec) if args.exec is not None else None
     cfg = _config_from(args)
     if args.once:
-        timeout = 60.0 if args.timeout is None else args.timeout
+        timeout = BACKUP_TIMEOUT if args.timeout is None else args.timeout
         if not cfg.timed_replicate(timeout, delete=args.delete):
             print(f"pylts: error: the backup did not finish within {timeout:g} s", file=sys.stderr)
             return EXIT_FAILURE
@@ -274,7 +296,7 @@ def _shell_exit_code(returncode: int) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    result = _config_from(args).verify(timeout_seconds=args.timeout, sync=args.sync)
+    result = _config_from(args).verify(timeout=args.timeout, sync=args.sync)
     lag = f" (lag {result.lag_seconds:.2f} s)" if result.lag_seconds is not None else ""
     print(f"{result.status}{lag}: {result.detail}")
     return {"ok": 0, "lagging": EXIT_LAGGING}.get(result.status, EXIT_FAILURE)
@@ -289,7 +311,12 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(args: argparse.Namespace) -> int:
+def _contents(args: argparse.Namespace) -> int:
+    if args.command == "status":
+        print(
+            "pylts: `pylts status` is now `pylts contents` (what the replica holds); the old name will go away",
+            file=sys.stderr,
+        )
     contents = _config_from(args).replica_contents()
     if args.json:
         print(contents.model_dump_json(indent=2))
@@ -359,6 +386,8 @@ def reference_markdown() -> str:
     parts += ["```text", parser.format_help().rstrip(), "```", ""]
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, sub in subparsers.choices.items():
+        if name != sub.prog.split()[-1]:
+            continue  # an old name of a command documented under its new one
         parts += [f"## pylts {name}", "", "```text", sub.format_help().rstrip(), "```", ""]
     return "\n".join(parts)
 

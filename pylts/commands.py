@@ -60,9 +60,7 @@ def replicate_argv(ls: Litestream, db: Path, replica: S3Replica, *, once: bool =
     >>> replicate_argv(Litestream(Path("/bin/litestream"), Version(0, 3, 13)), Path("/data/app.db"), parse_replica_url("s3://bkt/app.db"))
     ['/bin/litestream', 'replicate', '-config', '/data/.app.db-pylts.yml', '-no-expand-env']
     """
-    if ls.is_legacy:
-        if once:
-            raise ValueError("litestream 0.3 has no -once")
+    if ls.is_legacy:  # no -once on 0.3: its callers follow the log instead (see pylts.backup)
         return [str(ls.path), "replicate", *config_option(config_path_for(db))]
     return [str(ls.path), "replicate", *(["-once"] if once else []), str(db), replica.url()]
 
@@ -84,9 +82,7 @@ def restore_argv(
     ['/bin/litestream', 'restore', '-json', '-txid', '0000000000000002', '-o', '/d/tmp/a.db', 's3://bkt/a.db']
     """
     point = [*(["-timestamp", timestamp] if timestamp else []), *(["-txid", txid] if txid else [])]
-    if ls.is_legacy:
-        if txid:
-            raise ValueError("litestream 0.3 has no transaction ids: restore by timestamp")
+    if ls.is_legacy:  # no txid on 0.3: restore() refuses one before anything runs
         return [str(ls.path), "restore", *config_option(config_path_for(db)), *point, "-o", str(output), str(db)]
     return [str(ls.path), "restore", "-json", *point, "-o", str(output), replica.url()]
 

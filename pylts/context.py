@@ -21,9 +21,7 @@ from .errors import EndpointUnreachable, LitestreamTimeout
 from .replica import S3Replica
 from .runner import Deadline, ManagedProcess, OutputLine, RunResult
 from .sqlite_files import config_path_for
-
-#: Longest wait for the endpoint to accept a TCP connection before a run.
-PROBE_SECONDS = 3.0
+from .timing import LITESTREAM_STOP_GRACE, PROBE_SECONDS, REPROBE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ class RunContext:
             return runner.run(argv, env=self.env, timeout=max(deadline.remaining(), 0.001), secrets=self.secrets)
         except LitestreamTimeout as timeout:
             try:
-                self.probe(Deadline(0.5))
+                self.probe(Deadline(REPROBE_SECONDS))
             except EndpointUnreachable as gone:
                 raise EndpointUnreachable(
                     f"{gone} (it stopped answering while litestream was working)",
@@ -60,7 +58,7 @@ class RunContext:
         argv: Sequence[str],
         *,
         on_line: Callable[[OutputLine], None] | None = None,
-        stop_grace: float = runner.DEFAULT_STOP_GRACE,
+        stop_grace: float = LITESTREAM_STOP_GRACE,
     ) -> ManagedProcess:
         """A long-running litestream (not started yet) with this context's environment."""
         return ManagedProcess(argv, env=self.env, secrets=self.secrets, on_line=on_line, stop_grace=stop_grace)

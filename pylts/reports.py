@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -42,18 +43,26 @@ class _Report(BaseModel):
 
 
 class RestoreReport(_Report):
-    """What ``litestream restore -json`` (0.5) prints after a restore."""
+    """What a restore did: where the database is, which position it was restored at, how long it took.
 
-    db_path: str
+    ``restore_report()`` and ``ensure_restored()`` return it. ``txid`` is the transaction restored
+    (litestream 0.5), ``generation`` the generation (0.3; ``None`` for a point in time there).
+    ``duration_ms`` is litestream's own figure on 0.5, measured by pylts on 0.3; ``integrity_check``
+    is the check the copy passed before it was moved into place. ``litestream restore -json``
+    (0.5) prints the same fields, which is how its report is read.
+    """
+
+    db_path: Path
     replica: str
-    txid: str
+    txid: str | None = None
+    generation: str | None = None
     duration_ms: int
     integrity_check: str = "none"
 
     @property
-    def txid_number(self) -> int:
-        """The restored transaction id as an integer."""
-        return int(self.txid, 16)
+    def txid_number(self) -> int | None:
+        """The restored transaction id as an integer (``None`` on litestream 0.3)."""
+        return None if self.txid is None else int(self.txid, 16)
 
 
 class LtxFile(_Report):

@@ -25,6 +25,7 @@ from .reports import RestoreReport, parse_restore_report
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck
 from .status import replica_contents
+from .timing import RESTORE_BUSY_TIMEOUT
 
 
 def restore(
@@ -35,11 +36,8 @@ def restore(
     deadline: Deadline,
     timestamp: datetime | str | None = None,
     txid: int | str | None = None,
-) -> RestoreReport | None:
-    """Restore the replica of ``ctx.db`` into place, as of now or of a point; see `ConfigS3.restore`.
-
-    Returns litestream's report (0.5 only, ``None`` on 0.3).
-    """
+) -> RestoreReport:
+    """Restore the replica of ``ctx.db`` into place, as of now or of a point; see `ConfigS3.restore_report`."""
     db = ctx.db
     point = _point(ctx, timestamp, txid)
     present = db.exists() and not sqlite_files.is_blank(db)  # an empty file holds nothing to protect
@@ -50,7 +48,7 @@ def restore(
         )
     if present:
         sqlite_files.require_sqlite_header(db)
-        with sqlite_files.write_locked(db, busy_timeout=2.0):
+        with sqlite_files.write_locked(db, busy_timeout=min(RESTORE_BUSY_TIMEOUT, deadline.remaining())):
             pass  # nobody is writing now: refuse early, before anything is downloaded or staged
     ctx.probe(deadline)
     generation = None if point or not ctx.litestream.is_legacy else _newest_generation(ctx, deadline)
@@ -64,7 +62,7 @@ def restore(
                 what = " ".join(f"{k} {v}" for k, v in point.items())
                 raise NoBackupFound(
                     f"the replica holds no backup of {db.name} at {what}: it is before the first backup "
-                    "or past the last one; `pylts status` lists what the replica holds",
+                    "or past the last one; `pylts contents` lists what the replica holds",
                     argv=error.argv,
                     returncode=error.returncode,
                     output=error.output,
@@ -79,9 +77,17 @@ def restore(
         sqlite_files.check_integrity(staged, integrity_check)
         sqlite_files.checkpoint(staged)
         sqlite_files.fsync_file_and_dir(staged)
-        report = parse_restore_report(result.stdout)
-        _install(staged, db, report.txid if report else generation)
-    logger.info("restored {} from {}{}", db, ctx.replica.url(), f" up to txid {report.txid}" if report else "")
+        reported = parse_restore_report(result.stdout)  # litestream 0.5 reports; 0.3 prints nothing
+        report = RestoreReport(
+            db_path=db,
+            replica=ctx.replica.url(),
+            txid=reported.txid if reported else None,
+            generation=None if reported else generation,
+            duration_ms=reported.duration_ms if reported else round(result.seconds * 1000),
+            integrity_check=integrity_check,
+        )
+        _install(staged, db, report.txid or report.generation)
+    logger.info("restored {} from {} at {}", db, report.replica, report.txid or report.generation or "a point in time")
     return report
 
 

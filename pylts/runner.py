@@ -34,12 +34,11 @@ from loguru import logger
 
 from . import guard
 from .errors import CommandNotRunnable, InvalidArgument, LitestreamTimeout, UnreadableOutput
+from .timing import LITESTREAM_STOP_GRACE, ONE_SHOT_STOP_GRACE, READER_JOIN_SECONDS
 
 #: What a child is to the guard: apps stop first, litestream after them (its final sync sees every commit).
 Role = Literal["app", "litestream"]
 
-#: Seconds a stopped litestream gets for its final sync before it is killed.
-DEFAULT_STOP_GRACE = 35.0
 #: Bytes of each output stream kept for error messages (the newest lines).
 TAIL_BYTES = 64 * 1024
 #: Most bytes of stdout a one-shot run may print when pylts parses it: about 300,000 LTX files of `ltx -json`.
@@ -126,7 +125,7 @@ class ManagedProcess:
         env: Mapping[str, str],
         secrets: Sequence[str] = (),
         on_line: Callable[[OutputLine], None] | None = None,
-        stop_grace: float = DEFAULT_STOP_GRACE,
+        stop_grace: float = LITESTREAM_STOP_GRACE,
         capture: bool = True,
         keep_stdout: bool = False,
         role: Role = "litestream",
@@ -251,7 +250,7 @@ class ManagedProcess:
 
     def _join_readers(self) -> None:
         for reader in self._readers:
-            reader.join(timeout=5)
+            reader.join(timeout=READER_JOIN_SECONDS)
 
     def __enter__(self) -> ManagedProcess:
         return self.start()
@@ -310,7 +309,8 @@ def run(
     """
     Deadline(timeout)  # validates
     # A one-shot command has no final sync worth waiting for: stop it quickly, within about a second.
-    with ManagedProcess(argv, env=env, secrets=secrets, stop_grace=min(timeout, 1.0), keep_stdout=True) as proc:
+    grace = min(timeout, ONE_SHOT_STOP_GRACE)
+    with ManagedProcess(argv, env=env, secrets=secrets, stop_grace=grace, keep_stdout=True) as proc:
         code = proc.wait(timeout)
         if code is None:
             proc.stop()

@@ -13,16 +13,25 @@ ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 
 from __future__ import annotations
 
+import difflib
+import functools
 import os
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, ParamSpec, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from pydantic_settings.sources import ENV_FILE_SENTINEL, DotenvType
 
 from . import backup, binary, restore
@@ -30,18 +39,30 @@ from .boot import BootPolicy, BootReport, ensure_restored
 from .commands import child_env, config_yaml, replicate_argv, restore_argv
 from .context import RunContext, write_private
 from .envfile import read_env_file
-from .errors import DatabaseNotFound, InvalidSettings
+from .errors import BackupNotConfirmed, DatabaseNotFound, InvalidArgument, InvalidSettings, LitestreamTimeout
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
-from .reports import ReplicaContents
+from .reports import ReplicaContents, RestoreReport
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck, database_files, remove
 from .status import replica_contents
-from .supervisor import STALL_TIMEOUT, Replicator
+from .supervisor import Replicator
+from .timing import (
+    BACKUP_TIMEOUT,
+    LISTING_TIMEOUT,
+    MAX_BACKOFF,
+    ONE_SHOT_STOP_GRACE,
+    RESTORE_TIMEOUT,
+    STALL_TIMEOUT,
+    STOP_TIMEOUT,
+    VERIFY_TIMEOUT,
+)
 from .verify import VerifyResult
 from .verify import verify as verify_backup
 
 _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _S = TypeVar("_S", bound="PyltsSettings")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 #: The ``_env_file`` given to the settings being built, for `PyltsSettings.settings_customise_sources`.
 _REQUESTED_ENV_FILE: ContextVar[DotenvType | None] = ContextVar("pylts_requested_env_file", default=ENV_FILE_SENTINEL)
@@ -57,24 +78,42 @@ class PyltsSettings(BaseSettings):
     An empty value (``REPLICA_ENDPOINT=``) counts as unset, in the environment and in the
     file, so it never hides a value given elsewhere. The file is read by `pylts.envfile`'s
     rules; values given are never shown in validation errors (they may be secrets).
+
+    Strict at the door: a keyword that names no setting (``ConfigS3(folde=...)``) is an
+    error, not silently ignored. Other variables in the environment or in ``.env`` (the app's
+    own) are not settings of pylts and are left alone.
     """
 
     model_config = SettingsConfigDict(
         env_file=".env",
         env_file_encoding="utf-8",
         env_ignore_empty=True,
-        extra="ignore",
+        extra="forbid",
         populate_by_name=True,
         hide_input_in_errors=True,
     )
 
+    #: Keyword names that say what a setting is, for fields that keep their pylts 0.0.9 name.
+    _KEYWORD_NAMES: ClassVar[dict[str, str]] = {}
+
     def __init__(self, _env_file: DotenvType | None = ENV_FILE_SENTINEL, **values: Any) -> None:
+        values = self._by_field_name(values)
         # The stock dotenv source would read the file before pylts could check it: hand the name to ours instead.
-        token = _REQUESTED_ENV_FILE.set(_env_file)
+        requested = _REQUESTED_ENV_FILE.set(_env_file)
         try:
             super().__init__(_env_file=None, **values)
         finally:
-            _REQUESTED_ENV_FILE.reset(token)
+            _REQUESTED_ENV_FILE.reset(requested)
+
+    @classmethod
+    def _by_field_name(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` with each keyword name (``secret_access_key``) turned into its field's (``token``)."""
+        for keyword, field in cls._KEYWORD_NAMES.items():
+            if keyword in values:
+                if field in values:
+                    raise InvalidSettings([(keyword, f"give {keyword} or its old name {field}, not both")])
+                values[field] = values.pop(keyword)
+        return values
 
     @classmethod
     def load(cls: type[_S], **values: Any) -> _S:
@@ -88,7 +127,17 @@ class PyltsSettings(BaseSettings):
         try:
             return cls(**values)
         except ValidationError as exc:
-            raise InvalidSettings([(_setting(error), error["msg"]) for error in exc.errors()]) from exc
+            raise InvalidSettings([(_setting(error), cls._problem(error)) for error in exc.errors()]) from exc
+
+    @classmethod
+    def _problem(cls, error: ErrorDetails) -> str:
+        """What is wrong with one setting; for an unknown one, the names it may have meant."""
+        if error["type"] != "extra_forbidden":
+            return error["msg"]
+        known = [*cls.model_fields, *cls._KEYWORD_NAMES]
+        close = difflib.get_close_matches(_setting(error), known, n=2)
+        hint = f"; did you mean {' or '.join(close)}?" if close else f"; settings are {', '.join(sorted(known))}"
+        return f"no such setting{hint}"
 
     @classmethod
     def settings_customise_sources(
@@ -108,7 +157,13 @@ class PyltsSettings(BaseSettings):
 
 
 class _DotEnvFile(DotEnvSettingsSource):
-    """pydantic-settings' dotenv source, reading each file with `pylts.envfile.read_env_file`."""
+    """pydantic-settings' dotenv source, reading each file with `pylts.envfile.read_env_file`.
+
+    Only the variables that name a setting are taken: the rest of the file belongs to the app.
+    """
+
+    def __call__(self) -> dict[str, Any]:
+        return EnvSettingsSource.__call__(self)  # not the stock dotenv's, which adds every other line as an extra
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
         names = [self.env_file] if isinstance(self.env_file, (str, os.PathLike)) else list(self.env_file or ())
@@ -121,6 +176,39 @@ class _DotEnvFile(DotEnvSettingsSource):
             for name, value in values.items()
             if not (self.env_ignore_empty and value == "")
         }
+
+
+def _timeout_renamed(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Accept ``timeout_seconds=``, the 0.0.9 (and 0.1) name of ``timeout=``, with a `DeprecationWarning`."""
+
+    @functools.wraps(method)
+    def accepting_old_name(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if "timeout_seconds" in kwargs:
+            if "timeout" in kwargs:
+                raise InvalidArgument("give timeout (or its old name timeout_seconds), not both")
+            warnings.warn(
+                f"{method.__name__}(timeout_seconds=...) is now {method.__name__}(timeout=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            kwargs["timeout"] = kwargs.pop("timeout_seconds")
+        return method(*args, **kwargs)
+
+    return accepting_old_name
+
+
+def _delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:
+    """Delete the backed-up database once confirmed, within what is left of ``deadline``."""
+    try:
+        backup.delete_if_confirmed(ctx, deadline)
+    except LitestreamTimeout as exc:
+        raise BackupNotConfirmed(
+            f"the backup of {ctx.db} is done, but confirming that the replica holds all of it did not finish "
+            f"within the {deadline.seconds:g} s deadline; {ctx.db} was kept: run timed_replicate again with "
+            "a longer timeout",
+            argv=exc.argv,
+            output=exc.output,
+        ) from None
 
 
 def _setting(error: ErrorDetails) -> str:
@@ -144,11 +232,11 @@ class LitestreamSettings(PyltsSettings):
 class ConfigS3(PyltsSettings):
     """Where a SQLite database lives locally and where litestream keeps its backup.
 
-    Field | Environment | Default
+    Field (keyword) | Environment | Default
     --- | --- | ---
-    `key` | `LITESTREAM_ACCESS_KEY_ID` | required for S3, unless `use_aws_credential_chain`
-    `token` | `LITESTREAM_SECRET_ACCESS_KEY` | required with `key`
-    `s3` | `REPLICA_URL` | required: `s3://BUCKET/PATH`
+    `key` (or `access_key_id`) | `LITESTREAM_ACCESS_KEY_ID` | required for S3, unless `use_aws_credential_chain`
+    `token` (or `secret_access_key`) | `LITESTREAM_SECRET_ACCESS_KEY` | required with `key`
+    `s3` (or `replica_url`) | `REPLICA_URL` | required: `s3://BUCKET/PATH`
     `db` | `DB_SQLITE` | `db.sqlite`
     `folder` | `DB_FOLDER` | `./data` under the working directory
     `endpoint` | `REPLICA_ENDPOINT` | AWS; set it for R2, B2, MinIO, Tigris...
@@ -157,6 +245,12 @@ class ConfigS3(PyltsSettings):
     `litestream_bin` | `LITESTREAM_BIN` | next to Python, then `PATH`
     `use_aws_credential_chain` | `PYLTS_AWS_CREDENTIAL_CHAIN` | `false`
     `ready_timeout` | `PYLTS_READY_TIMEOUT` | 30 s + 0.5 s per MB of database
+
+    ``access_key_id``, ``secret_access_key`` and ``replica_url`` say what ``key``, ``token``
+    (the secret access key, not an AWS session token) and ``s3`` are; both names work, as
+    keywords and as attributes. A misspelled keyword raises: ``ConfigS3(...)`` raises
+    pydantic's ``ValidationError``, `ConfigS3.load` raises `InvalidSettings` (a `PyltsError`);
+    both are ``ValueError``s.
 
     Examples:
         >>> cfg = ConfigS3(key="AKIAEXAMPLE", token="s3cr3t", s3="s3://backups/app.db", db="app.sqlite3")
@@ -172,6 +266,12 @@ class ConfigS3(PyltsSettings):
         Value error, db must be a plain file name, without '/', '\\' or '..': got '../app.db';
         put the directory in folder (DB_FOLDER) instead
     """
+
+    _KEYWORD_NAMES: ClassVar[dict[str, str]] = {
+        "access_key_id": "key",
+        "secret_access_key": "token",
+        "replica_url": "s3",
+    }
 
     key: SecretStr | None = Field(
         default=None,
@@ -285,6 +385,21 @@ class ConfigS3(PyltsSettings):
                 yield name, getattr(self, name)
 
     @property
+    def access_key_id(self) -> SecretStr | None:
+        """The access key id (the field ``key``, ``LITESTREAM_ACCESS_KEY_ID``)."""
+        return self.key
+
+    @property
+    def secret_access_key(self) -> SecretStr | None:
+        """The secret access key (the field ``token``, ``LITESTREAM_SECRET_ACCESS_KEY``)."""
+        return self.token
+
+    @property
+    def replica_url(self) -> str:
+        """Where the backup lives, ``s3://BUCKET/PATH`` (the field ``s3``, ``REPLICA_URL``)."""
+        return self.s3
+
+    @property
     def replica(self) -> S3Replica:
         """The parsed replica, with ``endpoint``, ``region`` and ``force_path_style`` merged in.
 
@@ -331,6 +446,7 @@ class ConfigS3(PyltsSettings):
         """
         return restore_argv(self._litestream(), self.dbpath, self.replica, self.dbpath)
 
+    @_timeout_renamed
     def restore(
         self,
         *,
@@ -338,63 +454,69 @@ class ConfigS3(PyltsSettings):
         timestamp: datetime | str | None = None,
         txid: int | str | None = None,
         integrity_check: IntegrityCheck = "quick",
-        timeout_seconds: float = 600.0,
+        timeout: float = RESTORE_TIMEOUT,
     ) -> Path:
-        """Restore the latest backup (or the one as of ``timestamp`` or ``txid``) to ``dbpath``.
+        """Restore the latest backup (or the one as of ``timestamp`` or ``txid``) to ``dbpath``; returns ``dbpath``.
+
+        As `restore_report`, which returns what the restore did instead of the path.
+
+        Example:
+            ```python
+            cfg.restore(overwrite=True)  # PosixPath('/srv/app/data/app.db'), replaced only after its checks
+            ```
+        """
+        self.restore_report(
+            overwrite=overwrite, timestamp=timestamp, txid=txid, integrity_check=integrity_check, timeout=timeout
+        )
+        return self.dbpath
+
+    @_timeout_renamed
+    def restore_report(
+        self,
+        *,
+        overwrite: bool = False,
+        timestamp: datetime | str | None = None,
+        txid: int | str | None = None,
+        integrity_check: IntegrityCheck = "quick",
+        timeout: float = RESTORE_TIMEOUT,
+    ) -> RestoreReport:
+        """Restore like `restore`, and return what was restored: position, duration, integrity check.
 
         The backup is restored into a private folder beside the database, checked
         (``integrity_check``: ``"quick"``, ``"full"`` or ``"none"``) and only then
         moved into place, so a failure at any moment leaves ``dbpath`` as it was.
         An existing database is replaced only with ``overwrite=True``.
         ``timestamp`` is an aware datetime or an RFC 3339 string; ``txid`` an int or
-        hex string (litestream 0.5 only). Returns ``dbpath``.
+        hex string (litestream 0.5 only). ``timeout`` bounds the whole call (docs/time.md).
 
-        Examples:
-            >>> import sqlite3, tempfile
-            >>> from pylts.testing import LocalS3
-            >>> s3 = LocalS3().start()
-            >>> s3.create_bucket("backups")
-            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
-            >>> cfg.restore()
-            Traceback (most recent call last):
-            ...
-            pylts.errors.NoBackupFound: restore of app.db failed: no matching backup files available;
-            nothing has been replicated to this REPLICA_URL yet; check the URL or back up first
-            >>> with sqlite3.connect(cfg.dbpath) as conn:
-            ...     _ = conn.execute("CREATE TABLE notes (body TEXT)")
-            >>> conn.close()
-            >>> cfg.timed_replicate(30, delete=False)
-            True
-            >>> cfg.restore()
-            Traceback (most recent call last):
-            ...
-            pylts.errors.DatabaseExists: ... already exists and restore() does not overwrite it; ...
-            >>> cfg.restore(overwrite=True) == cfg.dbpath
-            True
-            >>> s3.stop()
+        Example:
+            ```python
+            report = cfg.restore_report(overwrite=True)
+            print(report.txid, report.duration_ms, report.integrity_check)  # 0000000000000003 41 quick
+            ```
 
         Raises:
             DatabaseExists: ``dbpath`` exists and ``overwrite`` is false.
             NoBackupFound: the replica holds no backup.
             EndpointUnreachable, BucketNotFound, CredentialsRejected: the store cannot be used.
+            LitestreamTimeout: ``timeout`` ran out.
             RestoreError: litestream failed for another reason (its message included).
         """
-        deadline = Deadline(timeout_seconds)
-        restore.restore(
+        return restore.restore(
             self._context(),
             overwrite=overwrite,
             integrity_check=integrity_check,
-            deadline=deadline,
+            deadline=Deadline(timeout),
             timestamp=timestamp,
             txid=txid,
         )
-        return self.dbpath
 
+    @_timeout_renamed
     def ensure_restored(
         self,
         *,
         integrity_check: IntegrityCheck = "quick",
-        timeout_seconds: float = 600.0,
+        timeout: float = RESTORE_TIMEOUT,
         policy: BootPolicy | None = None,
     ) -> BootReport:
         """The first line of an app: make sure the database is there, and current, before anything opens it.
@@ -406,60 +528,49 @@ class ConfigS3(PyltsSettings):
         (`ForeignDatabase`), or replicated before to a replica that is now empty
         (`ReplicaMissing`) is refused, and nothing is changed, unless ``policy`` (default:
         the ``boot_policy`` setting, ``PYLTS_BOOT_POLICY``) says ``quarantine`` or ``adopt``.
-        Returns a `BootReport` with the positions seen. Several processes may call it at
-        once: one restores, the others wait and then find the database.
+        Returns a `BootReport` with the positions seen (and the `RestoreReport` of a restore).
+        Several processes may call it at once: one restores, the others wait and then find
+        the database.
 
-        Examples:
-            >>> import tempfile
-            >>> from pylts.testing import LocalS3
-            >>> s3 = LocalS3().start()
-            >>> s3.create_bucket("backups")
-            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
-            >>> cfg.ensure_restored().value
-            'fresh'
-            >>> s3.stop()
+        Example:
+            ```python
+            cfg.ensure_restored().value  # 'restored', 'fresh' or 'existing'
+            ```
         """
-        deadline = Deadline(timeout_seconds)
+        deadline = Deadline(timeout)
         return ensure_restored(
             self._context(), integrity_check=integrity_check, deadline=deadline, policy=policy or self.boot_policy
         )
 
-    def timed_replicate(self, timeout_seconds: float, *, delete: bool = True) -> bool:
+    @_timeout_renamed
+    def timed_replicate(self, timeout: float = BACKUP_TIMEOUT, *, delete: bool = True) -> bool:
         """Back up the database once; return as soon as the backup is durable.
 
-        Returns True when the backup is done, False only when ``timeout_seconds``
-        ran out with no cause known. A known cause (bucket missing, credentials
-        refused, endpoint unreachable) raises its error within the deadline.
+        Returns True when the backup is done, False only when ``timeout`` ran out
+        with no cause known. A known cause (bucket missing, credentials refused,
+        endpoint unreachable) raises its error within the deadline.
 
         As in pylts 0.0.9 the local database is then deleted, unless
         ``delete=False``; it is deleted only after confirming, under SQLite's
-        write lock, that the replica holds every committed transaction
-        (else `BackupNotConfirmed` is raised and nothing is deleted).
+        write lock and within the same deadline, that the replica holds every
+        committed transaction (else `BackupNotConfirmed` is raised and nothing is
+        deleted). pylts 0.0.9's ``timeout_seconds=`` still works.
 
-        Examples:
-            >>> import sqlite3, tempfile
-            >>> from contextlib import closing
-            >>> from pylts.testing import LocalS3
-            >>> s3 = LocalS3().start()
-            >>> s3.create_bucket("backups")
-            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
-            >>> with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
-            ...     _ = conn.execute("CREATE TABLE notes (body TEXT)")
-            >>> cfg.timed_replicate(30)
-            True
-            >>> cfg.dbpath.exists()
-            False
-            >>> s3.stop()
+        Example:
+            ```python
+            cfg.timed_replicate(60, delete=False)  # True: the replica holds every committed transaction
+            ```
         """
-        deadline = Deadline(timeout_seconds)
+        deadline = Deadline(timeout)
         ctx = self._context()
         if not backup.backup_once(ctx, deadline):
             return False
         if delete:
-            backup.delete_if_confirmed(ctx, Deadline(max(deadline.remaining(), 30.0)))
+            _delete_if_confirmed(ctx, deadline)
         return True
 
-    def verify(self, *, timeout_seconds: float = 60.0, sync: bool = False) -> VerifyResult:
+    @_timeout_renamed
+    def verify(self, *, timeout: float = VERIFY_TIMEOUT, sync: bool = False) -> VerifyResult:
         """Prove the backup restores and is current; returns ok, lagging or failed with the lag.
 
         Writes a sentinel row, waits for the replica to hold it (watching the
@@ -467,41 +578,30 @@ class ConfigS3(PyltsSettings):
         integrity and the row, then removes every file it made and the sentinel
         (and its table, if verify created it). Replication must be running
         (``replicating()``, ``pylts replicate``), or pass ``sync=True`` to make a
-        one-shot backup of the sentinel here.
+        one-shot backup of the sentinel here. ``timeout`` running out gives ``"lagging"``.
 
-        Examples:
-            >>> import sqlite3, tempfile
-            >>> from contextlib import closing
-            >>> from pylts.testing import LocalS3
-            >>> s3 = LocalS3().start()
-            >>> s3.create_bucket("backups")
-            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
-            >>> with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
-            ...     _ = conn.execute("CREATE TABLE notes (body TEXT)")
-            >>> result = cfg.verify(sync=True)
-            >>> result.status, result.lag_seconds < 60
-            ('ok', True)
-            >>> s3.stop()
+        Example:
+            ```python
+            result = cfg.verify(sync=True)
+            result.status, result.lag_seconds  # ('ok', 0.41)
+            ```
         """
-        deadline = Deadline(timeout_seconds)
+        deadline = Deadline(timeout)
         if not self.dbpath.is_file():
             raise DatabaseNotFound(f"{self.dbpath} does not exist: there is nothing to verify")
         return verify_backup(self._context(), deadline, sync=sync)
 
-    def replica_contents(self, *, timeout_seconds: float = 60.0) -> ReplicaContents:
+    @_timeout_renamed
+    def replica_contents(self, *, timeout: float = LISTING_TIMEOUT) -> ReplicaContents:
         """What the replica holds: LTX files (litestream 0.5) or generations and snapshots (0.3).
 
-        Examples:
-            >>> import tempfile
-            >>> from pylts.testing import LocalS3
-            >>> s3 = LocalS3().start()
-            >>> s3.create_bucket("backups")
-            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
-            >>> cfg.replica_contents().empty
-            True
-            >>> s3.stop()
+        Example:
+            ```python
+            contents = cfg.replica_contents()
+            contents.empty, contents.latest  # (False, datetime.datetime(2026, 11, 23, 15, 2, 7, tzinfo=...))
+            ```
         """
-        return replica_contents(self._context(), Deadline(timeout_seconds))
+        return replica_contents(self._context(), Deadline(timeout))
 
     def litestream_config(self) -> str:
         """A litestream YAML config for this database, for running litestream yourself.
@@ -528,8 +628,8 @@ class ConfigS3(PyltsSettings):
         self,
         *,
         ready_timeout: float | None = None,
-        stop_timeout: float = 30.0,
-        max_backoff: float = 30.0,
+        stop_timeout: float = STOP_TIMEOUT,
+        max_backoff: float = MAX_BACKOFF,
         stall_timeout: float = STALL_TIMEOUT,
     ) -> Replicator:
         """Continuous replication of this database while a ``with`` block runs.
@@ -541,19 +641,11 @@ class ConfigS3(PyltsSettings):
         commit may stay out of the replica before ``status()`` reports it and a stuck
         litestream is restarted.
 
-        Examples:
-            >>> import sqlite3, tempfile
-            >>> from contextlib import closing
-            >>> from pylts.testing import LocalS3
-            >>> s3 = LocalS3().start()
-            >>> s3.create_bucket("backups")
-            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
-            >>> with cfg.replicating() as replication:
-            ...     with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
-            ...         _ = conn.execute("CREATE TABLE notes (body TEXT)")
-            ...     print(replication.wait_for_sync(30), replication.status().restarts)
-            True 0
-            >>> s3.stop()
+        Example:
+            ```python
+            with cfg.replicating() as replication:  # in sync when the block starts
+                ...  # the app commits; replication.wait_for_sync(30) waits until the replica holds it
+            ```
         """
         return Replicator(
             [self],
@@ -584,7 +676,7 @@ class ConfigS3(PyltsSettings):
         """
         deadline = Deadline(timeout)
         ctx = self._context()
-        with ctx.legacy_config(), ctx.process(cmd, stop_grace=1.0) as proc:
+        with ctx.legacy_config(), ctx.process(cmd, stop_grace=ONE_SHOT_STOP_GRACE) as proc:
             if proc.wait(deadline.remaining()) is None:
                 proc.stop()
         return proc.output("stdout"), proc.output("stderr")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import AlreadyReplicating, DatabaseInvalid, DatabaseLocked
+from .timing import BUSY_TIMEOUT
 
 IntegrityCheck = Literal["full", "quick", "none"]
 _HEADER = b"SQLite format 3\x00"
@@ -216,7 +217,7 @@ def create_empty(path: Path) -> None:
         conn.execute("PRAGMA journal_mode=WAL")
 
 
-def checkpoint(path: Path, busy_timeout: float = 5.0) -> None:
+def checkpoint(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> None:
     """Fold the WAL into ``path`` and truncate it, so the main file holds every transaction."""
     try:
         with contextlib.closing(sqlite3.connect(path, timeout=busy_timeout)) as conn:
@@ -228,7 +229,7 @@ def checkpoint(path: Path, busy_timeout: float = 5.0) -> None:
 
 
 @contextlib.contextmanager
-def write_locked(path: Path, busy_timeout: float = 5.0) -> Iterator[sqlite3.Connection]:
+def write_locked(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Iterator[None]:
     """Hold SQLite's write lock on ``path``, so no other connection can commit meanwhile."""
     conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
     try:
@@ -238,7 +239,7 @@ def write_locked(path: Path, busy_timeout: float = 5.0) -> Iterator[sqlite3.Conn
             raise DatabaseLocked(
                 f"{path} is locked by another writer ({exc}); stop the processes that use it, then try again"
             ) from None
-        yield conn
+        yield
         conn.execute("ROLLBACK")
     finally:
         conn.close()

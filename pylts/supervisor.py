@@ -33,33 +33,40 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
+from .boot import BootReport, ensure_restored
 from .commands import config_option, config_yaml
-from .context import PROBE_SECONDS, RunContext, write_private
+from .context import RunContext, write_private
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import DatabaseSync, SyncTracker
 from .output import error_from_text
 from .runner import Deadline, ManagedProcess
+from .timing import (
+    ANSWER_SECONDS,
+    APP_STOP_GRACE,
+    BACKOFF_RESET_SECONDS,
+    FAILED_START_STOP_GRACE,
+    FIRST_BACKOFF,
+    MAX_BACKOFF,
+    PROBE_SECONDS,
+    READY_BASE_SECONDS,
+    REPLICATING_WAIT_SECONDS,
+    RESTORE_TIMEOUT,
+    SECONDS_PER_MB,
+    SHUTDOWN_MARGIN,
+    STALL_TIMEOUT,
+    STOP_CHECK_SECONDS,
+    STOP_TIMEOUT,
+    STORE_BACK_SECONDS,
+    STUCK_STOP_GRACE,
+    SUPERVISOR_POLL,
+    WAIT_FOR_SYNC_TIMEOUT,
+    WATCHDOG_INTERVAL,
+)
 
 if TYPE_CHECKING:
     from .settings import ConfigS3
 
 
-#: The first sync may take this long, plus ``SECONDS_PER_MB`` for each MB of the databases (when no timeout is set).
-READY_BASE_SECONDS = 30.0
-#: Upload allowance per MB of database (first sync) or of WAL (stall): 0.5 s, a link of at least 2 MB/s.
-SECONDS_PER_MB = 0.5
-#: A commit the replica does not hold after this many seconds is a stall: reported, and litestream restarted.
-STALL_TIMEOUT = 30.0
-#: Seconds a stuck litestream gets to stop before it is killed, when the watchdog restarts it.
-STUCK_STOP_GRACE = 2.0
-#: Seconds the watchdog waits for the store to answer before it counts it as silent.
-ANSWER_SECONDS = 2.0
-#: Seconds the store must have been answering before a restart: litestream catches up by itself after an outage.
-STORE_BACK_SECONDS = 10.0
-#: Longest restore of a missing database at start, when no ready timeout is set (as ``ensure_restored``).
-RESTORE_TIMEOUT = 600.0
-#: Seconds the one-shot sync and replica check after the final sync may take (all databases together).
-STOP_CHECK_SECONDS = 30.0
 _MB = 1024 * 1024
 _RAISE_HINT = "for a big database or a slow link raise PYLTS_READY_TIMEOUT (--ready-timeout)"
 _SEED_HINT = "or seed the replica first with `pylts replicate --once` (litestream 0.5)"
@@ -114,8 +121,8 @@ class Replicator:
         configs: Sequence[ConfigS3],
         *,
         ready_timeout: float | None = None,
-        stop_timeout: float = 30.0,
-        max_backoff: float = 30.0,
+        stop_timeout: float = STOP_TIMEOUT,
+        max_backoff: float = MAX_BACKOFF,
         stall_timeout: float = STALL_TIMEOUT,
     ) -> None:
         if not configs:
@@ -143,6 +150,7 @@ class Replicator:
         self._store_silent = False
         self._answering_since: float | None = None
         self._stop_grace: float | None = None
+        self._boot_reports: list[BootReport] = []
         self._argv = [str(self._ctx.litestream.path), "replicate", *config_option(self._config_path)]
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -166,8 +174,12 @@ class Replicator:
         except BaseException:
             self._locks.close()
             raise
-        # an explicit timeout keeps a second for stopping; the automatic one grows with the databases
-        wait = max(deadline.remaining() - 1.0, 0.0) if deadline else automatic_ready_timeout(self._database_bytes())
+        # an explicit timeout keeps time for stopping; the automatic one grows with the databases
+        wait = (
+            max(deadline.remaining() - FAILED_START_STOP_GRACE, 0.0)
+            if deadline
+            else automatic_ready_timeout(self._database_bytes())
+        )
         started = time.monotonic()
         self._thread = threading.Thread(target=self._supervise, name="pylts-replicator", daemon=True)
         self._thread.start()
@@ -175,26 +187,30 @@ class Replicator:
             logger.info("replicating {} database(s) to their replicas", len(self._dbs))
             return self
         error = self._startup_error(wait)
-        self._shutdown(grace=1.0)  # nothing was synced yet: no final sync to wait for
+        self._shutdown(grace=FAILED_START_STOP_GRACE)  # nothing was synced yet: no final sync to wait for
         self._locks.close()
         raise error
 
     def _prepare_databases(self, deadline: Deadline | None) -> None:
-        """Restore each missing database (or create it empty), then check each is SQLite."""
-        for cfg in self._configs:
-            seconds = max(deadline.remaining(), 1.0) if deadline else RESTORE_TIMEOUT
+        """Restore each missing database (or create it empty), then check each is SQLite.
+
+        The restore shares the start's deadline; without one each database gets ``RESTORE_TIMEOUT``.
+        """
+        for cfg, ctx in zip(self._configs, self._contexts, strict=True):
+            restoring = deadline or Deadline(RESTORE_TIMEOUT)
             try:
-                cfg.ensure_restored(timeout_seconds=seconds)
+                report = ensure_restored(ctx, integrity_check="quick", deadline=restoring, policy=cfg.boot_policy)
             except LitestreamTimeout as exc:
                 raise LitestreamTimeout(
-                    f"replication did not start: restoring {cfg.dbpath} from {cfg.s3} "
-                    f"took more than {seconds:.3g} s; {_RAISE_HINT}",
+                    f"replication did not start: restoring {ctx.db} from {cfg.s3} "
+                    f"did not finish within {restoring.seconds:.3g} s; {_RAISE_HINT}",
                     argv=exc.argv,
                     output=exc.output,
                 ) from None
-            if not cfg.dbpath.exists() or sqlite_files.is_blank(cfg.dbpath):  # fresh, or quarantined with no backup
-                sqlite_files.create_empty(cfg.dbpath)
-            sqlite_files.require_sqlite_header(cfg.dbpath)
+            self._boot_reports.append(report)
+            if not ctx.db.exists() or sqlite_files.is_blank(ctx.db):  # fresh, or quarantined with no backup
+                sqlite_files.create_empty(ctx.db)
+            sqlite_files.require_sqlite_header(ctx.db)
 
     def _database_bytes(self) -> int:
         return sum(_file_size(path) for db in self._dbs for path in (db, sqlite_files.wal_path(db)))
@@ -226,20 +242,19 @@ class Replicator:
         A stop asked for between two runs still starts litestream once more, for its final
         sync: commits made since the last run ended are in no replica yet.
         """
-        backoff = 0.5
+        backoff = FIRST_BACKOFF
         while True:
             began = time.monotonic()
             try:
                 self._write_config()
                 with self._ctx.process(
-                    self._argv, on_line=self._tracker.feed_output, stop_grace=self._stop_timeout + 5
+                    self._argv, on_line=self._tracker.feed_output, stop_grace=self._stop_timeout + SHUTDOWN_MARGIN
                 ) as proc:
                     self._proc = proc
                     stuck = self._watch(proc)
                     if self._stopping.is_set():
-                        _wait_until_replicating(
-                            proc, self._tracker
-                        )  # a SIGTERM before that kills it with no final sync
+                        if self._stop_grace is None:  # a final sync is due (a failed start has nothing to sync)
+                            _wait_until_replicating(proc, self._tracker)  # a SIGTERM before that skips it
                         self._exit_code = proc.stop(self._stop_grace)
                         return
                     if stuck:
@@ -252,7 +267,8 @@ class Replicator:
                 if self._stopping.is_set():
                     return
             logger.warning("{}; restarting in {:g} s", self._last_error, backoff)
-            backoff = 0.5 if time.monotonic() - began > 60 else min(backoff * 2, self._max_backoff)
+            healthy = time.monotonic() - began > BACKOFF_RESET_SECONDS
+            backoff = FIRST_BACKOFF if healthy else min(backoff * 2, self._max_backoff)
             self._stopping.wait(backoff)
 
     def _write_config(self) -> None:
@@ -269,11 +285,11 @@ class Replicator:
 
     def _watch(self, proc: ManagedProcess) -> str | None:
         """Wait while litestream runs; return why it is stuck if the watchdog finds it so."""
-        next_check = time.monotonic() + 1.0
+        next_check = time.monotonic() + WATCHDOG_INTERVAL
         while proc.returncode is None and not self._stopping.is_set():
-            self._stopping.wait(0.2)
+            self._stopping.wait(SUPERVISOR_POLL)
             if time.monotonic() >= next_check:
-                next_check = time.monotonic() + 1.0
+                next_check = time.monotonic() + WATCHDOG_INTERVAL
                 stuck = self._stuck(proc.started_at)
                 if stuck:
                     return stuck
@@ -362,6 +378,11 @@ class Replicator:
 
     # -- what it knows ----------------------------------------------------------------------
 
+    @property
+    def boot_reports(self) -> list[BootReport]:
+        """What the start found for each database (restored, fresh, existing...), with each restore's report."""
+        return list(self._boot_reports)
+
     def status(self) -> ReplicationStatus:
         """pid, restarts, last error (a stall first), and each database's positions, lag and last sync time."""
         proc = self._proc
@@ -378,7 +399,7 @@ class Replicator:
             databases=self._tracker.snapshot(),
         )
 
-    def wait_for_sync(self, timeout: float = 30.0) -> bool:
+    def wait_for_sync(self, timeout: float = WAIT_FOR_SYNC_TIMEOUT) -> bool:
         """Wait until everything committed before this call is in the replica; False on timeout.
 
         litestream reports positions only when a database changes, so the wait is
@@ -397,7 +418,9 @@ class Replicator:
         return 0.0
 
 
-def _wait_until_replicating(proc: ManagedProcess, tracker: SyncTracker, seconds: float = 5.0) -> None:
+def _wait_until_replicating(
+    proc: ManagedProcess, tracker: SyncTracker, seconds: float = REPLICATING_WAIT_SECONDS
+) -> None:
     """Wait (at most ``seconds``) until litestream says it replicates, so it handles a stop signal."""
     end = time.monotonic() + seconds
     while tracker.replicating_since < proc.started_at and proc.returncode is None and time.monotonic() < end:
@@ -422,20 +445,34 @@ def _shared_context(contexts: list[RunContext]) -> RunContext:
     return first
 
 
-def run_app(configs: Sequence[ConfigS3], command: Sequence[str], **replicator_options: float) -> int:
+def run_app(
+    configs: Sequence[ConfigS3],
+    command: Sequence[str],
+    *,
+    ready_timeout: float | None = None,
+    stop_timeout: float = STOP_TIMEOUT,
+    max_backoff: float = MAX_BACKOFF,
+    stall_timeout: float = STALL_TIMEOUT,
+) -> int:
     """Run ``command`` with replication around it; return the command's exit code.
 
     Replication is in sync before the command starts; SIGTERM, SIGINT and SIGHUP
     sent to pylts are passed on to the command; after it exits, litestream makes
     its final sync. If that sync fails, ``FinalSyncFailed`` is raised with the
-    command's exit code in ``app_returncode``.
+    command's exit code in ``app_returncode``. The keyword options are `Replicator`'s.
     """
     if isinstance(command, str) or not command:
         raise InvalidArgument("give the command as a non-empty list of arguments, e.g. ['gunicorn', 'app:app']")
     code: int | None = None
     try:
-        with Replicator(configs, **replicator_options):
-            app = ManagedProcess(command, env=os.environ, capture=False, stop_grace=30.0, role="app")
+        with Replicator(
+            configs,
+            ready_timeout=ready_timeout,
+            stop_timeout=stop_timeout,
+            max_backoff=max_backoff,
+            stall_timeout=stall_timeout,
+        ):
+            app = ManagedProcess(command, env=os.environ, capture=False, stop_grace=APP_STOP_GRACE, role="app")
             with app, _forwarding_signals(app):
                 code = app.wait(None)
     except FinalSyncFailed as exc:

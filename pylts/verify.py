@@ -25,9 +25,9 @@ from .errors import LitestreamTimeout, PyltsError, RestoreError
 from .output import error_for
 from .runner import Deadline
 from .status import latest_txid
+from .timing import BUSY_TIMEOUT
 
 SENTINEL_TABLE = "_pylts_verify"
-_BUSY_TIMEOUT = 5.0
 
 
 class VerifyResult(BaseModel):
@@ -123,7 +123,7 @@ def _restored_copy_holds(ctx: RunContext, copy: Path, token: str, deadline: Dead
 
 def _write_sentinel(db: Path, token: str) -> bool:
     """Insert the sentinel; return whether its table had to be created."""
-    with contextlib.closing(sqlite3.connect(db, timeout=_BUSY_TIMEOUT)) as conn, conn:
+    with contextlib.closing(sqlite3.connect(db, timeout=BUSY_TIMEOUT)) as conn, conn:
         exists = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SENTINEL_TABLE,)
         ).fetchone()
@@ -134,7 +134,7 @@ def _write_sentinel(db: Path, token: str) -> bool:
 
 def _remove_sentinel(db: Path, token: str, *, drop_table: bool) -> None:
     try:
-        with contextlib.closing(sqlite3.connect(db, timeout=_BUSY_TIMEOUT)) as conn, conn:
+        with contextlib.closing(sqlite3.connect(db, timeout=BUSY_TIMEOUT)) as conn, conn:
             if drop_table:
                 conn.execute(f"DROP TABLE IF EXISTS {SENTINEL_TABLE}")
             else:

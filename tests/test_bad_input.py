@@ -351,10 +351,10 @@ CASES = [
     ),
     Case(
         "method",
-        "`restore(timeout_seconds=inf)`",
+        "`restore(timeout=inf)`",
         InvalidArgument,
         "positive number of seconds",
-        lambda w: w.cfg().restore(timeout_seconds=float("inf")),
+        lambda w: w.cfg().restore(timeout=float("inf")),
     ),
     Case(
         "method",
@@ -500,10 +500,10 @@ CASES = [
     ),
     Case(
         "CLI",
-        "`pylts status --db ../app.db`",
+        "`pylts contents --db ../app.db`",
         2,
         "db must be a plain file name",
-        lambda w: w.cli("status", "--db", "../app.db"),
+        lambda w: w.cli("contents", "--db", "../app.db"),
     ),
 ]
 

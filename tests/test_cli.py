@@ -16,7 +16,7 @@ from pylts.cli import build_parser, main, reference_markdown
 from pylts.testing import ACCESS_KEY, SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["restore", "replicate", "verify", "config", "status", "version"]
+COMMANDS = ["restore", "replicate", "verify", "config", "contents", "version"]
 
 
 def pylts(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -38,7 +38,7 @@ def test_the_reference_page_matches_the_help() -> None:
 def test_every_command_is_documented_with_an_example() -> None:
     page = (ROOT / "docs" / "cli.md").read_text()
     subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
-    assert sorted(subcommands) == sorted(COMMANDS)
+    assert sorted(subcommands) == sorted([*COMMANDS, "status"])  # status: the old name of contents
     for name in COMMANDS:
         assert f"## pylts {name}" in page and f"example:\n  pylts {name}" in page
 
@@ -83,16 +83,18 @@ def test_commands_end_to_end(cfg: ConfigS3, tmp_path: Path) -> None:
     env = settings_env(cfg)
     nothing = pylts("restore", env=env, cwd=tmp_path)
     assert nothing.returncode == 3 and "nothing has been replicated" in nothing.stderr
-    assert pylts("status", env=env, cwd=tmp_path).returncode == 3
+    assert pylts("contents", env=env, cwd=tmp_path).returncode == 3
     assert pylts("restore", "--if-missing", env=env, cwd=tmp_path).stdout.strip().endswith(": fresh")
 
     write_rows(cfg.dbpath, 12)
     once = pylts("replicate", "--once", "--timeout", "30", env=env, cwd=tmp_path)
     assert once.returncode == 0 and "backed up" in once.stdout and cfg.dbpath.exists()
-    status = pylts("status", env=env, cwd=tmp_path)
+    status = pylts("contents", env=env, cwd=tmp_path)
     assert status.returncode == 0 and status.stdout.strip()
-    as_json = pylts("status", "--json", env=env, cwd=tmp_path)
+    as_json = pylts("contents", "--json", env=env, cwd=tmp_path)
     assert as_json.returncode == 0 and '"litestream_version"' in as_json.stdout
+    old_name = pylts("status", "--json", env=env, cwd=tmp_path)  # pylts 0.1's name for it
+    assert old_name.stdout == as_json.stdout and "`pylts status` is now `pylts contents`" in old_name.stderr
     verify = pylts("verify", "--sync", "--timeout", "30", env=env, cwd=tmp_path)
     assert verify.returncode == 0 and verify.stdout.startswith("ok")
     exists = pylts("restore", env=env, cwd=tmp_path)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from pylts.binary import Litestream, Version
 from pylts.commands import child_env, config_yaml, ltx_argv, replicate_argv, restore_argv
 from pylts.replica import parse_replica_url
@@ -31,8 +29,6 @@ def test_replicate_03_reads_a_config_file() -> None:
         "/srv/data/.app.db-pylts.yml",
         "-no-expand-env",
     ]
-    with pytest.raises(ValueError, match="no -once"):
-        replicate_argv(V03, DB, REPLICA, once=True)
 
 
 def test_restore_argv_per_line() -> None:

@@ -27,7 +27,8 @@ SHARED_GLOBALS = {
 #: ``...`` stands for text that varies; a long expected line may wrap (whitespace is compared loosely).
 EXAMPLE_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
-#: Internal modules whose behaviour is shown by the examples of the ConfigS3 methods they serve.
+#: Internal modules whose behaviour is shown by the runnable examples of the ConfigS3 methods they serve
+#: (docs/examples.md, run by tests/test_docs.py: they need a store and litestream, too long for a docstring).
 SHOWN_THROUGH_CONFIGS3 = {"pylts.backup", "pylts.context", "pylts.restore", "pylts.status", "pylts.verify"}
 
 #: Framework glue whose usage is the code block in its docstring, run under the real framework
@@ -64,7 +65,8 @@ def test_examples_were_actually_collected(results: dict[str, doctest.TestResults
     shown_elsewhere = SHOWN_THROUGH_CONFIGS3 | SHOWN_UNDER_THEIR_FRAMEWORK
     without = [name for name, r in results.items() if r.attempted == 0 and name not in shown_elsewhere]
     assert not without, f"modules with no runnable example: {without}"
-    assert sum(r.attempted for r in results.values()) >= 90
+    # 136 examples when the long ConfigS3 ones moved to docs/examples.md (from about 190): losing more fails
+    assert sum(r.attempted for r in results.values()) >= 130
 
 
 @pytest.mark.parametrize("name", pylts.__all__)

@@ -124,9 +124,7 @@ def test_drill_crash_mid_restore(crash: str, litestream_bin: Path, tmp_path: Pat
         write_rows(target.dbpath, 10)  # what the target holds before
         before = sha256(target.dbpath)
         errors: list[BaseException] = []
-        worker = threading.Thread(
-            target=lambda: _capture(errors, lambda: target.restore(overwrite=True, timeout_seconds=15))
-        )
+        worker = threading.Thread(target=lambda: _capture(errors, lambda: target.restore(overwrite=True, timeout=15)))
         started = time.monotonic()
         worker.start()
         assert wait_until(lambda: staging_started(target.folder), 30) is not None, "the restore never started staging"
@@ -268,7 +266,7 @@ def test_drill_disk_full_or_read_only_during_restore(
     with small_filesystem(tmp_path / "small", options) as folder:
         target = cfg.model_copy(update={"folder": folder})
         with pytest.raises(RestoreError) as caught:
-            target.restore(timeout_seconds=60)
+            target.restore(timeout=60)
         left = sorted(p.name for p in folder.iterdir())
     assert says in str(caught.value).lower(), caught.value
     assert left == [], f"nothing partial left, found {left}"
@@ -302,11 +300,11 @@ def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cf
         broken = cfg.model_copy(update={"endpoint": f"http://127.0.0.1:{port}"})
         fresh = broken.model_copy(update={"db": "other.db"})
         calls = {
-            "restore": lambda: fresh.restore(timeout_seconds=deadline),
-            "ensure_restored": lambda: fresh.ensure_restored(timeout_seconds=deadline),
+            "restore": lambda: fresh.restore(timeout=deadline),
+            "ensure_restored": lambda: fresh.ensure_restored(timeout=deadline),
             "timed_replicate": lambda: broken.timed_replicate(deadline, delete=False),
-            "verify": lambda: broken.verify(timeout_seconds=deadline, sync=True),
-            "replica_contents": lambda: broken.replica_contents(timeout_seconds=deadline),
+            "verify": lambda: broken.verify(timeout=deadline, sync=True),
+            "replica_contents": lambda: broken.replica_contents(timeout=deadline),
             "replicating": lambda: broken.replicating(ready_timeout=deadline).start().stop(),
             "get_result_on_timeout": lambda: broken.get_result_on_timeout(broken.replicate_args, deadline),
         }

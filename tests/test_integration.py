@@ -137,7 +137,7 @@ def test_unreachable_endpoint_fails_within_the_deadline(local_s3, litestream_bin
     with pytest.raises(EndpointUnreachable, match=re.escape("cannot connect to the S3 endpoint 127.0.0.1")):
         cfg.timed_replicate(10)
     with pytest.raises(EndpointUnreachable):
-        cfg.model_copy(update={"db": "other.db"}).restore(timeout_seconds=10)
+        cfg.model_copy(update={"db": "other.db"}).restore(timeout=10)
     assert time.monotonic() - started < 10
     assert cfg.dbpath.exists()
 
@@ -161,7 +161,7 @@ def test_nonsense_timeouts(cfg: ConfigS3, timeout: float) -> None:
     with pytest.raises(InvalidArgument):
         cfg.timed_replicate(timeout)
     with pytest.raises(InvalidArgument):
-        cfg.restore(timeout_seconds=timeout)
+        cfg.restore(timeout=timeout)
 
 
 def test_nothing_is_deleted_when_a_write_came_after_the_backup(cfg: ConfigS3) -> None:

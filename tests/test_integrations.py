@@ -155,8 +155,8 @@ def test_django_app_restores_before_queries_and_runs_pylts_commands(cfg: ConfigS
     need("django")
     migrated = django(cfg, "pylts", "replicate", "--exec", f"{sys.executable} manage.py migrate --noinput")
     assert migrated.returncode == 0, migrated.stderr
-    status = django(cfg, "pylts", "status")
-    assert status.returncode == 0 and "latest backup written" in status.stdout, status.stderr
+    listed = django(cfg, "pylts", "contents")
+    assert listed.returncode == 0 and "latest backup written" in listed.stdout, listed.stderr
     verified = django(cfg, "pylts", "verify", "--sync")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     for path in list(cfg.folder.iterdir()):  # a fresh machine: only the backup is left
@@ -169,10 +169,10 @@ def test_django_app_restores_before_queries_and_runs_pylts_commands(cfg: ConfigS
 
 def test_django_settings_that_cannot_work_are_refused_with_the_fix(cfg: ConfigS3) -> None:
     need("django")
-    clash = django(cfg, "pylts", "status", pylts={"folder": "/elsewhere"})
+    clash = django(cfg, "pylts", "contents", pylts={"folder": "/elsewhere"})
     assert clash.returncode == 2
     assert "folder: comes from DATABASES['default']['NAME']" in clash.stderr
-    unknown = django(cfg, "pylts", "status", pylts={"database": "analytics"})
+    unknown = django(cfg, "pylts", "contents", pylts={"database": "analytics"})
     assert unknown.returncode == 2 and "DATABASES has no 'analytics'" in unknown.stderr
     assert "Traceback" not in clash.stderr + unknown.stderr
     assert not cfg.dbpath.exists()
@@ -186,6 +186,6 @@ def test_django_boot_refusal_stops_the_app_but_not_manage_py_pylts(cfg: ConfigS3
     write_rows(foreign.dbpath, 1, start=100)  # a database from another history on this machine
     refused = django(foreign, "migrate", "--noinput")
     assert refused.returncode != 0 and "ForeignDatabase" in refused.stderr
-    status = django(foreign, "pylts", "status")
-    assert status.returncode == 0, "status still answers on a machine whose boot is refused"
-    assert "latest backup written" in status.stdout
+    listed = django(foreign, "pylts", "contents")
+    assert listed.returncode == 0, "contents still answers on a machine whose boot is refused"
+    assert "latest backup written" in listed.stdout

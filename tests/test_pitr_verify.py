@@ -96,7 +96,7 @@ def test_verify_while_replicating(cfg: ConfigS3) -> None:
     write_rows(cfg.dbpath, 20)
     with cfg.replicating():
         listing = sorted(p.name for p in cfg.folder.iterdir())
-        result = cfg.verify(timeout_seconds=30)
+        result = cfg.verify(timeout=30)
         assert result.status == "ok", result.detail
         assert result.lag_seconds is not None and result.lag_seconds >= 0
         assert sorted(p.name for p in cfg.folder.iterdir()) == listing, "verify leaves no file behind"
@@ -108,7 +108,7 @@ def test_verify_keeps_a_sentinel_table_it_did_not_create(cfg: ConfigS3) -> None:
     write_rows(cfg.dbpath, 1)
     with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
         conn.execute("CREATE TABLE _pylts_verify (token TEXT PRIMARY KEY, written_at REAL NOT NULL)")
-    assert cfg.verify(sync=True, timeout_seconds=30).ok
+    assert cfg.verify(sync=True, timeout=30).ok
     with closing(sqlite3.connect(cfg.dbpath)) as conn:
         assert conn.execute("SELECT count(*) FROM _pylts_verify").fetchone() == (0,)
 
@@ -116,7 +116,7 @@ def test_verify_keeps_a_sentinel_table_it_did_not_create(cfg: ConfigS3) -> None:
 def test_verify_without_replication_is_lagging(cfg: ConfigS3) -> None:
     write_rows(cfg.dbpath, 1)
     assert cfg.timed_replicate(30, delete=False)
-    result = cfg.verify(timeout_seconds=3)
+    result = cfg.verify(timeout=3)
     assert result.status == "lagging" and "is replication running" in result.detail
 
 
@@ -124,7 +124,7 @@ def test_verify_whose_deadline_ends_inside_a_litestream_run_is_lagging(cfg: Conf
     write_rows(cfg.dbpath, 1)
     assert cfg.timed_replicate(30, delete=False)
     for seconds in (0.02, 0.05, 0.1, 0.3):  # the deadline lands inside the listing or the restore
-        result = cfg.verify(timeout_seconds=seconds)
+        result = cfg.verify(timeout=seconds)
         assert result.status == "lagging", f"{seconds} s: {result}"
 
 
@@ -133,7 +133,7 @@ def test_verify_fails_when_the_replica_is_unreachable(cfg: ConfigS3, local_s3) -
     local_s3.stop()
     try:
         started = time.monotonic()
-        result = cfg.verify(timeout_seconds=10, sync=True)
+        result = cfg.verify(timeout=10, sync=True)
     finally:
         local_s3.start()
     assert result.status == "failed" and "EndpointUnreachable" in result.detail

@@ -65,7 +65,7 @@ def workload(cfg: ConfigS3) -> None:
     with cfg.replicating() as replication:
         write_rows(cfg.dbpath, 5, start=5)
         assert replication.wait_for_sync(30)
-        assert cfg.verify(timeout_seconds=30).ok
+        assert cfg.verify(timeout=30).ok
     cfg.replica_contents()
 
 
@@ -93,7 +93,7 @@ def test_channel_reprs_of_public_objects(secret_cfg: ConfigS3) -> None:
     write_rows(secret_cfg.dbpath, 1)
     with secret_cfg.replicating() as replication:
         status = replication.status()
-        shown = [replication, status, *status.databases, secret_cfg.verify(timeout_seconds=30)]
+        shown = [replication, status, *status.databases, secret_cfg.verify(timeout=30)]
     shown += [
         secret_cfg,
         secret_cfg.replica,
@@ -118,7 +118,7 @@ def test_channel_exception_texts(secret_cfg: ConfigS3, local_s3) -> None:
             with pytest.raises(CredentialsRejected) as caught:
                 call()
             errors.append(caught.value)
-        failed = secret_cfg.verify(timeout_seconds=20, sync=True)
+        failed = secret_cfg.verify(timeout=20, sync=True)
     finally:
         local_s3.require_auth(False)
     assert failed.status == "failed"

@@ -18,7 +18,7 @@ class PyltsConfig(AppConfig):
     def ready(self) -> None:
         """Restore a missing database; refuse to boot on a stale or foreign one (`BootRefused`).
 
-        ``manage.py pylts ...`` skips this: its own commands decide, and ``status`` must work
+        ``manage.py pylts ...`` skips this: its own commands decide, and ``contents`` must work
         on a machine whose boot is refused.
         """
         if sys.argv[1:2] == ["pylts"]:

@@ -1,0 +1,117 @@
+"""Every timing constant of pylts in one place, each with its reason, and the one rule for time.
+
+The rule (docs/time.md says the same, with examples):
+
+1. A ``timeout`` is a deadline for the whole call, counted from the moment it is called:
+   probing the store, listing, restoring, syncing and checking all share it. It is never
+   silently extended.
+2. When it runs out, each call says so in one way, the same every time:
+
+   - ``timed_replicate`` returns ``False`` (as pylts 0.0.9 did); if the backup was done but
+     confirming it before deleting the database ran out of time, `BackupNotConfirmed` is
+     raised and nothing is deleted;
+   - ``verify`` returns a `VerifyResult` with ``status="lagging"``;
+   - ``Replicator.wait_for_sync`` returns ``False``;
+   - ``get_result_on_timeout`` returns what litestream printed (stopping it is its job);
+   - ``restore``, ``restore_report``, ``ensure_restored``, ``replica_contents`` and
+     ``Replicator.start`` (``with replicating()``, ``run_app``) raise `LitestreamTimeout`.
+
+   A cause pylts can name (bucket missing, credentials refused, store unreachable, database
+   locked) is raised as its own error instead, as soon as it is known, within the deadline.
+3. Cleanup after the deadline is bounded and the only extension: a litestream still running
+   when time runs out gets `ONE_SHOT_STOP_GRACE` to stop before it is killed, and the store is
+   probed once more for up to `REPROBE_SECONDS`, so the error names the cause when the store went
+   away. A call therefore ends at most `TIMEOUT_CLEANUP_SECONDS` after its deadline (``verify``
+   also removes its sentinel row, waiting at most `BUSY_TIMEOUT` for SQLite's write lock).
+4. ``Replicator.stop()`` (the end of a ``with replicating()`` block) has no caller deadline:
+   litestream's final sync gets ``stop_timeout`` (plus `SHUTDOWN_MARGIN` to exit), then on
+   litestream 0.5 the one-shot sync and the replica check get `STOP_CHECK_SECONDS`.
+
+``pylts/guard.py`` keeps its own two constants: it runs as a standalone script (``python -I``)
+that imports nothing of pylts.
+
+>>> TIMEOUT_CLEANUP_SECONDS
+1.5
+"""
+
+from __future__ import annotations
+
+# -- defaults of the public calls ---------------------------------------------------------------
+
+#: Default deadline of ``restore()`` and ``ensure_restored()`` (``pylts restore --timeout``): a 10 GB download.
+RESTORE_TIMEOUT = 600.0
+#: Default deadline of ``verify()``: a sentinel row reaches a replica within seconds when replication runs.
+VERIFY_TIMEOUT = 60.0
+#: Default deadline of ``replica_contents()`` (``pylts contents``): one listing.
+LISTING_TIMEOUT = 60.0
+#: Default deadline of ``pylts replicate --once``: one sync of a database.
+BACKUP_TIMEOUT = 60.0
+#: Default of ``Replicator.wait_for_sync()``: litestream uploads about once a second.
+WAIT_FOR_SYNC_TIMEOUT = 30.0
+
+# -- talking to the store -----------------------------------------------------------------------
+
+#: Longest wait for the endpoint to accept a TCP connection before a run (litestream would retry for ~2 min).
+PROBE_SECONDS = 3.0
+#: Longest wait for the store to accept a connection again after a run timed out (to name the cause).
+REPROBE_SECONDS = 0.5
+#: Seconds the watchdog waits for the store to answer before it counts it as silent.
+ANSWER_SECONDS = 2.0
+#: Seconds the store must have been answering before a restart: litestream catches up by itself after an outage.
+STORE_BACK_SECONDS = 10.0
+
+# -- stopping processes -------------------------------------------------------------------------
+
+#: Seconds a timed-out one-shot litestream (restore, listing, ``-once``) gets to stop: it has no final sync.
+ONE_SHOT_STOP_GRACE = 1.0
+#: The most a call may end after its deadline: stopping a timed-out litestream, then probing the store again.
+TIMEOUT_CLEANUP_SECONDS = ONE_SHOT_STOP_GRACE + REPROBE_SECONDS
+#: Seconds a long-running litestream gets to stop by default: its 30 s shutdown sync, and time to exit.
+LITESTREAM_STOP_GRACE = 35.0
+#: Seconds the app run under replication (``--exec``) gets after SIGTERM before it is killed.
+APP_STOP_GRACE = 30.0
+#: Seconds a stuck litestream gets to stop before it is killed, when the watchdog restarts it.
+STUCK_STOP_GRACE = 2.0
+#: Seconds litestream gets to exit after its shutdown sync timed out (``stop_timeout``) before it is killed.
+SHUTDOWN_MARGIN = 5.0
+#: Seconds a litestream that did not start gets to stop: nothing was synced, so no final sync is waited for.
+FAILED_START_STOP_GRACE = 1.0
+#: Seconds a reader thread may take to read what is left in a pipe once its process ended.
+READER_JOIN_SECONDS = 5.0
+
+# -- Replicator -----------------------------------------------------------------------------------
+
+#: Default ``stop_timeout``: litestream's own default ``shutdown-sync-timeout``.
+STOP_TIMEOUT = 30.0
+#: The first sync may take this long, plus ``SECONDS_PER_MB`` for each MB of the databases (when no timeout is set).
+READY_BASE_SECONDS = 30.0
+#: Upload allowance per MB of database (first sync) or of WAL (stall): 0.5 s, a link of at least 2 MB/s.
+SECONDS_PER_MB = 0.5
+#: A commit the replica does not hold after this many seconds is a stall: reported, and litestream restarted.
+STALL_TIMEOUT = 30.0
+#: Seconds the one-shot sync and replica check after the final sync may take (all databases together).
+STOP_CHECK_SECONDS = 30.0
+#: Seconds a started litestream may take to say it replicates: a stop signal before that skips its final sync.
+REPLICATING_WAIT_SECONDS = 5.0
+#: The first wait before restarting a litestream that exited, doubled at each failure up to ``max_backoff``.
+FIRST_BACKOFF = 0.5
+#: Default ``max_backoff``: the longest wait between restarts.
+MAX_BACKOFF = 30.0
+#: A litestream that ran this long before it exited was healthy: the backoff starts again from the first wait.
+BACKOFF_RESET_SECONDS = 60.0
+#: How often the watchdog looks for a stall.
+WATCHDOG_INTERVAL = 1.0
+#: How often the supervisor looks whether litestream exited or a stop was asked for.
+SUPERVISOR_POLL = 0.2
+
+# -- local SQLite locks ---------------------------------------------------------------------------
+
+#: SQLite busy timeout for pylts' own short writes and checkpoints: an app's transaction ends within it.
+BUSY_TIMEOUT = 5.0
+#: SQLite busy timeout of ``restore(overwrite=True)``'s check that nobody writes: refuse early, before downloading.
+RESTORE_BUSY_TIMEOUT = 2.0
+
+# -- litestream itself ----------------------------------------------------------------------------
+
+#: Longest ``litestream version`` may take when pylts finds the executable.
+VERSION_TIMEOUT = 15.0
