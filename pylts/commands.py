@@ -117,7 +117,7 @@ def config_yaml(
     lines.append("dbs:")
     for db, replica in dbs.items():
         lines.append(f"  - path: {json.dumps(str(db))}")
-        entry = replica.config_entry()
+        entry = replica.config_entry(legacy=ls.is_legacy)
         if credential_placeholders:
             entry.update(
                 {"access-key-id": "${LITESTREAM_ACCESS_KEY_ID}", "secret-access-key": "${LITESTREAM_SECRET_ACCESS_KEY}"}

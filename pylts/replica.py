@@ -27,11 +27,14 @@ QUERY_KEYS = {
     "forcePathStyle": "force-path-style",
     "skipVerify": "skip-verify",
     "signPayload": "sign-payload",
+    "requireContentMD5": "require-content-md5",
     "storageClass": "storage-class",
     "partSize": "part-size",
     "concurrency": "concurrency",
 }
-_BOOLEAN_KEYS = {"forcePathStyle", "skipVerify", "signPayload"}
+_BOOLEAN_KEYS = {"forcePathStyle", "skipVerify", "signPayload", "requireContentMD5"}
+#: The options litestream 0.3 reads from its config file; it has no signing, checksum or upload settings.
+LEGACY_OPTIONS = {"skipVerify"}
 _CREDENTIALS_HINT = "set LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY instead"
 
 
@@ -80,16 +83,23 @@ class S3Replica:
             query.append(("region", self.region))
         if self.path_style:
             query.append(("forcePathStyle", "true"))
+        elif self.force_path_style is False:  # else litestream 0.5 turns it on for a host:port endpoint
+            query.append(("forcePathStyle", "false"))
         query.extend(self.options)
         suffix = f"?{urlencode(query)}" if query else ""
         return f"s3://{self.bucket}/{self.path}{suffix}"
 
-    def config_entry(self) -> dict[str, str | bool]:
+    def config_entry(self, *, legacy: bool = False) -> dict[str, str | bool]:
         """The replica as a litestream config entry (what 0.3 needs for a custom endpoint).
+
+        With ``legacy`` (litestream 0.3) only the keys 0.3 reads are written: 0.5 and 0.3
+        both skip unknown keys without a word, so a key the line lacks would look applied.
 
         >>> S3Replica("bkt", "db.sqlite", endpoint="http://127.0.0.1:9000", force_path_style=True).config_entry()
         {'type': 's3', 'bucket': 'bkt', 'path': 'db.sqlite',
          'endpoint': 'http://127.0.0.1:9000', 'force-path-style': True}
+        >>> S3Replica("bkt", "a.db", options=(("signPayload", "true"),)).config_entry(legacy=True)
+        {'type': 's3', 'bucket': 'bkt', 'path': 'a.db'}
         """
         entry: dict[str, str | bool] = {"type": "s3", "bucket": self.bucket, "path": self.path}
         if self.endpoint:
@@ -98,8 +108,11 @@ class S3Replica:
             entry["region"] = self.region
         if self.path_style:
             entry["force-path-style"] = True
+        elif self.force_path_style is False:
+            entry["force-path-style"] = False
         for key, value in self.options:
-            entry[QUERY_KEYS[key]] = _truthy(value) if key in _BOOLEAN_KEYS else value
+            if not legacy or key in LEGACY_OPTIONS:
+                entry[QUERY_KEYS[key]] = _truthy(value) if key in _BOOLEAN_KEYS else value
         return entry
 
     def with_overrides(self, endpoint: str | None, region: str | None, force_path_style: bool | None) -> S3Replica:
@@ -113,6 +126,29 @@ class S3Replica:
             endpoint=_agree("endpoint", self.endpoint, endpoint),
             region=_agree("region", self.region, region),
             force_path_style=_agree("force_path_style", self.force_path_style, force_path_style),
+        )
+
+    def with_defaults(
+        self,
+        *,
+        endpoint: str | None,
+        region: str | None,
+        force_path_style: bool | None,
+        options: tuple[tuple[str, str], ...],
+    ) -> S3Replica:
+        """Fill what is unset (a provider preset's values); what is set already stays.
+
+        >>> r = parse_replica_url("s3://bkt/a.db?concurrency=4")
+        >>> r.with_defaults(endpoint=None, region="auto", force_path_style=None, options=(("concurrency", "2"),)).url()
+        's3://bkt/a.db?region=auto&concurrency=4'
+        """
+        given = {key for key, _ in self.options}
+        return replace(
+            self,
+            endpoint=self.endpoint or endpoint,
+            region=self.region or region,
+            force_path_style=self.force_path_style if self.force_path_style is not None else force_path_style,
+            options=self.options + tuple((key, value) for key, value in options if key not in given),
         )
 
 
