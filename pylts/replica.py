@@ -178,11 +178,9 @@ def parse_replica_url(url: str) -> S3Replica:
         raise ValueError("replica URL has no bucket: write it as s3://BUCKET/PATH")
     if "@" in bucket:
         raise ValueError(f"replica URL must not carry credentials: {_CREDENTIALS_HINT}")
-    if not _BUCKET.match(bucket) or ".." in bucket:
-        raise ValueError(
-            f"bucket name {bucket!r} is not valid: use at most 63 lowercase letters, digits, dots or "
-            "hyphens, starting and ending with a letter or digit (e.g. s3://my-backups/app.db)"
-        )
+    problem = bucket_problem(bucket)
+    if problem:
+        raise ValueError(problem)
     if not path:
         raise ValueError(f"replica URL has no path inside the bucket: write it as s3://{bucket}/PATH")
     if any(segment in ("", ".", "..") for segment in path.split("/")):
@@ -190,6 +188,20 @@ def parse_replica_url(url: str) -> S3Replica:
     if parts.fragment:
         raise ValueError("replica URL must not have a '#' fragment")
     return _with_query(S3Replica(bucket=bucket, path=path), parts.query)
+
+
+def bucket_problem(bucket: str) -> str | None:
+    """What makes ``bucket`` unusable as a bucket name in a replica URL, or ``None`` when it is fine.
+
+    >>> bucket_problem("my-backups") is None
+    True
+    """
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        return (
+            f"bucket name {bucket!r} is not valid: use at most 63 lowercase letters, digits, dots or "
+            "hyphens, starting and ending with a letter or digit (e.g. s3://my-backups/app.db)"
+        )
+    return None
 
 
 def _with_query(replica: S3Replica, query: str) -> S3Replica:
