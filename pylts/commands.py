@@ -16,14 +16,15 @@ the environment `child_env` builds.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
-
-from loguru import logger
 
 from .binary import Litestream
 from .replica import S3Replica
 from .sqlite_files import config_path_for
+
+logger = logging.getLogger(__name__)
 
 #: Variables through which the AWS SDK inside litestream could pick up other credentials.
 CREDENTIAL_VARIABLES = (
@@ -171,7 +172,7 @@ def child_env(
         del env["AWS_CA_BUNDLE"]
         env.setdefault("SSL_CERT_FILE", bundle)
         logger.warning(
-            "AWS_CA_BUNDLE is set; litestream {} cannot load it, so it gets SSL_CERT_FILE={} instead",
+            "AWS_CA_BUNDLE is set; litestream %s cannot load it, so it gets SSL_CERT_FILE=%s instead",
             ls.version,
             env["SSL_CERT_FILE"],
         )

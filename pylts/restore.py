@@ -7,13 +7,12 @@ complete, checked restored copy; a failure leaves no partial file behind.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-
-from loguru import logger
 
 from . import sqlite_files
 from .commands import restore_argv
@@ -25,6 +24,8 @@ from .reports import RestoreReport, parse_restore_report
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck
 from .status import replica_contents
+
+logger = logging.getLogger(__name__)
 
 
 def restore(
@@ -81,7 +82,7 @@ def restore(
         sqlite_files.fsync_file_and_dir(staged)
         report = parse_restore_report(result.stdout)
         _install(staged, db, report.txid if report else generation)
-    logger.info("restored {} from {}{}", db, ctx.replica.url(), f" up to txid {report.txid}" if report else "")
+    logger.info("restored %s from %s%s", db, ctx.replica.url(), f" up to txid {report.txid}" if report else "")
     return report
 
 
@@ -132,7 +133,7 @@ def _install(staged: Path, db: Path, position: str | None) -> None:
         if p.exists()
     ]
     if stale:
-        logger.warning("removing files left from an earlier database: {}", ", ".join(p.name for p in stale))
+        logger.warning("removing files left from an earlier database: %s", ", ".join(p.name for p in stale))
         sqlite_files.remove(stale)
     if position:
         sqlite_files.restored_mark(db).write_text(position + "\n", encoding="utf-8")

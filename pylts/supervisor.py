@@ -20,6 +20,7 @@ that sync did not reach the replica (litestream itself exits 0 even then).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -29,7 +30,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
@@ -40,6 +40,7 @@ from .events import DatabaseSync, SyncTracker
 from .output import error_from_text
 from .runner import Deadline, ManagedProcess
 
+logger = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from .settings import ConfigS3
 
@@ -172,7 +173,7 @@ class Replicator:
         self._thread = threading.Thread(target=self._supervise, name="pylts-replicator", daemon=True)
         self._thread.start()
         if self._tracker.wait(since=started, timeout=wait):
-            logger.info("replicating {} database(s) to their replicas", len(self._dbs))
+            logger.info("replicating %s database(s) to their replicas", len(self._dbs))
             return self
         error = self._startup_error(wait)
         self._shutdown(grace=1.0)  # nothing was synced yet: no final sync to wait for
@@ -251,7 +252,7 @@ class Replicator:
                 self._count_restart(f"litestream could not run: {exc}")
                 if self._stopping.is_set():
                     return
-            logger.warning("{}; restarting in {:g} s", self._last_error, backoff)
+            logger.warning("%s; restarting in %g s", self._last_error, backoff)
             backoff = 0.5 if time.monotonic() - began > 60 else min(backoff * 2, self._max_backoff)
             self._stopping.wait(backoff)
 
@@ -358,7 +359,7 @@ class Replicator:
         finally:
             self._locks.close()
         if failure:
-            logger.error("the final sync failed: {}", failure)
+            logger.error("the final sync failed: %s", failure)
 
     # -- what it knows ----------------------------------------------------------------------
 
