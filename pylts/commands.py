@@ -132,7 +132,7 @@ def config_yaml(
     return "\n".join(lines) + "\n"
 
 
-def _mapping(entry: Mapping[str, str | bool], *, first: str, rest: str) -> list[str]:
+def _mapping(entry: Mapping[str, str | bool | int], *, first: str, rest: str) -> list[str]:
     return [f"{first if i == 0 else rest}{key}: {json.dumps(value)}" for i, (key, value) in enumerate(entry.items())]
 
 

@@ -209,7 +209,7 @@ def _line_table(replica: S3Replica) -> list[str]:
     return rows + [f"| `{key}` | {_cell(new.get(key))} | {_cell(old.get(key))} |" for key in keys]
 
 
-def _cell(value: str | bool | None) -> str:
+def _cell(value: str | bool | int | None) -> str:
     if value is None:
         return "—"
     return f"`{str(value).lower() if isinstance(value, bool) else value}`"

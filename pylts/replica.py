@@ -33,6 +33,8 @@ QUERY_KEYS = {
     "concurrency": "concurrency",
 }
 _BOOLEAN_KEYS = {"forcePathStyle", "skipVerify", "signPayload", "requireContentMD5"}
+#: Options litestream's config file takes as a number only (a quoted "2" stops it: "cannot unmarshal !!str").
+_INTEGER_KEYS = {"concurrency"}
 #: The options litestream 0.3 reads from its config file; it has no signing, checksum or upload settings.
 LEGACY_OPTIONS = {"skipVerify"}
 _CREDENTIALS_HINT = "set LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY instead"
@@ -89,7 +91,7 @@ class S3Replica:
         suffix = f"?{urlencode(query)}" if query else ""
         return f"s3://{self.bucket}/{self.path}{suffix}"
 
-    def config_entry(self, *, legacy: bool = False) -> dict[str, str | bool]:
+    def config_entry(self, *, legacy: bool = False) -> dict[str, str | bool | int]:
         """The replica as a litestream config entry (what 0.3 needs for a custom endpoint).
 
         With ``legacy`` (litestream 0.3) only the keys 0.3 reads are written: 0.5 and 0.3
@@ -101,7 +103,7 @@ class S3Replica:
         >>> S3Replica("bkt", "a.db", options=(("signPayload", "true"),)).config_entry(legacy=True)
         {'type': 's3', 'bucket': 'bkt', 'path': 'a.db'}
         """
-        entry: dict[str, str | bool] = {"type": "s3", "bucket": self.bucket, "path": self.path}
+        entry: dict[str, str | bool | int] = {"type": "s3", "bucket": self.bucket, "path": self.path}
         if self.endpoint:
             entry["endpoint"] = self.endpoint
         if self.region:
@@ -112,7 +114,7 @@ class S3Replica:
             entry["force-path-style"] = False
         for key, value in self.options:
             if not legacy or key in LEGACY_OPTIONS:
-                entry[QUERY_KEYS[key]] = _truthy(value) if key in _BOOLEAN_KEYS else value
+                entry[QUERY_KEYS[key]] = _option_value(key, value)
         return entry
 
     def with_overrides(self, endpoint: str | None, region: str | None, force_path_style: bool | None) -> S3Replica:
@@ -219,6 +221,7 @@ def _with_query(replica: S3Replica, query: str) -> S3Replica:
         elif key == "forcePathStyle":
             path_style = _truthy(value)
         else:
+            _option_value(key, value)  # checked here, so a bad value never reaches a config file
             options.append((key, value))
     return replace(replica, endpoint=endpoint, region=region, force_path_style=path_style, options=tuple(options))
 
@@ -250,6 +253,17 @@ def normalize_endpoint(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     return _endpoint(value.strip())
+
+
+def _option_value(key: str, value: str) -> str | bool | int:
+    """An option's value as litestream's config file wants it: a boolean, a number, or text."""
+    if key in _BOOLEAN_KEYS:
+        return _truthy(value)
+    if key in _INTEGER_KEYS:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"replica URL option {key}={value!r} must be a positive whole number, e.g. {key}=2")
+        return int(value)
+    return value
 
 
 def _truthy(value: str) -> bool:

@@ -28,7 +28,7 @@ EXPECTED = {
         "https://abc123.r2.cloudflarestorage.com",
         "auto",
         True,
-        {"sign-payload": True, "concurrency": "2"},
+        {"sign-payload": True, "concurrency": 2},
     ),
     "b2": (
         {"region": "us-west-004"},
@@ -121,7 +121,7 @@ def test_provider_names_are_read_in_any_case() -> None:
         ({"endpoint": "https://eu.r2.cloudflarestorage.com"}, ("endpoint", "https://eu.r2.cloudflarestorage.com")),
         ({"region": "weur"}, ("region", "weur")),
         ({"force_path_style": False}, ("force-path-style", False)),
-        ({"s3": "s3://my-bucket/app.db?concurrency=1"}, ("concurrency", "1")),
+        ({"s3": "s3://my-bucket/app.db?concurrency=1"}, ("concurrency", 1)),
         ({"s3": "s3://my-bucket/app.db?signPayload=false"}, ("sign-payload", False)),
     ],
 )
@@ -155,7 +155,7 @@ def test_a_missing_endpoint_part_says_which_setting_to_give(provider: str, hint:
 
 def test_an_explicit_endpoint_needs_no_account_id() -> None:
     cfg = ConfigS3(**BASE, provider="r2", endpoint="https://abc.r2.cloudflarestorage.com")
-    assert cfg.replica.config_entry()["concurrency"] == "2"
+    assert cfg.replica.config_entry()["concurrency"] == 2
 
 
 def test_a_preset_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,6 +168,12 @@ def test_path_style_turned_off_reaches_litestream_05() -> None:
     """Unsaid, litestream 0.5 turns path style on for any host:port endpoint (its MinIO detection)."""
     url = parse_replica_url("s3://b/a.db?endpoint=http://127.0.0.1:9000&forcePathStyle=false").url()
     assert "forcePathStyle=false" in url
+
+
+@pytest.mark.parametrize("value", ["many", "0", "-1", "2.5", ""])
+def test_a_concurrency_that_is_not_a_positive_number_is_refused(value: str) -> None:
+    with pytest.raises(InvalidSettings, match=f"concurrency={value!r} must be a positive whole number"):
+        ConfigS3.load(**{**BASE, "s3": f"s3://my-bucket/app.db?concurrency={value}"})
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -205,3 +211,28 @@ def test_a_minio_preset_round_trips_a_backup(
     assert not cfg.dbpath.exists()
     cfg.restore()
     assert len(read_rows(cfg.dbpath)) == 500
+
+
+@pytest.mark.integration
+def test_an_upload_concurrency_limit_works_in_litestreams_config_file(
+    local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path
+) -> None:
+    """Continuous replication runs litestream from a config file: R2's concurrency=2 must be a YAML number there."""
+    cfg = local_s3.config(
+        bucket,
+        "app.db",
+        s3=f"s3://{bucket}/app.db?concurrency=2",
+        provider="minio",
+        region=None,
+        folder=tmp_path / "data",
+        db="app.db",
+        litestream_bin=litestream_bin,
+    )
+    cfg.folder.mkdir()
+    write_rows(cfg.dbpath, 50)
+    with cfg.replicating(ready_timeout=60) as replication:
+        write_rows(cfg.dbpath, 50, start=50)
+        assert replication.wait_for_sync(30)
+    cfg.delete()
+    cfg.restore()
+    assert len(read_rows(cfg.dbpath)) == 100
