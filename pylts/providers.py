@@ -22,7 +22,8 @@ class Preset:
     """The settings one provider needs; ``{region}`` and ``{account_id}`` in `endpoint` are filled in.
 
     `options` are litestream 0.5 URL options (``signPayload``, ``concurrency``...); litestream 0.3
-    has no such keys, so on 0.3 only endpoint, region and path style apply.
+    has no such keys, so on 0.3 only endpoint, region and path style apply. With `own_endpoint`
+    (a self-hosted store) there is no endpoint to build: the user's is required.
     """
 
     name: str
@@ -31,6 +32,7 @@ class Preset:
     region: str | None = None
     force_path_style: bool | None = None
     options: tuple[tuple[str, str], ...] = ()
+    own_endpoint: bool = False
     example_region: str | None = None
     notes: str = ""
 
@@ -58,6 +60,11 @@ class Preset:
         )
 
     def _endpoint(self, region: str | None, account_id: str | None) -> str | None:
+        if self.own_endpoint:
+            raise InvalidArgument(
+                f"provider {self.name} needs your own server: set REPLICA_ENDPOINT to its address, "
+                "e.g. https://minio.example.com:9000 (without it litestream would go to AWS)"
+            )
         if self.endpoint is None:
             return None
         if self.needs_account_id and not account_id:
@@ -113,6 +120,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "minio",
             "MinIO",
+            own_endpoint=True,
             region="us-east-1",
             force_path_style=True,
             options=(_SIGNED,),

@@ -145,6 +145,7 @@ def test_an_unknown_provider_lists_the_known_ones() -> None:
         ("r2", "set REPLICA_ACCOUNT_ID, or give the endpoint in REPLICA_ENDPOINT"),
         ("hetzner", "set REPLICA_REGION (e.g. fsn1), or give the endpoint in REPLICA_ENDPOINT"),
         ("b2", "set REPLICA_REGION (e.g. us-west-004)"),
+        ("minio", "set REPLICA_ENDPOINT to its address"),
     ],
 )
 def test_a_missing_endpoint_part_says_which_setting_to_give(provider: str, hint: str) -> None:
