@@ -1,4 +1,7 @@
-"""FastAPI: restore before the app serves, replicate while it runs, final sync at shutdown."""
+"""FastAPI: restore before the app serves, replicate while it runs, final sync at shutdown.
+
+Without tables to create, ``app = FastAPI(lifespan=pylts.asgi.lifespan(cfg))`` is all it takes.
+"""
 
 import sqlite3
 from collections.abc import AsyncIterator
@@ -7,16 +10,17 @@ from contextlib import asynccontextmanager, closing
 from fastapi import FastAPI
 
 from pylts import ConfigS3
+from pylts.asgi import replicated
 
 cfg = ConfigS3()  # settings from the environment or .env
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    cfg.ensure_restored()  # a fresh machine gets its database back before the first request
-    with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-    with cfg.replicating():  # in sync when the app starts serving; final sync when it stops
+    # a fresh machine gets its database back, in sync, before the first request; final sync at shutdown
+    async with replicated(cfg):
+        with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         yield
 
 
