@@ -155,3 +155,21 @@ def test_settings_come_from_the_environment_by_default(
             return replicator.status().databases[0].path
 
     assert anyio.run(run) == cfg.dbpath
+
+
+def test_a_cancelled_server_still_gets_its_final_sync(cfg: ConfigS3, local_s3: LocalS3, bucket: str) -> None:
+    """A server that cancels its lifespan (a second Ctrl-C, a task group torn down) must not skip the final sync."""
+    cfg.folder.mkdir()
+
+    async def run() -> None:
+        with anyio.CancelScope() as scope:
+            async with replicated(cfg, stop_timeout=20):
+                write_rows(cfg.dbpath, 40)
+                scope.cancel()
+                await anyio.sleep(30)
+        assert scope.cancelled_caught
+
+    anyio.run(run)
+    cfg.delete()
+    cfg.restore()
+    assert len(read_rows(cfg.dbpath)) == 40
