@@ -11,6 +11,7 @@ the replica URL and ``REPLICA_ENDPOINT``/``REPLICA_REGION``/``REPLICA_FORCE_PATH
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import InvalidArgument
@@ -77,10 +78,17 @@ class Preset:
                 f"provider {self.name} needs a region to build its endpoint {self.endpoint}: "
                 f"set REPLICA_REGION (e.g. {self.example_region}), or give the endpoint in REPLICA_ENDPOINT"
             )
+        for name, value in (("REPLICA_REGION", region), ("REPLICA_ACCOUNT_ID", account_id)):
+            if value and not _HOST_LABEL.match(value):
+                raise InvalidArgument(
+                    f"{name} {value!r} cannot be part of provider {self.name}'s endpoint: use letters, digits and "
+                    "hyphens only"
+                )
         return self.endpoint.format(region=region, account_id=account_id)
 
 
 _SIGNED = ("signPayload", "true")
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _EXAMPLE_ACCOUNT = "0123456789abcdef0123456789abcdef"
 
 #: Every preset, by the name ``REPLICA_PROVIDER`` takes.

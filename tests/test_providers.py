@@ -154,6 +154,14 @@ def test_a_missing_endpoint_part_says_which_setting_to_give(provider: str, hint:
     assert hint in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "given", [{"region": "fsn1.evil.example/x"}, {"region": "user@host"}, {"account_id": "abc.def", "provider": "r2"}]
+)
+def test_an_endpoint_is_built_only_from_plain_names(given: dict[str, str]) -> None:
+    with pytest.raises(InvalidSettings, match="letters, digits and hyphens only"):
+        ConfigS3.load(**{**BASE, "provider": "hetzner", **given})
+
+
 def test_an_explicit_endpoint_needs_no_account_id() -> None:
     cfg = ConfigS3(**BASE, provider="r2", endpoint="https://abc.r2.cloudflarestorage.com")
     assert cfg.replica.config_entry()["concurrency"] == 2
