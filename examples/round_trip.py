@@ -6,13 +6,12 @@ It exits non-zero if any step fails or a row differs. `--verbose` shows pylts' l
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import sys
 import tempfile
 import time
 from contextlib import closing
-
-from loguru import logger
 
 from pylts import ConfigS3, PyltsError
 from pylts.testing import LocalS3
@@ -56,7 +55,8 @@ def round_trip(cfg: ConfigS3) -> bool:
 
 def main(argv: list[str]) -> int:
     if "--verbose" in argv:
-        logger.enable("pylts")
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("pylts").setLevel(logging.DEBUG)
     with LocalS3() as s3, tempfile.TemporaryDirectory() as folder:
         print(f"local S3  {s3.endpoint} (moto, stopped on exit)")
         s3.create_bucket("pylts-demo")

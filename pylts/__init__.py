@@ -5,7 +5,7 @@
 ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 """
 
-from loguru import logger
+import logging
 
 from .boot import BootPolicy, BootReport, RestoreOutcome
 from .errors import (
@@ -46,8 +46,9 @@ from .verify import VerifyResult
 
 __version__ = "0.1.0"
 
-# A library stays quiet until the application opts in: logger.enable("pylts").
-logger.disable("pylts")
+# A library leaves logging to the application (docs/logging.md): without its own setup nothing is printed,
+# not even warnings; logging.getLogger("pylts").setLevel(logging.INFO) turns pylts' messages on.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AlreadyReplicating",

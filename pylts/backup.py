@@ -7,11 +7,10 @@ then stops it gracefully (SIGTERM makes it sync once more before it exits).
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from pathlib import Path
-
-from loguru import logger
 
 from . import sqlite_files
 from .commands import replicate_argv, restore_argv
@@ -22,6 +21,8 @@ from .output import error_for, error_from_text, last_error
 from .runner import Deadline
 from .status import latest_txid, ltx_files, unbroken_txid
 from .timing import BUSY_TIMEOUT
+
+logger = logging.getLogger(__name__)
 
 
 def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
@@ -42,7 +43,7 @@ def _sync_once(ctx: RunContext, deadline: Deadline) -> bool:
         result = ctx.run(replicate_argv(ctx.litestream, ctx.db, ctx.replica, once=True), deadline)
     except LitestreamTimeout as timeout:
         _raise_reported_error(last_error(timeout.output), timeout.argv)
-        logger.warning("backup of {} did not finish within {:g} s", ctx.db, deadline.seconds)
+        logger.warning("backup of %s did not finish within %g s", ctx.db, deadline.seconds)
         return False
     if result.returncode != 0:
         raise error_for(result, ReplicationError, f"backup of {ctx.db.name}")
@@ -74,7 +75,7 @@ def _sync_legacy(ctx: RunContext, deadline: Deadline) -> bool:
             argv=proc.redacted_argv,
             returncode=code,
         )
-    logger.warning("backup of {} did not finish within {:g} s", ctx.db, deadline.seconds)
+    logger.warning("backup of %s did not finish within %g s", ctx.db, deadline.seconds)
     return False
 
 
@@ -99,7 +100,7 @@ def delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:
         else:
             _confirm_by_position(ctx, deadline)
         sqlite_files.remove(sqlite_files.database_files(ctx.db))
-    logger.info("deleted {} after confirming its backup", ctx.db)
+    logger.info("deleted %s after confirming its backup", ctx.db)
 
 
 def _confirm_by_position(ctx: RunContext, deadline: Deadline) -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -40,7 +41,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
 from . import sqlite_files
@@ -51,6 +51,8 @@ from .restore import restore
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck
 from .status import latest_txid, replica_contents
+
+logger = logging.getLogger(__name__)
 
 
 class BootPolicy(str, enum.Enum):
@@ -152,7 +154,7 @@ def ensure_restored(
         decision = decide(local, replica, legacy=ctx.litestream.is_legacy)
         seen = {"local_position": local.position, "replica_position": replica.latest}
         logger.info(
-            "boot of {}: {} (local position {}, replica position {})",
+            "boot of %s: %s (local position %s, replica position %s)",
             ctx.db,
             decision.value,
             local.position,
@@ -166,14 +168,14 @@ def ensure_restored(
             return BootReport(outcome=outcome, restore_report=restored, **seen)
         if policy is BootPolicy.ADOPT:
             logger.warning(
-                "keeping {} although {} (policy adopt): it becomes the replica's newest state", ctx.db, _what(decision)
+                "keeping %s although %s (policy adopt): it becomes the replica's newest state", ctx.db, _what(decision)
             )
             _forget_position(ctx.db)
             return BootReport(outcome=RestoreOutcome.ADOPTED, **seen)
         if policy is BootPolicy.QUARANTINE:
             moved_to = _quarantine(ctx.db)
             logger.warning(
-                "moved {} aside to {} because {} (policy quarantine)", ctx.db.name, moved_to, _what(decision)
+                "moved %s aside to %s because %s (policy quarantine)", ctx.db.name, moved_to, _what(decision)
             )
             restored = _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
             return BootReport(outcome=RestoreOutcome.QUARANTINED, moved_to=moved_to, restore_report=restored, **seen)
@@ -196,14 +198,14 @@ def _restore_or_start_fresh(
         if p.exists()
     ]
     sqlite_files.remove(stale)  # a new database must not meet an old WAL or an old position
-    logger.info("no backup of {} yet: starting fresh", ctx.db.name)
+    logger.info("no backup of %s yet: starting fresh", ctx.db.name)
     return None
 
 
 def _local(ctx: RunContext) -> Local:
     db = ctx.db
     if sqlite_files.is_blank(db):
-        logger.warning("{} is an empty file (0 bytes): treating the database as missing", db)
+        logger.warning("%s is an empty file (0 bytes): treating the database as missing", db)
         present = False
     else:
         present = db.exists()

@@ -16,14 +16,15 @@ the environment `child_env` builds.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
-
-from loguru import logger
 
 from .binary import Litestream
 from .replica import S3Replica
 from .sqlite_files import config_path_for
+
+logger = logging.getLogger(__name__)
 
 #: Variables through which the AWS SDK inside litestream could pick up other credentials.
 CREDENTIAL_VARIABLES = (
@@ -126,7 +127,7 @@ def config_yaml(
     lines.append("dbs:")
     for db, replica in dbs.items():
         lines.append(f"  - path: {json.dumps(str(db))}")
-        entry = replica.config_entry()
+        entry = replica.config_entry(legacy=ls.is_legacy)
         if credential_placeholders:
             entry.update(
                 {"access-key-id": "${LITESTREAM_ACCESS_KEY_ID}", "secret-access-key": "${LITESTREAM_SECRET_ACCESS_KEY}"}
@@ -140,7 +141,7 @@ def config_yaml(
     return "\n".join(lines) + "\n"
 
 
-def _mapping(entry: Mapping[str, str | bool], *, first: str, rest: str) -> list[str]:
+def _mapping(entry: Mapping[str, str | bool | int], *, first: str, rest: str) -> list[str]:
     return [f"{first if i == 0 else rest}{key}: {json.dumps(value)}" for i, (key, value) in enumerate(entry.items())]
 
 
@@ -180,7 +181,7 @@ def child_env(
         del env["AWS_CA_BUNDLE"]
         env.setdefault("SSL_CERT_FILE", bundle)
         logger.warning(
-            "AWS_CA_BUNDLE is set; litestream {} cannot load it, so it gets SSL_CERT_FILE={} instead",
+            "AWS_CA_BUNDLE is set; litestream %s cannot load it, so it gets SSL_CERT_FILE=%s instead",
             ls.version,
             env["SSL_CERT_FILE"],
         )

@@ -27,11 +27,16 @@ QUERY_KEYS = {
     "forcePathStyle": "force-path-style",
     "skipVerify": "skip-verify",
     "signPayload": "sign-payload",
+    "requireContentMD5": "require-content-md5",
     "storageClass": "storage-class",
     "partSize": "part-size",
     "concurrency": "concurrency",
 }
-_BOOLEAN_KEYS = {"forcePathStyle", "skipVerify", "signPayload"}
+_BOOLEAN_KEYS = {"forcePathStyle", "skipVerify", "signPayload", "requireContentMD5"}
+#: Options litestream's config file takes as a number only (a quoted "2" stops it: "cannot unmarshal !!str").
+_INTEGER_KEYS = {"concurrency"}
+#: The options litestream 0.3 reads from its config file; it has no signing, checksum or upload settings.
+LEGACY_OPTIONS = {"skipVerify"}
 _CREDENTIALS_HINT = "set LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY instead"
 
 
@@ -80,26 +85,36 @@ class S3Replica:
             query.append(("region", self.region))
         if self.path_style:
             query.append(("forcePathStyle", "true"))
+        elif self.force_path_style is False:  # else litestream 0.5 turns it on for a host:port endpoint
+            query.append(("forcePathStyle", "false"))
         query.extend(self.options)
         suffix = f"?{urlencode(query)}" if query else ""
         return f"s3://{self.bucket}/{self.path}{suffix}"
 
-    def config_entry(self) -> dict[str, str | bool]:
+    def config_entry(self, *, legacy: bool = False) -> dict[str, str | bool | int]:
         """The replica as a litestream config entry (what 0.3 needs for a custom endpoint).
+
+        With ``legacy`` (litestream 0.3) only the keys 0.3 reads are written: 0.5 and 0.3
+        both skip unknown keys without a word, so a key the line lacks would look applied.
 
         >>> S3Replica("bkt", "db.sqlite", endpoint="http://127.0.0.1:9000", force_path_style=True).config_entry()
         {'type': 's3', 'bucket': 'bkt', 'path': 'db.sqlite',
          'endpoint': 'http://127.0.0.1:9000', 'force-path-style': True}
+        >>> S3Replica("bkt", "a.db", options=(("signPayload", "true"),)).config_entry(legacy=True)
+        {'type': 's3', 'bucket': 'bkt', 'path': 'a.db'}
         """
-        entry: dict[str, str | bool] = {"type": "s3", "bucket": self.bucket, "path": self.path}
+        entry: dict[str, str | bool | int] = {"type": "s3", "bucket": self.bucket, "path": self.path}
         if self.endpoint:
             entry["endpoint"] = self.endpoint
         if self.region:
             entry["region"] = self.region
         if self.path_style:
             entry["force-path-style"] = True
+        elif self.force_path_style is False:
+            entry["force-path-style"] = False
         for key, value in self.options:
-            entry[QUERY_KEYS[key]] = _truthy(value) if key in _BOOLEAN_KEYS else value
+            if not legacy or key in LEGACY_OPTIONS:
+                entry[QUERY_KEYS[key]] = _option_value(key, value)
         return entry
 
     def with_overrides(self, endpoint: str | None, region: str | None, force_path_style: bool | None) -> S3Replica:
@@ -113,6 +128,29 @@ class S3Replica:
             endpoint=_agree("endpoint", self.endpoint, endpoint),
             region=_agree("region", self.region, region),
             force_path_style=_agree("force_path_style", self.force_path_style, force_path_style),
+        )
+
+    def with_defaults(
+        self,
+        *,
+        endpoint: str | None,
+        region: str | None,
+        force_path_style: bool | None,
+        options: tuple[tuple[str, str], ...],
+    ) -> S3Replica:
+        """Fill what is unset (a provider preset's values); what is set already stays.
+
+        >>> r = parse_replica_url("s3://bkt/a.db?concurrency=4")
+        >>> r.with_defaults(endpoint=None, region="auto", force_path_style=None, options=(("concurrency", "2"),)).url()
+        's3://bkt/a.db?region=auto&concurrency=4'
+        """
+        given = {key for key, _ in self.options}
+        return replace(
+            self,
+            endpoint=self.endpoint or endpoint,
+            region=self.region or region,
+            force_path_style=self.force_path_style if self.force_path_style is not None else force_path_style,
+            options=self.options + tuple((key, value) for key, value in options if key not in given),
         )
 
 
@@ -142,11 +180,9 @@ def parse_replica_url(url: str) -> S3Replica:
         raise ValueError("replica URL has no bucket: write it as s3://BUCKET/PATH")
     if "@" in bucket:
         raise ValueError(f"replica URL must not carry credentials: {_CREDENTIALS_HINT}")
-    if not _BUCKET.match(bucket) or ".." in bucket:
-        raise ValueError(
-            f"bucket name {bucket!r} is not valid: use at most 63 lowercase letters, digits, dots or "
-            "hyphens, starting and ending with a letter or digit (e.g. s3://my-backups/app.db)"
-        )
+    problem = bucket_problem(bucket)
+    if problem:
+        raise ValueError(problem)
     if not path:
         raise ValueError(f"replica URL has no path inside the bucket: write it as s3://{bucket}/PATH")
     if any(segment in ("", ".", "..") for segment in path.split("/")):
@@ -154,6 +190,20 @@ def parse_replica_url(url: str) -> S3Replica:
     if parts.fragment:
         raise ValueError("replica URL must not have a '#' fragment")
     return _with_query(S3Replica(bucket=bucket, path=path), parts.query)
+
+
+def bucket_problem(bucket: str) -> str | None:
+    """What makes ``bucket`` unusable as a bucket name in a replica URL, or ``None`` when it is fine.
+
+    >>> bucket_problem("my-backups") is None
+    True
+    """
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        return (
+            f"bucket name {bucket!r} is not valid: use at most 63 lowercase letters, digits, dots or "
+            "hyphens, starting and ending with a letter or digit (e.g. s3://my-backups/app.db)"
+        )
+    return None
 
 
 def _with_query(replica: S3Replica, query: str) -> S3Replica:
@@ -171,6 +221,7 @@ def _with_query(replica: S3Replica, query: str) -> S3Replica:
         elif key == "forcePathStyle":
             path_style = _truthy(value)
         else:
+            _option_value(key, value)  # checked here, so a bad value never reaches a config file
             options.append((key, value))
     return replace(replica, endpoint=endpoint, region=region, force_path_style=path_style, options=tuple(options))
 
@@ -202,6 +253,17 @@ def normalize_endpoint(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     return _endpoint(value.strip())
+
+
+def _option_value(key: str, value: str) -> str | bool | int:
+    """An option's value as litestream's config file wants it: a boolean, a number, or text."""
+    if key in _BOOLEAN_KEYS:
+        return _truthy(value)
+    if key in _INTEGER_KEYS:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"replica URL option {key}={value!r} must be a positive whole number, e.g. {key}=2")
+        return int(value)
+    return value
 
 
 def _truthy(value: str) -> bool:

@@ -7,13 +7,12 @@ complete, checked restored copy; a failure leaves no partial file behind.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-
-from loguru import logger
 
 from . import sqlite_files
 from .commands import restore_argv
@@ -26,6 +25,8 @@ from .runner import Deadline
 from .sqlite_files import IntegrityCheck
 from .status import replica_contents
 from .timing import RESTORE_BUSY_TIMEOUT
+
+logger = logging.getLogger(__name__)
 
 
 def restore(
@@ -87,7 +88,7 @@ def restore(
             integrity_check=integrity_check,
         )
         _install(staged, db, report.txid or report.generation)
-    logger.info("restored {} from {} at {}", db, report.replica, report.txid or report.generation or "a point in time")
+    logger.info("restored %s from %s at %s", db, report.replica, report.txid or report.generation or "a point in time")
     return report
 
 
@@ -138,7 +139,7 @@ def _install(staged: Path, db: Path, position: str | None) -> None:
         if p.exists()
     ]
     if stale:
-        logger.warning("removing files left from an earlier database: {}", ", ".join(p.name for p in stale))
+        logger.warning("removing files left from an earlier database: %s", ", ".join(p.name for p in stale))
         sqlite_files.remove(stale)
     if position:
         sqlite_files.restored_mark(db).write_text(position + "\n", encoding="utf-8")

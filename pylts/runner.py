@@ -1,7 +1,7 @@
 """The one place that starts litestream.
 
-Every run has a deadline, reads output as it comes, forwards each line to loguru at
-debug level with secrets redacted, and reaps the child on every way out: normal exit,
+Every run has a deadline, reads output as it comes, logs each line (logger
+``pylts.runner``, debug level) with secrets redacted, and reaps the child on every way out: normal exit,
 timeout, exception or Ctrl-C. Output that pylts parses (the stdout of a one-shot
 command) is kept whole, up to `MAX_PARSED_OUTPUT` bytes; of everything else only a
 tail of `TAIL_BYTES` is kept, for error messages. If pylts itself dies, even by
@@ -14,6 +14,7 @@ SIGKILL, its guard (``pylts/guard.py``) stops the app, then litestream.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import select
@@ -30,12 +31,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Literal, get_args
 
-from loguru import logger
-
 from . import guard
 from .errors import CommandNotRunnable, InvalidArgument, LitestreamTimeout, UnreadableOutput
 from .timing import LITESTREAM_STOP_GRACE, ONE_SHOT_STOP_GRACE, READER_JOIN_SECONDS
 
+logger = logging.getLogger(__name__)
 #: What a child is to the guard: apps stop first, litestream after them (its final sync sees every commit).
 Role = Literal["app", "litestream"]
 
@@ -176,7 +176,7 @@ class ManagedProcess:
         No Python code runs between fork and exec (no ``preexec_fn``): that is not safe
         in a program with threads, and pylts always has some.
         """
-        logger.debug("running {}", shlex.join(self.redacted_argv))
+        logger.debug("running %s", shlex.join(self.redacted_argv))
         self.started_at = time.monotonic()
         piped = subprocess.PIPE if self._capture else None
         try:
@@ -209,7 +209,7 @@ class ManagedProcess:
             for raw in pipe:
                 text = redact(raw.rstrip("\n"), self._secrets)
                 self._outputs[stream].append(text)
-                logger.debug("litestream[{}] {}", self.pid, text)
+                logger.debug("litestream[%s] %s", self.pid, text)
                 if self._on_line is not None:
                     self._on_line(OutputLine(stream, text))
 
@@ -236,7 +236,7 @@ class ManagedProcess:
         if self._proc.poll() is None:
             self.signal(signal.SIGTERM)
             if self.wait(self.stop_grace if grace is None else grace) is None:
-                logger.warning("litestream[{}] did not stop in time; killing it", self.pid)
+                logger.warning("litestream[%s] did not stop in time; killing it", self.pid)
                 self._kill_group()
         code = self._proc.wait()
         _GUARD.forget(self._proc.pid)
@@ -406,7 +406,7 @@ class _Guard:
             else:
                 socket.send_fds(self._socket, [message], fds)
         except OSError as exc:
-            logger.warning("pylts' guard is not running ({}): if pylts is killed, its children are not stopped", exc)
+            logger.warning("pylts' guard is not running (%s): if pylts is killed, its children are not stopped", exc)
 
     def _start(self) -> socket.socket:
         if self._socket is not None:

@@ -40,6 +40,7 @@ from .commands import child_env, config_yaml, replicate_argv, restore_argv
 from .context import RunContext, write_private
 from .envfile import read_env_file
 from .errors import BackupNotConfirmed, DatabaseNotFound, InvalidArgument, InvalidSettings, LitestreamTimeout
+from .providers import preset
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .reports import ReplicaContents, RestoreReport
 from .runner import Deadline
@@ -242,6 +243,8 @@ class ConfigS3(PyltsSettings):
     `endpoint` | `REPLICA_ENDPOINT` | AWS; set it for R2, B2, MinIO, Tigris...
     `region` | `REPLICA_REGION` | the store's default
     `force_path_style` | `REPLICA_FORCE_PATH_STYLE` | on when `endpoint` is set
+    `provider` | `REPLICA_PROVIDER` | none; `r2`, `b2`, `tigris`... fill in what the store needs
+    `account_id` | `REPLICA_ACCOUNT_ID` | none; the account in the endpoint (`r2`)
     `litestream_bin` | `LITESTREAM_BIN` | next to Python, then `PATH`
     `use_aws_credential_chain` | `PYLTS_AWS_CREDENTIAL_CHAIN` | `false`
     `ready_timeout` | `PYLTS_READY_TIMEOUT` | 30 s + 0.5 s per MB of database
@@ -305,6 +308,18 @@ class ConfigS3(PyltsSettings):
         repr=False,
         description="Path-style addressing (on with an endpoint).",
     )
+    provider: str | None = Field(
+        default=None,
+        validation_alias="REPLICA_PROVIDER",
+        repr=False,
+        description="Storage provider preset (aws, r2, b2, tigris, minio, hetzner, digitalocean, wasabi, scaleway).",
+    )
+    account_id: str | None = Field(
+        default=None,
+        validation_alias="REPLICA_ACCOUNT_ID",
+        repr=False,
+        description="Account id the provider's endpoint is built from (Cloudflare R2).",
+    )
     litestream_bin: LitestreamBin = None
     use_aws_credential_chain: bool = Field(
         default=False,
@@ -355,6 +370,11 @@ class ConfigS3(PyltsSettings):
     def _empty_is_automatic(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("provider")
+    @classmethod
+    def _check_provider(cls, value: str | None) -> str | None:
+        return preset(value).name if value else None
+
     @field_validator("endpoint")
     @classmethod
     def _check_endpoint(cls, value: str | None) -> str | None:
@@ -380,7 +400,7 @@ class ConfigS3(PyltsSettings):
     def __repr_args__(self) -> Any:
         yield "s3", self.s3
         yield "db", self.db
-        for name in ("endpoint", "region", "force_path_style", "use_aws_credential_chain"):
+        for name in ("provider", "endpoint", "region", "force_path_style", "use_aws_credential_chain"):
             if name in self.model_fields_set:
                 yield name, getattr(self, name)
 
@@ -401,12 +421,16 @@ class ConfigS3(PyltsSettings):
 
     @property
     def replica(self) -> S3Replica:
-        """The parsed replica, with ``endpoint``, ``region`` and ``force_path_style`` merged in.
+        """The parsed replica, with ``endpoint``, ``region`` and ``force_path_style`` merged in, then the
+        ``provider`` preset filling what they leave unset.
 
         >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", endpoint="http://127.0.0.1:9000").replica.url()
         's3://bkt/app.db?endpoint=http%3A%2F%2F127.0.0.1%3A9000&forcePathStyle=true'
+        >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", provider="hetzner", region="fsn1").replica.endpoint
+        'https://fsn1.your-objectstorage.com'
         """
-        return parse_replica_url(self.s3).with_overrides(self.endpoint, self.region, self.force_path_style)
+        replica = parse_replica_url(self.s3).with_overrides(self.endpoint, self.region, self.force_path_style)
+        return preset(self.provider).apply(replica, account_id=self.account_id) if self.provider else replica
 
     @property
     def dbpath(self) -> Path:

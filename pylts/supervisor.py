@@ -20,6 +20,7 @@ that sync did not reach the replica (litestream itself exits 0 even then).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -29,7 +30,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
@@ -63,6 +63,7 @@ from .timing import (
     WATCHDOG_INTERVAL,
 )
 
+logger = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from .settings import ConfigS3
 
@@ -184,7 +185,7 @@ class Replicator:
         self._thread = threading.Thread(target=self._supervise, name="pylts-replicator", daemon=True)
         self._thread.start()
         if self._tracker.wait(since=started, timeout=wait):
-            logger.info("replicating {} database(s) to their replicas", len(self._dbs))
+            logger.info("replicating %s database(s) to their replicas", len(self._dbs))
             return self
         error = self._startup_error(wait)
         self._shutdown(grace=FAILED_START_STOP_GRACE)  # nothing was synced yet: no final sync to wait for
@@ -266,7 +267,7 @@ class Replicator:
                 self._count_restart(f"litestream could not run: {exc}")
                 if self._stopping.is_set():
                     return
-            logger.warning("{}; restarting in {:g} s", self._last_error, backoff)
+            logger.warning("%s; restarting in %g s", self._last_error, backoff)
             healthy = time.monotonic() - began > BACKOFF_RESET_SECONDS
             backoff = FIRST_BACKOFF if healthy else min(backoff * 2, self._max_backoff)
             self._stopping.wait(backoff)
@@ -374,7 +375,7 @@ class Replicator:
         finally:
             self._locks.close()
         if failure:
-            logger.error("the final sync failed: {}", failure)
+            logger.error("the final sync failed: %s", failure)
 
     # -- what it knows ----------------------------------------------------------------------
 

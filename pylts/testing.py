@@ -9,6 +9,9 @@ keeps one running and prints the settings to put in ``.env``, to try pylts by ha
 ...     cfg = s3.config("demo-bucket", folder=tempfile.mkdtemp())
 ...     cfg.replica.endpoint == s3.endpoint
 True
+
+For pytest, the plugin `pylts.pytest_plugin` (loaded on its own once pylts is installed) gives
+each test a ready `ConfigS3` on a LocalS3: see docs/testing-your-app.md.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import urllib.request
 from types import TracebackType
 from typing import Any
 
+from .errors import InvalidArgument
+from .replica import bucket_problem
 from .settings import ConfigS3
 
 #: Credentials LocalS3 accepts while it does not enforce authentication.
@@ -87,7 +92,15 @@ class LocalS3:
         )
 
     def create_bucket(self, name: str) -> None:
-        """Create a bucket."""
+        """Create a bucket; a name S3 or a replica URL would refuse raises `InvalidArgument` (a `ValueError` too).
+
+        moto itself accepts names such as ``Bad_Name`` that no real store, and no ``REPLICA_URL``, takes.
+        """
+        problem = bucket_problem(name)
+        if problem is None and len(name) < 3:
+            problem = f"bucket name {name!r} is too short: S3 wants 3 to 63 characters (e.g. my-backups)"
+        if problem:
+            raise InvalidArgument(problem)
         self._client().create_bucket(Bucket=name)
 
     def keys(self, bucket: str) -> list[str]:

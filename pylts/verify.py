@@ -8,6 +8,7 @@ listing, it restores with a growing interval.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import tempfile
 import time
@@ -15,7 +16,6 @@ import uuid
 from pathlib import Path
 from typing import Literal
 
-from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
@@ -27,6 +27,7 @@ from .runner import Deadline
 from .status import latest_txid
 from .timing import BUSY_TIMEOUT
 
+logger = logging.getLogger(__name__)
 SENTINEL_TABLE = "_pylts_verify"
 
 
@@ -140,4 +141,4 @@ def _remove_sentinel(db: Path, token: str, *, drop_table: bool) -> None:
             else:
                 conn.execute(f"DELETE FROM {SENTINEL_TABLE} WHERE token = ?", (token,))
     except sqlite3.Error as exc:
-        logger.warning("could not remove the verify sentinel from {}: {}", db, exc)
+        logger.warning("could not remove the verify sentinel from %s: %s", db, exc)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -77,3 +78,26 @@ FIGURES: list[tuple[str, str, str]] = []
 def record(drill: str, cfg: ConfigS3, text: str) -> None:
     """Note a drill's figures for docs/_generated/drill-figures.md (``python3 tasks.py drills``)."""
     FIGURES.append((drill, str(cfg._context().litestream.version), text))
+
+
+class _Forward(logging.Handler):
+    def __init__(self, on_record: Callable[[logging.LogRecord], None]) -> None:
+        super().__init__(logging.DEBUG)
+        self._on_record = on_record
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._on_record(record)
+
+
+@contextmanager
+def pylts_log(on_record: Callable[[logging.LogRecord], None]) -> Iterator[None]:
+    """While the block runs, hand every record pylts logs, debug included, to ``on_record`` as it is logged."""
+    pylts_logger = logging.getLogger("pylts")
+    handler, level = _Forward(on_record), pylts_logger.level
+    pylts_logger.addHandler(handler)
+    pylts_logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        pylts_logger.removeHandler(handler)
+        pylts_logger.setLevel(level)

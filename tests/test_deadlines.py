@@ -8,6 +8,7 @@ deadline plus the bounded cleanup (`TIMEOUT_CLEANUP_SECONDS`), and it gave its t
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import socket
 import sqlite3
@@ -18,8 +19,7 @@ from typing import TypeVar
 
 import pytest
 from faults import FaultProxy
-from helpers import write_rows
-from loguru import logger
+from helpers import pylts_log, write_rows
 
 from pylts import BackupNotConfirmed, ConfigS3, DatabaseLocked, InvalidArgument, LitestreamTimeout
 from pylts.testing import LocalS3
@@ -77,18 +77,13 @@ def moved(cfg: ConfigS3, endpoint: str, db: str = "app.db") -> ConfigS3:
 def silent_when_running(proxy: FaultProxy, argv_word: str) -> Iterator[None]:
     """Black-hole the store the moment pylts starts a litestream command with ``argv_word`` in it."""
 
-    def sink(message: object) -> None:
-        text = str(message)
+    def on_record(record: logging.LogRecord) -> None:
+        text = record.getMessage()
         if "running " in text and f" {argv_word} " in text:
             proxy.black_hole()
 
-    handler = logger.add(sink, level="DEBUG", format="{message}")
-    logger.enable("pylts")
-    try:
+    with pylts_log(on_record):
         yield
-    finally:
-        logger.disable("pylts")
-        logger.remove(handler)
 
 
 DEADLINE = 3.0

@@ -1,4 +1,4 @@
-"""The framework integrations, each under its real framework, against the local S3 and real litestream."""
+"""The Flask, gunicorn and Django integrations under their real frameworks (the ASGI lifespan: test_asgi.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
 from contextlib import closing
 from pathlib import Path
 
@@ -40,49 +39,6 @@ def notes_restored(cfg: ConfigS3, local_s3, folder: Path) -> list[str]:
     copy.restore()
     with closing(sqlite3.connect(copy.dbpath)) as conn:
         return [body for (body,) in conn.execute("SELECT body FROM notes ORDER BY id")]
-
-
-def healthy(port: int, within: float = 15) -> bool:
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        if json.loads(call(port, "/health")) == {"in_sync": True, "running": True}:
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def test_starlette_lifespan_restores_replicates_and_reports_health(cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
-    need("starlette", "uvicorn")
-    port = free_port()
-    uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "starlette_app:app"]
-    server = serve(uvicorn, cfg, port, DATA / "asgi")
-    try:
-        assert json.loads(call(port, "/notes?body=first", "POST")) == ["first"]
-        assert healthy(port), "/health says in sync within a few sync intervals"
-    finally:
-        terminate(server)  # lifespan shutdown: the final sync
-    assert notes_restored(cfg, local_s3, tmp_path / "copy") == ["first"]
-    for path in cfg.folder.iterdir():  # a fresh machine: only the backup is left
-        if path.is_file():
-            path.unlink()
-    server = serve(uvicorn, cfg, port, DATA / "asgi")
-    try:
-        assert json.loads(call(port, "/notes")) == ["first"], "restored before the first request"
-    finally:
-        terminate(server)
-
-
-def test_asgi_startup_fails_with_the_typed_cause_when_the_bucket_is_missing(cfg: ConfigS3, local_s3) -> None:
-    need("starlette", "uvicorn")
-    local_s3.reset()  # no bucket at all
-    port = free_port()
-    uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "starlette_app:app"]
-    result = subprocess.run(
-        uvicorn, env=settings_env(cfg), cwd=DATA / "asgi", capture_output=True, text=True, timeout=90
-    )
-    assert result.returncode != 0
-    assert "BucketNotFound" in result.stderr and "create the bucket" in result.stderr
-    assert not cfg.dbpath.exists(), "nothing was created for an app that did not start"
 
 
 def test_flask_extension_restores_in_the_app_factory(cfg: ConfigS3, local_s3, tmp_path: Path) -> None:

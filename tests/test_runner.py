@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from loguru import logger
+from helpers import pylts_log
 
 from pylts.errors import InvalidArgument, LitestreamTimeout
 from pylts.runner import TAIL_BYTES, Deadline, ManagedProcess, OutputLine, guard_pid, guarded, run
@@ -77,13 +77,8 @@ def test_an_exception_in_the_block_still_reaps_the_child() -> None:
 
 def test_secrets_are_redacted_from_output_and_logs() -> None:
     seen: list[str] = []
-    handler = logger.add(lambda message: seen.append(str(message)), level="DEBUG")
-    logger.enable("pylts")
-    try:
+    with pylts_log(lambda record: seen.append(record.getMessage())):
         result = run(python("print('key=TOPSECRET123 ok')"), env=ENV, timeout=20, secrets=["TOPSECRET123"])
-    finally:
-        logger.disable("pylts")
-        logger.remove(handler)
     assert result.stdout == "key=*** ok"
     assert seen and not [line for line in seen if "TOPSECRET123" in line]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -10,8 +11,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from helpers import settings_env, write_rows
-from loguru import logger
+from helpers import pylts_log, settings_env, write_rows
 
 from pylts import ConfigS3, CredentialsRejected, PyltsError
 from pylts.sqlite_files import config_path_for
@@ -37,9 +37,9 @@ def litestream_children() -> Iterator[dict[str, list[str]]]:
     """While the block runs, collect every running litestream's cmdline, log lines, and 0.3 config files."""
     seen: dict[str, list[str]] = {"cmdlines": [], "logs": [], "configs": []}
 
-    def sink(message) -> None:
-        text = message.record["message"]
-        seen["logs"].append(str(message))
+    def sink(record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        seen["logs"].append(f"{record.levelname} {record.name} {text}")
         pid = text.partition("litestream[")[2].partition("]")[0]
         if pid.isdigit():
             with suppress(OSError):
@@ -48,13 +48,8 @@ def litestream_children() -> Iterator[dict[str, list[str]]]:
             if word.endswith("-pylts.yml") and Path(word).is_file():
                 seen["configs"].append(f"{oct(Path(word).stat().st_mode & 0o777)} {Path(word).read_text()}")
 
-    handler = logger.add(sink, level="DEBUG")
-    logger.enable("pylts")
-    try:
+    with pylts_log(sink):
         yield seen
-    finally:
-        logger.disable("pylts")
-        logger.remove(handler)
 
 
 def workload(cfg: ConfigS3) -> None:

@@ -1,4 +1,7 @@
-"""FastAPI: restore before the app serves, replicate while it runs, final sync at shutdown."""
+"""FastAPI: restore before the app serves, replicate while it runs, final sync at shutdown.
+
+Without tables to create, ``app = FastAPI(lifespan=pylts.integrations.asgi.lifespan(cfg))`` is all it takes.
+"""
 
 import sqlite3
 from collections.abc import AsyncIterator
@@ -7,20 +10,21 @@ from contextlib import asynccontextmanager, closing
 from fastapi import FastAPI
 
 from pylts import ConfigS3
-from pylts.integrations.asgi import lifespan
+from pylts.integrations.asgi import replicated
 
 cfg = ConfigS3()  # settings from the environment or .env
 
 
 @asynccontextmanager
-async def create_tables(app: FastAPI) -> AsyncIterator[None]:
-    """Runs after the restore, with replication already on: the schema lands in the replica too."""
-    with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-    yield
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # a fresh machine gets its database back, in sync, before the first request; final sync at shutdown
+    async with replicated(cfg):
+        with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        yield
 
 
-app = FastAPI(lifespan=lifespan(cfg, then=create_tables))
+app = FastAPI(lifespan=lifespan)
 
 
 @app.post("/notes")
@@ -34,9 +38,3 @@ def add_note(body: str) -> dict[str, int]:
 def list_notes() -> list[str]:
     with closing(sqlite3.connect(cfg.dbpath, timeout=5)) as conn:
         return [body for (body,) in conn.execute("SELECT body FROM notes ORDER BY id")]
-
-
-@app.get("/health")
-def health() -> dict[str, bool]:
-    """In sync with the replica right now? (for a load balancer or an uptime check)"""
-    return {"in_sync": app.state.pylts.status().in_sync}

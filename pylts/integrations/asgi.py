@@ -1,56 +1,89 @@
-"""An ASGI lifespan (FastAPI, Starlette): restore before serving, replicate while serving, final sync at shutdown.
+"""FastAPI and Starlette: the database restored before the app serves, replicated while it runs, synced at shutdown.
 
-    from fastapi import FastAPI
-    from pylts.integrations.asgi import lifespan
+``FastAPI(lifespan=lifespan(cfg))`` is all an app needs; `replicated` goes inside a lifespan
+of the app's own. The blocking steps (restore, first sync, final sync) run in a worker
+thread, so the event loop stays free. Needs anyio, which FastAPI and Starlette bring
+(``pip install "pylts[starlette]"``).
 
-    app = FastAPI(lifespan=lifespan())
-
-Your own startup runs inside replication, after the restore (``lifespan(then=your_lifespan)``),
-so it can create tables in a database that is already the replica's. The running `Replicator`
-is ``app.state.pylts`` (its ``status()`` feeds a health endpoint). Starting and stopping
-litestream block, so they run in a worker thread, not on the event loop. A failed final sync
-raises `FinalSyncFailed` from the shutdown, which the server reports.
+>>> import anyio, tempfile
+>>> from pylts.testing import LocalS3
+>>> s3 = LocalS3().start()
+>>> s3.create_bucket("backups")
+>>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
+>>> async def serve() -> bool:
+...     async with lifespan(cfg)(app=None) as state:
+...         return state["pylts"].status().in_sync
+>>> anyio.run(serve)
+True
+>>> s3.stop()
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from types import ModuleType
+from typing import Any, TypedDict
+
+from typing_extensions import Unpack
 
 from ..settings import ConfigS3
+from ..supervisor import Replicator
 
-Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+
+class ReplicatorOptions(TypedDict, total=False):
+    """`Replicator`'s options: ``ready_timeout``, ``stop_timeout``, ``max_backoff``, ``stall_timeout``."""
+
+    ready_timeout: float | None
+    stop_timeout: float
+    max_backoff: float
+    stall_timeout: float
 
 
-def lifespan(cfg: ConfigS3 | None = None, *, then: Lifespan | None = None) -> Lifespan:
-    """A lifespan for ``FastAPI(lifespan=...)`` / ``Starlette(lifespan=...)``.
+@asynccontextmanager
+async def replicated(*configs: ConfigS3, **options: Unpack[ReplicatorOptions]) -> AsyncIterator[Replicator]:
+    """`Replicator` for ``configs`` (default: one `ConfigS3` read from the environment) as an async block.
 
-    ``cfg`` defaults to settings read from the environment and ``.env`` at startup (not at import).
+    On entry each database is restored if missing (the boot check refuses a stale one) and
+    replication is in sync; on exit litestream makes its final sync (`FinalSyncFailed` if it
+    did not reach the replica), also when the server cancels the block.
+    """
+    anyio = _anyio()
+    chosen = configs or (await anyio.to_thread.run_sync(ConfigS3.load),)
+    replicator = Replicator(chosen, **options)
+    await anyio.to_thread.run_sync(replicator.start)
+    try:
+        yield replicator
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):  # a cancelled shutdown still gets its final sync
+            await anyio.to_thread.run_sync(replicator.__exit__, type(exc), exc, exc.__traceback__)
+        raise
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(replicator.stop)
 
-    >>> from pylts.integrations.asgi import lifespan
-    >>> callable(lifespan())
-    True
+
+def lifespan(
+    *configs: ConfigS3, **options: Unpack[ReplicatorOptions]
+) -> Callable[[Any], AbstractAsyncContextManager[dict[str, Replicator]]]:
+    """A lifespan for ``FastAPI(lifespan=...)`` or ``Starlette(lifespan=...)`` that runs `replicated`.
+
+    Its state holds the `Replicator` as ``"pylts"``: ``request.state.pylts.status()`` in a handler.
     """
 
     @asynccontextmanager
-    async def run(app: Any) -> AsyncIterator[Any]:
-        settings = cfg if cfg is not None else await asyncio.to_thread(ConfigS3.load)
-        replicator = settings.replicating()
-        await asyncio.to_thread(replicator.start)  # restores a missing database, then waits for the first sync
-        try:
-            state = getattr(app, "state", None)
-            if state is not None:
-                state.pylts = replicator
-            if then is None:
-                yield None
-            else:
-                async with then(app) as inner:
-                    yield inner
-        except BaseException as exc:  # stop without hiding the error already on its way
-            await asyncio.to_thread(replicator.__exit__, type(exc), exc, exc.__traceback__)
-            raise
-        await asyncio.to_thread(replicator.stop)
+    async def pylts_lifespan(app: Any) -> AsyncIterator[dict[str, Replicator]]:
+        async with replicated(*configs, **options) as replicator:
+            yield {"pylts": replicator}
 
-    return run
+    return pylts_lifespan
+
+
+def _anyio() -> ModuleType:
+    try:
+        import anyio
+        import anyio.to_thread
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ImportError(
+            'pylts.integrations.asgi needs anyio (FastAPI and Starlette bring it): pip install "pylts[starlette]"'
+        ) from None
+    return anyio
