@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,18 @@ def missing(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
     pytest.skip(reason)
+
+
+def require(*modules: str) -> None:
+    """Skip (in CI, fail) unless every one of ``modules`` can be imported."""
+    absent = [name for name in modules if importlib.util.find_spec(name) is None]
+    if absent:
+        missing(f"{', '.join(absent)} not installed: pip install -e '.[dev]'")
+
+
+def derive(cfg: ConfigS3, **changes: Any) -> ConfigS3:
+    """``cfg`` with ``changes``, rebuilt through the constructor so every validator runs (``model_copy`` skips them)."""
+    return ConfigS3(_env_file=None, **{**dict(cfg), **changes})
 
 
 def write_rows(db: Path, count: int, *, start: int = 0) -> None:

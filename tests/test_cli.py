@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, settings_env, write_rows
+from helpers import derive, read_rows, settings_env, write_rows
 
 from pylts import ConfigS3
 from pylts.cli import build_parser, main, reference_markdown
@@ -120,7 +120,7 @@ def test_replicate_exec_exits_with_the_apps_code(cfg: ConfigS3, tmp_path: Path) 
     )
     result = pylts("replicate", "--exec", app, env=settings_env(cfg), cwd=tmp_path)
     assert result.returncode == 5, result.stderr
-    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy = derive(cfg, folder=tmp_path / "copy")
     copy.restore()
     assert (7, "seven") in read_rows(copy.dbpath)
 
@@ -147,7 +147,7 @@ def test_replicate_until_terminated_makes_the_final_sync(cfg: ConfigS3, tmp_path
             proc.communicate()
     assert proc.returncode == 0, err
     assert "final sync" in out
-    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy = derive(cfg, folder=tmp_path / "copy")
     copy.restore()
     assert len(read_rows(copy.dbpath)) == 6
 

@@ -21,7 +21,7 @@ from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, record, settings_env, write_rows
+from helpers import derive, missing, read_rows, record, settings_env, write_rows
 
 from benchmarks.harness import make_database, s3_server, writer
 from pylts import (
@@ -39,7 +39,7 @@ LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
 
 
 def restored_ids(cfg: ConfigS3, folder: Path) -> set[int]:
-    copy = cfg.model_copy(update={"folder": folder})
+    copy = derive(cfg, folder=folder)
     copy.restore()
     return {row[0] for row in read_rows(copy.dbpath)}
 
@@ -120,7 +120,7 @@ def test_drill_crash_mid_restore(crash: str, litestream_bin: Path, tmp_path: Pat
         source = make_database(tmp_path / "source" / "app.db", 120)
         backup = s3.config("drill", "app.db", db="app.db", folder=source.parent, litestream_bin=litestream_bin)
         assert backup.timed_replicate(120, delete=False)
-        target = backup.model_copy(update={"folder": tmp_path / "target"})
+        target = derive(backup, folder=tmp_path / "target")
         write_rows(target.dbpath, 10)  # what the target holds before
         before = sha256(target.dbpath)
         errors: list[BaseException] = []
@@ -245,7 +245,7 @@ def small_filesystem(folder: Path, options: str) -> Iterator[Path]:
         ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True
     )
     if mount.returncode != 0:
-        pytest.skip(
+        missing(
             f"cannot mount a tmpfs here ({mount.stderr.strip() or 'not root'}): the drill needs root and mount rights"
         )
     try:
@@ -266,7 +266,7 @@ def test_drill_disk_full_or_read_only_during_restore(
     assert cfg.timed_replicate(60)
     assert not source.exists()
     with small_filesystem(tmp_path / "small", options) as folder:
-        target = cfg.model_copy(update={"folder": folder})
+        target = derive(cfg, folder=folder)
         with pytest.raises(RestoreError) as caught:
             target.restore(timeout_seconds=60)
         left = sorted(p.name for p in folder.iterdir())
@@ -299,8 +299,8 @@ def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cf
     times: dict[str, float] = {}
     with silent_store() as silent:
         port = closed_port() if store == "refuses connections" else silent
-        broken = cfg.model_copy(update={"endpoint": f"http://127.0.0.1:{port}"})
-        fresh = broken.model_copy(update={"db": "other.db"})
+        broken = derive(cfg, endpoint=f"http://127.0.0.1:{port}")
+        fresh = derive(broken, db="other.db")
         calls = {
             "restore": lambda: fresh.restore(timeout_seconds=deadline),
             "ensure_restored": lambda: fresh.ensure_restored(timeout_seconds=deadline),

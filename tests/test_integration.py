@@ -11,7 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import missing, read_rows, write_rows
+from helpers import derive, missing, read_rows, write_rows
 
 from pylts import (
     BackupNotConfirmed,
@@ -103,7 +103,7 @@ def test_missing_bucket(local_s3, litestream_bin: Path, tmp_path: Path) -> None:
         cfg.timed_replicate(20)
     assert cfg.dbpath.exists()
     with pytest.raises(BucketNotFound):
-        ConfigS3.restore(cfg.model_copy(update={"db": "other.db"}))
+        derive(cfg, db="other.db").restore()
 
 
 def test_wrong_credentials(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_wrong_credentials(local_s3, bucket: str, litestream_bin: Path, tmp_path
         with pytest.raises(CredentialsRejected, match="LITESTREAM_ACCESS_KEY_ID") as backup_error:
             cfg.timed_replicate(20)
         with pytest.raises(CredentialsRejected) as restore_error:
-            cfg.model_copy(update={"db": "other.db"}).restore()
+            derive(cfg, db="other.db").restore()
     finally:
         local_s3.require_auth(False)
     assert cfg.dbpath.exists()
@@ -137,7 +137,7 @@ def test_unreachable_endpoint_fails_within_the_deadline(local_s3, litestream_bin
     with pytest.raises(EndpointUnreachable, match=re.escape("cannot connect to the S3 endpoint 127.0.0.1")):
         cfg.timed_replicate(10)
     with pytest.raises(EndpointUnreachable):
-        cfg.model_copy(update={"db": "other.db"}).restore(timeout_seconds=10)
+        derive(cfg, db="other.db").restore(timeout_seconds=10)
     assert time.monotonic() - started < 10
     assert cfg.dbpath.exists()
 
@@ -246,7 +246,7 @@ def test_consecutive_backups_while_the_app_keeps_its_connection(cfg: ConfigS3, t
         app.execute("INSERT INTO items (body) VALUES ('second')")
         app.commit()
         assert cfg.timed_replicate(30, delete=False)
-        elsewhere = cfg.model_copy(update={"folder": tmp_path / "elsewhere"})
+        elsewhere = derive(cfg, folder=tmp_path / "elsewhere")
         elsewhere.restore()
         assert read_rows(elsewhere.dbpath) == [(1, "first"), (2, "second")]
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, write_rows
+from helpers import derive, read_rows, write_rows
 
 from pylts import ConfigS3, InvalidArgument, NoBackupFound
 
@@ -32,7 +32,7 @@ def two_moments(cfg: ConfigS3) -> datetime:
 
 def test_restore_as_of_a_timestamp(cfg: ConfigS3, tmp_path: Path) -> None:
     between = two_moments(cfg)
-    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy = derive(cfg, folder=tmp_path / "copy")
     copy.restore(timestamp=between)
     assert len(read_rows(copy.dbpath)) == 10
     copy.restore(timestamp=between.isoformat(), overwrite=True)
@@ -51,7 +51,7 @@ def test_restore_as_of_a_txid(cfg: ConfigS3, tmp_path: Path) -> None:
     first = max(f.max_txid_number for f in cfg.replica_contents().ltx_files)
     write_rows(cfg.dbpath, 10, start=10)
     assert cfg.timed_replicate(30, delete=False)
-    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy = derive(cfg, folder=tmp_path / "copy")
     copy.restore(txid=first)
     assert len(read_rows(copy.dbpath)) == 10
 
@@ -59,7 +59,7 @@ def test_restore_as_of_a_txid(cfg: ConfigS3, tmp_path: Path) -> None:
 def test_a_time_before_the_first_backup(cfg: ConfigS3, tmp_path: Path) -> None:
     write_rows(cfg.dbpath, 1)
     assert cfg.timed_replicate(30, delete=False)
-    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy = derive(cfg, folder=tmp_path / "copy")
     with pytest.raises(NoBackupFound, match="before the first backup"):
         copy.restore(timestamp="2001-01-01T00:00:00Z")
     assert not copy.folder.exists() or not [p for p in copy.folder.iterdir() if not p.name.endswith("-pylts.yml")]

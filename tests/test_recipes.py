@@ -13,7 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import settings_env
+from helpers import derive, require, settings_env
 
 from pylts import ConfigS3
 
@@ -22,7 +22,7 @@ RECIPES = Path(__file__).resolve().parent.parent / "examples" / "recipes"
 
 
 def notes_in_backup(cfg: ConfigS3, folder: Path) -> list[str]:
-    copy = cfg.model_copy(update={"folder": folder})
+    copy = derive(cfg, folder=folder)
     copy.restore()
     with closing(sqlite3.connect(copy.dbpath)) as conn:
         return [body for (body,) in conn.execute("SELECT body FROM notes ORDER BY id")]
@@ -80,8 +80,7 @@ def terminate(proc: subprocess.Popen[str]) -> str:
 
 
 def test_fastapi_lifespan_under_uvicorn(cfg: ConfigS3, tmp_path: Path) -> None:
-    pytest.importorskip("fastapi")
-    pytest.importorskip("uvicorn")
+    require("fastapi", "uvicorn")
     port = free_port()
     uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "fastapi_app:app"]
     server = serve(uvicorn, cfg, port, RECIPES)
@@ -96,8 +95,7 @@ def test_fastapi_lifespan_under_uvicorn(cfg: ConfigS3, tmp_path: Path) -> None:
 
 
 def test_gunicorn_under_replication(cfg: ConfigS3, tmp_path: Path) -> None:
-    pytest.importorskip("gunicorn")
-    pytest.importorskip("flask")
+    require("gunicorn", "flask")
     port = free_port()
     command = f"{sys.executable} -m gunicorn --bind 127.0.0.1:{port} --workers 2 'flask_app:create_app()'"
     proc = serve([sys.executable, "-m", "pylts", "replicate", "--exec", command], cfg, port, RECIPES)
@@ -107,7 +105,7 @@ def test_gunicorn_under_replication(cfg: ConfigS3, tmp_path: Path) -> None:
 
 
 def test_django_migrate_under_replication_then_restore_at_startup(cfg: ConfigS3, tmp_path: Path) -> None:
-    pytest.importorskip("django")
+    require("django")
     site = RECIPES / "django_site"
     env = settings_env(cfg)
     migrate = subprocess.run(

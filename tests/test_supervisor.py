@@ -13,7 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, reaped, settings_env, write_rows
+from helpers import derive, read_rows, reaped, settings_env, write_rows
 from pydantic import ValidationError
 
 from benchmarks.harness import make_database
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.integration
 
 
 def restored_copy(cfg: ConfigS3, folder: Path) -> list[tuple[int, str]]:
-    copy = cfg.model_copy(update={"folder": folder})
+    copy = derive(cfg, folder=folder)
     copy.restore()
     return read_rows(copy.dbpath)
 
@@ -111,7 +111,7 @@ def test_unreachable_store_fails_at_start(cfg: ConfigS3) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(EndpointUnreachable):
-        cfg.model_copy(update={"endpoint": f"http://127.0.0.1:{port}"}).replicating(ready_timeout=5).start()
+        derive(cfg, endpoint=f"http://127.0.0.1:{port}").replicating(ready_timeout=5).start()
 
 
 def test_replicating_restores_a_missing_database_first(cfg: ConfigS3, tmp_path: Path) -> None:
