@@ -52,11 +52,15 @@ def test_round_trip(cfg: ConfigS3) -> None:
     assert read_rows(cfg.dbpath) == before
 
 
-def test_backup_keeps_the_database_when_asked(cfg: ConfigS3, local_s3, bucket: str) -> None:
+def test_backup_keeps_the_database_when_asked(cfg: ConfigS3, tmp_path: Path) -> None:
     write_rows(cfg.dbpath, 10)
+    before = read_rows(cfg.dbpath)
     assert cfg.timed_replicate(30, delete=False) is True
-    assert read_rows(cfg.dbpath) == read_rows(cfg.dbpath) and len(read_rows(cfg.dbpath)) == 10
-    assert any(key.startswith("app.db/") for key in local_s3.keys(bucket))
+    assert cfg.dbpath.is_file(), "delete=False keeps the local database"
+    assert read_rows(cfg.dbpath) == before
+    copy = derive(cfg, folder=tmp_path / "copy")
+    copy.restore()
+    assert read_rows(copy.dbpath) == before, "and the replica holds all of it"
 
 
 def test_restore_refuses_to_overwrite_and_changes_nothing(cfg: ConfigS3) -> None:
