@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,8 +36,8 @@ def clean(text: str) -> None:
 
 @contextmanager
 def litestream_children() -> Iterator[dict[str, list[str]]]:
-    """While the block runs, collect every running litestream's cmdline, log lines, and 0.3 config files."""
-    seen: dict[str, list[str]] = {"cmdlines": [], "logs": [], "configs": []}
+    """While the block runs, collect every running litestream's cmdline, environment, log lines, 0.3 config files."""
+    seen: dict[str, list[str]] = {"cmdlines": [], "environments": [], "logs": [], "configs": []}
 
     def sink(message) -> None:
         text = message.record["message"]
@@ -44,6 +46,7 @@ def litestream_children() -> Iterator[dict[str, list[str]]]:
         if pid.isdigit():
             with suppress(OSError):
                 seen["cmdlines"].append(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"))
+                seen["environments"].append(Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace"))
         for word in text.split():
             if word.endswith("-pylts.yml") and Path(word).is_file():
                 seen["configs"].append(f"{oct(Path(word).stat().st_mode & 0o777)} {Path(word).read_text()}")
@@ -74,6 +77,9 @@ def test_channel_child_argv(secret_cfg: ConfigS3) -> None:
         workload(secret_cfg)
     assert len(seen["cmdlines"]) >= 5, "running litestream processes were observed"
     clean("\n".join(seen["cmdlines"]))
+    assert seen["environments"], "their environments were observed"
+    assert all(SECRET in environment for environment in seen["environments"]), "their environment is the channel"
+    clean("\n".join(f"{name}={value}" for name, value in os.environ.items()))  # not this process's: apps inherit it
 
 
 def test_channel_log_lines(secret_cfg: ConfigS3, local_s3) -> None:
@@ -167,4 +173,26 @@ def test_channel_cli_output(secret_cfg: ConfigS3, local_s3, tmp_path: Path) -> N
         local_s3.require_auth(False)
     assert refused.returncode == 1 and "LITESTREAM_ACCESS_KEY_ID" in refused.stderr
     clean("\n".join(r.stdout + r.stderr for r in [*outputs, refused]))
-    assert os.environ.get("LITESTREAM_SECRET_ACCESS_KEY") != SECRET
+
+
+def test_channel_app_environment(secret_cfg: ConfigS3, tmp_path: Path) -> None:
+    """Credentials read from ``.env`` reach litestream, never the app ``pylts replicate --exec`` starts."""
+    env = settings_env(secret_cfg)
+    credentials = {name: env.pop(name) for name in ("LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY")}
+    (tmp_path / ".env").write_text("".join(f"{name}={value}\n" for name, value in credentials.items()))
+    write_rows(secret_cfg.dbpath, 1)
+    seen = tmp_path / "app-environment.json"
+    dump = "import json, os, sys; open(sys.argv[1], 'w').write(json.dumps(dict(os.environ)))"
+    app = f"{shlex.quote(sys.executable)} -c {shlex.quote(dump)} {shlex.quote(str(seen))}"
+    result = subprocess.run(
+        [sys.executable, "-m", "pylts", "replicate", "--exec", app],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    app_environment = json.loads(seen.read_text())
+    assert app_environment["DB_FOLDER"] == str(secret_cfg.folder), "the app got pylts' environment"
+    clean(seen.read_text())
