@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import derive, read_rows, settings_env, write_rows
 
-from pylts import ConfigS3
+from pylts import ConfigS3, ReplicaContents
 from pylts.cli import build_parser, main, reference_markdown
 from pylts.testing import ACCESS_KEY, SECRET_KEY
 
@@ -78,6 +78,16 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--if-missing" in result.stderr
 
 
+def status_lines(held: ReplicaContents) -> list[str]:
+    """How the lines of ``pylts status`` about ``held`` start: the newest backup, then one line per file, in order."""
+    assert held.latest is not None
+    files = [f"ltx  level {f.level}  txid {f.min_txid}-{f.max_txid}" for f in held.ltx_files]
+    files += [f"generation {g.generation}  " for g in held.generations]
+    files += [f"snapshot {s.generation}/{s.index}  " for s in held.snapshots]
+    assert files, "the replica holds something to list"
+    return [f"latest backup written {held.latest:%Y-%m-%dT%H:%M:%SZ} (litestream {held.litestream_version})", *files]
+
+
 @pytest.mark.integration
 def test_commands_end_to_end(cfg: ConfigS3, tmp_path: Path) -> None:
     env = settings_env(cfg)
@@ -89,10 +99,13 @@ def test_commands_end_to_end(cfg: ConfigS3, tmp_path: Path) -> None:
     write_rows(cfg.dbpath, 12)
     once = pylts("replicate", "--once", "--timeout", "30", env=env, cwd=tmp_path)
     assert once.returncode == 0 and "backed up" in once.stdout and cfg.dbpath.exists()
+    held = cfg.replica_contents()
     status = pylts("status", env=env, cwd=tmp_path)
-    assert status.returncode == 0 and status.stdout.strip()
+    assert status.returncode == 0
+    shown, expected = status.stdout.splitlines(), status_lines(held)
+    assert len(shown) == len(expected) and all(map(str.startswith, shown, expected)), status.stdout
     as_json = pylts("status", "--json", env=env, cwd=tmp_path)
-    assert as_json.returncode == 0 and '"litestream_version"' in as_json.stdout
+    assert as_json.returncode == 0 and ReplicaContents.model_validate_json(as_json.stdout) == held
     verify = pylts("verify", "--sync", "--timeout", "30", env=env, cwd=tmp_path)
     assert verify.returncode == 0 and verify.stdout.startswith("ok")
     exists = pylts("restore", env=env, cwd=tmp_path)
