@@ -16,8 +16,8 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ from pylts import (
     LitestreamTimeout,
     PyltsError,
     RestoreError,
+    VerifyResult,
 )
 from pylts.testing import LocalS3
 
@@ -290,18 +291,53 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("store", ["refuses connections", "never answers"])
+#: What each public call does when the store is unreachable: the typed error it raises, or what it returns.
+UNREACHABLE_OUTCOMES = {
+    "refuses connections": {
+        "restore": "raises EndpointUnreachable",
+        "ensure_restored": "raises EndpointUnreachable",
+        "timed_replicate": "raises EndpointUnreachable",
+        "verify": "returns VerifyResult failed",
+        "replica_contents": "raises EndpointUnreachable",
+        "replicating": "raises EndpointUnreachable",
+        "get_result_on_timeout": "returns tuple",
+    },
+    "never answers": {
+        "restore": "raises LitestreamTimeout",
+        "ensure_restored": "raises LitestreamTimeout",
+        "timed_replicate": "returns False",
+        "verify": "returns VerifyResult lagging",
+        "replica_contents": "raises LitestreamTimeout",
+        "replicating": "raises LitestreamTimeout",
+        "get_result_on_timeout": "returns tuple",
+    },
+}
+
+
+def outcome(call: Callable[[], object]) -> str:
+    """What ``call()`` did, in the words of UNREACHABLE_OUTCOMES; an error outside PyltsError propagates."""
+    try:
+        result = call()
+    except PyltsError as error:
+        return f"raises {type(error).__name__}"
+    if isinstance(result, VerifyResult):
+        return f"returns VerifyResult {result.status}"
+    return f"returns {result}" if isinstance(result, bool) else f"returns {type(result).__name__}"
+
+
+@pytest.mark.parametrize("store", UNREACHABLE_OUTCOMES)
 def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cfg: ConfigS3) -> None:
     """7. No public call waits for the SDK's two minutes of retries: each returns or raises within its deadline."""
     deadline = 4.0
     margin = 2.0  # a timed-out litestream gets a second to stop before it is killed
     write_rows(cfg.dbpath, 3)
     times: dict[str, float] = {}
+    outcomes: dict[str, str] = {}
     with silent_store() as silent:
         port = closed_port() if store == "refuses connections" else silent
         broken = derive(cfg, endpoint=f"http://127.0.0.1:{port}")
         fresh = derive(broken, db="other.db")
-        calls = {
+        calls: dict[str, Callable[[], object]] = {
             "restore": lambda: fresh.restore(timeout_seconds=deadline),
             "ensure_restored": lambda: fresh.ensure_restored(timeout_seconds=deadline),
             "timed_replicate": lambda: broken.timed_replicate(deadline, delete=False),
@@ -312,14 +348,15 @@ def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cf
         }
         for name, call in calls.items():
             started = time.monotonic()
-            with suppress(PyltsError):
-                call()
+            outcomes[name] = outcome(call)
             times[name] = time.monotonic() - started
+    assert outcomes == UNREACHABLE_OUTCOMES[store]
     slow = {name: round(t, 1) for name, t in times.items() if t > deadline + margin}
     assert not slow, f"calls past their {deadline:g} s deadline: {slow}"
     worst = max(times, key=times.__getitem__)
     record(
         f"7. store that {store}",
         cfg,
-        f"7 public calls with a {deadline:g} s deadline; slowest: {worst} in {times[worst]:.1f} s",
+        f"7 public calls with a {deadline:g} s deadline, each with its typed outcome; "
+        f"slowest: {worst} in {times[worst]:.1f} s",
     )
