@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,9 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
             url = s3.config(BUCKET, f"old-{size}", folder=db.parent, db=db.name).replica.url()
             old = f"{timed(_old_timed_replicate, [litestream, 'replicate', str(db), url], env, 10):.2f} s"
         backup = s3.config(BUCKET, f"pylts-{size}-0", folder=work / "restore", db="bench.db")
-        bare_restore, checked, unchecked = [], [], []
+        bare_restore: list[float] = []
+        checked: list[float] = []
+        unchecked: list[float] = []
         for _ in range(runs):
             out = fresh_copy(source, work / "restore-bare").with_name("out.db")
             bare_restore.append(
@@ -261,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     report += [f"- {fact}" for fact in machine_facts(str(locate().version))] + [""]
     with s3_server() as (s3, _), tempfile.TemporaryDirectory(prefix="pylts-bench-") as folder:
         work = Path(folder)
-        sections = [
+        sections: list[tuple[str, Callable[[], list[str]]]] = [
             ("One-shot backup and restore (medians)", lambda: backup_and_restore(s3, plan, work)),
             ("Cold start (medians)", lambda: cold_start(s3, plan)),
             ("Replication lag under load (commit to the replica holding it)", lambda: lag_under_load(s3, plan, work)),

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import FIGURES, missing
+from helpers import FIGURES, missing, require
 
 from pylts import ConfigS3, runner
 from pylts.binary import find_executable
+from pylts.testing import LocalS3
 
 LEGACY_BIN_VARIABLE = "PYLTS_TEST_LITESTREAM_03"
 _OUR_PREFIXES = ("AWS_", "LITESTREAM_", "REPLICA_", "DB_", "PYLTS_")
@@ -62,17 +63,14 @@ def no_process_left_behind() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def local_s3() -> Iterator[object]:
-    try:
-        from pylts.testing import LocalS3
-    except ImportError as exc:
-        missing(f"moto is not installed: {exc}")
+def local_s3() -> Iterator[LocalS3]:
+    require("moto")
     with LocalS3() as server:
         yield server
 
 
 @pytest.fixture
-def bucket(local_s3, request: pytest.FixtureRequest) -> str:
+def bucket(local_s3: LocalS3, request: pytest.FixtureRequest) -> str:
     """A fresh bucket on a freshly reset server, named after the test."""
     local_s3.reset()
     name = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:50].strip("-") or "bucket"
@@ -85,14 +83,14 @@ def litestream_bin(request: pytest.FixtureRequest) -> Path:
     """The litestream executable of each supported line."""
     if request.param == "0.5":
         return find_executable()
-    legacy = os.environ.get(LEGACY_BIN_VARIABLE)
-    if not legacy or not Path(legacy).is_file():
+    legacy = Path(os.environ.get(LEGACY_BIN_VARIABLE, ""))
+    if not legacy.name or not legacy.is_file():
         missing(f"litestream 0.3.13 not found: set {LEGACY_BIN_VARIABLE} (python3 tasks.py test does)")
-    return Path(legacy)
+    return legacy
 
 
 @pytest.fixture
-def cfg(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> ConfigS3:
+def cfg(local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path) -> ConfigS3:
     """Settings for app.db in a fresh bucket on the local S3, for the litestream line under test."""
     return local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -33,6 +34,14 @@ def require(*modules: str) -> None:
 def derive(cfg: ConfigS3, **changes: Any) -> ConfigS3:
     """``cfg`` with ``changes``, rebuilt through the constructor so every validator runs (``model_copy`` skips them)."""
     return ConfigS3(_env_file=None, **{**dict(cfg), **changes})
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (closed again at once: connecting to it is refused)."""
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def write_rows(db: Path, count: int, *, start: int = 0) -> None:

@@ -13,7 +13,7 @@ from helpers import derive, read_rows, settings_env, write_rows
 
 from pylts import ConfigS3, ReplicaContents
 from pylts.cli import build_parser, main, reference_markdown
-from pylts.testing import ACCESS_KEY, SECRET_KEY
+from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ["restore", "replicate", "verify", "config", "status", "version"]
@@ -38,6 +38,7 @@ def test_the_reference_page_matches_the_help() -> None:
 def test_every_command_is_documented_with_an_example() -> None:
     page = (ROOT / "docs" / "cli.md").read_text()
     subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    assert subcommands is not None
     assert sorted(subcommands) == sorted(COMMANDS)
     for name in COMMANDS:
         assert f"## pylts {name}" in page and f"example:\n  pylts {name}" in page
@@ -212,7 +213,9 @@ def test_version_needs_no_other_setting_and_takes_no_other_option(
 
 
 @pytest.mark.integration
-def test_output_litestream_cannot_explain_is_not_called_invalid_settings(local_s3, bucket: str, tmp_path: Path) -> None:
+def test_output_litestream_cannot_explain_is_not_called_invalid_settings(
+    local_s3: LocalS3, bucket: str, tmp_path: Path
+) -> None:
     cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data")
     env = settings_env(cfg, LITESTREAM_BIN=str(fake_litestream(tmp_path, '[{"level": "not a number"}]')))
     result = pylts("status", env=env, cwd=tmp_path)

@@ -21,7 +21,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import derive, missing, read_rows, record, settings_env, write_rows
+from helpers import derive, free_port, missing, read_rows, record, settings_env, write_rows
 
 from benchmarks.harness import make_database, s3_server, writer
 from pylts import (
@@ -51,7 +51,7 @@ def gist(error: BaseException) -> str:
     return text if len(text) <= 160 else f"{text[:70]} … {text[-80:]}"
 
 
-def wait_until(condition, timeout: float) -> float | None:
+def wait_until(condition: Callable[[], object], timeout: float) -> float | None:
     """Seconds until ``condition()`` held, or None."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -147,7 +147,7 @@ def test_drill_crash_mid_restore(crash: str, litestream_bin: Path, tmp_path: Pat
     )
 
 
-def _capture(errors: list[BaseException], action) -> None:
+def _capture(errors: list[BaseException], action: Callable[[], object]) -> None:
     try:
         action()
     except BaseException as exc:
@@ -285,12 +285,6 @@ def silent_store() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def closed_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 #: What each public call does when the store is unreachable: the typed error it raises, or what it returns.
 UNREACHABLE_OUTCOMES = {
     "refuses connections": {
@@ -334,7 +328,7 @@ def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cf
     times: dict[str, float] = {}
     outcomes: dict[str, str] = {}
     with silent_store() as silent:
-        port = closed_port() if store == "refuses connections" else silent
+        port = free_port() if store == "refuses connections" else silent
         broken = derive(cfg, endpoint=f"http://127.0.0.1:{port}")
         fresh = derive(broken, db="other.db")
         calls: dict[str, Callable[[], object]] = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import sqlite3
 import ssl
 import time
@@ -11,7 +10,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import derive, missing, read_rows, write_rows
+from helpers import derive, free_port, missing, read_rows, write_rows
 
 from pylts import (
     BackupNotConfirmed,
@@ -28,19 +27,13 @@ from pylts import (
 )
 from pylts.backup import delete_if_confirmed
 from pylts.runner import Deadline
-from pylts.testing import ACCESS_KEY, SECRET_KEY
+from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 
 pytestmark = pytest.mark.integration
 
 
 def files_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-
-
-def closed_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_round_trip(cfg: ConfigS3) -> None:
@@ -99,7 +92,7 @@ def test_restore_clears_stale_sidecars_of_a_missing_database(cfg: ConfigS3) -> N
     assert len(read_rows(cfg.dbpath)) == 3
 
 
-def test_missing_bucket(local_s3, litestream_bin: Path, tmp_path: Path) -> None:
+def test_missing_bucket(local_s3: LocalS3, litestream_bin: Path, tmp_path: Path) -> None:
     local_s3.reset()
     cfg = local_s3.config("no-such-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
     write_rows(cfg.dbpath, 3)
@@ -110,7 +103,7 @@ def test_missing_bucket(local_s3, litestream_bin: Path, tmp_path: Path) -> None:
         derive(cfg, db="other.db").restore()
 
 
-def test_wrong_credentials(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> None:
+def test_wrong_credentials(local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path) -> None:
     cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
     write_rows(cfg.dbpath, 3)
     local_s3.require_auth(True)
@@ -127,14 +120,16 @@ def test_wrong_credentials(local_s3, bucket: str, litestream_bin: Path, tmp_path
         assert ACCESS_KEY not in text and SECRET_KEY not in text
 
 
-def test_unreachable_endpoint_fails_within_the_deadline(local_s3, litestream_bin: Path, tmp_path: Path) -> None:
+def test_unreachable_endpoint_fails_within_the_deadline(
+    local_s3: LocalS3, litestream_bin: Path, tmp_path: Path
+) -> None:
     cfg = local_s3.config(
         "any-bucket",
         "app.db",
         db="app.db",
         folder=tmp_path,
         litestream_bin=litestream_bin,
-        endpoint=f"http://127.0.0.1:{closed_port()}",
+        endpoint=f"http://127.0.0.1:{free_port()}",
     )
     write_rows(cfg.dbpath, 3)
     started = time.monotonic()
@@ -184,7 +179,7 @@ def test_get_result_on_timeout_returns_output_and_reaps(cfg: ConfigS3) -> None:
 
 
 def test_stray_aws_variables_do_not_override_the_settings(
-    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch, local_s3
+    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch, local_s3: LocalS3
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIASTRAYSTRAYSTRAY0")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "stray")

@@ -15,6 +15,7 @@ from helpers import read_rows, settings_env, write_rows
 from pylts import ConfigS3
 from pylts.binary import find_executable
 from pylts.cli import main
+from pylts.testing import LocalS3
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -22,7 +23,7 @@ BACKUPS = 320  # each one-shot backup of a new row writes one more level-0 LTX f
 
 
 @pytest.fixture
-def aged(local_s3, bucket: str, tmp_path: Path) -> ConfigS3:
+def aged(local_s3: LocalS3, bucket: str, tmp_path: Path) -> ConfigS3:
     """A litestream 0.5 replica holding more than 300 LTX files, one per backed-up commit."""
     cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=find_executable())
     for i in range(BACKUPS):

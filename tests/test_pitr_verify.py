@@ -8,11 +8,13 @@ import time
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import derive, read_rows, write_rows
 
 from pylts import ConfigS3, InvalidArgument, NoBackupFound
+from pylts.testing import LocalS3
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +79,7 @@ def test_a_time_before_the_first_backup(cfg: ConfigS3, tmp_path: Path) -> None:
         ({"txid": 1, "timestamp": "2026-01-01T00:00:00Z"}, "not both"),
     ],
 )
-def test_bad_points_in_time_change_nothing(cfg: ConfigS3, point: dict, message: str) -> None:
+def test_bad_points_in_time_change_nothing(cfg: ConfigS3, point: dict[str, Any], message: str) -> None:
     if cfg._context().litestream.is_legacy and list(point) == ["txid"]:
         message = "0.3 has no transaction ids"
     write_rows(cfg.dbpath, 1)
@@ -128,7 +130,7 @@ def test_verify_whose_deadline_ends_inside_a_litestream_run_is_lagging(cfg: Conf
         assert result.status == "lagging", f"{seconds} s: {result}"
 
 
-def test_verify_fails_when_the_replica_is_unreachable(cfg: ConfigS3, local_s3) -> None:
+def test_verify_fails_when_the_replica_is_unreachable(cfg: ConfigS3, local_s3: LocalS3) -> None:
     write_rows(cfg.dbpath, 1)
     local_s3.stop()
     try:

@@ -13,7 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import derive, require, settings_env
+from helpers import derive, free_port, require, settings_env
 
 from pylts import ConfigS3
 
@@ -26,12 +26,6 @@ def notes_in_backup(cfg: ConfigS3, folder: Path) -> list[str]:
     copy.restore()
     with closing(sqlite3.connect(copy.dbpath)) as conn:
         return [body for (body,) in conn.execute("SELECT body FROM notes ORDER BY id")]
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 60) -> None:
@@ -63,7 +57,8 @@ def call(port: int, path: str, method: str = "GET") -> str:
         urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method), timeout=10
     ) as response:
         assert response.status == 200
-        return response.read().decode()
+        body: bytes = response.read()
+        return body.decode()
 
 
 def terminate(proc: subprocess.Popen[str]) -> str:

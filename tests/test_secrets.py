@@ -10,20 +10,25 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from helpers import settings_env, write_rows
 from loguru import logger
 
-from pylts import ConfigS3, CredentialsRejected, PyltsError
+from pylts import ConfigS3, CredentialsRejected, LitestreamError
 from pylts.sqlite_files import config_path_for
+from pylts.testing import LocalS3
+
+if TYPE_CHECKING:
+    from loguru import Message
 
 pytestmark = pytest.mark.integration
 KEY, SECRET = "AKIASECRETSCHANNEL42", "the-secret-channel-value-0xC0FFEE"
 
 
 @pytest.fixture
-def secret_cfg(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> ConfigS3:
+def secret_cfg(local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path) -> ConfigS3:
     return local_s3.config(
         bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin, key=KEY, token=SECRET
     )
@@ -39,7 +44,7 @@ def litestream_children() -> Iterator[dict[str, list[str]]]:
     """While the block runs, collect every running litestream's cmdline, environment, log lines, 0.3 config files."""
     seen: dict[str, list[str]] = {"cmdlines": [], "environments": [], "logs": [], "configs": []}
 
-    def sink(message) -> None:
+    def sink(message: Message) -> None:
         text = message.record["message"]
         seen["logs"].append(str(message))
         pid = text.partition("litestream[")[2].partition("]")[0]
@@ -82,7 +87,7 @@ def test_channel_child_argv(secret_cfg: ConfigS3) -> None:
     clean("\n".join(f"{name}={value}" for name, value in os.environ.items()))  # not this process's: apps inherit it
 
 
-def test_channel_log_lines(secret_cfg: ConfigS3, local_s3) -> None:
+def test_channel_log_lines(secret_cfg: ConfigS3, local_s3: LocalS3) -> None:
     with litestream_children() as seen:
         workload(secret_cfg)
         local_s3.require_auth(True)
@@ -110,10 +115,10 @@ def test_channel_reprs_of_public_objects(secret_cfg: ConfigS3) -> None:
     clean("\n".join(f"{obj!r} {obj!s}" for obj in shown) + secret_cfg.model_dump_json())
 
 
-def test_channel_exception_texts(secret_cfg: ConfigS3, local_s3) -> None:
+def test_channel_exception_texts(secret_cfg: ConfigS3, local_s3: LocalS3) -> None:
     write_rows(secret_cfg.dbpath, 1)
     local_s3.require_auth(True)
-    errors: list[PyltsError] = []
+    errors: list[LitestreamError] = []
     try:
         for call in (
             lambda: secret_cfg.timed_replicate(20),
@@ -145,7 +150,7 @@ def test_channel_generated_config_files(secret_cfg: ConfigS3, tmp_path: Path) ->
     assert not config_path_for(secret_cfg.dbpath).exists(), "and removed afterwards"
 
 
-def test_channel_cli_output(secret_cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
+def test_channel_cli_output(secret_cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path) -> None:
     env = settings_env(secret_cfg)
     runs = [
         ["--help"],
