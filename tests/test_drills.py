@@ -21,7 +21,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import derive, free_port, missing, read_rows, record, settings_env, write_rows
+from helpers import S3Server, derive, free_port, missing, read_rows, record, server_name, settings_env, write_rows
 
 from benchmarks.harness import make_database, s3_server, writer
 from pylts import (
@@ -85,8 +85,9 @@ def test_drill_s3_outage_under_write_load(cfg: ConfigS3, local_s3: LocalS3, tmp_
     )
 
 
-def test_drill_litestream_killed_under_load(cfg: ConfigS3, tmp_path: Path) -> None:
-    """2. kill -9 of litestream mid-replication: restarted within seconds, nothing lost."""
+def test_drill_litestream_killed_under_load(server_cfg: ConfigS3, s3_server: S3Server, tmp_path: Path) -> None:
+    """2. kill -9 of litestream mid-replication: restarted within seconds, nothing lost (on each S3 server)."""
+    cfg = server_cfg
     write_rows(cfg.dbpath, 1)
     with cfg.replicating(max_backoff=2.0) as replication, writer(cfg.dbpath, LOAD) as committed:
         time.sleep(2)
@@ -99,7 +100,7 @@ def test_drill_litestream_killed_under_load(cfg: ConfigS3, tmp_path: Path) -> No
     held = restored_ids(cfg, tmp_path / "copy")
     assert set(committed) <= held
     record(
-        "2. litestream killed (SIGKILL) under load",
+        f"2. litestream killed (SIGKILL) under load, on {server_name(s3_server)}",
         cfg,
         f"restarted after {restarted:.1f} s; {len(committed)} rows written, all restored",
     )

@@ -10,7 +10,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import derive, free_port, missing, read_rows, write_rows
+from helpers import S3Server, derive, free_port, missing, read_rows, refused_credentials, write_rows
 
 from pylts import (
     BackupNotConfirmed,
@@ -36,7 +36,8 @@ def files_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def test_round_trip(cfg: ConfigS3) -> None:
+def test_round_trip(server_cfg: ConfigS3) -> None:
+    cfg = server_cfg
     write_rows(cfg.dbpath, 500)
     before = read_rows(cfg.dbpath)
     assert cfg.timed_replicate(30) is True
@@ -92,9 +93,8 @@ def test_restore_clears_stale_sidecars_of_a_missing_database(cfg: ConfigS3) -> N
     assert len(read_rows(cfg.dbpath)) == 3
 
 
-def test_missing_bucket(local_s3: LocalS3, litestream_bin: Path, tmp_path: Path) -> None:
-    local_s3.reset()
-    cfg = local_s3.config("no-such-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
+def test_missing_bucket(s3_server: S3Server, litestream_bin: Path, tmp_path: Path) -> None:
+    cfg = s3_server.config("no-such-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
     write_rows(cfg.dbpath, 3)
     with pytest.raises(BucketNotFound, match="create the bucket"):
         cfg.timed_replicate(20)
@@ -103,21 +103,18 @@ def test_missing_bucket(local_s3: LocalS3, litestream_bin: Path, tmp_path: Path)
         derive(cfg, db="other.db").restore()
 
 
-def test_wrong_credentials(local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path) -> None:
-    cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
-    write_rows(cfg.dbpath, 3)
-    local_s3.require_auth(True)
-    try:
+def test_wrong_credentials(server_cfg: ConfigS3, s3_server: S3Server) -> None:
+    write_rows(server_cfg.dbpath, 3)
+    with refused_credentials(s3_server, server_cfg) as cfg:
         with pytest.raises(CredentialsRejected, match="LITESTREAM_ACCESS_KEY_ID") as backup_error:
             cfg.timed_replicate(20)
         with pytest.raises(CredentialsRejected) as restore_error:
             derive(cfg, db="other.db").restore()
-    finally:
-        local_s3.require_auth(False)
     assert cfg.dbpath.exists()
+    assert cfg.key is not None and cfg.token is not None
     for error in (backup_error.value, restore_error.value):
         text = f"{error} {error.argv} {error.output}"
-        assert ACCESS_KEY not in text and SECRET_KEY not in text
+        assert cfg.key.get_secret_value() not in text and cfg.token.get_secret_value() not in text
 
 
 def test_unreachable_endpoint_fails_within_the_deadline(
