@@ -451,13 +451,7 @@ class ConfigS3(PyltsSettings):
             False
             >>> s3.stop()
         """
-        deadline = Deadline(timeout_seconds)
-        ctx = self._context()
-        if not backup.backup_once(ctx, deadline):
-            return False
-        if delete:
-            backup.delete_if_confirmed(ctx, Deadline(max(deadline.remaining(), 30.0)))
-        return True
+        return backup.timed_backup(self._context(), Deadline(timeout_seconds), delete=delete)
 
     def verify(self, *, timeout_seconds: float = 60.0, sync: bool = False) -> VerifyResult:
         """Prove the backup restores and is current; returns ok, lagging or failed with the lag.

@@ -6,8 +6,10 @@ import re
 import sqlite3
 import ssl
 import time
+from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import S3Server, derive, free_port, missing, read_rows, refused_credentials, write_rows
@@ -24,6 +26,7 @@ from pylts import (
     InvalidArgument,
     NoBackupFound,
     TLSSetupError,
+    runner,
 )
 from pylts.backup import delete_if_confirmed
 from pylts.runner import Deadline
@@ -167,6 +170,52 @@ def test_nothing_is_deleted_when_a_write_came_after_the_backup(cfg: ConfigS3) ->
     with pytest.raises(BackupNotConfirmed, match="was kept"):
         delete_if_confirmed(cfg._context(), Deadline(30))
     assert len(read_rows(cfg.dbpath)) == 11
+
+
+def litestream_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The litestream commands that reach the replica (``replicate``, ``ltx``...) run from now on, in order."""
+    seen: list[str] = []
+    real_run = runner.run
+
+    def run(argv: Sequence[str], **options: Any) -> runner.RunResult:
+        if argv[1] != "version":
+            seen.append(argv[1])
+        return real_run(argv, **options)
+
+    monkeypatch.setattr(runner, "run", run)
+    return seen
+
+
+#: For what only litestream 0.5 does: 0.3 confirms a backup by restoring it, with nothing reported to use.
+ONLY_05 = pytest.mark.parametrize("litestream_bin", ["0.5"], indirect=True)
+
+
+@ONLY_05
+def test_a_backup_is_confirmed_from_what_its_run_reported(cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_rows(cfg.dbpath, 10)
+    commands = litestream_commands(monkeypatch)
+    assert cfg.timed_replicate(30) is True
+    assert not cfg.dbpath.exists()
+    assert commands == ["replicate"], "the upload litestream reported confirms it: no listing of the replica"
+
+
+@ONLY_05
+def test_a_report_that_does_not_cover_the_database_is_checked_against_the_replica(
+    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_rows(cfg.dbpath, 10)
+    assert cfg.timed_replicate(30, delete=False)
+    commands = litestream_commands(monkeypatch)
+    delete_if_confirmed(cfg._context(), Deadline(30), reported=0)
+    assert not cfg.dbpath.exists() and commands == ["ltx"], "confirmed by a listing of the replica"
+
+    other = derive(cfg, db="other.db", s3=cfg.s3.replace("/app.db", "/other.db"))
+    write_rows(other.dbpath, 10)
+    assert other.timed_replicate(30, delete=False)
+    elsewhere = derive(other, s3=cfg.s3.replace("/app.db", "/never-written.db"))
+    with pytest.raises(BackupNotConfirmed, match="the replica holds transactions up to 0"):
+        delete_if_confirmed(elsewhere._context(), Deadline(30), reported=0)
+    assert len(read_rows(other.dbpath)) == 10 and commands == ["ltx", "replicate", "ltx"]
 
 
 def test_get_result_on_timeout_returns_output_and_reaps(cfg: ConfigS3) -> None:
