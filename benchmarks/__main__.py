@@ -73,7 +73,9 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
         table_row(
             "size",
             "bare `replicate -once`",
-            "`timed_replicate`",
+            "`timed_replicate(delete=False)`",
+            "ratio",
+            "`timed_replicate()` (confirms, deletes)",
             "ratio",
             "old 0.0.9 behaviour",
             "bare `restore`",
@@ -82,13 +84,15 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
             "`restore()` (no check)",
             "ratio",
         ),
-        table_row(*["---"] * 10),
+        table_row(*["---"] * 12),
     ]
     for size, runs in plan.sizes.items():
         s3.reset()
         s3.create_bucket(BUCKET)
         source = make_database(work / f"source-{size}" / "bench.db", size)
-        bare, ours = [], []
+        bare: list[float] = []
+        ours: list[float] = []
+        confirmed: list[float] = []
         for run in range(runs):
             db = fresh_copy(source, work / "run")
             url = s3.config(BUCKET, f"bare-{size}-{run}", folder=db.parent, db=db.name).replica.url()
@@ -103,7 +107,10 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
             )
             db = fresh_copy(source, work / "run")
             cfg = s3.config(BUCKET, f"pylts-{size}-{run}", folder=db.parent, db=db.name)
-            ours.append(timed(_check_backup, cfg))
+            ours.append(timed(_check_backup, cfg, delete=False))
+            db = fresh_copy(source, work / "run")
+            cfg = s3.config(BUCKET, f"confirmed-{size}-{run}", folder=db.parent, db=db.name)
+            confirmed.append(timed(_check_backup, cfg, delete=True))
         old = "not run (--quick)"
         if plan.old_behaviour:
             db = fresh_copy(source, work / "run")
@@ -134,6 +141,8 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
                 f"{b:.2f} s",
                 f"{o:.2f} s",
                 f"**{o / b:.2f}×**",
+                f"{median(confirmed):.2f} s",
+                f"**{median(confirmed) / b:.2f}×**",
                 old,
                 f"{r:.2f} s",
                 f"{c:.2f} s",
@@ -146,8 +155,8 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
     return rows
 
 
-def _check_backup(cfg: ConfigS3) -> None:
-    if not cfg.timed_replicate(600, delete=False):
+def _check_backup(cfg: ConfigS3, *, delete: bool) -> None:
+    if not cfg.timed_replicate(600, delete=delete):
         raise RuntimeError("timed_replicate returned False")
 
 
