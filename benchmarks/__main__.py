@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +40,7 @@ from .harness import (
     timed,
     writer,
 )
+from .rto import recovery_time
 
 BUCKET = "bench"
 LOAD = "INSERT INTO events (body) VALUES (randomblob(200))"  # what the app writes, 100 times a second
@@ -49,10 +53,18 @@ class Plan:
     cold_start_runs: int
     lag_seconds: float
     memory_seconds: float
+    rto_sizes: dict[int, int]  # MB -> runs
 
 
-FULL = Plan(sizes={1: 5, 50: 5, 500: 3}, old_behaviour=True, cold_start_runs=15, lag_seconds=60, memory_seconds=600)
-QUICK = Plan(sizes={1: 2}, old_behaviour=False, cold_start_runs=3, lag_seconds=4, memory_seconds=4)
+FULL = Plan(
+    sizes={1: 5, 50: 5, 500: 3},
+    old_behaviour=True,
+    cold_start_runs=15,
+    lag_seconds=60,
+    memory_seconds=600,
+    rto_sizes={10: 3, 1024: 3},
+)
+QUICK = Plan(sizes={1: 2}, old_behaviour=False, cold_start_runs=3, lag_seconds=4, memory_seconds=4, rto_sizes={5: 1})
 
 
 def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
@@ -62,7 +74,9 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
         table_row(
             "size",
             "bare `replicate -once`",
-            "`timed_replicate`",
+            "`timed_replicate(delete=False)`",
+            "ratio",
+            "`timed_replicate()` (confirms, deletes)",
             "ratio",
             "old 0.0.9 behaviour",
             "bare `restore`",
@@ -71,13 +85,15 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
             "`restore()` (no check)",
             "ratio",
         ),
-        table_row(*["---"] * 10),
+        table_row(*["---"] * 12),
     ]
     for size, runs in plan.sizes.items():
         s3.reset()
         s3.create_bucket(BUCKET)
         source = make_database(work / f"source-{size}" / "bench.db", size)
-        bare, ours = [], []
+        bare: list[float] = []
+        ours: list[float] = []
+        confirmed: list[float] = []
         for run in range(runs):
             db = fresh_copy(source, work / "run")
             url = s3.config(BUCKET, f"bare-{size}-{run}", folder=db.parent, db=db.name).replica.url()
@@ -92,14 +108,19 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
             )
             db = fresh_copy(source, work / "run")
             cfg = s3.config(BUCKET, f"pylts-{size}-{run}", folder=db.parent, db=db.name)
-            ours.append(timed(_check_backup, cfg))
+            ours.append(timed(_check_backup, cfg, delete=False))
+            db = fresh_copy(source, work / "run")
+            cfg = s3.config(BUCKET, f"confirmed-{size}-{run}", folder=db.parent, db=db.name)
+            confirmed.append(timed(_check_backup, cfg, delete=True))
         old = "not run (--quick)"
         if plan.old_behaviour:
             db = fresh_copy(source, work / "run")
             url = s3.config(BUCKET, f"old-{size}", folder=db.parent, db=db.name).replica.url()
             old = f"{timed(_old_timed_replicate, [litestream, 'replicate', str(db), url], env, 10):.2f} s"
         backup = s3.config(BUCKET, f"pylts-{size}-0", folder=work / "restore", db="bench.db")
-        bare_restore, checked, unchecked = [], [], []
+        bare_restore: list[float] = []
+        checked: list[float] = []
+        unchecked: list[float] = []
         for _ in range(runs):
             out = fresh_copy(source, work / "restore-bare").with_name("out.db")
             bare_restore.append(
@@ -121,6 +142,8 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
                 f"{b:.2f} s",
                 f"{o:.2f} s",
                 f"**{o / b:.2f}×**",
+                f"{median(confirmed):.2f} s",
+                f"**{median(confirmed) / b:.2f}×**",
                 old,
                 f"{r:.2f} s",
                 f"{c:.2f} s",
@@ -133,8 +156,8 @@ def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
     return rows
 
 
-def _check_backup(cfg: ConfigS3) -> None:
-    if not cfg.timed_replicate(600, delete=False):
+def _check_backup(cfg: ConfigS3, *, delete: bool) -> None:
+    if not cfg.timed_replicate(600, delete=delete):
         raise RuntimeError("timed_replicate returned False")
 
 
@@ -187,30 +210,72 @@ def replicated_database(s3: LocalS3, work: Path, name: str) -> ConfigS3:
 
 
 def lag_under_load(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
+    """Commit to the replica holding it, seen from outside: restores started one after another find the probe row.
+
+    Each probe's lag is the start of the first restore that holds it, minus its commit (an
+    upper bound, within one restore of the truth). pylts' own belief, ``wait_for_sync()``
+    returning, is measured alongside for comparison.
+    """
     cfg = replicated_database(s3, work, "lag")
-    lags: list[float] = []
+    held_after: list[float] = []
+    believed_after: list[float] = []
     with cfg.replicating() as replication, writer(cfg.dbpath, LOAD) as written:
         end = time.monotonic() + plan.lag_seconds
         started = time.monotonic()
+        probe = 0
         while time.monotonic() < end:
-            committed = time.monotonic()
+            probe += 1
             with contextlib.closing(sqlite3.connect(cfg.dbpath, timeout=10)) as conn, conn:
-                conn.execute("INSERT INTO events (body) VALUES ('probe')")
-            if replication.wait_for_sync(30):
-                lags.append(time.monotonic() - committed)
-            time.sleep(0.3)
+                conn.execute("INSERT INTO events (body) VALUES (?)", (f"probe {probe}",))
+            committed = time.monotonic()
+            with ThreadPoolExecutor(1) as outside:
+                seen = outside.submit(_first_restore_holding, cfg, f"probe {probe}", work / "lag-restores", 60)
+                if replication.wait_for_sync(30):
+                    believed_after.append(time.monotonic() - committed)
+                held_after.append(seen.result() - committed)
         rate = len(written) / (time.monotonic() - started)
     return [
-        "| writer | probes | p50 | p99 | max |",
-        "| --- | --- | --- | --- | --- |",
-        table_row(
-            f"{rate:.0f} transactions/s for {plan.lag_seconds:g} s",
-            len(lags),
-            f"{percentile(lags, 0.5):.2f} s",
-            f"**{percentile(lags, 0.99):.2f} s**",
-            f"{max(lags, default=float('nan')):.2f} s",
+        "| writer | probes | measured by | p50 | p99 | max |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *(
+            table_row(
+                f"{rate:.0f} transactions/s for {plan.lag_seconds:g} s",
+                len(lags),
+                how,
+                f"{percentile(lags, 0.5):.2f} s",
+                f"**{percentile(lags, 0.99):.2f} s**",
+                f"{max(lags, default=float('nan')):.2f} s",
+            )
+            for how, lags in (
+                ("a restore holds the probe (from outside)", held_after),
+                ("`wait_for_sync()` returns (pylts' belief)", believed_after),
+            )
         ),
     ]
+
+
+def _first_restore_holding(cfg: ConfigS3, body: str, folder: Path, timeout: float) -> float:
+    """When (monotonic) the first of back-to-back bare ``litestream restore`` runs that holds ``body`` started."""
+    litestream = str(locate().path)
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up:
+        shutil.rmtree(folder, ignore_errors=True)
+        out = folder / "lag.db"
+        started = time.monotonic()
+        restored = subprocess.run(
+            [litestream, "restore", "-o", str(out), cfg.replica.url()], env=bare_env(), capture_output=True
+        )
+        if restored.returncode == 0:
+            with contextlib.closing(sqlite3.connect(f"file:{out}?mode=ro", uri=True)) as conn:
+                if conn.execute("SELECT 1 FROM events WHERE body = ?", (body,)).fetchone():
+                    return started
+    raise RuntimeError(f"no restore held {body!r} within {timeout:g} s")
+
+
+def rto(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
+    s3.reset()
+    s3.create_bucket(BUCKET)
+    return recovery_time(s3, BUCKET, plan.rto_sizes, work)
 
 
 def memory(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
@@ -262,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     report += [f"- {fact}" for fact in machine_facts(str(locate().version))] + [""]
     with s3_server() as (s3, _), tempfile.TemporaryDirectory(prefix="pylts-bench-") as folder:
         work = Path(folder)
-        sections = [
+        sections: list[tuple[str, Callable[[], list[str]]]] = [
             ("One-shot backup and restore (medians)", lambda: backup_and_restore(s3, plan, work)),
             ("Cold start (medians)", lambda: cold_start(s3, plan)),
             (
@@ -270,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: boot_with_nothing_to_do(s3, plan.cold_start_runs, work),
             ),
             ("Replication lag under load (commit to the replica holding it)", lambda: lag_under_load(s3, plan, work)),
+            ("Recovery time: boot from the replica (medians)", lambda: rto(s3, plan, work)),
             (f"Memory while replicating under load for {plan.memory_seconds:g} s", lambda: memory(s3, plan, work)),
         ]
         for title, run in sections:

@@ -8,6 +8,7 @@ then stops it gracefully (SIGTERM makes it sync once more before it exits).
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +28,24 @@ logger = logging.getLogger(__name__)
 
 def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
     """Back up ``ctx.db`` once. True when durable; False when time ran out with no cause known."""
+    return _backup(ctx, deadline) is not None
+
+
+def timed_backup(ctx: RunContext, deadline: Deadline, *, delete: bool) -> bool:
+    """`backup_once`, then, with ``delete``, `delete_if_confirmed` helped by what the backup run reported."""
+    reported = _backup(ctx, deadline)
+    if reported is None:
+        return False
+    if delete:
+        delete_if_confirmed(ctx, deadline, reported=reported)  # within the caller's deadline (docs/time.md)
+    return True
+
+
+def _backup(ctx: RunContext, deadline: Deadline) -> int | None:
+    """Back up ``ctx.db`` once: the newest transaction the run reported the replica holds (0: not said), or None.
+
+    None means time ran out with no cause known; a known cause is raised.
+    """
     if not ctx.db.is_file():
         raise DatabaseNotFound(
             f"{ctx.db} does not exist, so there is nothing to back up; check DB_SQLITE and the folder"
@@ -34,20 +53,46 @@ def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
     sqlite_files.require_sqlite_header(ctx.db)
     ctx.probe(deadline)
     with sqlite_files.replication_lock(ctx.db):
-        return _sync_legacy(ctx, deadline) if ctx.litestream.is_legacy else _sync_once(ctx, deadline)
+        if ctx.litestream.is_legacy:
+            return 0 if _sync_legacy(ctx, deadline) else None
+        return _sync_once(ctx, deadline)
 
 
-def _sync_once(ctx: RunContext, deadline: Deadline) -> bool:
-    """litestream 0.5: ``replicate -once``, one sync of the database, then exit."""
+def _sync_once(ctx: RunContext, deadline: Deadline) -> int | None:
+    """litestream 0.5: ``replicate -once``, one sync of the database, then exit.
+
+    Returns the newest transaction the run reported the replica holds (at debug level it
+    names every file it uploads and the replica's position), or None when time ran out.
+    """
+    argv = replicate_argv(ctx.litestream, ctx.db, ctx.replica, once=True)
     try:
-        result = ctx.run(replicate_argv(ctx.litestream, ctx.db, ctx.replica, once=True), deadline)
+        result = ctx.with_env(LOG_LEVEL="debug").run(argv, deadline)
     except LitestreamTimeout as timeout:
         _raise_reported_error(last_error(timeout.output), timeout.argv)
         logger.warning("backup of %s did not finish within %g s", ctx.db, deadline.seconds)
-        return False
+        return None
     if result.returncode != 0:
         raise error_for(result, ReplicationError, f"backup of {ctx.db.name}")
-    return True
+    return reported_txid(result.stdout)
+
+
+#: The replica's position in ``replicate -once``'s debug lines: a file uploaded, or litestream's replica position.
+_REPLICA_POSITION = re.compile(
+    r'msg="(?:ltx file uploaded|replica sync)" .*?\b(?:maxTXID|txid\.replica)=([0-9a-f]{16})\b'
+)
+
+
+def reported_txid(output: str) -> int:
+    """The newest transaction a litestream 0.5 run reported the replica holds; 0 when it said nothing.
+
+    >>> reported_txid(
+    ...     'level=DEBUG msg="ltx file uploaded" db=a.db replica=s3 level=0 minTXID=0000000000000001 '
+    ...     "maxTXID=000000000000000a size=4096\\n"
+    ...     'level=DEBUG msg="replica sync" db=a.db replica=s3 txid.replica=0000000000000009 txid.db=000000000000000a'
+    ... ), reported_txid('level=INFO msg="one-shot replication complete"')
+    (10, 0)
+    """
+    return max((int(found.group(1), 16) for found in _REPLICA_POSITION.finditer(output)), default=0)
 
 
 def _sync_legacy(ctx: RunContext, deadline: Deadline) -> bool:
@@ -85,25 +130,26 @@ def _raise_reported_error(text: str, argv: list[str]) -> None:
         raise error_from_text(text, ReplicationError, "backup failed", argv=argv)
 
 
-def delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:
+def delete_if_confirmed(ctx: RunContext, deadline: Deadline, *, reported: int = 0) -> None:
     """Delete the local database, but only once the replica provably holds all of it.
 
     Under SQLite's write lock (so nothing can commit meanwhile), pylts checks on
     0.5 that litestream's newest local LTX file covers the WAL up to its last
-    commit and that the replica holds that transaction; on 0.3 it restores the
-    replica into a temporary folder and compares every row.
+    commit and that the replica holds that transaction: as the backup run
+    ``reported`` it (the upload of that file), else as a listing of the replica
+    shows. On 0.3 it restores the replica into a temporary folder and compares every row.
     """
     busy_timeout = min(BUSY_TIMEOUT, deadline.remaining())  # waiting for a writer counts against the deadline
     with sqlite_files.replication_lock(ctx.db), sqlite_files.write_locked(ctx.db, busy_timeout):
         if ctx.litestream.is_legacy:
             _confirm_by_restore(ctx, deadline)
         else:
-            _confirm_by_position(ctx, deadline)
+            _confirm_by_position(ctx, deadline, reported)
         sqlite_files.remove(sqlite_files.database_files(ctx.db))
     logger.info("deleted %s after confirming its backup", ctx.db)
 
 
-def _confirm_by_position(ctx: RunContext, deadline: Deadline) -> None:
+def _confirm_by_position(ctx: RunContext, deadline: Deadline, reported: int) -> None:
     captured = sqlite_files.latest_ltx(ctx.db)
     wal = sqlite_files.wal_position(ctx.db)
     if captured is None or wal is None or captured.wal_salts != wal.salts or captured.wal_end < wal.end:
@@ -111,7 +157,7 @@ def _confirm_by_position(ctx: RunContext, deadline: Deadline) -> None:
             f"{ctx.db} has transactions litestream has not captured (it changed during or after the backup); "
             "it was kept: run timed_replicate again once writers are done"
         )
-    held = latest_txid(ctx, deadline, failure=BackupNotConfirmed)
+    held = reported if reported >= captured.max_txid else latest_txid(ctx, deadline, failure=BackupNotConfirmed)
     if held < captured.max_txid:
         raise BackupNotConfirmed(
             f"the replica holds transactions up to {held}, the database up to {captured.max_txid}; "
@@ -122,7 +168,7 @@ def _confirm_by_position(ctx: RunContext, deadline: Deadline) -> None:
 def last_sync(ctx: RunContext, deadline: Deadline) -> str | None:
     """litestream 0.5, after replication stopped: one ``replicate -once``, then `unreplicated`; why not all is there."""
     ctx.probe(deadline)
-    if not _sync_once(ctx, deadline):
+    if _sync_once(ctx, deadline) is None:
         return f"the one-shot sync of {ctx.db.name} did not finish within {deadline.seconds:g} s"
     return unreplicated(ctx, deadline)
 

@@ -7,6 +7,7 @@ restore and backup code; its repr leaves out the environment and secrets.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import ssl
@@ -52,6 +53,10 @@ class RunContext:
                     output=timeout.output,
                 ) from None
             raise
+
+    def with_env(self, **variables: str) -> RunContext:
+        """This context with ``variables`` added to the child's environment (for one kind of run)."""
+        return dataclasses.replace(self, env={**self.env, **variables})
 
     def process(
         self,

@@ -198,18 +198,15 @@ def _timeout_renamed(method: Callable[_P, _R]) -> Callable[_P, _R]:
     return accepting_old_name
 
 
-def _delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:
-    """Delete the backed-up database once confirmed, within what is left of ``deadline``."""
-    try:
-        backup.delete_if_confirmed(ctx, deadline)
-    except LitestreamTimeout as exc:
-        raise BackupNotConfirmed(
-            f"the backup of {ctx.db} is done, but confirming that the replica holds all of it did not finish "
-            f"within the {deadline.seconds:g} s deadline; {ctx.db} was kept: run timed_replicate again with "
-            "a longer timeout",
-            argv=exc.argv,
-            output=exc.output,
-        ) from None
+def _not_confirmed(ctx: RunContext, deadline: Deadline, timeout: LitestreamTimeout) -> BackupNotConfirmed:
+    """The error for a backup done whose confirmation before the delete ran out of ``deadline``."""
+    return BackupNotConfirmed(
+        f"the backup of {ctx.db} is done, but confirming that the replica holds all of it did not finish "
+        f"within the {deadline.seconds:g} s deadline; {ctx.db} was kept: run timed_replicate again with "
+        "a longer timeout",
+        argv=timeout.argv,
+        output=timeout.output,
+    )
 
 
 def _setting(error: ErrorDetails) -> str:
@@ -587,11 +584,10 @@ class ConfigS3(PyltsSettings):
         """
         deadline = Deadline(timeout)
         ctx = self._context()
-        if not backup.backup_once(ctx, deadline):
-            return False
-        if delete:
-            _delete_if_confirmed(ctx, deadline)
-        return True
+        try:
+            return backup.timed_backup(ctx, deadline, delete=delete)
+        except LitestreamTimeout as exc:  # only the confirmation can run out of time this way
+            raise _not_confirmed(ctx, deadline, exc) from None
 
     @_timeout_renamed
     def verify(self, *, timeout: float = VERIFY_TIMEOUT, sync: bool = False) -> VerifyResult:

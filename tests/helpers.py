@@ -2,24 +2,79 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import socket
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any, NoReturn, Protocol
 
 import pytest
 
 from pylts import ConfigS3
+from pylts.testing import LocalS3
 
 
-def missing(reason: str) -> None:
+class S3Server(Protocol):
+    """What tests need of an S3 server on 127.0.0.1 (`pylts.testing.LocalS3`, `rclone_s3.RcloneS3`)."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def create_bucket(self, name: str) -> None: ...
+
+    def keys(self, bucket: str) -> list[str]: ...
+
+    def config(self, bucket: str, path: str = ..., **settings: Any) -> ConfigS3: ...
+
+
+def missing(reason: str) -> NoReturn:
     """Skip when a piece of the test setup is missing; in CI, fail instead."""
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
     pytest.skip(reason)
+
+
+def require(*modules: str) -> None:
+    """Skip (in CI, fail) unless every one of ``modules`` can be imported."""
+    absent = [name for name in modules if importlib.util.find_spec(name) is None]
+    if absent:
+        missing(f"{', '.join(absent)} not installed: pip install -e '.[dev]'")
+
+
+def derive(cfg: ConfigS3, **changes: Any) -> ConfigS3:
+    """``cfg`` with ``changes``, rebuilt through the constructor so every validator runs (``model_copy`` skips them)."""
+    return ConfigS3(_env_file=None, **{**dict(cfg), **changes})
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (closed again at once: connecting to it is refused)."""
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_name(server: S3Server) -> str:
+    """``moto`` or ``rclone``, for figures that name the S3 server they were measured on."""
+    return "moto" if isinstance(server, LocalS3) else "rclone"
+
+
+@contextmanager
+def refused_credentials(server: S3Server, cfg: ConfigS3) -> Iterator[ConfigS3]:
+    """``cfg`` with credentials ``server`` refuses: moto with authentication on, others given a wrong secret."""
+    if isinstance(server, LocalS3):
+        server.require_auth(True)
+        try:
+            yield cfg
+        finally:
+            server.require_auth(False)
+    else:
+        yield derive(cfg, token="a-wrong-secret-for-this-server")
 
 
 def write_rows(db: Path, count: int, *, start: int = 0) -> None:

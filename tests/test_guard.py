@@ -79,13 +79,13 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def wait_until(condition, timeout: float) -> bool:
+def wait_until(condition: Callable[[], object], timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if condition():
             return True
         time.sleep(0.05)
-    return condition()
+    return bool(condition())
 
 
 def acknowledged(path: Path) -> list[int]:
@@ -211,7 +211,7 @@ def kill_parent(folder: Path, linger: float, grace: float) -> float:
         parent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
     started = ("app", "litestream")
 
-    def ready():
+    def ready() -> bool:
         return all(["started"] in log_lines(folder, name) for name in started)
 
     killed_at, children = sigkill(parent, ready, folder / "parent.log")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-import socket
 import sqlite3
 import ssl
 import time
+from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers import missing, read_rows, write_rows
+from helpers import S3Server, derive, free_port, missing, read_rows, refused_credentials, write_rows
 
 from pylts import (
     BackupNotConfirmed,
@@ -25,10 +26,11 @@ from pylts import (
     InvalidArgument,
     NoBackupFound,
     TLSSetupError,
+    runner,
 )
 from pylts.backup import delete_if_confirmed
 from pylts.runner import Deadline
-from pylts.testing import ACCESS_KEY, SECRET_KEY
+from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +39,8 @@ def files_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def closed_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_round_trip(cfg: ConfigS3) -> None:
+def test_round_trip(server_cfg: ConfigS3) -> None:
+    cfg = server_cfg
     write_rows(cfg.dbpath, 500)
     before = read_rows(cfg.dbpath)
     assert cfg.timed_replicate(30) is True
@@ -52,11 +49,15 @@ def test_round_trip(cfg: ConfigS3) -> None:
     assert read_rows(cfg.dbpath) == before
 
 
-def test_backup_keeps_the_database_when_asked(cfg: ConfigS3, local_s3, bucket: str) -> None:
+def test_backup_keeps_the_database_when_asked(cfg: ConfigS3, tmp_path: Path) -> None:
     write_rows(cfg.dbpath, 10)
+    before = read_rows(cfg.dbpath)
     assert cfg.timed_replicate(30, delete=False) is True
-    assert read_rows(cfg.dbpath) == read_rows(cfg.dbpath) and len(read_rows(cfg.dbpath)) == 10
-    assert any(key.startswith("app.db/") for key in local_s3.keys(bucket))
+    assert cfg.dbpath.is_file(), "delete=False keeps the local database"
+    assert read_rows(cfg.dbpath) == before
+    copy = derive(cfg, folder=tmp_path / "copy")
+    copy.restore()
+    assert read_rows(copy.dbpath) == before, "and the replica holds all of it"
 
 
 def test_restore_refuses_to_overwrite_and_changes_nothing(cfg: ConfigS3) -> None:
@@ -95,49 +96,47 @@ def test_restore_clears_stale_sidecars_of_a_missing_database(cfg: ConfigS3) -> N
     assert len(read_rows(cfg.dbpath)) == 3
 
 
-def test_missing_bucket(local_s3, litestream_bin: Path, tmp_path: Path) -> None:
-    local_s3.reset()
-    cfg = local_s3.config("no-such-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
+def test_missing_bucket(s3_server: S3Server, litestream_bin: Path, tmp_path: Path) -> None:
+    cfg = s3_server.config("no-such-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
     write_rows(cfg.dbpath, 3)
     with pytest.raises(BucketNotFound, match="create the bucket"):
         cfg.timed_replicate(20)
     assert cfg.dbpath.exists()
     with pytest.raises(BucketNotFound):
-        ConfigS3.restore(cfg.model_copy(update={"db": "other.db"}))
+        derive(cfg, db="other.db").restore()
 
 
-def test_wrong_credentials(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> None:
-    cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
-    write_rows(cfg.dbpath, 3)
-    local_s3.require_auth(True)
-    try:
+def test_wrong_credentials(server_cfg: ConfigS3, s3_server: S3Server) -> None:
+    write_rows(server_cfg.dbpath, 3)
+    with refused_credentials(s3_server, server_cfg) as cfg:
         with pytest.raises(CredentialsRejected, match="LITESTREAM_ACCESS_KEY_ID") as backup_error:
             cfg.timed_replicate(20)
         with pytest.raises(CredentialsRejected) as restore_error:
-            cfg.model_copy(update={"db": "other.db"}).restore()
-    finally:
-        local_s3.require_auth(False)
+            derive(cfg, db="other.db").restore()
     assert cfg.dbpath.exists()
+    assert cfg.key is not None and cfg.token is not None
     for error in (backup_error.value, restore_error.value):
         text = f"{error} {error.argv} {error.output}"
-        assert ACCESS_KEY not in text and SECRET_KEY not in text
+        assert cfg.key.get_secret_value() not in text and cfg.token.get_secret_value() not in text
 
 
-def test_unreachable_endpoint_fails_within_the_deadline(local_s3, litestream_bin: Path, tmp_path: Path) -> None:
+def test_unreachable_endpoint_fails_within_the_deadline(
+    local_s3: LocalS3, litestream_bin: Path, tmp_path: Path
+) -> None:
     cfg = local_s3.config(
         "any-bucket",
         "app.db",
         db="app.db",
         folder=tmp_path,
         litestream_bin=litestream_bin,
-        endpoint=f"http://127.0.0.1:{closed_port()}",
+        endpoint=f"http://127.0.0.1:{free_port()}",
     )
     write_rows(cfg.dbpath, 3)
     started = time.monotonic()
     with pytest.raises(EndpointUnreachable, match=re.escape("cannot connect to the S3 endpoint 127.0.0.1")):
         cfg.timed_replicate(10)
     with pytest.raises(EndpointUnreachable):
-        cfg.model_copy(update={"db": "other.db"}).restore(timeout=10)
+        derive(cfg, db="other.db").restore(timeout=10)
     assert time.monotonic() - started < 10
     assert cfg.dbpath.exists()
 
@@ -173,6 +172,52 @@ def test_nothing_is_deleted_when_a_write_came_after_the_backup(cfg: ConfigS3) ->
     assert len(read_rows(cfg.dbpath)) == 11
 
 
+def litestream_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The litestream commands that reach the replica (``replicate``, ``ltx``...) run from now on, in order."""
+    seen: list[str] = []
+    real_run = runner.run
+
+    def run(argv: Sequence[str], **options: Any) -> runner.RunResult:
+        if argv[1] != "version":
+            seen.append(argv[1])
+        return real_run(argv, **options)
+
+    monkeypatch.setattr(runner, "run", run)
+    return seen
+
+
+#: For what only litestream 0.5 does: 0.3 confirms a backup by restoring it, with nothing reported to use.
+ONLY_05 = pytest.mark.parametrize("litestream_bin", ["0.5"], indirect=True)
+
+
+@ONLY_05
+def test_a_backup_is_confirmed_from_what_its_run_reported(cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_rows(cfg.dbpath, 10)
+    commands = litestream_commands(monkeypatch)
+    assert cfg.timed_replicate(30) is True
+    assert not cfg.dbpath.exists()
+    assert commands == ["replicate"], "the upload litestream reported confirms it: no listing of the replica"
+
+
+@ONLY_05
+def test_a_report_that_does_not_cover_the_database_is_checked_against_the_replica(
+    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_rows(cfg.dbpath, 10)
+    assert cfg.timed_replicate(30, delete=False)
+    commands = litestream_commands(monkeypatch)
+    delete_if_confirmed(cfg._context(), Deadline(30), reported=0)
+    assert not cfg.dbpath.exists() and commands == ["ltx"], "confirmed by a listing of the replica"
+
+    other = derive(cfg, db="other.db", s3=cfg.s3.replace("/app.db", "/other.db"))
+    write_rows(other.dbpath, 10)
+    assert other.timed_replicate(30, delete=False)
+    elsewhere = derive(other, s3=cfg.s3.replace("/app.db", "/never-written.db"))
+    with pytest.raises(BackupNotConfirmed, match="the replica holds transactions up to 0"):
+        delete_if_confirmed(elsewhere._context(), Deadline(30), reported=0)
+    assert len(read_rows(other.dbpath)) == 10 and commands == ["ltx", "replicate", "ltx"]
+
+
 def test_get_result_on_timeout_returns_output_and_reaps(cfg: ConfigS3) -> None:
     write_rows(cfg.dbpath, 1)
     stdout, stderr = cfg.get_result_on_timeout(cfg.replicate_args, 3)
@@ -180,7 +225,7 @@ def test_get_result_on_timeout_returns_output_and_reaps(cfg: ConfigS3) -> None:
 
 
 def test_stray_aws_variables_do_not_override_the_settings(
-    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch, local_s3
+    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch, local_s3: LocalS3
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIASTRAYSTRAYSTRAY0")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "stray")
@@ -246,7 +291,7 @@ def test_consecutive_backups_while_the_app_keeps_its_connection(cfg: ConfigS3, t
         app.execute("INSERT INTO items (body) VALUES ('second')")
         app.commit()
         assert cfg.timed_replicate(30, delete=False)
-        elsewhere = cfg.model_copy(update={"folder": tmp_path / "elsewhere"})
+        elsewhere = derive(cfg, folder=tmp_path / "elsewhere")
         elsewhere.restore()
         assert read_rows(elsewhere.dbpath) == [(1, "first"), (2, "second")]
 

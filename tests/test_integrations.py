@@ -10,8 +10,8 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import missing, read_rows, settings_env, write_rows
-from test_recipes import RECIPES, call, free_port, serve, terminate
+from helpers import derive, free_port, read_rows, require, settings_env, write_rows
+from test_recipes import RECIPES, call, serve, terminate
 
 from pylts import ConfigS3
 
@@ -19,37 +19,22 @@ pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def need(*modules: str) -> None:
-    for module in modules:
-        try:
-            __import__(module)
-        except ImportError:
-            missing(f"{module} is not installed (pip install -e '.[dev]')")
-
-
-def elsewhere(cfg: ConfigS3, local_s3, folder: Path) -> ConfigS3:
-    """The same replica, for a database on another (fresh) machine."""
-    return local_s3.config(
-        cfg.replica.bucket, cfg.replica.path, db=cfg.db, folder=folder, litestream_bin=cfg.litestream_bin
-    )
-
-
-def notes_restored(cfg: ConfigS3, local_s3, folder: Path) -> list[str]:
-    copy = elsewhere(cfg, local_s3, folder)
+def notes_restored(cfg: ConfigS3, folder: Path) -> list[str]:
+    copy = derive(cfg, folder=folder)
     copy.restore()
     with closing(sqlite3.connect(copy.dbpath)) as conn:
         return [body for (body,) in conn.execute("SELECT body FROM notes ORDER BY id")]
 
 
-def test_flask_extension_restores_in_the_app_factory(cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
-    need("flask")
+def test_flask_extension_restores_in_the_app_factory(cfg: ConfigS3, tmp_path: Path) -> None:
+    require("flask")
     from flask import Flask
 
     from pylts.integrations.flask import Pylts
 
     write_rows(cfg.dbpath, 3)
     assert cfg.timed_replicate(30, delete=False)
-    fresh = elsewhere(cfg, local_s3, tmp_path / "fresh")
+    fresh = derive(cfg, folder=tmp_path / "fresh")
     app = Flask(__name__)
     app.config["PYLTS"] = {
         "key": fresh.key,
@@ -70,8 +55,8 @@ def test_flask_extension_restores_in_the_app_factory(cfg: ConfigS3, local_s3, tm
     assert Pylts(Flask("again"), cfg=fresh).boot.value == "existing", "a second app on the same machine"
 
 
-def test_gunicorn_hooks_replicate_in_the_master(cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
-    need("gunicorn", "flask")
+def test_gunicorn_hooks_replicate_in_the_master(cfg: ConfigS3, tmp_path: Path) -> None:
+    require("gunicorn", "flask")
     port = free_port()
     command = [
         sys.executable,
@@ -90,7 +75,7 @@ def test_gunicorn_hooks_replicate_in_the_master(cfg: ConfigS3, local_s3, tmp_pat
         call(port, "/notes?body=served", "POST")
     finally:
         err = terminate(server)  # the master stops its workers, then on_exit: the final sync
-    assert notes_restored(cfg, local_s3, tmp_path / "copy") == ["served"], err
+    assert notes_restored(cfg, tmp_path / "copy") == ["served"], err
 
 
 def django(cfg: ConfigS3, *args: str, pylts: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -108,7 +93,7 @@ def django(cfg: ConfigS3, *args: str, pylts: dict[str, str] | None = None) -> su
 
 
 def test_django_app_restores_before_queries_and_runs_pylts_commands(cfg: ConfigS3) -> None:
-    need("django")
+    require("django")
     migrated = django(cfg, "pylts", "replicate", "--exec", f"{sys.executable} manage.py migrate --noinput")
     assert migrated.returncode == 0, migrated.stderr
     listed = django(cfg, "pylts", "contents")
@@ -124,7 +109,7 @@ def test_django_app_restores_before_queries_and_runs_pylts_commands(cfg: ConfigS
 
 
 def test_django_settings_that_cannot_work_are_refused_with_the_fix(cfg: ConfigS3) -> None:
-    need("django")
+    require("django")
     clash = django(cfg, "pylts", "contents", pylts={"folder": "/elsewhere"})
     assert clash.returncode == 2
     assert "folder: comes from DATABASES['default']['NAME']" in clash.stderr
@@ -134,11 +119,11 @@ def test_django_settings_that_cannot_work_are_refused_with_the_fix(cfg: ConfigS3
     assert not cfg.dbpath.exists()
 
 
-def test_django_boot_refusal_stops_the_app_but_not_manage_py_pylts(cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
-    need("django")
+def test_django_boot_refusal_stops_the_app_but_not_manage_py_pylts(cfg: ConfigS3, tmp_path: Path) -> None:
+    require("django")
     write_rows(cfg.dbpath, 2)
     assert cfg.timed_replicate(30, delete=False)
-    foreign = elsewhere(cfg, local_s3, tmp_path / "foreign")
+    foreign = derive(cfg, folder=tmp_path / "foreign")
     write_rows(foreign.dbpath, 1, start=100)  # a database from another history on this machine
     refused = django(foreign, "migrate", "--noinput")
     assert refused.returncode != 0 and "ForeignDatabase" in refused.stderr

@@ -8,11 +8,13 @@ import time
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers import read_rows, write_rows
+from helpers import derive, read_rows, write_rows
 
 from pylts import ConfigS3, InvalidArgument, NoBackupFound
+from pylts.testing import LocalS3
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +34,7 @@ def two_moments(cfg: ConfigS3) -> datetime:
 
 def test_restore_as_of_a_timestamp(cfg: ConfigS3, tmp_path: Path) -> None:
     between = two_moments(cfg)
-    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy = derive(cfg, folder=tmp_path / "copy")
     copy.restore(timestamp=between)
     assert len(read_rows(copy.dbpath)) == 10
     copy.restore(timestamp=between.isoformat(), overwrite=True)
@@ -51,7 +53,7 @@ def test_restore_as_of_a_txid(cfg: ConfigS3, tmp_path: Path) -> None:
     first = max(f.max_txid_number for f in cfg.replica_contents().ltx_files)
     write_rows(cfg.dbpath, 10, start=10)
     assert cfg.timed_replicate(30, delete=False)
-    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy = derive(cfg, folder=tmp_path / "copy")
     copy.restore(txid=first)
     assert len(read_rows(copy.dbpath)) == 10
 
@@ -59,7 +61,7 @@ def test_restore_as_of_a_txid(cfg: ConfigS3, tmp_path: Path) -> None:
 def test_a_time_before_the_first_backup(cfg: ConfigS3, tmp_path: Path) -> None:
     write_rows(cfg.dbpath, 1)
     assert cfg.timed_replicate(30, delete=False)
-    copy = cfg.model_copy(update={"folder": tmp_path / "copy"})
+    copy = derive(cfg, folder=tmp_path / "copy")
     with pytest.raises(NoBackupFound, match="before the first backup"):
         copy.restore(timestamp="2001-01-01T00:00:00Z")
     assert not copy.folder.exists() or not [p for p in copy.folder.iterdir() if not p.name.endswith("-pylts.yml")]
@@ -77,7 +79,7 @@ def test_a_time_before_the_first_backup(cfg: ConfigS3, tmp_path: Path) -> None:
         ({"txid": 1, "timestamp": "2026-01-01T00:00:00Z"}, "not both"),
     ],
 )
-def test_bad_points_in_time_change_nothing(cfg: ConfigS3, point: dict, message: str) -> None:
+def test_bad_points_in_time_change_nothing(cfg: ConfigS3, point: dict[str, Any], message: str) -> None:
     if cfg._context().litestream.is_legacy and list(point) == ["txid"]:
         message = "0.3 has no transaction ids"
     write_rows(cfg.dbpath, 1)
@@ -128,7 +130,7 @@ def test_verify_whose_deadline_ends_inside_a_litestream_run_is_lagging(cfg: Conf
         assert result.status == "lagging", f"{seconds} s: {result}"
 
 
-def test_verify_fails_when_the_replica_is_unreachable(cfg: ConfigS3, local_s3) -> None:
+def test_verify_fails_when_the_replica_is_unreachable(cfg: ConfigS3, local_s3: LocalS3) -> None:
     write_rows(cfg.dbpath, 1)
     local_s3.stop()
     try:

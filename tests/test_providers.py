@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import read_rows, write_rows
@@ -17,11 +18,11 @@ from pylts.testing import LocalS3
 ROOT = Path(__file__).resolve().parent.parent
 NEW = Litestream(Path("/bin/litestream"), Version(0, 5, 17))
 OLD = Litestream(Path("/bin/litestream"), Version(0, 3, 13))
-BASE = {"key": "k", "token": "t", "s3": "s3://my-bucket/app.db", "_env_file": None}
+BASE: dict[str, Any] = {"key": "k", "token": "t", "s3": "s3://my-bucket/app.db", "_env_file": None}
 
 #: What each store needs, from litestream's docs/PROVIDER_COMPATIBILITY.md, written out by hand:
 #: settings given, then endpoint, region, path style, and the 0.5-only options.
-EXPECTED = {
+EXPECTED: dict[str, tuple[dict[str, Any], str | None, str | None, bool, dict[str, Any]]] = {
     "aws": ({}, None, None, False, {}),
     "r2": (
         {"account_id": "abc123"},
@@ -125,7 +126,7 @@ def test_provider_names_are_read_in_any_case() -> None:
         ({"s3": "s3://my-bucket/app.db?signPayload=false"}, ("sign-payload", False)),
     ],
 )
-def test_explicit_settings_win_over_the_preset(given: dict[str, object], wins: tuple[str, object]) -> None:
+def test_explicit_settings_win_over_the_preset(given: dict[str, Any], wins: tuple[str, object]) -> None:
     values = {**BASE, "provider": "r2", "account_id": "abc123", **given}
     entry = ConfigS3(**values).replica.config_entry()
     assert entry[wins[0]] == wins[1]
@@ -157,7 +158,7 @@ def test_a_missing_endpoint_part_says_which_setting_to_give(provider: str, hint:
 @pytest.mark.parametrize(
     "given", [{"region": "fsn1.evil.example/x"}, {"region": "user@host"}, {"account_id": "abc.def", "provider": "r2"}]
 )
-def test_an_endpoint_is_built_only_from_plain_names(given: dict[str, str]) -> None:
+def test_an_endpoint_is_built_only_from_plain_names(given: dict[str, Any]) -> None:
     with pytest.raises(InvalidSettings, match="letters, digits and hyphens only"):
         ConfigS3.load(**{**BASE, "provider": "hetzner", **given})
 

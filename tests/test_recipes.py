@@ -13,7 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import settings_env
+from helpers import derive, free_port, require, settings_env
 
 from pylts import ConfigS3
 
@@ -22,16 +22,10 @@ RECIPES = Path(__file__).resolve().parent.parent / "examples" / "recipes"
 
 
 def notes_in_backup(cfg: ConfigS3, folder: Path) -> list[str]:
-    copy = cfg.model_copy(update={"folder": folder})
+    copy = derive(cfg, folder=folder)
     copy.restore()
     with closing(sqlite3.connect(copy.dbpath)) as conn:
         return [body for (body,) in conn.execute("SELECT body FROM notes ORDER BY id")]
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 60) -> None:
@@ -63,7 +57,8 @@ def call(port: int, path: str, method: str = "GET") -> str:
         urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method), timeout=10
     ) as response:
         assert response.status == 200
-        return response.read().decode()
+        body: bytes = response.read()
+        return body.decode()
 
 
 def terminate(proc: subprocess.Popen[str]) -> str:
@@ -80,8 +75,7 @@ def terminate(proc: subprocess.Popen[str]) -> str:
 
 
 def test_fastapi_lifespan_under_uvicorn(cfg: ConfigS3, tmp_path: Path) -> None:
-    pytest.importorskip("fastapi")
-    pytest.importorskip("uvicorn")
+    require("fastapi", "uvicorn")
     port = free_port()
     uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "fastapi_app:app"]
     server = serve(uvicorn, cfg, port, RECIPES)
@@ -96,8 +90,7 @@ def test_fastapi_lifespan_under_uvicorn(cfg: ConfigS3, tmp_path: Path) -> None:
 
 
 def test_gunicorn_under_replication(cfg: ConfigS3, tmp_path: Path) -> None:
-    pytest.importorskip("gunicorn")
-    pytest.importorskip("flask")
+    require("gunicorn", "flask")
     port = free_port()
     command = f"{sys.executable} -m gunicorn --bind 127.0.0.1:{port} --workers 2 'flask_app:create_app()'"
     proc = serve([sys.executable, "-m", "pylts", "replicate", "--exec", command], cfg, port, RECIPES)
@@ -107,7 +100,7 @@ def test_gunicorn_under_replication(cfg: ConfigS3, tmp_path: Path) -> None:
 
 
 def test_django_migrate_under_replication_then_restore_at_startup(cfg: ConfigS3, tmp_path: Path) -> None:
-    pytest.importorskip("django")
+    require("django")
     site = RECIPES / "django_site"
     env = settings_env(cfg)
     migrate = subprocess.run(

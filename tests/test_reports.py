@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_output_past_the_byte_cap_is_refused_not_truncated(monkeypatch: pytest.M
     ],
     ids=["cut", "not-a-list", "wrong-fields", "restore-report", "table-row"],
 )
-def test_output_pylts_cannot_read_is_a_pylts_error(parse, text: str) -> None:
+def test_output_pylts_cannot_read_is_a_pylts_error(parse: Callable[[str], object], text: str) -> None:
     with pytest.raises(UnreadableOutput, match="cannot read litestream's") as raised:
         parse(text)
     assert isinstance(raised.value, PyltsError)

@@ -87,14 +87,19 @@ def test_lines_arrive_as_they_are_printed() -> None:
     lines: list[OutputLine] = []
     code = "import sys,time; print('first', flush=True); time.sleep(60)"
     arrived = threading.Event()
-    with ManagedProcess(python(code), env=ENV, on_line=lambda line: (lines.append(line), arrived.set()), stop_grace=5):
+
+    def arrive(line: OutputLine) -> None:
+        lines.append(line)
+        arrived.set()
+
+    with ManagedProcess(python(code), env=ENV, on_line=arrive, stop_grace=5):
         assert arrived.wait(20)
         assert lines == [OutputLine("stdout", "first")]
 
 
 def test_command_must_be_a_list() -> None:
     with pytest.raises(InvalidArgument, match="list of arguments"):
-        ManagedProcess("litestream replicate", env=ENV)  # type: ignore[arg-type]
+        ManagedProcess("litestream replicate", env=ENV)
 
 
 def test_the_role_is_app_or_litestream() -> None:

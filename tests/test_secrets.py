@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,15 +15,16 @@ from pathlib import Path
 import pytest
 from helpers import pylts_log, settings_env, write_rows
 
-from pylts import ConfigS3, CredentialsRejected, PyltsError
+from pylts import ConfigS3, CredentialsRejected, LitestreamError
 from pylts.sqlite_files import config_path_for
+from pylts.testing import LocalS3
 
 pytestmark = pytest.mark.integration
 KEY, SECRET = "AKIASECRETSCHANNEL42", "the-secret-channel-value-0xC0FFEE"
 
 
 @pytest.fixture
-def secret_cfg(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> ConfigS3:
+def secret_cfg(local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path) -> ConfigS3:
     return local_s3.config(
         bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin, key=KEY, token=SECRET
     )
@@ -34,8 +37,8 @@ def clean(text: str) -> None:
 
 @contextmanager
 def litestream_children() -> Iterator[dict[str, list[str]]]:
-    """While the block runs, collect every running litestream's cmdline, log lines, and 0.3 config files."""
-    seen: dict[str, list[str]] = {"cmdlines": [], "logs": [], "configs": []}
+    """While the block runs, collect every running litestream's cmdline, environment, log lines, 0.3 config files."""
+    seen: dict[str, list[str]] = {"cmdlines": [], "environments": [], "logs": [], "configs": []}
 
     def sink(record: logging.LogRecord) -> None:
         text = record.getMessage()
@@ -43,7 +46,11 @@ def litestream_children() -> Iterator[dict[str, list[str]]]:
         pid = text.partition("litestream[")[2].partition("]")[0]
         if pid.isdigit():
             with suppress(OSError):
-                seen["cmdlines"].append(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"))
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                environment = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+                seen["cmdlines"].append(cmdline)
+                if cmdline and cmdline.split("\0")[1] != "version":  # exited: empty; version: needs no store
+                    seen["environments"].append(f"{cmdline}\n{environment}")
         for word in text.split():
             if word.endswith("-pylts.yml") and Path(word).is_file():
                 seen["configs"].append(f"{oct(Path(word).stat().st_mode & 0o777)} {Path(word).read_text()}")
@@ -69,9 +76,13 @@ def test_channel_child_argv(secret_cfg: ConfigS3) -> None:
         workload(secret_cfg)
     assert len(seen["cmdlines"]) >= 5, "running litestream processes were observed"
     clean("\n".join(seen["cmdlines"]))
+    assert seen["environments"], "their environments were observed"
+    without = [seen.partition("\n")[0] for seen in seen["environments"] if SECRET not in seen]
+    assert not without, f"their environment is the channel, but these had no secret: {without}"
+    clean("\n".join(f"{name}={value}" for name, value in os.environ.items()))  # not this process's: apps inherit it
 
 
-def test_channel_log_lines(secret_cfg: ConfigS3, local_s3) -> None:
+def test_channel_log_lines(secret_cfg: ConfigS3, local_s3: LocalS3) -> None:
     with litestream_children() as seen:
         workload(secret_cfg)
         local_s3.require_auth(True)
@@ -99,10 +110,10 @@ def test_channel_reprs_of_public_objects(secret_cfg: ConfigS3) -> None:
     clean("\n".join(f"{obj!r} {obj!s}" for obj in shown) + secret_cfg.model_dump_json())
 
 
-def test_channel_exception_texts(secret_cfg: ConfigS3, local_s3) -> None:
+def test_channel_exception_texts(secret_cfg: ConfigS3, local_s3: LocalS3) -> None:
     write_rows(secret_cfg.dbpath, 1)
     local_s3.require_auth(True)
-    errors: list[PyltsError] = []
+    errors: list[LitestreamError] = []
     try:
         for call in (
             lambda: secret_cfg.timed_replicate(20),
@@ -134,7 +145,7 @@ def test_channel_generated_config_files(secret_cfg: ConfigS3, tmp_path: Path) ->
     assert not config_path_for(secret_cfg.dbpath).exists(), "and removed afterwards"
 
 
-def test_channel_cli_output(secret_cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
+def test_channel_cli_output(secret_cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path) -> None:
     env = settings_env(secret_cfg)
     runs = [
         ["--help"],
@@ -162,4 +173,26 @@ def test_channel_cli_output(secret_cfg: ConfigS3, local_s3, tmp_path: Path) -> N
         local_s3.require_auth(False)
     assert refused.returncode == 1 and "LITESTREAM_ACCESS_KEY_ID" in refused.stderr
     clean("\n".join(r.stdout + r.stderr for r in [*outputs, refused]))
-    assert os.environ.get("LITESTREAM_SECRET_ACCESS_KEY") != SECRET
+
+
+def test_channel_app_environment(secret_cfg: ConfigS3, tmp_path: Path) -> None:
+    """Credentials read from ``.env`` reach litestream, never the app ``pylts replicate --exec`` starts."""
+    env = settings_env(secret_cfg)
+    credentials = {name: env.pop(name) for name in ("LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY")}
+    (tmp_path / ".env").write_text("".join(f"{name}={value}\n" for name, value in credentials.items()))
+    write_rows(secret_cfg.dbpath, 1)
+    seen = tmp_path / "app-environment.json"
+    dump = "import json, os, sys; open(sys.argv[1], 'w').write(json.dumps(dict(os.environ)))"
+    app = f"{shlex.quote(sys.executable)} -c {shlex.quote(dump)} {shlex.quote(str(seen))}"
+    result = subprocess.run(
+        [sys.executable, "-m", "pylts", "replicate", "--exec", app],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    app_environment = json.loads(seen.read_text())
+    assert app_environment["DB_FOLDER"] == str(secret_cfg.folder), "the app got pylts' environment"
+    clean(seen.read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 from pylts import ConfigS3
 
 KEY, SECRET = "AKIAKEYFORSETTINGS01", "settings-secret-value-42"
-BASE = {"key": KEY, "token": SECRET, "s3": "s3://bkt/app.db"}
+BASE: dict[str, Any] = {"key": KEY, "token": SECRET, "s3": "s3://bkt/app.db"}
 
 
 def messages(exc: pytest.ExceptionInfo[ValidationError]) -> str:

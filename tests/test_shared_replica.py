@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, record, write_rows
+from helpers import derive, read_rows, record, write_rows
 
 from pylts import ConfigS3, ForeignDatabase, PyltsError
 
@@ -19,37 +19,30 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SECONDS = 10
 
 
-def machine(name: str, cfg: ConfigS3, local_s3, tmp_path: Path) -> ConfigS3:
-    """The same replica URL and credentials as ``cfg``, for a database on another machine (folder)."""
-    return local_s3.config(
-        cfg.replica.bucket, cfg.replica.path, db=cfg.db, folder=tmp_path / name, litestream_bin=cfg.litestream_bin
-    )
-
-
-def restored_rows(cfg: ConfigS3, local_s3, tmp_path: Path) -> set[int]:
+def restored_rows(cfg: ConfigS3, tmp_path: Path) -> set[int]:
     """The row ids a fresh machine gets when it restores the replica."""
-    fresh = machine("fresh", cfg, local_s3, tmp_path)
+    fresh = derive(cfg, folder=tmp_path / "fresh")
     fresh.restore()
     return {row_id for row_id, _ in read_rows(fresh.dbpath)}
 
 
-def test_a_second_machine_with_its_own_database_is_refused_at_boot(cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
+def test_a_second_machine_with_its_own_database_is_refused_at_boot(cfg: ConfigS3, tmp_path: Path) -> None:
     write_rows(cfg.dbpath, 5)
-    other = machine("machine-b", cfg, local_s3, tmp_path)
+    other = derive(cfg, folder=tmp_path / "machine-b")
     write_rows(other.dbpath, 3, start=1_000)
     with cfg.replicating() as a:
         with pytest.raises(ForeignDatabase, match="is not from the history of its replica"), other.replicating():
             pytest.fail("machine B must not replicate its own database over A's replica")
         write_rows(cfg.dbpath, 1, start=5)
         assert a.wait_for_sync(30), "machine A carried on"
-    assert restored_rows(cfg, local_s3, tmp_path) == set(range(6))
+    assert restored_rows(cfg, tmp_path) == set(range(6))
     assert len(read_rows(other.dbpath)) == 3, "B's own copy was left as it was"
 
 
-def test_drill_two_machines_on_one_replica_url(cfg: ConfigS3, local_s3, tmp_path: Path) -> None:
+def test_drill_two_machines_on_one_replica_url(cfg: ConfigS3, tmp_path: Path) -> None:
     """An overlapping deploy across machines: B boots on a fresh volume while A still runs."""
     write_rows(cfg.dbpath, 1)
-    other = machine("machine-b", cfg, local_s3, tmp_path)
+    other = derive(cfg, folder=tmp_path / "machine-b")
     with cfg.replicating() as a:
         assert a.wait_for_sync(30)
         with other.replicating() as b:
@@ -60,7 +53,7 @@ def test_drill_two_machines_on_one_replica_url(cfg: ConfigS3, local_s3, tmp_path
                 time.sleep(1)
             synced = a.wait_for_sync(10), b.wait_for_sync(10)
             errors = [status.last_error for status in (a.status(), b.status()) if status.last_error]
-    rows = restored_rows(cfg, local_s3, tmp_path)
+    rows = restored_rows(cfg, tmp_path)
     from_a, from_b = {i for i in rows if 0 < i < 1_000}, {i for i in rows if i >= 1_000}
     assert 0 in rows
     assert not (from_a and from_b), "a restore holds one machine's history, never a mix"

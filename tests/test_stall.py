@@ -19,19 +19,20 @@ from benchmarks.harness import writer
 from pylts import ConfigS3, ReplicationStatus, Replicator
 from pylts.events import Position, SyncTracker
 from pylts.output import parse_line
+from pylts.testing import LocalS3
 
 REPORT = 'level=DEBUG msg="replica sync" db=app.db'
 WRITE = "INSERT INTO items (id, body) VALUES (?, 'written during the test')"
 
 
 @pytest.fixture
-def proxy(local_s3) -> Iterator[FaultProxy]:
+def proxy(local_s3: LocalS3) -> Iterator[FaultProxy]:
     with FaultProxy(("127.0.0.1", local_s3.port)) as running:
         yield running
 
 
 @pytest.fixture
-def proxied(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path, proxy: FaultProxy) -> ConfigS3:
+def proxied(local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path, proxy: FaultProxy) -> ConfigS3:
     """app.db replicated through the proxy."""
     return local_s3.config(
         bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin, endpoint=proxy.endpoint
@@ -50,7 +51,7 @@ def reported(replication: Replicator, words: str, *, within: float) -> Replicati
 
 @pytest.mark.integration
 def test_a_black_hole_is_reported_then_the_stuck_litestream_is_restarted(
-    proxied: ConfigS3, proxy: FaultProxy, local_s3, bucket: str, litestream_bin: Path, tmp_path: Path
+    proxied: ConfigS3, proxy: FaultProxy, local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path
 ) -> None:
     write_rows(proxied.dbpath, 1)
     with proxied.replicating(stall_timeout=5, max_backoff=1) as replication:

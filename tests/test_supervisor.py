@@ -9,11 +9,12 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, reaped, settings_env, write_rows
+from helpers import derive, read_rows, reaped, settings_env, write_rows
 from pydantic import ValidationError
 
 from benchmarks.harness import make_database
@@ -30,19 +31,20 @@ from pylts import (
     sqlite_files,
 )
 from pylts.binary import find_executable
-from pylts.supervisor import READY_BASE_SECONDS, SECONDS_PER_MB, automatic_ready_timeout
-from pylts.testing import ACCESS_KEY, SECRET_KEY
+from pylts.supervisor import automatic_ready_timeout
+from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
+from pylts.timing import READY_BASE_SECONDS, SECONDS_PER_MB
 
 pytestmark = pytest.mark.integration
 
 
 def restored_copy(cfg: ConfigS3, folder: Path) -> list[tuple[int, str]]:
-    copy = cfg.model_copy(update={"folder": folder})
+    copy = derive(cfg, folder=folder)
     copy.restore()
     return read_rows(copy.dbpath)
 
 
-def wait_until(condition, timeout: float = 30.0) -> bool:
+def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if condition():
@@ -83,7 +85,7 @@ def test_killed_litestream_is_restarted_and_nothing_is_lost(cfg: ConfigS3, tmp_p
     assert restored_copy(cfg, tmp_path / "copy") == [(i, f"item {i}") for i in range(20)]
 
 
-def test_a_failed_final_sync_is_reported(cfg: ConfigS3, local_s3) -> None:
+def test_a_failed_final_sync_is_reported(cfg: ConfigS3, local_s3: LocalS3) -> None:
     write_rows(cfg.dbpath, 5)
     try:
         with pytest.raises(FinalSyncFailed, match="final sync failed"), cfg.replicating(stop_timeout=3.0):
@@ -93,7 +95,7 @@ def test_a_failed_final_sync_is_reported(cfg: ConfigS3, local_s3) -> None:
         local_s3.start()
 
 
-def test_missing_bucket_fails_at_start(local_s3, litestream_bin: Path, tmp_path: Path) -> None:
+def test_missing_bucket_fails_at_start(local_s3: LocalS3, litestream_bin: Path, tmp_path: Path) -> None:
     local_s3.reset()
     cfg = local_s3.config("no-such-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
     write_rows(cfg.dbpath, 1)
@@ -111,7 +113,7 @@ def test_unreachable_store_fails_at_start(cfg: ConfigS3) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(EndpointUnreachable):
-        cfg.model_copy(update={"endpoint": f"http://127.0.0.1:{port}"}).replicating(ready_timeout=5).start()
+        derive(cfg, endpoint=f"http://127.0.0.1:{port}").replicating(ready_timeout=5).start()
 
 
 def test_replicating_restores_a_missing_database_first(cfg: ConfigS3, tmp_path: Path) -> None:
@@ -128,7 +130,7 @@ def test_replicating_a_brand_new_database(cfg: ConfigS3, tmp_path: Path) -> None
     assert len(restored_copy(cfg, tmp_path / "copy")) == 3
 
 
-def test_two_databases_in_one_litestream(local_s3, bucket: str, litestream_bin: Path, tmp_path: Path) -> None:
+def test_two_databases_in_one_litestream(local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path) -> None:
     a = local_s3.config(bucket, "a.db", db="a.db", folder=tmp_path / "data", litestream_bin=litestream_bin)
     b = local_s3.config(bucket, "b.db", db="b.db", folder=tmp_path / "data", litestream_bin=litestream_bin)
     write_rows(a.dbpath, 2)
@@ -245,7 +247,7 @@ def test_the_ready_timeout_setting_is_read_and_checked(monkeypatch: pytest.Monke
 
 
 def test_a_big_first_sync_gets_the_time_it_needs_and_a_short_timeout_names_the_step(
-    local_s3, bucket: str, litestream_bin: Path, tmp_path: Path
+    local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path
 ) -> None:
     """50 MB on a fresh replica: about 2-3 s of first sync here, more than the 2 s the setting allows."""
     folder = tmp_path / "data"
@@ -315,7 +317,7 @@ def test_a_killed_run_leaves_no_temp_folder_and_the_next_start_replaces_its_conf
 
 
 def test_stop_makes_sure_the_replica_holds_what_litestream_believed_it_had_sent(
-    local_s3, bucket: str, tmp_path: Path
+    local_s3: LocalS3, bucket: str, tmp_path: Path
 ) -> None:
     cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=find_executable())
     write_rows(cfg.dbpath, 10)
