@@ -21,6 +21,7 @@ from .errors import (
     DatabaseNotFound,
     EndpointUnreachable,
     FinalSyncFailed,
+    FollowTargetInUse,
     ForeignDatabase,
     InvalidArgument,
     InvalidSettings,
@@ -39,6 +40,7 @@ from .errors import (
     UnsupportedLitestreamVersion,
 )
 from .events import DatabaseSync
+from .follow import Follower, FollowStatus, connect_readonly
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
 from .supervisor import ReplicationStatus, Replicator, run_app
@@ -66,6 +68,9 @@ __all__ = [
     "DatabaseSync",
     "EndpointUnreachable",
     "FinalSyncFailed",
+    "FollowStatus",
+    "FollowTargetInUse",
+    "Follower",
     "ForeignDatabase",
     "Generation",
     "InvalidArgument",
@@ -91,5 +96,6 @@ __all__ = [
     "UnreadableOutput",
     "UnsupportedLitestreamVersion",
     "VerifyResult",
+    "connect_readonly",
     "run_app",
 ]

@@ -43,6 +43,8 @@ from .errors import (
     NoBackupFound,
     PyltsError,
 )
+from .follow import FOLLOW_INTERVAL
+from .follow import STALL_TIMEOUT as FOLLOW_STALL_TIMEOUT
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
 from .supervisor import run_app
 
@@ -174,6 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="PATH", help="write it to PATH (owner-only permissions) instead of printing it"
     )
 
+    follow = command(
+        "follow",
+        "Keep a read-only copy of the replica up to date (litestream 0.5.9+), until stopped.",
+        "pylts follow --path /srv/replica/app.db",
+        _follow,
+    )
+    follow.add_argument("--path", metavar="PATH", help="where the copy lives (default: the database path)")
+    follow.add_argument(
+        "--interval", type=float, default=FOLLOW_INTERVAL, metavar="SECONDS", help="how often to poll (default 1)"
+    )
+    follow.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=FOLLOW_STALL_TIMEOUT,
+        metavar="SECONDS",
+        help="rebuild the copy when it lags this long without advancing (default 30)",
+    )
+
     status = command("status", "List what the replica holds.", "pylts status --json", _status)
     status.add_argument("--json", action="store_true", help="print the listing as JSON")
 
@@ -287,6 +307,19 @@ def _config(args: argparse.Namespace) -> int:
         print(f"wrote {cfg.write_litestream_config(args.output)}")
     else:
         print(cfg.litestream_config(), end="")
+    return 0
+
+
+def _follow(args: argparse.Namespace) -> int:
+    cfg = _config_from(args)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    with cfg.follow(args.path, interval=args.interval, stall_timeout=args.stall_timeout) as follower:
+        txid = follower.status().follower_txid
+        print(f"following {cfg.s3} into {follower.path} (txid {txid}); stop with Ctrl-C", flush=True)
+        stop.wait()
+    print("stopped following")
     return 0
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from .binary import Litestream
+from .binary import Litestream, Version
 from .replica import S3Replica
 from .sqlite_files import config_path_for
 
@@ -36,6 +36,8 @@ CREDENTIAL_VARIABLES = (
     "LITESTREAM_ACCESS_KEY_ID",
     "LITESTREAM_SECRET_ACCESS_KEY",
 )
+#: The first litestream with follow mode (``restore -f``).
+FOLLOW_SINCE = Version(0, 5, 9)
 
 
 def replicate_argv(ls: Litestream, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
@@ -76,6 +78,19 @@ def restore_argv(
             raise ValueError("litestream 0.3 has no transaction ids: restore by timestamp")
         return [str(ls.path), "restore", "-config", str(config_path_for(db)), *point, "-o", str(output), str(db)]
     return [str(ls.path), "restore", "-json", *point, "-o", str(output), replica.url()]
+
+
+def follow_argv(ls: Litestream, replica: S3Replica, output: Path, *, interval: float) -> list[str]:
+    """``litestream restore -f``: restore the replica into ``output``, then keep applying its changes (0.5.9+).
+
+    >>> follow_argv(Litestream(Path("/bin/litestream"), Version(0, 5, 17)), parse_replica_url("s3://bkt/a.db"),
+    ...             Path("/d/.a.db-pylts-follow/run-1/a.db"), interval=0.5)
+    ['/bin/litestream', 'restore', '-f', '-follow-interval', '500ms', '-o', '/d/.a.db-pylts-follow/run-1/a.db', 's3://bkt/a.db']
+    """
+    if ls.version < FOLLOW_SINCE:
+        raise ValueError(f"litestream {ls.version} cannot follow a replica: restore -f came in {FOLLOW_SINCE}")
+    milliseconds = max(round(interval * 1000), 1)
+    return [str(ls.path), "restore", "-f", "-follow-interval", f"{milliseconds}ms", "-o", str(output), replica.url()]
 
 
 def ltx_argv(ls: Litestream, replica: S3Replica) -> list[str]:

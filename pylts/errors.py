@@ -157,6 +157,10 @@ class AlreadyReplicating(PyltsError):
         self.pid = pid
 
 
+class FollowTargetInUse(AlreadyReplicating):
+    """The path to follow into is a database that another process on this machine replicates or follows."""
+
+
 class InvalidSettings(PyltsError, ValueError):
     """Settings could not be built; each problem names its setting, never the value given."""
 

@@ -31,6 +31,8 @@ from .commands import child_env, config_yaml, replicate_argv, restore_argv
 from .context import RunContext, write_private
 from .envfile import read_env_file
 from .errors import DatabaseNotFound, InvalidSettings
+from .follow import FOLLOW_INTERVAL, READY_TIMEOUT, Follower
+from .follow import STALL_TIMEOUT as FOLLOW_STALL_TIMEOUT
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .reports import ReplicaContents
 from .runner import Deadline
@@ -561,6 +563,44 @@ class ConfigS3(PyltsSettings):
             stop_timeout=stop_timeout,
             max_backoff=max_backoff,
             stall_timeout=stall_timeout,
+        )
+
+    def follow(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        interval: float = FOLLOW_INTERVAL,
+        stall_timeout: float = FOLLOW_STALL_TIMEOUT,
+        ready_timeout: float = READY_TIMEOUT,
+    ) -> Follower:
+        """A read-only copy of the replica at ``path`` (default ``dbpath``), kept up to date while a block runs.
+
+        Ready when the first copy is in place; litestream 0.5.9+ only. ``interval`` is how often
+        litestream polls the replica, ``stall_timeout`` how long the copy may lag without
+        advancing before it is rebuilt. Read it with ``follower.reading()`` (see `pylts.follow`).
+
+        Examples:
+            >>> import sqlite3, tempfile
+            >>> from contextlib import closing
+            >>> from pylts.testing import LocalS3
+            >>> s3 = LocalS3().start()
+            >>> s3.create_bucket("backups")
+            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
+            >>> with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+            ...     _ = conn.execute("CREATE TABLE notes (body TEXT)")
+            >>> cfg.timed_replicate(30)
+            True
+            >>> with cfg.follow() as follower, follower.reading() as conn:
+            ...     conn.execute("SELECT count(*) FROM notes").fetchone()
+            (0,)
+            >>> s3.stop()
+        """
+        return Follower(
+            self._context(),
+            self.dbpath if path is None else Path(path),
+            interval=interval,
+            stall_timeout=stall_timeout,
+            ready_timeout=ready_timeout,
         )
 
     def delete(self) -> None:
