@@ -31,7 +31,7 @@ from .commands import child_env, config_yaml, replicate_argv, restore_argv
 from .context import RunContext, write_private
 from .envfile import read_env_file
 from .errors import DatabaseNotFound, InvalidSettings
-from .follow import FOLLOW_INTERVAL, READY_TIMEOUT, Follower
+from .follow import CHECK_INTERVAL, FOLLOW_INTERVAL, READY_TIMEOUT, Follower
 from .follow import STALL_TIMEOUT as FOLLOW_STALL_TIMEOUT
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .reports import ReplicaContents
@@ -571,13 +571,16 @@ class ConfigS3(PyltsSettings):
         *,
         interval: float = FOLLOW_INTERVAL,
         stall_timeout: float = FOLLOW_STALL_TIMEOUT,
+        check_interval: float = CHECK_INTERVAL,
         ready_timeout: float = READY_TIMEOUT,
+        max_backoff: float = 30.0,
     ) -> Follower:
         """A read-only copy of the replica at ``path`` (default ``dbpath``), kept up to date while a block runs.
 
         Ready when the first copy is in place; litestream 0.5.9+ only. ``interval`` is how often
         litestream polls the replica, ``stall_timeout`` how long the copy may lag without
-        advancing before it is rebuilt. Read it with ``follower.reading()`` (see `pylts.follow`).
+        advancing before it is rebuilt, ``check_interval`` how often the replica is listed to
+        tell. Read it with ``follower.reading()``, one connection per unit of work (see `pylts.follow`).
 
         Examples:
             >>> import sqlite3, tempfile
@@ -600,7 +603,9 @@ class ConfigS3(PyltsSettings):
             self.dbpath if path is None else Path(path),
             interval=interval,
             stall_timeout=stall_timeout,
+            check_interval=check_interval,
             ready_timeout=ready_timeout,
+            max_backoff=max_backoff,
         )
 
     def delete(self) -> None:
