@@ -16,7 +16,7 @@ from pylts.cli import build_parser, main, reference_markdown
 from pylts.testing import ACCESS_KEY, SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["restore", "replicate", "verify", "config", "status", "version"]
+COMMANDS = ["restore", "replicate", "verify", "config", "status", "follow", "version"]
 
 
 def pylts(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
