@@ -23,6 +23,7 @@ from pylts import ConfigS3
 from pylts.binary import locate
 from pylts.testing import LocalS3
 
+from .follower import follower_lag
 from .harness import (
     bare_env,
     fresh_copy,
@@ -266,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
             ("Cold start (medians)", lambda: cold_start(s3, plan)),
             ("Replication lag under load (commit to the replica holding it)", lambda: lag_under_load(s3, plan, work)),
             (f"Memory while replicating under load for {plan.memory_seconds:g} s", lambda: memory(s3, plan, work)),
+            (
+                "Follower lag behind the writer (age of the newest row a reader sees)",
+                lambda: follower_lag(s3, plan.lag_seconds, work),
+            ),
         ]
         for title, run in sections:
             print(f"## {title}", flush=True)

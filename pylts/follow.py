@@ -64,7 +64,7 @@ FOLLOW_INTERVAL = 1.0
 #: Seconds the copy may stay behind the replica without advancing before it is rebuilt.
 STALL_TIMEOUT = 30.0
 #: Seconds between two listings of the replica (each is one ``litestream ltx`` run).
-CHECK_INTERVAL = 5.0
+CHECK_INTERVAL = 10.0
 #: Longest wait for a fresh copy (the first one, or a rebuild).
 READY_TIMEOUT = 600.0
 #: Seconds a stopped follower gets to exit (it has no final sync to make).
@@ -142,6 +142,7 @@ class Follower:
         self._ready_timeout = _seconds("ready_timeout", ready_timeout)
         self._max_backoff = _seconds("max_backoff", max_backoff)
         self._folder = follow_folder(self.path)
+        self._made_folder = False
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._locks = contextlib.ExitStack()
@@ -165,6 +166,8 @@ class Follower:
             self._claim_path()
             proc = self._launch(Deadline(self._ready_timeout))
         except BaseException:
+            if self._made_folder:  # no copy was put in place: nothing at the path is marked as pylts' copy
+                shutil.rmtree(self._folder, ignore_errors=True)
             self._locks.close()
             raise
         self._thread = threading.Thread(target=self._supervise, args=(proc,), name="pylts-follower", daemon=True)
@@ -208,6 +211,7 @@ class Follower:
                 f"{self.path} exists and is not a copy pylts followed before: following would replace it; "
                 "move it away, or follow into another path (--path)"
             )
+        self._made_folder = not self._folder.is_dir()
         self._folder.mkdir(exist_ok=True)
         self._remove_runs(keep=None)  # left by a follower that was killed
 
