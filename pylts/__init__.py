@@ -38,6 +38,8 @@ from .errors import (
     TLSSetupError,
     UnreadableOutput,
     UnsupportedLitestreamVersion,
+    VfsError,
+    VfsUnavailable,
 )
 from .events import DatabaseSync
 from .follow import Follower, FollowStatus, connect_readonly
@@ -45,6 +47,7 @@ from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapsh
 from .settings import ConfigS3
 from .supervisor import ReplicationStatus, Replicator, run_app
 from .verify import VerifyResult
+from .vfs import VfsReader
 
 __version__ = "0.1.0"
 
@@ -96,6 +99,9 @@ __all__ = [
     "UnreadableOutput",
     "UnsupportedLitestreamVersion",
     "VerifyResult",
+    "VfsError",
+    "VfsReader",
+    "VfsUnavailable",
     "connect_readonly",
     "run_app",
 ]

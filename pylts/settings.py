@@ -41,6 +41,7 @@ from .status import replica_contents
 from .supervisor import STALL_TIMEOUT, Replicator
 from .verify import VerifyResult
 from .verify import verify as verify_backup
+from .vfs import VfsReader
 
 _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _S = TypeVar("_S", bound="PyltsSettings")
@@ -607,6 +608,14 @@ class ConfigS3(PyltsSettings):
             ready_timeout=ready_timeout,
             max_backoff=max_backoff,
         )
+
+    def vfs_reader(self, *, ready_timeout: float = 60.0) -> VfsReader:
+        """Read-only queries on the replica with no local copy, through litestream's VFS (``pylts[vfs]``).
+
+        The extension runs in a helper process, so this process's ``sqlite3`` keeps working;
+        `VfsUnavailable` says what to install where the platform lacks it (see `pylts.vfs`).
+        """
+        return VfsReader(self._context(), ready_timeout=ready_timeout)
 
     def delete(self) -> None:
         """Remove the database, its ``-wal``/``-shm`` sidecars and litestream's metadata; missing files are fine.
