@@ -23,7 +23,7 @@ from pylts import ConfigS3
 from pylts.binary import locate
 from pylts.testing import LocalS3
 
-from .follower import follower_lag
+from .follower import first_read, follower_lag
 from .harness import (
     bare_env,
     fresh_copy,
@@ -271,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                 "Follower lag behind the writer (age of the newest row a reader sees)",
                 lambda: follower_lag(s3, plan.lag_seconds, work),
             ),
+            ("First read: through the VFS vs a restore (medians)", lambda: first_read(s3, plan.sizes, work)),
         ]
         for title, run in sections:
             print(f"## {title}", flush=True)

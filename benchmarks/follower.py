@@ -1,4 +1,4 @@
-"""How far behind a follower runs: a 100 tx/s writer replicating, a follower in another folder, a reader sampling it."""
+"""Reads on other machines: how far behind a follower runs, and how soon the VFS answers compared with a restore."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from pylts import connect_readonly
+from pylts import ConfigS3, connect_readonly
 from pylts.testing import LocalS3
 
-from .harness import percentile, table_row, writer
+from .harness import make_database, median, percentile, table_row, timed, writer
 
 BUCKET = "bench-follow"
 #: Each commit stamps its own wall-clock time, so a reader of the copy can tell how old its newest row is.
@@ -18,6 +18,8 @@ STAMP = "INSERT INTO stamps (id, at) VALUES (?, (julianday('now') - 2440587.5) *
 #: The follower's polling intervals measured: litestream's default, and a tighter one.
 INTERVALS = (1.0, 0.2)
 SAMPLE_EVERY = 0.1
+#: The first read: one row by its key, as a web request would (the VFS fetches only the pages it touches).
+POINT_READ = "SELECT length(body) FROM blobs WHERE id = 1"
 
 
 def follower_lag(s3: LocalS3, seconds: float, work: Path) -> list[str]:
@@ -56,6 +58,40 @@ def follower_lag(s3: LocalS3, seconds: float, work: Path) -> list[str]:
     return rows
 
 
+def first_read(s3: LocalS3, sizes: dict[int, int], work: Path) -> list[str]:
+    """Markdown rows: seconds to a first `POINT_READ` through the VFS vs ``restore()`` then the query (medians)."""
+    rows = [
+        "| size | runs | `restore()` + query | `vfs_reader()` + query | ratio |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for size, runs in sizes.items():
+        s3.reset()
+        s3.create_bucket(BUCKET)
+        source = s3.config(BUCKET, f"first-{size}.db", folder=work / f"first-{size}", db="bench.db")
+        make_database(source.dbpath, size)
+        assert source.timed_replicate(600, delete=False)
+        restored, through_vfs = [], []
+        for run in range(runs):
+            copy = s3.config(BUCKET, f"first-{size}.db", folder=work / f"copy-{size}-{run}", db="bench.db")
+            restored.append(timed(_restore_and_count, copy))
+            through_vfs.append(timed(_vfs_count, copy))
+        r, v = median(restored), median(through_vfs)
+        rows.append(table_row(f"{size} MB", runs, f"{r:.2f} s", f"{v:.2f} s", f"**{v / r:.2f}×**"))
+        print(rows[-1], flush=True)
+    return rows
+
+
+def _restore_and_count(cfg: ConfigS3) -> None:
+    cfg.restore()
+    with contextlib.closing(connect_readonly(cfg.dbpath)) as conn:
+        conn.execute(POINT_READ).fetchone()
+
+
+def _vfs_count(cfg: ConfigS3) -> None:
+    with cfg.vfs_reader() as replica:
+        replica.query(POINT_READ)
+
+
 def _sample(copy: Path, seconds: float) -> list[float]:
     """Every 0.1 s for ``seconds``: now minus the commit time of the newest row the copy holds."""
     ages = []
@@ -82,6 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     with s3_server() as (s3, _), tempfile.TemporaryDirectory(prefix="pylts-bench-") as folder:
         rows = follower_lag(s3, args.seconds, Path(folder))
+        rows += ["", *first_read(s3, {1: 3, 50: 3}, Path(folder))]
     text = "\n".join([f"Command: `python -m benchmarks.follower --seconds {args.seconds:g}`", "", *rows, ""])
     print(text)
     if args.output:
