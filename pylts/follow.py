@@ -97,11 +97,16 @@ class FollowStatus(BaseModel):
 
     running: bool
     pid: int | None
+    #: The replica transaction the copy holds (litestream's txids: one per sync of the primary, not per commit).
     follower_txid: int | None
+    #: The replica's newest transaction at the last check (every ``check_interval`` seconds).
     replica_txid: int | None
     lag_transactions: int | None
+    #: How long the copy has differed from the replica, as of the last check; 0 when they matched.
     lag_seconds: float | None
+    #: Times litestream exited and a fresh copy was made.
     restarts: int
+    #: Times the copy stalled (no progress for ``stall_timeout`` while the replica differed) and was rebuilt.
     rebuilds: int
     last_error: str | None
 
