@@ -27,6 +27,7 @@ from pylts.binary import locate
 from pylts.testing import LocalS3
 
 from .boot import boot_with_nothing_to_do
+from .follower import first_read, follower_lag
 from .harness import (
     bare_env,
     fresh_copy,
@@ -337,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
             ("Replication lag under load (commit to the replica holding it)", lambda: lag_under_load(s3, plan, work)),
             ("Recovery time: boot from the replica (medians)", lambda: rto(s3, plan, work)),
             (f"Memory while replicating under load for {plan.memory_seconds:g} s", lambda: memory(s3, plan, work)),
+            (
+                "Follower lag behind the writer (age of the newest row a reader sees)",
+                lambda: follower_lag(s3, plan.lag_seconds, work),
+            ),
+            ("First read: through the VFS vs a restore (medians)", lambda: first_read(s3, plan.sizes, work)),
         ]
         for title, run in sections:
             print(f"## {title}", flush=True)

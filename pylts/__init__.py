@@ -21,6 +21,7 @@ from .errors import (
     DatabaseNotFound,
     EndpointUnreachable,
     FinalSyncFailed,
+    FollowTargetInUse,
     ForeignDatabase,
     InvalidArgument,
     InvalidSettings,
@@ -37,12 +38,16 @@ from .errors import (
     TLSSetupError,
     UnreadableOutput,
     UnsupportedLitestreamVersion,
+    VfsError,
+    VfsUnavailable,
 )
 from .events import DatabaseSync
+from .follow import Follower, FollowStatus, connect_readonly
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
 from .supervisor import ReplicationStatus, Replicator, run_app
 from .verify import VerifyResult
+from .vfs import VfsReader
 
 __version__ = "0.1.0"
 
@@ -67,6 +72,9 @@ __all__ = [
     "DatabaseSync",
     "EndpointUnreachable",
     "FinalSyncFailed",
+    "FollowStatus",
+    "FollowTargetInUse",
+    "Follower",
     "ForeignDatabase",
     "Generation",
     "InvalidArgument",
@@ -92,5 +100,9 @@ __all__ = [
     "UnreadableOutput",
     "UnsupportedLitestreamVersion",
     "VerifyResult",
+    "VfsError",
+    "VfsReader",
+    "VfsUnavailable",
+    "connect_readonly",
     "run_app",
 ]

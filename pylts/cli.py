@@ -45,7 +45,7 @@ from .errors import (
 )
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
 from .supervisor import run_app
-from .timing import BACKUP_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT
+from .timing import BACKUP_TIMEOUT, FOLLOW_INTERVAL, FOLLOW_STALL_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
 
@@ -199,6 +199,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     contents.add_argument("--json", action="store_true", help="print the listing as JSON")
 
+    follow = command(
+        "follow",
+        "Keep a read-only copy of the replica up to date (litestream 0.5.9+), until stopped.",
+        "pylts follow --path /srv/replica/app.db",
+        _follow,
+    )
+    follow.add_argument("--path", metavar="PATH", help="where the copy lives (default: the database path)")
+    follow.add_argument(
+        "--interval", type=float, default=FOLLOW_INTERVAL, metavar="SECONDS", help="how often to poll (default 1)"
+    )
+    follow.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=FOLLOW_STALL_TIMEOUT,
+        metavar="SECONDS",
+        help="rebuild the copy when it lags this long without advancing (default 30)",
+    )
+
     binary_options = _settings_options(LitestreamSettings)
     command("version", "Print the versions of pylts and litestream.", "pylts version", _version, binary_options)
     return parser
@@ -308,6 +326,19 @@ def _config(args: argparse.Namespace) -> int:
         print(f"wrote {cfg.write_litestream_config(args.output)}")
     else:
         print(cfg.litestream_config(), end="")
+    return 0
+
+
+def _follow(args: argparse.Namespace) -> int:
+    cfg = _config_from(args)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    with cfg.follow(args.path, interval=args.interval, stall_timeout=args.stall_timeout) as follower:
+        txid = follower.status().follower_txid
+        print(f"following {cfg.s3} into {follower.path} (txid {txid}); stop with Ctrl-C", flush=True)
+        stop.wait()
+    print("stopped following")
     return 0
 
 

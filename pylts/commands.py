@@ -20,7 +20,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from .binary import Litestream
+from .binary import Litestream, Version
 from .replica import S3Replica
 from .sqlite_files import config_path_for
 
@@ -37,6 +37,8 @@ CREDENTIAL_VARIABLES = (
     "LITESTREAM_ACCESS_KEY_ID",
     "LITESTREAM_SECRET_ACCESS_KEY",
 )
+#: The first litestream with follow mode (``restore -f``).
+FOLLOW_SINCE = Version(0, 5, 9)
 
 
 def config_option(path: Path) -> list[str]:
@@ -86,6 +88,19 @@ def restore_argv(
     if ls.is_legacy:  # no txid on 0.3: restore() refuses one before anything runs
         return [str(ls.path), "restore", *config_option(config_path_for(db)), *point, "-o", str(output), str(db)]
     return [str(ls.path), "restore", "-json", *point, "-o", str(output), replica.url()]
+
+
+def follow_argv(ls: Litestream, replica: S3Replica, output: Path, *, interval: float) -> list[str]:
+    """``litestream restore -f``: restore the replica into ``output``, then keep applying its changes (0.5.9+).
+
+    >>> follow_argv(Litestream(Path("/bin/litestream"), Version(0, 5, 17)), parse_replica_url("s3://bkt/a.db"),
+    ...             Path("/d/.a.db-pylts-follow/run-1/a.db"), interval=0.5)
+    ['/bin/litestream', 'restore', '-f', '-follow-interval', '500ms', '-o', '/d/.a.db-pylts-follow/run-1/a.db', 's3://bkt/a.db']
+    """
+    if ls.version < FOLLOW_SINCE:
+        raise ValueError(f"litestream {ls.version} cannot follow a replica: restore -f came in {FOLLOW_SINCE}")
+    milliseconds = max(round(interval * 1000), 1)
+    return [str(ls.path), "restore", "-f", "-follow-interval", f"{milliseconds}ms", "-o", str(output), replica.url()]
 
 
 def ltx_argv(ls: Litestream, replica: S3Replica) -> list[str]:

@@ -157,6 +157,18 @@ class AlreadyReplicating(PyltsError):
         self.pid = pid
 
 
+class FollowTargetInUse(AlreadyReplicating):
+    """The path to follow into is a database that another process on this machine replicates or follows."""
+
+
+class VfsUnavailable(PyltsError):
+    """litestream's VFS cannot run here; the message says what to install (``pip install 'pylts[vfs]'``)."""
+
+
+class VfsError(PyltsError):
+    """Reading the replica through litestream's VFS failed (the helper could not open it, or a query failed)."""
+
+
 class InvalidSettings(PyltsError, ValueError):
     """Settings could not be built; each problem names its setting, never the value given."""
 

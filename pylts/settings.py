@@ -40,6 +40,7 @@ from .commands import child_env, config_yaml, replicate_argv, restore_argv
 from .context import RunContext, write_private
 from .envfile import read_env_file
 from .errors import BackupNotConfirmed, DatabaseNotFound, InvalidArgument, InvalidSettings, LitestreamTimeout
+from .follow import Follower
 from .providers import preset
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .reports import ReplicaContents, RestoreReport
@@ -49,6 +50,10 @@ from .status import replica_contents
 from .supervisor import Replicator
 from .timing import (
     BACKUP_TIMEOUT,
+    FOLLOW_CHECK_INTERVAL,
+    FOLLOW_INTERVAL,
+    FOLLOW_READY_TIMEOUT,
+    FOLLOW_STALL_TIMEOUT,
     LISTING_TIMEOUT,
     MAX_BACKOFF,
     ONE_SHOT_STOP_GRACE,
@@ -59,6 +64,7 @@ from .timing import (
 )
 from .verify import VerifyResult
 from .verify import verify as verify_backup
+from .vfs import VfsReader
 
 _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _S = TypeVar("_S", bound="PyltsSettings")
@@ -674,6 +680,57 @@ class ConfigS3(PyltsSettings):
             max_backoff=max_backoff,
             stall_timeout=stall_timeout,
         )
+
+    def follow(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        interval: float = FOLLOW_INTERVAL,
+        stall_timeout: float = FOLLOW_STALL_TIMEOUT,
+        check_interval: float = FOLLOW_CHECK_INTERVAL,
+        ready_timeout: float = FOLLOW_READY_TIMEOUT,
+        max_backoff: float = 30.0,
+    ) -> Follower:
+        """A read-only copy of the replica at ``path`` (default ``dbpath``), kept up to date while a block runs.
+
+        Ready when the first copy is in place; litestream 0.5.9+ only. ``interval`` is how often
+        litestream polls the replica, ``stall_timeout`` how long the copy may lag without
+        advancing before it is rebuilt, ``check_interval`` how often the replica is listed to
+        tell. Read it with ``follower.reading()``, one connection per unit of work (see `pylts.follow`).
+
+        Examples:
+            >>> import sqlite3, tempfile
+            >>> from contextlib import closing
+            >>> from pylts.testing import LocalS3
+            >>> s3 = LocalS3().start()
+            >>> s3.create_bucket("backups")
+            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
+            >>> with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+            ...     _ = conn.execute("CREATE TABLE notes (body TEXT)")
+            >>> cfg.timed_replicate(30)
+            True
+            >>> with cfg.follow() as follower, follower.reading() as conn:
+            ...     conn.execute("SELECT count(*) FROM notes").fetchone()
+            (0,)
+            >>> s3.stop()
+        """
+        return Follower(
+            self._context(),
+            self.dbpath if path is None else Path(path),
+            interval=interval,
+            stall_timeout=stall_timeout,
+            check_interval=check_interval,
+            ready_timeout=ready_timeout,
+            max_backoff=max_backoff,
+        )
+
+    def vfs_reader(self, *, ready_timeout: float = 60.0) -> VfsReader:
+        """Read-only queries on the replica with no local copy, through litestream's VFS (``pylts[vfs]``).
+
+        The extension runs in a helper process, so this process's ``sqlite3`` keeps working;
+        `VfsUnavailable` says what to install where the platform lacks it (see `pylts.vfs`).
+        """
+        return VfsReader(self._context(), ready_timeout=ready_timeout)
 
     def delete(self) -> None:
         """Remove the database, its ``-wal``/``-shm`` sidecars and litestream's metadata; missing files are fine.

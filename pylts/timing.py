@@ -115,3 +115,25 @@ RESTORE_BUSY_TIMEOUT = 2.0
 
 #: Longest ``litestream version`` may take when pylts finds the executable.
 VERSION_TIMEOUT = 15.0
+
+# -- following a replica (pylts.follow) --
+
+#: Seconds between litestream's polls of the replica (its ``-follow-interval``).
+FOLLOW_INTERVAL = 1.0
+#: Seconds the copy may stay behind the replica without advancing before it is rebuilt.
+FOLLOW_STALL_TIMEOUT = 30.0
+#: Seconds between two listings of the replica (each is one ``litestream ltx`` run).
+FOLLOW_CHECK_INTERVAL = 10.0
+#: Longest wait for a fresh copy (the first one, or a rebuild).
+FOLLOW_READY_TIMEOUT = 600.0
+#: Seconds a stopped follower gets to exit (it has no final sync to make).
+FOLLOW_STOP_GRACE = 5.0
+#: Busy timeout of read-only connections: litestream holds the lock while it applies a batch.
+FOLLOW_BUSY_TIMEOUT = 5.0
+#: Longest wait for one listing of the replica while following.
+FOLLOW_LISTING_SECONDS = 15.0
+
+# -- reading a replica through the VFS (pylts.vfs) --
+
+#: Seconds the VFS helper may take to load the extension and open the replica.
+VFS_READY_TIMEOUT = 60.0
