@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 import urllib.request
 from types import TracebackType
 from typing import Any
@@ -129,10 +130,23 @@ class LocalS3:
         values.update(settings)
         return ConfigS3(_env_file=None, **values)
 
-    def _post(self, path: str, body: bytes) -> Any:
+    def _post(self, path: str, body: bytes, attempts: int = 3) -> Any:
+        """POST to moto's control API. Its calls are idempotent, so a dropped connection is tried again.
+
+        moto's server has been seen resetting the connection of the call right after a reset of a
+        busy server (hundreds of objects written by the test before).
+        """
         request = urllib.request.Request(
             self.endpoint + path, data=body, method="POST", headers={"Content-Type": "text/plain"}
         )
+        for attempt in range(1, attempts):
+            with contextlib.suppress(ConnectionError):  # a reset or a remote disconnect: try again
+                return self._post_once(request)
+            time.sleep(0.2 * attempt)
+        return self._post_once(request)
+
+    @staticmethod
+    def _post_once(request: urllib.request.Request) -> Any:
         with urllib.request.urlopen(request, timeout=10) as response:
             text = response.read()
         return json.loads(text) if text.strip().startswith(b"{") else None
