@@ -35,13 +35,13 @@ from .harness import (
     make_database,
     median,
     percentile,
-    rss_mb,
     s3_server,
     table_row,
     timed,
     writer,
 )
 from .rto import recovery_time
+from .supervision import supervision_cost
 
 BUCKET = "bench"
 LOAD = "INSERT INTO events (body) VALUES (randomblob(200))"  # what the app writes, 100 times a second
@@ -279,39 +279,6 @@ def rto(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
     return recovery_time(s3, BUCKET, plan.rto_sizes, work)
 
 
-def memory(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
-    cfg = replicated_database(s3, work, "memory")
-    python, child = [], []
-    with cfg.replicating() as replication, writer(cfg.dbpath, LOAD):
-        end = time.monotonic() + plan.memory_seconds
-        while time.monotonic() < end:
-            python.append(rss_mb())
-            pid = replication.status().pid
-            with contextlib.suppress(OSError, StopIteration):
-                child.append(rss_mb(pid) if pid else 0.0)
-            time.sleep(1)
-    half = max(len(python) // 2, 1)
-    growth = median(python[half:]) - median(python[:half])
-    return [
-        "| process | start | peak | end | growth, second half vs first |",
-        "| --- | --- | --- | --- | --- |",
-        table_row(
-            "Python (pylts supervising)",
-            f"{python[0]:.1f} MB",
-            f"{max(python):.1f} MB",
-            f"{python[-1]:.1f} MB",
-            f"**{growth:+.1f} MB**",
-        ),
-        table_row(
-            "litestream",
-            f"{child[0]:.1f} MB",
-            f"{max(child):.1f} MB",
-            f"{child[-1]:.1f} MB",
-            f"{median(child[half:]) - median(child[:half]):+.1f} MB",
-        ),
-    ]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -337,7 +304,10 @@ def main(argv: list[str] | None = None) -> int:
             ),
             ("Replication lag under load (commit to the replica holding it)", lambda: lag_under_load(s3, plan, work)),
             ("Recovery time: boot from the replica (medians)", lambda: rto(s3, plan, work)),
-            (f"Memory while replicating under load for {plan.memory_seconds:g} s", lambda: memory(s3, plan, work)),
+            (
+                f"Supervision cost: CPU and memory against bare litestream, under load for {plan.memory_seconds:g} s",
+                lambda: supervision_cost(s3, plan.memory_seconds, work),
+            ),
             (
                 "Follower lag behind the writer (age of the newest row a reader sees)",
                 lambda: follower_lag(s3, plan.lag_seconds, work),

@@ -30,7 +30,7 @@ def test_quick_benchmark_runs_and_reports_every_section(tmp_path: Path) -> None:
         "Boot with nothing to do",
         "Replication lag under load",
         "Recovery time",
-        "Memory while replicating",
+        "Supervision cost: CPU and memory against bare litestream",
     ):
         assert f"### {section}" in text
     assert "| 1 MB |" in text and "| 5 MB |" in text and "nan" not in text
