@@ -85,6 +85,10 @@ _REQUESTED_ENV_FILE: ContextVar[DotenvType | None] = ContextVar("pylts_requested
 
 #: A positive duration: ``"30s"``, ``"1h30m"``, ``"7d"`` or a number of seconds (`pylts.tuning.parse_duration`).
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: Where litestream serves metrics, ``HOST:PORT``; a bare port is bound to 127.0.0.1 (`pylts.tuning.metrics_address`).
+MetricsAddress = Annotated[str, BeforeValidator(metrics_address)]
+#: An http(s) URL litestream can ping (`pylts.tuning.heartbeat_url`).
+HeartbeatUrl = Annotated[str, AfterValidator(heartbeat_url)]
 
 LitestreamBin = Annotated[
     Path | None, Field(validation_alias="LITESTREAM_BIN", repr=False, description="Path of the litestream executable.")
@@ -388,13 +392,13 @@ class ConfigS3(PyltsSettings):
         repr=False,
         description="How long litestream waits for SQLite's locks (0.5).",
     )
-    metrics_address: Annotated[str, BeforeValidator(metrics_address)] | None = Field(
+    metrics_address: MetricsAddress | None = Field(
         default=None,
         validation_alias="PYLTS_METRICS_ADDRESS",
         repr=False,
         description="Where litestream serves Prometheus /metrics (and Go's pprof): PORT (127.0.0.1) or HOST:PORT.",
     )
-    heartbeat_url: Annotated[str, AfterValidator(heartbeat_url)] | None = Field(
+    heartbeat_url: HeartbeatUrl | None = Field(
         default=None,
         validation_alias="PYLTS_HEARTBEAT_URL",
         repr=False,
