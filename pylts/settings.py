@@ -13,6 +13,7 @@ ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import os
@@ -29,6 +30,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -70,7 +72,7 @@ from .timing import (
     STOP_TIMEOUT,
     VERIFY_TIMEOUT,
 )
-from .tuning import Tuning, check_ranges, heartbeat_url, metrics_address, parse_duration, require_supported
+from .tuning import Tuning, heartbeat_url, metrics_address, parse_duration, require_supported, within_limits
 from .verify import VerifyResult
 from .verify import verify as verify_backup
 from .vfs import VfsReader
@@ -466,11 +468,15 @@ class ConfigS3(PyltsSettings):
             )
         return self
 
+    @field_validator("sync_interval", "heartbeat_interval")
+    @classmethod
+    def _within_limits(cls, value: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        return None if value is None else within_limits(str(info.field_name), value)
+
     @model_validator(mode="after")
-    def _check_tuning(self) -> ConfigS3:
-        problems = check_ranges(self.tuning)
-        if problems:
-            raise ValueError("; ".join(f"{name} {problem}" for name, problem in problems))
+    def _heartbeat_interval_needs_url(self) -> ConfigS3:
+        if self.heartbeat_interval is not None and self.heartbeat_url is None:
+            raise ValueError("heartbeat_interval needs heartbeat_url (PYLTS_HEARTBEAT_URL): where to ping")
         return self
 
     def __repr_args__(self) -> Any:
@@ -515,7 +521,7 @@ class ConfigS3(PyltsSettings):
         >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", snapshot_retention="7d").tuning.given()
         ['snapshot_retention']
         """
-        return Tuning(**{name: getattr(self, name) for name in Tuning.__dataclass_fields__})
+        return Tuning(**{field.name: getattr(self, field.name) for field in dataclasses.fields(Tuning)})
 
     @property
     def dbpath(self) -> Path:

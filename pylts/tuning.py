@@ -64,7 +64,7 @@ def parse_duration(value: object) -> timedelta:
     >>> parse_duration("1 hour")
     Traceback (most recent call last):
     ...
-    ValueError: '1 hour' is not a duration: write a duration like 500ms, 30s, 5m, 1h30m, 24h or 7d, ...
+    ValueError: not a duration: write a duration like 500ms, 30s, 5m, 1h30m, 24h or 7d, or a number of seconds
     """
     if isinstance(value, timedelta):
         duration = value
@@ -76,7 +76,7 @@ def parse_duration(value: object) -> timedelta:
         parts = _PART.findall(value.strip().lower())
         duration = timedelta(seconds=sum(float(number) * _UNITS[unit] for number, unit in parts))
     else:
-        raise ValueError(f"{value!r} is not a duration: {_DURATION_HELP}")
+        raise ValueError(f"not a duration: {_DURATION_HELP}")
     if duration <= timedelta(0):
         raise ValueError(f"a duration must be more than zero: {_DURATION_HELP}")
     return duration
@@ -107,7 +107,7 @@ def metrics_address(value: object) -> str:
     host = host.strip("[]") or METRICS_HOST
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError(
-            f"{text!r} is not a metrics address: give a port from 1 to 65535 (9090, bound to {METRICS_HOST}) "
+            f"not a metrics address: give a port from 1 to 65535 (9090, bound to {METRICS_HOST}) "
             "or HOST:PORT (0.0.0.0:9090 to listen on every interface)"
         )
     return f"[{host}]:{port}" if _is_ipv6(host) else f"{host}:{port}"
@@ -129,33 +129,23 @@ def heartbeat_url(value: str) -> str:
     return value.strip()
 
 
-def check_ranges(tuning: Tuning) -> list[tuple[str, str]]:
-    """What litestream (or pylts' own waits) would not take in ``tuning``, as (setting, problem) pairs.
+def within_limits(name: str, duration: timedelta) -> timedelta:
+    """``duration`` if pylts and litestream take it for the setting ``name``, else `ValueError` saying the limit.
 
-    >>> check_ranges(Tuning(heartbeat_interval=timedelta(seconds=30)))
-    [('heartbeat_interval', 'must be at least 60 s (litestream pings at most once a minute)'), \
-('heartbeat_interval', 'needs heartbeat_url (PYLTS_HEARTBEAT_URL): where to ping')]
+    >>> within_limits("heartbeat_interval", timedelta(seconds=30))
+    Traceback (most recent call last):
+    ...
+    ValueError: must be at least 60 s: litestream pings at most once a minute
     """
-    problems = []
-    if tuning.sync_interval is not None and tuning.sync_interval.total_seconds() > MAX_SYNC_INTERVAL:
-        problems.append(
-            (
-                "sync_interval",
-                f"must be at most {MAX_SYNC_INTERVAL:g} s: pylts' waits for the replica (wait_for_sync, the stall "
-                "watchdog, verify) count on it holding a commit within a few sync intervals",
-            )
+    seconds = duration.total_seconds()
+    if name == "sync_interval" and seconds > MAX_SYNC_INTERVAL:
+        raise ValueError(
+            f"must be at most {MAX_SYNC_INTERVAL:g} s: pylts' waits for the replica (wait_for_sync, the stall "
+            "watchdog, verify) count on it holding a commit within a few sync intervals"
         )
-    if tuning.heartbeat_interval is not None:
-        if tuning.heartbeat_interval.total_seconds() < MIN_HEARTBEAT_INTERVAL:
-            problems.append(
-                (
-                    "heartbeat_interval",
-                    f"must be at least {MIN_HEARTBEAT_INTERVAL:g} s (litestream pings at most once a minute)",
-                )
-            )
-        if tuning.heartbeat_url is None:
-            problems.append(("heartbeat_interval", "needs heartbeat_url (PYLTS_HEARTBEAT_URL): where to ping"))
-    return problems
+    if name == "heartbeat_interval" and seconds < MIN_HEARTBEAT_INTERVAL:
+        raise ValueError(f"must be at least {MIN_HEARTBEAT_INTERVAL:g} s: litestream pings at most once a minute")
+    return duration
 
 
 def require_supported(tuning: Tuning, *, legacy: bool, version: object) -> None:

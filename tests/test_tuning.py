@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,17 @@ def test_a_duration_that_is_not_one_names_the_setting_and_the_form(given: str) -
         ConfigS3.load(_env_file=None, sync_interval=given, **REQUIRED)
 
 
+@pytest.mark.parametrize("name", [field.name for field in fields(Tuning)])
+def test_a_bad_value_is_never_shown(name: str) -> None:
+    """A secret pasted into the wrong setting must not reach a log through the error."""
+    with pytest.raises(InvalidSettings, match=name) as caught:
+        ConfigS3.load(_env_file=None, **{name: "ftp:hunter2-s3cr3t"}, **REQUIRED)
+    assert "hunter2" not in str(caught.value)
+
+
 def test_a_sync_interval_longer_than_pylts_waits_for_is_refused() -> None:
     assert ConfigS3(_env_file=None, sync_interval="10s", **REQUIRED).sync_interval == timedelta(seconds=10)
-    with pytest.raises(InvalidSettings, match=r"sync_interval must be at most 10 s: pylts' waits"):
+    with pytest.raises(InvalidSettings, match=r"sync_interval: Value error, must be at most 10 s: pylts' waits"):
         ConfigS3.load(_env_file=None, sync_interval="1m", **REQUIRED)
 
 
@@ -93,8 +102,12 @@ def test_a_heartbeat_url_must_be_http_with_a_host(given: str) -> None:
 
 
 def test_a_heartbeat_interval_is_a_minute_or_more_and_needs_a_url() -> None:
-    with pytest.raises(InvalidSettings, match=r"heartbeat_interval must be at least 60 s.*needs heartbeat_url"):
-        ConfigS3.load(_env_file=None, heartbeat_interval="30s", **REQUIRED)
+    with pytest.raises(
+        InvalidSettings, match=r"heartbeat_interval: Value error, must be at least 60 s: litestream pings"
+    ):
+        ConfigS3.load(_env_file=None, heartbeat_interval="30s", heartbeat_url="https://hc-ping.com/0b1c", **REQUIRED)
+    with pytest.raises(InvalidSettings, match=r"heartbeat_interval needs heartbeat_url \(PYLTS_HEARTBEAT_URL\)"):
+        ConfigS3.load(_env_file=None, heartbeat_interval="2m", **REQUIRED)
     cfg = ConfigS3(_env_file=None, heartbeat_url="https://hc-ping.com/0b1c", heartbeat_interval="2m", **REQUIRED)
     assert cfg.tuning.given() == ["heartbeat_url", "heartbeat_interval"]
 
