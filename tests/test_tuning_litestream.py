@@ -132,33 +132,43 @@ def litestream_with(cfg: ConfigS3, folder: Path, config: str) -> runner.RunResul
         raise AssertionError(f"litestream took the config and ran: {exc.output}") from None
 
 
+def writing_until(db: Path, done: Any, seconds: float) -> bool:
+    """Commit a row every second, like a busy app, until ``done()`` or ``seconds`` ran out; whether ``done()``."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        write_rows(db, 1, start=time.monotonic_ns())
+        time.sleep(1)
+    return True
+
+
 @pytest.mark.slow
 def test_the_heartbeat_is_pinged_while_in_sync_and_stops_while_the_store_is_down(
     local_s3: LocalS3, bucket: str, tmp_path: Path
 ) -> None:
-    """Measured on 0.5.17: first ping ~15 s after the start; at most one more within an interval of an outage."""
+    """Measured on 0.5.17 (1 min interval): a ping ~15 s after the start; at most one more within ~70 s of an
+    outage (its last sync is still recent), then none until the store is back."""
+    outage = 125.0  # two intervals and then some: long enough for the pings to stop
     with heartbeat_receiver() as (url, pings):
         settings = local_s3.config(
             bucket, "app.db", db="app.db", folder=tmp_path / "data", heartbeat_url=url, heartbeat_interval="1m"
         )
         with settings.replicating() as replication:
             started = time.monotonic()
-            assert wait_for(lambda: pings, 30), "no heartbeat within 30 s of a replication in sync"
+            assert writing_until(settings.dbpath, lambda: pings, 30), "no heartbeat within 30 s of being in sync"
             first = pings[0] - started
             local_s3.stop()
             down = time.monotonic()
             try:
-                while time.monotonic() - down < 125:  # two intervals: litestream still pings once on its last sync
-                    write_rows(settings.dbpath, 1, start=int(time.monotonic() * 1000))
-                    time.sleep(1)
-                during = [ping - down for ping in pings if ping > down]
+                writing_until(settings.dbpath, lambda: time.monotonic() - down > outage, outage + 5)
+                during = [round(ping - down, 1) for ping in pings if ping > down]
             finally:
                 local_s3.start()
             up = time.monotonic()
-            assert wait_for(lambda: pings[-1] > up, 40), "no heartbeat after the store came back"
+            assert writing_until(settings.dbpath, lambda: pings[-1] > up, 60), "no heartbeat after the store came back"
             after = pings[-1] - up
             assert replication.wait_for_sync(30)
     assert first < 30
-    assert len(during) <= 1 and all(seconds < 60 for seconds in during), f"pings while down: {during}"
-    assert after < 40
-    print(f"heartbeat: first {first:.1f} s after start, during outage {during}, {after:.1f} s after recovery")
+    assert len(during) <= 1 and all(seconds < 90 for seconds in during), f"pings while the store was down: {during}"
+    print(f"heartbeat: first {first:.1f} s after the start, during the outage at {during} s, {after:.1f} s after it")
