@@ -273,7 +273,7 @@ class ConfigS3(PyltsSettings):
     `snapshot_retention` | `PYLTS_SNAPSHOT_RETENTION` | `24h`: how far back point-in-time restore reaches
     `l0_retention` | `PYLTS_L0_RETENTION` | `5m` (0.5 only)
     `sync_interval` | `PYLTS_SYNC_INTERVAL` | `1s`; at most `10s`
-    `busy_timeout` | `PYLTS_BUSY_TIMEOUT` | litestream's (0.5 only)
+    `busy_timeout` | `PYLTS_BUSY_TIMEOUT` | `1s` (0.5 only)
     `metrics_address` | `PYLTS_METRICS_ADDRESS` | off; a bare port binds 127.0.0.1
     `heartbeat_url` | `PYLTS_HEARTBEAT_URL` | off (0.5 only)
     `heartbeat_interval` | `PYLTS_HEARTBEAT_INTERVAL` | `5m`; at least `1m` (0.5 only)
@@ -371,7 +371,10 @@ class ConfigS3(PyltsSettings):
         description="Seconds replication may take to be in sync at start (default: 30 + 0.5 per MB of database).",
     )
     snapshot_interval: Duration | None = Field(
-        default=None, validation_alias="PYLTS_SNAPSHOT_INTERVAL", repr=False, description="How often a full snapshot."
+        default=None,
+        validation_alias="PYLTS_SNAPSHOT_INTERVAL",
+        repr=False,
+        description="How often litestream writes a full snapshot of the database.",
     )
     snapshot_retention: Duration | None = Field(
         default=None,
@@ -386,7 +389,10 @@ class ConfigS3(PyltsSettings):
         description="How long level-0 files are kept after compaction (0.5): the finest-grained restore points.",
     )
     sync_interval: Duration | None = Field(
-        default=None, validation_alias="PYLTS_SYNC_INTERVAL", repr=False, description="How often changes are shipped."
+        default=None,
+        validation_alias="PYLTS_SYNC_INTERVAL",
+        repr=False,
+        description="How often litestream ships changes to the replica (at most 10 s).",
     )
     busy_timeout: Duration | None = Field(
         default=None,
