@@ -13,6 +13,7 @@ from helpers import missing
 
 from pylts import ConfigS3, InvalidArgument, InvalidSettings, Replicator
 from pylts.binary import Litestream, Version
+from pylts.cli import main
 from pylts.commands import config_yaml
 from pylts.tuning import Tuning
 
@@ -196,3 +197,14 @@ def test_databases_replicated_together_must_share_their_tuning(tmp_path: Path) -
     second = ConfigS3(_env_file=None, **{**REQUIRED, "db": "two.db"}, folder=tmp_path)
     with pytest.raises(InvalidArgument, match="share one litestream config: give them the same snapshot"):
         Replicator([first, second])
+
+
+def test_the_cli_takes_the_tuning_settings_as_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["config", "--replica-url", "s3://backups/app.db", "--db", "app.db", "--use-aws-credential-chain"]
+    assert main([*args, "--sync-interval", "2s", "--metrics-address", "9100", "--snapshot-retention", "7d"]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        'addr: "127.0.0.1:9100"' in printed and 'retention: "604800s"' in printed and 'sync-interval: "2s"' in printed
+    )
+    assert main([*args, "--sync-interval", "1 minute"]) == 2
+    assert "sync_interval: Value error, not a duration" in capsys.readouterr().err
