@@ -46,6 +46,7 @@ from .follow import Follower, FollowStatus, connect_readonly
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
 from .supervisor import ReplicationStatus, Replicator, run_app
+from .tuning import Tuning
 from .verify import VerifyResult
 from .vfs import VfsReader
 
@@ -97,6 +98,7 @@ __all__ = [
     "Snapshot",
     "StaleDatabase",
     "TLSSetupError",
+    "Tuning",
     "UnreadableOutput",
     "UnsupportedLitestreamVersion",
     "VerifyResult",

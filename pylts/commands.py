@@ -23,6 +23,7 @@ from pathlib import Path
 from .binary import Litestream, Version
 from .replica import S3Replica
 from .sqlite_files import config_path_for
+from .tuning import Tuning, database_keys, replica_keys, require_supported, top_level_lines
 
 logger = logging.getLogger(__name__)
 
@@ -118,12 +119,14 @@ def config_yaml(
     log_level: str | None = None,
     shutdown_sync_timeout: float | None = None,
     credential_placeholders: bool = False,
+    tuning: Tuning | None = None,
 ) -> str:
     """A litestream config for ``dbs`` (database path to replica), with no secret in it.
 
     Values are written as JSON strings, which YAML reads as they are. With
     ``credential_placeholders`` each replica names ``${LITESTREAM_ACCESS_KEY_ID}`` and
     ``${LITESTREAM_SECRET_ACCESS_KEY}``, which litestream fills in from its environment.
+    ``tuning`` adds the keys of `pylts.tuning`; one the line lacks raises `InvalidSettings`.
 
     >>> print(config_yaml(Litestream(Path("/bin/litestream"), Version(0, 3, 13)), {Path("/d/a.db"): parse_replica_url("s3://bkt/a.db")}))
     dbs:
@@ -139,10 +142,14 @@ def config_yaml(
         lines += ["logging:", f"  level: {json.dumps(log_level)}"]
     if shutdown_sync_timeout is not None and not ls.is_legacy:
         lines.append(f"shutdown-sync-timeout: {json.dumps(f'{shutdown_sync_timeout:g}s')}")
+    tuning = tuning or Tuning()
+    require_supported(tuning, legacy=ls.is_legacy, version=ls.version)
+    lines += top_level_lines(tuning, legacy=ls.is_legacy)
     lines.append("dbs:")
     for db, replica in dbs.items():
         lines.append(f"  - path: {json.dumps(str(db))}")
-        entry = replica.config_entry(legacy=ls.is_legacy)
+        lines.extend(_mapping(database_keys(tuning, legacy=ls.is_legacy), first="    ", rest="    "))
+        entry = {**replica.config_entry(legacy=ls.is_legacy), **replica_keys(tuning, legacy=ls.is_legacy)}
         if credential_placeholders:
             entry.update(
                 {"access-key-id": "${LITESTREAM_ACCESS_KEY_ID}", "secret-access-key": "${LITESTREAM_SECRET_ACCESS_KEY}"}

@@ -23,6 +23,7 @@ from .replica import S3Replica
 from .runner import Deadline, ManagedProcess, OutputLine, RunResult
 from .sqlite_files import config_path_for
 from .timing import LITESTREAM_STOP_GRACE, PROBE_SECONDS, REPROBE_SECONDS
+from .tuning import Tuning
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class RunContext:
     replica: S3Replica
     env: dict[str, str] = field(repr=False)
     secrets: tuple[str, ...] = field(repr=False)
+    tuning: Tuning = field(default_factory=Tuning)  # what the user tuned in litestream's config (pylts.tuning)
 
     def run(self, argv: Sequence[str], deadline: Deadline) -> RunResult:
         """Run litestream to completion before ``deadline``.
@@ -80,7 +82,9 @@ class RunContext:
             return
         path = config_path_for(self.db)
         existed = path.exists()
-        write_private(path, config_yaml(self.litestream, {self.db: self.replica}, log_level="debug"))
+        write_private(
+            path, config_yaml(self.litestream, {self.db: self.replica}, log_level="debug", tuning=self.tuning)
+        )
         try:
             yield
         finally:

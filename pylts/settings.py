@@ -13,17 +13,27 @@ ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import os
 import warnings
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, ParamSpec, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -62,6 +72,7 @@ from .timing import (
     STOP_TIMEOUT,
     VERIFY_TIMEOUT,
 )
+from .tuning import Tuning, heartbeat_url, metrics_address, parse_duration, require_supported, within_limits
 from .verify import VerifyResult
 from .verify import verify as verify_backup
 from .vfs import VfsReader
@@ -73,6 +84,13 @@ _R = TypeVar("_R")
 
 #: The ``_env_file`` given to the settings being built, for `PyltsSettings.settings_customise_sources`.
 _REQUESTED_ENV_FILE: ContextVar[DotenvType | None] = ContextVar("pylts_requested_env_file", default=ENV_FILE_SENTINEL)
+
+#: A positive duration: ``"30s"``, ``"1h30m"``, ``"7d"`` or a number of seconds (`pylts.tuning.parse_duration`).
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: Where litestream serves metrics, ``HOST:PORT``; a bare port is bound to 127.0.0.1 (`pylts.tuning.metrics_address`).
+MetricsAddress = Annotated[str, BeforeValidator(metrics_address)]
+#: An http(s) URL litestream can ping (`pylts.tuning.heartbeat_url`).
+HeartbeatUrl = Annotated[str, AfterValidator(heartbeat_url)]
 
 LitestreamBin = Annotated[
     Path | None, Field(validation_alias="LITESTREAM_BIN", repr=False, description="Path of the litestream executable.")
@@ -251,6 +269,14 @@ class ConfigS3(PyltsSettings):
     `litestream_bin` | `LITESTREAM_BIN` | next to Python, then `PATH`
     `use_aws_credential_chain` | `PYLTS_AWS_CREDENTIAL_CHAIN` | `false`
     `ready_timeout` | `PYLTS_READY_TIMEOUT` | 30 s + 0.5 s per MB of database
+    `snapshot_interval` | `PYLTS_SNAPSHOT_INTERVAL` | litestream's: `24h` (0.5), none (0.3)
+    `snapshot_retention` | `PYLTS_SNAPSHOT_RETENTION` | `24h`: how far back point-in-time restore reaches
+    `l0_retention` | `PYLTS_L0_RETENTION` | `5m` (0.5 only)
+    `sync_interval` | `PYLTS_SYNC_INTERVAL` | `1s`; at most `10s`
+    `busy_timeout` | `PYLTS_BUSY_TIMEOUT` | `1s` (0.5 only)
+    `metrics_address` | `PYLTS_METRICS_ADDRESS` | off; a bare port binds 127.0.0.1
+    `heartbeat_url` | `PYLTS_HEARTBEAT_URL` | off (0.5 only)
+    `heartbeat_interval` | `PYLTS_HEARTBEAT_INTERVAL` | `5m`; at least `1m` (0.5 only)
 
     ``access_key_id``, ``secret_access_key`` and ``replica_url`` say what ``key``, ``token``
     (the secret access key, not an AWS session token) and ``s3`` are; both names work, as
@@ -344,6 +370,54 @@ class ConfigS3(PyltsSettings):
         repr=False,
         description="Seconds replication may take to be in sync at start (default: 30 + 0.5 per MB of database).",
     )
+    snapshot_interval: Duration | None = Field(
+        default=None,
+        validation_alias="PYLTS_SNAPSHOT_INTERVAL",
+        repr=False,
+        description="How often litestream writes a full snapshot of the database.",
+    )
+    snapshot_retention: Duration | None = Field(
+        default=None,
+        validation_alias="PYLTS_SNAPSHOT_RETENTION",
+        repr=False,
+        description="How long snapshots are kept: how far back point-in-time restore reaches.",
+    )
+    l0_retention: Duration | None = Field(
+        default=None,
+        validation_alias="PYLTS_L0_RETENTION",
+        repr=False,
+        description="How long level-0 files are kept after compaction (0.5): the finest-grained restore points.",
+    )
+    sync_interval: Duration | None = Field(
+        default=None,
+        validation_alias="PYLTS_SYNC_INTERVAL",
+        repr=False,
+        description="How often litestream ships changes to the replica (at most 10 s).",
+    )
+    busy_timeout: Duration | None = Field(
+        default=None,
+        validation_alias="PYLTS_BUSY_TIMEOUT",
+        repr=False,
+        description="How long litestream waits for SQLite's locks (0.5).",
+    )
+    metrics_address: MetricsAddress | None = Field(
+        default=None,
+        validation_alias="PYLTS_METRICS_ADDRESS",
+        repr=False,
+        description="Where litestream serves Prometheus /metrics (and Go's pprof): PORT (127.0.0.1) or HOST:PORT.",
+    )
+    heartbeat_url: HeartbeatUrl | None = Field(
+        default=None,
+        validation_alias="PYLTS_HEARTBEAT_URL",
+        repr=False,
+        description="A URL litestream pings while every database is in sync (0.5): a dead-man switch.",
+    )
+    heartbeat_interval: Duration | None = Field(
+        default=None,
+        validation_alias="PYLTS_HEARTBEAT_INTERVAL",
+        repr=False,
+        description="How often the heartbeat URL is pinged (0.5; at least 1 minute, default 5).",
+    )
 
     @field_validator("s3")
     @classmethod
@@ -400,6 +474,17 @@ class ConfigS3(PyltsSettings):
             )
         return self
 
+    @field_validator("sync_interval", "heartbeat_interval")
+    @classmethod
+    def _within_limits(cls, value: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        return None if value is None else within_limits(str(info.field_name), value)
+
+    @model_validator(mode="after")
+    def _heartbeat_interval_needs_url(self) -> ConfigS3:
+        if self.heartbeat_interval is not None and self.heartbeat_url is None:
+            raise ValueError("heartbeat_interval needs heartbeat_url (PYLTS_HEARTBEAT_URL): where to ping")
+        return self
+
     def __repr_args__(self) -> Any:
         yield "s3", self.s3
         yield "db", self.db
@@ -434,6 +519,15 @@ class ConfigS3(PyltsSettings):
         """
         replica = parse_replica_url(self.s3).with_overrides(self.endpoint, self.region, self.force_path_style)
         return preset(self.provider).apply(replica, account_id=self.account_id) if self.provider else replica
+
+    @property
+    def tuning(self) -> Tuning:
+        """What these settings tune in litestream's config (snapshots, retention, sync, metrics, heartbeat).
+
+        >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", snapshot_retention="7d").tuning.given()
+        ['snapshot_retention']
+        """
+        return Tuning(**{field.name: getattr(self, field.name) for field in dataclasses.fields(Tuning)})
 
     @property
     def dbpath(self) -> Path:
@@ -642,7 +736,9 @@ class ConfigS3(PyltsSettings):
             >>> "${LITESTREAM_SECRET_ACCESS_KEY}" in text, "tok3n-value" in text
             (True, False)
         """
-        return config_yaml(self._litestream(), {self.dbpath: self.replica}, credential_placeholders=True)
+        return config_yaml(
+            self._litestream(), {self.dbpath: self.replica}, credential_placeholders=True, tuning=self.tuning
+        )
 
     def write_litestream_config(self, path: str | os.PathLike[str]) -> Path:
         """Write ``litestream_config()`` to ``path``, readable by its owner only; returns the path."""
@@ -763,6 +859,7 @@ class ConfigS3(PyltsSettings):
 
     def _context(self) -> RunContext:
         ls = self._litestream()
+        require_supported(self.tuning, legacy=ls.is_legacy, version=ls.version)  # before anything runs
         credentials = None
         if self.key is not None and self.token is not None and not self.use_aws_credential_chain:
             credentials = (self.key.get_secret_value(), self.token.get_secret_value())
@@ -772,4 +869,5 @@ class ConfigS3(PyltsSettings):
             replica=self.replica,
             env=child_env(os.environ, ls, credentials=credentials),
             secrets=credentials or (),
+            tuning=self.tuning,
         )

@@ -274,7 +274,13 @@ class Replicator:
 
     def _write_config(self) -> None:
         """litestream's config beside the first database, rewritten at each (re)start: owner-only, no secrets."""
-        text = config_yaml(self._ctx.litestream, self._dbs, log_level="debug", shutdown_sync_timeout=self._stop_timeout)
+        text = config_yaml(
+            self._ctx.litestream,
+            self._dbs,
+            log_level="debug",
+            shutdown_sync_timeout=self._stop_timeout,
+            tuning=self._ctx.tuning,  # the settings of pylts.tuning, shared by the databases (_shared_context)
+        )
         write_private(self._config_path, text)
 
     def _count_restart(self, reason: str) -> None:
@@ -440,6 +446,11 @@ def _shared_context(contexts: list[RunContext]) -> RunContext:
     for other in contexts[1:]:
         if other.litestream != first.litestream or other.secrets != first.secrets:
             raise InvalidArgument("databases replicated together must use the same litestream and the same credentials")
+        if other.tuning != first.tuning:  # one litestream process, one config: snapshots, metrics, heartbeat...
+            raise InvalidArgument(
+                "databases replicated together share one litestream config: give them the same snapshot, "
+                "retention, sync, busy-timeout, metrics and heartbeat settings"
+            )
     paths = [ctx.db for ctx in contexts]
     if len(set(paths)) != len(paths) or len({p.name for p in paths}) != len(paths):
         raise InvalidArgument("databases replicated together need distinct file names (litestream logs them by name)")

@@ -115,6 +115,10 @@ RESTORE_BUSY_TIMEOUT = 2.0
 
 #: Longest ``litestream version`` may take when pylts finds the executable.
 VERSION_TIMEOUT = 15.0
+#: Longest ``sync_interval`` (``PYLTS_SYNC_INTERVAL``): waits for the replica above count on a few intervals fitting.
+MAX_SYNC_INTERVAL = 10.0
+#: Shortest ``heartbeat_interval`` litestream 0.5 takes (its ``MinHeartbeatInterval``).
+MIN_HEARTBEAT_INTERVAL = 60.0
 
 # -- following a replica (pylts.follow) --
 

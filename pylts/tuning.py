@@ -1,0 +1,227 @@
+"""The litestream settings users tune (snapshots, retention, sync, metrics, heartbeat), checked and rendered.
+
+Pure: `Tuning` holds the values `ConfigS3` validated, and the functions here check them
+against a litestream line and turn them into config keys for `pylts.commands.config_yaml`.
+
+>>> from datetime import timedelta
+>>> tuning = Tuning(snapshot_interval=timedelta(hours=6), sync_interval=timedelta(seconds=5))
+>>> top_level_lines(tuning, legacy=False)
+['snapshot:', '  interval: "21600s"']
+>>> replica_keys(tuning, legacy=False), replica_keys(tuning, legacy=True)
+({'sync-interval': '5s'}, {'sync-interval': '5s', 'snapshot-interval': '21600s'})
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import urllib.parse
+from dataclasses import dataclass, fields
+from datetime import timedelta
+
+from .errors import InvalidSettings
+from .timing import MAX_SYNC_INTERVAL, MIN_HEARTBEAT_INTERVAL
+
+#: Where a metrics address without a host is bound: the port also serves Go's ``/debug/pprof``.
+METRICS_HOST = "127.0.0.1"
+#: The settings litestream 0.3 has no key for (0.5 only).
+ONLY_05 = ("l0_retention", "busy_timeout", "heartbeat_url", "heartbeat_interval")
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_DURATION_HELP = "write a duration like 500ms, 30s, 5m, 1h30m, 24h or 7d, or a number of seconds"
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """What a user tuned in litestream's config; ``None`` leaves litestream's default."""
+
+    snapshot_interval: timedelta | None = None
+    snapshot_retention: timedelta | None = None
+    l0_retention: timedelta | None = None
+    sync_interval: timedelta | None = None
+    busy_timeout: timedelta | None = None
+    metrics_address: str | None = None
+    heartbeat_url: str | None = None
+    heartbeat_interval: timedelta | None = None
+
+    def given(self) -> list[str]:
+        """The names of the settings given.
+
+        >>> Tuning(busy_timeout=timedelta(seconds=2)).given()
+        ['busy_timeout']
+        """
+        return [field.name for field in fields(self) if getattr(self, field.name) is not None]
+
+
+def parse_duration(value: object) -> timedelta:
+    """A positive duration from what users write: ``"30s"``, ``"1h30m"``, ``"7d"``, or seconds (``90``, ``"1.5"``).
+
+    >>> parse_duration("1h30m"), parse_duration(90), parse_duration("0.5")
+    (datetime.timedelta(seconds=5400), datetime.timedelta(seconds=90), datetime.timedelta(microseconds=500000))
+    >>> parse_duration("1 hour")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a duration: write a duration like 500ms, 30s, 5m, 1h30m, 24h or 7d, or a number of seconds
+    """
+    if isinstance(value, timedelta):
+        duration = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        duration = timedelta(seconds=value)
+    elif isinstance(value, str) and _is_number(value.strip()):
+        duration = timedelta(seconds=float(value))
+    elif isinstance(value, str) and _DURATION.fullmatch(value.strip().lower()):
+        parts = _PART.findall(value.strip().lower())
+        duration = timedelta(seconds=sum(float(number) * _UNITS[unit] for number, unit in parts))
+    else:
+        raise ValueError(f"not a duration: {_DURATION_HELP}")
+    if duration <= timedelta(0):
+        raise ValueError(f"a duration must be more than zero: {_DURATION_HELP}")
+    return duration
+
+
+def go_duration(duration: timedelta) -> str:
+    """``duration`` as litestream's config reads it (Go's ``time.ParseDuration``): whole seconds, else milliseconds.
+
+    >>> go_duration(timedelta(hours=24)), go_duration(timedelta(milliseconds=1500))
+    ('86400s', '1500ms')
+    """
+    milliseconds = round(duration / timedelta(milliseconds=1))
+    return f"{milliseconds // 1000}s" if milliseconds % 1000 == 0 else f"{milliseconds}ms"
+
+
+def metrics_address(value: object) -> str:
+    """``HOST:PORT`` for litestream's metrics server; a bare port (``9090``, ``":9090"``) is bound to 127.0.0.1.
+
+    >>> metrics_address(9090), metrics_address(":9090"), metrics_address("0.0.0.0:9090")
+    ('127.0.0.1:9090', '127.0.0.1:9090', '0.0.0.0:9090')
+    >>> metrics_address("[::1]:9090")
+    '[::1]:9090'
+    """
+    text = str(value).strip()
+    host, colon, port = text.rpartition(":")
+    if not colon:
+        host, port = "", text
+    host = host.strip("[]") or METRICS_HOST
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(
+            f"not a metrics address: give a port from 1 to 65535 (9090, bound to {METRICS_HOST}) "
+            "or HOST:PORT (0.0.0.0:9090 to listen on every interface)"
+        )
+    return f"[{host}]:{port}" if _is_ipv6(host) else f"{host}:{port}"
+
+
+def heartbeat_url(value: str) -> str:
+    """An ``http://`` or ``https://`` URL with a host, as litestream requires for ``heartbeat-url``.
+
+    >>> heartbeat_url("ftp://hc-ping.com/x")
+    Traceback (most recent call last):
+    ...
+    ValueError: the heartbeat URL must start with http:// or https:// and name a host, e.g. https://hc-ping.com/UUID
+    """
+    parsed = urllib.parse.urlsplit(value.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(
+            "the heartbeat URL must start with http:// or https:// and name a host, e.g. https://hc-ping.com/UUID"
+        )
+    return value.strip()
+
+
+def within_limits(name: str, duration: timedelta) -> timedelta:
+    """``duration`` if pylts and litestream take it for the setting ``name``, else `ValueError` saying the limit.
+
+    >>> within_limits("heartbeat_interval", timedelta(seconds=30))
+    Traceback (most recent call last):
+    ...
+    ValueError: must be at least 60 s: litestream pings at most once a minute
+    """
+    seconds = duration.total_seconds()
+    if name == "sync_interval" and seconds > MAX_SYNC_INTERVAL:
+        raise ValueError(
+            f"must be at most {MAX_SYNC_INTERVAL:g} s: pylts' waits for the replica (wait_for_sync, the stall "
+            "watchdog, verify) count on it holding a commit within a few sync intervals"
+        )
+    if name == "heartbeat_interval" and seconds < MIN_HEARTBEAT_INTERVAL:
+        raise ValueError(f"must be at least {MIN_HEARTBEAT_INTERVAL:g} s: litestream pings at most once a minute")
+    return duration
+
+
+def require_supported(tuning: Tuning, *, legacy: bool, version: object) -> None:
+    """Raise `InvalidSettings` when ``tuning`` asks litestream 0.3 (``legacy``) for what only 0.5 has.
+
+    >>> require_supported(Tuning(busy_timeout=timedelta(seconds=2)), legacy=True, version="0.3.13")
+    Traceback (most recent call last):
+    ...
+    pylts.errors.InvalidSettings: invalid settings: busy_timeout: litestream 0.3.13 has no such setting: ...
+    """
+    if not legacy:
+        return
+    lacking = [name for name in tuning.given() if name in ONLY_05]
+    if lacking:
+        raise InvalidSettings(
+            [
+                (name, f"litestream {version} has no such setting: unset it, or use litestream 0.5 (pip install pylts)")
+                for name in lacking
+            ]
+        )
+
+
+def top_level_lines(tuning: Tuning, *, legacy: bool) -> list[str]:
+    """The lines of the config's top level: metrics address, and on 0.5 snapshots, L0 retention and heartbeat.
+
+    >>> top_level_lines(Tuning(metrics_address="127.0.0.1:9090", l0_retention=timedelta(minutes=10)), legacy=False)
+    ['addr: "127.0.0.1:9090"', 'l0-retention: "600s"']
+    """
+    lines = [] if tuning.metrics_address is None else [f"addr: {json.dumps(tuning.metrics_address)}"]
+    if legacy:  # snapshots are per replica on 0.3 (replica_keys); the rest is 0.5 only (require_supported)
+        return lines
+    snapshot = _durations({"interval": tuning.snapshot_interval, "retention": tuning.snapshot_retention})
+    if snapshot:
+        lines += ["snapshot:", *(f"  {key}: {json.dumps(value)}" for key, value in snapshot.items())]
+    lines += [
+        f"{key}: {json.dumps(value)}"
+        for key, value in {
+            **_durations({"l0-retention": tuning.l0_retention}),
+            **({"heartbeat-url": tuning.heartbeat_url} if tuning.heartbeat_url else {}),
+            **_durations({"heartbeat-interval": tuning.heartbeat_interval}),
+        }.items()
+    ]
+    return lines
+
+
+def database_keys(tuning: Tuning, *, legacy: bool) -> dict[str, str]:
+    """Keys of each database's entry: ``busy-timeout`` (0.5 only).
+
+    >>> database_keys(Tuning(busy_timeout=timedelta(seconds=2)), legacy=False)
+    {'busy-timeout': '2s'}
+    """
+    return {} if legacy else _durations({"busy-timeout": tuning.busy_timeout})
+
+
+def replica_keys(tuning: Tuning, *, legacy: bool) -> dict[str, str]:
+    """Keys of each replica's entry: ``sync-interval``; on 0.3 also its snapshot interval and ``retention``.
+
+    >>> replica_keys(Tuning(snapshot_retention=timedelta(days=7)), legacy=True)
+    {'retention': '604800s'}
+    """
+    keys = {"sync-interval": tuning.sync_interval}
+    if legacy:
+        keys.update({"snapshot-interval": tuning.snapshot_interval, "retention": tuning.snapshot_retention})
+    return _durations(keys)
+
+
+def _durations(keys: dict[str, timedelta | None]) -> dict[str, str]:
+    return {key: go_duration(value) for key, value in keys.items() if value is not None}
+
+
+def _is_number(text: str) -> bool:
+    return re.fullmatch(r"\d+(?:\.\d+)?", text) is not None
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False
