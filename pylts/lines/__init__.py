@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..binary import Litestream
+from ..errors import UnsupportedLitestreamVersion
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -127,8 +128,12 @@ class Line(Protocol):
 
 def line_for(litestream: Litestream) -> Line:
     """The `Line` that drives ``litestream``; the only place that asks for its version's line."""
-    from .v03 import V03
+    from .v03 import V03  # here, not above: the lines import this module for `Standing`
     from .v05 import V05
 
     lines: dict[str, type[V05] | type[V03]] = {"0.5": V05, "0.3": V03}
+    if litestream.version.line not in lines:
+        raise UnsupportedLitestreamVersion(
+            f"litestream {litestream.version} is not supported: pylts drives the 0.5 line and 0.3.13"
+        )
     return lines[litestream.version.line](litestream)
