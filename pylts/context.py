@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from . import runner
 from .errors import EndpointUnreachable, LitestreamError, LitestreamTimeout
-from .output import error_for
+from .output import error_for, last_error
 from .replica import S3Replica
 from .runner import Deadline, ManagedProcess, OutputLine, RunResult
 from .timing import LITESTREAM_STOP_GRACE, PROBE_SECONDS, REPROBE_SECONDS
@@ -43,16 +43,25 @@ class RunContext:
         """The litestream executable the line drives."""
         return self.line.litestream
 
-    def run(self, argv: Sequence[str], deadline: Deadline, *, failure: type[LitestreamError], action: str) -> RunResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        deadline: Deadline,
+        *,
+        failure: type[LitestreamError],
+        action: str,
+        error_lines_fail: bool = False,
+    ) -> RunResult:
         """Run litestream to completion before ``deadline``; the only place that checks how a run ended.
 
-        A non-zero exit raises the error litestream's words name (else ``failure``), as
+        A non-zero exit (with ``error_lines_fail``, also an ERROR line: listings may exit 0
+        when they fail) raises the error litestream's words name (else ``failure``), as
         ``"ACTION failed: ..."``, with the tail of both streams. On a timeout the store is
         asked again: if it no longer takes connections, that cause is raised
         (``EndpointUnreachable``) instead of the bare `LitestreamTimeout`.
         """
         result = self._run(argv, deadline)
-        if result.returncode != 0:
+        if result.returncode != 0 or (error_lines_fail and last_error(f"{result.stdout}\n{result.stderr}")):
             raise error_for(result, failure, action)
         return result
 

@@ -218,7 +218,8 @@ def ltx_argv(ls: Litestream, replica: S3Replica) -> list[str]:
 
 def ltx_files(ctx: RunContext, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError) -> list[LtxFile]:
     """Every LTX file the replica holds, at every level; a failed listing raises ``failure``."""
-    result = ctx.run(ltx_argv(ctx.litestream, ctx.replica), deadline, failure=failure, action="listing the replica")
+    argv = ltx_argv(ctx.litestream, ctx.replica)
+    result = ctx.run(argv, deadline, failure=failure, action="listing the replica", error_lines_fail=True)
     return parse_ltx_files(result.stdout)
 
 
