@@ -55,11 +55,6 @@ class Litestream:
     path: Path
     version: Version
 
-    @property
-    def is_legacy(self) -> bool:
-        """True for the 0.3 line, which needs a config file for custom endpoints."""
-        return self.version.line == "0.3"
-
 
 def parse_version(text: str) -> Version:
     """Read the output of ``litestream version``.

@@ -22,9 +22,12 @@ restore (``.app.db-pylts-position``). A `BootPolicy` turns a refusal into action
 ``quarantine`` moves the local files aside (never deletes them) and restores, ``adopt``
 keeps the local copy and lets it become the replica's newest state.
 
->>> decide(Local(present=True, position="0000000000000005"), Replica(("0000000000000009",)), legacy=False)
+>>> from pylts.binary import Litestream, Version
+>>> from pylts.lines import line_for
+>>> line = line_for(Litestream(Path("litestream"), Version(0, 5, 17)))
+>>> decide(Local(present=True, position="0000000000000005"), Replica(("0000000000000009",)), line.standing)
 <Decision.STALE: 'stale'>
->>> decide(Local(present=False, position=None), Replica(()), legacy=False)
+>>> decide(Local(present=False, position=None), Replica(()), line.standing)
 <Decision.FRESH: 'fresh'>
 """
 
@@ -36,7 +39,7 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,11 +49,11 @@ from pydantic import BaseModel, ConfigDict
 from . import sqlite_files
 from .context import RunContext
 from .errors import BootRefused, DatabaseLocked, ForeignDatabase, ReplicaMissing, StaleDatabase
+from .lines import Standing
 from .reports import RestoreReport
 from .restore import restore
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck
-from .status import latest_txid, replica_contents
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +125,11 @@ class Decision(str, enum.Enum):
     FOREIGN = "foreign"  # the local database belongs to another history than the replica's
 
 
-def decide(local: Local, replica: Replica, *, legacy: bool) -> Decision:
-    """The row of the table above that ``local`` and ``replica`` fall in (pure: no I/O)."""
+def decide(local: Local, replica: Replica, standing: Callable[[str, tuple[str, ...]], Standing]) -> Decision:
+    """The row of the table above that ``local`` and ``replica`` fall in (pure: no I/O).
+
+    ``standing`` is the line's comparison of two positions (`Line.standing`).
+    """
     if not replica.positions:
         if local.position is not None:
             return Decision.MISSING
@@ -132,11 +138,10 @@ def decide(local: Local, replica: Replica, *, legacy: bool) -> Decision:
         return Decision.RESTORE
     if local.position is None:
         return Decision.FOREIGN
-    if not legacy:
-        return Decision.STALE if int(local.position, 16) < int(replica.positions[0], 16) else Decision.EXISTING
-    if local.position == replica.positions[0]:
-        return Decision.EXISTING
-    return Decision.STALE if local.position in replica.positions else Decision.FOREIGN
+    return _DECISIONS[standing(local.position, replica.positions)]
+
+
+_DECISIONS = {Standing.CURRENT: Decision.EXISTING, Standing.BEHIND: Decision.STALE, Standing.FOREIGN: Decision.FOREIGN}
 
 
 def ensure_restored(
@@ -151,7 +156,7 @@ def ensure_restored(
     with _folder_lock(ctx.db.parent, deadline):
         local = _local(ctx)
         replica = _replica(ctx, deadline)
-        decision = decide(local, replica, legacy=ctx.litestream.is_legacy)
+        decision = decide(local, replica, ctx.line.standing)
         seen = {"local_position": local.position, "replica_position": replica.latest}
         logger.info(
             "boot of %s: %s (local position %s, replica position %s)",
@@ -211,11 +216,7 @@ def _local(ctx: RunContext) -> Local:
         present = db.exists()
         if present:
             sqlite_files.require_sqlite_header(db)  # never boot (and so replicate) on a file that is not SQLite
-    if ctx.litestream.is_legacy:
-        position = sqlite_files.local_generation(db)
-    else:
-        txid = sqlite_files.local_txid(db)
-        position = None if txid is None else f"{txid:016x}"
+    position = ctx.line.local_position(db)
     if position is None:
         with contextlib.suppress(FileNotFoundError):
             position = sqlite_files.restored_mark(db).read_text(encoding="utf-8").strip() or None
@@ -224,11 +225,7 @@ def _local(ctx: RunContext) -> Local:
 
 def _replica(ctx: RunContext, deadline: Deadline) -> Replica:
     ctx.probe(deadline)
-    if not ctx.litestream.is_legacy:
-        txid = latest_txid(ctx, deadline)
-        return Replica((f"{txid:016x}",) if txid else ())
-    generations = sorted(replica_contents(ctx, deadline).generations, key=lambda g: g.end, reverse=True)
-    return Replica(tuple(g.generation for g in generations))
+    return Replica(ctx.line.replica_positions(ctx, deadline))
 
 
 def _forget_position(db: Path) -> None:
@@ -262,7 +259,7 @@ def _what(decision: Decision) -> str:
 
 def _refusal(ctx: RunContext, decision: Decision, local: Local, replica: Replica) -> BootRefused:
     db, url = ctx.db, ctx.replica.url()
-    unit = "generation" if ctx.litestream.is_legacy else "transaction"
+    unit = ctx.line.position_unit
     if decision is Decision.MISSING:
         return ReplicaMissing(
             f"the replica {url} holds no backup, but {db} was replicated before (local {unit} {local.position}): "

@@ -4,28 +4,36 @@ Nothing here runs anything, so each builder is tested without the binary.
 Secrets never appear in argv or config: they reach litestream only through
 the environment `child_env` builds.
 
+What differs between litestream lines (``replicate`` and ``restore`` argv, the shape of a
+config) is built by each `pylts.lines.Line`; this module holds what both share.
+
 >>> from pathlib import Path
 >>> from pylts.binary import Litestream, Version
+>>> from pylts.lines import line_for
 >>> from pylts.replica import parse_replica_url
->>> ls = Litestream(Path("/bin/litestream"), Version(0, 5, 17))
->>> replica = parse_replica_url("s3://bkt/app.db?endpoint=http://127.0.0.1:9000")
->>> replicate_argv(ls, Path("/data/app.db"), replica, once=True)
-['/bin/litestream', 'replicate', '-once', '/data/app.db', 's3://bkt/app.db?endpoint=http%3A%2F%2F127.0.0.1%3A9000&forcePathStyle=true']
+>>> line = line_for(Litestream(Path("/bin/litestream"), Version(0, 5, 17)))
+>>> print(config_yaml(line, {Path("/data/app.db"): parse_replica_url("s3://bkt/app.db")}), end="")
+dbs:
+  - path: "/data/app.db"
+    replica:
+      type: "s3"
+      bucket: "bkt"
+      path: "app.db"
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .binary import Litestream, Version
 from .replica import S3Replica
-from .sqlite_files import config_path_for
-from .tuning import Tuning, database_keys, replica_keys, require_supported, top_level_lines
+from .tuning import Tuning
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from .lines import Line
 
 #: Variables through which the AWS SDK inside litestream could pick up other credentials.
 CREDENTIAL_VARIABLES = (
@@ -55,42 +63,6 @@ def config_option(path: Path) -> list[str]:
     return ["-config", str(path), "-no-expand-env"]
 
 
-def replicate_argv(ls: Litestream, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
-    """``litestream replicate`` for one database.
-
-    litestream 0.3 ignores the URL query, so it reads everything from the config
-    file `config_yaml` renders (written at `config_path_for`).
-
-    >>> replicate_argv(Litestream(Path("/bin/litestream"), Version(0, 3, 13)), Path("/data/app.db"), parse_replica_url("s3://bkt/app.db"))
-    ['/bin/litestream', 'replicate', '-config', '/data/.app.db-pylts.yml', '-no-expand-env']
-    """
-    if ls.is_legacy:  # no -once on 0.3: its callers follow the log instead (see pylts.backup)
-        return [str(ls.path), "replicate", *config_option(config_path_for(db))]
-    return [str(ls.path), "replicate", *(["-once"] if once else []), str(db), replica.url()]
-
-
-def restore_argv(
-    ls: Litestream,
-    db: Path,
-    replica: S3Replica,
-    output: Path,
-    *,
-    timestamp: str | None = None,
-    txid: str | None = None,
-) -> list[str]:
-    """``litestream restore`` of the replica of ``db`` into ``output`` (latest, or as of a point).
-
-    >>> line = Litestream(Path("/bin/litestream"), Version(0, 5, 17))
-    >>> replica = parse_replica_url("s3://bkt/a.db")
-    >>> restore_argv(line, Path("/d/a.db"), replica, Path("/d/tmp/a.db"), txid="0000000000000002")
-    ['/bin/litestream', 'restore', '-json', '-txid', '0000000000000002', '-o', '/d/tmp/a.db', 's3://bkt/a.db']
-    """
-    point = [*(["-timestamp", timestamp] if timestamp else []), *(["-txid", txid] if txid else [])]
-    if ls.is_legacy:  # no txid on 0.3: restore() refuses one before anything runs
-        return [str(ls.path), "restore", *config_option(config_path_for(db)), *point, "-o", str(output), str(db)]
-    return [str(ls.path), "restore", "-json", *point, "-o", str(output), replica.url()]
-
-
 def follow_argv(ls: Litestream, replica: S3Replica, output: Path, *, interval: float) -> list[str]:
     """``litestream restore -f``: restore the replica into ``output``, then keep applying its changes (0.5.9+).
 
@@ -104,16 +76,8 @@ def follow_argv(ls: Litestream, replica: S3Replica, output: Path, *, interval: f
     return [str(ls.path), "restore", "-f", "-follow-interval", f"{milliseconds}ms", "-o", str(output), replica.url()]
 
 
-def ltx_argv(ls: Litestream, replica: S3Replica) -> list[str]:
-    """``litestream ltx``: the LTX files a 0.5 replica holds, at every compaction level, as JSON.
-
-    Without ``-level all`` only level 0 is listed, which compaction empties within minutes.
-    """
-    return [str(ls.path), "ltx", "-json", "-level", "all", replica.url()]
-
-
 def config_yaml(
-    ls: Litestream,
+    line: Line,
     dbs: Mapping[Path, S3Replica],
     *,
     log_level: str | None = None,
@@ -121,55 +85,43 @@ def config_yaml(
     credential_placeholders: bool = False,
     tuning: Tuning | None = None,
 ) -> str:
-    """A litestream config for ``dbs`` (database path to replica), with no secret in it.
+    """A config ``line`` reads for ``dbs`` (database path to replica), with no secret in it.
 
     Values are written as JSON strings, which YAML reads as they are. With
     ``credential_placeholders`` each replica names ``${LITESTREAM_ACCESS_KEY_ID}`` and
     ``${LITESTREAM_SECRET_ACCESS_KEY}``, which litestream fills in from its environment.
-    ``tuning`` adds the keys of `pylts.tuning`; one the line lacks raises `InvalidSettings`.
-
-    >>> print(config_yaml(Litestream(Path("/bin/litestream"), Version(0, 3, 13)), {Path("/d/a.db"): parse_replica_url("s3://bkt/a.db")}))
-    dbs:
-      - path: "/d/a.db"
-        replicas:
-          - type: "s3"
-            bucket: "bkt"
-            path: "a.db"
-    <BLANKLINE>
+    ``tuning`` (`pylts.tuning`) adds the keys ``line`` has for it; a setting it lacks raises `InvalidSettings`.
     """
-    lines = []
-    if log_level:
-        lines += ["logging:", f"  level: {json.dumps(log_level)}"]
-    if shutdown_sync_timeout is not None and not ls.is_legacy:
-        lines.append(f"shutdown-sync-timeout: {json.dumps(f'{shutdown_sync_timeout:g}s')}")
     tuning = tuning or Tuning()
-    require_supported(tuning, legacy=ls.is_legacy, version=ls.version)
-    lines += top_level_lines(tuning, legacy=ls.is_legacy)
+    line.check_tuning(tuning)
+    lines = ["logging:", f"  level: {json.dumps(log_level)}"] if log_level else []
+    lines += line.config_settings(shutdown_sync_timeout=shutdown_sync_timeout, tuning=tuning)
     lines.append("dbs:")
+    extra = _CREDENTIAL_PLACEHOLDERS if credential_placeholders else {}
     for db, replica in dbs.items():
         lines.append(f"  - path: {json.dumps(str(db))}")
-        lines.extend(_mapping(database_keys(tuning, legacy=ls.is_legacy), first="    ", rest="    "))
-        entry = {**replica.config_entry(legacy=ls.is_legacy), **replica_keys(tuning, legacy=ls.is_legacy)}
-        if credential_placeholders:
-            entry.update(
-                {"access-key-id": "${LITESTREAM_ACCESS_KEY_ID}", "secret-access-key": "${LITESTREAM_SECRET_ACCESS_KEY}"}
-            )
-        if ls.is_legacy:
-            lines.append("    replicas:")
-            lines.extend(_mapping(entry, first="      - ", rest="        "))
-        else:
-            lines.append("    replica:")
-            lines.extend(_mapping(entry, first="      ", rest="      "))
+        lines.extend(line.database_yaml(replica, extra, tuning))
     return "\n".join(lines) + "\n"
 
 
-def _mapping(entry: Mapping[str, str | bool | int], *, first: str, rest: str) -> list[str]:
+_CREDENTIAL_PLACEHOLDERS = {
+    "access-key-id": "${LITESTREAM_ACCESS_KEY_ID}",
+    "secret-access-key": "${LITESTREAM_SECRET_ACCESS_KEY}",
+}
+
+
+def yaml_mapping(entry: Mapping[str, str | bool | int], *, first: str, rest: str) -> list[str]:
+    """``entry`` as YAML lines, the first prefixed with ``first`` and the others with ``rest``.
+
+    >>> yaml_mapping({"type": "s3", "bucket": "bkt"}, first="  - ", rest="    ")
+    ['  - type: "s3"', '    bucket: "bkt"']
+    """
     return [f"{first if i == 0 else rest}{key}: {json.dumps(value)}" for i, (key, value) in enumerate(entry.items())]
 
 
 def child_env(
     parent: Mapping[str, str],
-    ls: Litestream,
+    line: Line,
     *,
     credentials: tuple[str, str] | None,
 ) -> dict[str, str]:
@@ -178,10 +130,11 @@ def child_env(
     With ``credentials`` (key, secret), every other AWS credential variable is
     dropped, so a stray ``AWS_*`` in the parent cannot override them, and the
     EC2 metadata service is disabled. With ``None`` (the default AWS credential
-    chain) the parent's variables pass through. litestream 0.5 exits at once when
-    ``AWS_CA_BUNDLE`` is set, so for 0.5 it is handed over as ``SSL_CERT_FILE``.
+    chain) the parent's variables pass through. Then ``line`` adjusts what it cannot
+    take as it is (litestream 0.5 gets ``AWS_CA_BUNDLE`` as ``SSL_CERT_FILE``).
 
-    >>> line = Litestream(Path("x"), Version(0, 5, 17))
+    >>> from pylts.lines import line_for
+    >>> line = line_for(Litestream(Path("x"), Version(0, 5, 17)))
     >>> env = child_env({"AWS_ACCESS_KEY_ID": "stray", "HOME": "/root"}, line, credentials=("k", "s"))
     >>> env["AWS_ACCESS_KEY_ID"], env["AWS_EC2_METADATA_DISABLED"], env["HOME"]
     ('k', 'true', '/root')
@@ -198,13 +151,5 @@ def child_env(
             LITESTREAM_SECRET_ACCESS_KEY=secret,
             AWS_EC2_METADATA_DISABLED="true",
         )
-    bundle = env.get("AWS_CA_BUNDLE")
-    if bundle and not ls.is_legacy:
-        del env["AWS_CA_BUNDLE"]
-        env.setdefault("SSL_CERT_FILE", bundle)
-        logger.warning(
-            "AWS_CA_BUNDLE is set; litestream %s cannot load it, so it gets SSL_CERT_FILE=%s instead",
-            ls.version,
-            env["SSL_CERT_FILE"],
-        )
+    line.adjust_env(env)
     return env

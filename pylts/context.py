@@ -1,48 +1,73 @@
 """What every litestream run for one database needs, bound together.
 
-A `RunContext` is made by `ConfigS3` and handed to the
-restore and backup code; its repr leaves out the environment and secrets.
+A `RunContext` is made by `ConfigS3` and handed to the restore and backup code; it
+carries its litestream `Line` (``ctx.line``), so what differs between litestream 0.5
+and 0.3 is asked of the line. Its repr leaves out the environment and secrets.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import socket
 import ssl
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import runner
-from .binary import Litestream
-from .commands import config_yaml
-from .errors import EndpointUnreachable, LitestreamTimeout
+from .errors import EndpointUnreachable, LitestreamError, LitestreamTimeout
+from .output import error_for, last_error
 from .replica import S3Replica
 from .runner import Deadline, ManagedProcess, OutputLine, RunResult
-from .sqlite_files import config_path_for
 from .timing import LITESTREAM_STOP_GRACE, PROBE_SECONDS, REPROBE_SECONDS
 from .tuning import Tuning
+
+if TYPE_CHECKING:
+    from .binary import Litestream
+    from .lines import Line
 
 
 @dataclass(frozen=True)
 class RunContext:
-    """A litestream executable, one database, its replica, and the child environment."""
+    """A litestream line (and so its executable), one database, its replica, and the child environment."""
 
-    litestream: Litestream
+    line: Line
     db: Path
     replica: S3Replica
     env: dict[str, str] = field(repr=False)
     secrets: tuple[str, ...] = field(repr=False)
     tuning: Tuning = field(default_factory=Tuning)  # what the user tuned in litestream's config (pylts.tuning)
 
-    def run(self, argv: Sequence[str], deadline: Deadline) -> RunResult:
-        """Run litestream to completion before ``deadline``.
+    @property
+    def litestream(self) -> Litestream:
+        """The litestream executable the line drives."""
+        return self.line.litestream
 
-        On a timeout the store is asked again: if it no longer takes connections, that
-        cause is raised (``EndpointUnreachable``) instead of the bare timeout.
+    def run(
+        self,
+        argv: Sequence[str],
+        deadline: Deadline,
+        *,
+        failure: type[LitestreamError],
+        action: str,
+        error_lines_fail: bool = False,
+    ) -> RunResult:
+        """Run litestream to completion before ``deadline``; the only place that checks how a run ended.
+
+        A non-zero exit (with ``error_lines_fail``, also an ERROR line: listings may exit 0
+        when they fail) raises the error litestream's words name (else ``failure``), as
+        ``"ACTION failed: ..."``, with the tail of both streams. On a timeout the store is
+        asked again: if it no longer takes connections, that cause is raised
+        (``EndpointUnreachable``) instead of the bare `LitestreamTimeout`.
         """
+        result = self._run(argv, deadline)
+        if result.returncode != 0 or (error_lines_fail and last_error(f"{result.stdout}\n{result.stderr}")):
+            raise error_for(result, failure, action)
+        return result
+
+    def _run(self, argv: Sequence[str], deadline: Deadline) -> RunResult:
         try:
             return runner.run(argv, env=self.env, timeout=max(deadline.remaining(), 0.001), secrets=self.secrets)
         except LitestreamTimeout as timeout:
@@ -69,27 +94,6 @@ class RunContext:
     ) -> ManagedProcess:
         """A long-running litestream (not started yet) with this context's environment."""
         return ManagedProcess(argv, env=self.env, secrets=self.secrets, on_line=on_line, stop_grace=stop_grace)
-
-    @contextlib.contextmanager
-    def legacy_config(self) -> Iterator[None]:
-        """For litestream 0.3 (which ignores URL options): its config file, for the duration of a run.
-
-        Written beside the database (no secrets inside, owner-only) and removed
-        afterwards, unless it was already there. A no-op for litestream 0.5.
-        """
-        if not self.litestream.is_legacy:
-            yield
-            return
-        path = config_path_for(self.db)
-        existed = path.exists()
-        write_private(
-            path, config_yaml(self.litestream, {self.db: self.replica}, log_level="debug", tuning=self.tuning)
-        )
-        try:
-            yield
-        finally:
-            if not existed:
-                path.unlink(missing_ok=True)
 
     def probe(self, deadline: Deadline) -> None:
         """Fail fast with `EndpointUnreachable` if the store takes no connections.

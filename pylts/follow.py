@@ -55,9 +55,9 @@ from .errors import (
     RestoreError,
     UnsupportedLitestreamVersion,
 )
+from .lines.v05 import latest_txid  # follow mode exists on 0.5 only
 from .output import error_from_text, last_error
 from .runner import Deadline, ManagedProcess, OutputLine
-from .status import latest_txid
 from .timing import (
     FOLLOW_BUSY_TIMEOUT,
     FOLLOW_CHECK_INTERVAL,

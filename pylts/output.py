@@ -25,11 +25,14 @@ from .errors import (
     EndpointUnreachable,
     LitestreamError,
     NoBackupFound,
+    ReplicationError,
     TLSSetupError,
 )
 from .runner import RunResult
 
 _PAIR = re.compile(r'([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+#: How much of each stream a failed run's error keeps (its ``output``).
+TAIL_CHARS = 4000
 _PLAIN = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARN|ERROR) (.*)$")
 
 #: Text litestream prints for a cause pylts can name, most specific first.
@@ -150,6 +153,8 @@ def _unquote(value: str) -> str:
 def error_for(result: RunResult, default: type[LitestreamError], action: str) -> LitestreamError:
     """The typed error for a failed run: the cause litestream names, with what to do about it.
 
+    Its ``output`` holds the tail of both streams (`TAIL_CHARS` each), for a closer look.
+
     >>> from pylts.errors import RestoreError
     >>> from pylts.runner import RunResult
     >>> result = RunResult(["litestream", "restore"], 1, "", "Error: no matching backup files available", 0.1)
@@ -159,7 +164,9 @@ def error_for(result: RunResult, default: type[LitestreamError], action: str) ->
     nothing has been replicated to this REPLICA_URL yet; check the URL or back up first')
     """
     text = last_error(f"{result.stderr}\n{result.stdout}") or _silent_exit(result.returncode)
-    return error_from_text(text, default, f"{action} failed", argv=result.argv, returncode=result.returncode)
+    error = error_from_text(text, default, f"{action} failed", argv=result.argv, returncode=result.returncode)
+    error.output = "\n".join(tail[-TAIL_CHARS:] for tail in (result.stderr, result.stdout) if tail.strip()) or text
+    return error
 
 
 def error_from_text(
@@ -174,6 +181,12 @@ def error_from_text(
     cls = error_class(text) or default
     hint = HINTS.get(cls)
     return cls(f"{prefix}: {text}" + (f"; {hint}" if hint else ""), argv=argv, returncode=returncode, output=text)
+
+
+def raise_reported_error(text: str, argv: list[str]) -> None:
+    """Raise the typed error for what a backup run reported; nothing reported, nothing raised."""
+    if text:
+        raise error_from_text(text, ReplicationError, "backup failed", argv=argv)
 
 
 def _silent_exit(code: int) -> str:

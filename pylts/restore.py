@@ -15,15 +15,12 @@ from datetime import datetime
 from pathlib import Path
 
 from . import sqlite_files
-from .commands import restore_argv
 from .context import RunContext
 from .errors import DatabaseExists, InvalidArgument, NoBackupFound, RestoreError
-from .output import error_for
 from .pitr import timestamp_arg, txid_arg
 from .reports import RestoreReport, parse_restore_report
-from .runner import Deadline
+from .runner import Deadline, RunResult
 from .sqlite_files import IntegrityCheck
-from .status import replica_contents
 from .timing import RESTORE_BUSY_TIMEOUT
 
 logger = logging.getLogger(__name__)
@@ -52,23 +49,10 @@ def restore(
         with sqlite_files.write_locked(db, busy_timeout=min(RESTORE_BUSY_TIMEOUT, deadline.remaining())):
             pass  # nobody is writing now: refuse early, before anything is downloaded or staged
     ctx.probe(deadline)
-    generation = None if point or not ctx.litestream.is_legacy else _newest_generation(ctx, deadline)
+    generation = None if point else ctx.line.restored_position(ctx, deadline)
     with _staging_folder(db) as folder:
         staged = Path(folder) / db.name
-        with ctx.legacy_config():
-            result = ctx.run(restore_argv(ctx.litestream, db, ctx.replica, staged, **point), deadline)
-        if result.returncode != 0:
-            error = error_for(result, RestoreError, f"restore of {db.name}")
-            if isinstance(error, NoBackupFound) and point:
-                what = " ".join(f"{k} {v}" for k, v in point.items())
-                raise NoBackupFound(
-                    f"the replica holds no backup of {db.name} at {what}: it is before the first backup "
-                    "or past the last one; `pylts contents` lists what the replica holds",
-                    argv=error.argv,
-                    returncode=error.returncode,
-                    output=error.output,
-                ) from None
-            raise error
+        result = _run_restore(ctx, staged, point, deadline)
         if not staged.is_file():
             raise RestoreError(
                 f"litestream reported a restore of {db.name} but wrote no file",
@@ -92,6 +76,25 @@ def restore(
     return report
 
 
+def _run_restore(ctx: RunContext, staged: Path, point: dict[str, str], deadline: Deadline) -> RunResult:
+    """litestream's restore into ``staged``; no backup at ``point`` says which point."""
+    argv = ctx.line.restore_argv(ctx.db, ctx.replica, staged, **point)
+    try:
+        with ctx.line.temporary_config(ctx):
+            return ctx.run(argv, deadline, failure=RestoreError, action=f"restore of {ctx.db.name}")
+    except NoBackupFound as error:
+        if not point:
+            raise
+        what = " ".join(f"{k} {v}" for k, v in point.items())
+        raise NoBackupFound(
+            f"the replica holds no backup of {ctx.db.name} at {what}: it is before the first backup "
+            "or past the last one; `pylts contents` lists what the replica holds",
+            argv=error.argv,
+            returncode=error.returncode,
+            output=error.output,
+        ) from None
+
+
 @contextlib.contextmanager
 def _staging_folder(db: Path) -> Iterator[str]:
     """A private folder beside ``db`` for the restored copy; removed with whatever is in it."""
@@ -110,19 +113,13 @@ def _point(ctx: RunContext, timestamp: datetime | str | None, txid: int | str | 
     """The checked ``-timestamp``/``-txid`` arguments, before anything touches the disk or network."""
     if timestamp is not None and txid is not None:
         raise InvalidArgument("give a timestamp or a txid, not both")
-    if txid is not None and ctx.litestream.is_legacy:
-        raise InvalidArgument("litestream 0.3 has no transaction ids: restore by timestamp instead")
+    if txid is not None and not ctx.line.has_txids:
+        raise InvalidArgument(f"litestream {ctx.line.name} has no transaction ids: restore by timestamp instead")
     if timestamp is not None:
         return {"timestamp": timestamp_arg(timestamp)}
     if txid is not None:
         return {"txid": txid_arg(txid)}
     return {}
-
-
-def _newest_generation(ctx: RunContext, deadline: Deadline) -> str | None:
-    """litestream 0.3: the generation a latest restore takes (it reports none itself)."""
-    generations = replica_contents(ctx, deadline).generations
-    return max(generations, key=lambda g: g.end).generation if generations else None
 
 
 def _install(staged: Path, db: Path, position: str | None) -> None:

@@ -46,11 +46,12 @@ from pydantic_settings.sources import ENV_FILE_SENTINEL, DotenvType
 
 from . import backup, binary, restore
 from .boot import BootPolicy, BootReport, ensure_restored
-from .commands import child_env, config_yaml, replicate_argv, restore_argv
+from .commands import child_env, config_yaml
 from .context import RunContext, write_private
 from .envfile import read_env_file
 from .errors import BackupNotConfirmed, DatabaseNotFound, InvalidArgument, InvalidSettings, LitestreamTimeout
 from .follow import Follower
+from .lines import Line, line_for
 from .providers import preset
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .reports import ReplicaContents, RestoreReport
@@ -72,7 +73,7 @@ from .timing import (
     STOP_TIMEOUT,
     VERIFY_TIMEOUT,
 )
-from .tuning import Tuning, heartbeat_url, metrics_address, parse_duration, require_supported, within_limits
+from .tuning import Tuning, heartbeat_url, metrics_address, parse_duration, within_limits
 from .verify import VerifyResult
 from .verify import verify as verify_backup
 from .vfs import VfsReader
@@ -555,7 +556,7 @@ class ConfigS3(PyltsSettings):
         ... )
         True
         """
-        return replicate_argv(self._litestream(), self.dbpath, self.replica)
+        return self._line().replicate_argv(self.dbpath, self.replica)
 
     @property
     def restore_args(self) -> list[str]:
@@ -565,7 +566,7 @@ class ConfigS3(PyltsSettings):
         >>> "/srv/app/app.db" in cfg.restore_args
         True
         """
-        return restore_argv(self._litestream(), self.dbpath, self.replica, self.dbpath)
+        return self._line().restore_argv(self.dbpath, self.replica, self.dbpath)
 
     @_timeout_renamed
     def restore(
@@ -736,9 +737,7 @@ class ConfigS3(PyltsSettings):
             >>> "${LITESTREAM_SECRET_ACCESS_KEY}" in text, "tok3n-value" in text
             (True, False)
         """
-        return config_yaml(
-            self._litestream(), {self.dbpath: self.replica}, credential_placeholders=True, tuning=self.tuning
-        )
+        return config_yaml(self._line(), {self.dbpath: self.replica}, credential_placeholders=True, tuning=self.tuning)
 
     def write_litestream_config(self, path: str | os.PathLike[str]) -> Path:
         """Write ``litestream_config()`` to ``path``, readable by its owner only; returns the path."""
@@ -849,25 +848,25 @@ class ConfigS3(PyltsSettings):
         """
         deadline = Deadline(timeout)
         ctx = self._context()
-        with ctx.legacy_config(), ctx.process(cmd, stop_grace=ONE_SHOT_STOP_GRACE) as proc:
+        with ctx.line.temporary_config(ctx), ctx.process(cmd, stop_grace=ONE_SHOT_STOP_GRACE) as proc:
             if proc.wait(deadline.remaining()) is None:
                 proc.stop()
         return proc.output("stdout"), proc.output("stderr")
 
-    def _litestream(self) -> binary.Litestream:
-        return binary.locate(self.litestream_bin)
+    def _line(self) -> Line:
+        return line_for(binary.locate(self.litestream_bin))
 
     def _context(self) -> RunContext:
-        ls = self._litestream()
-        require_supported(self.tuning, legacy=ls.is_legacy, version=ls.version)  # before anything runs
+        line = self._line()
+        line.check_tuning(self.tuning)  # before anything runs
         credentials = None
         if self.key is not None and self.token is not None and not self.use_aws_credential_chain:
             credentials = (self.key.get_secret_value(), self.token.get_secret_value())
         return RunContext(
-            litestream=ls,
+            line=line,
             db=self.dbpath,
             replica=self.replica,
-            env=child_env(os.environ, ls, credentials=credentials),
+            env=child_env(os.environ, line, credentials=credentials),
             secrets=credentials or (),
             tuning=self.tuning,
         )

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from . import backup, sqlite_files
+from . import sqlite_files
 from .boot import BootReport, ensure_restored
 from .commands import config_option, config_yaml
 from .context import RunContext, write_private
@@ -275,11 +275,11 @@ class Replicator:
     def _write_config(self) -> None:
         """litestream's config beside the first database, rewritten at each (re)start: owner-only, no secrets."""
         text = config_yaml(
-            self._ctx.litestream,
+            self._ctx.line,
             self._dbs,
             log_level="debug",
             shutdown_sync_timeout=self._stop_timeout,
-            tuning=self._ctx.tuning,  # the settings of pylts.tuning, shared by the databases (_shared_context)
+            tuning=self._ctx.tuning,  # shared by the databases (_shared_context)
         )
         write_private(self._config_path, text)
 
@@ -344,11 +344,9 @@ class Replicator:
 
     def _last_sync(self) -> str | None:
         """litestream 0.5, once it stopped: a one-shot sync of each database, then the replica's word on it."""
-        if self._ctx.litestream.is_legacy:
-            return None
         deadline = Deadline(STOP_CHECK_SECONDS)
         try:
-            reasons = [backup.last_sync(ctx, deadline) for ctx in self._contexts]
+            reasons = [ctx.line.last_sync(ctx, deadline) for ctx in self._contexts]
         except PyltsError as exc:
             return f"the one-shot sync after the final sync failed: {exc}"
         return "; ".join(reason for reason in reasons if reason) or None

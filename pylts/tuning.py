@@ -1,20 +1,17 @@
 """The litestream settings users tune (snapshots, retention, sync, metrics, heartbeat), checked and rendered.
 
-Pure: `Tuning` holds the values `ConfigS3` validated, and the functions here check them
-against a litestream line and turn them into config keys for `pylts.commands.config_yaml`.
+Pure: `Tuning` holds the values `ConfigS3` validated, and the functions here read and check
+them. Which config key each setting becomes differs per litestream line, so the lines
+(`pylts.lines.v05`, `pylts.lines.v03`) render them, through `pylts.commands.config_yaml`.
 
 >>> from datetime import timedelta
->>> tuning = Tuning(snapshot_interval=timedelta(hours=6), sync_interval=timedelta(seconds=5))
->>> top_level_lines(tuning, legacy=False)
-['snapshot:', '  interval: "21600s"']
->>> replica_keys(tuning, legacy=False), replica_keys(tuning, legacy=True)
-({'sync-interval': '5s'}, {'sync-interval': '5s', 'snapshot-interval': '21600s'})
+>>> durations({"sync-interval": Tuning(sync_interval=timedelta(seconds=5)).sync_interval})
+{'sync-interval': '5s'}
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import urllib.parse
 from dataclasses import dataclass, fields
@@ -25,8 +22,6 @@ from .timing import MAX_SYNC_INTERVAL, MIN_HEARTBEAT_INTERVAL
 
 #: Where a metrics address without a host is bound: the port also serves Go's ``/debug/pprof``.
 METRICS_HOST = "127.0.0.1"
-#: The settings litestream 0.3 has no key for (0.5 only).
-ONLY_05 = ("l0_retention", "busy_timeout", "heartbeat_url", "heartbeat_interval")
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
@@ -148,17 +143,15 @@ def within_limits(name: str, duration: timedelta) -> timedelta:
     return duration
 
 
-def require_supported(tuning: Tuning, *, legacy: bool, version: object) -> None:
-    """Raise `InvalidSettings` when ``tuning`` asks litestream 0.3 (``legacy``) for what only 0.5 has.
+def refuse_unsupported(tuning: Tuning, *, supported: frozenset[str], version: object) -> None:
+    """Raise `InvalidSettings` naming each setting of ``tuning`` outside ``supported`` (what a line has keys for).
 
-    >>> require_supported(Tuning(busy_timeout=timedelta(seconds=2)), legacy=True, version="0.3.13")
+    >>> refuse_unsupported(Tuning(busy_timeout=timedelta(seconds=2)), supported=frozenset(), version="0.3.13")
     Traceback (most recent call last):
     ...
     pylts.errors.InvalidSettings: invalid settings: busy_timeout: litestream 0.3.13 has no such setting: ...
     """
-    if not legacy:
-        return
-    lacking = [name for name in tuning.given() if name in ONLY_05]
+    lacking = [name for name in tuning.given() if name not in supported]
     if lacking:
         raise InvalidSettings(
             [
@@ -168,51 +161,12 @@ def require_supported(tuning: Tuning, *, legacy: bool, version: object) -> None:
         )
 
 
-def top_level_lines(tuning: Tuning, *, legacy: bool) -> list[str]:
-    """The lines of the config's top level: metrics address, and on 0.5 snapshots, L0 retention and heartbeat.
+def durations(keys: dict[str, timedelta | None]) -> dict[str, str]:
+    """The config keys among ``keys`` that were given, as litestream reads durations.
 
-    >>> top_level_lines(Tuning(metrics_address="127.0.0.1:9090", l0_retention=timedelta(minutes=10)), legacy=False)
-    ['addr: "127.0.0.1:9090"', 'l0-retention: "600s"']
+    >>> durations({"sync-interval": timedelta(seconds=5), "retention": None})
+    {'sync-interval': '5s'}
     """
-    lines = [] if tuning.metrics_address is None else [f"addr: {json.dumps(tuning.metrics_address)}"]
-    if legacy:  # snapshots are per replica on 0.3 (replica_keys); the rest is 0.5 only (require_supported)
-        return lines
-    snapshot = _durations({"interval": tuning.snapshot_interval, "retention": tuning.snapshot_retention})
-    if snapshot:
-        lines += ["snapshot:", *(f"  {key}: {json.dumps(value)}" for key, value in snapshot.items())]
-    lines += [
-        f"{key}: {json.dumps(value)}"
-        for key, value in {
-            **_durations({"l0-retention": tuning.l0_retention}),
-            **({"heartbeat-url": tuning.heartbeat_url} if tuning.heartbeat_url else {}),
-            **_durations({"heartbeat-interval": tuning.heartbeat_interval}),
-        }.items()
-    ]
-    return lines
-
-
-def database_keys(tuning: Tuning, *, legacy: bool) -> dict[str, str]:
-    """Keys of each database's entry: ``busy-timeout`` (0.5 only).
-
-    >>> database_keys(Tuning(busy_timeout=timedelta(seconds=2)), legacy=False)
-    {'busy-timeout': '2s'}
-    """
-    return {} if legacy else _durations({"busy-timeout": tuning.busy_timeout})
-
-
-def replica_keys(tuning: Tuning, *, legacy: bool) -> dict[str, str]:
-    """Keys of each replica's entry: ``sync-interval``; on 0.3 also its snapshot interval and ``retention``.
-
-    >>> replica_keys(Tuning(snapshot_retention=timedelta(days=7)), legacy=True)
-    {'retention': '604800s'}
-    """
-    keys = {"sync-interval": tuning.sync_interval}
-    if legacy:
-        keys.update({"snapshot-interval": tuning.snapshot_interval, "retention": tuning.snapshot_retention})
-    return _durations(keys)
-
-
-def _durations(keys: dict[str, timedelta | None]) -> dict[str, str]:
     return {key: go_duration(value) for key, value in keys.items() if value is not None}
 
 

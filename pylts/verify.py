@@ -19,12 +19,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
-from .commands import restore_argv
 from .context import RunContext
 from .errors import LitestreamTimeout, PyltsError, RestoreError
-from .output import error_for
 from .runner import Deadline
-from .status import latest_txid
 from .timing import BUSY_TIMEOUT
 
 logger = logging.getLogger(__name__)
@@ -81,14 +78,14 @@ def _watch(ctx: RunContext, deadline: Deadline, token: str, committed: float) ->
     ctx.probe(deadline)
     interval, seen = 0.2, -1
     with (
-        ctx.legacy_config(),
+        ctx.line.temporary_config(ctx),
         tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.verify-", dir=ctx.db.parent) as folder,
     ):
         for attempt in range(10_000):
             try:  # the deadline running out mid-listing or mid-restore means lagging, not failed
-                top = -1 if ctx.litestream.is_legacy else latest_txid(ctx, deadline)
-                if top == -1 or top > seen:
-                    seen, arrived = top, time.monotonic()
+                top = ctx.line.replica_txid(ctx, deadline)  # None: no cheap listing, restore every time
+                if top is None or top > seen:
+                    seen, arrived = max(seen, top or 0), time.monotonic()
                     if _restored_copy_holds(ctx, Path(folder) / f"{attempt}-{ctx.db.name}", token, deadline):
                         return VerifyResult(
                             status="ok",
@@ -109,9 +106,8 @@ def _watch(ctx: RunContext, deadline: Deadline, token: str, committed: float) ->
 
 
 def _restored_copy_holds(ctx: RunContext, copy: Path, token: str, deadline: Deadline) -> bool:
-    result = ctx.run(restore_argv(ctx.litestream, ctx.db, ctx.replica, copy), deadline)
-    if result.returncode != 0:
-        raise error_for(result, RestoreError, "restoring the replica to verify it")
+    argv = ctx.line.restore_argv(ctx.db, ctx.replica, copy)
+    ctx.run(argv, deadline, failure=RestoreError, action="restoring the replica to verify it")
     sqlite_files.check_integrity(copy, "quick")
     with contextlib.closing(sqlite3.connect(f"file:{copy}?mode=ro", uri=True)) as conn:
         try:

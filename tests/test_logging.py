@@ -17,7 +17,8 @@ WARN = """
 from pathlib import Path
 from pylts.binary import Litestream, Version
 from pylts.commands import child_env
-child_env({"AWS_CA_BUNDLE": "/etc/bundle.pem"}, Litestream(Path("x"), Version(0, 5, 17)), credentials=None)
+from pylts.lines import line_for
+child_env({"AWS_CA_BUNDLE": "/etc/bundle.pem"}, line_for(Litestream(Path("x"), Version(0, 5, 17))), credentials=None)
 print("done")
 """
 
@@ -35,7 +36,7 @@ def test_nothing_is_printed_when_the_app_has_not_set_logging_up() -> None:
 def test_warnings_reach_the_apps_own_logging_setup() -> None:
     result = run_python("logging.basicConfig(format='%(levelname)s %(name)s: %(message)s')")
     assert result.returncode == 0, result.stderr
-    assert "WARNING pylts.commands: AWS_CA_BUNDLE is set; litestream 0.5.17 cannot load it" in result.stderr
+    assert "WARNING pylts.lines.v05: AWS_CA_BUNDLE is set; litestream 0.5.17 cannot load it" in result.stderr
 
 
 def test_the_app_silences_pylts_like_any_library() -> None:

@@ -44,7 +44,7 @@ def test_restore_as_of_a_timestamp(cfg: ConfigS3, tmp_path: Path) -> None:
 
 
 def test_restore_as_of_a_txid(cfg: ConfigS3, tmp_path: Path) -> None:
-    if cfg._context().litestream.is_legacy:
+    if cfg._context().line.name == "0.3":
         with pytest.raises(InvalidArgument, match=re.escape("0.3 has no transaction ids")):
             cfg.restore(txid=1)
         return
@@ -80,7 +80,7 @@ def test_a_time_before_the_first_backup(cfg: ConfigS3, tmp_path: Path) -> None:
     ],
 )
 def test_bad_points_in_time_change_nothing(cfg: ConfigS3, point: dict[str, Any], message: str) -> None:
-    if cfg._context().litestream.is_legacy and list(point) == ["txid"]:
+    if cfg._context().line.name == "0.3" and list(point) == ["txid"]:
         message = "0.3 has no transaction ids"
     write_rows(cfg.dbpath, 1)
     before = sorted(p.name for p in cfg.folder.iterdir())

@@ -10,14 +10,15 @@ from helpers import read_rows, write_rows
 
 from pylts import ConfigS3, InvalidSettings
 from pylts.binary import Litestream, Version
-from pylts.commands import config_yaml, replicate_argv
+from pylts.commands import config_yaml
+from pylts.lines import line_for
 from pylts.providers import PRESETS, example_env, reference_markdown
 from pylts.replica import parse_replica_url
 from pylts.testing import LocalS3
 
 ROOT = Path(__file__).resolve().parent.parent
-NEW = Litestream(Path("/bin/litestream"), Version(0, 5, 17))
-OLD = Litestream(Path("/bin/litestream"), Version(0, 3, 13))
+NEW = line_for(Litestream(Path("/bin/litestream"), Version(0, 5, 17)))
+OLD = line_for(Litestream(Path("/bin/litestream"), Version(0, 3, 13)))
 BASE: dict[str, Any] = {"key": "k", "token": "t", "s3": "s3://my-bucket/app.db", "_env_file": None}
 
 #: What each store needs, from litestream's docs/PROVIDER_COMPATIBILITY.md, written out by hand:
@@ -108,7 +109,7 @@ def test_litestream_03_gets_only_the_keys_it_reads(name: str) -> None:
 
 def test_r2_limits_upload_concurrency_on_litestream_05_command_line() -> None:
     cfg = ConfigS3(**BASE, provider="r2", account_id="abc123")
-    url = replicate_argv(NEW, cfg.dbpath, cfg.replica)[-1]
+    url = NEW.replicate_argv(cfg.dbpath, cfg.replica)[-1]
     assert "concurrency=2" in url and "signPayload=true" in url and "region=auto" in url
 
 

@@ -15,11 +15,12 @@ from pylts import ConfigS3, InvalidArgument, InvalidSettings, Replicator
 from pylts.binary import Litestream, Version
 from pylts.cli import main
 from pylts.commands import config_yaml
+from pylts.lines import Line, line_for
 from pylts.tuning import Tuning
 
 REQUIRED: dict[str, Any] = {"key": "AKIAEXAMPLE", "token": "s3cr3t-value", "s3": "s3://backups/app.db", "db": "app.db"}
-V05 = Litestream(Path("/bin/litestream"), Version(0, 5, 17))
-V03 = Litestream(Path("/bin/litestream"), Version(0, 3, 13))
+V05 = line_for(Litestream(Path("/bin/litestream"), Version(0, 5, 17)))
+V03 = line_for(Litestream(Path("/bin/litestream"), Version(0, 3, 13)))
 EVERYTHING = Tuning(
     snapshot_interval=timedelta(hours=6),
     snapshot_retention=timedelta(days=7),
@@ -39,7 +40,7 @@ def legacy_bin() -> Path:
     return legacy
 
 
-def rendered(ls: Litestream, tuning: Tuning) -> str:
+def rendered(ls: Line, tuning: Tuning) -> str:
     return config_yaml(ls, {Path("/srv/app.db"): ConfigS3(**REQUIRED).replica}, tuning=tuning)
 
 

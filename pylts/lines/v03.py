@@ -1,0 +1,219 @@
+"""litestream 0.3.13: a config file for every run, no one-shot mode, generations instead of transaction ids.
+
+0.3 ignores the URL query, so every run reads the config pylts writes beside the
+database (`temporary_config`). With no ``replicate -once``, a backup follows the log
+until the replica's position covers the database's, then stops litestream gracefully
+(SIGTERM makes it sync once more before it exits).
+
+>>> from pathlib import Path
+>>> from pylts.binary import Litestream, Version
+>>> from pylts.replica import parse_replica_url
+>>> line = V03(Litestream(Path("/bin/litestream"), Version(0, 3, 13)))
+>>> line.replicate_argv(Path("/data/app.db"), parse_replica_url("s3://bkt/app.db"))
+['/bin/litestream', 'replicate', '-config', '/data/.app.db-pylts.yml', '-no-expand-env']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import sqlite_files
+from ..binary import Litestream
+from ..commands import config_option, config_yaml, yaml_mapping
+from ..context import write_private
+from ..errors import BackupNotConfirmed, ReplicationError, RestoreError
+from ..events import SyncTracker
+from ..output import raise_reported_error
+from ..replica import S3Replica
+from ..reports import Generation, ReplicaContents, Snapshot, parse_rows, parse_table
+from ..sqlite_files import config_path_for
+from ..tuning import Tuning, durations, refuse_unsupported
+from . import Standing
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+    from ..runner import Deadline
+
+logger = logging.getLogger(__name__)
+
+#: The `pylts.tuning.Tuning` settings 0.3 has config keys for.
+TUNABLE = frozenset({"snapshot_interval", "snapshot_retention", "sync_interval", "metrics_address"})
+
+
+@dataclass(frozen=True)
+class V03:
+    """The 0.3 line."""
+
+    litestream: Litestream
+    name = "0.3"
+    position_unit = "generation"
+    has_txids = False
+
+    def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
+        """No ``-once`` on 0.3: `backup_once` follows the log instead."""
+        return [str(self.litestream.path), "replicate", *config_option(config_path_for(db))]
+
+    def restore_argv(
+        self, db: Path, replica: S3Replica, output: Path, *, timestamp: str | None = None, txid: str | None = None
+    ) -> list[str]:
+        """No txid on 0.3 (restore() refuses one before anything runs).
+
+        >>> from pylts.binary import Version
+        >>> from pylts.replica import parse_replica_url
+        >>> line = V03(Litestream(Path("/bin/litestream"), Version(0, 3, 13)))
+        >>> line.restore_argv(Path("/d/a.db"), parse_replica_url("s3://bkt/a.db"), Path("/d/t/a.db"))[2:]
+        ['-config', '/d/.a.db-pylts.yml', '-no-expand-env', '-o', '/d/t/a.db', '/d/a.db']
+        """
+        point = ["-timestamp", timestamp] if timestamp else []
+        config = config_option(config_path_for(db))
+        return [str(self.litestream.path), "restore", *config, *point, "-o", str(output), str(db)]
+
+    def check_tuning(self, tuning: Tuning) -> None:
+        """0.3 has no L0 retention, busy timeout or heartbeat: asking for one raises before anything is written."""
+        refuse_unsupported(tuning, supported=TUNABLE, version=self.litestream.version)
+
+    def config_settings(self, *, shutdown_sync_timeout: float | None, tuning: Tuning) -> list[str]:
+        """The metrics address only: 0.3 has no ``shutdown-sync-timeout`` (SIGTERM's last sync takes what it takes),
+        and its snapshot settings are per replica (`database_yaml`)."""
+        return [] if tuning.metrics_address is None else [f"addr: {json.dumps(tuning.metrics_address)}"]
+
+    def database_yaml(self, replica: S3Replica, extra: Mapping[str, str], tuning: Tuning) -> list[str]:
+        """A ``replicas:`` list, with only the keys 0.3 reads (it skips others without a word).
+
+        >>> from datetime import timedelta
+        >>> from pylts.binary import Version
+        >>> from pylts.replica import parse_replica_url
+        >>> line = V03(Litestream(Path("x"), Version(0, 3, 13)))
+        >>> line.database_yaml(parse_replica_url("s3://b/a.db"), {}, Tuning(snapshot_retention=timedelta(days=7)))[-2:]
+        ['        path: "a.db"', '        retention: "604800s"']
+        """
+        tuned = {
+            "sync-interval": tuning.sync_interval,
+            "snapshot-interval": tuning.snapshot_interval,
+            "retention": tuning.snapshot_retention,
+        }
+        entry = {**replica.config_entry(legacy=True), **durations(tuned), **extra}
+        return ["    replicas:", *yaml_mapping(entry, first="      - ", rest="        ")]
+
+    def adjust_env(self, env: dict[str, str]) -> None:
+        """Nothing: 0.3.13 takes the environment as it is."""
+
+    @contextlib.contextmanager
+    def temporary_config(self, ctx: RunContext) -> Iterator[None]:
+        """The config beside the database (no secrets in it, owner-only); removed afterwards unless it was there."""
+        path = config_path_for(ctx.db)
+        existed = path.exists()
+        write_private(path, config_yaml(self, {ctx.db: ctx.replica}, log_level="debug", tuning=ctx.tuning))
+        try:
+            yield
+        finally:
+            if not existed:
+                path.unlink(missing_ok=True)
+
+    def backup_once(self, ctx: RunContext, deadline: Deadline) -> int | None:
+        """Replicate until the replica covers the database, then stop (a last sync); 0 once durable.
+
+        A named cause (bucket missing, credentials refused...) ends the wait at once;
+        other errors are retried by litestream, and reported if time runs out.
+        """
+        tracker = SyncTracker([ctx.db])
+        started = time.monotonic()
+        argv = self.replicate_argv(ctx.db, ctx.replica)
+        with self.temporary_config(ctx), ctx.process(argv, on_line=tracker.feed_output) as proc:
+            synced = False
+            while not synced and proc.returncode is None and deadline.remaining() > 1.0 and not tracker.named_error:
+                synced = tracker.wait(since=started, timeout=min(deadline.remaining() - 1.0, 0.2))
+            reported = tracker.named_error or tracker.last_error  # before the shutdown pylts asks for
+            code = proc.stop(grace=max(deadline.remaining(), 1.0))  # the last sync may use what time is left
+        if synced and code == 0:
+            return 0
+        raise_reported_error(reported or "", proc.redacted_argv)
+        if synced or deadline.remaining() > 1.0:
+            raise ReplicationError(
+                f"litestream exited with {code} before the backup of {ctx.db.name} was complete: "
+                f"{tracker.shutdown_error or tracker.last_error or 'no error printed'}",
+                argv=proc.redacted_argv,
+                returncode=code,
+            )
+        logger.warning("backup of %s did not finish within %g s", ctx.db, deadline.seconds)
+        return None
+
+    def confirm_backup(self, ctx: RunContext, deadline: Deadline, *, reported: int) -> None:
+        """No cheap listing with positions: restore the replica into a temporary folder and compare every row."""
+        with tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.confirm-", dir=ctx.db.parent) as folder:
+            copy = Path(folder) / ctx.db.name
+            with self.temporary_config(ctx):
+                ctx.run(
+                    self.restore_argv(ctx.db, ctx.replica, copy),
+                    deadline,
+                    failure=BackupNotConfirmed,
+                    action="restoring the replica to confirm the backup",
+                )
+            if sqlite_files.content_digest(copy) != sqlite_files.content_digest(ctx.db):
+                raise BackupNotConfirmed(
+                    f"the replica's copy differs from {ctx.db} (it changed during or after the backup); "
+                    "it was kept: run timed_replicate again once writers are done"
+                )
+
+    def last_sync(self, ctx: RunContext, deadline: Deadline) -> str | None:
+        """None: 0.3's final sync on SIGTERM is all there is, and its log says whether it failed."""
+        return None
+
+    def replica_contents(self, ctx: RunContext, deadline: Deadline) -> ReplicaContents:
+        with tempfile.TemporaryDirectory(prefix="pylts-status-") as folder:
+            if not ctx.db.exists():  # 0.3 stats the database; list the replica through a stand-in
+                ctx = dataclasses.replace(ctx, db=Path(folder) / ctx.db.name)
+                ctx.db.touch()
+            config = [*config_option(config_path_for(ctx.db)), str(ctx.db)]
+            exe = str(self.litestream.path)
+            with self.temporary_config(ctx):
+                generations = parse_table(_listing(ctx, [exe, "generations", *config], deadline), {"name": "replica"})
+                snapshots = parse_table(_listing(ctx, [exe, "snapshots", *config], deadline))
+        return ReplicaContents(
+            litestream_version=str(self.litestream.version),
+            generations=parse_rows("list of generations", Generation.model_validate, generations),
+            snapshots=parse_rows("list of snapshots", Snapshot.model_validate, snapshots),
+        )
+
+    def replica_positions(self, ctx: RunContext, deadline: Deadline) -> tuple[str, ...]:
+        """Every generation, the newest first (a local generation found among them is behind)."""
+        generations = sorted(self.replica_contents(ctx, deadline).generations, key=lambda g: g.end, reverse=True)
+        return tuple(g.generation for g in generations)
+
+    def replica_txid(self, ctx: RunContext, deadline: Deadline) -> int | None:
+        """None: 0.3 has no transaction ids, and no cheap listing."""
+        return None
+
+    def local_position(self, db: Path) -> str | None:
+        return sqlite_files.local_generation(db)
+
+    def standing(self, local: str, replica: tuple[str, ...]) -> Standing:
+        """Generations are not ordered: the newest is current, an older one is behind, another is foreign.
+
+        >>> from pylts.binary import Version
+        >>> line = V03(Litestream(Path("x"), Version(0, 3, 13)))
+        >>> [line.standing(g, ("b", "a")).value for g in ("b", "a", "c")]
+        ['current', 'behind', 'foreign']
+        """
+        if local == replica[0]:
+            return Standing.CURRENT
+        return Standing.BEHIND if local in replica else Standing.FOREIGN
+
+    def restored_position(self, ctx: RunContext, deadline: Deadline) -> str | None:
+        """The generation a latest restore takes (0.3 reports none itself)."""
+        generations = self.replica_contents(ctx, deadline).generations
+        return max(generations, key=lambda g: g.end).generation if generations else None
+
+
+def _listing(ctx: RunContext, argv: list[str], deadline: Deadline) -> str:
+    """A listing's table (0.3 exits 0 when a listing fails, saying so only in an ERROR line among it)."""
+    return ctx.run(argv, deadline, failure=RestoreError, action="listing the replica", error_lines_fail=True).stdout

@@ -1,0 +1,279 @@
+"""litestream 0.5: URLs on the command line, ``replicate -once``, LTX files with transaction ids.
+
+>>> from pathlib import Path
+>>> from pylts.binary import Litestream, Version
+>>> from pylts.replica import parse_replica_url
+>>> line = V05(Litestream(Path("/bin/litestream"), Version(0, 5, 17)))
+>>> replica = parse_replica_url("s3://bkt/app.db?endpoint=http://127.0.0.1:9000")
+>>> line.replicate_argv(Path("/data/app.db"), replica, once=True)
+['/bin/litestream', 'replicate', '-once', '/data/app.db', 's3://bkt/app.db?endpoint=http%3A%2F%2F127.0.0.1%3A9000&forcePathStyle=true']
+>>> line.restore_argv(Path("/d/a.db"), parse_replica_url("s3://bkt/a.db"), Path("/d/tmp/a.db"), txid="0000000000000002")
+['/bin/litestream', 'restore', '-json', '-txid', '0000000000000002', '-o', '/d/tmp/a.db', 's3://bkt/a.db']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import sqlite_files
+from ..binary import Litestream
+from ..commands import yaml_mapping
+from ..errors import BackupNotConfirmed, LitestreamError, LitestreamTimeout, ReplicationError, RestoreError
+from ..output import last_error, raise_reported_error
+from ..replica import S3Replica
+from ..reports import LtxFile, ReplicaContents, parse_ltx_files
+from ..tuning import Tuning, durations
+from . import Standing
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+    from ..runner import Deadline
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class V05:
+    """The 0.5 line."""
+
+    litestream: Litestream
+    name = "0.5"
+    position_unit = "transaction"
+    has_txids = True
+
+    def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
+        return [str(self.litestream.path), "replicate", *(["-once"] if once else []), str(db), replica.url()]
+
+    def restore_argv(
+        self, db: Path, replica: S3Replica, output: Path, *, timestamp: str | None = None, txid: str | None = None
+    ) -> list[str]:
+        point = [*(["-timestamp", timestamp] if timestamp else []), *(["-txid", txid] if txid else [])]
+        return [str(self.litestream.path), "restore", "-json", *point, "-o", str(output), replica.url()]
+
+    def check_tuning(self, tuning: Tuning) -> None:
+        """0.5 has a key for every setting of `Tuning`."""
+
+    def config_settings(self, *, shutdown_sync_timeout: float | None, tuning: Tuning) -> list[str]:
+        """The shutdown sync's bound, the metrics address, snapshots, L0 retention and the heartbeat.
+
+        >>> from datetime import timedelta
+        >>> from pylts.binary import Version
+        >>> tuning = Tuning(metrics_address="127.0.0.1:9090", snapshot_interval=timedelta(hours=6))
+        >>> V05(Litestream(Path("x"), Version(0, 5, 17))).config_settings(shutdown_sync_timeout=5, tuning=tuning)
+        ['shutdown-sync-timeout: "5s"', 'addr: "127.0.0.1:9090"', 'snapshot:', '  interval: "21600s"']
+        """
+        lines = (
+            []
+            if shutdown_sync_timeout is None
+            else [f"shutdown-sync-timeout: {json.dumps(f'{shutdown_sync_timeout:g}s')}"]
+        )
+        if tuning.metrics_address is not None:
+            lines.append(f"addr: {json.dumps(tuning.metrics_address)}")
+        snapshot = durations({"interval": tuning.snapshot_interval, "retention": tuning.snapshot_retention})
+        if snapshot:
+            lines += ["snapshot:", *yaml_mapping(snapshot, first="  ", rest="  ")]
+        heartbeat = {"heartbeat-url": tuning.heartbeat_url} if tuning.heartbeat_url else {}
+        rest = {
+            **durations({"l0-retention": tuning.l0_retention}),
+            **heartbeat,
+            **durations({"heartbeat-interval": tuning.heartbeat_interval}),
+        }
+        return lines + yaml_mapping(rest, first="", rest="")
+
+    def database_yaml(self, replica: S3Replica, extra: Mapping[str, str], tuning: Tuning) -> list[str]:
+        """The database's ``busy-timeout``, then one ``replica:`` (with its ``sync-interval``).
+
+        >>> from datetime import timedelta
+        >>> from pylts.binary import Version
+        >>> from pylts.replica import parse_replica_url
+        >>> line = V05(Litestream(Path("x"), Version(0, 5, 17)))
+        >>> line.database_yaml(parse_replica_url("s3://b/a.db"), {}, Tuning(busy_timeout=timedelta(seconds=2)))
+        ['    busy-timeout: "2s"', '    replica:', '      type: "s3"', '      bucket: "b"', '      path: "a.db"']
+        """
+        settings = durations({"busy-timeout": tuning.busy_timeout})
+        entry = {**replica.config_entry(), **durations({"sync-interval": tuning.sync_interval}), **extra}
+        return [
+            *yaml_mapping(settings, first="    ", rest="    "),
+            "    replica:",
+            *yaml_mapping(entry, first="      ", rest="      "),
+        ]
+
+    def adjust_env(self, env: dict[str, str]) -> None:
+        """litestream 0.5 exits at once when ``AWS_CA_BUNDLE`` is set: it gets the bundle as ``SSL_CERT_FILE``."""
+        bundle = env.pop("AWS_CA_BUNDLE", None)
+        if bundle:
+            env.setdefault("SSL_CERT_FILE", bundle)
+            logger.warning(
+                "AWS_CA_BUNDLE is set; litestream %s cannot load it, so it gets SSL_CERT_FILE=%s instead",
+                self.litestream.version,
+                env["SSL_CERT_FILE"],
+            )
+
+    @contextlib.contextmanager
+    def temporary_config(self, ctx: RunContext) -> Iterator[None]:
+        """None needed: the URL carries every replica option."""
+        yield
+
+    def backup_once(self, ctx: RunContext, deadline: Deadline) -> int | None:
+        """``replicate -once``: one sync of the database, then exit.
+
+        At debug level litestream names every file it uploads and the replica's position,
+        so the newest transaction the replica holds comes back (0 when it said nothing).
+        """
+        argv = self.replicate_argv(ctx.db, ctx.replica, once=True)
+        debug = ctx.with_env(LOG_LEVEL="debug")
+        try:
+            result = debug.run(argv, deadline, failure=ReplicationError, action=f"backup of {ctx.db.name}")
+        except LitestreamTimeout as timeout:
+            raise_reported_error(last_error(timeout.output), timeout.argv)
+            logger.warning("backup of %s did not finish within %g s", ctx.db, deadline.seconds)
+            return None
+        return reported_txid(result.stdout)
+
+    def confirm_backup(self, ctx: RunContext, deadline: Deadline, *, reported: int) -> None:
+        """litestream's newest local LTX file covers the WAL up to its last commit, and the replica holds it.
+
+        Held as the backup run ``reported`` it (the upload of that file), else as a listing of the replica shows.
+        """
+        captured = sqlite_files.latest_ltx(ctx.db)
+        wal = sqlite_files.wal_position(ctx.db)
+        if captured is None or wal is None or captured.wal_salts != wal.salts or captured.wal_end < wal.end:
+            raise BackupNotConfirmed(
+                f"{ctx.db} has transactions litestream has not captured (it changed during or after the backup); "
+                "it was kept: run timed_replicate again once writers are done"
+            )
+        held = reported if reported >= captured.max_txid else latest_txid(ctx, deadline, failure=BackupNotConfirmed)
+        if held < captured.max_txid:
+            raise BackupNotConfirmed(
+                f"the replica holds transactions up to {held}, the database up to {captured.max_txid}; "
+                f"{ctx.db} was kept: run timed_replicate again"
+            )
+
+    def last_sync(self, ctx: RunContext, deadline: Deadline) -> str | None:
+        """One more ``replicate -once``, then `unreplicated`: what litestream last reported is not proof."""
+        ctx.probe(deadline)
+        if self.backup_once(ctx, deadline) is None:
+            return f"the one-shot sync of {ctx.db.name} did not finish within {deadline.seconds:g} s"
+        return unreplicated(ctx, deadline)
+
+    def replica_contents(self, ctx: RunContext, deadline: Deadline) -> ReplicaContents:
+        return ReplicaContents(litestream_version=str(self.litestream.version), ltx_files=ltx_files(ctx, deadline))
+
+    def replica_positions(self, ctx: RunContext, deadline: Deadline) -> tuple[str, ...]:
+        """The newest transaction id, as 16 hex digits (the one position a boot compares with)."""
+        txid = latest_txid(ctx, deadline)
+        return (f"{txid:016x}",) if txid else ()
+
+    def replica_txid(self, ctx: RunContext, deadline: Deadline) -> int | None:
+        return latest_txid(ctx, deadline)
+
+    def local_position(self, db: Path) -> str | None:
+        txid = sqlite_files.local_txid(db)
+        return None if txid is None else f"{txid:016x}"
+
+    def standing(self, local: str, replica: tuple[str, ...]) -> Standing:
+        """Transaction ids are ordered: lower than the replica's newest is behind.
+
+        >>> from pylts.binary import Version
+        >>> line = V05(Litestream(Path("x"), Version(0, 5, 17)))
+        >>> line.standing("0000000000000005", ("0000000000000009",)), line.standing("a", ("9",))
+        (<Standing.BEHIND: 'behind'>, <Standing.CURRENT: 'current'>)
+        """
+        return Standing.BEHIND if int(local, 16) < int(replica[0], 16) else Standing.CURRENT
+
+    def restored_position(self, ctx: RunContext, deadline: Deadline) -> str | None:
+        """None: ``restore -json`` reports the transaction it restored."""
+        return None
+
+
+#: The replica's position in ``replicate -once``'s debug lines: a file uploaded, or litestream's replica position.
+_REPLICA_POSITION = re.compile(
+    r'msg="(?:ltx file uploaded|replica sync)" .*?\b(?:maxTXID|txid\.replica)=([0-9a-f]{16})\b'
+)
+
+
+def reported_txid(output: str) -> int:
+    """The newest transaction a litestream 0.5 run reported the replica holds; 0 when it said nothing.
+
+    >>> reported_txid(
+    ...     'level=DEBUG msg="ltx file uploaded" db=a.db replica=s3 level=0 minTXID=0000000000000001 '
+    ...     "maxTXID=000000000000000a size=4096\\n"
+    ...     'level=DEBUG msg="replica sync" db=a.db replica=s3 txid.replica=0000000000000009 txid.db=000000000000000a'
+    ... ), reported_txid('level=INFO msg="one-shot replication complete"')
+    (10, 0)
+    """
+    return max((int(found.group(1), 16) for found in _REPLICA_POSITION.finditer(output)), default=0)
+
+
+def unreplicated(ctx: RunContext, deadline: Deadline) -> str | None:
+    """After litestream stopped: why the replica may not hold every transaction of ``ctx.db``, or ``None``.
+
+    Asks the replica itself (one listing) rather than trusting what litestream last
+    reported: its files must hold, with no gap, every transaction up to the newest one
+    litestream captured locally, and the WAL must hold no commit past the newest local LTX file.
+    """
+    captured = sqlite_files.latest_ltx(ctx.db)
+    wal = sqlite_files.wal_position(ctx.db)
+    uncaptured = (
+        captured is not None
+        and wal is not None
+        and wal.end > sqlite_files.WAL_HEADER_SIZE
+        and (captured.wal_salts != wal.salts or captured.wal_end < wal.end)
+    )
+    if uncaptured:
+        return f"{ctx.db} has commits litestream did not capture before it stopped"
+    local = sqlite_files.local_txid(ctx.db) or 0
+    held = unbroken_txid(ltx_files(ctx, deadline, failure=BackupNotConfirmed))
+    if held < local:
+        return f"the replica holds transactions of {ctx.db.name} up to {held}, litestream captured up to {local}"
+    return None
+
+
+def ltx_argv(ls: Litestream, replica: S3Replica) -> list[str]:
+    """``litestream ltx``: the LTX files a replica holds, at every compaction level, as JSON.
+
+    Without ``-level all`` only level 0 is listed, which compaction empties within minutes.
+
+    >>> from pylts.binary import Version
+    >>> from pylts.replica import parse_replica_url
+    >>> ltx_argv(Litestream(Path("/bin/litestream"), Version(0, 5, 17)), parse_replica_url("s3://bkt/a.db"))
+    ['/bin/litestream', 'ltx', '-json', '-level', 'all', 's3://bkt/a.db']
+    """
+    return [str(ls.path), "ltx", "-json", "-level", "all", replica.url()]
+
+
+def ltx_files(ctx: RunContext, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError) -> list[LtxFile]:
+    """Every LTX file the replica holds, at every level; a failed listing raises ``failure``."""
+    argv = ltx_argv(ctx.litestream, ctx.replica)
+    result = ctx.run(argv, deadline, failure=failure, action="listing the replica", error_lines_fail=True)
+    return parse_ltx_files(result.stdout)
+
+
+def latest_txid(ctx: RunContext, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError) -> int:
+    """The newest transaction the replica holds (0 when it holds none)."""
+    return max((f.max_txid_number for f in ltx_files(ctx, deadline, failure=failure)), default=0)
+
+
+def unbroken_txid(files: list[LtxFile]) -> int:
+    """The newest transaction ``files`` hold with no gap before it (restore needs the whole chain).
+
+    >>> from datetime import datetime, timezone
+    >>> now = datetime.now(timezone.utc)
+    >>> def f(lo, hi):
+    ...     return LtxFile(level=0, min_txid=f"{lo:016x}", max_txid=f"{hi:016x}", size=1, timestamp=now)
+    >>> unbroken_txid([f(1, 4), f(5, 5), f(7, 9)]), unbroken_txid([f(1, 9), f(3, 4), f(10, 10)]), unbroken_txid([])
+    (5, 10, 0)
+    """
+    reached = 0
+    for low, high in sorted((f.min_txid_number, f.max_txid_number) for f in files):
+        if low > reached + 1:
+            break
+        reached = max(reached, high)
+    return reached

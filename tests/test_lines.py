@@ -1,0 +1,86 @@
+"""The seam between litestream lines: picked once by version, same public answers on both lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import read_rows, write_rows
+
+from pylts import BucketNotFound, ConfigS3, UnsupportedLitestreamVersion, backup, restore
+from pylts.binary import Litestream, Version
+from pylts.lines import Standing, line_for
+from pylts.runner import Deadline
+from pylts.testing import LocalS3
+
+PYLTS = Path(__file__).resolve().parent.parent / "pylts"
+
+
+@pytest.mark.parametrize(
+    ("version", "name", "unit"),
+    [
+        (Version(0, 5, 0), "0.5", "transaction"),
+        (Version(0, 5, 17), "0.5", "transaction"),
+        (Version(0, 3, 13), "0.3", "generation"),
+    ],
+)
+def test_line_for_picks_by_version(version: Version, name: str, unit: str) -> None:
+    line = line_for(Litestream(Path("/bin/litestream"), version))
+    assert (line.name, line.position_unit, line.has_txids) == (name, unit, name == "0.5")
+    assert line.litestream.version == version
+
+
+def test_an_unknown_line_is_a_typed_error() -> None:
+    with pytest.raises(UnsupportedLitestreamVersion, match=r"litestream 0\.4\.1 is not supported"):
+        line_for(Litestream(Path("/bin/litestream"), Version(0, 4, 1)))
+
+
+def test_only_the_seam_asks_which_line_it_is_on() -> None:
+    """Outside pylts/lines, no module branches on the litestream line: it asks ``ctx.line``."""
+    asking = sorted(
+        str(path.relative_to(PYLTS))
+        for path in PYLTS.rglob("*.py")
+        if "is_legacy" in (text := path.read_text(encoding="utf-8")) or "version.line" in text
+    )
+    assert asking == ["binary.py", "lines/__init__.py"]  # binary.py defines `Version.line`, line_for reads it
+
+
+def test_both_lines_give_the_same_answers_for_the_same_life(
+    cfg: ConfigS3, local_s3: LocalS3, bucket: str, tmp_path: Path
+) -> None:
+    ctx = cfg._context()
+    line, deadline = ctx.line, Deadline(90)
+    answers: dict[str, object] = {
+        "empty replica": (line.replica_positions(ctx, deadline), line.replica_contents(ctx, deadline).empty)
+    }
+    write_rows(cfg.dbpath, 200)
+    answers["backed up"] = backup.backup_once(ctx, deadline)
+    positions = line.replica_positions(ctx, deadline)
+    local = line.local_position(cfg.dbpath)
+    assert local is not None
+    answers["local is the replica's newest"] = (local == positions[0], line.standing(local, positions))
+    answers["replica empty"] = line.replica_contents(ctx, deadline).empty
+    elsewhere = local_s3.config(
+        bucket, "app.db", db="app.db", folder=tmp_path / "elsewhere", litestream_bin=str(ctx.litestream.path)
+    )
+    report = restore.restore(elsewhere._context(), overwrite=False, integrity_check="quick", deadline=deadline)
+    answers["restored"] = (read_rows(elsewhere.dbpath) == read_rows(cfg.dbpath), report.txid or report.generation)
+    assert answers == {
+        "empty replica": ((), True),
+        "backed up": True,
+        "local is the replica's newest": (True, Standing.CURRENT),
+        "replica empty": False,
+        "restored": (True, positions[0]),
+    }
+
+
+def test_a_failed_listing_raises_its_cause_on_each_line(
+    local_s3: LocalS3, litestream_bin: Path, tmp_path: Path
+) -> None:
+    """0.5 exits 1; 0.3 exits 0 with an ERROR line among its table: both are the same typed error."""
+    cfg = local_s3.config("no-such-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
+    ctx = cfg._context()
+    with pytest.raises(BucketNotFound) as caught:
+        ctx.line.replica_contents(ctx, Deadline(60))
+    assert str(caught.value).startswith("listing the replica failed: ")
+    assert "NoSuchBucket" in caught.value.output
