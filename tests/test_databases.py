@@ -1,0 +1,194 @@
+"""Several databases from settings and the CLI: checked together, then replicated, restored and listed together."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import derive, read_rows, require, settings_env, write_rows
+
+from pylts import ConfigS3, InvalidSettings
+from pylts.cli import main
+from pylts.databases import DatabaseSet
+
+MAIN: dict[str, Any] = {"key": "AKIAEXAMPLE", "token": "s3cr3t-value", "s3": "s3://backups/app.db", "db": "app.db"}
+NAMES = ["app.db", "queue.db", "cache.db"]
+
+
+def main_config(folder: Path) -> ConfigS3:
+    return ConfigS3(_env_file=None, folder=folder, **MAIN)
+
+
+def pylts(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pylts", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_one_database_is_the_set_of_one(tmp_path: Path) -> None:
+    cfg = main_config(tmp_path)
+    assert DatabaseSet.of(cfg).configs == (cfg,)
+    assert DatabaseSet.load(cfg, _env_file=None).configs == (cfg,)
+
+
+def test_entries_come_from_the_environment_and_dotenv_and_share_every_other_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = ConfigS3(_env_file=None, folder=tmp_path, endpoint="http://127.0.0.1:9000", region="auto", **MAIN)
+    monkeypatch.setenv("PYLTS_DATABASES", f"queue.db , {tmp_path / 'jobs' / 'cache.db'}=s3://other/cache")
+    dbs = DatabaseSet.load(cfg)
+    assert [(c.dbpath, c.s3) for c in dbs.configs] == [
+        (tmp_path / "app.db", "s3://backups/app.db"),
+        (tmp_path / "queue.db", "s3://backups/queue.db"),
+        (tmp_path / "jobs" / "cache.db", "s3://other/cache"),
+    ]
+    assert {(c.key, c.token, c.endpoint, c.region) for c in dbs.configs} == {(cfg.key, cfg.token, cfg.endpoint, "auto")}
+    monkeypatch.delenv("PYLTS_DATABASES")
+    Path(".env").write_text("PYLTS_DATABASES=queue.db\n")
+    assert [c.db for c in DatabaseSet.load(cfg).configs] == ["app.db", "queue.db"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        (
+            "{folder}/app.db=s3://backups/elsewhere",
+            "PYLTS_DATABASES entry 1 ({folder}/app.db) and DB_SQLITE (app.db): are the same file",
+        ),
+        ("{folder}/other/app.db=s3://backups/elsewhere", "have the same file name app.db"),
+        (
+            "queue.db=s3://backups/app.db",
+            "PYLTS_DATABASES entry 1 (queue.db) and DB_SQLITE (app.db): share the replica path s3://backups/app.db",
+        ),
+        ("queue.db=s3://backups/app.db/queue", "share the replica path s3://backups/app.db"),
+        ("queue.db=s3://backups/app.db?region=us-east-1", None),  # another endpoint: another store
+    ],
+)
+def test_two_entries_never_share_a_file_or_a_replica_path(entry: str, says: str | None, tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    cfg = main_config(folder)
+    if says is None:
+        assert len(DatabaseSet.of(cfg, [entry.format(folder=folder)]).configs) == 2
+        return
+    with pytest.raises(InvalidSettings) as caught:
+        DatabaseSet.of(cfg, [entry.format(folder=folder)])
+    assert says.format(folder=folder) in str(caught.value)
+    assert not folder.exists(), "nothing on disk was made or changed"
+
+
+def test_a_clash_between_two_listed_entries_names_both(tmp_path: Path) -> None:
+    with pytest.raises(InvalidSettings, match=r"entry 2 \(cache.db\) and PYLTS_DATABASES entry 1 \(queue.db\): share"):
+        DatabaseSet.of(main_config(tmp_path), ["queue.db=s3://backups/q", "cache.db=s3://backups/q"])
+
+
+def test_a_bad_entry_is_named_by_its_file_and_never_shows_its_url(tmp_path: Path) -> None:
+    with pytest.raises(InvalidSettings, match=r"entry 2 \(queue.txt\): db: .*must end in .db"):
+        DatabaseSet.of(main_config(tmp_path), ["cache.db", "queue.txt"])
+    with pytest.raises(InvalidSettings) as caught:
+        DatabaseSet.of(main_config(tmp_path), ["queue.db=s3://AKIAX:hunter2-secret@backups/q"])
+    assert "entry 1 (queue.db)" in str(caught.value) and "must not carry credentials" in str(caught.value)
+    assert "hunter2-secret" not in str(caught.value)
+
+
+def test_the_cli_writes_one_config_for_every_database(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    args = ["config", "--s3", "s3://backups/app.db", "--folder", str(tmp_path), "--db", "app.db"]
+    assert main([*args, "--use-aws-credential-chain", "--databases", "queue.db,cache.db=s3://backups/c"]) == 0
+    text = capsys.readouterr().out
+    for name, replica in [("app.db", "app.db"), ("queue.db", "queue.db"), ("cache.db", "c")]:
+        assert f'path: "{tmp_path / name}"' in text and f'path: "{replica}"' in text
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["contents", "--databases", "app.db"], "are the same file"),
+        (["follow", "--databases", "queue.db"], "follow works on one database"),
+        (["restore", "--txid", "0000000000000003", "--databases", "queue.db"], "--txid is a position"),
+    ],
+)
+def test_what_cannot_work_with_several_databases_exits_2_before_anything_runs(
+    args: list[str], says: str, tmp_path: Path
+) -> None:
+    env = {"PATH": os.environ["PATH"], "REPLICA_URL": "s3://backups/app.db", "PYLTS_AWS_CREDENTIAL_CHAIN": "true"}
+    result = pylts(*args, "--db", "app.db", "--folder", str(tmp_path / "data"), env=env, cwd=tmp_path)
+    assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def rows_of(db: Path) -> int:
+    with closing(sqlite3.connect(db)) as conn:
+        count: int = conn.execute("SELECT count(*) FROM items").fetchone()[0]
+        return count
+
+
+@pytest.mark.integration
+def test_backup_restore_if_missing_and_contents_of_three_databases(cfg: ConfigS3, tmp_path: Path) -> None:
+    """--once backs up each; restore --if-missing restores the missing ones, leaves the present one alone, and
+    refuses a database from another history by name."""
+    env = settings_env(cfg, DB_SQLITE="app.db", PYLTS_DATABASES="queue.db,cache.db")
+    paths = [cfg.folder / name for name in NAMES]
+    for number, path in enumerate(paths, start=1):
+        write_rows(path, 10 * number)
+    backed_up = pylts("replicate", "--once", env=env, cwd=tmp_path)
+    assert backed_up.returncode == 0, backed_up.stderr
+    replicas = [f"{cfg.s3.rsplit('/', 1)[0]}/{path.name}" for path in paths]
+    assert backed_up.stdout.splitlines() == [f"backed up {p} to {r}" for p, r in zip(paths, replicas, strict=True)]
+    for path in paths[1:]:  # a new machine with the app's volume, but not the other two
+        path.unlink()
+    restored = pylts("restore", "--if-missing", env=env, cwd=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    assert restored.stdout.splitlines() == [f"{paths[0]}: existing", f"{paths[1]}: restored", f"{paths[2]}: restored"]
+    assert [rows_of(path) for path in paths] == [10, 20, 30]
+    derive(cfg, db="cache.db").delete()
+    write_rows(paths[2], 1, start=500)  # another history where cache.db should be: the boot check refuses it
+    refused = pylts("restore", "--if-missing", env=env, cwd=tmp_path)
+    assert refused.returncode == 5 and f"{paths[2]} is not from the history of its replica" in refused.stderr
+    assert [rows_of(path) for path in paths] == [10, 20, 1], "nothing was changed"
+    listed = pylts("contents", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert [line for line in listed.stdout.splitlines() if " at s3://" in line] == [
+        f"{p} at {r}:" for p, r in zip(paths, replicas, strict=True)
+    ]
+    assert listed.stdout.count("latest backup written") == 3
+
+
+@pytest.mark.integration
+def test_the_django_app_replicates_the_databases_pylts_names(cfg: ConfigS3, tmp_path: Path) -> None:
+    """PYLTS['databases'] as a dict: only the aliases named, each to its own replica."""
+    require("django")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site_settings.py").write_text(
+        "import os\n"
+        "SECRET_KEY = 'test-only'\n"
+        "INSTALLED_APPS = ['pylts.integrations.django']\n"
+        "DATABASES = {name: {'ENGINE': 'django.db.backends.sqlite3', 'NAME': os.path.join(os.environ['DATA'], file)}\n"
+        "             for name, file in [('default', 'app.db'), ('jobs', 'jobs.db'), ('scratch', 'scratch.db')]}\n"
+        "PYLTS = {'s3': os.environ['MAIN_REPLICA'], 'databases': {'jobs': os.environ['JOBS_REPLICA']}}\n"
+    )
+    bucket = cfg.s3.split("/")[2]
+    env = settings_env(
+        cfg,
+        DATA=str(cfg.folder),
+        MAIN_REPLICA=f"s3://{bucket}/site/app.db",
+        JOBS_REPLICA=f"s3://{bucket}/jobs-replica",
+        DJANGO_SETTINGS_MODULE="site_settings",
+        PYTHONPATH=str(site),
+    )
+    write_rows(cfg.folder / "app.db", 1)
+    write_rows(cfg.folder / "jobs.db", 7)
+    write_rows(cfg.folder / "scratch.db", 3)
+    command = [sys.executable, "-m", "django", "pylts", "replicate", "--once"]
+    backed_up = subprocess.run(command, env=env, cwd=site, capture_output=True, text=True, timeout=180)
+    assert backed_up.returncode == 0, backed_up.stderr
+    assert f"backed up {cfg.folder / 'jobs.db'} to s3://{bucket}/jobs-replica" in backed_up.stdout
+    assert "scratch.db" not in backed_up.stdout, "a database PYLTS does not name is not replicated"
+    copy = derive(cfg, db="jobs.db", s3=f"s3://{bucket}/jobs-replica", folder=tmp_path / "copy")
+    copy.restore()
+    assert len(read_rows(copy.dbpath)) == 7
