@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
-from helpers import derive, read_rows, require, settings_env, write_rows
+from helpers import derive, read_rows, reaped, require, settings_env, write_rows
 
+from benchmarks.harness import writer
 from pylts import ConfigS3, InvalidSettings
 from pylts.cli import main
 from pylts.databases import DatabaseSet
+from pylts.testing import LocalS3
+
+T = TypeVar("T")
 
 MAIN: dict[str, Any] = {"key": "AKIAEXAMPLE", "token": "s3cr3t-value", "s3": "s3://backups/app.db", "db": "app.db"}
 NAMES = ["app.db", "queue.db", "cache.db"]
@@ -192,3 +201,99 @@ def test_the_django_app_replicates_the_databases_pylts_names(cfg: ConfigS3, tmp_
     copy = derive(cfg, db="jobs.db", s3=f"s3://{bucket}/jobs-replica", folder=tmp_path / "copy")
     copy.restore()
     assert len(read_rows(copy.dbpath)) == 7
+
+
+LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
+
+
+def litestream_child(parent: int) -> int | None:
+    """The pid of the ``litestream replicate`` that process ``parent`` runs, if any."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+            ppid = int(cmdline.with_name("stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and argv[0].endswith(b"litestream") and argv[1:2] == [b"replicate"]:
+            return int(cmdline.parent.name)
+    return None
+
+
+def wait_for(condition: Callable[[], T | None], timeout: float) -> T:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = condition()
+        if found is not None:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def restored_ids(cfg: ConfigS3, name: str, folder: Path) -> set[int]:
+    replica = f"{cfg.s3.rsplit('/', 1)[0]}/{name}"
+    copy = derive(cfg, db=name, s3=replica, folder=folder)
+    copy.restore()
+    return {row[0] for row in read_rows(copy.dbpath)}
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_drill_pylts_replicate_with_three_databases_survives_litestream_killed_and_the_store_down(
+    cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path
+) -> None:
+    """`pylts replicate` (the CLI) with three databases under write load: litestream is killed, then the store
+    goes away for 10 s and comes back; after the final sync every committed row of each is in its replica."""
+    env = settings_env(cfg, DB_SQLITE="app.db", PYLTS_DATABASES="queue.db,cache.db")
+    for name in NAMES:
+        write_rows(cfg.folder / name, 1)
+    command = [sys.executable, "-m", "pylts", "replicate"]
+    process = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    with reaped(process), contextlib.ExitStack() as writers:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("replicating "), "in sync before it says so"
+        committed = {name: writers.enter_context(writer(cfg.folder / name, LOAD, per_second=30)) for name in NAMES}
+        time.sleep(2)
+        victim = wait_for(lambda: litestream_child(process.pid), 10)
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: {litestream_child(process.pid)} - {None, victim} or None, 30)  # restarted
+        time.sleep(2)
+        local_s3.stop()
+        try:
+            time.sleep(10)
+        finally:
+            local_s3.start()
+        time.sleep(5)
+        writers.close()  # the app stops writing, then is stopped as a process manager would
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+    assert process.returncode == 0 and "stopped after the final sync" in out, err
+    for name in NAMES:
+        held = restored_ids(cfg, name, tmp_path / "copy" / name)
+        assert set(committed[name]) | {0} <= held, f"{name}: {len(set(committed[name]) - held)} committed rows missing"
+        assert len(committed[name]) > 100, "the writer kept writing through the drill"
+
+
+APP = """
+import os, signal, sqlite3, sys
+for path in sys.argv[1:]:
+    with sqlite3.connect(path) as conn:
+        conn.executemany("INSERT INTO items (id, body) VALUES (?, 'from the app')", [(i,) for i in range(100, 150)])
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_drill_app_killed_under_replicate_exec_with_three_databases(cfg: ConfigS3, tmp_path: Path) -> None:
+    """The app is killed (SIGKILL) after committing to three databases: its code is passed on, every row kept."""
+    env = settings_env(cfg, DB_SQLITE="app.db", PYLTS_DATABASES="queue.db,cache.db")
+    for name in NAMES:
+        write_rows(cfg.folder / name, 1)
+    (tmp_path / "app.py").write_text(APP)
+    app = shlex.join([sys.executable, str(tmp_path / "app.py"), *(str(cfg.folder / name) for name in NAMES)])
+    result = pylts("replicate", "--exec", app, env=env, cwd=tmp_path)
+    assert result.returncode == 128 + signal.SIGKILL, result.stderr
+    for name in NAMES:
+        assert restored_ids(cfg, name, tmp_path / "copy" / name) == {0, *range(100, 150)}
