@@ -41,7 +41,10 @@ def database_bytes(db: Path) -> int:
 
 
 class Progress:
-    """While a ``with`` block runs, rewrite one line of ``stream`` every ``interval`` s; erase it at the end."""
+    """While a ``with`` block runs, rewrite one line of ``stream`` every ``interval`` s; erase it at the end.
+
+    The bytes shown never go down: a restore's staging copy vanishes when it is moved into place.
+    """
 
     def __init__(
         self, label: str, measure: Callable[[], int], stream: TextIO, *, interval: float = PROGRESS_INTERVAL
@@ -64,9 +67,10 @@ class Progress:
         self._write(_CLEAR)
 
     def _refresh(self) -> None:
+        written = 0
         while not self._done.wait(self._interval):
-            line = progress_line(self._label, self._measure(), time.monotonic() - self._started)
-            self._write(_CLEAR + line)
+            written = max(written, self._measure())
+            self._write(_CLEAR + progress_line(self._label, written, time.monotonic() - self._started))
 
     def _write(self, text: str) -> None:
         self._stream.write(text)
