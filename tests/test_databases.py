@@ -21,7 +21,7 @@ from helpers import derive, read_rows, reaped, require, settings_env, write_rows
 from benchmarks.harness import writer
 from pylts import ConfigS3, InvalidSettings
 from pylts.cli import main
-from pylts.databases import DatabaseSet
+from pylts.databases import DatabaseList, DatabaseSet
 from pylts.testing import LocalS3
 
 T = TypeVar("T")
@@ -297,3 +297,10 @@ def test_drill_app_killed_under_replicate_exec_with_three_databases(cfg: ConfigS
     assert result.returncode == 128 + signal.SIGKILL, result.stderr
     for name in NAMES:
         assert restored_ids(cfg, name, tmp_path / "copy" / name) == {0, *range(100, 150)}
+
+
+def test_the_setting_is_documented() -> None:
+    root = Path(__file__).resolve().parent.parent
+    page, example = (root / "docs" / "configuration.md").read_text(), (root / ".env.example").read_text()
+    for name, field in DatabaseList.model_fields.items():
+        assert f"| `{name}` | `{field.validation_alias}` |" in page and f"\n{field.validation_alias}=\n" in example
