@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import signal
@@ -154,17 +155,23 @@ def test_backup_restore_if_missing_and_contents_of_three_databases(cfg: ConfigS3
     assert restored.returncode == 0, restored.stderr
     assert restored.stdout.splitlines() == [f"{paths[0]}: existing", f"{paths[1]}: restored", f"{paths[2]}: restored"]
     assert [rows_of(path) for path in paths] == [10, 20, 30]
-    derive(cfg, db="cache.db").delete()
-    write_rows(paths[2], 1, start=500)  # another history where cache.db should be: the boot check refuses it
-    refused = pylts("restore", "--if-missing", env=env, cwd=tmp_path)
-    assert refused.returncode == 5 and f"{paths[2]} is not from the history of its replica" in refused.stderr
-    assert [rows_of(path) for path in paths] == [10, 20, 1], "nothing was changed"
     listed = pylts("contents", env=env, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert [line for line in listed.stdout.splitlines() if " at s3://" in line] == [
         f"{p} at {r}:" for p, r in zip(paths, replicas, strict=True)
     ]
     assert listed.stdout.count("latest backup written") == 3
+    as_json = pylts("contents", "--json", env=env, cwd=tmp_path)
+    assert sorted(json.loads(as_json.stdout)) == sorted(str(path) for path in paths), as_json.stderr
+    verified = pylts("verify", "--sync", env=env, cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert [line.split(": ")[0] for line in verified.stdout.splitlines()] == [str(p) for p in paths]
+    assert all(line.split(": ")[1].startswith("ok") for line in verified.stdout.splitlines())
+    derive(cfg, db="cache.db").delete()
+    write_rows(paths[2], 1, start=500)  # another history where cache.db should be: the boot check refuses it
+    refused = pylts("restore", "--if-missing", env=env, cwd=tmp_path)
+    assert refused.returncode == 5 and f"{paths[2]} is not from the history of its replica" in refused.stderr
+    assert [rows_of(path) for path in paths] == [10, 20, 1], "nothing was changed"
 
 
 @pytest.mark.integration
