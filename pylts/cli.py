@@ -7,7 +7,9 @@ foreign, or the replica is missing); with ``replicate --exec``, the command's ow
 
 Settings come from the environment and ``.env`` as for ``ConfigS3``; each non-secret
 setting can also be given as an option. Credentials are never options: a command
-line is visible to every user of the machine.
+line is visible to every user of the machine. ``PYLTS_DATABASES`` (``--databases``) adds
+databases replicated with the main one (`pylts.databases`). On a terminal, restores and
+one-shot backups show a progress line on stderr (`pylts.progress`) unless ``--quiet``.
 
 >>> main(["config", "--s3", "s3://backups/app.db", "--folder", "/srv/app", "--db", "app.db",
 ...       "--use-aws-credential-chain"])
@@ -32,7 +34,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -271,14 +272,16 @@ def _one_database(args: argparse.Namespace, command: str) -> ConfigS3:
     return dbs.main
 
 
-def _progress(args: argparse.Namespace, label: str, measure: Callable[[], int]) -> AbstractContextManager[object]:
+def _progress(
+    args: argparse.Namespace, label: str, measure: Callable[[], int]
+) -> contextlib.AbstractContextManager[object]:
     """A progress line on stderr when it is a terminal and --quiet was not given; else nothing."""
     if args.quiet or not sys.stderr.isatty():
         return contextlib.nullcontext()
     return Progress(label, measure, sys.stderr)
 
 
-def _restore_progress(args: argparse.Namespace, cfg: ConfigS3) -> AbstractContextManager[object]:
+def _restore_progress(args: argparse.Namespace, cfg: ConfigS3) -> contextlib.AbstractContextManager[object]:
     return _progress(args, f"restoring {cfg.db}", functools.partial(staged_bytes, cfg.dbpath))
 
 
