@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from helpers import derive, read_rows, reaped, require, settings_env, write_rows
+from helpers import derive, read_rows, reaped, record, require, settings_env, write_rows
 
 from benchmarks.harness import writer
 from pylts import ConfigS3, InvalidSettings
@@ -264,7 +264,9 @@ def test_drill_pylts_replicate_with_three_databases_survives_litestream_killed_a
         time.sleep(2)
         victim = wait_for(lambda: litestream_child(process.pid), 10)
         os.kill(victim, signal.SIGKILL)
+        killed = time.monotonic()
         wait_for(lambda: {litestream_child(process.pid)} - {None, victim} or None, 30)  # restarted
+        restarted = time.monotonic() - killed
         time.sleep(2)
         local_s3.stop()
         try:
@@ -274,12 +276,20 @@ def test_drill_pylts_replicate_with_three_databases_survives_litestream_killed_a
         time.sleep(5)
         writers.close()  # the app stops writing, then is stopped as a process manager would
         process.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
         out, err = process.communicate(timeout=120)
+        stopped = time.monotonic() - stopping
     assert process.returncode == 0 and "stopped after the final sync" in out, err
     for name in NAMES:
         held = restored_ids(cfg, name, tmp_path / "copy" / name)
         assert set(committed[name]) | {0} <= held, f"{name}: {len(set(committed[name]) - held)} committed rows missing"
         assert len(committed[name]) > 100, "the writer kept writing through the drill"
+    record(
+        "14. three databases under `pylts replicate`: litestream killed, store down 10 s",
+        cfg,
+        f"litestream back after {restarted:.1f} s; {sum(map(len, committed.values()))} rows written to 3 databases, "
+        f"all restored from their replicas; stopped {stopped:.1f} s after SIGTERM",
+    )
 
 
 APP = """
@@ -300,10 +310,17 @@ def test_drill_app_killed_under_replicate_exec_with_three_databases(cfg: ConfigS
         write_rows(cfg.folder / name, 1)
     (tmp_path / "app.py").write_text(APP)
     app = shlex.join([sys.executable, str(tmp_path / "app.py"), *(str(cfg.folder / name) for name in NAMES)])
+    started = time.monotonic()
     result = pylts("replicate", "--exec", app, env=env, cwd=tmp_path)
+    took = time.monotonic() - started
     assert result.returncode == 128 + signal.SIGKILL, result.stderr
     for name in NAMES:
         assert restored_ids(cfg, name, tmp_path / "copy" / name) == {0, *range(100, 150)}
+    record(
+        "14. three databases under `pylts replicate --exec`: app killed (SIGKILL)",
+        cfg,
+        f"exit {result.returncode} passed on after {took:.1f} s; the app's 50 rows in each of 3 replicas",
+    )
 
 
 def test_the_setting_is_documented() -> None:
