@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
 import sqlite3
@@ -172,6 +173,57 @@ def test_backup_restore_if_missing_and_contents_of_three_databases(cfg: ConfigS3
     refused = pylts("restore", "--if-missing", env=env, cwd=tmp_path)
     assert refused.returncode == 5 and f"{paths[2]} is not from the history of its replica" in refused.stderr
     assert [rows_of(path) for path in paths] == [10, 20, 1], "nothing was changed"
+
+
+SITE = """
+import json, os
+SECRET_KEY = "test-only"
+INSTALLED_APPS = ["pylts.integrations.django"]
+DATABASES = {
+    name: {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(os.environ["DATA"], name + ".db")}
+    for name in ("default", "jobs", "scratch")
+}
+DATABASES["memory"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+DATABASES["reports"] = {"ENGINE": "django.db.backends.postgresql", "NAME": "reports"}
+PYLTS = {"s3": "s3://backups/site/default.db", **json.loads(os.environ["SITE_PYLTS"])}
+"""
+
+
+@pytest.mark.parametrize(
+    ("pylts_setting", "replicated"),
+    [
+        ({}, {"default.db": "site/default.db", "jobs.db": "site/jobs.db", "scratch.db": "site/scratch.db"}),
+        ({"databases": ["jobs"]}, {"default.db": "site/default.db", "jobs.db": "site/jobs.db"}),
+        (
+            {"databases": {"scratch": "s3://backups/elsewhere"}},
+            {"default.db": "site/default.db", "scratch.db": "elsewhere"},
+        ),
+        ({"databases": ["reports"]}, "DATABASES['reports'] is not a SQLite file"),
+        ({"databases": ["jobs", "nope"]}, "DATABASES has no 'nope'"),
+    ],
+)
+def test_django_replicates_every_sqlite_file_in_databases_or_those_pylts_names(
+    pylts_setting: dict[str, Any], replicated: dict[str, str] | str, tmp_path: Path
+) -> None:
+    require("django")
+    (tmp_path / "site_settings.py").write_text(SITE)
+    env = {
+        "PATH": os.environ["PATH"],
+        "DATA": str(tmp_path / "data"),
+        "SITE_PYLTS": json.dumps(pylts_setting),
+        "DJANGO_SETTINGS_MODULE": "site_settings",
+        "PYTHONPATH": str(tmp_path),
+        "PYLTS_AWS_CREDENTIAL_CHAIN": "true",
+    }
+    command = [sys.executable, "-m", "django", "pylts", "config"]
+    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    if isinstance(replicated, str):
+        assert result.returncode == 2 and replicated in result.stderr and "Traceback" not in result.stderr
+        return
+    assert result.returncode == 0, result.stderr
+    paths = re.findall(r'- path: "(.*)"', result.stdout)
+    replicas = re.findall(r'^      path: "(.*)"', result.stdout, flags=re.M)
+    assert dict(zip([Path(p).name for p in paths], replicas, strict=True)) == replicated
 
 
 @pytest.mark.integration
