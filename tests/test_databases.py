@@ -139,38 +139,48 @@ def rows_of(db: Path) -> int:
 
 
 @pytest.mark.integration
-def test_backup_restore_if_missing_and_contents_of_three_databases(cfg: ConfigS3, tmp_path: Path) -> None:
+def test_backup_restore_if_missing_and_contents_of_three_databases(
+    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--once backs up each; restore --if-missing restores the missing ones, leaves the present one alone, and
     refuses a database from another history by name."""
-    env = settings_env(cfg, DB_SQLITE="app.db", PYLTS_DATABASES="queue.db,cache.db")
+    for name, value in settings_env(cfg, DB_SQLITE="app.db", PYLTS_DATABASES="queue.db,cache.db").items():
+        monkeypatch.setenv(name, value)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        """The command line, run in this process (the other tests here run it as its own process)."""
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["pylts", *args], code, out, err)
+
     paths = [cfg.folder / name for name in NAMES]
     for number, path in enumerate(paths, start=1):
         write_rows(path, 10 * number)
-    backed_up = pylts("replicate", "--once", env=env, cwd=tmp_path)
+    backed_up = cli("replicate", "--once")
     assert backed_up.returncode == 0, backed_up.stderr
     replicas = [f"{cfg.s3.rsplit('/', 1)[0]}/{path.name}" for path in paths]
     assert backed_up.stdout.splitlines() == [f"backed up {p} to {r}" for p, r in zip(paths, replicas, strict=True)]
     for path in paths[1:]:  # a new machine with the app's volume, but not the other two
         path.unlink()
-    restored = pylts("restore", "--if-missing", env=env, cwd=tmp_path)
+    restored = cli("restore", "--if-missing")
     assert restored.returncode == 0, restored.stderr
     assert restored.stdout.splitlines() == [f"{paths[0]}: existing", f"{paths[1]}: restored", f"{paths[2]}: restored"]
     assert [rows_of(path) for path in paths] == [10, 20, 30]
-    listed = pylts("contents", env=env, cwd=tmp_path)
+    listed = cli("contents")
     assert listed.returncode == 0, listed.stderr
     assert [line for line in listed.stdout.splitlines() if " at s3://" in line] == [
         f"{p} at {r}:" for p, r in zip(paths, replicas, strict=True)
     ]
     assert listed.stdout.count("latest backup written") == 3
-    as_json = pylts("contents", "--json", env=env, cwd=tmp_path)
+    as_json = cli("contents", "--json")
     assert sorted(json.loads(as_json.stdout)) == sorted(str(path) for path in paths), as_json.stderr
-    verified = pylts("verify", "--sync", env=env, cwd=tmp_path)
+    verified = cli("verify", "--sync")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert [line.split(": ")[0] for line in verified.stdout.splitlines()] == [str(p) for p in paths]
     assert all(line.split(": ")[1].startswith("ok") for line in verified.stdout.splitlines())
     derive(cfg, db="cache.db").delete()
     write_rows(paths[2], 1, start=500)  # another history where cache.db should be: the boot check refuses it
-    refused = pylts("restore", "--if-missing", env=env, cwd=tmp_path)
+    refused = cli("restore", "--if-missing")
     assert refused.returncode == 5 and f"{paths[2]} is not from the history of its replica" in refused.stderr
     assert [rows_of(path) for path in paths] == [10, 20, 1], "nothing was changed"
 
