@@ -7,7 +7,9 @@ foreign, or the replica is missing); with ``replicate --exec``, the command's ow
 
 Settings come from the environment and ``.env`` as for ``ConfigS3``; each non-secret
 setting can also be given as an option. Credentials are never options: a command
-line is visible to every user of the machine.
+line is visible to every user of the machine. ``PYLTS_DATABASES`` (``--databases``) adds
+databases replicated with the main one (`pylts.databases`). On a terminal, restores and
+one-shot backups show a progress line on stderr (`pylts.progress`) unless ``--quiet``.
 
 >>> main(["config", "--s3", "s3://backups/app.db", "--folder", "/srv/app", "--db", "app.db",
 ...       "--use-aws-credential-chain"])
@@ -25,6 +27,8 @@ dbs:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import shlex
 import signal
 import sys
@@ -33,7 +37,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import TypeAdapter
+
 from . import __version__
+from .context import write_private
+from .databases import DatabaseList, DatabaseSet
 from .errors import (
     BootRefused,
     FinalSyncFailed,
@@ -43,8 +51,10 @@ from .errors import (
     NoBackupFound,
     PyltsError,
 )
+from .progress import Progress, database_bytes, staged_bytes
+from .reports import ReplicaContents
+from .runner import Deadline
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
-from .supervisor import run_app
 from .timing import BACKUP_TIMEOUT, FOLLOW_INTERVAL, FOLLOW_STALL_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
@@ -58,6 +68,7 @@ class _Usage(Exception):
 
 
 _SECRETS = {"key", "token"}
+_CONTENTS_BY_DATABASE = TypeAdapter(dict[str, ReplicaContents])
 _WIDTH = 100
 
 
@@ -66,11 +77,17 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, width=_WIDTH, max_help_position=34)
 
 
-def _settings_options(model: type[PyltsSettings]) -> argparse.ArgumentParser:
-    """Options for every non-secret field of ``model``, named after what it is (``--replica-url``, or ``--s3``)."""
+def _settings_options(*models: type[PyltsSettings]) -> argparse.ArgumentParser:
+    """Options for every non-secret field of ``models``, named after what it is (``--replica-url``, or ``--s3``)."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("settings (each also read from its environment variable or .env)")
     group.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")
+    for model in models:
+        _add_fields(group, model)
+    return parent
+
+
+def _add_fields(group: argparse._ArgumentGroup, model: type[PyltsSettings]) -> None:
     keyword_names = {field: keyword for keyword, field in model._KEYWORD_NAMES.items()}
     for name, field in model.model_fields.items():
         if name in _SECRETS:
@@ -82,7 +99,6 @@ def _settings_options(model: type[PyltsSettings]) -> argparse.ArgumentParser:
             group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
             group.add_argument(*flags, dest=name, metavar=names[0].upper(), default=None, help=help_text)
-    return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pylts {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    settings = _settings_options(ConfigS3)
+    settings = _settings_options(ConfigS3, DatabaseList)
 
     def command(
         name: str,
@@ -141,8 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=RESTORE_TIMEOUT,
         metavar="SECONDS",
-        help=f"give up after this long (default {RESTORE_TIMEOUT:g})",
+        help=f"give up after this long (default {RESTORE_TIMEOUT:g}; each database gets as long)",
     )
+    _add_quiet(restore)
 
     replicate = command(
         "replicate",
@@ -162,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     replicate.add_argument(
         "--delete", action="store_true", help="with --once: delete the database after a confirmed backup"
     )
+    _add_quiet(replicate)
 
     verify = command(
         "verify",
@@ -222,6 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_quiet(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress line (it is shown only when stderr is a terminal: bytes written so far, time taken)",
+    )
+
+
 def _settings_from(model: type[_S], args: argparse.Namespace) -> _S:
     """``model`` from the options given, the environment and .env (or ``--env-file``, which must exist)."""
     given: dict[str, Any] = {name: value for name, value in args.settings.items() if name in model.model_fields}
@@ -233,55 +259,95 @@ def _settings_from(model: type[_S], args: argparse.Namespace) -> _S:
     return model.load(**given)
 
 
-def _config_from(args: argparse.Namespace) -> ConfigS3:
-    return _settings_from(ConfigS3, args)
+def _databases_from(args: argparse.Namespace) -> DatabaseSet:
+    """The main database and those ``PYLTS_DATABASES`` (``--databases``) adds, checked together."""
+    return DatabaseSet.of(_settings_from(ConfigS3, args), _settings_from(DatabaseList, args).entries)
+
+
+def _one_database(args: argparse.Namespace, command: str) -> ConfigS3:
+    """The settings of a command that works on one database; several listed is a usage error, not a guess."""
+    dbs = _databases_from(args)
+    if len(dbs.configs) > 1:
+        raise _Usage(f"{command} works on one database: leave PYLTS_DATABASES unset (or give --databases '')")
+    return dbs.main
+
+
+def _progress(
+    args: argparse.Namespace, label: str, measure: Callable[[], int]
+) -> contextlib.AbstractContextManager[object]:
+    """A progress line on stderr when it is a terminal and --quiet was not given; else nothing."""
+    if args.quiet or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    return Progress(label, measure, sys.stderr)
+
+
+def _restore_progress(args: argparse.Namespace, cfg: ConfigS3) -> contextlib.AbstractContextManager[object]:
+    return _progress(args, f"restoring {cfg.db}", functools.partial(staged_bytes, cfg.dbpath))
 
 
 def _restore(args: argparse.Namespace) -> int:
-    cfg = _config_from(args)
+    dbs = _databases_from(args)
     if args.if_missing:
         if args.force or args.timestamp or args.txid:
             raise _Usage(
                 "--if-missing restores only a missing database: it cannot go with --force, --timestamp or --txid"
             )
-        outcome = cfg.ensure_restored(integrity_check=args.integrity_check, timeout=args.timeout)
-        print(f"{cfg.dbpath}: {outcome.value}")
+        for cfg in dbs.configs:  # in order; the first refusal stops here, naming its database
+            with _restore_progress(args, cfg):
+                outcome = cfg.ensure_restored(integrity_check=args.integrity_check, timeout=args.timeout)
+            print(f"{cfg.dbpath}: {outcome.value}")
         return 0
-    cfg.restore(
-        overwrite=args.force,
-        timestamp=args.timestamp,
-        txid=args.txid,
-        integrity_check=args.integrity_check,
-        timeout=args.timeout,
-    )
-    print(f"restored {cfg.dbpath} from {cfg.s3}")
+    if args.txid and len(dbs.configs) > 1:
+        raise _Usage("--txid is a position in one database's history: with several databases restore by --timestamp")
+    for cfg in dbs.configs:
+        with _restore_progress(args, cfg):
+            cfg.restore(
+                overwrite=args.force,
+                timestamp=args.timestamp,
+                txid=args.txid,
+                integrity_check=args.integrity_check,
+                timeout=args.timeout,
+            )
+        print(f"restored {cfg.dbpath} from {cfg.s3}")
     return 0
 
 
 def _replicate(args: argparse.Namespace) -> int:
     _check_once_options(args)
     app = _app_argv(args.exec) if args.exec is not None else None
-    cfg = _config_from(args)
+    dbs = _databases_from(args)
     if args.once:
-        timeout = BACKUP_TIMEOUT if args.timeout is None else args.timeout
-        if not cfg.timed_replicate(timeout, delete=args.delete):
-            print(f"pylts: error: the backup did not finish within {timeout:g} s", file=sys.stderr)
-            return EXIT_FAILURE
-        print(f"backed up {cfg.dbpath} to {cfg.s3}")
-        return 0
+        return _backup_once(args, dbs)
     if app is not None:
         try:
-            return _shell_exit_code(run_app([cfg], app))
+            return _shell_exit_code(dbs.run_app(app))
         except FinalSyncFailed as exc:
             print(f"pylts: error: {exc}", file=sys.stderr)
             return _shell_exit_code(exc.app_returncode or 0) or EXIT_FAILURE
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
-    with cfg.replicating() as replication:
-        print(f"replicating {cfg.dbpath} to {cfg.s3} (pid {replication.status().pid}); stop with Ctrl-C", flush=True)
+    with dbs.replicating() as replication:
+        where = ", ".join(f"{cfg.dbpath} to {cfg.s3}" for cfg in dbs.configs)
+        print(f"replicating {where} (pid {replication.status().pid}); stop with Ctrl-C", flush=True)
         stop.wait()
     print("stopped after the final sync")
+    return 0
+
+
+def _backup_once(args: argparse.Namespace, dbs: DatabaseSet) -> int:
+    """One backup of each database in turn, all within --timeout."""
+    deadline = Deadline(BACKUP_TIMEOUT if args.timeout is None else args.timeout)
+    for cfg in dbs.configs:
+        with _progress(args, f"backing up {cfg.db}", functools.partial(database_bytes, cfg.dbpath)):
+            done = not deadline.expired and cfg.timed_replicate(deadline.remaining(), delete=args.delete)
+        if not done:
+            print(
+                f"pylts: error: the backup of {cfg.dbpath} did not finish within {deadline.seconds:g} s",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
+        print(f"backed up {cfg.dbpath} to {cfg.s3}")
     return 0
 
 
@@ -314,23 +380,31 @@ def _shell_exit_code(returncode: int) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    result = _config_from(args).verify(timeout=args.timeout, sync=args.sync)
-    lag = f" (lag {result.lag_seconds:.2f} s)" if result.lag_seconds is not None else ""
-    print(f"{result.status}{lag}: {result.detail}")
-    return {"ok": 0, "lagging": EXIT_LAGGING}.get(result.status, EXIT_FAILURE)
+    dbs = _databases_from(args)
+    statuses = []
+    for cfg in dbs.configs:
+        result = cfg.verify(timeout=args.timeout, sync=args.sync)
+        lag = f" (lag {result.lag_seconds:.2f} s)" if result.lag_seconds is not None else ""
+        which = f"{cfg.dbpath}: " if len(dbs.configs) > 1 else ""
+        print(f"{which}{result.status}{lag}: {result.detail}")
+        statuses.append(result.status)
+    if all(status == "ok" for status in statuses):
+        return 0
+    return EXIT_LAGGING if all(status in ("ok", "lagging") for status in statuses) else EXIT_FAILURE
 
 
 def _config(args: argparse.Namespace) -> int:
-    cfg = _config_from(args)
+    text = _databases_from(args).litestream_config()
     if args.output:
-        print(f"wrote {cfg.write_litestream_config(args.output)}")
+        write_private(Path(args.output), text)
+        print(f"wrote {args.output}")
     else:
-        print(cfg.litestream_config(), end="")
+        print(text, end="")
     return 0
 
 
 def _follow(args: argparse.Namespace) -> int:
-    cfg = _config_from(args)
+    cfg = _one_database(args, "follow")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
@@ -348,10 +422,27 @@ def _contents(args: argparse.Namespace) -> int:
             "pylts: `pylts status` is now `pylts contents` (what the replica holds); the old name will go away",
             file=sys.stderr,
         )
-    contents = _config_from(args).replica_contents()
+    dbs = _databases_from(args)
+    listings = dbs.replica_contents()
     if args.json:
-        print(contents.model_dump_json(indent=2))
+        if len(listings) == 1:
+            print(listings[0].model_dump_json(indent=2))
+        else:
+            print(_CONTENTS_BY_DATABASE.dump_json(_by_path(dbs, listings), indent=2).decode())
         return 0
+    codes = []
+    for cfg, contents in zip(dbs.configs, listings, strict=True):
+        if len(listings) > 1:
+            print(f"{cfg.dbpath} at {cfg.s3}:")
+        codes.append(_print_contents(contents))
+    return max(codes)
+
+
+def _by_path(dbs: DatabaseSet, listings: list[ReplicaContents]) -> dict[str, ReplicaContents]:
+    return {str(cfg.dbpath): contents for cfg, contents in zip(dbs.configs, listings, strict=True)}
+
+
+def _print_contents(contents: ReplicaContents) -> int:
     if contents.empty or contents.latest is None:
         print("the replica holds no backup yet")
         return EXIT_NO_BACKUP

@@ -141,3 +141,8 @@ FOLLOW_LISTING_SECONDS = 15.0
 
 #: Seconds the VFS helper may take to load the extension and open the replica.
 VFS_READY_TIMEOUT = 60.0
+
+# -- the command line's progress line (pylts.progress) --
+
+#: Seconds between two refreshes of the progress line: often enough to look alive, rarely enough to cost nothing.
+PROGRESS_INTERVAL = 0.2

@@ -99,31 +99,34 @@ def test_gunicorn_under_replication(cfg: ConfigS3, tmp_path: Path) -> None:
     assert notes_in_backup(cfg, tmp_path / "copy") == ["served"]
 
 
-def test_django_migrate_under_replication_then_restore_at_startup(cfg: ConfigS3, tmp_path: Path) -> None:
+def manage(cfg: ConfigS3, *args: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py ARGS`` of the recipe site, its data in ``cfg.folder`` and its replica at ``cfg.s3``."""
+    env = settings_env(cfg, SITE_DATA=str(cfg.folder), SITE_REPLICA_URL=cfg.s3)
+    for name in ("DB_FOLDER", "DB_SQLITE", "REPLICA_URL"):  # the site says these itself, as a real project does
+        env.pop(name)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        env=env,
+        cwd=RECIPES / "django_site",
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_django_migrates_both_databases_under_replication_then_restores_both_at_startup(cfg: ConfigS3) -> None:
     require("django")
-    site = RECIPES / "django_site"
-    env = settings_env(cfg)
-    migrate = subprocess.run(
-        [sys.executable, "-m", "pylts", "replicate", "--exec", f"{sys.executable} manage.py migrate --noinput"],
-        env=env,
-        cwd=site,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert migrate.returncode == 0, migrate.stderr
-    for path in list(cfg.folder.iterdir()):  # a fresh machine: only the backup is left
+    for database in ("default", "queue"):
+        migrate = f"{sys.executable} manage.py migrate --noinput --database {database}"
+        migrated = manage(cfg, "pylts", "replicate", "--exec", migrate)
+        assert migrated.returncode == 0, migrated.stderr
+    for path in list(cfg.folder.iterdir()):  # a fresh machine: only the backups are left
         path.unlink() if path.is_file() else None
-    again = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        env=env,
-        cwd=site,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert again.returncode == 0, again.stderr
-    assert "No migrations to apply" in again.stdout, "AppConfig.ready() restored the migrated database first"
+    for database in ("default", "queue"):
+        again = manage(cfg, "migrate", "--noinput", "--database", database)
+        assert again.returncode == 0, again.stderr
+        assert "No migrations to apply" in again.stdout, f"ready() restored the migrated {database} database first"
+    assert sorted(p.name for p in cfg.folder.glob("*.sqlite3")) == ["db.sqlite3", "queue.sqlite3"]
 
 
 def test_batch_job_runs_twice_on_throwaway_machines(cfg: ConfigS3, tmp_path: Path) -> None:

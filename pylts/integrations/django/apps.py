@@ -1,4 +1,4 @@
-"""The Django app: restore the database in ``ready()``, before any query."""
+"""The Django app: restore every replicated database in ``ready()``, before any query."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import sys
 
 from django.apps import AppConfig
 
-from ...settings import ConfigS3
-from . import pylts_settings
+from . import database_set
 
 
 class PyltsConfig(AppConfig):
@@ -16,11 +15,11 @@ class PyltsConfig(AppConfig):
     verbose_name = "pylts"
 
     def ready(self) -> None:
-        """Restore a missing database; refuse to boot on a stale or foreign one (`BootRefused`).
+        """Restore each missing database; refuse to boot on a stale or foreign one (`BootRefused`).
 
         ``manage.py pylts ...`` skips this: its own commands decide, and ``contents`` must work
         on a machine whose boot is refused.
         """
         if sys.argv[1:2] == ["pylts"]:
             return
-        ConfigS3.load(**pylts_settings()).ensure_restored()
+        database_set().ensure_restored()

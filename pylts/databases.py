@@ -1,0 +1,178 @@
+"""Several databases replicated together: the main one and those ``PYLTS_DATABASES`` lists.
+
+The main database is the one ``DB_FOLDER``/``DB_SQLITE`` and ``REPLICA_URL`` name, exactly as
+with one database. ``PYLTS_DATABASES`` adds others, comma-separated, each ``FILE`` or
+``FILE=REPLICA_URL``. A ``FILE`` is a name in ``DB_FOLDER`` (or a path); without a URL its
+replica sits beside the main one, the last segment of ``REPLICA_URL``'s path replaced by the
+file's name. Every other setting (credentials, endpoint, provider...) is shared: the databases
+share one litestream process.
+
+>>> main = ConfigS3(key="k", token="t", s3="s3://backups/app.db", folder="/srv/app", db="app.db")
+>>> dbs = DatabaseSet.of(main, ["queue.db", "/srv/cache/cache.db=s3://backups/cache/db"])
+>>> [(str(cfg.dbpath), cfg.s3) for cfg in dbs.configs]
+[('/srv/app/app.db', 's3://backups/app.db'), ('/srv/app/queue.db', 's3://backups/queue.db'),
+ ('/srv/cache/cache.db', 's3://backups/cache/db')]
+>>> DatabaseSet.of(main, ["app.sqlite=s3://backups/app.db"])
+Traceback (most recent call last):
+...
+pylts.errors.InvalidSettings: invalid settings: PYLTS_DATABASES entry 1 (app.sqlite) and DB_SQLITE (app.db): \
+share the replica path s3://backups/app.db: give each database its own replica path
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field
+
+from . import binary
+from .boot import BootReport
+from .commands import config_yaml
+from .errors import InvalidSettings
+from .lines import line_for
+from .replica import S3Replica
+from .reports import ReplicaContents
+from .settings import ConfigS3, PyltsSettings
+from .supervisor import Replicator, run_app
+from .timing import LISTING_TIMEOUT, RESTORE_TIMEOUT
+
+SETTING = "PYLTS_DATABASES"
+
+
+class DatabaseList(PyltsSettings):
+    """The databases replicated beside the main one, read by the same rules as `ConfigS3`.
+
+    >>> DatabaseList(databases="queue.db, cache.db=s3://backups/cache.db", _env_file=None).entries
+    ['queue.db', 'cache.db=s3://backups/cache.db']
+    """
+
+    databases: list[str] | str = Field(
+        default_factory=list,
+        validation_alias=SETTING,
+        description="More databases replicated with the main one: FILE or FILE=REPLICA_URL, comma-separated.",
+    )
+
+    @property
+    def entries(self) -> list[str]:
+        """One ``FILE[=REPLICA_URL]`` per database; blanks dropped."""
+        given = self.databases.split(",") if isinstance(self.databases, str) else self.databases
+        return [entry.strip() for entry in given if entry.strip()]
+
+
+@dataclass(frozen=True)
+class DatabaseSet:
+    """The main database and the others, checked together: no two share a file, a file name or a replica path."""
+
+    configs: tuple[ConfigS3, ...]
+
+    @classmethod
+    def of(cls, main: ConfigS3, entries: Sequence[str] = ()) -> DatabaseSet:
+        """``main`` plus one database per ``FILE[=REPLICA_URL]`` entry; `InvalidSettings` names the entries at fault."""
+        named = [(f"DB_SQLITE ({main.db})", main)]
+        named += [
+            (_entry_name(number, entry), _entry_config(main, number, entry)) for number, entry in _numbered(entries)
+        ]
+        _check_apart(named)
+        return cls(tuple(cfg for _, cfg in named))
+
+    @classmethod
+    def load(cls, main: ConfigS3, **values: Any) -> DatabaseSet:
+        """``main`` plus ``PYLTS_DATABASES`` from ``values``, the environment or ``.env`` (as `ConfigS3.load`)."""
+        return cls.of(main, DatabaseList.load(**values).entries)
+
+    @property
+    def main(self) -> ConfigS3:
+        """The database ``DB_SQLITE`` and ``REPLICA_URL`` name."""
+        return self.configs[0]
+
+    def replicating(self, **options: Any) -> Replicator:
+        """One supervised litestream for every database (the options are `Replicator`'s)."""
+        return Replicator(self.configs, **options)
+
+    def run_app(self, command: Sequence[str], **options: Any) -> int:
+        """Run ``command`` with every database replicated around it; return its exit code (see `run_app`)."""
+        return run_app(self.configs, command, **options)
+
+    def ensure_restored(self, *, timeout: float = RESTORE_TIMEOUT, **options: Any) -> list[BootReport]:
+        """`ConfigS3.ensure_restored` for each database in turn, each with its own ``timeout``; stops at an error."""
+        return [cfg.ensure_restored(timeout=timeout, **options) for cfg in self.configs]
+
+    def replica_contents(self, *, timeout: float = LISTING_TIMEOUT) -> list[ReplicaContents]:
+        """What each replica holds, in the order of `configs`."""
+        return [cfg.replica_contents(timeout=timeout) for cfg in self.configs]
+
+    def litestream_config(self) -> str:
+        """One litestream config for every database, credentials as placeholders (see `ConfigS3.litestream_config`)."""
+        line = line_for(binary.locate(self.main.litestream_bin))
+        dbs = {cfg.dbpath: cfg.replica for cfg in self.configs}
+        return config_yaml(line, dbs, credential_placeholders=True, tuning=self.main.tuning)
+
+
+def _numbered(entries: Sequence[str]) -> list[tuple[int, str]]:
+    return list(enumerate((entry.strip() for entry in entries if entry.strip()), start=1))
+
+
+def _entry_name(number: int, entry: str) -> str:
+    """How an error names an entry: its number and its file, never its URL (which could hide a mistyped secret)."""
+    return f"{SETTING} entry {number} ({entry.partition('=')[0].strip()})"
+
+
+def _entry_config(main: ConfigS3, number: int, entry: str) -> ConfigS3:
+    """The settings of one entry: ``main``'s, with its own file and replica URL."""
+    file, _, url = (part.strip() for part in entry.partition("="))
+    path = main.folder / Path(file).expanduser()
+    values = {**dict(main), "folder": path.parent, "db": path.name, "s3": url or _beside(main.s3, path.name)}
+    try:
+        return ConfigS3.load(_env_file=None, **values)
+    except InvalidSettings as exc:
+        problems = "; ".join(f"{setting}: {message}" for setting, message in exc.problems)
+        raise InvalidSettings([(_entry_name(number, entry), problems)]) from None
+
+
+def _beside(url: str, name: str) -> str:
+    """``url`` with the last segment of its path replaced by ``name``: the replica next to the main one.
+
+    >>> _beside("s3://backups/prod/app.db?region=auto", "queue.db")
+    's3://backups/prod/queue.db?region=auto'
+    """
+    parts = urlsplit(url.strip())
+    folder = parts.path.strip("/").rpartition("/")[0]
+    return urlunsplit(parts._replace(path="/" + "/".join(filter(None, [folder, name]))))
+
+
+def _check_apart(named: list[tuple[str, ConfigS3]]) -> None:
+    """No two databases may share a file, a file name (litestream tells them apart by it) or a replica path."""
+    problems: list[tuple[str, str]] = []
+    for index, (name, cfg) in enumerate(named):
+        for other_name, other in named[:index]:
+            problem = _clash(cfg, other)
+            if problem:
+                problems.append((f"{name} and {other_name}", problem))
+    if problems:
+        raise InvalidSettings(problems)
+
+
+def _clash(cfg: ConfigS3, other: ConfigS3) -> str | None:
+    if os.path.realpath(cfg.dbpath) == os.path.realpath(other.dbpath):
+        return f"are the same file {cfg.dbpath}: list each database once"
+    if cfg.dbpath.name == other.dbpath.name:
+        return f"have the same file name {cfg.db}: litestream tells databases apart by name, so rename one"
+    mine, theirs = _replica_key(cfg.replica), _replica_key(other.replica)
+    if mine[:2] == theirs[:2] and _nested(mine[2], theirs[2]):
+        shared = f"s3://{mine[1]}/{min(mine[2], theirs[2], key=len)}"
+        return f"share the replica path {shared}: give each database its own replica path"
+    return None
+
+
+def _replica_key(replica: S3Replica) -> tuple[tuple[str, int], str, str]:
+    return replica.address(), replica.bucket, replica.path.strip("/")
+
+
+def _nested(path: str, other: str) -> bool:
+    """Whether one replica path is the other or lies inside it (their files would mix)."""
+    return path == other or path.startswith(other + "/") or other.startswith(path + "/")
