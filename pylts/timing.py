@@ -104,6 +104,17 @@ WATCHDOG_INTERVAL = 1.0
 #: How often the supervisor looks whether litestream exited or a stop was asked for.
 SUPERVISOR_POLL = 0.2
 
+# -- litestream 0.5's control socket (pylts.control, pylts.observers) --------------------------------
+
+#: Client deadline of a question to the control socket: it answers in milliseconds, even while a sync hangs.
+CONTROL_ANSWER_SECONDS = 2.0
+#: Longest ``POST /sync`` while starting: short, so an error named in the log ends the wait (a sync can hang).
+READY_SYNC_SLICE_SECONDS = 2.0
+#: A replica with no successful sync for this long (litestream syncs every second) makes ``health()`` ask the store.
+SLOW_SYNC_SECONDS = 3.0
+#: A replica that synced at T holds what was read locally at T minus this: a sync sends what it found when it began.
+REPLICA_SYNC_MARGIN = 1.0
+
 # -- local SQLite locks ---------------------------------------------------------------------------
 
 #: SQLite busy timeout for pylts' own short writes and checkpoints: an app's transaction ends within it.

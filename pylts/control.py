@@ -1,0 +1,181 @@
+"""litestream 0.5's control socket: HTTP over a Unix socket, with a client-side deadline on every call.
+
+The supervisor's litestream listens at a private path (`private_socket_path`). What it
+answers is read into typed models. Every call ends by its deadline: ``POST /sync`` was
+measured still waiting 8 s after its own 3 s timeout while the store was down.
+
+>>> client = ControlClient(Path("/nonexistent/control.sock"))
+>>> client.txid(Path("/data/app.db"), seconds=0.5)
+Traceback (most recent call last):
+...
+pylts.control.ControlSocketError: litestream's control socket /nonexistent/control.sock: ...
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import PyltsError
+
+#: The longest path of a Unix socket (``sun_path``, 108 bytes with its final zero byte).
+MAX_SOCKET_PATH = 107
+
+
+class ControlSocketError(PyltsError):
+    """litestream's control socket did not answer in time, or answered with an error."""
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class SyncResult(_Reply):
+    """``POST /sync`` with ``wait``: the database's position and what the replica holds.
+
+    ``status`` is ``synced``, or ``no_change`` when there was nothing new to send (measured on 0.5.17).
+    """
+
+    status: str
+    txid: int
+    replicated_txid: int
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the replica holds everything litestream had captured of the database."""
+        return self.status in ("synced", "no_change") and self.replicated_txid >= self.txid
+
+
+class SyncStatus(_Reply):
+    """One database in ``GET /debug/sync-status``: litestream's current (or last) local sync, and its error.
+
+    Measured on 0.5.17: this is the local sync (WAL to LTX files); it kept completing every
+    second while uploads hung on a black-holed store. Uploads show in `Listed.last_sync_at`.
+    """
+
+    path: Path
+    active: bool
+    operation: str = ""
+    started_at: datetime | None = None
+    elapsed_seconds: float = 0.0
+    txid: int = 0
+    error: str | None = None
+
+
+class Listed(_Reply):
+    """One database in ``GET /list``; ``last_sync_at`` is the replica's last successful sync (kept during outages)."""
+
+    path: Path
+    status: str
+    last_sync_at: datetime | None = None
+
+
+class _SyncStatuses(_Reply):
+    databases: list[SyncStatus]
+
+
+class _Listing(_Reply):
+    databases: list[Listed]
+
+
+class _Txid(_Reply):
+    txid: int
+
+
+_Model = TypeVar("_Model", bound=_Reply)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, seconds: float) -> None:
+        super().__init__("localhost", timeout=seconds)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self._path))
+
+
+class ControlClient:
+    """Calls to one litestream's control socket; each raises `ControlSocketError` when it cannot answer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def txid(self, db: Path, *, seconds: float) -> int:
+        """The database's local position (``GET /txid``)."""
+        return self._call("GET", f"/txid?path={quote(str(db), safe='/')}", None, seconds, _Txid).txid
+
+    def sync_status(self, *, seconds: float) -> dict[Path, SyncStatus]:
+        """Each database's current or last operation, with its error (``GET /debug/sync-status``)."""
+        reply = self._call("GET", "/debug/sync-status", None, seconds, _SyncStatuses)
+        return {entry.path: entry for entry in reply.databases}
+
+    def listing(self, *, seconds: float) -> dict[Path, Listed]:
+        """Each database's status and last successful sync (``GET /list``)."""
+        reply = self._call("GET", "/list", None, seconds, _Listing)
+        return {entry.path: entry for entry in reply.databases}
+
+    def sync(self, db: Path, *, seconds: float) -> SyncResult:
+        """Sync ``db`` now and wait until the replica holds it (``POST /sync``), within ``seconds``."""
+        wait = max(round(seconds - 0.5), 1)  # litestream's own timeout, whole seconds, inside the client's
+        body = {"path": str(db), "wait": True, "timeout": wait}
+        return self._call("POST", "/sync", body, seconds, SyncResult)
+
+    def _call(
+        self, method: str, target: str, body: dict[str, Any] | None, seconds: float, model: type[_Model]
+    ) -> _Model:
+        """One request that ends within ``seconds``: the socket's timeout is the time left at each step."""
+        end = time.monotonic() + seconds
+        connection = _UnixConnection(self.path, max(seconds, 0.001))
+        try:
+            payload = None if body is None else json.dumps(body)
+            connection.request(method, target, body=payload, headers={"Content-Type": "application/json"})
+            if connection.sock is not None:
+                connection.sock.settimeout(max(end - time.monotonic(), 0.001))
+            response = connection.getresponse()
+            text = response.read().decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException) as exc:
+            reason = "no answer" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
+            raise ControlSocketError(
+                f"litestream's control socket {self.path}: {reason} within {seconds:.3g} s"
+            ) from None
+        finally:
+            connection.close()
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            reply = None
+        if response.status != 200:
+            error = reply.get("error") if isinstance(reply, dict) else text.strip()
+            raise ControlSocketError(f"litestream's control socket answered {method} {target}: {error}")
+        try:
+            return model.model_validate(reply)
+        except ValidationError:
+            raise ControlSocketError(
+                f"litestream's control socket answered {method} {target} with {text[:200]!r}"
+            ) from None
+
+
+def private_socket_path(db: Path) -> Path:
+    """Where the control socket of ``db``'s litestream goes: a folder only its owner can enter.
+
+    Beside the database (``.app.db-pylts-control/sock``) when that path fits a Unix socket,
+    so a run killed with SIGKILL leaves it where the next run reuses it, as it does the config;
+    else in a new folder from ``tempfile.mkdtemp``.
+    """
+    folder = db.parent / f".{db.name}-pylts-control"
+    if len(str(folder / "sock").encode()) > MAX_SOCKET_PATH:
+        folder = Path(tempfile.mkdtemp(prefix="pylts-"))
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    return folder / "sock"

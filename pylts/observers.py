@@ -1,0 +1,292 @@
+"""How a running litestream's replication is observed: one strategy per litestream line.
+
+- `SocketObserver` (litestream 0.5.9+): asks litestream's control socket. ``POST /sync`` confirms
+  a sync (readiness, `wait_for_sync`, the last sync before stopping); ``/debug/sync-status``,
+  ``/txid`` and ``/list`` tell the watchdog and `health` where things stand. The log is read at
+  info level, only for errors worth naming.
+- `LogObserver` (0.3, and 0.5 before the socket): follows positions in litestream's debug log
+  (`pylts.events.SyncTracker`).
+
+Both feed one `SyncTracker`, so ``Replicator.status()`` answers the same way on both lines.
+`observer_for` picks one from the version.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+from .binary import Litestream, Version
+from .context import RunContext
+from .control import ControlClient, ControlSocketError, Listed, SyncStatus, private_socket_path
+from .events import Position, SyncTracker
+from .health import Behind, CaughtUp, DatabaseHealth, Failing, Unknown
+from .runner import Deadline
+from .timing import (
+    ANSWER_SECONDS,
+    CONTROL_ANSWER_SECONDS,
+    READY_SYNC_SLICE_SECONDS,
+    REPLICA_SYNC_MARGIN,
+    SLOW_SYNC_SECONDS,
+)
+
+#: The first litestream with a control socket.
+SOCKET_SINCE = Version(0, 5, 9)
+_RETRY = 0.1
+_KEPT = 120  # positions read (one a second) kept to match against the replica's last sync
+
+
+class Observer(Protocol):
+    """What the supervisor asks of an observation strategy."""
+
+    tracker: SyncTracker
+    log_level: str
+
+    def config_section(self) -> str:
+        """Lines to add to litestream's config (e.g. its control socket)."""
+
+    def before_run(self) -> None:
+        """Called before each (re)start of litestream."""
+
+    def poll(self) -> None:
+        """Called about once a second while litestream runs: bring the tracker up to date."""
+
+    def wait_ready(self, since: float, timeout: float) -> bool:
+        """Wait for the first confirmed sync of every database; False on timeout or a named error."""
+
+    def wait_for_sync(self, last_commit: float, timeout: float) -> bool:
+        """Wait until the replica holds every commit made up to ``last_commit``; False on timeout."""
+
+    def final_sync(self, seconds: float) -> str | None:
+        """Before litestream is stopped: why a last sync could not be confirmed, or None."""
+
+    def health(self, running: bool) -> list[DatabaseHealth]:
+        """Each database's state now, without asking litestream to sync."""
+
+    def close(self) -> None:
+        """Remove what `config_section` made."""
+
+
+def observer_for(ls: Litestream, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> Observer:
+    """The socket on litestream 0.5.9 and later, the debug log before."""
+    if ls.version >= SOCKET_SINCE:
+        return SocketObserver(contexts, tracker)
+    return LogObserver(tracker)
+
+
+class LogObserver:
+    """Positions read from litestream's debug log."""
+
+    log_level = "debug"
+
+    def __init__(self, tracker: SyncTracker) -> None:
+        self.tracker = tracker
+
+    def config_section(self) -> str:
+        return ""
+
+    def before_run(self) -> None:
+        pass
+
+    def poll(self) -> None:
+        pass
+
+    def wait_ready(self, since: float, timeout: float) -> bool:
+        return self.tracker.wait(since=since, timeout=timeout)
+
+    def wait_for_sync(self, last_commit: float, timeout: float) -> bool:
+        return self.tracker.wait(since=last_commit, timeout=timeout, stop_on_error=False)
+
+    def final_sync(self, seconds: float) -> str | None:
+        return None  # litestream's shutdown sync and its log are the evidence on this line
+
+    def health(self, running: bool) -> list[DatabaseHealth]:
+        states: list[DatabaseHealth] = []
+        for db in self.tracker.snapshot():
+            since = _seconds_since(db.synced_at)
+            if db.in_sync:
+                states.append(CaughtUp(path=db.path, txid=db.db_position, seconds_since_sync=since))
+            elif self.tracker.named_error:
+                states.append(
+                    Failing(
+                        path=db.path,
+                        error=self.tracker.named_error,
+                        local_txid=db.db_position,
+                        replica_txid=db.replica_position,
+                        seconds_since_sync=since,
+                    )
+                )
+            elif db.db_position is None:
+                reason = "litestream is not running" if not running else "litestream has not reported it yet"
+                states.append(Unknown(path=db.path, reason=reason))
+            else:
+                states.append(
+                    Behind(
+                        path=db.path,
+                        local_txid=db.db_position,
+                        replica_txid=db.replica_position,
+                        seconds_since_sync=since,
+                        error=self.tracker.last_error,
+                    )
+                )
+        return states
+
+    def close(self) -> None:
+        pass
+
+
+class SocketObserver:
+    """Facts asked of litestream's control socket, at a private path."""
+
+    log_level = "info"
+
+    def __init__(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> None:
+        self.tracker = tracker
+        self._contexts = dict(contexts)
+        self._seen: dict[Path, deque[tuple[float, int]]] = {db: deque(maxlen=_KEPT) for db in contexts}
+        self._lock = threading.Lock()
+        self._private: Path | None = None  # the socket's private folder, made at the first run
+        self.client = ControlClient(Path("/nonexistent/pylts/control.sock"))  # until then, a path nothing serves
+
+    @property
+    def socket_path(self) -> Path:
+        return self.client.path
+
+    def config_section(self) -> str:
+        return f"socket:\n  enabled: true\n  path: {json.dumps(str(self.socket_path))}\n"
+
+    def before_run(self) -> None:
+        """A private folder for the socket at the first run; a socket left by a killed litestream removed."""
+        if self._private is None:
+            self.client = ControlClient(private_socket_path(next(iter(self._contexts))))
+            self._private = self.socket_path.parent
+        self.socket_path.unlink(missing_ok=True)
+
+    def poll(self) -> None:
+        """Each database's position now, and what the replica held at its last successful sync.
+
+        ``/list`` says when the replica last synced; the replica then held at least the
+        position read at least `REPLICA_SYNC_MARGIN` s before (a sync sends what was
+        captured when it began). That position, and the time it was read, go to the tracker:
+        a replica that stops syncing stops reporting, which is what the watchdog looks for.
+        """
+        asked = time.monotonic()
+        try:
+            local = {db: self.client.txid(db, seconds=CONTROL_ANSWER_SECONDS) for db in self._contexts}
+            listing = self.client.listing(seconds=CONTROL_ANSWER_SECONDS)
+        except ControlSocketError:
+            return
+        with self._lock:  # the supervisor's thread and callers of health() both poll
+            for db, txid in local.items():
+                self._seen[db].append((asked, txid))
+                listed = listing.get(db)
+                if listed is not None and listed.last_sync_at is not None:
+                    self._replica_synced(db, _monotonic(listed.last_sync_at))
+
+    def _replica_synced(self, db: Path, synced: float) -> None:
+        held = [(seen, txid) for seen, txid in self._seen[db] if seen <= synced - REPLICA_SYNC_MARGIN]
+        if held:
+            seen, txid = held[-1]
+            position = _position(txid)
+            self.tracker.report(db, position, position, seen)
+
+    def _confirm(self, db: Path, seconds: float) -> str | None:
+        """One ``POST /sync`` of ``db``: None once the replica holds it all, else why not."""
+        asked = time.monotonic()
+        try:
+            result = self.client.sync(db, seconds=seconds)
+        except ControlSocketError as exc:
+            return str(exc)
+        self.tracker.report(db, _position(result.txid), _position(result.replicated_txid), asked)
+        if result.confirmed:
+            return None
+        return f"the replica of {db.name} holds {result.replicated_txid}, the database is at {result.txid}"
+
+    def _confirm_all(self, deadline: Deadline, *, slice_seconds: float | None = None) -> str | None:
+        """Confirm every database before ``deadline``, retrying while litestream (re)starts; why not, or None."""
+        pending = list(self._contexts)
+        reason = "no answer yet"
+        while pending:
+            left = deadline.remaining()
+            if left <= 0 or (slice_seconds is not None and self.tracker.named_error):
+                names = ", ".join(db.name for db in pending)
+                return f"litestream did not confirm a sync of {names} within {deadline.seconds:.3g} s: {reason}"
+            failure = self._confirm(pending[0], min(left, slice_seconds or left))
+            if failure is None:
+                pending.pop(0)
+            else:
+                reason = failure
+                time.sleep(min(_RETRY, max(deadline.remaining(), 0.0)))
+        return None
+
+    def wait_ready(self, since: float, timeout: float) -> bool:
+        return self._confirm_all(Deadline(max(timeout, 0.001)), slice_seconds=READY_SYNC_SLICE_SECONDS) is None
+
+    def wait_for_sync(self, last_commit: float, timeout: float) -> bool:
+        return self._confirm_all(Deadline(timeout)) is None
+
+    def final_sync(self, seconds: float) -> str | None:
+        return self._confirm_all(Deadline(seconds))
+
+    def health(self, running: bool) -> list[DatabaseHealth]:
+        """From ``/txid``, ``/debug/sync-status`` and ``/list``; never ``POST /sync`` (it queues behind a hung one)."""
+        if not running:
+            return [Unknown(path=db, reason="litestream is not running") for db in self._contexts]
+        self.poll()
+        try:
+            statuses = self.client.sync_status(seconds=CONTROL_ANSWER_SECONDS)
+            listing = self.client.listing(seconds=CONTROL_ANSWER_SECONDS)
+            local = {db: self.client.txid(db, seconds=CONTROL_ANSWER_SECONDS) for db in self._contexts}
+        except ControlSocketError as exc:
+            return [Unknown(path=db, reason=str(exc)) for db in self._contexts]
+        return [self._health(db, local[db], statuses.get(db), listing.get(db)) for db in self._contexts]
+
+    def _health(self, db: Path, txid: int, status: SyncStatus | None, listed: Listed | None) -> DatabaseHealth:
+        if status is None or listed is None:
+            return Unknown(path=db, reason="litestream does not list this database")
+        since = _seconds_since(listed.last_sync_at)
+        replica = self.tracker.replica_position(db)
+        here, there = str(_position(txid)), None if replica is None else str(replica)
+        if status.error:
+            return Failing(path=db, error=status.error, local_txid=here, replica_txid=there, seconds_since_sync=since)
+        if replica is not None and replica.covers(_position(txid)):
+            return CaughtUp(path=db, txid=here, seconds_since_sync=since)
+        error = self._why_behind(db, since) or self.tracker.last_error
+        return Behind(path=db, local_txid=here, replica_txid=there, seconds_since_sync=since, error=error)
+
+    def _why_behind(self, db: Path, since: float | None) -> str | None:
+        """When the replica has not synced for `SLOW_SYNC_SECONDS`: that, and whether the store answers."""
+        if since is not None and since < SLOW_SYNC_SECONDS:
+            return None
+        ctx = self._contexts[db]
+        host, port = ctx.replica.address()
+        store = (
+            "the store answers" if ctx.store_answers(ANSWER_SECONDS) else f"the store at {host}:{port} does not answer"
+        )
+        last = "no sync yet" if since is None else f"no successful sync for {since:.0f} s"
+        return f"{last}; {store}"
+
+    def close(self) -> None:
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private = None
+
+
+def _seconds_since(moment: datetime | None) -> float | None:
+    return None if moment is None else max((datetime.now(timezone.utc) - moment).total_seconds(), 0.0)
+
+
+def _position(txid: int) -> Position:
+    return Position.parse(f"{txid:016x}")
+
+
+def _monotonic(moment: datetime) -> float:
+    """``time.monotonic()`` of a wall-clock moment in the recent past."""
+    return time.monotonic() - max((datetime.now(timezone.utc) - moment).total_seconds(), 0.0)
