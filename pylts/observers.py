@@ -26,8 +26,10 @@ from typing import Protocol
 from .binary import Litestream, Version
 from .context import RunContext
 from .control import ControlClient, ControlSocketError, Listed, SyncStatus, private_socket_path
+from .errors import EndpointUnreachable
 from .events import Position, SyncTracker
 from .health import Behind, CaughtUp, DatabaseHealth, Failing, Unknown
+from .output import error_class
 from .runner import Deadline
 from .timing import (
     ANSWER_SECONDS,
@@ -78,7 +80,7 @@ def observer_for(ls: Litestream, contexts: Mapping[Path, RunContext], tracker: S
     """The socket on litestream 0.5.9 and later, the debug log before."""
     if ls.version >= SOCKET_SINCE:
         return SocketObserver(contexts, tracker)
-    return LogObserver(tracker)
+    return LogObserver(contexts, tracker)
 
 
 class LogObserver:
@@ -86,8 +88,9 @@ class LogObserver:
 
     log_level = "debug"
 
-    def __init__(self, tracker: SyncTracker) -> None:
+    def __init__(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> None:
         self.tracker = tracker
+        self._contexts = dict(contexts)
 
     def config_section(self) -> str:
         return ""
@@ -113,11 +116,11 @@ class LogObserver:
             since = _seconds_since(db.synced_at)
             if db.in_sync:
                 states.append(CaughtUp(path=db.path, txid=db.db_position, seconds_since_sync=since))
-            elif self.tracker.named_error:
+            elif _named_error(self.tracker):
                 states.append(
                     Failing(
                         path=db.path,
-                        error=self.tracker.named_error,
+                        error=_named_error(self.tracker) or "",
                         local_txid=db.db_position,
                         replica_txid=db.replica_position,
                         seconds_since_sync=since,
@@ -127,13 +130,14 @@ class LogObserver:
                 reason = "litestream is not running" if not running else "litestream has not reported it yet"
                 states.append(Unknown(path=db.path, reason=reason))
             else:
+                error = _why_behind(self._contexts[db.path], since) or self.tracker.last_error
                 states.append(
                     Behind(
                         path=db.path,
                         local_txid=db.db_position,
                         replica_txid=db.replica_position,
                         seconds_since_sync=since,
-                        error=self.tracker.last_error,
+                        error=error,
                     )
                 )
         return states
@@ -254,29 +258,38 @@ class SocketObserver:
         since = _seconds_since(listed.last_sync_at)
         replica = self.tracker.replica_position(db)
         here, there = str(_position(txid)), None if replica is None else str(replica)
-        if status.error:
-            return Failing(path=db, error=status.error, local_txid=here, replica_txid=there, seconds_since_sync=since)
-        if replica is not None and replica.covers(_position(txid)):
+        if replica is not None and replica.covers(_position(txid)) and not status.error:
             return CaughtUp(path=db, txid=here, seconds_since_sync=since)
-        error = self._why_behind(db, since) or self.tracker.last_error
+        failure = status.error or _named_error(self.tracker)
+        if failure:
+            return Failing(path=db, error=failure, local_txid=here, replica_txid=there, seconds_since_sync=since)
+        error = _why_behind(self._contexts[db], since) or self.tracker.last_error
         return Behind(path=db, local_txid=here, replica_txid=there, seconds_since_sync=since, error=error)
-
-    def _why_behind(self, db: Path, since: float | None) -> str | None:
-        """When the replica has not synced for `SLOW_SYNC_SECONDS`: that, and whether the store answers."""
-        if since is not None and since < SLOW_SYNC_SECONDS:
-            return None
-        ctx = self._contexts[db]
-        host, port = ctx.replica.address()
-        store = (
-            "the store answers" if ctx.store_answers(ANSWER_SECONDS) else f"the store at {host}:{port} does not answer"
-        )
-        last = "no sync yet" if since is None else f"no successful sync for {since:.0f} s"
-        return f"{last}; {store}"
 
     def close(self) -> None:
         if self._private is not None:
             shutil.rmtree(self._private, ignore_errors=True)
             self._private = None
+
+
+def _named_error(tracker: SyncTracker) -> str | None:
+    """litestream's last error if it names a cause retrying will not cure (bucket, credentials...), with no recovery.
+
+    An unreachable store is not one: the replica is behind, and litestream catches up once it answers.
+    """
+    error = tracker.last_error
+    cause = error_class(error) if error else None
+    return error if cause is not None and cause is not EndpointUnreachable else None
+
+
+def _why_behind(ctx: RunContext, since: float | None) -> str | None:
+    """When the replica has not synced for `SLOW_SYNC_SECONDS`: that, and whether the store answers."""
+    if since is not None and since < SLOW_SYNC_SECONDS:
+        return None
+    host, port = ctx.replica.address()
+    store = "the store answers" if ctx.store_answers(ANSWER_SECONDS) else f"the store at {host}:{port} does not answer"
+    last = "no successful sync yet" if since is None else f"no successful sync for {since:.0f} s"
+    return f"{last}; {store}"
 
 
 def _seconds_since(moment: datetime | None) -> float | None:
