@@ -42,7 +42,7 @@ from .timing import (
 #: The first litestream with a control socket.
 SOCKET_SINCE = Version(0, 5, 9)
 _RETRY = 0.1
-_KEPT = 120  # positions read (one a second) kept to match against the replica's last sync
+_KEPT = 120  # local syncs seen (about one a second), kept to match against the replica's last sync
 
 
 class Observer(Protocol):
@@ -154,7 +154,7 @@ class SocketObserver:
     def __init__(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> None:
         self.tracker = tracker
         self._contexts = dict(contexts)
-        self._seen: dict[Path, deque[tuple[float, int]]] = {db: deque(maxlen=_KEPT) for db in contexts}
+        self._read: dict[Path, deque[tuple[float, int]]] = {db: deque(maxlen=_KEPT) for db in contexts}
         self._lock = threading.Lock()
         self._private: Path | None = None  # the socket's private folder, made at the first run
         self.client = ControlClient(Path("/nonexistent/pylts/control.sock"))  # until then, a path nothing serves
@@ -174,32 +174,33 @@ class SocketObserver:
         self.socket_path.unlink(missing_ok=True)
 
     def poll(self) -> None:
-        """Each database's position now, and what the replica held at its last successful sync.
+        """What the replica held at its last successful sync, from the local syncs before it.
 
-        ``/list`` says when the replica last synced; the replica then held at least the
-        position read at least `REPLICA_SYNC_MARGIN` s before (a sync sends what was
-        captured when it began). That position, and the time it was read, go to the tracker:
+        ``/debug/sync-status`` shows litestream's local sync (WAL to LTX, once a second): one
+        that began at S had read every commit made before S, up to its ``txid``. ``/list``
+        says when the replica last synced (T); it then held what a local sync that began at
+        least `REPLICA_SYNC_MARGIN` before T had read. That position, and S, go to the tracker:
         a replica that stops syncing stops reporting, which is what the watchdog looks for.
         """
-        asked = time.monotonic()
         try:
-            local = {db: self.client.txid(db, seconds=CONTROL_ANSWER_SECONDS) for db in self._contexts}
+            statuses = self.client.sync_status(seconds=CONTROL_ANSWER_SECONDS)
             listing = self.client.listing(seconds=CONTROL_ANSWER_SECONDS)
         except ControlSocketError:
             return
         with self._lock:  # the supervisor's thread and callers of health() both poll
-            for db, txid in local.items():
-                self._seen[db].append((asked, txid))
-                listed = listing.get(db)
+            for db in self._contexts:
+                status, listed = statuses.get(db), listing.get(db)
+                if status is not None and status.started_at is not None and not status.active and not status.error:
+                    self._read[db].append((_monotonic(status.started_at), status.txid))
                 if listed is not None and listed.last_sync_at is not None:
                     self._replica_synced(db, _monotonic(listed.last_sync_at))
 
     def _replica_synced(self, db: Path, synced: float) -> None:
-        held = [(seen, txid) for seen, txid in self._seen[db] if seen <= synced - REPLICA_SYNC_MARGIN]
+        held = [(began, txid) for began, txid in self._read[db] if began <= synced - REPLICA_SYNC_MARGIN]
         if held:
-            seen, txid = held[-1]
+            began, txid = held[-1]
             position = _position(txid)
-            self.tracker.report(db, position, position, seen)
+            self.tracker.report(db, position, position, began)
 
     def _confirm(self, db: Path, seconds: float) -> str | None:
         """One ``POST /sync`` of ``db``: None once the replica holds it all, else why not."""

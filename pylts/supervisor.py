@@ -50,6 +50,7 @@ from .timing import (
     FAILED_START_STOP_GRACE,
     FIRST_BACKOFF,
     MAX_BACKOFF,
+    MTIME_GRANULARITY,
     PROBE_SECONDS,
     READY_BASE_SECONDS,
     REPLICATING_WAIT_SECONDS,
@@ -463,10 +464,15 @@ class Replicator:
 
     @staticmethod
     def _commit_time(db: Path) -> float:
-        """``time.monotonic()`` of the newest commit to ``db`` (each commit appends to its WAL)."""
+        """``time.monotonic()`` of the newest commit to ``db`` (each commit appends to its WAL), at the latest.
+
+        A file's time comes from the kernel's coarse clock, up to a tick before the write:
+        `MTIME_GRANULARITY` is added, or a commit looks older than a sync that began after it.
+        """
         for path in (sqlite_files.wal_path(db), db):
             with contextlib.suppress(FileNotFoundError):
-                return time.monotonic() - max(time.time() - path.stat().st_mtime, 0.0)
+                age = time.time() - path.stat().st_mtime - MTIME_GRANULARITY
+                return time.monotonic() - max(age, 0.0)
         return 0.0
 
 

@@ -99,6 +99,8 @@ FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 #: A litestream that ran this long before it exited was healthy: the backoff starts again from the first wait.
 BACKOFF_RESET_SECONDS = 60.0
+#: How far a file's modification time may lag the write: Linux stamps it from a clock that ticks every 1-10 ms.
+MTIME_GRANULARITY = 0.02
 #: How often the watchdog looks for a stall.
 WATCHDOG_INTERVAL = 1.0
 #: How often the supervisor looks whether litestream exited or a stop was asked for.
@@ -112,8 +114,8 @@ CONTROL_ANSWER_SECONDS = 2.0
 READY_SYNC_SLICE_SECONDS = 2.0
 #: A replica with no successful sync for this long (litestream syncs every second) makes ``health()`` ask the store.
 SLOW_SYNC_SECONDS = 3.0
-#: A replica that synced at T holds what was read locally at T minus this: a sync sends what it found when it began.
-REPLICA_SYNC_MARGIN = 1.0
+#: A replica that synced at T holds what a local sync begun this long before T read (local syncs take milliseconds).
+REPLICA_SYNC_MARGIN = 0.1
 
 # -- local SQLite locks ---------------------------------------------------------------------------
 
