@@ -393,12 +393,12 @@ class Replicator:
             self._thread.join(timeout=2 * self._stop_timeout + 30)  # the last confirmed sync, then the shutdown sync
         self._config_path.unlink(missing_ok=True)
         self._observer.close()
+        if self._final_failure:  # the socket's answer to the last sync asked before SIGTERM: a fact
+            return self._final_failure
         if self._tracker.shutdown_error:
             return self._tracker.shutdown_error
         if self._exit_code not in (0, None):
             return f"litestream exited with {self._exit_code}: {self._printed_error()}"
-        if self._final_failure:
-            return self._final_failure
         behind = [str(db.path) for db in self._tracker.snapshot() if not db.in_sync]
         return f"the replica of {', '.join(behind)} was behind when litestream stopped" if behind else None
 

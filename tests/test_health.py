@@ -148,6 +148,24 @@ def test_each_database_is_watched_at_its_own_endpoint(local_s3: LocalS3, bucket:
     assert "b.db not in sync" in (status.last_error or "") and "does not answer" in (status.last_error or "")
 
 
+@pytest.mark.integration
+def test_on_05_the_final_sync_is_the_sockets_answer(local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
+    """The store is gone when the app stops: FinalSyncFailed says the socket's last sync was not confirmed."""
+    cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=find_executable())
+    write_rows(cfg.dbpath, 5)
+    started = time.monotonic()
+    try:
+        with (
+            pytest.raises(FinalSyncFailed, match=r"litestream did not confirm a sync of app\.db within 3 s"),
+            cfg.replicating(stop_timeout=3),
+        ):
+            write_rows(cfg.dbpath, 5, start=5)
+            local_s3.stop()
+    finally:
+        local_s3.start()
+    assert time.monotonic() - started < 3 + 3 + 5 + 10  # the socket's sync, litestream's own, its margin, the start
+
+
 @pytest.fixture
 def silent_socket(tmp_path: Path) -> Iterator[Path]:
     """A Unix socket that accepts connections and never answers, like a control socket behind a hung sync."""
