@@ -64,9 +64,7 @@ class SyncStatus(_Reply):
 
     path: Path
     active: bool
-    operation: str = ""
     started_at: datetime | None = None
-    elapsed_seconds: float = 0.0
     txid: int = 0
     error: str | None = None
 

@@ -183,10 +183,17 @@ class SocketObserver:
         a replica that stops syncing stops reporting, which is what the watchdog looks for.
         """
         try:
-            statuses = self.client.sync_status(seconds=CONTROL_ANSWER_SECONDS)
-            listing = self.client.listing(seconds=CONTROL_ANSWER_SECONDS)
+            statuses, listing = self._ask()
         except ControlSocketError:
             return
+        self._learn(statuses, listing)
+
+    def _ask(self) -> tuple[dict[Path, SyncStatus], dict[Path, Listed]]:
+        return self.client.sync_status(seconds=CONTROL_ANSWER_SECONDS), self.client.listing(
+            seconds=CONTROL_ANSWER_SECONDS
+        )
+
+    def _learn(self, statuses: Mapping[Path, SyncStatus], listing: Mapping[Path, Listed]) -> None:
         with self._lock:  # the supervisor's thread and callers of health() both poll
             for db in self._contexts:
                 status, listed = statuses.get(db), listing.get(db)
@@ -214,16 +221,20 @@ class SocketObserver:
             return None
         return f"the replica of {db.name} holds {result.replicated_txid}, the database is at {result.txid}"
 
-    def _confirm_all(self, deadline: Deadline, *, slice_seconds: float | None = None) -> str | None:
-        """Confirm every database before ``deadline``, retrying while litestream (re)starts; why not, or None."""
+    def _confirm_all(self, deadline: Deadline, *, starting: bool = False) -> str | None:
+        """Confirm every database before ``deadline``, retrying while litestream (re)starts; why not, or None.
+
+        While ``starting``, each sync is asked for `READY_SYNC_SLICE_SECONDS` at a time, so an
+        error named in the log (a missing bucket) ends the wait at once.
+        """
         pending = list(self._contexts)
         reason = "no answer yet"
         while pending:
             left = deadline.remaining()
-            if left <= 0 or (slice_seconds is not None and self.tracker.named_error):
+            if left <= 0 or (starting and self.tracker.named_error):
                 names = ", ".join(db.name for db in pending)
                 return f"litestream did not confirm a sync of {names} within {deadline.seconds:.3g} s: {reason}"
-            failure = self._confirm(pending[0], min(left, slice_seconds or left))
+            failure = self._confirm(pending[0], min(left, READY_SYNC_SLICE_SECONDS) if starting else left)
             if failure is None:
                 pending.pop(0)
             else:
@@ -232,7 +243,7 @@ class SocketObserver:
         return None
 
     def wait_ready(self, since: float, timeout: float) -> bool:
-        return self._confirm_all(Deadline(max(timeout, 0.001)), slice_seconds=READY_SYNC_SLICE_SECONDS) is None
+        return self._confirm_all(Deadline(max(timeout, 0.001)), starting=True) is None
 
     def wait_for_sync(self, last_commit: float, timeout: float) -> bool:
         return self._confirm_all(Deadline(timeout)) is None
@@ -244,13 +255,12 @@ class SocketObserver:
         """From ``/txid``, ``/debug/sync-status`` and ``/list``; never ``POST /sync`` (it queues behind a hung one)."""
         if not running:
             return [Unknown(path=db, reason="litestream is not running") for db in self._contexts]
-        self.poll()
         try:
-            statuses = self.client.sync_status(seconds=CONTROL_ANSWER_SECONDS)
-            listing = self.client.listing(seconds=CONTROL_ANSWER_SECONDS)
+            statuses, listing = self._ask()
             local = {db: self.client.txid(db, seconds=CONTROL_ANSWER_SECONDS) for db in self._contexts}
         except ControlSocketError as exc:
             return [Unknown(path=db, reason=str(exc)) for db in self._contexts]
+        self._learn(statuses, listing)
         return [self._health(db, local[db], statuses.get(db), listing.get(db)) for db in self._contexts]
 
     def _health(self, db: Path, txid: int, status: SyncStatus | None, listed: Listed | None) -> DatabaseHealth:
