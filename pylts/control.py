@@ -1,8 +1,9 @@
 """litestream 0.5's control socket: HTTP over a Unix socket, with a client-side deadline on every call.
 
 The supervisor's litestream listens at a private path (`private_socket_path`). What it
-answers is read into typed models. Every call ends by its deadline: ``POST /sync`` was
-measured still waiting 8 s after its own 3 s timeout while the store was down.
+answers is read into typed models. Every call ends by its deadline: ``POST /sync`` (which pylts
+does not use: see `pylts.observers`) was measured still waiting 8 s after its own 3 s timeout
+while the store was down, and a socket can always stop answering.
 
 >>> client = ControlClient(Path("/nonexistent/control.sock"))
 >>> client.txid(Path("/data/app.db"), seconds=0.5)
@@ -20,7 +21,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -37,22 +38,6 @@ class ControlSocketError(PyltsError):
 
 class _Reply(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class SyncResult(_Reply):
-    """``POST /sync`` with ``wait``: the database's position and what the replica holds.
-
-    ``status`` is ``synced``, or ``no_change`` when there was nothing new to send (measured on 0.5.17).
-    """
-
-    status: str
-    txid: int
-    replicated_txid: int
-
-    @property
-    def confirmed(self) -> bool:
-        """Whether the replica holds everything litestream had captured of the database."""
-        return self.status in ("synced", "no_change") and self.replicated_txid >= self.txid
 
 
 class SyncStatus(_Reply):
@@ -111,33 +96,24 @@ class ControlClient:
 
     def txid(self, db: Path, *, seconds: float) -> int:
         """The database's local position (``GET /txid``)."""
-        return self._call("GET", f"/txid?path={quote(str(db), safe='/')}", None, seconds, _Txid).txid
+        return self._get(f"/txid?path={quote(str(db), safe='/')}", seconds, _Txid).txid
 
     def sync_status(self, *, seconds: float) -> dict[Path, SyncStatus]:
         """Each database's current or last operation, with its error (``GET /debug/sync-status``)."""
-        reply = self._call("GET", "/debug/sync-status", None, seconds, _SyncStatuses)
+        reply = self._get("/debug/sync-status", seconds, _SyncStatuses)
         return {entry.path: entry for entry in reply.databases}
 
     def listing(self, *, seconds: float) -> dict[Path, Listed]:
         """Each database's status and last successful sync (``GET /list``)."""
-        reply = self._call("GET", "/list", None, seconds, _Listing)
+        reply = self._get("/list", seconds, _Listing)
         return {entry.path: entry for entry in reply.databases}
 
-    def sync(self, db: Path, *, seconds: float) -> SyncResult:
-        """Sync ``db`` now and wait until the replica holds it (``POST /sync``), within ``seconds``."""
-        wait = max(round(seconds - 0.5), 1)  # litestream's own timeout, whole seconds, inside the client's
-        body = {"path": str(db), "wait": True, "timeout": wait}
-        return self._call("POST", "/sync", body, seconds, SyncResult)
-
-    def _call(
-        self, method: str, target: str, body: dict[str, Any] | None, seconds: float, model: type[_Model]
-    ) -> _Model:
+    def _get(self, target: str, seconds: float, model: type[_Model]) -> _Model:
         """One request that ends within ``seconds``: the socket's timeout is the time left at each step."""
         end = time.monotonic() + seconds
         connection = _UnixConnection(self.path, max(seconds, 0.001))
         try:
-            payload = None if body is None else json.dumps(body)
-            connection.request(method, target, body=payload, headers={"Content-Type": "application/json"})
+            connection.request("GET", target)
             if connection.sock is not None:
                 connection.sock.settimeout(max(end - time.monotonic(), 0.001))
             response = connection.getresponse()
@@ -155,13 +131,11 @@ class ControlClient:
             reply = None
         if response.status != 200:
             error = reply.get("error") if isinstance(reply, dict) else text.strip()
-            raise ControlSocketError(f"litestream's control socket answered {method} {target}: {error}")
+            raise ControlSocketError(f"litestream's control socket answered GET {target}: {error}")
         try:
             return model.model_validate(reply)
         except ValidationError:
-            raise ControlSocketError(
-                f"litestream's control socket answered {method} {target} with {text[:200]!r}"
-            ) from None
+            raise ControlSocketError(f"litestream's control socket answered GET {target} with {text[:200]!r}") from None
 
 
 def private_socket_path(db: Path) -> Path:

@@ -111,8 +111,6 @@ SUPERVISOR_POLL = 0.2
 
 #: Client deadline of a question to the control socket: it answers in milliseconds, even while a sync hangs.
 CONTROL_ANSWER_SECONDS = 2.0
-#: Longest ``POST /sync`` while starting: short, so an error named in the log ends the wait (a sync can hang).
-READY_SYNC_SLICE_SECONDS = 2.0
 #: A replica with no successful sync for this long (litestream syncs every second) makes ``health()`` ask the store.
 SLOW_SYNC_SECONDS = 3.0
 #: A replica that synced at T holds what a local sync begun this long before T read (local syncs take milliseconds).

@@ -196,12 +196,11 @@ def silent_socket(tmp_path: Path) -> Iterator[Path]:
 @pytest.mark.parametrize(
     "call",
     [
-        lambda client: client.sync(Path("/data/app.db"), seconds=1.5),
         lambda client: client.txid(Path("/data/app.db"), seconds=1.5),
         lambda client: client.listing(seconds=1.5),
         lambda client: client.sync_status(seconds=1.5),
     ],
-    ids=["sync", "txid", "list", "sync-status"],
+    ids=["txid", "list", "sync-status"],
 )
 def test_every_control_call_keeps_its_deadline(silent_socket: Path, call: Callable[[ControlClient], object]) -> None:
     started = time.monotonic()
