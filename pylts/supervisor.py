@@ -359,8 +359,8 @@ class Replicator:
     def stop(self) -> None:
         """Stop litestream after its final sync; raise ``FinalSyncFailed`` if the sync failed.
 
-        On litestream 0.5.9+ a last sync is asked of its control socket before SIGTERM, and
-        one it did not confirm within ``stop_timeout`` is the failure reported. On litestream
+        On litestream 0.5.9+ its control socket must first show a sync of everything committed
+        before the stop (within ``stop_timeout``); one it did not show is the failure reported. On litestream
         0.5 one more one-shot sync (``replicate -once``) follows, and the
         replica itself is asked (one listing per database) whether it holds everything:
         what litestream last reported is not proof (a litestream restarted by the watchdog
