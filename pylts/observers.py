@@ -39,6 +39,7 @@ from .runner import Deadline
 from .timing import (
     ANSWER_SECONDS,
     CONTROL_ANSWER_SECONDS,
+    MTIME_GRANULARITY,
     REPLICA_SYNC_MARGIN,
     SLOW_SYNC_SECONDS,
 )
@@ -54,6 +55,8 @@ class Observer(Protocol):
 
     tracker: SyncTracker
     log_level: str
+    #: Seconds added to a WAL's modification time to get the latest time of its last commit.
+    commit_slack: float
 
     def config_section(self) -> str:
         """Lines to add to litestream's config (e.g. its control socket)."""
@@ -91,6 +94,7 @@ class LogObserver:
     """Positions read from litestream's debug log."""
 
     log_level = "debug"
+    commit_slack = 0.0  # litestream 0.3 writes the database itself at start and reports right after
 
     def __init__(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> None:
         self.tracker = tracker
@@ -154,6 +158,7 @@ class SocketObserver:
     """Facts asked of litestream's control socket, at a private path."""
 
     log_level = "info"
+    commit_slack = MTIME_GRANULARITY  # a local sync that began 3 ms after a stamped commit had missed it
 
     def __init__(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> None:
         self.tracker = tracker

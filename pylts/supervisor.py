@@ -50,7 +50,6 @@ from .timing import (
     FAILED_START_STOP_GRACE,
     FIRST_BACKOFF,
     MAX_BACKOFF,
-    MTIME_GRANULARITY,
     PROBE_SECONDS,
     READY_BASE_SECONDS,
     REPLICATING_WAIT_SECONDS,
@@ -326,9 +325,9 @@ class Replicator:
         next_check = time.monotonic() + WATCHDOG_INTERVAL
         while proc.returncode is None and not self._stopping.is_set():
             self._stopping.wait(SUPERVISOR_POLL)
+            self._observer.poll()  # often: the lag it shows is at most this much older than litestream's
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + WATCHDOG_INTERVAL
-                self._observer.poll()
                 stuck = self._stuck(proc.started_at)
                 if stuck:
                     return stuck
@@ -464,16 +463,16 @@ class Replicator:
         last_commit = max(self._commit_time(db) for db in self._dbs)
         return self._observer.wait_for_sync(last_commit, seconds)
 
-    @staticmethod
-    def _commit_time(db: Path) -> float:
+    def _commit_time(self, db: Path) -> float:
         """``time.monotonic()`` of the newest commit to ``db`` (each commit appends to its WAL), at the latest.
 
         A file's time comes from the kernel's coarse clock, up to a tick before the write:
-        `MTIME_GRANULARITY` is added, or a commit looks older than a sync that began after it.
+        the observer's ``commit_slack`` is added where a commit must not look older than a
+        sync that began after it.
         """
         for path in (sqlite_files.wal_path(db), db):
             with contextlib.suppress(FileNotFoundError):
-                age = time.time() - path.stat().st_mtime - MTIME_GRANULARITY
+                age = time.time() - path.stat().st_mtime - self._observer.commit_slack
                 return time.monotonic() - max(age, 0.0)
         return 0.0
 
