@@ -214,6 +214,25 @@ class SyncTracker:
             if state.pending_since is not None and state.pending_since < state.db_seen:
                 state.pending_since = None
 
+    def report(self, db: Path, position: Position, replica: Position | None, seen: float) -> None:
+        """Take a report from elsewhere than the log (litestream 0.5's control socket) into account.
+
+        ``position`` is the database's position as of ``seen`` (``time.monotonic()``), ``replica``
+        a position the replica is known to hold (None: nothing new about it).
+        """
+        with self._changed:
+            state = self._states[db]
+            if seen >= state.db_seen:
+                self._set_db(state, position, seen)
+            if replica is not None:
+                self._set_replica(state, replica)
+            self._changed.notify_all()
+
+    def replica_position(self, db: Path) -> Position | None:
+        """The newest position the replica of ``db`` is known to hold."""
+        with self._changed:
+            return self._states[db].replica
+
     def note_commit(self, db: Path, committed: float) -> None:
         """Learn that ``db`` was last committed to at ``committed`` (``time.monotonic()``)."""
         with self._changed:

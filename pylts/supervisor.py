@@ -26,6 +26,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -33,11 +34,13 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from . import sqlite_files
-from .boot import BootReport, ensure_restored
+from .boot import BootPolicy, BootReport, ensure_restored
 from .commands import config_option, config_yaml
 from .context import RunContext, write_private
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import DatabaseSync, SyncTracker
+from .health import DatabaseHealth
+from .observers import Observer
 from .output import error_from_text
 from .runner import Deadline, ManagedProcess
 from .timing import (
@@ -99,6 +102,24 @@ class ReplicationStatus(BaseModel):
         return all(db.in_sync for db in self.databases)
 
 
+@dataclass(frozen=True)
+class ReplicatedDatabase:
+    """What the supervisor needs of one database, built from its settings before replication starts."""
+
+    context: RunContext
+    boot_policy: BootPolicy = BootPolicy.REFUSE
+    ready_timeout: float | None = None
+
+    @classmethod
+    def from_config(cls, cfg: ConfigS3) -> ReplicatedDatabase:
+        """The run context and start options of ``cfg``."""
+        return cls(cfg._context(), cfg.boot_policy, cfg.ready_timeout)
+
+    @property
+    def db(self) -> Path:
+        return self.context.db
+
+
 class Replicator:
     """A supervised ``litestream replicate`` for one or more databases; use it as a context manager.
 
@@ -115,11 +136,14 @@ class Replicator:
     ``stop_timeout`` bounds the final sync at exit (litestream's
     ``shutdown-sync-timeout`` on 0.5). Databases replicated together share one
     litestream process, so they must share credentials.
+
+    On litestream 0.5.9 and later, what it knows comes from litestream's control socket
+    (`pylts.observers.SocketObserver`); before, from its debug log.
     """
 
     def __init__(
         self,
-        configs: Sequence[ConfigS3],
+        configs: Sequence[ConfigS3 | ReplicatedDatabase],
         *,
         ready_timeout: float | None = None,
         stop_timeout: float = STOP_TIMEOUT,
@@ -128,19 +152,22 @@ class Replicator:
     ) -> None:
         if not configs:
             raise InvalidArgument("Replicator needs at least one ConfigS3")
+        databases = [
+            cfg if isinstance(cfg, ReplicatedDatabase) else ReplicatedDatabase.from_config(cfg) for cfg in configs
+        ]
         if ready_timeout is None:
-            ready_timeout = max((cfg.ready_timeout for cfg in configs if cfg.ready_timeout is not None), default=None)
+            ready_timeout = max((db.ready_timeout for db in databases if db.ready_timeout is not None), default=None)
         self._ready_timeout = None if ready_timeout is None else Deadline(ready_timeout).seconds  # Deadline checks it
         self._stop_timeout = Deadline(stop_timeout).seconds
         self._stall_timeout = Deadline(stall_timeout).seconds
         self._max_backoff = max_backoff
-        contexts = [cfg._context() for cfg in configs]
-        self._ctx = _shared_context(contexts)
-        self._contexts = contexts
-        self._dbs = {ctx.db: ctx.replica for ctx in contexts}
+        self._ctx = _shared_context([db.context for db in databases])
+        self._databases = databases
+        self._contexts = {db.db: db.context for db in databases}
+        self._dbs = {db.db: db.context.replica for db in databases}
         self._tracker = SyncTracker(list(self._dbs), stall_timeout=self._stall_timeout)
-        self._configs = list(configs)
-        self._config_path = sqlite_files.replicate_config_path_for(contexts[0].db)
+        self._observer: Observer = self._ctx.line.observer(self._contexts, self._tracker)
+        self._config_path = sqlite_files.replicate_config_path_for(self._ctx.db)
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._locks = contextlib.ExitStack()
@@ -152,6 +179,7 @@ class Replicator:
         self._answering_since: float | None = None
         self._stop_grace: float | None = None
         self._boot_reports: list[BootReport] = []
+        self._final_failure: str | None = None
         self._argv = [str(self._ctx.litestream.path), "replicate", *config_option(self._config_path)]
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -170,10 +198,12 @@ class Replicator:
             for db in self._dbs:  # one replicator per database on this machine, until stop()
                 sqlite_files.make_folder(db.parent)
                 self._locks.enter_context(sqlite_files.replication_lock(db))
-            self._ctx.probe(deadline or Deadline(PROBE_SECONDS))
+            for ctx in self._contexts.values():  # each database's own endpoint
+                ctx.probe(deadline or Deadline(PROBE_SECONDS))
             self._prepare_databases(deadline)
         except BaseException:
             self._locks.close()
+            self._observer.close()
             raise
         # an explicit timeout keeps time for stopping; the automatic one grows with the databases
         wait = (
@@ -184,7 +214,7 @@ class Replicator:
         started = time.monotonic()
         self._thread = threading.Thread(target=self._supervise, name="pylts-replicator", daemon=True)
         self._thread.start()
-        if self._tracker.wait(since=started, timeout=wait):
+        if self._observer.wait_ready(started, wait):
             logger.info("replicating %s database(s) to their replicas", len(self._dbs))
             return self
         error = self._startup_error(wait)
@@ -197,13 +227,14 @@ class Replicator:
 
         The restore shares the start's deadline; without one each database gets ``RESTORE_TIMEOUT``.
         """
-        for cfg, ctx in zip(self._configs, self._contexts, strict=True):
+        for database in self._databases:
+            ctx = database.context
             restoring = deadline or Deadline(RESTORE_TIMEOUT)
             try:
-                report = ensure_restored(ctx, integrity_check="quick", deadline=restoring, policy=cfg.boot_policy)
+                report = ensure_restored(ctx, integrity_check="quick", deadline=restoring, policy=database.boot_policy)
             except LitestreamTimeout as exc:
                 raise LitestreamTimeout(
-                    f"replication did not start: restoring {ctx.db} from {cfg.s3} "
+                    f"replication did not start: restoring {ctx.db} from {ctx.replica.url()} "
                     f"did not finish within {restoring.seconds:.3g} s; {_RAISE_HINT}",
                     argv=exc.argv,
                     output=exc.output,
@@ -256,6 +287,7 @@ class Replicator:
                     if self._stopping.is_set():
                         if self._stop_grace is None:  # a final sync is due (a failed start has nothing to sync)
                             _wait_until_replicating(proc, self._tracker)  # a SIGTERM before that skips it
+                            self._final_failure = self._observer.final_sync(self._stop_timeout)
                         self._exit_code = proc.stop(self._stop_grace)
                         return
                     if stuck:
@@ -277,11 +309,12 @@ class Replicator:
         text = config_yaml(
             self._ctx.line,
             self._dbs,
-            log_level="debug",
+            log_level=self._observer.log_level,
             shutdown_sync_timeout=self._stop_timeout,
             tuning=self._ctx.tuning,  # shared by the databases (_shared_context)
         )
-        write_private(self._config_path, text)
+        self._observer.before_run()
+        write_private(self._config_path, self._observer.config_section() + text)
 
     def _count_restart(self, reason: str) -> None:
         self._restarts += 1
@@ -295,6 +328,7 @@ class Replicator:
         next_check = time.monotonic() + WATCHDOG_INTERVAL
         while proc.returncode is None and not self._stopping.is_set():
             self._stopping.wait(SUPERVISOR_POLL)
+            self._observer.poll()  # often: the lag it shows is at most this much older than litestream's
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + WATCHDOG_INTERVAL
                 stuck = self._stuck(proc.started_at)
@@ -315,7 +349,7 @@ class Replicator:
         for db, lag in self._tracker.behind(now).items():
             limit = self._stall_timeout + SECONDS_PER_MB * _file_size(sqlite_files.wal_path(db)) / _MB
             if lag > limit and now - max(started, self._tracker.reported_at(db)) > limit:
-                self._store_silent = not self._ctx.store_answers(ANSWER_SECONDS)
+                self._store_silent = not self._contexts[db].store_answers(ANSWER_SECONDS)
                 self._answering_since = None if self._store_silent else (self._answering_since or now)
                 if self._answering_since is not None and now - self._answering_since >= STORE_BACK_SECONDS:
                     self._answering_since = None
@@ -327,7 +361,9 @@ class Replicator:
     def stop(self) -> None:
         """Stop litestream after its final sync; raise ``FinalSyncFailed`` if the sync failed.
 
-        On litestream 0.5 one more one-shot sync (``replicate -once``) follows, and the
+        On litestream 0.5.9+ its control socket must first show a sync of everything committed
+        before the stop (within ``stop_timeout``); one it did not show is the failure reported. On litestream
+        0.5 one more one-shot sync (``replicate -once``) follows, and the
         replica itself is asked (one listing per database) whether it holds everything:
         what litestream last reported is not proof (a litestream restarted by the watchdog
         was measured missing its last 12-26 commits at its final sync; the one-shot sync
@@ -346,7 +382,7 @@ class Replicator:
         """litestream 0.5, once it stopped: a one-shot sync of each database, then the replica's word on it."""
         deadline = Deadline(STOP_CHECK_SECONDS)
         try:
-            reasons = [ctx.line.last_sync(ctx, deadline) for ctx in self._contexts]
+            reasons = [ctx.line.last_sync(ctx, deadline) for ctx in self._contexts.values()]
         except PyltsError as exc:
             return f"the one-shot sync after the final sync failed: {exc}"
         return "; ".join(reason for reason in reasons if reason) or None
@@ -356,8 +392,11 @@ class Replicator:
         self._stop_grace = grace
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=self._stop_timeout + 30)
+            self._thread.join(timeout=2 * self._stop_timeout + 30)  # the last confirmed sync, then the shutdown sync
         self._config_path.unlink(missing_ok=True)
+        self._observer.close()
+        if self._final_failure:  # the socket's answer to the last sync asked before SIGTERM: a fact
+            return self._final_failure
         if self._tracker.shutdown_error:
             return self._tracker.shutdown_error
         if self._exit_code not in (0, None):
@@ -404,22 +443,38 @@ class Replicator:
             databases=self._tracker.snapshot(),
         )
 
+    def health(self) -> list[DatabaseHealth]:
+        """Each database's state now: `CaughtUp`, `Behind`, `Failing` or `Unknown` (see `pylts.health`).
+
+        It never makes litestream sync (a sync can hang while the store is down), so it
+        answers within a few seconds; on litestream 0.5 from its control socket.
+        """
+        proc = self._proc
+        running = proc is not None and proc.returncode is None and not self._stopping.is_set()
+        return self._observer.health(running)
+
     def wait_for_sync(self, timeout: float = WAIT_FOR_SYNC_TIMEOUT) -> bool:
         """Wait until everything committed before this call is in the replica; False on timeout.
 
-        litestream reports positions only when a database changes, so the wait is
+        On litestream 0.5 the control socket is asked to sync and confirm. From the log
+        (0.3), where positions are reported only when a database changes, the wait is
         anchored at the last commit (the WAL's modification time), not at this call.
         """
         seconds = Deadline(timeout).seconds
         last_commit = max(self._commit_time(db) for db in self._dbs)
-        return self._tracker.wait(since=last_commit, timeout=seconds, stop_on_error=False)
+        return self._observer.wait_for_sync(last_commit, seconds)
 
-    @staticmethod
-    def _commit_time(db: Path) -> float:
-        """``time.monotonic()`` of the newest commit to ``db`` (each commit appends to its WAL)."""
+    def _commit_time(self, db: Path) -> float:
+        """``time.monotonic()`` of the newest commit to ``db`` (each commit appends to its WAL), at the latest.
+
+        A file's time comes from the kernel's coarse clock, up to a tick before the write:
+        the observer's ``commit_slack`` is added where a commit must not look older than a
+        sync that began after it.
+        """
         for path in (sqlite_files.wal_path(db), db):
             with contextlib.suppress(FileNotFoundError):
-                return time.monotonic() - max(time.time() - path.stat().st_mtime, 0.0)
+                age = time.time() - path.stat().st_mtime - self._observer.commit_slack
+                return time.monotonic() - max(age, 0.0)
         return 0.0
 
 

@@ -24,7 +24,8 @@ The rule (docs/time.md says the same, with examples):
    away. A call therefore ends at most `TIMEOUT_CLEANUP_SECONDS` after its deadline (``verify``
    also removes its sentinel row, waiting at most `BUSY_TIMEOUT` for SQLite's write lock).
 4. ``Replicator.stop()`` (the end of a ``with replicating()`` block) has no caller deadline:
-   litestream's final sync gets ``stop_timeout`` (plus `SHUTDOWN_MARGIN` to exit), then on
+   on litestream 0.5.9+ a last sync confirmed through the control socket gets ``stop_timeout``,
+   litestream's final sync then gets ``stop_timeout`` (plus `SHUTDOWN_MARGIN` to exit), then on
    litestream 0.5 the one-shot sync and the replica check get `STOP_CHECK_SECONDS`.
 
 ``pylts/guard.py`` keeps its own two constants: it runs as a standalone script (``python -I``)
@@ -99,10 +100,21 @@ FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 #: A litestream that ran this long before it exited was healthy: the backoff starts again from the first wait.
 BACKOFF_RESET_SECONDS = 60.0
+#: How far a file's modification time may lag the write: Linux stamps it from a clock that ticks every 1-10 ms.
+MTIME_GRANULARITY = 0.02
 #: How often the watchdog looks for a stall.
 WATCHDOG_INTERVAL = 1.0
 #: How often the supervisor looks whether litestream exited or a stop was asked for.
 SUPERVISOR_POLL = 0.2
+
+# -- litestream 0.5's control socket (pylts.control, pylts.observers) --------------------------------
+
+#: Client deadline of a question to the control socket: it answers in milliseconds, even while a sync hangs.
+CONTROL_ANSWER_SECONDS = 2.0
+#: A replica with no successful sync for this long (litestream syncs every second) makes ``health()`` ask the store.
+SLOW_SYNC_SECONDS = 3.0
+#: A replica that synced at T holds what a local sync begun this long before T read (local syncs take milliseconds).
+REPLICA_SYNC_MARGIN = 0.1
 
 # -- local SQLite locks ---------------------------------------------------------------------------
 

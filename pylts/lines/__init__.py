@@ -23,6 +23,8 @@ from ..errors import UnsupportedLitestreamVersion
 
 if TYPE_CHECKING:
     from ..context import RunContext
+    from ..events import SyncTracker
+    from ..observers import Observer
     from ..replica import S3Replica
     from ..reports import ReplicaContents
     from ..runner import Deadline
@@ -124,6 +126,10 @@ class Line(Protocol):
 
     def standing(self, local: str, replica: tuple[str, ...]) -> Standing:
         """Where the ``local`` position stands against the ``replica`` positions (newest first, not empty)."""
+        ...
+
+    def observer(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> Observer:
+        """How a running ``litestream replicate`` of ``contexts`` is observed (its socket, or its debug log)."""
         ...
 
     def restored_position(self, ctx: RunContext, deadline: Deadline) -> str | None:

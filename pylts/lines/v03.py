@@ -32,6 +32,7 @@ from ..commands import config_option, config_yaml, yaml_mapping
 from ..context import write_private
 from ..errors import BackupNotConfirmed, ReplicationError, RestoreError
 from ..events import SyncTracker
+from ..observers import LogObserver, Observer
 from ..output import raise_reported_error
 from ..replica import S3Replica
 from ..reports import Generation, ReplicaContents, Snapshot, parse_rows, parse_table
@@ -207,6 +208,10 @@ class V03:
         if local == replica[0]:
             return Standing.CURRENT
         return Standing.BEHIND if local in replica else Standing.FOREIGN
+
+    def observer(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> Observer:
+        """0.3 has no control socket: positions are read from its debug log."""
+        return LogObserver(contexts, tracker)
 
     def restored_position(self, ctx: RunContext, deadline: Deadline) -> str | None:
         """The generation a latest restore takes (0.3 reports none itself)."""

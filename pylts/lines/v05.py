@@ -26,6 +26,7 @@ from .. import sqlite_files
 from ..binary import Litestream
 from ..commands import yaml_mapping
 from ..errors import BackupNotConfirmed, LitestreamError, LitestreamTimeout, ReplicationError, RestoreError
+from ..observers import SOCKET_SINCE, LogObserver, Observer, SocketObserver
 from ..output import last_error, raise_reported_error
 from ..replica import S3Replica
 from ..reports import LtxFile, ReplicaContents, parse_ltx_files
@@ -34,6 +35,7 @@ from . import Standing
 
 if TYPE_CHECKING:
     from ..context import RunContext
+    from ..events import SyncTracker
     from ..runner import Deadline
 
 logger = logging.getLogger(__name__)
@@ -187,6 +189,12 @@ class V05:
         (<Standing.BEHIND: 'behind'>, <Standing.CURRENT: 'current'>)
         """
         return Standing.BEHIND if int(local, 16) < int(replica[0], 16) else Standing.CURRENT
+
+    def observer(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> Observer:
+        """The control socket from 0.5.9 on (its facts, the log at info level); the debug log before."""
+        if self.litestream.version >= SOCKET_SINCE:
+            return SocketObserver(contexts, tracker)
+        return LogObserver(contexts, tracker)
 
     def restored_position(self, ctx: RunContext, deadline: Deadline) -> str | None:
         """None: ``restore -json`` reports the transaction it restored."""

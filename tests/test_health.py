@@ -1,0 +1,209 @@
+"""Replicator.health(), and the control socket it reads on litestream 0.5, with the real litestream and moto."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from faults import FaultProxy
+from helpers import write_rows
+
+from pylts import ConfigS3, FinalSyncFailed, Replicator, sqlite_files
+from pylts.binary import find_executable
+from pylts.control import ControlClient, ControlSocketError
+from pylts.health import Behind, CaughtUp, DatabaseHealth, Failing
+from pylts.runner import run
+from pylts.testing import LocalS3
+from pylts.timing import STORE_BACK_SECONDS
+
+LEGACY = "0.3"
+
+
+def settle(
+    replication: Replicator, wanted: Callable[[DatabaseHealth], bool], *, within: float
+) -> tuple[list[DatabaseHealth], float]:
+    """health() once every database is as ``wanted`` (or the last answer after ``within`` s), and when."""
+    started = time.monotonic()
+    states = replication.health()
+    while not all(wanted(state) for state in states) and time.monotonic() - started < within:
+        time.sleep(0.5)
+        states = replication.health()
+    return states, time.monotonic() - started
+
+
+def caught_up(state: DatabaseHealth) -> bool:
+    return isinstance(state, CaughtUp)
+
+
+def behind_with_a_cause(state: DatabaseHealth) -> bool:
+    return isinstance(state, Behind) and state.error is not None
+
+
+def failing(state: DatabaseHealth) -> bool:
+    return isinstance(state, Failing)
+
+
+def line_of(cfg: ConfigS3) -> str:
+    return cfg._context().litestream.version.line
+
+
+@pytest.mark.integration
+def test_caught_up_and_on_05_it_is_the_socket_that_answers(cfg: ConfigS3) -> None:
+    write_rows(cfg.dbpath, 5)
+    with cfg.replicating() as replication:
+        write_rows(cfg.dbpath, 5, start=5)
+        assert replication.wait_for_sync(30)
+        states, _ = settle(replication, caught_up, within=10)
+        config = sqlite_files.replicate_config_path_for(cfg.dbpath).read_text()
+        socket_folder = None
+        if line_of(cfg) != LEGACY:
+            # no debug log: the positions status() and health() report can only come from the socket
+            assert 'level: "info"' in config and "debug" not in config
+            path = Path(config.split("path: ", 1)[1].split("\n", 1)[0].strip('"'))
+            assert stat.S_ISSOCK(path.stat().st_mode) and path.stat().st_mode & 0o777 == 0o600
+            assert path.parent.stat().st_mode & 0o777 == 0o700
+            socket_folder = path.parent
+            local = ControlClient(path).txid(cfg.dbpath, seconds=2)
+            assert isinstance(states[0], CaughtUp) and states[0].txid == f"{local:016x}"
+        status = replication.status()
+    assert [type(state) for state in states] == [CaughtUp], states
+    assert states[0].path == cfg.dbpath and (states[0].seconds_since_sync or 0) < 10
+    assert status.in_sync and status.databases[0].replica_position is not None
+    if socket_folder is not None:
+        assert not socket_folder.exists()  # the private folder goes with the run
+
+
+@pytest.mark.integration
+def test_behind_while_the_store_is_down_then_caught_up_again(cfg: ConfigS3, local_s3: LocalS3) -> None:
+    """The store stops; commits keep coming: behind within seconds, with the cause; caught up after it returns."""
+    write_rows(cfg.dbpath, 5)
+    with cfg.replicating(stall_timeout=5, stop_timeout=5) as replication:
+        assert replication.wait_for_sync(30)
+        local_s3.stop()
+        try:
+            write_rows(cfg.dbpath, 5, start=5)
+            down, noticed = settle(replication, behind_with_a_cause, within=15)
+        finally:
+            local_s3.start()
+        up, recovered = settle(replication, caught_up, within=90)
+        assert replication.wait_for_sync(30)
+    assert isinstance(down[0], Behind), down
+    assert noticed < 10, f"behind reported after {noticed:.1f} s"
+    assert re.search("does not answer|connection refused", down[0].error or ""), down  # pylts' probe, or litestream
+    assert down[0].local_txid != down[0].replica_txid
+    assert isinstance(up[0], CaughtUp), (up, replication.status())
+    print(f"behind reported {noticed:.1f} s after the outage began, caught up {recovered:.1f} s after it ended")
+
+
+@pytest.mark.integration
+def test_litestream_status_says_ok_but_health_says_failing(local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
+    """The trap of the issue: the bucket disappears; `litestream status` still says ok, health() does not."""
+    litestream = find_executable()
+    cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream)
+    write_rows(cfg.dbpath, 5)
+    with pytest.raises(FinalSyncFailed), cfg.replicating(stall_timeout=5, stop_timeout=3) as replication:
+        assert replication.wait_for_sync(30)
+        client = local_s3._client()
+        for key in local_s3.keys(bucket):
+            client.delete_object(Bucket=bucket, Key=key)
+        client.delete_bucket(Bucket=bucket)  # the replica can no longer be written
+        write_rows(cfg.dbpath, 5, start=5)
+        states, noticed = settle(replication, failing, within=20)
+        config = sqlite_files.replicate_config_path_for(cfg.dbpath)
+        said = run([str(litestream), "status", "-json", "-config", str(config)], env=cfg._context().env, timeout=20)
+    assert json.loads(said.stdout)[0]["status"] == "ok", said.stdout  # the trap is real...
+    assert isinstance(states[0], Failing) and "NoSuchBucket" in states[0].error, states  # ...and not fallen into
+    assert noticed < 15
+
+
+@pytest.mark.integration
+def test_each_database_is_watched_at_its_own_endpoint(local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
+    """b.db's store goes silent while a.db's answers: b.db's stall is its store's, so litestream is not restarted.
+
+    On litestream 0.5 only: 0.3 was seen to stop reporting a.db as well, which rightly restarts it.
+    """
+    litestream_bin = find_executable()
+    folder = tmp_path / "data"
+    here = local_s3.config(bucket, "a.db", db="a.db", folder=folder, litestream_bin=litestream_bin)
+    with FaultProxy(("127.0.0.1", local_s3.port)) as proxy:
+        there = local_s3.config(
+            bucket, "b.db", db="b.db", folder=folder, litestream_bin=litestream_bin, endpoint=proxy.endpoint
+        )
+        write_rows(here.dbpath, 1)
+        write_rows(there.dbpath, 1)
+        with pytest.raises(FinalSyncFailed), Replicator([here, there], stall_timeout=3, stop_timeout=2) as replication:
+            assert replication.wait_for_sync(30)
+            proxy.black_hole()
+            write_rows(there.dbpath, 3, start=1)
+            time.sleep(3 + STORE_BACK_SECONDS + 5)  # past the stall, and past the time a store must answer
+            status = replication.status()
+    assert status.restarts == 0, status  # restarting cannot help: b.db's store does not answer
+    assert "b.db not in sync" in (status.last_error or "") and "does not answer" in (status.last_error or "")
+
+
+@pytest.mark.integration
+def test_on_05_the_final_sync_is_the_sockets_answer(local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
+    """The store is gone when the app stops: FinalSyncFailed says the socket's last sync was not confirmed."""
+    cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=find_executable())
+    write_rows(cfg.dbpath, 5)
+    started = time.monotonic()
+    try:
+        with (
+            pytest.raises(FinalSyncFailed, match=r"litestream did not confirm a sync of app\.db within 3 s"),
+            cfg.replicating(stop_timeout=3),
+        ):
+            write_rows(cfg.dbpath, 5, start=5)
+            local_s3.stop()
+    finally:
+        local_s3.start()
+    assert time.monotonic() - started < 3 + 3 + 5 + 10  # the socket's sync, litestream's own, its margin, the start
+
+
+@pytest.fixture
+def silent_socket(tmp_path: Path) -> Iterator[Path]:
+    """A Unix socket that accepts connections and never answers, like a control socket behind a hung sync."""
+    path = tmp_path / "silent.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stopping = threading.Event()
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield path
+    stopping.set()
+    server.close()
+    thread.join(timeout=5)
+    for connection in held:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda client: client.txid(Path("/data/app.db"), seconds=1.5),
+        lambda client: client.listing(seconds=1.5),
+        lambda client: client.sync_status(seconds=1.5),
+    ],
+    ids=["txid", "list", "sync-status"],
+)
+def test_every_control_call_keeps_its_deadline(silent_socket: Path, call: Callable[[ControlClient], object]) -> None:
+    started = time.monotonic()
+    with pytest.raises(ControlSocketError, match=r"no answer within 1\.5 s"):
+        call(ControlClient(silent_socket))
+    assert 1.4 <= time.monotonic() - started < 2.5
