@@ -43,6 +43,7 @@ from .errors import (
 )
 from .events import DatabaseSync
 from .follow import Follower, FollowStatus, connect_readonly
+from .health import Behind, CaughtUp, DatabaseHealth, Failing, Unknown
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
 from .supervisor import ReplicationStatus, Replicator, run_app
@@ -59,19 +60,23 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "AlreadyReplicating",
     "BackupNotConfirmed",
+    "Behind",
     "BootPolicy",
     "BootRefused",
     "BootReport",
     "BucketNotFound",
+    "CaughtUp",
     "CommandNotRunnable",
     "ConfigS3",
     "CredentialsRejected",
     "DatabaseExists",
+    "DatabaseHealth",
     "DatabaseInvalid",
     "DatabaseLocked",
     "DatabaseNotFound",
     "DatabaseSync",
     "EndpointUnreachable",
+    "Failing",
     "FinalSyncFailed",
     "FollowStatus",
     "FollowTargetInUse",
@@ -99,6 +104,7 @@ __all__ = [
     "StaleDatabase",
     "TLSSetupError",
     "Tuning",
+    "Unknown",
     "UnreadableOutput",
     "UnsupportedLitestreamVersion",
     "VerifyResult",

@@ -9,7 +9,7 @@ while the store was down, and a socket can always stop answering.
 >>> client.txid(Path("/data/app.db"), seconds=0.5)
 Traceback (most recent call last):
 ...
-pylts.control.ControlSocketError: litestream's control socket /nonexistent/control.sock: ...
+pylts.errors.ControlSocketError: litestream's control socket /nonexistent/control.sock: ...
 """
 
 from __future__ import annotations
@@ -26,14 +26,10 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import PyltsError
+from .errors import ControlSocketError
 
 #: The longest path of a Unix socket (``sun_path``, 108 bytes with its final zero byte).
 MAX_SOCKET_PATH = 107
-
-
-class ControlSocketError(PyltsError):
-    """litestream's control socket did not answer in time, or answered with an error."""
 
 
 class _Reply(BaseModel):

@@ -161,6 +161,13 @@ class FollowTargetInUse(AlreadyReplicating):
     """The path to follow into is a database that another process on this machine replicates or follows."""
 
 
+class ControlSocketError(PyltsError):
+    """litestream's control socket did not answer in time, or answered with an error.
+
+    The supervisor handles it (the state becomes unknown): it never reaches a caller.
+    """
+
+
 class VfsUnavailable(PyltsError):
     """litestream's VFS cannot run here; the message says what to install (``pip install 'pylts[vfs]'``)."""
 

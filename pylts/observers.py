@@ -31,8 +31,8 @@ from typing import Protocol
 
 from .binary import Version
 from .context import RunContext
-from .control import ControlClient, ControlSocketError, Listed, SyncStatus, private_socket_path
-from .errors import EndpointUnreachable
+from .control import ControlClient, Listed, SyncStatus, private_socket_path
+from .errors import ControlSocketError, EndpointUnreachable
 from .events import Position, SyncTracker
 from .health import Behind, CaughtUp, DatabaseHealth, Failing, Unknown
 from .output import error_class

@@ -17,7 +17,8 @@ from helpers import write_rows
 
 from pylts import ConfigS3, FinalSyncFailed, Replicator, sqlite_files
 from pylts.binary import find_executable
-from pylts.control import ControlClient, ControlSocketError
+from pylts.control import ControlClient
+from pylts.errors import ControlSocketError
 from pylts.health import Behind, CaughtUp, DatabaseHealth, Failing
 from pylts.runner import run
 from pylts.testing import LocalS3
