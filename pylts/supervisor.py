@@ -328,9 +328,12 @@ class Replicator:
         next_check = time.monotonic() + WATCHDOG_INTERVAL
         while proc.returncode is None and not self._stopping.is_set():
             self._stopping.wait(SUPERVISOR_POLL)
-            self._observer.poll()  # often: the lag it shows is at most this much older than litestream's
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + WATCHDOG_INTERVAL
+                # Once a second, like litestream's own local syncs: polling its socket five times as often
+                # nearly doubled the CPU litestream and pylts used at 100 tx/s (benchmarks/supervision.py).
+                # Waits (readiness, wait_for_sync, the final sync) poll on their own, faster.
+                self._observer.poll()
                 stuck = self._stuck(proc.started_at)
                 if stuck:
                     return stuck
