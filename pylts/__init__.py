@@ -43,7 +43,7 @@ from .errors import (
 )
 from .events import DatabaseSync
 from .follow import Follower, FollowStatus, connect_readonly
-from .health import Behind, CaughtUp, DatabaseHealth, Failing, Unknown
+from .health import Behind, CaughtUp, Failing, Unknown
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
 from .supervisor import ReplicationStatus, Replicator, run_app
@@ -70,7 +70,6 @@ __all__ = [
     "ConfigS3",
     "CredentialsRejected",
     "DatabaseExists",
-    "DatabaseHealth",
     "DatabaseInvalid",
     "DatabaseLocked",
     "DatabaseNotFound",
