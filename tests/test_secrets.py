@@ -46,8 +46,10 @@ def litestream_children() -> Iterator[dict[str, list[str]]]:
         pid = text.partition("litestream[")[2].partition("]")[0]
         if pid.isdigit():
             with suppress(OSError):
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                # The environment first: a process that exits between the two reads then shows an empty cmdline
+                # (a zombie's is empty) and is skipped, instead of counting as one that ran without the secret.
                 environment = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
                 seen["cmdlines"].append(cmdline)
                 if cmdline and cmdline.split("\0")[1] != "version":  # exited: empty; version: needs no store
                     seen["environments"].append(f"{cmdline}\n{environment}")
