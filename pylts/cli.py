@@ -35,9 +35,9 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
-from pydantic import TypeAdapter
+from pydantic import SecretStr, TypeAdapter
 
 from . import __version__
 from .context import write_private
@@ -67,7 +67,6 @@ class _Usage(Exception):
     """A combination of options that cannot work."""
 
 
-_SECRETS = {"key", "token"}
 _CONTENTS_BY_DATABASE = TypeAdapter(dict[str, ReplicaContents])
 _WIDTH = 100
 
@@ -87,10 +86,20 @@ def _settings_options(*models: type[PyltsSettings]) -> argparse.ArgumentParser:
     return parent
 
 
+def _is_secret(annotation: object) -> bool:
+    """Whether a field's type is, or wraps, `SecretStr`.
+
+    >>> from typing import Annotated
+    >>> _is_secret(SecretStr | None), _is_secret(Annotated[SecretStr, "checked"] | None), _is_secret(str)
+    (True, True, False)
+    """
+    return annotation is SecretStr or any(_is_secret(arg) for arg in get_args(annotation))
+
+
 def _add_fields(group: argparse._ArgumentGroup, model: type[PyltsSettings]) -> None:
     keyword_names = {field: keyword for keyword, field in model._KEYWORD_NAMES.items()}
     for name, field in model.model_fields.items():
-        if name in _SECRETS:
+        if _is_secret(field.annotation):  # the key, the secret, a ping URL: never on a command line
             continue
         names = [keyword_names[name], name] if name in keyword_names else [name]
         flags = ["--" + n.replace("_", "-") for n in names]

@@ -23,10 +23,13 @@ dbs:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from .binary import Litestream, Version
 from .replica import S3Replica
@@ -89,11 +92,14 @@ def config_yaml(
 
     Values are written as JSON strings, which YAML reads as they are. With
     ``credential_placeholders`` each replica names ``${LITESTREAM_ACCESS_KEY_ID}`` and
-    ``${LITESTREAM_SECRET_ACCESS_KEY}``, which litestream fills in from its environment.
+    ``${LITESTREAM_SECRET_ACCESS_KEY}``, and a heartbeat URL is ``${PYLTS_HEARTBEAT_URL}``: litestream
+    fills them in from its environment.
     ``tuning`` (`pylts.tuning`) adds the keys ``line`` has for it; a setting it lacks raises `InvalidSettings`.
     """
     tuning = tuning or Tuning()
     line.check_tuning(tuning)
+    if credential_placeholders and tuning.heartbeat_url is not None:
+        tuning = dataclasses.replace(tuning, heartbeat_url=SecretStr(HEARTBEAT_URL_PLACEHOLDER))
     lines = ["logging:", f"  level: {json.dumps(log_level)}"] if log_level else []
     lines += line.config_settings(shutdown_sync_timeout=shutdown_sync_timeout, tuning=tuning)
     lines.append("dbs:")
@@ -104,6 +110,8 @@ def config_yaml(
     return "\n".join(lines) + "\n"
 
 
+#: How a config for users names the heartbeat URL: a ping URL is its monitor's credential.
+HEARTBEAT_URL_PLACEHOLDER = "${PYLTS_HEARTBEAT_URL}"
 _CREDENTIAL_PLACEHOLDERS = {
     "access-key-id": "${LITESTREAM_ACCESS_KEY_ID}",
     "secret-access-key": "${LITESTREAM_SECRET_ACCESS_KEY}",

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, ParamSpec, TypeVar
 
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
     Field,
     SecretStr,
@@ -90,8 +89,8 @@ _REQUESTED_ENV_FILE: ContextVar[DotenvType | None] = ContextVar("pylts_requested
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 #: Where litestream serves metrics, ``HOST:PORT``; a bare port is bound to 127.0.0.1 (`pylts.tuning.metrics_address`).
 MetricsAddress = Annotated[str, BeforeValidator(metrics_address)]
-#: An http(s) URL litestream can ping (`pylts.tuning.heartbeat_url`).
-HeartbeatUrl = Annotated[str, AfterValidator(heartbeat_url)]
+#: An http(s) URL litestream can ping (`pylts.tuning.heartbeat_url`), secret: it is its monitor's credential.
+HeartbeatUrl = Annotated[SecretStr, BeforeValidator(heartbeat_url)]
 
 LitestreamBin = Annotated[
     Path | None, Field(validation_alias="LITESTREAM_BIN", repr=False, description="Path of the litestream executable.")
@@ -276,7 +275,7 @@ class ConfigS3(PyltsSettings):
     `sync_interval` | `PYLTS_SYNC_INTERVAL` | `1s`; at most `10s`
     `busy_timeout` | `PYLTS_BUSY_TIMEOUT` | `1s` (0.5 only)
     `metrics_address` | `PYLTS_METRICS_ADDRESS` | off; a bare port binds 127.0.0.1
-    `heartbeat_url` | `PYLTS_HEARTBEAT_URL` | off (0.5 only)
+    `heartbeat_url` | `PYLTS_HEARTBEAT_URL` | off (0.5 only); a secret
     `heartbeat_interval` | `PYLTS_HEARTBEAT_INTERVAL` | `5m`; at least `1m` (0.5 only)
 
     ``access_key_id``, ``secret_access_key`` and ``replica_url`` say what ``key``, ``token``
@@ -411,7 +410,7 @@ class ConfigS3(PyltsSettings):
         default=None,
         validation_alias="PYLTS_HEARTBEAT_URL",
         repr=False,
-        description="A URL litestream pings while every database is in sync (0.5): a dead-man switch.",
+        description="A URL litestream pings while every database is in sync (0.5): a dead-man switch. A secret.",
     )
     heartbeat_interval: Duration | None = Field(
         default=None,

@@ -17,6 +17,8 @@ import urllib.parse
 from dataclasses import dataclass, fields
 from datetime import timedelta
 
+from pydantic import SecretStr
+
 from .errors import InvalidSettings
 from .timing import MAX_SYNC_INTERVAL, MIN_HEARTBEAT_INTERVAL
 
@@ -39,7 +41,8 @@ class Tuning:
     sync_interval: timedelta | None = None
     busy_timeout: timedelta | None = None
     metrics_address: str | None = None
-    heartbeat_url: str | None = None
+    #: A ping URL is a credential of its monitor: kept out of reprs, logs and errors like the store's key.
+    heartbeat_url: SecretStr | None = None
     heartbeat_interval: timedelta | None = None
 
     def given(self) -> list[str]:
@@ -108,20 +111,24 @@ def metrics_address(value: object) -> str:
     return f"[{host}]:{port}" if _is_ipv6(host) else f"{host}:{port}"
 
 
-def heartbeat_url(value: str) -> str:
+def heartbeat_url(value: object) -> str:
     """An ``http://`` or ``https://`` URL with a host, as litestream requires for ``heartbeat-url``.
+
+    A `SecretStr` is read for its value. The error never repeats the URL: a ping URL is a credential.
 
     >>> heartbeat_url("ftp://hc-ping.com/x")
     Traceback (most recent call last):
     ...
     ValueError: the heartbeat URL must start with http:// or https:// and name a host, e.g. https://hc-ping.com/UUID
     """
-    parsed = urllib.parse.urlsplit(value.strip())
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    url = text.strip() if isinstance(text, str) else ""
+    parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValueError(
             "the heartbeat URL must start with http:// or https:// and name a host, e.g. https://hc-ping.com/UUID"
         )
-    return value.strip()
+    return url
 
 
 def within_limits(name: str, duration: timedelta) -> timedelta:

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from helpers import missing
+from pydantic import SecretStr
 
 from pylts import ConfigS3, InvalidArgument, InvalidSettings, Replicator
 from pylts.binary import Litestream, Version
-from pylts.cli import main
+from pylts.cli import main, reference_markdown
 from pylts.commands import config_yaml
 from pylts.lines import Line, line_for
 from pylts.tuning import Tuning
@@ -28,7 +29,7 @@ EVERYTHING = Tuning(
     sync_interval=timedelta(seconds=2),
     busy_timeout=timedelta(milliseconds=2500),
     metrics_address="127.0.0.1:9090",
-    heartbeat_url="https://hc-ping.com/0b1c",
+    heartbeat_url=SecretStr("https://hc-ping.com/0b1c"),
     heartbeat_interval=timedelta(minutes=2),
 )
 
@@ -112,6 +113,23 @@ def test_a_heartbeat_interval_is_a_minute_or_more_and_needs_a_url() -> None:
         ConfigS3.load(_env_file=None, heartbeat_interval="2m", **REQUIRED)
     cfg = ConfigS3(_env_file=None, heartbeat_url="https://hc-ping.com/0b1c", heartbeat_interval="2m", **REQUIRED)
     assert cfg.tuning.given() == ["heartbeat_url", "heartbeat_interval"]
+
+
+def test_a_heartbeat_url_is_a_secret_kept_out_of_reprs_errors_and_configs_for_users() -> None:
+    """A ping URL lets anyone ping (or pause) its monitor: only litestream's own private config holds it."""
+    ping = "https://hc-ping.com/5e1f-ping-capability"
+    cfg = ConfigS3(_env_file=None, heartbeat_url=ping, heartbeat_interval="2m", **REQUIRED)
+    shown = [repr(cfg), str(cfg), repr(cfg.tuning), cfg.model_dump_json(), cfg.litestream_config()]
+    with pytest.raises(InvalidSettings) as refused:  # a mistake elsewhere in the same settings
+        ConfigS3.load(_env_file=None, heartbeat_url=ping, heartbeat_interval="30s", **REQUIRED)
+    with pytest.raises(InvalidSettings) as bad_url:
+        ConfigS3.load(_env_file=None, heartbeat_url=ping.replace("https", "ftp"), **REQUIRED)
+    shown += [str(refused.value), repr(refused.value), str(bad_url.value), repr(bad_url.value)]
+    assert not [text for text in shown if "5e1f-ping-capability" in text]
+    assert 'heartbeat-url: "${PYLTS_HEARTBEAT_URL}"' in cfg.litestream_config()  # litestream reads it from its env
+    assert f'heartbeat-url: "{ping}"' in rendered(V05, cfg.tuning)  # the supervisor's owner-only config
+    options = reference_markdown()
+    assert "--metrics-address" in options and "--heartbeat-url" not in options, "no secret goes on a command line"
 
 
 def test_the_tuning_settings_are_read_from_dotenv_and_stay_out_of_the_repr() -> None:

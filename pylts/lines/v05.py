@@ -81,7 +81,7 @@ class V05:
         snapshot = durations({"interval": tuning.snapshot_interval, "retention": tuning.snapshot_retention})
         if snapshot:
             lines += ["snapshot:", *yaml_mapping(snapshot, first="  ", rest="  ")]
-        heartbeat = {"heartbeat-url": tuning.heartbeat_url} if tuning.heartbeat_url else {}
+        heartbeat = {"heartbeat-url": tuning.heartbeat_url.get_secret_value()} if tuning.heartbeat_url else {}
         rest = {
             **durations({"l0-retention": tuning.l0_retention}),
             **heartbeat,
