@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict
 
 from . import sqlite_files
 from .context import RunContext
-from .errors import BootRefused, DatabaseLocked, ForeignDatabase, ReplicaMissing, StaleDatabase
+from .errors import BootRefused, DatabaseLocked, ForeignDatabase, InvalidArgument, ReplicaMissing, StaleDatabase
 from .lines import Standing
 from .reports import RestoreReport
 from .restore import restore
@@ -64,6 +64,23 @@ class BootPolicy(str, enum.Enum):
     REFUSE = "refuse"  #: raise the typed error and change nothing (the default)
     QUARANTINE = "quarantine"  #: move the local files aside under a dated name, then restore (or start fresh)
     ADOPT = "adopt"  #: keep the local copy: it becomes the replica's newest state
+
+
+def as_boot_policy(value: BootPolicy | str) -> BootPolicy:
+    """``value`` (a `BootPolicy` or its name) as a `BootPolicy`; `InvalidArgument` naming the choices otherwise.
+
+    >>> as_boot_policy("adopt")
+    <BootPolicy.ADOPT: 'adopt'>
+    >>> as_boot_policy("keep")
+    Traceback (most recent call last):
+    ...
+    pylts.errors.InvalidArgument: boot policy 'keep' is not one of: refuse, quarantine, adopt
+    """
+    try:
+        return BootPolicy(value)
+    except ValueError:
+        choices = ", ".join(policy.value for policy in BootPolicy)
+        raise InvalidArgument(f"boot policy {value!r} is not one of: {choices}") from None
 
 
 class RestoreOutcome(str, enum.Enum):

@@ -44,7 +44,7 @@ from pydantic_settings import (
 from pydantic_settings.sources import ENV_FILE_SENTINEL, DotenvType
 
 from . import backup, binary, restore
-from .boot import BootPolicy, BootReport, ensure_restored
+from .boot import BootPolicy, BootReport, as_boot_policy, ensure_restored
 from .commands import child_env, config_yaml
 from .context import RunContext, write_private
 from .envfile import read_env_file
@@ -638,7 +638,7 @@ class ConfigS3(PyltsSettings):
         *,
         integrity_check: IntegrityCheck = "quick",
         timeout: float = RESTORE_TIMEOUT,
-        policy: BootPolicy | None = None,
+        policy: BootPolicy | str | None = None,
     ) -> BootReport:
         """The first line of an app: make sure the database is there, and current, before anything opens it.
 
@@ -648,7 +648,8 @@ class ConfigS3(PyltsSettings):
         A database that is behind the replica (`StaleDatabase`), from another history
         (`ForeignDatabase`), or replicated before to a replica that is now empty
         (`ReplicaMissing`) is refused, and nothing is changed, unless ``policy`` (default:
-        the ``boot_policy`` setting, ``PYLTS_BOOT_POLICY``) says ``quarantine`` or ``adopt``.
+        the ``boot_policy`` setting, ``PYLTS_BOOT_POLICY``) says ``quarantine`` or ``adopt``
+        (a `BootPolicy` or its name; another name raises `InvalidArgument` before anything is read).
         Returns a `BootReport` with the positions seen (and the `RestoreReport` of a restore).
         Several processes may call it at once: one restores, the others wait and then find
         the database.
@@ -658,10 +659,9 @@ class ConfigS3(PyltsSettings):
             cfg.ensure_restored().value  # 'restored', 'fresh' or 'existing'
             ```
         """
+        chosen = self.boot_policy if policy is None else as_boot_policy(policy)
         deadline = Deadline(timeout)
-        return ensure_restored(
-            self._context(), integrity_check=integrity_check, deadline=deadline, policy=policy or self.boot_policy
-        )
+        return ensure_restored(self._context(), integrity_check=integrity_check, deadline=deadline, policy=chosen)
 
     @_timeout_renamed
     def timed_replicate(self, timeout: float = BACKUP_TIMEOUT, *, delete: bool = True) -> bool:

@@ -18,6 +18,7 @@ from pylts import (
     ConfigS3,
     DatabaseInvalid,
     ForeignDatabase,
+    InvalidArgument,
     ReplicaMissing,
     RestoreOutcome,
     StaleDatabase,
@@ -210,7 +211,10 @@ def test_drill_stale_volume_quarantined_and_restored(stale_volume: tuple[ConfigS
 def test_adopt_keeps_the_stale_copy_on_purpose(stale_volume: tuple[ConfigS3, ConfigS3], tmp_path: Path) -> None:
     old, _ = stale_volume
     write_rows(old.dbpath, 1, start=1000)
-    assert old.ensure_restored(policy=BootPolicy.ADOPT).outcome is RestoreOutcome.ADOPTED
+    with pytest.raises(InvalidArgument, match="boot policy 'adpot' is not one of: refuse, quarantine, adopt"):
+        old.ensure_restored(policy="adpot")
+    assert len(read_rows(old.dbpath)) == 56, "a misspelled policy changes nothing"
+    assert old.ensure_restored(policy="adopt").outcome is RestoreOutcome.ADOPTED  # the name, as in PYLTS_BOOT_POLICY
     kept = read_rows(old.dbpath)
     assert old.timed_replicate(30, delete=False)
     check = on_another_machine(old, tmp_path / "check")
