@@ -861,11 +861,12 @@ class ConfigS3(PyltsSettings):
         credentials = None
         if self.key is not None and self.token is not None and not self.use_aws_credential_chain:
             credentials = (self.key.get_secret_value(), self.token.get_secret_value())
+        ping = (self.heartbeat_url.get_secret_value(),) if self.heartbeat_url else ()  # litestream logs failed pings
         return RunContext(
             line=line,
             db=self.dbpath,
             replica=self.replica,
             env=child_env(os.environ, line, credentials=credentials),
-            secrets=credentials or (),
+            secrets=(*(credentials or ()), *ping),
             tuning=self.tuning,
         )

@@ -8,14 +8,16 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from helpers import pylts_log, settings_env, write_rows
+from helpers import free_port, pylts_log, settings_env, write_rows
 
 from pylts import ConfigS3, CredentialsRejected, LitestreamError
+from pylts.binary import find_executable
 from pylts.sqlite_files import config_path_for
 from pylts.testing import LocalS3
 
@@ -95,6 +97,33 @@ def test_channel_log_lines(secret_cfg: ConfigS3, local_s3: LocalS3) -> None:
             local_s3.require_auth(False)
     assert len(seen["logs"]) > 20
     clean("\n".join(seen["logs"]))
+
+
+def test_channel_log_lines_of_a_failed_heartbeat_ping(local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
+    """litestream 0.5 logs the URL of a ping that failed; a ping URL is its monitor's credential."""
+    capability = "ping-capability-7f3e"
+    cfg = local_s3.config(
+        bucket,
+        "app.db",
+        db="app.db",
+        folder=tmp_path / "data",
+        litestream_bin=find_executable(),
+        key=KEY,
+        token=SECRET,
+        heartbeat_url=f"http://127.0.0.1:{free_port()}/{capability}",  # nothing listens: the ping fails
+        heartbeat_interval="1m",
+    )
+    write_rows(cfg.dbpath, 1)
+    seen: list[str] = []
+    with pylts_log(lambda record: seen.append(record.getMessage())), cfg.replicating():
+        deadline = time.monotonic() + 60  # litestream looks every 15 s once in sync
+        while not any("heartbeat ping failed" in line for line in seen) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    failed = [line for line in seen if "heartbeat ping failed" in line]
+    assert failed, "litestream tried the ping and logged its failure"
+    assert "url=***" in failed[0], "the URL litestream printed was redacted"
+    assert capability not in "\n".join(seen)
+    clean("\n".join(seen))
 
 
 def test_channel_reprs_of_public_objects(secret_cfg: ConfigS3) -> None:
