@@ -500,13 +500,13 @@ def _file_size(path: Path) -> int:
 def _shared_context(contexts: list[RunContext]) -> RunContext:
     first = contexts[0]
     for other in contexts[1:]:
-        if other.litestream != first.litestream or other.secrets != first.secrets:
-            raise InvalidArgument("databases replicated together must use the same litestream and the same credentials")
         if other.tuning != first.tuning:  # one litestream process, one config: snapshots, metrics, heartbeat...
             raise InvalidArgument(
                 "databases replicated together share one litestream config: give them the same snapshot, "
                 "retention, sync, busy-timeout, metrics and heartbeat settings"
             )
+        if other.litestream != first.litestream or other.secrets != first.secrets:  # the heartbeat URL matched above
+            raise InvalidArgument("databases replicated together must use the same litestream and the same credentials")
     paths = [ctx.db for ctx in contexts]
     if len(set(paths)) != len(paths) or len({p.name for p in paths}) != len(paths):
         raise InvalidArgument("databases replicated together need distinct file names (litestream logs them by name)")

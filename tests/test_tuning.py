@@ -216,6 +216,9 @@ def test_databases_replicated_together_must_share_their_tuning(tmp_path: Path) -
     second = ConfigS3(_env_file=None, **{**REQUIRED, "db": "two.db"}, folder=tmp_path)
     with pytest.raises(InvalidArgument, match="share one litestream config: give them the same snapshot"):
         Replicator([first, second])
+    pinged = ConfigS3(_env_file=None, **{**REQUIRED, "db": "two.db"}, folder=tmp_path, heartbeat_url="https://a.test/1")
+    with pytest.raises(InvalidArgument, match="same snapshot, retention, sync, busy-timeout, metrics and heartbeat"):
+        Replicator([second, pinged])  # said as the setting it is, though the URL is also kept as a secret
 
 
 def test_the_cli_takes_the_tuning_settings_as_flags(capsys: pytest.CaptureFixture[str]) -> None:
