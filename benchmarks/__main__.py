@@ -2,6 +2,7 @@
 
     python -m benchmarks            the full run (about 20 minutes); also writes benchmarks/results.md
     python -m benchmarks --quick    a small subset in under a minute (run by the test suite)
+    python -m benchmarks --only lag one section of the full run (results.md is left alone)
 
 Timings are medians over several runs; ratios compare pylts with the bare binary measured
 in the same run, against the same S3 server, on fresh copies of the same database.
@@ -279,6 +280,32 @@ def rto(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
     return recovery_time(s3, BUCKET, plan.rto_sizes, work)
 
 
+Section = Callable[[LocalS3, Plan, Path], list[str]]
+#: The report's sections in order, by the name ``--only`` takes: a title and what prints its table.
+SECTIONS: dict[str, tuple[str, Section]] = {
+    "backup": ("One-shot backup and restore (medians)", backup_and_restore),
+    "cold-start": ("Cold start (medians)", lambda s3, plan, work: cold_start(s3, plan)),
+    "boot": (
+        "Boot with nothing to do: a current local copy (medians)",
+        lambda s3, plan, work: boot_with_nothing_to_do(s3, plan.cold_start_runs, work),
+    ),
+    "lag": ("Replication lag under load (commit to the replica holding it)", lag_under_load),
+    "rto": ("Recovery time: boot from the replica (medians)", rto),
+    "supervision": (
+        "Supervision cost: CPU and memory against bare litestream, under load for {memory_seconds:g} s",
+        lambda s3, plan, work: supervision_cost(s3, plan.memory_seconds, work),
+    ),
+    "follower": (
+        "Follower lag behind the writer (age of the newest row a reader sees)",
+        lambda s3, plan, work: follower_lag(s3, plan.lag_seconds, work),
+    ),
+    "first-read": (
+        "First read: through the VFS vs a restore (medians)",
+        lambda s3, plan, work: first_read(s3, plan.sizes, work),
+    ),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -287,36 +314,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, help="also write the report here (the full run defaults to benchmarks/results.md)"
     )
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only this section (repeatable)")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    output = args.output or (None if args.quick else Path(__file__).parent / "results.md")
+    whole = not args.quick and not args.only
+    output = args.output or (Path(__file__).parent / "results.md" if whole else None)
     command = "python3 tasks.py bench" + (" --quick" if args.quick else "")
+    command += "".join(f" --only {name}" for name in args.only or ())
     report = [f"Command: `{command}` ({time.strftime('%Y-%m-%d')})", ""]
     report += [f"- {fact}" for fact in machine_facts(str(locate().version))] + [""]
     with s3_server() as (s3, _), tempfile.TemporaryDirectory(prefix="pylts-bench-") as folder:
         work = Path(folder)
-        sections: list[tuple[str, Callable[[], list[str]]]] = [
-            ("One-shot backup and restore (medians)", lambda: backup_and_restore(s3, plan, work)),
-            ("Cold start (medians)", lambda: cold_start(s3, plan)),
-            (
-                "Boot with nothing to do: a current local copy (medians)",
-                lambda: boot_with_nothing_to_do(s3, plan.cold_start_runs, work),
-            ),
-            ("Replication lag under load (commit to the replica holding it)", lambda: lag_under_load(s3, plan, work)),
-            ("Recovery time: boot from the replica (medians)", lambda: rto(s3, plan, work)),
-            (
-                f"Supervision cost: CPU and memory against bare litestream, under load for {plan.memory_seconds:g} s",
-                lambda: supervision_cost(s3, plan.memory_seconds, work),
-            ),
-            (
-                "Follower lag behind the writer (age of the newest row a reader sees)",
-                lambda: follower_lag(s3, plan.lag_seconds, work),
-            ),
-            ("First read: through the VFS vs a restore (medians)", lambda: first_read(s3, plan.sizes, work)),
-        ]
-        for title, run in sections:
+        for name in args.only or SECTIONS:
+            title, run = SECTIONS[name]
+            title = title.format(memory_seconds=plan.memory_seconds)
             print(f"## {title}", flush=True)
-            report += [f"### {title}", "", *run(), ""]
+            report += [f"### {title}", "", *run(s3, plan, work), ""]
     text = "\n".join(report)
     print(text)
     if output:
