@@ -46,6 +46,7 @@ class SyncStatus(_Reply):
     path: Path
     active: bool
     started_at: datetime | None = None
+    updated_at: datetime | None = None  #: of a finished sync: when it ended
     txid: int = 0
     error: str | None = None
 

@@ -24,7 +24,8 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
@@ -41,7 +42,6 @@ from .timing import (
     ANSWER_SECONDS,
     CONTROL_ANSWER_SECONDS,
     MTIME_GRANULARITY,
-    REPLICA_SYNC_MARGIN,
     SLOW_SYNC_SECONDS,
 )
 
@@ -157,7 +157,8 @@ class SocketObserver:
     def __init__(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> None:
         self.tracker = tracker
         self._contexts = dict(contexts)
-        self._read: dict[Path, deque[tuple[float, int]]] = {db: deque(maxlen=_KEPT) for db in contexts}
+        self._read: dict[Path, deque[LocalSync]] = {db: deque(maxlen=_KEPT) for db in contexts}
+        self._replica_success: dict[Path, datetime] = {}  # the newest last_sync_at seen, per database
         self._lock = threading.Lock()
         self._private: Path | None = None  # the socket's private folder, made at the first run
         self.client = ControlClient(Path("/nonexistent/pylts/control.sock"))  # until then, a path nothing serves
@@ -181,9 +182,9 @@ class SocketObserver:
 
         ``/debug/sync-status`` shows litestream's local sync (WAL to LTX, once a second): one
         that began at S had read every commit made before S, up to its ``txid``. ``/list``
-        says when the replica last synced (T); it then held what a local sync that began at
-        least `REPLICA_SYNC_MARGIN` before T had read. That position, and S, go to the tracker:
-        a replica that stops syncing stops reporting, which is what the watchdog looks for.
+        says when the replica last synced successfully; `replica_holds` says which local sync
+        that proves held. That position, and S, go to the tracker: a replica that stops
+        syncing stops reporting, which is what the watchdog looks for.
         """
         try:
             statuses, listing = self._ask()
@@ -201,16 +202,20 @@ class SocketObserver:
             for db in self._contexts:
                 status, listed = statuses.get(db), listing.get(db)
                 if status is not None and status.started_at is not None and not status.active and not status.error:
-                    self._read[db].append((_monotonic(status.started_at), status.txid))
+                    ended = status.updated_at or status.started_at
+                    self._read[db].append(LocalSync(_monotonic(status.started_at), ended, status.txid))
                 if listed is not None and listed.last_sync_at is not None:
-                    self._replica_synced(db, _monotonic(listed.last_sync_at))
+                    self._replica_synced(db, listed.last_sync_at)
 
-    def _replica_synced(self, db: Path, synced: float) -> None:
-        held = [(began, txid) for began, txid in self._read[db] if began <= synced - REPLICA_SYNC_MARGIN]
-        if held:
-            began, txid = held[-1]
-            position = _position(txid)
-            self.tracker.report(db, position, position, began)
+    def _replica_synced(self, db: Path, success: datetime) -> None:
+        previous = self._replica_success.get(db)
+        if previous is not None and success <= previous:
+            return  # no sync since the last one seen
+        self._replica_success[db] = success
+        held = None if previous is None else replica_holds(self._read[db], previous)
+        if held is not None:
+            position = _position(held.txid)
+            self.tracker.report(db, position, position, held.began)
 
     def _confirmed(self, since: float, deadline: Deadline, *, starting: bool = False) -> str | None:
         """Poll until the replica is known to hold every commit made before ``since``; why not, or None.
@@ -267,6 +272,37 @@ class SocketObserver:
         if self._private is not None:
             shutil.rmtree(self._private, ignore_errors=True)
             self._private = None
+
+
+@dataclass(frozen=True)
+class LocalSync:
+    """One finished local sync (WAL to LTX) seen in ``/debug/sync-status``."""
+
+    began: float  #: ``time.monotonic()`` of its start: it read every commit made before
+    ended: datetime  #: litestream's clock, as `Listed.last_sync_at`
+    txid: int  #: the newest transaction it captured
+
+
+def replica_holds(local_syncs: Iterable[LocalSync], previous_success: datetime) -> LocalSync | None:
+    """The latest local sync (in the order seen) a replica sync proves held, once it synced after ``previous_success``.
+
+    litestream runs one replica sync at a time and records its success at its end. So the
+    sync that succeeded after ``previous_success`` began after it, and read the database's
+    position then: every local sync that had ended by ``previous_success`` is in the replica.
+    A local sync that ended later may have begun while an upload was still running, so a
+    slow store cannot make pylts claim more than was sent. (Not covered: litestream's
+    catch-up after more than 256 unsent transactions, where one replica sync sends 256 files
+    and records a success before the next one sends the rest.)
+
+    >>> from datetime import datetime, timezone
+    >>> def at(second):
+    ...     return datetime(2026, 1, 1, 0, 0, second, tzinfo=timezone.utc)
+    >>> syncs = [LocalSync(0.0, at(1), 5), LocalSync(1.0, at(2), 6), LocalSync(2.0, at(4), 7)]
+    >>> replica_holds(syncs, previous_success=at(3)).txid, replica_holds(syncs, previous_success=at(0))
+    (6, None)
+    """
+    held = [sync for sync in local_syncs if sync.ended <= previous_success]
+    return held[-1] if held else None  # the latest: an idle database's syncs repeat its txid, later ones prove more
 
 
 def _named_error(tracker: SyncTracker) -> str | None:

@@ -113,8 +113,6 @@ SUPERVISOR_POLL = 0.2
 CONTROL_ANSWER_SECONDS = 2.0
 #: A replica with no successful sync for this long (litestream syncs every second) makes ``health()`` ask the store.
 SLOW_SYNC_SECONDS = 3.0
-#: A replica that synced at T holds what a local sync begun this long before T read (local syncs take milliseconds).
-REPLICA_SYNC_MARGIN = 0.1
 
 # -- local SQLite locks ---------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,11 @@ from helpers import write_rows
 
 from pylts import ConfigS3, FinalSyncFailed, Replicator, sqlite_files
 from pylts.binary import find_executable
-from pylts.control import ControlClient
+from pylts.control import ControlClient, Listed, SyncStatus
 from pylts.errors import ControlSocketError
+from pylts.events import SyncTracker
 from pylts.health import Behind, CaughtUp, DatabaseHealth, Failing
+from pylts.observers import SocketObserver
 from pylts.runner import run
 from pylts.testing import LocalS3
 from pylts.timing import STORE_BACK_SECONDS
@@ -208,3 +211,61 @@ def test_every_control_call_keeps_its_deadline(silent_socket: Path, call: Callab
     with pytest.raises(ControlSocketError, match=r"no answer within 1\.5 s"):
         call(ControlClient(silent_socket))
     assert 1.4 <= time.monotonic() - started < 2.5
+
+
+class ScriptedSocket(ControlClient):
+    """Answers /debug/sync-status and /list from a script: the facts of a slow upload, replayed one poll at a time."""
+
+    def __init__(self, db: Path, polls: list[tuple[tuple[float, float, int], float]]) -> None:
+        super().__init__(Path("/nonexistent/scripted.sock"))
+        self._start = datetime.now(timezone.utc) - timedelta(seconds=30)
+        self._db, self._polls = db, list(polls)
+        self._now: tuple[tuple[float, float, int], float] | None = None
+
+    def _at(self, second: float) -> datetime:
+        return self._start + timedelta(seconds=second)
+
+    def next_poll(self) -> None:
+        self._now = self._polls.pop(0)
+
+    def sync_status(self, *, seconds: float) -> dict[Path, SyncStatus]:
+        assert self._now is not None
+        (began, ended, txid), _ = self._now
+        status = SyncStatus(
+            path=self._db, active=False, started_at=self._at(began), updated_at=self._at(ended), txid=txid
+        )
+        return {self._db: status}
+
+    def listing(self, *, seconds: float) -> dict[Path, Listed]:
+        assert self._now is not None
+        return {self._db: Listed(path=self._db, status="replicating", last_sync_at=self._at(self._now[1]))}
+
+
+def test_a_slow_upload_does_not_make_pylts_claim_a_local_sync_made_while_it_ran(tmp_path: Path) -> None:
+    """litestream reads the database's position when a replica sync begins, and records success when it ends.
+
+    Local syncs each second; the upload that began at 1.02 s (holding txid 5) takes until 2.5 s,
+    and the local sync of txid 6 ran at 2.0 s, in the middle of it. The success at 2.5 s proves
+    no more than what had been captured before the upload began.
+    """
+    cfg = ConfigS3(
+        key="k", token="t", s3="s3://bkt/app.db", folder=tmp_path, db="app.db", litestream_bin=find_executable()
+    )
+    db = cfg.dbpath
+    tracker = SyncTracker([db])
+    observer = SocketObserver({db: cfg._context()}, tracker)
+    script = ScriptedSocket(
+        db, [((0.0, 0.01, 4), 0.05), ((1.0, 1.01, 5), 0.05), ((2.0, 2.01, 6), 2.5), ((3.0, 3.01, 7), 3.05)]
+    )
+    observer.client = script
+
+    def replica_txid_after_next_poll() -> int | None:
+        script.next_poll()
+        observer.poll()
+        held = tracker.replica_position(db)
+        return None if held is None else int(str(held), 16)
+
+    assert replica_txid_after_next_poll() is None, "one success alone proves nothing about the syncs before it"
+    assert replica_txid_after_next_poll() is None
+    assert (replica_txid_after_next_poll() or 0) <= 5, "txid 6 was captured after the upload began"
+    assert replica_txid_after_next_poll() == 6, "the upload that ended at 3.05 s began after 2.5 s: it sent txid 6"

@@ -80,15 +80,20 @@ def test_a_black_hole_is_reported_then_the_stuck_litestream_is_restarted(
 
 @pytest.mark.integration
 def test_a_steady_writer_raises_no_false_alarm(cfg: ConfigS3) -> None:
-    """Busy, then idle for longer than the threshold: no stall, no restart (litestream's own checkpoints included)."""
+    """Busy, then idle for longer than the threshold: no stall, no restart (litestream's own checkpoints included).
+
+    On 0.5 a commit is known to be in the replica two replica syncs after the local sync that
+    captured it (`pylts.observers.replica_holds`), and the supervisor looks once a second: a
+    steady writer is seen up to about 3 s behind. The threshold sits just above that.
+    """
     write_rows(cfg.dbpath, 1)
-    with cfg.replicating(stall_timeout=3) as replication:
+    with cfg.replicating(stall_timeout=5) as replication:
         with writer(cfg.dbpath, WRITE, per_second=20):
             seen = []
             for _ in range(8):
                 time.sleep(1)
                 seen.append(replication.status())
-        time.sleep(5)
+        time.sleep(7)
         seen.append(replication.status())
         assert replication.wait_for_sync(10)
     assert all(status.restarts == 0 and not status.last_error for status in seen), seen
