@@ -24,7 +24,7 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -158,7 +158,8 @@ class SocketObserver:
         self.tracker = tracker
         self._contexts = dict(contexts)
         self._read: dict[Path, deque[LocalSync]] = {db: deque(maxlen=_KEPT) for db in contexts}
-        self._replica_success: dict[Path, datetime] = {}  # the newest last_sync_at seen, per database
+        #: The two newest distinct ``last_sync_at`` seen, per database: (the one before, the newest).
+        self._replica_successes: dict[Path, tuple[datetime | None, datetime]] = {}
         self._lock = threading.Lock()
         self._private: Path | None = None  # the socket's private folder, made at the first run
         self.client = ControlClient(Path("/nonexistent/pylts/control.sock"))  # until then, a path nothing serves
@@ -208,12 +209,12 @@ class SocketObserver:
                     self._replica_synced(db, listed.last_sync_at)
 
     def _replica_synced(self, db: Path, success: datetime) -> None:
-        previous = self._replica_success.get(db)
-        if previous is not None and success <= previous:
-            return  # no sync since the last one seen
-        self._replica_success[db] = success
+        previous, newest = self._replica_successes.get(db, (None, None))
+        if newest is None or success > newest:
+            previous, newest = newest, success
+            self._replica_successes[db] = (previous, success)
         held = None if previous is None else replica_holds(self._read[db], previous)
-        if held is not None:
+        if held is not None:  # asked at every poll: a later local sync that found nothing new proves more
             position = _position(held.txid)
             self.tracker.report(db, position, position, held.began)
 
@@ -283,16 +284,19 @@ class LocalSync:
     txid: int  #: the newest transaction it captured
 
 
-def replica_holds(local_syncs: Iterable[LocalSync], previous_success: datetime) -> LocalSync | None:
-    """The latest local sync (in the order seen) a replica sync proves held, once it synced after ``previous_success``.
+def replica_holds(local_syncs: Sequence[LocalSync], previous_success: datetime) -> LocalSync | None:
+    """What the replica is proven to hold, once it synced again after ``previous_success``; None if nothing yet.
 
     litestream runs one replica sync at a time and records its success at its end. So the
     sync that succeeded after ``previous_success`` began after it, and read the database's
-    position then: every local sync that had ended by ``previous_success`` is in the replica.
-    A local sync that ended later may have begun while an upload was still running, so a
-    slow store cannot make pylts claim more than was sent. (Not covered: litestream's
-    catch-up after more than 256 unsent transactions, where one replica sync sends 256 files
-    and records a success before the next one sends the rest.)
+    position then: the transaction of the last local sync (in the order seen) that had
+    ended by ``previous_success`` is in the replica. A local sync that ended later may have
+    begun while an upload was still running, so a slow store cannot make pylts claim more
+    than was sent. The answer's ``began`` is that of the latest local sync that found nothing
+    newer: every commit made before it is in the replica, so an idle database is known in
+    sync as soon as its next local sync ran. (Not covered: litestream's catch-up after more
+    than 256 unsent transactions, where one replica sync sends 256 files and records a
+    success before the next one sends the rest.)
 
     >>> from datetime import datetime, timezone
     >>> def at(second):
@@ -300,9 +304,16 @@ def replica_holds(local_syncs: Iterable[LocalSync], previous_success: datetime) 
     >>> syncs = [LocalSync(0.0, at(1), 5), LocalSync(1.0, at(2), 6), LocalSync(2.0, at(4), 7)]
     >>> replica_holds(syncs, previous_success=at(3)).txid, replica_holds(syncs, previous_success=at(0))
     (6, None)
+    >>> idle = [LocalSync(0.0, at(1), 5), LocalSync(1.0, at(2), 5), LocalSync(2.0, at(4), 5)]
+    >>> replica_holds(idle, previous_success=at(1)).began
+    2.0
     """
-    held = [sync for sync in local_syncs if sync.ended <= previous_success]
-    return held[-1] if held else None  # the latest: an idle database's syncs repeat its txid, later ones prove more
+    ended = [sync for sync in local_syncs if sync.ended <= previous_success]
+    if not ended:
+        return None
+    txid = ended[-1].txid
+    latest = [sync for sync in local_syncs if sync.txid <= txid][-1]
+    return LocalSync(latest.began, ended[-1].ended, txid)
 
 
 def _named_error(tracker: SyncTracker) -> str | None:
