@@ -79,6 +79,9 @@ class FaultProxy:
                 return
             pipe = _Pipe(client)
             with self._lock:
+                if self._stopping.is_set():  # accepted while stop() was closing the others
+                    pipe.close()
+                    return
                 self._pipes.append(pipe)
             if self._holding.is_set():
                 pipe.held.set()
@@ -87,14 +90,19 @@ class FaultProxy:
 
     def _forward(self, pipe: _Pipe) -> None:
         try:
-            pipe.server = socket.create_connection(self._target, timeout=5)
+            server = socket.create_connection(self._target, timeout=5)
         except OSError:
             pipe.close()
             return
-        peers = {pipe.client: pipe.server, pipe.server: pipe.client}
+        peers = {pipe.client: server, server: pipe.client}
         with selectors.DefaultSelector() as selector:
-            for sock in peers:
-                selector.register(sock, selectors.EVENT_READ)
+            with self._lock:  # stop() closes pipes under this lock: register only sockets it has not closed
+                if self._stopping.is_set():  # stop() closed this pipe while the connection was made
+                    server.close()
+                    return
+                pipe.server = server
+                for sock in peers:
+                    selector.register(sock, selectors.EVENT_READ)
             while not pipe.held.is_set() and not self._stopping.is_set():
                 for key, _ in selector.select(timeout=0.1):
                     if pipe.held.is_set():
