@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     follow = command(
         "follow",
-        "Keep a read-only copy of the replica up to date (litestream 0.5.9+), until stopped.",
+        "Keep a read-only copy of the replica up to date (litestream 0.5), until stopped.",
         "pylts follow --path /srv/replica/app.db",
         _follow,
     )

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from .binary import Litestream, Version
+from .binary import Litestream
 from .replica import S3Replica
 from .tuning import Tuning
 
@@ -49,8 +49,6 @@ CREDENTIAL_VARIABLES = (
     "LITESTREAM_ACCESS_KEY_ID",
     "LITESTREAM_SECRET_ACCESS_KEY",
 )
-#: The first litestream with follow mode (``restore -f``).
-FOLLOW_SINCE = Version(0, 5, 9)
 
 
 def config_option(path: Path) -> list[str]:
@@ -67,14 +65,12 @@ def config_option(path: Path) -> list[str]:
 
 
 def follow_argv(ls: Litestream, replica: S3Replica, output: Path, *, interval: float) -> list[str]:
-    """``litestream restore -f``: restore the replica into ``output``, then keep applying its changes (0.5.9+).
+    """``litestream restore -f``: restore the replica into ``output``, then keep applying its changes (0.5).
 
     >>> follow_argv(Litestream(Path("/bin/litestream"), Version(0, 5, 17)), parse_replica_url("s3://bkt/a.db"),
     ...             Path("/d/.a.db-pylts-follow/run-1/a.db"), interval=0.5)
     ['/bin/litestream', 'restore', '-f', '-follow-interval', '500ms', '-o', '/d/.a.db-pylts-follow/run-1/a.db', 's3://bkt/a.db']
     """
-    if ls.version < FOLLOW_SINCE:
-        raise ValueError(f"litestream {ls.version} cannot follow a replica: restore -f came in {FOLLOW_SINCE}")
     milliseconds = max(round(interval * 1000), 1)
     return [str(ls.path), "restore", "-f", "-follow-interval", f"{milliseconds}ms", "-o", str(output), replica.url()]
 

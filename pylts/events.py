@@ -1,11 +1,10 @@
 """Following replication from litestream's log: where each database is, and where its replica is.
 
-litestream (run by pylts at debug level) says, about once a second, which position
-of a database it is syncing and which position its replica holds:
-
-- 0.5: ``replica sync ... txid.replica=N txid.db=M`` and ``ltx file uploaded ... maxTXID=N``;
-- 0.3: ``replica sync ... position=GEN/IDX:OFF``, ``replica sync: calc new pos ... position=...``
-  and ``wal segment written ... position=GEN/IDX:OFF sz=BYTES``.
+litestream 0.3 (run by pylts at debug level) says, about once a second, which position
+of a database it is syncing (``replica sync ... position=GEN/IDX:OFF``) and which position
+its replica holds (``replica sync: calc new pos ... position=...`` and ``wal segment written
+... position=GEN/IDX:OFF sz=BYTES``). On 0.5 the control socket reports the same facts
+(:meth:`SyncTracker.report`).
 
 A database is *in sync* when its replica's position covers the database's. The log alone
 cannot show a stall (a stuck litestream prints nothing, so its last report looks fine): the
@@ -14,14 +13,14 @@ Replicator also tells the tracker when each database was last committed to
 ``stall_timeout`` seconds makes the database *not in sync*, with an error saying for how long.
 
 >>> tracker = SyncTracker([Path("/data/app.db")])
->>> tracker.feed(
-...     parse_line('level=DEBUG msg="replica sync" db=app.db txid.replica=0000000000000001 txid.db=0000000000000003')
-... )
+>>> tracker.feed(parse_line("2026/11/22 12:49:58 DEBUG replica sync db=/data/app.db position=3ce1/00000000:8272"))
 >>> tracker.in_sync()
 False
->>> tracker.feed(parse_line('time=t level=DEBUG msg="ltx file uploaded" db=app.db maxTXID=0000000000000003'))
+>>> tracker.feed(
+...     parse_line("2026/11/22 12:49:58 DEBUG wal segment written db=/data/app.db position=3ce1/00000000:32 sz=8240")
+... )
 >>> tracker.in_sync(), tracker.snapshot()[0].replica_position
-(True, '0000000000000003')
+(True, '3ce1/00000000:8272')
 """
 
 from __future__ import annotations
@@ -185,16 +184,11 @@ class SyncTracker:
         if state is None:
             return
         f = line.fields
-        if line.message == "replica sync" and "txid.db" in f:  # 0.5
-            self._set_db(state, Position.parse(f["txid.db"]), _printed_at(line))
-            self._set_replica(state, Position.parse(f["txid.replica"]))
-        elif line.message == "ltx file uploaded" and "maxTXID" in f:  # 0.5
-            self._set_replica(state, Position.parse(f["maxTXID"]))
-        elif line.message == "replica sync" and "position" in f:  # 0.3
+        if line.message == "replica sync" and "position" in f:
             self._set_db(state, Position.parse(f["position"]), _printed_at(line))
-        elif line.message == "replica sync: calc new pos":  # 0.3
+        elif line.message == "replica sync: calc new pos":
             self._set_replica(state, Position.parse(f["position"]))
-        elif line.message == "wal segment written":  # 0.3
+        elif line.message == "wal segment written":
             self._set_replica(state, Position.parse(f["position"]).advanced(int(f.get("sz", 0))))
 
     def _set_db(self, state: _State, position: Position, seen: float) -> None:

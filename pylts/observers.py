@@ -1,20 +1,19 @@
 """How a running litestream's replication is observed: one strategy per litestream line.
 
-- `SocketObserver` (litestream 0.5.9+): asks litestream's control socket. ``/debug/sync-status``
+- `SocketObserver` (litestream 0.5): asks litestream's control socket. ``/debug/sync-status``
   (local syncs) matched to ``/list`` (the replica's last successful sync) confirm a sync
   (readiness, `wait_for_sync`, the last sync before stopping) and tell the watchdog where
   things stand; `health` adds ``/txid``. The log is read at info level, only for errors worth naming.
-- `LogObserver` (0.3, and 0.5 before the socket): follows positions in litestream's debug log
-  (`pylts.events.SyncTracker`).
+- `LogObserver` (0.3): follows positions in litestream's debug log (`pylts.events.SyncTracker`).
 
 Both feed one `SyncTracker`, so ``Replicator.status()`` answers the same way on both lines.
 Each line picks its strategy (``Line.observer``):
 
->>> from pylts.binary import Litestream
+>>> from pylts.binary import Litestream, Version
 >>> from pylts.lines import line_for
 >>> [type(line_for(Litestream(Path("litestream"), version)).observer({}, SyncTracker([]))).__name__
-...  for version in (Version(0, 3, 13), Version(0, 5, 8), Version(0, 5, 17))]
-['LogObserver', 'LogObserver', 'SocketObserver']
+...  for version in (Version(0, 3, 13), Version(0, 5, 17))]
+['LogObserver', 'SocketObserver']
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from .binary import Version
 from .context import RunContext
 from .control import ControlClient, Listed, SyncStatus, private_socket_path
 from .errors import ControlSocketError, EndpointUnreachable
@@ -45,8 +43,6 @@ from .timing import (
     SLOW_SYNC_SECONDS,
 )
 
-#: The first litestream with a control socket.
-SOCKET_SINCE = Version(0, 5, 9)
 _RETRY = 0.1
 _KEPT = 120  # local syncs seen (about one a second), kept to match against the replica's last sync
 

@@ -787,7 +787,7 @@ class ConfigS3(PyltsSettings):
     ) -> Follower:
         """A read-only copy of the replica at ``path`` (default ``dbpath``), kept up to date while a block runs.
 
-        Ready when the first copy is in place; litestream 0.5.9+ only. ``interval`` is how often
+        Ready when the first copy is in place; litestream 0.5 only. ``interval`` is how often
         litestream polls the replica, ``stall_timeout`` how long the copy may lag without
         advancing before it is rebuilt, ``check_interval`` how often the replica is listed to
         tell. Read it with ``follower.reading()``, one connection per unit of work (see `pylts.follow`).

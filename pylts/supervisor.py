@@ -137,8 +137,8 @@ class Replicator:
     ``shutdown-sync-timeout`` on 0.5). Databases replicated together share one
     litestream process, so they must share credentials.
 
-    On litestream 0.5.9 and later, what it knows comes from litestream's control socket
-    (`pylts.observers.SocketObserver`); before, from its debug log.
+    On litestream 0.5, what it knows comes from litestream's control socket
+    (`pylts.observers.SocketObserver`); on 0.3, from its debug log.
     """
 
     def __init__(
@@ -364,7 +364,7 @@ class Replicator:
     def stop(self) -> None:
         """Stop litestream after its final sync; raise ``FinalSyncFailed`` if the sync failed.
 
-        On litestream 0.5.9+ its control socket must first show a sync of everything committed
+        On litestream 0.5 its control socket must first show a sync of everything committed
         before the stop (within ``stop_timeout``); one it did not show is the failure reported. On litestream
         0.5 one more one-shot sync (``replicate -once``) follows, and the
         replica itself is asked (one listing per database) whether it holds everything:

@@ -24,7 +24,7 @@ The rule (docs/time.md says the same, with examples):
    away. A call therefore ends at most `TIMEOUT_CLEANUP_SECONDS` after its deadline (``verify``
    also removes its sentinel row, waiting at most `BUSY_TIMEOUT` for SQLite's write lock).
 4. ``Replicator.stop()`` (the end of a ``with replicating()`` block) has no caller deadline:
-   on litestream 0.5.9+ a last sync confirmed through the control socket gets ``stop_timeout``,
+   on litestream 0.5 a last sync confirmed through the control socket gets ``stop_timeout``,
    litestream's final sync then gets ``stop_timeout`` (plus `SHUTDOWN_MARGIN` to exit), then on
    litestream 0.5 the one-shot sync and the replica check get `STOP_CHECK_SECONDS`.
 

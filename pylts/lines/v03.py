@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import sqlite_files
-from ..binary import Litestream
+from ..binary import Litestream, Version
 from ..commands import config_option, config_yaml, yaml_mapping
 from ..context import write_private
 from ..errors import BackupNotConfirmed, ReplicationError, RestoreError
@@ -58,6 +58,8 @@ class V03:
     name = "0.3"
     position_unit = "generation"
     has_txids = False
+    oldest = Version(0, 3, 13)
+    oldest_because = "0.3.13 is the 0.3 release pylts is tested with"
 
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
         """No ``-once`` on 0.3: `backup_once` follows the log instead."""

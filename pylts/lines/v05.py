@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import sqlite_files
-from ..binary import Litestream
+from ..binary import Litestream, Version
 from ..commands import yaml_mapping
 from ..errors import BackupNotConfirmed, LitestreamError, LitestreamTimeout, ReplicationError, RestoreError
-from ..observers import SOCKET_SINCE, LogObserver, Observer, SocketObserver
+from ..observers import Observer, SocketObserver
 from ..output import last_error, raise_reported_error
 from ..replica import S3Replica
 from ..reports import LtxFile, ReplicaContents, parse_ltx_files
@@ -49,6 +49,8 @@ class V05:
     name = "0.5"
     position_unit = "transaction"
     has_txids = True
+    oldest = Version(0, 5, 12)
+    oldest_because = "`restore -json` and `ltx -json` came in 0.5.12, `replicate -once` in 0.5.6"
 
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
         return [str(self.litestream.path), "replicate", *(["-once"] if once else []), str(db), replica.url()]
@@ -191,10 +193,8 @@ class V05:
         return Standing.BEHIND if int(local, 16) < int(replica[0], 16) else Standing.CURRENT
 
     def observer(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> Observer:
-        """The control socket from 0.5.9 on (its facts, the log at info level); the debug log before."""
-        if self.litestream.version >= SOCKET_SINCE:
-            return SocketObserver(contexts, tracker)
-        return LogObserver(contexts, tracker)
+        """The control socket (its facts, the log at info level)."""
+        return SocketObserver(contexts, tracker)
 
     def restored_position(self, ctx: RunContext, deadline: Deadline) -> str | None:
         """None: ``restore -json`` reports the transaction it restored."""
