@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, ParamSpec, TypeVar
 
 from pydantic import (
     BeforeValidator,
@@ -304,6 +304,12 @@ class ConfigS3(PyltsSettings):
         "secret_access_key": "token",
         "replica_url": "s3",
     }
+
+    if TYPE_CHECKING:
+        # What type checkers see. Left to them, they would build a signature from the fields and refuse what users
+        # write (`key="..."` for a SecretStr, `access_key_id=`, `_env_file=`); the settings check every keyword
+        # when they are built, and a misspelled one raises.
+        def __init__(self, _env_file: DotenvType | None = ENV_FILE_SENTINEL, **values: Any) -> None: ...
 
     key: SecretStr | None = Field(
         default=None,

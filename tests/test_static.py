@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -46,3 +47,30 @@ def test_tests_do_not_go_around_the_rules(pattern: str) -> None:
         if re.search(pattern, line)
     ]
     assert not offenders, f"{FORBIDDEN_IN_TESTS[pattern]}: {offenders}"
+
+
+#: What the README and docs tell users to write, to be type-checked the way a user's project would check it.
+USERS_CODE = """
+from pylts import ConfigS3
+
+cfg = ConfigS3(key="k", token="t", s3="s3://backups/app.db", folder="/srv/app", db="app.db")
+renamed = ConfigS3(access_key_id="k", secret_access_key="t", replica_url="s3://backups/app.db", _env_file=None)
+backed_up: bool = cfg.timed_replicate(60, delete=False)
+"""
+
+
+@pytest.mark.parametrize("plugins", ["", "pydantic.mypy"])
+def test_the_documented_calls_type_check_in_a_users_project(plugins: str, tmp_path: Path) -> None:
+    """Strings for secrets and the `access_key_id=` names are what users write: no type checker may refuse them."""
+    require("mypy")
+    (tmp_path / "app.py").write_text(USERS_CODE)
+    (tmp_path / "mypy.ini").write_text(f"[mypy]\nstrict = true\nplugins = {plugins}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--follow-imports=silent", "--no-incremental", "app.py"],
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
