@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,18 @@ LEGACY_BIN_VARIABLE = "PYLTS_TEST_LITESTREAM_03"
 #: pids of the servers session fixtures started (stopped when the session ends).
 SESSION_SERVERS: set[int] = set()
 _OUR_PREFIXES = ("AWS_", "LITESTREAM_", "REPLICA_", "DB_", "PYLTS_")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the processes the tests start a Ctrl-C they can feel.
+
+    A suite started in the background by a shell without job control (``cmd &`` in a script,
+    ``nohup``) inherits SIGINT *ignored*, and so would every child: the tests that press Ctrl-C
+    on an app would then wait out their timeouts. A handled signal is reset to the default in
+    an exec'd child, so handling it here is enough.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
