@@ -146,11 +146,15 @@ class ReplicaContents(_Report):
     ltx_files: list[LtxFile] = []
     generations: list[Generation] = []
     snapshots: list[Snapshot] = []
+    #: The layouts found at the URL, whichever line wrote them: ``"0.5"`` (LTX files), ``"0.3"`` (generations).
+    layouts: list[str] = []
+    #: What files in a layout this litestream does not list mean, and what to do about them.
+    notes: list[str] = []
 
     @property
     def empty(self) -> bool:
-        """True when the replica holds no backup at all."""
-        return not (self.ltx_files or self.snapshots)
+        """True when the replica holds no backup at all, in either litestream line's layout."""
+        return not (self.ltx_files or self.snapshots or self.layouts)
 
     @property
     def latest(self) -> datetime | None:

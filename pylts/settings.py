@@ -51,6 +51,7 @@ from .envfile import read_env_file
 from .errors import BackupNotConfirmed, DatabaseNotFound, InvalidArgument, InvalidSettings, LitestreamTimeout
 from .follow import Follower
 from .lines import Line, line_for
+from .migrate import MigrateReport, migrate
 from .providers import preset
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .reports import ReplicaContents, RestoreReport
@@ -728,6 +729,23 @@ class ConfigS3(PyltsSettings):
             ```
         """
         return replica_contents(self._context(), Deadline(timeout))
+
+    def migrate(
+        self, *, to: str | None = None, dry_run: bool = False, timeout: float = RESTORE_TIMEOUT
+    ) -> MigrateReport:
+        """Move a litestream 0.3 replica to 0.5's layout: restore it, check it, write it anew, prove it restores.
+
+        Writes to the same URL, or to ``to`` (another ``s3://BUCKET/PATH`` on the same store);
+        the old files stay. Running it again says there is nothing to do. The local database
+        is not touched. See [Migrating](guides/migrating.md).
+
+        Example:
+            ```python
+            cfg.migrate().detail  # 'restored 40 rows from litestream 0.3's layout, wrote them ...'
+            ```
+        """
+        target = None if to is None else self.model_copy(update={"s3": to}).replica
+        return migrate(self._context(), Deadline(timeout), target=target, dry_run=dry_run)
 
     def litestream_config(self) -> str:
         """A litestream YAML config for this database, for running litestream yourself.

@@ -1,13 +1,85 @@
-"""Asking a replica what it holds (the line knows how: LTX files on 0.5, generations on 0.3)."""
+"""Asking a replica what it holds (the line knows how: LTX files on 0.5, generations on 0.3).
+
+Both litestream lines can have written at one URL, so the layouts found are listed by
+pylts itself (`replica_layouts`), not by the running line, which sees its own files only.
+"""
 
 from __future__ import annotations
 
 from .context import RunContext
+from .errors import ReplicaLayoutMismatch
+from .layout import Layout
+from .lines import Line
 from .reports import ReplicaContents
 from .runner import Deadline
 
+#: Where each layout keeps its files under the replica's path, for messages.
+_WHERE = {Layout.V05: "LTX files under PATH/0000/, PATH/0001/, ...", Layout.V03: "PATH/generations/"}
+
 
 def replica_contents(ctx: RunContext, deadline: Deadline) -> ReplicaContents:
-    """List the replica of ``ctx.db``, after checking the store answers at all."""
+    """List the replica of ``ctx.db``, after checking the store answers at all; layouts the line does not list
+    are named in ``notes``."""
     ctx.probe(deadline)
-    return ctx.line.replica_contents(ctx, deadline)
+    layouts = replica_layouts(ctx, deadline)
+    contents = ctx.line.replica_contents(ctx, deadline)
+    notes = [layout_note(ctx.line, layout) for layout in sorted(layouts - {ctx.line.layout})]
+    return contents.model_copy(update={"layouts": [layout.value for layout in sorted(layouts)], "notes": notes})
+
+
+def replica_layouts(ctx: RunContext, deadline: Deadline) -> frozenset[Layout]:
+    """The layouts at the replica's URL, whichever line is running: one listing of the store."""
+    import boto3  # until pylts.store lists it
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=ctx.replica.endpoint,
+        region_name=ctx.replica.region or "us-east-1",
+        aws_access_key_id=ctx.env.get("AWS_ACCESS_KEY_ID") or ctx.env.get("LITESTREAM_ACCESS_KEY_ID"),
+        aws_secret_access_key=ctx.env.get("AWS_SECRET_ACCESS_KEY") or ctx.env.get("LITESTREAM_SECRET_ACCESS_KEY"),
+    )
+    prefix = f"{ctx.replica.path.strip('/')}/"
+    found = set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=ctx.replica.bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"][len(prefix) :]
+            found.add(Layout.V03 if key.startswith("generations/") else Layout.V05)
+    return frozenset(found)
+
+
+def layout_note(line: Line, layout: Layout) -> str:
+    """What a replica's files in ``layout`` mean to ``line`` (which writes another layout).
+
+    >>> from pathlib import Path
+    >>> from pylts.binary import Litestream, Version
+    >>> from pylts.lines import line_for
+    >>> print(layout_note(line_for(Litestream(Path("x"), Version(0, 5, 17))), Layout.V03))
+    the replica holds litestream 0.3's layout (PATH/generations/): litestream 0.5.17 restores it but does not list it or
+    write to it; `pylts migrate` moves it to 0.5's layout
+    """
+    if line.reads(layout):
+        return (
+            f"the replica holds litestream {layout.value}'s layout ({_WHERE[layout]}): litestream "
+            f"{line.litestream.version} restores it but does not list it or write to it; "
+            f"`pylts migrate` moves it to {line.layout.value}'s layout"
+        )
+    return (
+        f"the replica holds litestream {layout.value}'s layout ({_WHERE[layout]}), which litestream "
+        f"{line.litestream.version} cannot read: {line.unreadable_remedy}"
+    )
+
+
+def refuse_unreadable(ctx: RunContext, layouts: frozenset[Layout], *, doing: str) -> None:
+    """Raise `ReplicaLayoutMismatch` when ``layouts`` hold one the line cannot read (before ``doing`` anything).
+
+    Writing its own layout beside files it cannot read would leave two histories at one URL,
+    each line restoring its own.
+    """
+    for layout in sorted(layouts):
+        if not ctx.line.reads(layout):
+            raise ReplicaLayoutMismatch(
+                f"the replica {ctx.replica.url()} holds files in litestream {layout.value}'s layout "
+                f"({_WHERE[layout]}), which litestream {ctx.litestream.version} cannot read, so {doing} was refused "
+                f"and nothing was changed: {ctx.line.unreadable_remedy}",
+                layout=layout.value,
+            )
