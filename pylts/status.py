@@ -83,3 +83,21 @@ def refuse_unreadable(ctx: RunContext, layouts: frozenset[Layout], *, doing: str
                 f"and nothing was changed: {ctx.line.unreadable_remedy}",
                 layout=layout.value,
             )
+
+
+def refuse_other_layout(ctx: RunContext, deadline: Deadline, *, doing: str) -> None:
+    """Raise `ReplicaLayoutMismatch` unless the replica is empty or holds the line's own layout, all of it readable.
+
+    For what proves a backup in the line's layout (`verify`): files of another line alone are a
+    backup it would not see.
+    """
+    layouts = replica_layouts(ctx, deadline)
+    refuse_unreadable(ctx, layouts, doing=doing)
+    others = sorted(layouts - {ctx.line.layout})
+    if others and ctx.line.layout not in layouts:
+        raise ReplicaLayoutMismatch(
+            f"the replica {ctx.replica.url()} holds only litestream {others[0].value}'s layout "
+            f"({_WHERE[others[0]]}), so {doing} was refused and nothing was changed: `pylts migrate` moves it to "
+            f"{ctx.line.layout.value}'s layout first",
+            layout=others[0].value,
+        )

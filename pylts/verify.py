@@ -22,6 +22,7 @@ from . import backup, sqlite_files
 from .context import RunContext
 from .errors import LitestreamTimeout, PyltsError, RestoreError
 from .runner import Deadline
+from .status import refuse_other_layout
 from .timing import BUSY_TIMEOUT
 
 logger = logging.getLogger(__name__)
@@ -54,8 +55,12 @@ def verify(ctx: RunContext, deadline: Deadline, *, sync: bool) -> VerifyResult:
 
     A file that is not a SQLite database (an empty one included) raises `DatabaseInvalid` before
     anything is written: a sentinel would turn it into a database worth backing up over the replica.
+    A replica holding only another litestream line's layout, or one this line cannot read, raises
+    `ReplicaLayoutMismatch` before anything is written too.
     """
     sqlite_files.require_sqlite_header(ctx.db)
+    ctx.probe(deadline)
+    refuse_other_layout(ctx, deadline, doing=f"the verify of {ctx.db.name}")
     token = uuid.uuid4().hex
     try:
         created_table = _write_sentinel(ctx.db, token)
