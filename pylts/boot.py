@@ -313,6 +313,8 @@ def _replica(ctx: RunContext, deadline: Deadline) -> Replica:
     """The replica in the line's layout; failing that, in another it reads. A layout it cannot read refuses."""
     ctx.probe(deadline)
     layouts = replica_layouts(ctx, deadline)
+    if layouts is None:  # not listed: the line's own view, as before both layouts were looked for
+        return Replica(ctx.line.replica_positions(ctx, deadline))
     refuse_unreadable(ctx, layouts, doing=f"the boot of {ctx.db.name}")
     positions = ctx.line.replica_positions(ctx, deadline) if ctx.line.layout in layouts else ()
     older = None if positions else next(iter(sorted(layouts - {ctx.line.layout})), None)

@@ -181,6 +181,13 @@ class FollowTargetInUse(AlreadyReplicating):
     """The path to follow into is a database that another process on this machine replicates or follows."""
 
 
+class ListingUnavailable(PyltsError):
+    """pylts cannot list the replica itself: no access key and secret in the environment litestream gets.
+
+    The AWS credential chain's profiles and instance roles are read by litestream alone.
+    """
+
+
 class ControlSocketError(PyltsError):
     """litestream's control socket did not answer in time, or answered with an error.
 

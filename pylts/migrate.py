@@ -28,7 +28,7 @@ from .layout import Layout
 from .replica import S3Replica
 from .restore import restore
 from .runner import Deadline
-from .status import refuse_unreadable, replica_layouts
+from .status import refuse_unreadable
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +63,17 @@ def migrate(
 
     Raises `ReplicaLayoutMismatch` when the replica holds a layout the line cannot read, and
     `BackupNotConfirmed` when the new backup does not restore to the same rows (the old files
-    are untouched either way). The local database is not read or changed.
+    are untouched either way). It lists the store itself: without an access key and secret in the
+    environment it raises `ListingUnavailable`. The local database is not read or changed.
     """
     started = time.monotonic()
     to = ctx if target is None else dataclasses.replace(ctx, replica=target)
     own = ctx.line.layout
     ctx.probe(deadline)
-    found = replica_layouts(ctx, deadline)
+    found = ctx.replica_objects(deadline).layouts  # no guessing here: ListingUnavailable if it cannot list
     refuse_unreadable(ctx, found, doing="the migration")
     older = next(iter(sorted(found - {own})), None)
-    there = found if target is None else replica_layouts(to, deadline)
+    there = found if target is None else to.replica_objects(deadline).layouts
     report = {"source": ctx.replica.url(), "target": to.replica.url(), "source_layout": older, "target_layout": own}
     if own in there:
         detail = f"{to.replica.url()} already holds litestream {own.value}'s layout: nothing to migrate"

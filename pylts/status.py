@@ -6,14 +6,18 @@ pylts itself (`replica_layouts`), not by the running line, which sees its own fi
 
 from __future__ import annotations
 
+import logging
+
 from .context import RunContext
-from .errors import ReplicaLayoutMismatch
+from .errors import ListingUnavailable, ReplicaLayoutMismatch
 from .layout import Layout
 from .lines import Line
 from .reports import ReplicaContents
 from .runner import Deadline
 
 #: Where each layout keeps its files under the replica's path, for messages.
+logger = logging.getLogger(__name__)
+
 _WHERE = {Layout.V05: "LTX files under PATH/0000/, PATH/0001/, ...", Layout.V03: "PATH/generations/"}
 
 
@@ -21,30 +25,23 @@ def replica_contents(ctx: RunContext, deadline: Deadline) -> ReplicaContents:
     """List the replica of ``ctx.db``, after checking the store answers at all; layouts the line does not list
     are named in ``notes``."""
     ctx.probe(deadline)
-    layouts = replica_layouts(ctx, deadline)
+    layouts = replica_layouts(ctx, deadline) or frozenset()
     contents = ctx.line.replica_contents(ctx, deadline)
     notes = [layout_note(ctx.line, layout) for layout in sorted(layouts - {ctx.line.layout})]
     return contents.model_copy(update={"layouts": [layout.value for layout in sorted(layouts)], "notes": notes})
 
 
-def replica_layouts(ctx: RunContext, deadline: Deadline) -> frozenset[Layout]:
-    """The layouts at the replica's URL, whichever line is running: one listing of the store."""
-    import boto3  # until pylts.store lists it
+def replica_layouts(ctx: RunContext, deadline: Deadline) -> frozenset[Layout] | None:
+    """The layouts at the replica's URL, whichever line is running: the store's own listing.
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=ctx.replica.endpoint,
-        region_name=ctx.replica.region or "us-east-1",
-        aws_access_key_id=ctx.env.get("AWS_ACCESS_KEY_ID") or ctx.env.get("LITESTREAM_ACCESS_KEY_ID"),
-        aws_secret_access_key=ctx.env.get("AWS_SECRET_ACCESS_KEY") or ctx.env.get("LITESTREAM_SECRET_ACCESS_KEY"),
-    )
-    prefix = f"{ctx.replica.path.strip('/')}/"
-    found = set()
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=ctx.replica.bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"][len(prefix) :]
-            found.add(Layout.V03 if key.startswith("generations/") else Layout.V05)
-    return frozenset(found)
+    ``None`` when pylts cannot list the store itself (credentials only in the AWS credential
+    chain, `ListingUnavailable`): a WARNING says the other line's layout was not looked for.
+    """
+    try:
+        return ctx.replica_objects(deadline).layouts
+    except ListingUnavailable as exc:
+        logger.warning("could not look for litestream's other layout at %s: %s", ctx.replica.url(), exc)
+        return None
 
 
 def layout_note(line: Line, layout: Layout) -> str:
@@ -91,7 +88,7 @@ def refuse_other_layout(ctx: RunContext, deadline: Deadline, *, doing: str) -> N
     For what proves a backup in the line's layout (`verify`): files of another line alone are a
     backup it would not see.
     """
-    layouts = replica_layouts(ctx, deadline)
+    layouts = replica_layouts(ctx, deadline) or frozenset()
     refuse_unreadable(ctx, layouts, doing=doing)
     others = sorted(layouts - {ctx.line.layout})
     if others and ctx.line.layout not in layouts:
