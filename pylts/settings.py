@@ -524,7 +524,11 @@ class ConfigS3(PyltsSettings):
         >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", provider="hetzner", region="fsn1").replica.endpoint
         'https://fsn1.your-objectstorage.com'
         """
-        replica = parse_replica_url(self.s3).with_overrides(self.endpoint, self.region, self.force_path_style)
+        return self._replica_at(self.s3)
+
+    def _replica_at(self, url: str) -> S3Replica:
+        """The replica at ``url`` on the store these settings reach (endpoint, region, provider)."""
+        replica = parse_replica_url(url).with_overrides(self.endpoint, self.region, self.force_path_style)
         return preset(self.provider).apply(replica, account_id=self.account_id) if self.provider else replica
 
     @property
@@ -744,7 +748,10 @@ class ConfigS3(PyltsSettings):
             cfg.migrate().detail  # 'restored 40 rows from litestream 0.3's layout, wrote them ...'
             ```
         """
-        target = None if to is None else self.model_copy(update={"s3": to}).replica
+        try:
+            target = None if to is None else self._replica_at(to)
+        except ValueError as exc:
+            raise InvalidArgument(f"the replica to migrate to: {exc}") from None
         return migrate(self._context(), Deadline(timeout), target=target, dry_run=dry_run)
 
     def litestream_config(self) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LEGACY_BIN_VARIABLE, bucket_name
-from helpers import S3Server, missing, pylts_log, read_rows, settings_env, write_rows
+from helpers import S3Server, derive, missing, pylts_log, read_rows, settings_env, write_rows
 from rclone_s3 import RcloneS3
 
 from pylts import BootPolicy, ConfigS3, ReplicaLayoutMismatch, RestoreOutcome
@@ -133,7 +133,7 @@ def test_an_existing_database_over_a_03_only_replica_is_refused_not_taken_for_un
     write_rows(old.dbpath, 40)
     assert old.timed_replicate(60, delete=False)
     write_rows(old.dbpath, 5, start=40)  # written after the last 0.3 sync: only this copy has them
-    upgraded = old.model_copy(update={"litestream_bin": find_executable()})
+    upgraded = derive(old, litestream_bin=find_executable())
     before, keys = files(old.folder), sorted(s3_server.keys(bucket_on))
     with pytest.raises(ReplicaLayoutMismatch, match="PYLTS_BOOT_POLICY=adopt") as refused:
         upgraded.ensure_restored()
@@ -165,7 +165,7 @@ def test_verify_refuses_a_replica_in_the_other_layout_only(machine: Machine) -> 
     old = machine("old", "0.3")
     write_rows(old.dbpath, 40)
     assert old.timed_replicate(60, delete=False)
-    upgraded = old.model_copy(update={"litestream_bin": find_executable()})
+    upgraded = derive(old, litestream_bin=find_executable())
     before = files(old.folder)
     with pytest.raises(ReplicaLayoutMismatch, match="pylts migrate"):
         upgraded.verify(sync=True)
@@ -196,7 +196,7 @@ def test_the_migrating_guide_end_to_end(machine: Machine, s3_server: S3Server, b
     old = machine("app", "0.3")
     write_rows(old.dbpath, 40)
     assert old.timed_replicate(60, delete=False)
-    cfg = old.model_copy(update={"litestream_bin": find_executable()})  # the same machine, upgraded
+    cfg = derive(old, litestream_bin=find_executable())  # the same machine, upgraded
     generations = sorted(key for key in s3_server.keys(bucket_on) if "/generations/" in key)
 
     listed = run_pylts(cfg, "contents")
@@ -233,7 +233,7 @@ def test_migrate_to_another_url_leaves_the_source_alone(machine: Machine, s3_ser
     keys = s3_server.keys(bucket_on)
     assert not any(LTX.match(key) for key in keys), "nothing written beside the source"
     assert any(key.startswith("v05/app.db/") and key.endswith(".ltx") for key in keys)
-    moved = machine("moved", "0.5").model_copy(update={"s3": target})
+    moved = derive(machine("moved", "0.5"), s3=target)
     assert moved.ensure_restored().outcome is RestoreOutcome.RESTORED
     assert len(read_rows(moved.dbpath)) == 40
     assert not new.migrate(to=target).migrated, "run twice: nothing to do"
