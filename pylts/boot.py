@@ -194,7 +194,7 @@ def decide(local: Local, replica: Replica, standing: Callable[[str, tuple[str, .
         return Decision.EXISTING if local.present else Decision.FRESH
     if not local.present:
         return Decision.RESTORE
-    if local.position is None:
+    if local.position is None or local.position in _CONVERSION_MARKS:  # not a position in this replica's history
         return Decision.FOREIGN
     return _DECISIONS[standing(local.position, replica.positions)]
 
@@ -208,6 +208,7 @@ def converted_from(layout: Layout) -> str:
     return f"layout-{layout.value}"
 
 
+_CONVERSION_MARKS = frozenset(converted_from(layout) for layout in Layout)
 _DECISIONS = {Standing.CURRENT: Decision.EXISTING, Standing.BEHIND: Decision.STALE, Standing.FOREIGN: Decision.FOREIGN}
 
 

@@ -58,6 +58,7 @@ LINES = {
         (Local(True, None), Replica((), older=Layout.V03), "0.5", Decision.LAYOUT),
         (Local(True, T(3)), Replica((), older=Layout.V03), "0.5", Decision.LAYOUT),
         (Local(True, converted_from(Layout.V03)), Replica((), older=Layout.V03), "0.5", Decision.EXISTING),
+        (Local(True, converted_from(Layout.V03)), Replica((T(9),)), "0.5", Decision.FOREIGN),
     ],
 )
 def test_the_decision_table(local: Local, replica: Replica, line: str, expected: Decision) -> None:
