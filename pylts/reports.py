@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
 
 from .errors import UnreadableOutput
 
@@ -59,9 +59,19 @@ class RestoreReport(_Report):
     duration_ms: int
     integrity_check: str = "none"
 
+    @field_validator("txid", mode="before")
+    @classmethod
+    def _no_empty_txid(cls, value: object) -> object:
+        """litestream 0.5 restoring a 0.3 replica (its generations have no txids) reports ``"txid": ""``."""
+        return None if value == "" else value
+
     @property
     def txid_number(self) -> int | None:
-        """The restored transaction id as an integer (``None`` on litestream 0.3)."""
+        """The restored transaction id as an integer (``None`` on litestream 0.3, or from a 0.3 replica).
+
+        >>> RestoreReport(db_path="a.db", replica="s3", txid="", duration_ms=5).txid_number is None
+        True
+        """
         return None if self.txid is None else int(self.txid, 16)
 
 
