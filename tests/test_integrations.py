@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from helpers import derive, free_port, read_rows, require, settings_env, write_rows
 from test_recipes import RECIPES, call, serve, terminate
 
-from pylts import ConfigS3
+from pylts import ConfigS3, RestoreOutcome, StaleDatabase
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parent / "data"
@@ -130,3 +131,39 @@ def test_django_boot_refusal_stops_the_app_but_not_manage_py_pylts(cfg: ConfigS3
     listed = django(foreign, "pylts", "contents")
     assert listed.returncode == 0, "contents still answers on a machine whose boot is refused"
     assert "latest backup written" in listed.stdout
+
+
+LOCK_HOLDER = """
+import sys, time
+from pathlib import Path
+from pylts import sqlite_files
+
+with sqlite_files.replication_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    sys.stdin.read()  # until the test closes it
+"""
+
+
+def test_boot_check_defers_to_a_live_replicator(cfg: ConfigS3, tmp_path: Path) -> None:
+    """Django's ready() in a process beside the one that replicates: the replica is ahead of what it reads.
+
+    That is a live database, not a stale one: the check says so and never advises quarantine.
+    """
+    write_rows(cfg.dbpath, 5)
+    assert cfg.timed_replicate(30, delete=False)
+    live = derive(cfg, folder=tmp_path / "live")
+    shutil.copytree(cfg.folder, live.folder)  # what the other process reads: the replica moves on meanwhile
+    write_rows(cfg.dbpath, 5, start=5)
+    assert cfg.timed_replicate(30, delete=False)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(live.dbpath)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        report = live.ensure_restored()
+    finally:
+        holder.communicate()
+    assert report.outcome is RestoreOutcome.REPLICATING
+    assert len(read_rows(live.dbpath)) == 5, "left alone"
+    with pytest.raises(StaleDatabase, match="quarantine"):  # once nobody replicates it, it is stale indeed
+        live.ensure_restored()
