@@ -27,7 +27,9 @@ After a clean exit pylts has forgotten every child, and the guard exits at once.
 What this does not cover: a kill of pylts in the microseconds between starting a child
 and telling the guard (that child is not stopped) or between reaping one and telling the
 guard (its group id is signalled although it is gone; harmless unless a new group took
-that id in between). A supervisor that signals every process at once (systemd's default
+that id in between). A guard that died and was started again while pylts ran is told about
+pylts' own children again, not about the forked workers that announced themselves to the old
+one. A supervisor that signals every process at once (systemd's default
 ``KillMode=control-group``) bypasses the order: the app and litestream get SIGTERM together.
 
 The guard runs as ``python -I pylts/guard.py`` with only the standard library: it starts

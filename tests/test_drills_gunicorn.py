@@ -81,11 +81,6 @@ def alive(pid: int) -> bool:
     return any(found == pid for found, _, _, _ in processes())
 
 
-def since(began: float, waited: float | None) -> float | None:
-    """Seconds from ``began`` until a wait that just ended succeeded (``None`` if it did not)."""
-    return None if waited is None else time.monotonic() - began
-
-
 def seconds(elapsed: float | None) -> str:
     return f"{elapsed:.2f} s" if elapsed is not None else f"not within {UNDER_LOAD:g} s"
 
@@ -170,8 +165,15 @@ def test_drill_gunicorn_master_killed_under_load(how: str, rclone_cfg: ConfigS3,
             time.sleep(LOAD_SECONDS)
             os.kill(master, signal.SIGKILL)
             killed_at = time.monotonic()
-            workers_gone = wait_until(lambda: not any(alive(w) for w in workers), UNDER_LOAD)
-            litestream_gone = since(killed_at, wait_until(lambda: not alive(litestream[0]), UNDER_LOAD))
+            gone: dict[str, float] = {}  # seconds from the kill until each was gone, watched together
+
+            def both_gone() -> bool:
+                for name, pids in (("workers", workers), ("litestream", litestream)):
+                    if name not in gone and not any(alive(pid) for pid in pids):
+                        gone[name] = time.monotonic() - killed_at
+                return len(gone) == 2
+
+            wait_until(both_gone, UNDER_LOAD)
             time.sleep(0.5)  # anything still answering would be acknowledged now
         log.flush()
         idle = wait_until(lambda: not any(alive(p) for p in (*workers, *litestream)), 60)  # once the load stops
@@ -190,7 +192,7 @@ def test_drill_gunicorn_master_killed_under_load(how: str, rclone_cfg: ConfigS3,
     lost = acknowledged - held
     figures = (
         f"{len(acknowledged)} writes acknowledged, {after_kill} of them after the kill; "
-        f"workers gone {seconds(workers_gone)} after the kill, litestream {seconds(litestream_gone)}; "
+        f"workers gone {seconds(gone.get('workers'))} after the kill, litestream {seconds(gone.get('litestream'))}; "
         f"{len(lost)} acknowledged rows missing from the restore"
     )
     print(figures)

@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -167,3 +168,48 @@ def test_boot_check_defers_to_a_live_replicator(cfg: ConfigS3, tmp_path: Path) -
     assert len(read_rows(live.dbpath)) == 5, "left alone"
     with pytest.raises(StaleDatabase, match="quarantine"):  # once nobody replicates it, it is stale indeed
         live.ensure_restored()
+
+
+ORPHAN = """
+import os, sys, time
+from pylts.integrations.gunicorn import die_with_parent
+
+child = os.fork()
+if child == 0:  # a worker, as gunicorn's post_fork hook arms it
+    die_with_parent(os.getppid())
+    time.sleep(60)
+    os._exit(0)
+print(child, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_worker_dies_with_its_master_and_one_whose_master_is_gone_does_not_start() -> None:
+    master = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, text=True)
+    assert master.stdout is not None
+    worker = int(master.stdout.readline())
+    time.sleep(0.5)  # the worker armed its parent-death signal
+    master.kill()
+    master.communicate()
+    assert wait_gone(worker, 5), "the worker outlived its master"
+    late = [
+        sys.executable,
+        "-c",
+        "from pylts.integrations.gunicorn import die_with_parent; die_with_parent(1); print(1)",
+    ]
+    started = subprocess.run(late, capture_output=True, text=True, timeout=60)
+    assert (started.returncode, started.stdout) == (1, ""), "its parent is not 1: it exits before serving anything"
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.02)
+    return False
