@@ -50,6 +50,7 @@ import socket
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 APP = "app"
@@ -151,14 +152,16 @@ def stop_in_order(groups: dict[int, Group]) -> None:
         stop({pgid: group for pgid, group in groups.items() if group.role == role}, outputs)
 
 
-def stop(groups: dict[int, Group], outputs: list[int]) -> None:
+def stop(groups: dict[int, Group], outputs: list[int], say: Callable[[str], None] | None = None) -> None:
     """SIGTERM each group not asked yet; SIGKILL each still there after its grace; return once all are gone.
 
-    While waiting, it drains ``outputs`` (and removes those that reached their end).
+    While waiting, it drains ``outputs`` (and removes those that reached their end). What it does
+    is told to ``say`` (by default, the guard's stderr).
     """
     if not groups:
         return
-    _say(f"stopping {', '.join(_name(pgid, g) for pgid, g in groups.items())}")
+    say = say or _say
+    say(f"stopping {', '.join(_name(pgid, g) for pgid, g in groups.items())}")
     began = time.monotonic()
     for pgid, group in groups.items():
         if not group.asked_to_stop:
@@ -170,7 +173,7 @@ def stop(groups: dict[int, Group], outputs: list[int]) -> None:
             if not group.alive(pgid):
                 del waiting[pgid]
             elif pgid not in killed_at and now - began >= group.grace:
-                _say(f"{_name(pgid, group)} did not stop within {group.grace:g} s; killing it")
+                say(f"{_name(pgid, group)} did not stop within {group.grace:g} s; killing it")
                 group.signal(pgid, signal.SIGKILL)
                 killed_at[pgid] = now
             elif pgid in killed_at and now - killed_at[pgid] >= KILL_WAIT:

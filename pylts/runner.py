@@ -245,7 +245,7 @@ class ManagedProcess:
             # An app's leader can die (a gunicorn master killed) while processes it forked (its workers)
             # still serve and commit: they are stopped before litestream's final sync, not after it.
             logger.warning("app[%s] exited and left processes in its group: stopping them", self._proc.pid)
-            guard.stop({self._proc.pid: guard.Group("app", self.stop_grace)}, [])
+            guard.stop({self._proc.pid: guard.Group("app", self.stop_grace)}, [], say=logger.warning)
         _GUARD.forget(self._proc.pid)
         self._join_readers()
         return code

@@ -8,6 +8,7 @@ keep-alive requests, keeps committing for a while after SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -23,6 +24,7 @@ import pytest
 from helpers import read_rows, settings_env
 
 from pylts import ConfigS3, guard
+from pylts.runner import ManagedProcess
 from pylts.testing import LocalS3
 
 #: Seconds the writer keeps committing after SIGTERM (uvicorn measured 0.1-0.7 s in the issue).
@@ -341,3 +343,17 @@ def test_kill_9_of_a_python_app_replicating_leaves_no_litestream_and_makes_the_f
         app = subprocess.Popen([sys.executable, "-c", LIBRARY_APP], env=settings_env(cfg), stdout=out, stderr=out)
     sigkill(app, lambda: "committed" in log.read_text(), log)
     assert len(restored_rows(local_s3, bucket, cfg, tmp_path / "restored")) == 100
+
+
+def test_what_an_apps_leader_leaves_in_its_group_is_stopped_before_the_app_counts_as_gone() -> None:
+    """A gunicorn master killed under ``pylts replicate --exec``: its workers must not live on into the final sync."""
+    leaves_a_worker = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])"
+    app = ManagedProcess([sys.executable, "-c", leaves_a_worker], env=os.environ, capture=False, role="app")
+    app.start()
+    assert app.pid is not None
+    try:
+        assert app.wait(30) == 0
+        assert not guard.group_alive(app.pid), "a process of the app's group still runs"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(app.pid, signal.SIGKILL)
