@@ -115,6 +115,8 @@ class RestoreOutcome(str, enum.Enum):
     EXISTING = "existing"  #: a database was already there, current with the replica, and was left alone
     QUARANTINED = "quarantined"  #: the local files were moved aside (policy quarantine), then restored or started fresh
     ADOPTED = "adopted"  #: the local copy disagreed with the replica and was kept (policy adopt)
+    #: another live process on this machine replicates the database: it is in use, so it was left alone, unchecked
+    REPLICATING = "replicating"
 
 
 class BootReport(BaseModel):
@@ -138,7 +140,7 @@ class BootReport(BaseModel):
 
     @property
     def value(self) -> str:
-        """The outcome's name: ``"restored"``, ``"fresh"``, ``"existing"``, ``"quarantined"`` or ``"adopted"``."""
+        """The outcome's name (``"restored"``, ``"fresh"``, ``"existing"``, ...), as `RestoreOutcome` lists them."""
         return self.outcome.value
 
 
@@ -222,6 +224,9 @@ def ensure_restored(
     """
     sqlite_files.make_folder(ctx.db.parent)
     with _folder_lock(ctx.db.parent, deadline):
+        replicator = live_replicator(ctx.db)
+        if replicator is not None:
+            return _defer_to(replicator, ctx.db)
         local = _local(ctx)
         replica = _replica(ctx, deadline)
         decision = decide(local, replica, ctx.line.standing)
@@ -269,6 +274,48 @@ def ensure_restored(
             restored = _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
             return BootReport(outcome=RestoreOutcome.QUARANTINED, moved_to=moved_to, restore_report=restored, **seen)
         raise _refusal(ctx, decision, local, replica)
+
+
+def live_replicator(db: Path) -> int | None:
+    """The pid of another live process that replicates ``db`` (it holds the one-writer lock), else ``None``.
+
+    Such a database is live: its replica moves ahead of what a reader here sees, so comparing
+    the two would take a live database for a stale one. On Linux the kernel's table of locks is
+    read without touching the lock; elsewhere a shared lock is tried for an instant.
+
+    >>> live_replicator(Path("/nonexistent/app.db")) is None
+    True
+    """
+    path = sqlite_files.lock_path(db)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    if os.path.exists("/proc/locks"):
+        inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+        with open("/proc/locks", encoding="ascii", errors="replace") as table:
+            holders = [
+                int(fields[4])
+                for fields in map(str.split, table)
+                if fields[1:2] == ["FLOCK"] and fields[5:6] == [inode]
+            ]
+        return next((pid for pid in holders if pid != os.getpid()), None)
+    with open(path, "rb") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = lock.read(32).decode(errors="replace").strip()
+            return int(holder) if holder.isdigit() and int(holder) != os.getpid() else None
+    return None
+
+
+def _defer_to(replicator: int, db: Path) -> BootReport:
+    logger.info(
+        "boot of %s: process %s on this machine replicates it: it is live, so it is left alone, not compared",
+        db,
+        replicator,
+    )
+    return BootReport(outcome=RestoreOutcome.REPLICATING)
 
 
 def _restore_or_start_fresh(
