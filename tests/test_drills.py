@@ -35,7 +35,7 @@ from pylts import (
 )
 from pylts.testing import LocalS3
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
 LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
 
 
