@@ -30,7 +30,7 @@ from test_recipes import wait_for_port
 
 from pylts import ConfigS3
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
 
 APP = """
 import os, sqlite3
