@@ -49,10 +49,11 @@ class V05:
     name = "0.5"
     position_unit = "transaction"
     has_txids = True
-    oldest = Version(0, 5, 15)
+    oldest = Version(0, 5, 17)
     oldest_because = (
-        "before 0.5.12 `restore -json` and `ltx -json` are missing; before 0.5.15 the control socket "
-        "does not tell health() and the final sync that the replica cannot be written"
+        "releases up to 0.5.16 bundle an SQLite whose WAL-reset bug can corrupt the database "
+        "(litestream issues #1432 and #1436, fixed in 0.5.17), and up to 0.5.15 they cannot read "
+        "the LTX files 0.5.16 and later write (#1422)"
     )
 
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
