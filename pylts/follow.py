@@ -56,7 +56,7 @@ from .errors import (
     UnsupportedLitestreamVersion,
 )
 from .lines.v05 import latest_txid  # follow mode exists on 0.5 only
-from .output import error_from_text, last_error
+from .output import error_from_text, last_error, redact
 from .runner import Deadline, ManagedProcess, OutputLine
 from .timing import (
     FOLLOW_BUSY_TIMEOUT,
@@ -247,7 +247,8 @@ class Follower:
         while not position.exists():
             if proc.returncode is not None:
                 text = last_error(f"{proc.output('stderr')}\n{proc.output('stdout')}") or f"exit {proc.returncode}"
-                raise error_from_text(text, RestoreError, f"following {self.path.name} failed", argv=proc.redacted_argv)
+                prefix = f"following {self.path.name} failed"
+                raise error_from_text(text, RestoreError, prefix, argv=proc.redacted_argv, secrets=proc.secrets)
             if self._stopping.is_set():
                 raise _Stopped
             if deadline.expired:
@@ -255,7 +256,7 @@ class Follower:
                     f"the copy of {self.path.name} was not restored within {deadline.seconds:g} s; "
                     "for a big database or a slow link raise ready_timeout (--ready-timeout)",
                     argv=proc.redacted_argv,
-                    output=proc.output("stdout"),
+                    output=proc.redact(proc.output("stdout")),
                 )
             time.sleep(0.05)
 
@@ -350,7 +351,7 @@ class Follower:
     def _note_line(self, line: OutputLine) -> None:
         error = last_error(line.text)
         if error:
-            self._printed_error = error
+            self._printed_error = redact(error, line.secrets)
 
     def _printed(self) -> str:
         return self._printed_error or "no error printed"

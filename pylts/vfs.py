@@ -34,6 +34,7 @@ from typing import Any
 
 from .context import RunContext
 from .errors import InvalidArgument, NoBackupFound, UnsupportedLitestreamVersion, VfsError, VfsUnavailable
+from .output import redact
 from .runner import Deadline, ManagedProcess, OutputLine
 from .timing import VFS_READY_TIMEOUT
 
@@ -134,7 +135,7 @@ class VfsReader:
 
     def _note_line(self, line: OutputLine) -> None:
         if line.text.startswith(_FAILED):
-            self._failure = line.text[len(_FAILED) :]
+            self._failure = redact(line.text[len(_FAILED) :], line.secrets)
             self._said.set()
         elif line.text == _READY:
             self._said.set()

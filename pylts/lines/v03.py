@@ -139,7 +139,7 @@ class V03:
             code = proc.stop(grace=max(deadline.remaining(), 1.0))  # the last sync may use what time is left
         if synced and code == 0:
             return 0
-        raise_reported_error(reported or "", proc.redacted_argv)
+        raise_reported_error(reported or "", proc.redacted_argv, tracker.named_cause if tracker.named_error else None)
         if synced or deadline.remaining() > 1.0:
             raise ReplicationError(
                 f"litestream exited with {code} before the backup of {ctx.db.name} was complete: "
