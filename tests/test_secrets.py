@@ -177,12 +177,16 @@ def test_channel_generated_config_files(secret_cfg: ConfigS3, tmp_path: Path) ->
 
 
 def test_channel_cli_output(secret_cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path) -> None:
+    write_rows(secret_cfg.dbpath, 1)
+    assert secret_cfg.timed_replicate(30), "a backup for `pylts contents` to list (the local copy is deleted)"
     env = settings_env(secret_cfg)
     runs = [
         ["--help"],
         *[[name, "--help"] for name in ("restore", "replicate", "verify", "config", "status", "version")],
         ["config"],
         ["status"],
+        ["contents"],
+        ["contents", "--json"],
     ]
     outputs = [
         subprocess.run(
@@ -203,6 +207,7 @@ def test_channel_cli_output(secret_cfg: ConfigS3, local_s3: LocalS3, tmp_path: P
     finally:
         local_s3.require_auth(False)
     assert refused.returncode == 1 and "LITESTREAM_ACCESS_KEY_ID" in refused.stderr
+    assert "ltx  level" in outputs[-2].stdout or "generation " in outputs[-2].stdout, outputs[-2].stdout
     clean("\n".join(r.stdout + r.stderr for r in [*outputs, refused]))
 
 
