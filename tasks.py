@@ -2,8 +2,9 @@
 """Developer tasks for pylts, with nothing but python3 needed to start.
 
     python3 tasks.py demo          back up and restore a sample database on a local S3
-    python3 tasks.py test [ARGS]   the whole test suite with its coverage floor, then `floors`
-                                   (ARGS go to pytest and select a part: then neither runs)
+    python3 tasks.py test [ARGS]   the whole suite in timed stages: lint (ruff, mypy), unit (no binary,
+                                   no network), integration, coverage floor, then `floors`
+                                   (ARGS go to pytest and select a part: then only that runs)
     python3 tasks.py floors        the suite's unit tests, and its integration tests on litestream 0.5,
                                    with every runtime dependency at the oldest release pyproject allows
     python3 tasks.py bench [--quick]
@@ -25,6 +26,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import venv
 import zipfile
 from pathlib import Path
@@ -114,18 +116,51 @@ def demo(args: list[str]) -> None:
     sh(PYTHON, "examples/round_trip.py", *args)
 
 
+#: The suite's stages, in the order `test` runs them: each gives its verdict before the slower ones start.
+UNIT = ["-m", "not integration and not slow"]  # no binary, no network: feedback within a minute
+INTEGRATION = ["-m", "integration or slow"]  # the real litestream lines against real S3 servers, drills
+
+
+def stage(name: str, *commands: list[str | Path], env: dict[str, str] | None = None) -> float:
+    """Run ``commands`` one after the other as stage ``name``; exit on the first failure; return the seconds taken."""
+    print(f"\n=== stage {name} ===", flush=True)
+    began = time.monotonic()
+    for argv in commands:
+        sh(*argv, env=env)
+    seconds = time.monotonic() - began
+    print(f"=== stage {name}: passed in {seconds:.0f} s ===", flush=True)
+    return seconds
+
+
 def test(args: list[str]) -> None:
-    """The suite; run whole (no ARGS), it also measures coverage and fails below pyproject's fail_under."""
+    """The suite in stages (lint, unit, integration, coverage, floors), each timed; with ARGS, pytest ARGS alone."""
     ensure_venv()
     env = dict(os.environ, PYLTS_TEST_LITESTREAM_03=str(legacy_litestream()))
     if args:
         sh(PYTHON, "-m", "pytest", *args, env=env)
         return
     # coverage starts before pytest, so it also counts what pylts' pytest plugin (an entry point) imports
-    # before any test runs; with pytest-cov those lines were missed (58% instead of 90%).
-    sh(PYTHON, "-m", "coverage", "run", "-m", "pytest", env=env)
-    sh(PYTHON, "-m", "coverage", "report", env=env)
+    # before any test runs; with pytest-cov those lines were missed (58% instead of 90%). Each stage writes
+    # its own data file (-p); `coverage combine` joins them.
+    covered: list[str | Path] = [PYTHON, "-m", "coverage", "run", "-p", "-m", "pytest", "--durations=10"]
+    times = {
+        "lint": stage(
+            "lint",
+            [PYTHON, "-m", "ruff", "check", "."],
+            [PYTHON, "-m", "ruff", "format", "--check", "."],
+            [PYTHON, "-m", "mypy"],
+        ),
+        "unit": stage("unit", [PYTHON, "-m", "coverage", "erase"], [*covered, *UNIT], env=env),
+        "integration": stage("integration", [*covered, *INTEGRATION], env=env),
+        "coverage": stage(
+            "coverage", [PYTHON, "-m", "coverage", "combine"], [PYTHON, "-m", "coverage", "report"], env=env
+        ),
+    }
+    print("\n=== stage floors ===", flush=True)
+    began = time.monotonic()
     floors([])
+    times["floors"] = time.monotonic() - began
+    print("\nstage times: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in times.items()), flush=True)
 
 
 #: What `floors` runs: the unit tests, and the integration tests of the core calls on litestream 0.5

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import runner
-from .errors import EndpointUnreachable, LitestreamError, LitestreamTimeout
+from .errors import EndpointUnreachable, ListingUnavailable, LitestreamError, LitestreamTimeout, RestoreError
+from .layout import ReplicaObjects, replica_prefix
 from .output import error_for, last_error
 from .replica import S3Replica
 from .runner import Deadline, ManagedProcess, OutputLine, RunResult
+from .store import Credentials, list_objects
 from .timing import LITESTREAM_STOP_GRACE, PROBE_SECONDS, REPROBE_SECONDS
 from .tuning import Tuning
 
@@ -111,6 +113,24 @@ class RunContext:
                 f"cannot connect to the S3 endpoint {host}:{port} ({reason} within {seconds:g} s); "
                 "check REPLICA_ENDPOINT (or ?endpoint= in REPLICA_URL) and that the store is running"
             ) from None
+
+    def replica_objects(self, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError) -> ReplicaObjects:
+        """What the store holds under the replica's path, both layouts: one signed listing per 1,000 objects.
+
+        The store's own answer, not litestream's belief. It needs the access key and secret
+        litestream gets (`ListingUnavailable` otherwise); a refusal the store names raises its
+        typed error, else ``failure``.
+        """
+        credentials = Credentials.from_env(self.env)
+        if credentials is None:
+            raise ListingUnavailable(
+                "pylts lists the replica itself and needs LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY "
+                "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) in the environment: profiles and instance roles "
+                "of the AWS credential chain are read by litestream only"
+            )
+        prefix = replica_prefix(self.replica.path)
+        listed = list_objects(self.replica, credentials, prefix, deadline, env=self.env, failure=failure)
+        return ReplicaObjects.of(self.replica.path, listed)
 
     def store_answers(self, seconds: float) -> bool:
         """Whether the store answers within ``seconds``: a reply to an HTTP request, or a TLS handshake.

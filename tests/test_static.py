@@ -1,4 +1,7 @@
-"""The code passes its static checks: mypy --strict, ruff's lint rules and ruff's format (pyproject.toml)."""
+"""The suite's own rules, and the documented calls type-checked as a user's project would check them.
+
+mypy --strict, ruff check and ruff format --check run as the lint stage of `python3 tasks.py test`.
+"""
 
 from __future__ import annotations
 
@@ -12,23 +15,6 @@ import pytest
 from helpers import require
 
 ROOT = Path(__file__).resolve().parent.parent
-
-CHECKS = {
-    "mypy --strict": ["mypy"],
-    "ruff check": ["ruff", "check", "."],
-    "ruff format --check": ["ruff", "format", "--check", "."],
-}
-
-
-@pytest.mark.parametrize("check", CHECKS)
-def test_static_check_is_clean(check: str) -> None:
-    module, *args = CHECKS[check]
-    require(module)
-    result = subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
 
 #: Ways around the suite's rules: skips that would pass silently in CI, and copies that skip the validators.
 FORBIDDEN_IN_TESTS = {

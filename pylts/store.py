@@ -1,0 +1,279 @@
+"""Asking the store itself what it holds: a signed S3 ``ListObjectsV2``, with nothing but the standard library.
+
+litestream answers from what it believes it wrote; a listing of the bucket answers from
+what is there. One request lists up to 1,000 keys of every compaction level and of both
+replica layouts at once (``litestream ltx -level all`` asks once per level).
+
+Requests are signed with AWS Signature Version 4, as every S3-compatible store expects
+(AWS, R2, B2, MinIO, Tigris, moto, rclone). The signature is checked against AWS's own
+published example:
+
+>>> from datetime import datetime, timezone
+>>> creds = Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+>>> headers = signed_headers(
+...     creds, "GET", "examplebucket.s3.amazonaws.com", "/", [("max-keys", "2"), ("prefix", "J")],
+...     region="us-east-1", now=datetime(2013, 5, 24, tzinfo=timezone.utc),
+... )
+>>> headers["Authorization"].rsplit("Signature=", 1)[1]
+'34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import ssl
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import quote, urlsplit
+
+from .errors import EndpointUnreachable, LitestreamError, LitestreamTimeout
+from .output import error_from_text
+from .replica import S3Replica
+from .runner import Deadline
+
+#: SHA-256 of an empty body: a GET sends none.
+_EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#: The region a store without one answers to (what litestream and the AWS SDK assume).
+DEFAULT_REGION = "us-east-1"
+#: Keys one ``ListObjectsV2`` page returns at most (the S3 API's own limit).
+PAGE_KEYS = 1000
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An access key, its secret and an optional session token; the repr shows the key only."""
+
+    key: str
+    secret: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Credentials | None:
+        """The credentials litestream gets from ``env`` (``AWS_*`` first, then ``LITESTREAM_*``); None if absent.
+
+        >>> Credentials.from_env({"LITESTREAM_ACCESS_KEY_ID": "k", "LITESTREAM_SECRET_ACCESS_KEY": "s"})
+        Credentials(key='k')
+        >>> Credentials.from_env({"HOME": "/root"}) is None
+        True
+        """
+        for key_name, secret_name in (
+            ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+            ("LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY"),
+        ):
+            key, secret = env.get(key_name), env.get(secret_name)
+            if key and secret:
+                return cls(key, secret, env.get("AWS_SESSION_TOKEN") or None)
+        return None
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object of a bucket listing."""
+
+    key: str
+    size: int
+    last_modified: datetime
+
+
+def list_objects(
+    replica: S3Replica,
+    credentials: Credentials,
+    prefix: str,
+    deadline: Deadline,
+    *,
+    env: Mapping[str, str],
+    failure: type[LitestreamError],
+) -> list[StoredObject]:
+    """Every object of ``replica``'s bucket whose key starts with ``prefix``, one request per 1,000 keys.
+
+    ``env`` is the child environment (its ``AWS_CA_BUNDLE`` or ``SSL_CERT_FILE`` for TLS).
+    A refusal the store explains (missing bucket, rejected credentials) raises the typed
+    error its code names, else ``failure``; a store that takes no connection raises
+    `EndpointUnreachable`, one that does not answer before ``deadline`` `LitestreamTimeout`.
+    """
+    objects: list[StoredObject] = []
+    token: str | None = None
+    while True:
+        query = [("list-type", "2"), ("max-keys", str(PAGE_KEYS)), ("prefix", prefix)]
+        if token:
+            query.append(("continuation-token", token))
+        body = _get(replica, credentials, query, deadline, env=env, failure=failure)
+        page, token = _parse_page(body, failure)
+        objects.extend(page)
+        if token is None:
+            return objects
+
+
+def signed_headers(
+    credentials: Credentials,
+    method: str,
+    host: str,
+    path: str,
+    query: Sequence[tuple[str, str]],
+    *,
+    region: str,
+    now: datetime,
+) -> dict[str, str]:
+    """The headers of a SigV4-signed request with no body: ``Host``, date, payload hash and ``Authorization``."""
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    day = stamp[:8]
+    headers = {"host": host, "x-amz-content-sha256": _EMPTY_SHA256, "x-amz-date": stamp}
+    if credentials.session_token:
+        headers["x-amz-security-token"] = credentials.session_token
+    names = sorted(headers)
+    canonical = "\n".join(
+        [
+            method,
+            quote(path, safe="/-_.~"),
+            _canonical_query(query),
+            *(f"{name}:{headers[name].strip()}" for name in names),
+            "",
+            ";".join(names),
+            _EMPTY_SHA256,
+        ]
+    )
+    scope = f"{day}/{region}/s3/aws4_request"
+    to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    key = f"AWS4{credentials.secret}".encode()
+    for part in (day, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    authorization = (
+        f"AWS4-HMAC-SHA256 Credential={credentials.key}/{scope},SignedHeaders={';'.join(names)},Signature={signature}"
+    )
+    sent = {("Host" if name == "host" else name): value for name, value in headers.items()}
+    sent["Authorization"] = authorization
+    return sent
+
+
+def _canonical_query(query: Sequence[tuple[str, str]]) -> str:
+    """The query as SigV4 signs it: each name and value percent-encoded, sorted by name.
+
+    >>> _canonical_query([("prefix", "a b/"), ("list-type", "2")])
+    'list-type=2&prefix=a%20b%2F'
+    """
+    encoded = sorted((quote(name, safe="-_.~"), quote(value, safe="-_.~")) for name, value in query)
+    return "&".join(f"{name}={value}" for name, value in encoded)
+
+
+def _target(replica: S3Replica) -> tuple[str, str, int, str, bool]:
+    """Scheme host, Host header, port, request path and TLS of the bucket's listing URL.
+
+    >>> _target(S3Replica("bkt", "a.db", endpoint="http://127.0.0.1:9000"))
+    ('127.0.0.1', '127.0.0.1:9000', 9000, '/bkt', False)
+    >>> _target(S3Replica("bkt", "a.db", region="eu-west-1"))
+    ('bkt.s3.eu-west-1.amazonaws.com', 'bkt.s3.eu-west-1.amazonaws.com', 443, '/', True)
+    """
+    tls = not replica.endpoint or urlsplit(replica.endpoint).scheme == "https"
+    host, port = replica.address()
+    if not replica.path_style:
+        host = f"{replica.bucket}.{host}"
+    header = host if port == (443 if tls else 80) else f"{host}:{port}"
+    return host, header, port, f"/{replica.bucket}" if replica.path_style else "/", tls
+
+
+def _get(
+    replica: S3Replica,
+    credentials: Credentials,
+    query: list[tuple[str, str]],
+    deadline: Deadline,
+    *,
+    env: Mapping[str, str],
+    failure: type[LitestreamError],
+) -> bytes:
+    host, header, port, path, tls = _target(replica)
+    headers = signed_headers(
+        credentials, "GET", header, path, query, region=replica.region or DEFAULT_REGION, now=datetime.now(timezone.utc)
+    )
+    seconds = max(deadline.remaining(), 0.001)
+    connection: http.client.HTTPConnection
+    if tls:
+        connection = http.client.HTTPSConnection(host, port, timeout=seconds, context=_tls_context(replica, env))
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=seconds)
+    url = f"{path}?{_canonical_query(query)}"
+    try:
+        connection.request("GET", url, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+    except TimeoutError:
+        raise LitestreamTimeout(
+            f"listing the replica at {host}:{port} did not finish within {deadline.seconds:g} s"
+        ) from None
+    except ssl.SSLError as exc:
+        raise failure(f"listing the replica failed: TLS with {host}:{port} failed ({exc.reason})") from None
+    except OSError as exc:
+        raise EndpointUnreachable(
+            f"cannot connect to the S3 endpoint {host}:{port} ({exc.strerror or exc}); "
+            "check REPLICA_ENDPOINT (or ?endpoint= in REPLICA_URL) and that the store is running"
+        ) from None
+    finally:
+        connection.close()
+    if response.status != 200:
+        code, message = _error_of(body)
+        text = f"{code or response.status}: {message or response.reason} (HTTP {response.status})"
+        raise error_from_text(text, failure, "listing the replica failed", argv=[])
+    return body
+
+
+def _tls_context(replica: S3Replica, env: Mapping[str, str]) -> ssl.SSLContext:
+    """The CA bundle litestream would use (``AWS_CA_BUNDLE``, ``SSL_CERT_FILE``); none checked with ``skipVerify``."""
+    if dict(replica.options).get("skipVerify", "").lower() in ("true", "1", "yes"):
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=env.get("AWS_CA_BUNDLE") or env.get("SSL_CERT_FILE") or None)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _parse_page(body: bytes, failure: type[LitestreamError]) -> tuple[list[StoredObject], str | None]:
+    """The objects of one ``ListBucketResult`` page and its continuation token (None on the last page).
+
+    >>> page = (b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsTruncated>false</IsTruncated>'
+    ...         b'<Contents><Key>a.db/0000/0000000000000001-0000000000000001.ltx</Key>'
+    ...         b'<LastModified>2026-12-04T16:53:17.000Z</LastModified><Size>591</Size></Contents></ListBucketResult>')
+    >>> objects, token = _parse_page(page, LitestreamError)
+    >>> objects[0].size, objects[0].last_modified.year, token
+    (591, 2026, None)
+    """
+    try:
+        root = ET.fromstring(body)
+        objects = []
+        token = None
+        truncated = False
+        for child in root:
+            name = _local(child.tag)
+            if name == "Contents":
+                fields = {_local(item.tag): item.text or "" for item in child}
+                moment = datetime.fromisoformat(fields["LastModified"].replace("Z", "+00:00"))
+                objects.append(StoredObject(fields["Key"], int(fields["Size"]), moment))
+            elif name == "IsTruncated":
+                truncated = (child.text or "").strip() == "true"
+            elif name == "NextContinuationToken":
+                token = child.text
+    except (ET.ParseError, KeyError, ValueError) as exc:
+        shown = body[:120].decode("utf-8", "replace")
+        raise failure(f"cannot read the store's listing ({exc}): it begins {shown!r}") from None
+    return objects, token if truncated else None
+
+
+def _error_of(body: bytes) -> tuple[str, str]:
+    """The ``Code`` and ``Message`` of an S3 error document (empty when the body is not one).
+
+    >>> _error_of(b"<Error><Code>NoSuchBucket</Code><Message>The bucket does not exist</Message></Error>")
+    ('NoSuchBucket', 'The bucket does not exist')
+    """
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return "", ""
+    fields = {_local(item.tag): (item.text or "").strip() for item in root}
+    return fields.get("Code", ""), fields.get("Message", "")
