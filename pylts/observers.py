@@ -34,7 +34,6 @@ from .control import ControlClient, Listed, SyncStatus, private_socket_path
 from .errors import ControlSocketError, EndpointUnreachable
 from .events import Position, SyncTracker
 from .health import Behind, CaughtUp, DatabaseHealth, Failing, Unknown
-from .output import error_class
 from .runner import Deadline
 from .timing import (
     ANSWER_SECONDS,
@@ -317,9 +316,8 @@ def _named_error(tracker: SyncTracker) -> str | None:
 
     An unreachable store is not one: the replica is behind, and litestream catches up once it answers.
     """
-    error = tracker.last_error
-    cause = error_class(error) if error else None
-    return error if cause is not None and cause is not EndpointUnreachable else None
+    cause = tracker.last_cause  # read from what litestream printed: the text may have secrets masked
+    return tracker.last_error if cause is not None and cause is not EndpointUnreachable else None
 
 
 def _why_behind(ctx: RunContext, since: float | None) -> str | None:

@@ -10,6 +10,9 @@ Both output formats are understood: the ``key=value`` text of litestream 0.5 (an
 '/data/app.db'
 >>> error_class("Error: no matching backup files available").__name__
 'NoBackupFound'
+
+Secrets are masked only in text that is shown (`redact`): what pylts parses is read as litestream
+printed it, because a short secret is a substring of everything (``s`` is in ``"size"``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import re
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import (
     BucketNotFound,
@@ -28,7 +33,9 @@ from .errors import (
     ReplicationError,
     TLSSetupError,
 )
-from .runner import RunResult
+
+if TYPE_CHECKING:
+    from .runner import RunResult
 
 _PAIR = re.compile(r'([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 #: How much of each stream a failed run's error keeps (its ``output``).
@@ -64,6 +71,21 @@ HINTS: dict[type[LitestreamError], str] = {
         "AWS_CA_BUNDLE or SSL_CERT_FILE names a file litestream cannot load: point it at a PEM bundle or unset it"
     ),
 }
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` as it may be shown: each secret replaced with ``***``, the longest first.
+
+    The one redaction pylts does, where text is shown (logs, exception texts, reprs), never
+    before text is parsed: masking ``s`` turns litestream's ``"size"`` into ``"***ize"``.
+
+    >>> redact("key=AKIA123 secret=s3cr3t", ["AKIA123", "s3cr3t"])
+    'key=*** secret=***'
+    >>> redact('{"size": 4096} token=abcd', ["abc", "abcd", "s", ""])
+    '{"***ize": 4096} token=***'
+    """
+    hidden = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
+    return re.sub("|".join(map(re.escape, hidden)), "***", text) if hidden else text
 
 
 @dataclass(frozen=True)
@@ -153,7 +175,8 @@ def _unquote(value: str) -> str:
 def error_for(result: RunResult, default: type[LitestreamError], action: str) -> LitestreamError:
     """The typed error for a failed run: the cause litestream names, with what to do about it.
 
-    Its ``output`` holds the tail of both streams (`TAIL_CHARS` each), for a closer look.
+    Its ``output`` holds the tail of both streams (`TAIL_CHARS` each), for a closer look; the run's
+    secrets are masked in what the error shows, after the cause was read from what litestream printed.
 
     >>> from pylts.errors import RestoreError
     >>> from pylts.runner import RunResult
@@ -164,29 +187,49 @@ def error_for(result: RunResult, default: type[LitestreamError], action: str) ->
     nothing has been replicated to this REPLICA_URL yet; check the URL or back up first')
     """
     text = last_error(f"{result.stderr}\n{result.stdout}") or _silent_exit(result.returncode)
-    error = error_from_text(text, default, f"{action} failed", argv=result.argv, returncode=result.returncode)
-    error.output = "\n".join(tail[-TAIL_CHARS:] for tail in (result.stderr, result.stdout) if tail.strip()) or text
+    error = error_from_text(
+        text, default, f"{action} failed", argv=result.argv, returncode=result.returncode, secrets=result.secrets
+    )
+    tails = "\n".join(tail[-TAIL_CHARS:] for tail in (result.stderr, result.stdout) if tail.strip())
+    error.output = redact(tails, result.secrets) or error.output
     return error
 
 
 def error_from_text(
-    text: str, default: type[LitestreamError], prefix: str, *, argv: list[str], returncode: int | None = None
+    text: str,
+    default: type[LitestreamError],
+    prefix: str,
+    *,
+    argv: list[str],
+    returncode: int | None = None,
+    secrets: Iterable[str] = (),
+    cause: type[LitestreamError] | None = None,
 ) -> LitestreamError:
     """The error litestream's ``text`` names (else ``default``), as ``"PREFIX: TEXT; what to do"``.
+
+    ``secrets`` are masked in the error, once its cause was read from ``text``; a ``cause`` already
+    read from what litestream printed (the text may be masked already) wins.
 
     >>> from pylts.errors import ReplicationError
     >>> str(error_from_text("NoSuchBucket: gone", ReplicationError, "backup failed", argv=[]))
     'backup failed: NoSuchBucket: gone; create the bucket, or fix the bucket name in REPLICA_URL'
+    >>> error = error_from_text("AccessDenied for s", ReplicationError, "backup failed", argv=[], secrets=["s"])
+    >>> type(error).__name__, error.output
+    ('CredentialsRejected', 'Acce******Denied for ***')
     """
-    cls = error_class(text) or default
+    cls = cause or error_class(text) or default
     hint = HINTS.get(cls)
-    return cls(f"{prefix}: {text}" + (f"; {hint}" if hint else ""), argv=argv, returncode=returncode, output=text)
+    shown = redact(text, secrets)
+    return cls(f"{prefix}: {shown}" + (f"; {hint}" if hint else ""), argv=argv, returncode=returncode, output=shown)
 
 
-def raise_reported_error(text: str, argv: list[str]) -> None:
-    """Raise the typed error for what a backup run reported; nothing reported, nothing raised."""
+def raise_reported_error(text: str, argv: list[str], cause: type[LitestreamError] | None = None) -> None:
+    """Raise the typed error for what a backup run reported; nothing reported, nothing raised.
+
+    ``cause``: the error class already read from what litestream printed (``text`` may have secrets masked).
+    """
     if text:
-        raise error_from_text(text, ReplicationError, "backup failed", argv=argv)
+        raise error_from_text(text, ReplicationError, "backup failed", argv=argv, cause=cause)
 
 
 def _silent_exit(code: int) -> str:

@@ -113,8 +113,8 @@ def _point(ctx: RunContext, timestamp: datetime | str | None, txid: int | str | 
     """The checked ``-timestamp``/``-txid`` arguments, before anything touches the disk or network."""
     if timestamp is not None and txid is not None:
         raise InvalidArgument("give a timestamp or a txid, not both")
-    if txid is not None and not ctx.line.has_txids:
-        raise InvalidArgument(f"litestream {ctx.line.name} has no transaction ids: restore by timestamp instead")
+    if txid is not None:
+        ctx.line.require_txids("restoring to a txid", instead="restore to a timestamp")
     if timestamp is not None:
         return {"timestamp": timestamp_arg(timestamp)}
     if txid is not None:

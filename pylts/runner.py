@@ -7,8 +7,12 @@ command) is kept whole, up to `MAX_PARSED_OUTPUT` bytes; of everything else only
 tail of `TAIL_BYTES` is kept, for error messages. If pylts itself dies, even by
 SIGKILL, its guard (``pylts/guard.py``) stops the app, then litestream.
 
->>> redact("key=AKIA123 secret=s3cr3t", ["AKIA123", "s3cr3t"])
-'key=*** secret=***'
+Output is kept and handed on as printed, for parsing; secrets are masked (`pylts.output.redact`)
+only where it is shown: the log, argv, reprs and the errors raised here.
+
+>>> line = OutputLine("stdout", '{"size": 4096}', secrets=("s",))
+>>> line.text, line.shown, line
+('{"size": 4096}', '{"***ize": 4096}', OutputLine(stream='stdout', text='{"***ize": 4096}'))
 """
 
 from __future__ import annotations
@@ -26,13 +30,14 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO, Literal, get_args
 
 from . import guard
 from .errors import CommandNotRunnable, InvalidArgument, LitestreamTimeout, UnreadableOutput
+from .output import redact
 from .timing import LITESTREAM_STOP_GRACE, ONE_SHOT_STOP_GRACE, READER_JOIN_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -45,31 +50,36 @@ TAIL_BYTES = 64 * 1024
 MAX_PARSED_OUTPUT = 64 * 1024 * 1024
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in ``text`` with ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
 @dataclass(frozen=True)
 class OutputLine:
-    """One line litestream printed, already redacted."""
+    """One line litestream printed, as printed (``text``, to parse); `shown` and the repr mask its secrets."""
 
     stream: str  # "stdout" or "stderr"
     text: str
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def shown(self) -> str:
+        """The line as it may be shown: its secrets masked."""
+        return redact(self.text, self.secrets)
+
+    def __repr__(self) -> str:
+        return f"OutputLine(stream={self.stream!r}, text={self.shown!r})"
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """A finished litestream run: redacted argv, exit code, its whole stdout and the tail of its stderr."""
+    """A finished litestream run: redacted argv, exit code, its whole stdout and the tail of its stderr.
+
+    stdout and stderr are as printed, for parsing: `pylts.output.error_for` masks ``secrets`` in what it shows.
+    """
 
     argv: list[str]
     returncode: int
-    stdout: str
-    stderr: str
+    stdout: str = field(repr=False)
+    stderr: str = field(repr=False)
     seconds: float
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 class _Output:
@@ -136,7 +146,7 @@ class ManagedProcess:
             raise InvalidArgument(f"role must be 'app' or 'litestream' (what the guard stops first), got {role!r}")
         self.argv = [str(a) for a in argv]
         self._env = dict(env)
-        self._secrets = [s for s in secrets if s]
+        self.secrets = tuple(s for s in secrets if s)
         self._on_line = on_line
         self.stop_grace = stop_grace
         self._capture = capture
@@ -149,7 +159,11 @@ class ManagedProcess:
     @property
     def redacted_argv(self) -> list[str]:
         """The command line with secrets replaced (they should never be there at all)."""
-        return [redact(a, self._secrets) for a in self.argv]
+        return [redact(a, self.secrets) for a in self.argv]
+
+    def redact(self, text: str) -> str:
+        """``text`` with this child's secrets masked, to show it (an error, a log line)."""
+        return redact(text, self.secrets)
 
     @property
     def stdout_overflowed(self) -> bool:
@@ -167,7 +181,10 @@ class ManagedProcess:
         return self._proc.poll() if self._proc else None
 
     def output(self, stream: str) -> str:
-        """What litestream printed on ``stream``: all of it with ``keep_stdout``, else the newest `TAIL_BYTES`."""
+        """What litestream printed on ``stream``, as printed (`redact` it to show it).
+
+        All of it with ``keep_stdout``, else the newest `TAIL_BYTES`.
+        """
         return self._outputs[stream].text()
 
     def start(self) -> ManagedProcess:
@@ -207,11 +224,11 @@ class ManagedProcess:
     def _read(self, stream: str, pipe: IO[str]) -> None:
         with pipe:
             for raw in pipe:
-                text = redact(raw.rstrip("\n"), self._secrets)
-                self._outputs[stream].append(text)
-                logger.debug("litestream[%s] %s", self.pid, text)
+                line = OutputLine(stream, raw.rstrip("\n"), self.secrets)
+                self._outputs[stream].append(line.text)
+                logger.debug("litestream[%s] %s", self.pid, line.shown)
                 if self._on_line is not None:
-                    self._on_line(OutputLine(stream, text))
+                    self._on_line(line)
 
     def wait(self, timeout: float | None) -> int | None:
         """Wait up to ``timeout`` seconds for the exit; return the exit code or ``None``."""
@@ -324,14 +341,14 @@ def run(
             raise LitestreamTimeout(
                 f"litestream did not finish within {timeout:.1f} s and was stopped",
                 argv=proc.redacted_argv,
-                output=proc.output("stderr") or proc.output("stdout"),
+                output=proc.redact(proc.output("stderr") or proc.output("stdout")),
             )
     if proc.stdout_overflowed:
         raise UnreadableOutput(
             f"litestream printed more than {MAX_PARSED_OUTPUT // 2**20} MiB, more than pylts reads from one command",
             argv=proc.redacted_argv,
             returncode=code,
-            output=proc.output("stderr"),
+            output=proc.redact(proc.output("stderr")),
         )
     return RunResult(
         argv=proc.redacted_argv,
@@ -339,6 +356,7 @@ def run(
         stdout=proc.output("stdout"),
         stderr=proc.output("stderr"),
         seconds=time.monotonic() - proc.started_at,
+        secrets=proc.secrets,
     )
 
 

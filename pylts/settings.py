@@ -874,14 +874,14 @@ class ConfigS3(PyltsSettings):
 
         litestream gets this config's credentials in its environment; when the time
         is up it gets SIGTERM, then SIGKILL a second later, and is reaped. Returns the
-        newest 64 KiB of its ``(stdout, stderr)`` (``runner.TAIL_BYTES``).
+        newest 64 KiB of its ``(stdout, stderr)`` (``runner.TAIL_BYTES``), with the secrets masked.
         """
         deadline = Deadline(timeout)
         ctx = self._context()
         with ctx.line.temporary_config(ctx), ctx.process(cmd, stop_grace=ONE_SHOT_STOP_GRACE) as proc:
             if proc.wait(deadline.remaining()) is None:
                 proc.stop()
-        return proc.output("stdout"), proc.output("stderr")
+        return proc.redact(proc.output("stdout")), proc.redact(proc.output("stderr"))
 
     def _line(self) -> Line:
         return line_for(binary.locate(self.litestream_bin))

@@ -216,7 +216,8 @@ def _get(
     if response.status != 200:
         code, message = _error_of(body)
         text = f"{code or response.status}: {message or response.reason} (HTTP {response.status})"
-        raise error_from_text(text, failure, "listing the replica failed", argv=[])
+        hidden = (credentials.key, credentials.secret, credentials.session_token or "")  # the store may quote them
+        raise error_from_text(text, failure, "listing the replica failed", argv=[], secrets=hidden)
     return body
 
 

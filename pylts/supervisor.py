@@ -250,7 +250,10 @@ class Replicator:
     def _startup_error(self, waited: float) -> Exception:
         reported = self._tracker.named_error or self._last_error  # a known cause, or litestream exited
         if reported:
-            return error_from_text(reported, ReplicationError, "replication did not start", argv=self._argv)
+            named = self._tracker.named_cause if self._tracker.named_error else None  # read before secrets were masked
+            return error_from_text(
+                reported, ReplicationError, "replication did not start", argv=self._argv, cause=named
+            )
         cause = f"; litestream reported: {self._tracker.last_error}" if self._tracker.last_error else ""
         return LitestreamTimeout(
             f"replication was not ready within {waited:.3g} s: {self._pending_step()}{cause}; "

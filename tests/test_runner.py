@@ -75,12 +75,42 @@ def test_an_exception_in_the_block_still_reaps_the_child() -> None:
     assert proc.returncode == -signal.SIGTERM
 
 
-def test_secrets_are_redacted_from_output_and_logs() -> None:
+SECRETS = ["TOPSECRET123", "s"]  # "s": a short secret is in every word litestream prints ("size")
+PRINTS = python("print('{\"size\": 1} key=TOPSECRET123', flush=True); import time; time.sleep(60)")
+
+
+def test_output_is_kept_as_printed_for_parsing_and_redacted_where_shown() -> None:
+    """Masking ``s`` before parsing once turned litestream's ``"size"`` into ``"***ize"``."""
     seen: list[str] = []
     with pylts_log(lambda record: seen.append(record.getMessage())):
-        result = run(python("print('key=TOPSECRET123 ok')"), env=ENV, timeout=20, secrets=["TOPSECRET123"])
-    assert result.stdout == "key=*** ok"
-    assert seen and not [line for line in seen if "TOPSECRET123" in line]
+        result = run(python("print('{\"size\": 1} key=TOPSECRET123')"), env=ENV, timeout=20, secrets=SECRETS)
+    assert result.stdout == '{"size": 1} key=TOPSECRET123', "what is parsed is what was printed"
+    said = [text.partition("] ")[2] for text in seen if text.startswith("litestream[")]
+    assert said == ['{"***ize": 1} key=***'], "the log shows it redacted"
+    assert "TOPSECRET123" not in repr(result)
+
+
+def test_lines_handed_on_are_as_printed_and_show_redacted() -> None:
+    lines: list[OutputLine] = []
+    arrived = threading.Event()
+
+    def arrive(line: OutputLine) -> None:
+        lines.append(line)
+        arrived.set()
+
+    with ManagedProcess(PRINTS, env=ENV, secrets=SECRETS, on_line=arrive, stop_grace=5) as proc:
+        assert arrived.wait(20)
+        assert proc.output("stdout") == '{"size": 1} key=TOPSECRET123'
+    assert lines[0].text == '{"size": 1} key=TOPSECRET123'
+    assert lines[0].shown == '{"***ize": 1} key=***'
+    assert repr(lines[0]) == "OutputLine(stream='stdout', text='{\"***ize\": 1} key=***')"
+
+
+def test_a_timeout_shows_what_was_printed_redacted() -> None:
+    with pytest.raises(LitestreamTimeout) as caught:
+        run(PRINTS, env=ENV, timeout=1, secrets=SECRETS)
+    assert caught.value.output == '{"***ize": 1} key=***'
+    assert "TOPSECRET123" not in f"{caught.value} {caught.value!r} {caught.value.argv}"
 
 
 def test_lines_arrive_as_they_are_printed() -> None:

@@ -14,7 +14,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from helpers import free_port, pylts_log, settings_env, write_rows
+from helpers import free_port, pylts_log, read_rows, settings_env, write_rows
 
 from pylts import ConfigS3, CredentialsRejected, LitestreamError
 from pylts.binary import find_executable
@@ -177,12 +177,16 @@ def test_channel_generated_config_files(secret_cfg: ConfigS3, tmp_path: Path) ->
 
 
 def test_channel_cli_output(secret_cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path) -> None:
+    write_rows(secret_cfg.dbpath, 1)
+    assert secret_cfg.timed_replicate(30), "a backup for `pylts contents` to list (the local copy is deleted)"
     env = settings_env(secret_cfg)
     runs = [
         ["--help"],
         *[[name, "--help"] for name in ("restore", "replicate", "verify", "config", "status", "version")],
         ["config"],
         ["status"],
+        ["contents"],
+        ["contents", "--json"],
     ]
     outputs = [
         subprocess.run(
@@ -203,6 +207,7 @@ def test_channel_cli_output(secret_cfg: ConfigS3, local_s3: LocalS3, tmp_path: P
     finally:
         local_s3.require_auth(False)
     assert refused.returncode == 1 and "LITESTREAM_ACCESS_KEY_ID" in refused.stderr
+    assert "ltx  level" in outputs[-2].stdout or "generation " in outputs[-2].stdout, outputs[-2].stdout
     clean("\n".join(r.stdout + r.stderr for r in [*outputs, refused]))
 
 
@@ -227,3 +232,83 @@ def test_channel_app_environment(secret_cfg: ConfigS3, tmp_path: Path) -> None:
     app_environment = json.loads(seen.read_text())
     assert app_environment["DB_FOLDER"] == str(secret_cfg.folder), "the app got pylts' environment"
     clean(seen.read_text())
+
+
+#: Secrets that are everywhere in litestream's output: one letter, and words of its JSON keys and log fields.
+EVERYWHERE = pytest.mark.parametrize(("key", "token"), [("k", "s"), ("level", "txid")], ids=["one-letter", "json-keys"])
+
+
+def litestream_said(logs: list[str]) -> list[str]:
+    """What litestream printed, as pylts logged it (``litestream[PID] LINE``)."""
+    return [text.partition("] ")[2] for text in logs if text.startswith("litestream[")]
+
+
+@pytest.mark.slow
+@EVERYWHERE
+def test_secrets_everywhere_in_the_output_are_read_around_and_hidden_where_shown(
+    local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path, key: str, token: str
+) -> None:
+    """litestream's output is parsed as printed and redacted only where shown: with the secret ``s``, masking
+    ``"size"`` into ``"***ize"`` before parsing once failed the final sync of ``pylts replicate``."""
+    cfg = local_s3.config(
+        bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin, key=key, token=token
+    )
+    logs: list[str] = []
+    with pylts_log(lambda record: logs.append(record.getMessage())):
+        write_rows(cfg.dbpath, 5)
+        with cfg.replicating() as replication:  # leaving the block makes and checks the final sync
+            write_rows(cfg.dbpath, 5, start=5)
+            assert replication.wait_for_sync(30)
+            verified = cfg.verify(timeout=30)
+        contents = cfg.replica_contents()
+        cfg.dbpath.unlink()
+        cfg.restore()
+    assert verified.ok, verified.detail
+    assert not contents.empty and contents.latest is not None
+    assert len(read_rows(cfg.dbpath)) == 10, "every acknowledged row came back"
+    said = litestream_said(logs)
+    assert len(said) > 5, "litestream's lines were logged"
+    for secret in (key, token):
+        assert not [line for line in said if secret in line], f"{secret!r} is redacted in each line shown"
+        argvs = [log for log in logs if log.startswith("running ") and not log.endswith(" version")]  # no secrets
+        assert argvs and not [argv for argv in argvs if secret in argv], "and in each argv shown"
+
+
+@pytest.mark.slow
+@EVERYWHERE
+def test_secrets_everywhere_in_the_output_are_masked_in_errors_that_quote_litestream(
+    local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path, key: str, token: str
+) -> None:
+    """Errors name the cause litestream printed (read before masking) and quote its words masked."""
+    cfg = local_s3.config(
+        bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin, key=key, token=token
+    )
+    write_rows(cfg.dbpath, 1)
+    local_s3.require_auth(True)
+    errors: list[LitestreamError] = []
+    try:
+        for call in (
+            lambda: cfg.timed_replicate(20),
+            lambda: cfg.restore(overwrite=True),
+            lambda: cfg.replicating(ready_timeout=20).start(),
+            lambda: cfg.replica_contents(),
+        ):
+            with pytest.raises(CredentialsRejected) as caught:
+                call()
+            errors.append(caught.value)
+        cli = subprocess.run(
+            [sys.executable, "-m", "pylts", "contents"],
+            env=settings_env(cfg),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        local_s3.require_auth(False)
+    assert cli.returncode == 1 and "LITESTREAM_ACCESS_KEY_ID" in cli.stderr, cli.stderr
+    quoted = [error.output for error in errors] + [cli.stderr.partition("failed: ")[2].rpartition("; ")[0]]
+    quoted += [str(error).partition(": ")[2].rpartition("; ")[0] for error in errors]  # between pylts' words
+    assert all(quoted), f"each error quotes litestream: {quoted}"
+    for secret in (key, token):
+        assert not [text for text in quoted if secret in text], f"{secret!r} is masked in what litestream said"

@@ -104,5 +104,5 @@ def test_a_litestream_0_3_setup_is_refused_before_anything_runs(local_s3: LocalS
     if _problem_here():
         missing(f"litestream's VFS cannot run here: {_problem_here()}")
     cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "reader", litestream_bin=legacy)
-    with pytest.raises(UnsupportedLitestreamVersion, match=r"reads replicas of litestream 0\.5"):
+    with pytest.raises(UnsupportedLitestreamVersion, match=r"VFS needs the transaction ids of"):
         cfg.vfs_reader()

@@ -63,6 +63,13 @@ class Line(Protocol):
         """Whether the replica is a chain of LTX files with transaction ids (restore by txid, following, the VFS)."""
         ...
 
+    def require_txids(self, what: str, *, instead: str = "") -> None:
+        """Raise `UnsupportedLitestreamVersion` if this line's replicas have no transaction ids, which ``what`` needs.
+
+        ``instead``: what else the user can do on such a line, ending the message.
+        """
+        ...
+
     @property
     def oldest(self) -> Version:
         """The oldest litestream of this line pylts drives: older ones lack what it asks of them."""

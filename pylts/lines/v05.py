@@ -50,10 +50,11 @@ class V05:
     name = "0.5"
     position_unit = "transaction"
     has_txids = True
-    oldest = Version(0, 5, 15)
+    oldest = Version(0, 5, 17)
     oldest_because = (
-        "before 0.5.12 `restore -json` and `ltx -json` are missing; before 0.5.15 the control socket "
-        "does not tell health() and the final sync that the replica cannot be written"
+        "releases up to 0.5.16 bundle an SQLite whose WAL-reset bug can corrupt the database "
+        "(litestream issues #1432 and #1436, fixed in 0.5.17), and up to 0.5.15 they cannot read "
+        "the LTX files 0.5.16 and later write (#1422)"
     )
 
     layout = Layout.V05
@@ -62,6 +63,9 @@ class V05:
     def reads(self, layout: Layout) -> bool:
         """Both: 0.5's ``restore`` falls back to a 0.3 replica's generations when it finds no LTX file."""
         return True
+
+    def require_txids(self, what: str, *, instead: str = "") -> None:
+        """0.5's replicas are chains of LTX files with transaction ids."""
 
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
         return [str(self.litestream.path), "replicate", *(["-once"] if once else []), str(db), replica.url()]
