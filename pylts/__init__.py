@@ -43,7 +43,7 @@ from .errors import (
 )
 from .events import DatabaseSync
 from .follow import Follower, FollowStatus, connect_readonly
-from .health import Behind, CaughtUp, Failing, Unknown
+from .health import Behind, CaughtUp, Failing, Restarting, Unknown
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
 from .supervisor import ReplicationStatus, Replicator, run_app
@@ -96,6 +96,7 @@ __all__ = [
     "ReplicationError",
     "ReplicationStatus",
     "Replicator",
+    "Restarting",
     "RestoreError",
     "RestoreOutcome",
     "RestoreReport",
