@@ -229,10 +229,19 @@ class SocketObserver:
         try:
             statuses, listing = self._ask()
             local = {db: self.client.txid(db, seconds=CONTROL_ANSWER_SECONDS) for db in self._contexts}
-        except ControlSocketError as exc:
-            return [Unknown(path=db, reason=str(exc)) for db in self._contexts]
+        except ControlSocketError as exc:  # a litestream starting while the store is down answers late
+            return [self._unanswered(db, str(exc)) for db in self._contexts]
         self._learn(statuses, listing)
         return [self._health(db, local[db], statuses.get(db), listing.get(db)) for db in self._contexts]
+
+    def _unanswered(self, db: Path, reason: str) -> DatabaseHealth:
+        """Behind if commits have waited past the threshold (the socket's silence changes nothing), else Unknown."""
+        lag = self.tracker.behind().get(db)
+        if lag is None or lag < behind_threshold(self._contexts[db]):
+            return Unknown(path=db, reason=reason, behind_seconds=lag)
+        replica = self.tracker.replica_position(db)
+        there = None if replica is None else str(replica)
+        return Behind(path=db, replica_txid=there, behind_seconds=lag, error=reason)
 
     def _health(self, db: Path, txid: int, status: SyncStatus | None, listed: Listed | None) -> DatabaseHealth:
         if status is None or listed is None:
