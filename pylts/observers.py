@@ -333,8 +333,8 @@ def behind_threshold(ctx: RunContext) -> float:
     >>> from types import SimpleNamespace
     >>> from datetime import timedelta
     >>> from pylts.tuning import Tuning
-    >>> [behind_threshold(SimpleNamespace(tuning=Tuning(sync_interval=timedelta(seconds=s)))) for s in (1, 10)]
-    [5.0, 30.0]
+    >>> tuple(behind_threshold(SimpleNamespace(tuning=Tuning(sync_interval=timedelta(seconds=s)))) for s in (1, 10))
+    (5.0, 30.0)
     """
     interval = ctx.tuning.sync_interval
     seconds = DEFAULT_SYNC_INTERVAL if interval is None else interval.total_seconds()

@@ -174,8 +174,8 @@ class Backoff:
     A healthy run (`reset`) brings it back to ``first``: only a process that keeps failing waits longer.
 
     >>> backoff = Backoff(cap=4.0)
-    >>> [backoff.next() for _ in range(5)]
-    [0.5, 1.0, 2.0, 4.0, 4.0]
+    >>> tuple(backoff.next() for _ in range(5))
+    (0.5, 1.0, 2.0, 4.0, 4.0)
     >>> backoff.reset()
     >>> backoff.next()
     0.5
