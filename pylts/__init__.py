@@ -44,7 +44,7 @@ from .errors import (
 )
 from .events import DatabaseSync
 from .follow import Follower, FollowStatus, connect_readonly
-from .health import Behind, CaughtUp, Failing, Unknown
+from .health import Behind, CaughtUp, Failing, Restarting, Unknown
 from .migrate import MigrateReport
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
@@ -100,6 +100,7 @@ __all__ = [
     "ReplicationError",
     "ReplicationStatus",
     "Replicator",
+    "Restarting",
     "RestoreError",
     "RestoreOutcome",
     "RestoreReport",

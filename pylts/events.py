@@ -39,6 +39,8 @@ from .errors import LitestreamError
 from .output import LogLine, error_class, parse_line, redact
 from .runner import OutputLine
 
+#: What litestream prints when a replica syncs again after errors (0.3, 0.5.17).
+_RECOVERED = ("replica sync recovered", "sync recovered")
 #: ERROR messages litestream prints when its final sync at shutdown fails.
 _SHUTDOWN_FAILURES = ("shutdown sync failed", "failed to close database", "error closing db")
 
@@ -124,6 +126,7 @@ class _State:
         self.synced_mono = 0.0  # monotonic time it was last found in sync
         self.covered_mono = 0.0  # commits before this monotonic time are known to be in the replica
         self.pending_since: float | None = None  # monotonic time of the oldest commit not known to be there
+        self.success_mono = 0.0  # monotonic time of the replica's last successful sync
 
     @property
     def in_sync(self) -> bool:
@@ -144,6 +147,7 @@ class SyncTracker:
         # Error texts are kept as they may be shown (secrets masked), their causes as read from what litestream printed.
         self.last_error: str | None = None
         self.last_cause: type[LitestreamError] | None = None  # the cause `last_error` names, if pylts knows it
+        self.error_at = 0.0  # monotonic time litestream printed ``last_error``
         self.named_error: str | None = None  # an error with a known cause (bucket, credentials...)
         self.named_cause: type[LitestreamError] | None = None
         self.replicating_since = 0.0  # monotonic time litestream last said it replicates (start of a run)
@@ -176,6 +180,7 @@ class SyncTracker:
         if line.level == "ERROR":
             text = line.error or line.message
             self.last_error, self.last_cause = redact(text, secrets), error_class(text)
+            self.error_at = _printed_at(line)
             if self.last_cause:
                 self.named_error, self.named_cause = self.last_error, self.last_cause
             if line.message.startswith(_SHUTDOWN_FAILURES):
@@ -184,7 +189,7 @@ class SyncTracker:
         if line.message.startswith("replicating to"):
             self.replicating_since = time.monotonic()
             return
-        if line.message == "replica sync recovered":
+        if line.message in _RECOVERED:
             self.last_error = self.last_cause = None
             return
         state = self._state_for(line.fields.get("db"))
@@ -195,8 +200,10 @@ class SyncTracker:
             self._set_db(state, Position.parse(f["position"]), _printed_at(line))
         elif line.message == "replica sync: calc new pos":
             self._set_replica(state, Position.parse(f["position"]))
+            state.success_mono = _printed_at(line)
         elif line.message == "wal segment written":
             self._set_replica(state, Position.parse(f["position"]).advanced(int(f.get("sz", 0))))
+            state.success_mono = _printed_at(line)
 
     def _set_db(self, state: _State, position: Position, seen: float) -> None:
         state.db, state.db_seen = position, seen
@@ -228,6 +235,37 @@ class SyncTracker:
             if replica is not None:
                 self._set_replica(state, replica)
             self._changed.notify_all()
+
+    def note_success(self, db: Path, at: float) -> None:
+        """Learn that the replica of ``db`` last synced successfully at ``at`` (``time.monotonic()``)."""
+        with self._changed:
+            state = self._states[db]
+            state.success_mono = max(state.success_mono, at)
+
+    def current_error(self, db: Path) -> str | None:
+        """litestream's last error, unless the replica of ``db`` synced successfully after it was printed.
+
+        An error is a fact about the moment it was printed: litestream does not always say it
+        recovered (0.5.17 says ``sync recovered`` once, a restarted litestream never does, and a
+        failed compaction is only retried minutes later), so a later successful sync ends it.
+
+        >>> tracker = SyncTracker([Path("app.db")])
+        >>> tracker.feed(parse_line('level=ERROR msg="sync error" error="api error InvalidAccessKeyId: no"'))
+        >>> tracker.current_error(Path("app.db"))
+        'api error InvalidAccessKeyId: no'
+        >>> tracker.note_success(Path("app.db"), time.monotonic() + 1)
+        >>> tracker.current_error(Path("app.db")) is None
+        True
+        """
+        with self._changed:
+            if self.last_error is None or self._states[db].success_mono >= self.error_at:
+                return None
+            return self.last_error
+
+    def synced_since(self, since: float) -> bool:
+        """Whether the replica of every database was confirmed to hold a position reported after ``since``."""
+        with self._changed:
+            return all(state.covered_mono > since for state in self._states.values())
 
     def replica_position(self, db: Path) -> Position | None:
         """The newest position the replica of ``db`` is known to hold."""

@@ -58,14 +58,17 @@ from .lines.v05 import latest_txid  # follow mode exists on 0.5 only
 from .output import error_from_text, last_error, redact
 from .runner import Deadline, ManagedProcess, OutputLine
 from .timing import (
+    FOLLOW_BACKOFF_RESET_SECONDS,
     FOLLOW_BUSY_TIMEOUT,
     FOLLOW_CHECK_INTERVAL,
     FOLLOW_INTERVAL,
     FOLLOW_LISTING_SECONDS,
+    FOLLOW_MAX_BACKOFF,
     FOLLOW_READY_TIMEOUT,
     FOLLOW_STALL_TIMEOUT,
     FOLLOW_STOP_GRACE,
     PROBE_SECONDS,
+    Backoff,
 )
 
 logger = logging.getLogger(__name__)
@@ -129,7 +132,7 @@ class Follower:
         stall_timeout: float = FOLLOW_STALL_TIMEOUT,
         check_interval: float = FOLLOW_CHECK_INTERVAL,
         ready_timeout: float = FOLLOW_READY_TIMEOUT,
-        max_backoff: float = 30.0,
+        max_backoff: float = FOLLOW_MAX_BACKOFF,
     ) -> None:
         ctx.line.require_txids("following a replica (restore -f)")
         self.path = Path(path).absolute()
@@ -264,7 +267,7 @@ class Follower:
 
     def _supervise(self, proc: ManagedProcess | None) -> None:
         """Watch litestream; when it exits make a fresh copy after a backoff, when it stalls at once."""
-        backoff = 0.5
+        backoff = Backoff(cap=self._max_backoff)
         while True:
             stalled = None
             if proc is not None:
@@ -272,13 +275,13 @@ class Follower:
                 proc.stop(FOLLOW_STOP_GRACE)
                 if self._stopping.is_set():
                     return
-                ran = time.monotonic() - proc.started_at
+                if time.monotonic() - proc.started_at > FOLLOW_BACKOFF_RESET_SECONDS:
+                    backoff.reset()
                 self._count(stalled, f"litestream exited with {proc.returncode}: {self._printed()}")
-                backoff = 0.5 if ran > 60 else backoff
             if stalled is None:
-                logger.warning("%s; a fresh copy in %g s", self._last_error, backoff)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
+                wait = backoff.next()
+                logger.warning("%s; a fresh copy in %g s", self._last_error, wait)
+                self._stopping.wait(wait)
             try:
                 proc = self._launch(Deadline(self._ready_timeout))
             except _Stopped:

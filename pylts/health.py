@@ -1,4 +1,8 @@
-"""What `Replicator.health()` says of each database: caught up, behind, failing, or unknown.
+"""What `Replicator.health()` says of each database: caught up, behind, failing, restarting, or unknown.
+
+`Behind` means a lag worth acting on: the oldest commit the replica is not known to hold is
+older than three sync intervals (at least 5 s). A commit on its way (confirmed a second or two
+after it is made) leaves the database `CaughtUp`, with that lag in ``behind_seconds``.
 
 Each state is its own model, told apart by ``state``, so a caller can match on the class:
 
@@ -27,13 +31,18 @@ class _Health(BaseModel):
     path: Path
     #: Seconds since litestream last completed a sync of this database (None: not known yet).
     seconds_since_sync: float | None = None
+    #: Seconds since the oldest commit the replica is not known to hold was made (None: none is pending).
+    behind_seconds: float | None = None
 
 
 class CaughtUp(_Health):
-    """The replica holds everything litestream has captured of the database."""
+    """The replica holds the database, or all but commits made less than the `Behind` threshold ago."""
 
     state: Literal["caught_up"] = "caught_up"
+    #: The database's position (litestream's local one on 0.5).
     txid: str | None = None
+    #: The newest position the replica is known to hold.
+    replica_txid: str | None = None
 
 
 class Behind(_Health):
@@ -47,12 +56,20 @@ class Behind(_Health):
 
 
 class Failing(_Health):
-    """litestream reports an error for this database (its own words in ``error``)."""
+    """litestream reports an error for this database (its own words in ``error``), and no sync has succeeded since."""
 
     state: Literal["failing"] = "failing"
     error: str
     local_txid: str | None = None
     replica_txid: str | None = None
+
+
+class Restarting(_Health):
+    """litestream stopped (``error`` says why) and is started again in ``restart_in`` seconds."""
+
+    state: Literal["restarting"] = "restarting"
+    error: str
+    restart_in: float
 
 
 class Unknown(_Health):
@@ -62,5 +79,8 @@ class Unknown(_Health):
     reason: str
 
 
-#: The health of one database: one of the four states.
-DatabaseHealth = Annotated[Union[CaughtUp, Behind, Failing, Unknown], Field(discriminator="state")]  # noqa: UP007
+#: The health of one database: one of the five states.
+DatabaseHealth = Annotated[
+    Union[CaughtUp, Behind, Failing, Restarting, Unknown],  # noqa: UP007
+    Field(discriminator="state"),
+]

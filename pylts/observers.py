@@ -37,7 +37,10 @@ from .health import Behind, CaughtUp, DatabaseHealth, Failing, Unknown
 from .runner import Deadline
 from .timing import (
     ANSWER_SECONDS,
+    BEHIND_SECONDS,
+    BEHIND_SYNC_INTERVALS,
     CONTROL_ANSWER_SECONDS,
+    DEFAULT_SYNC_INTERVAL,
     MTIME_GRANULARITY,
     SLOW_SYNC_SECONDS,
 )
@@ -110,33 +113,12 @@ class LogObserver:
     def health(self, running: bool) -> list[DatabaseHealth]:
         states: list[DatabaseHealth] = []
         for db in self.tracker.snapshot():
-            since = _seconds_since(db.synced_at)
-            if db.in_sync:
-                states.append(CaughtUp(path=db.path, txid=db.db_position, seconds_since_sync=since))
-            elif _named_error(self.tracker):
-                states.append(
-                    Failing(
-                        path=db.path,
-                        error=_named_error(self.tracker) or "",
-                        local_txid=db.db_position,
-                        replica_txid=db.replica_position,
-                        seconds_since_sync=since,
-                    )
-                )
-            elif db.db_position is None:
+            if db.db_position is None and not _named_error(self.tracker, db.path):
                 reason = "litestream is not running" if not running else "litestream has not reported it yet"
                 states.append(Unknown(path=db.path, reason=reason))
             else:
-                error = _why_behind(self._contexts[db.path], since) or self.tracker.last_error
-                states.append(
-                    Behind(
-                        path=db.path,
-                        local_txid=db.db_position,
-                        replica_txid=db.replica_position,
-                        seconds_since_sync=since,
-                        error=error,
-                    )
-                )
+                ctx, since = self._contexts[db.path], _seconds_since(db.synced_at)
+                states.append(_judged(self.tracker, ctx, db.db_position, db.replica_position, since))
         return states
 
     def close(self) -> None:
@@ -208,6 +190,7 @@ class SocketObserver:
         if newest is None or success > newest:
             previous, newest = newest, success
             self._replica_successes[db] = (previous, success)
+            self.tracker.note_success(db, _monotonic(success))
         held = None if previous is None else replica_holds(self._read[db], previous)
         if held is not None:  # asked at every poll: a later local sync that found nothing new proves more
             position = _position(held.txid)
@@ -245,24 +228,27 @@ class SocketObserver:
         try:
             statuses, listing = self._ask()
             local = {db: self.client.txid(db, seconds=CONTROL_ANSWER_SECONDS) for db in self._contexts}
-        except ControlSocketError as exc:
-            return [Unknown(path=db, reason=str(exc)) for db in self._contexts]
+        except ControlSocketError as exc:  # a litestream starting while the store is down answers late
+            return [self._unanswered(db, str(exc)) for db in self._contexts]
         self._learn(statuses, listing)
         return [self._health(db, local[db], statuses.get(db), listing.get(db)) for db in self._contexts]
+
+    def _unanswered(self, db: Path, reason: str) -> DatabaseHealth:
+        """Behind if commits have waited past the threshold (the socket's silence changes nothing), else Unknown."""
+        lag = self.tracker.behind().get(db)
+        if lag is None or lag < behind_threshold(self._contexts[db]):
+            return Unknown(path=db, reason=reason, behind_seconds=lag)
+        replica = self.tracker.replica_position(db)
+        there = None if replica is None else str(replica)
+        return Behind(path=db, replica_txid=there, behind_seconds=lag, error=reason)
 
     def _health(self, db: Path, txid: int, status: SyncStatus | None, listed: Listed | None) -> DatabaseHealth:
         if status is None or listed is None:
             return Unknown(path=db, reason="litestream does not list this database")
-        since = _seconds_since(listed.last_sync_at)
         replica = self.tracker.replica_position(db)
-        here, there = str(_position(txid)), None if replica is None else str(replica)
-        if replica is not None and replica.covers(_position(txid)) and not status.error:
-            return CaughtUp(path=db, txid=here, seconds_since_sync=since)
-        failure = status.error or _named_error(self.tracker)
-        if failure:
-            return Failing(path=db, error=failure, local_txid=here, replica_txid=there, seconds_since_sync=since)
-        error = _why_behind(self._contexts[db], since) or self.tracker.last_error
-        return Behind(path=db, local_txid=here, replica_txid=there, seconds_since_sync=since, error=error)
+        there = None if replica is None else str(replica)
+        since = _seconds_since(listed.last_sync_at)
+        return _judged(self.tracker, self._contexts[db], str(_position(txid)), there, since, status.error)
 
     def close(self) -> None:
         if self._private is not None:
@@ -311,19 +297,63 @@ def replica_holds(local_syncs: Sequence[LocalSync], previous_success: datetime) 
     return LocalSync(latest.began, ended[-1].ended, txid)
 
 
-def _named_error(tracker: SyncTracker) -> str | None:
-    """litestream's last error if it names a cause retrying will not cure (bucket, credentials...), with no recovery.
+def _judged(
+    tracker: SyncTracker,
+    ctx: RunContext,
+    here: str | None,
+    there: str | None,
+    since: float | None,
+    reported: str | None = None,
+) -> DatabaseHealth:
+    """The state of one database from what is known now; ``reported`` is an error litestream reports for it now.
+
+    Failing on a current error only (`SyncTracker.current_error`); Behind once the oldest commit
+    the replica is not known to hold is older than `behind_threshold`, or nothing was ever confirmed;
+    else CaughtUp, with that lag in ``behind_seconds``.
+    """
+    db = ctx.db
+    lag = tracker.behind().get(db)
+    failure = reported or _named_error(tracker, db)
+    if failure:
+        return Failing(
+            path=db, error=failure, local_txid=here, replica_txid=there, seconds_since_sync=since, behind_seconds=lag
+        )
+    if there is not None and (lag or 0.0) < behind_threshold(ctx):
+        return CaughtUp(path=db, txid=here, replica_txid=there, seconds_since_sync=since, behind_seconds=lag)
+    error = _why_behind(ctx, since, lag) or tracker.current_error(db)
+    return Behind(
+        path=db, local_txid=here, replica_txid=there, seconds_since_sync=since, behind_seconds=lag, error=error
+    )
+
+
+def behind_threshold(ctx: RunContext) -> float:
+    """How old the oldest commit missing from the replica must be to call it `Behind`: a few sync intervals.
+
+    >>> from types import SimpleNamespace
+    >>> from datetime import timedelta
+    >>> from pylts.tuning import Tuning
+    >>> tuple(behind_threshold(SimpleNamespace(tuning=Tuning(sync_interval=timedelta(seconds=s)))) for s in (1, 10))
+    (5.0, 30.0)
+    """
+    interval = ctx.tuning.sync_interval
+    seconds = DEFAULT_SYNC_INTERVAL if interval is None else interval.total_seconds()
+    return max(BEHIND_SYNC_INTERVALS * seconds, BEHIND_SECONDS)
+
+
+def _named_error(tracker: SyncTracker, db: Path) -> str | None:
+    """litestream's current error if it names a cause retrying will not cure (bucket, credentials...).
 
     An unreachable store is not one: the replica is behind, and litestream catches up once it answers.
     """
-    cause = tracker.last_cause  # read from what litestream printed: the text may have secrets masked
-    return tracker.last_error if cause is not None and cause is not EndpointUnreachable else None
+    error = tracker.current_error(db)
+    cause = tracker.last_cause if error else None  # read from what litestream printed: the text may be masked
+    return error if cause is not None and cause is not EndpointUnreachable else None
 
 
-def _why_behind(ctx: RunContext, since: float | None) -> str | None:
+def _why_behind(ctx: RunContext, since: float | None, lag: float | None) -> str | None:
     """When the replica has not synced for `SLOW_SYNC_SECONDS`: that, and whether the store answers."""
     if since is not None and since < SLOW_SYNC_SECONDS:
-        return None
+        return None if lag is None else f"the oldest commit not in the replica is {lag:.0f} s old"
     host, port = ctx.replica.address()
     store = "the store answers" if ctx.store_answers(ANSWER_SECONDS) else f"the store at {host}:{port} does not answer"
     last = "no successful sync yet" if since is None else f"no successful sync for {since:.0f} s"

@@ -270,6 +270,7 @@ class ConfigS3(PyltsSettings):
     `litestream_bin` | `LITESTREAM_BIN` | next to Python, then `PATH`
     `use_aws_credential_chain` | `PYLTS_AWS_CREDENTIAL_CHAIN` | `false`
     `ready_timeout` | `PYLTS_READY_TIMEOUT` | 30 s + 0.5 s per MB of database
+    `max_backoff` | `PYLTS_MAX_BACKOFF` | 10 s: the longest wait before restarting a failing litestream
     `snapshot_interval` | `PYLTS_SNAPSHOT_INTERVAL` | litestream's: `24h` (0.5), none (0.3)
     `snapshot_retention` | `PYLTS_SNAPSHOT_RETENTION` | `24h`: how far back point-in-time restore reaches
     `l0_retention` | `PYLTS_L0_RETENTION` | `5m` (0.5 only)
@@ -377,6 +378,14 @@ class ConfigS3(PyltsSettings):
         repr=False,
         description="Seconds replication may take to be in sync at start (default: 30 + 0.5 per MB of database).",
     )
+    max_backoff: float = Field(
+        default=MAX_BACKOFF,
+        gt=0,
+        allow_inf_nan=False,
+        validation_alias="PYLTS_MAX_BACKOFF",
+        repr=False,
+        description="Longest wait in seconds before restarting a litestream that keeps failing (commits wait too).",
+    )
     snapshot_interval: Duration | None = Field(
         default=None,
         validation_alias="PYLTS_SNAPSHOT_INTERVAL",
@@ -453,6 +462,11 @@ class ConfigS3(PyltsSettings):
     @classmethod
     def _empty_is_automatic(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("max_backoff", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return MAX_BACKOFF if value == "" else value
 
     @field_validator("provider")
     @classmethod
@@ -780,7 +794,7 @@ class ConfigS3(PyltsSettings):
         *,
         ready_timeout: float | None = None,
         stop_timeout: float = STOP_TIMEOUT,
-        max_backoff: float = MAX_BACKOFF,
+        max_backoff: float | None = None,
         stall_timeout: float = STALL_TIMEOUT,
     ) -> Replicator:
         """Continuous replication of this database while a ``with`` block runs.
@@ -788,7 +802,8 @@ class ConfigS3(PyltsSettings):
         Ready (in sync with the replica) when the block starts; stopped with a final
         sync when it ends. ``ready_timeout`` bounds the start (default: the
         ``ready_timeout`` setting, else 30 s + 0.5 s per MB); ``stop_timeout`` the final
-        sync; ``max_backoff`` the wait between restarts; ``stall_timeout`` is how long a
+        sync; ``max_backoff`` the longest wait between restarts (default: the ``max_backoff``
+        setting); ``stall_timeout`` is how long a
         commit may stay out of the replica before ``status()`` reports it and a stuck
         litestream is restarted.
 

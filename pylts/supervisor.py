@@ -39,16 +39,14 @@ from .commands import config_option, config_yaml
 from .context import RunContext, write_private
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import DatabaseSync, SyncTracker
-from .health import DatabaseHealth
+from .health import DatabaseHealth, Restarting
 from .observers import Observer
 from .output import error_from_text
 from .runner import Deadline, ManagedProcess
 from .timing import (
     ANSWER_SECONDS,
     APP_STOP_GRACE,
-    BACKOFF_RESET_SECONDS,
     FAILED_START_STOP_GRACE,
-    FIRST_BACKOFF,
     MAX_BACKOFF,
     PROBE_SECONDS,
     READY_BASE_SECONDS,
@@ -64,6 +62,7 @@ from .timing import (
     SUPERVISOR_POLL,
     WAIT_FOR_SYNC_TIMEOUT,
     WATCHDOG_INTERVAL,
+    Backoff,
 )
 
 logger = logging.getLogger(__name__)
@@ -95,6 +94,8 @@ class ReplicationStatus(BaseModel):
     restarts: int
     last_error: str | None
     databases: list[DatabaseSync]
+    #: Seconds until litestream, stopped, is started again (None: it is not waiting to restart).
+    restart_in: float | None = None
 
     @property
     def in_sync(self) -> bool:
@@ -109,11 +110,12 @@ class ReplicatedDatabase:
     context: RunContext
     boot_policy: BootPolicy = BootPolicy.REFUSE
     ready_timeout: float | None = None
+    max_backoff: float = MAX_BACKOFF
 
     @classmethod
     def from_config(cls, cfg: ConfigS3) -> ReplicatedDatabase:
         """The run context and start options of ``cfg``."""
-        return cls(cfg._context(), cfg.boot_policy, cfg.ready_timeout)
+        return cls(cfg._context(), cfg.boot_policy, cfg.ready_timeout, cfg.max_backoff)
 
     @property
     def db(self) -> Path:
@@ -134,7 +136,10 @@ class Replicator:
     after that long (plus 0.5 s per MB of WAL) makes ``status()`` report the database
     not in sync, and litestream is restarted if the store answers (a stuck upload).
     ``stop_timeout`` bounds the final sync at exit (litestream's
-    ``shutdown-sync-timeout`` on 0.5). Databases replicated together share one
+    ``shutdown-sync-timeout`` on 0.5). A litestream that exits is started again after
+    `FIRST_BACKOFF` s if its run confirmed a sync, else after a wait doubled at each
+    failed run up to ``max_backoff`` (default: the configs' ``max_backoff``,
+    ``PYLTS_MAX_BACKOFF``); ``health()`` says `Restarting` meanwhile. Databases replicated together share one
     litestream process, so they must share credentials.
 
     On litestream 0.5, what it knows comes from litestream's control socket
@@ -147,7 +152,7 @@ class Replicator:
         *,
         ready_timeout: float | None = None,
         stop_timeout: float = STOP_TIMEOUT,
-        max_backoff: float = MAX_BACKOFF,
+        max_backoff: float | None = None,
         stall_timeout: float = STALL_TIMEOUT,
     ) -> None:
         if not configs:
@@ -160,7 +165,9 @@ class Replicator:
         self._ready_timeout = None if ready_timeout is None else Deadline(ready_timeout).seconds  # Deadline checks it
         self._stop_timeout = Deadline(stop_timeout).seconds
         self._stall_timeout = Deadline(stall_timeout).seconds
-        self._max_backoff = max_backoff
+        if max_backoff is None:  # one litestream for all: the shortest wait asked for protects every database
+            max_backoff = min(db.max_backoff for db in databases)
+        self._max_backoff = Deadline(max_backoff).seconds  # Deadline checks it
         self._ctx = _shared_context([db.context for db in databases])
         self._databases = databases
         self._contexts = {db.db: db.context for db in databases}
@@ -175,6 +182,7 @@ class Replicator:
         self._exit_code: int | None = None
         self._restarts = 0
         self._last_error: str | None = None
+        self._restart_at: float | None = None  # time.monotonic() of the next start, while waiting for it
         self._store_silent = False
         self._answering_since: float | None = None
         self._stop_grace: float | None = None
@@ -277,7 +285,7 @@ class Replicator:
         A stop asked for between two runs still starts litestream once more, for its final
         sync: commits made since the last run ended are in no replica yet.
         """
-        backoff = FIRST_BACKOFF
+        backoff = Backoff(cap=self._max_backoff)
         while True:
             began = time.monotonic()
             try:
@@ -302,10 +310,13 @@ class Replicator:
                 self._count_restart(f"litestream could not run: {exc}")
                 if self._stopping.is_set():
                     return
-            logger.warning("%s; restarting in %g s", self._last_error, backoff)
-            healthy = time.monotonic() - began > BACKOFF_RESET_SECONDS
-            backoff = FIRST_BACKOFF if healthy else min(backoff * 2, self._max_backoff)
-            self._stopping.wait(backoff)
+            if self._tracker.synced_since(began):  # a healthy run: restart at once, the app's commits wait
+                backoff.reset()
+            wait = backoff.next()
+            logger.warning("%s; restarting in %g s", self._last_error, wait)
+            self._restart_at = time.monotonic() + wait
+            self._stopping.wait(wait)
+            self._restart_at = None
 
     def _write_config(self) -> None:
         """litestream's config beside the first database, rewritten at each (re)start: owner-only, no secrets."""
@@ -434,8 +445,12 @@ class Replicator:
         return list(self._boot_reports)
 
     def status(self) -> ReplicationStatus:
-        """pid, restarts, last error (a stall first), and each database's positions, lag and last sync time."""
+        """pid, restarts, last error (a stall first), each database's positions, lag and last sync time.
+
+        While litestream waits to be restarted, ``restart_in`` says in how many seconds.
+        """
         proc = self._proc
+        restart_in = self._restart_in()
         running = proc is not None and proc.returncode is None and not self._stopping.is_set()
         stalls = self._tracker.stall_errors()
         if stalls and self._store_silent:
@@ -447,17 +462,32 @@ class Replicator:
             restarts=self._restarts,
             last_error="; ".join(error for error in errors if error) or None,
             databases=self._tracker.snapshot(),
+            restart_in=restart_in,
         )
 
     def health(self) -> list[DatabaseHealth]:
-        """Each database's state now: `CaughtUp`, `Behind`, `Failing` or `Unknown` (see `pylts.health`).
+        """Each database's state now: `CaughtUp`, `Behind`, `Failing`, `Restarting` or `Unknown` (`pylts.health`).
 
         It never makes litestream sync (a sync can hang while the store is down), so it
         answers within a few seconds; on litestream 0.5 from its control socket.
         """
+        restart_in = self._restart_in()
+        if restart_in is not None:
+            lags = self._tracker.behind()
+            return [
+                Restarting(path=db, error=self._last_error or "", restart_in=restart_in, behind_seconds=lags.get(db))
+                for db in self._dbs
+            ]
         proc = self._proc
         running = proc is not None and proc.returncode is None and not self._stopping.is_set()
         return self._observer.health(running)
+
+    def _restart_in(self) -> float | None:
+        """Seconds until litestream is started again, while the supervisor waits to restart it."""
+        restart_at = self._restart_at
+        if restart_at is None or self._stopping.is_set():
+            return None
+        return round(max(restart_at - time.monotonic(), 0.0), 1)
 
     def wait_for_sync(self, timeout: float = WAIT_FOR_SYNC_TIMEOUT) -> bool:
         """Wait until everything committed before this call is in the replica; False on timeout.
@@ -522,7 +552,7 @@ def run_app(
     *,
     ready_timeout: float | None = None,
     stop_timeout: float = STOP_TIMEOUT,
-    max_backoff: float = MAX_BACKOFF,
+    max_backoff: float | None = None,
     stall_timeout: float = STALL_TIMEOUT,
 ) -> int:
     """Run ``command`` with replication around it; return the command's exit code.

@@ -94,14 +94,20 @@ STALL_TIMEOUT = 30.0
 STOP_CHECK_SECONDS = 30.0
 #: Seconds a started litestream may take to say it replicates: a stop signal before that skips its final sync.
 REPLICATING_WAIT_SECONDS = 5.0
-#: The first wait before restarting a litestream that exited, doubled at each failure up to ``max_backoff``.
+#: The first wait before restarting a litestream that exited, doubled after each run that never synced.
 FIRST_BACKOFF = 0.5
-#: Default ``max_backoff``: the longest wait between restarts.
-MAX_BACKOFF = 30.0
-#: A litestream that ran this long before it exited was healthy: the backoff starts again from the first wait.
-BACKOFF_RESET_SECONDS = 60.0
+#: Default ``max_backoff`` (``PYLTS_MAX_BACKOFF``): the longest wait before restarting a litestream that keeps failing.
+#: While it waits, commits reach no replica: 10 s keeps that added loss window to about ten sync intervals, at the
+#: cost of at most six failed starts (a few requests each) a minute. A run that synced restarts after FIRST_BACKOFF.
+MAX_BACKOFF = 10.0
 #: How far a file's modification time may lag the write: Linux stamps it from a clock that ticks every 1-10 ms.
 MTIME_GRANULARITY = 0.02
+#: litestream's own default ``sync-interval`` (both lines), when ``sync_interval`` is not set.
+DEFAULT_SYNC_INTERVAL = 1.0
+#: ``health()`` says `Behind` once the oldest commit missing from the replica is this many sync intervals old...
+BEHIND_SYNC_INTERVALS = 3
+#: ...and at least this many seconds: a commit is confirmed one to two seconds after it is made (measured at 1 row/s).
+BEHIND_SECONDS = 5.0
 #: How often the watchdog looks for a stall.
 WATCHDOG_INTERVAL = 1.0
 #: How often the supervisor looks whether litestream exited or a stop was asked for.
@@ -136,6 +142,10 @@ MIN_HEARTBEAT_INTERVAL = 60.0
 FOLLOW_INTERVAL = 1.0
 #: Seconds the copy may stay behind the replica without advancing before it is rebuilt.
 FOLLOW_STALL_TIMEOUT = 30.0
+#: A follower that ran this long before it exited was healthy: the next fresh copy waits only ``FIRST_BACKOFF``.
+FOLLOW_BACKOFF_RESET_SECONDS = 60.0
+#: Default ``max_backoff`` of a follower: each fresh copy downloads the whole replica, so it waits longer.
+FOLLOW_MAX_BACKOFF = 30.0
 #: Seconds between two listings of the replica (each is one ``litestream ltx`` run).
 FOLLOW_CHECK_INTERVAL = 10.0
 #: Longest wait for a fresh copy (the first one, or a rebuild).
@@ -156,3 +166,32 @@ VFS_READY_TIMEOUT = 60.0
 
 #: Seconds between two refreshes of the progress line: often enough to look alive, rarely enough to cost nothing.
 PROGRESS_INTERVAL = 0.2
+
+
+class Backoff:
+    """The wait before restarting something that stopped: ``first``, doubled after each failed run, up to ``cap``.
+
+    A healthy run (`reset`) brings it back to ``first``: only a process that keeps failing waits longer.
+
+    >>> backoff = Backoff(cap=4.0)
+    >>> tuple(backoff.next() for _ in range(5))
+    (0.5, 1.0, 2.0, 4.0, 4.0)
+    >>> backoff.reset()
+    >>> backoff.next()
+    0.5
+    """
+
+    def __init__(self, *, first: float = FIRST_BACKOFF, cap: float = MAX_BACKOFF) -> None:
+        self.cap = cap
+        self.first = min(first, cap)
+        self._next = self.first
+
+    def next(self) -> float:
+        """The wait to use now; the one after it is twice as long (at most ``cap``)."""
+        wait = self._next
+        self._next = min(wait * 2, self.cap)
+        return wait
+
+    def reset(self) -> None:
+        """After a healthy run: the next wait is ``first`` again."""
+        self._next = self.first

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 import stat
 import threading
@@ -16,12 +18,13 @@ import pytest
 from faults import FaultProxy
 from helpers import write_rows
 
+from benchmarks.harness import writer
 from pylts import ConfigS3, FinalSyncFailed, Replicator, sqlite_files
 from pylts.binary import find_executable
 from pylts.control import ControlClient, Listed, SyncStatus
 from pylts.errors import ControlSocketError
 from pylts.events import SyncTracker
-from pylts.health import Behind, CaughtUp, DatabaseHealth, Failing
+from pylts.health import Behind, CaughtUp, DatabaseHealth, Failing, Restarting
 from pylts.observers import SocketObserver
 from pylts.runner import run
 from pylts.testing import LocalS3
@@ -30,16 +33,17 @@ from pylts.timing import STORE_BACK_SECONDS
 pytestmark = pytest.mark.serial
 
 LEGACY = "0.3"
+LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
 
 
 def settle(
-    replication: Replicator, wanted: Callable[[DatabaseHealth], bool], *, within: float
+    replication: Replicator, wanted: Callable[[DatabaseHealth], bool], *, within: float, every: float = 0.5
 ) -> tuple[list[DatabaseHealth], float]:
     """health() once every database is as ``wanted`` (or the last answer after ``within`` s), and when."""
     started = time.monotonic()
     states = replication.health()
     while not all(wanted(state) for state in states) and time.monotonic() - started < within:
-        time.sleep(0.5)
+        time.sleep(every)
         states = replication.health()
     return states, time.monotonic() - started
 
@@ -271,3 +275,121 @@ def test_a_slow_upload_does_not_make_pylts_claim_a_local_sync_made_while_it_ran(
     assert replica_txid_after_next_poll() is None
     assert (replica_txid_after_next_poll() or 0) <= 5, "txid 6 was captured after the upload began"
     assert replica_txid_after_next_poll() == 6, "the upload that ended at 3.05 s began after 2.5 s: it sent txid 6"
+
+
+# -- what matters: a commit on its way is not a lag; a fixed fault clears ---------------------------
+
+
+def sampled(replication: Replicator, seconds: float, every: float = 0.5) -> list[DatabaseHealth]:
+    """health() of the one database, every ``every`` s for ``seconds`` s."""
+    states, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        states.append(replication.health()[0])
+        time.sleep(every)
+    return states
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_steady_writer_is_caught_up_and_an_outage_past_the_threshold_is_behind(
+    cfg: ConfigS3, local_s3: LocalS3
+) -> None:
+    """1 row/s: one commit is always on its way, confirmed a second or two later. That is CaughtUp, lag shown.
+
+    Once the store stops, the oldest unconfirmed commit ages past the threshold (5 s): Behind.
+    """
+    write_rows(cfg.dbpath, 1)
+    with cfg.replicating(stop_timeout=5) as replication, writer(cfg.dbpath, LOAD, per_second=1):
+        assert replication.wait_for_sync(30)
+        steady = sampled(replication, 20)
+        local_s3.stop()
+        try:
+            down, noticed = settle(replication, lambda state: isinstance(state, Behind), within=20)
+        finally:
+            local_s3.start()
+        up, recovered = settle(replication, caught_up, within=30)
+    not_caught_up = [state for state in steady if not isinstance(state, CaughtUp)]
+    assert not not_caught_up, not_caught_up
+    lags = [state.behind_seconds for state in steady if state.behind_seconds is not None]
+    assert max(lags, default=0) < 5, lags  # the lag is there to read (0.3 confirms within the second), and small
+    assert isinstance(down[0], Behind) and (down[0].behind_seconds or 0) >= 5, down
+    assert noticed < 15, noticed
+    assert isinstance(up[0], CaughtUp), up
+    lag = max(lags, default=0)
+    print(f"lag under 1 row/s: at most {lag:.1f} s; behind after {noticed:.1f} s; caught up {recovered:.1f} s")
+
+
+def restarting(state: DatabaseHealth) -> bool:
+    return isinstance(state, Restarting)
+
+
+def kill_litestream(replication: Replicator) -> None:
+    """SIGKILL the running litestream, once it runs."""
+    pid = None
+    for _ in range(100):
+        pid = replication.status().pid
+        if pid is not None:
+            break
+        time.sleep(0.1)
+    assert pid is not None, replication.status()
+    os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_failing_clears_within_30_s_once_credentials_are_accepted_again(cfg: ConfigS3, local_s3: LocalS3) -> None:
+    """Credentials refused while the app writes, litestream killed while they are (the backoff grows), then fixed.
+
+    Failing must say a current error: within 30 s of the fix health() is CaughtUp, though
+    litestream printed the 403 minutes before, never said it recovered, or was restarted since.
+    """
+    write_rows(cfg.dbpath, 1)
+    with (
+        cfg.replicating(stop_timeout=5, max_backoff=4) as replication,
+        writer(cfg.dbpath, LOAD, per_second=1) as committed,
+    ):
+        assert replication.wait_for_sync(30)
+        local_s3.require_auth(True)
+        try:
+            refused, _ = settle(replication, failing, within=30)
+            waits = []
+            for _ in range(4):  # runs that never sync: 0.5, 1, 2, 4 s
+                kill_litestream(replication)
+                seen, _ = settle(replication, restarting, within=10, every=0.02)
+                waits.append(seen[0])
+                settle(replication, lambda state: not restarting(state), within=10)
+            time.sleep(3)
+        finally:
+            local_s3.require_auth(False)
+        fixed, cleared = settle(replication, caught_up, within=30)
+        assert replication.wait_for_sync(30)
+        rows = len(committed)
+    assert isinstance(refused[0], Failing) and re.search("403|InvalidAccessKeyId", refused[0].error), refused
+    assert isinstance(fixed[0], CaughtUp), fixed
+    assert cleared < 30
+    assert all(isinstance(wait, Restarting) and "exited with -9" in wait.error for wait in waits), waits
+    assert max(wait.restart_in for wait in waits if isinstance(wait, Restarting)) > 1, waits  # it did grow
+    print(f"Failing cleared {cleared:.1f} s after the credentials were accepted again ({rows} rows written)")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_caught_up_within_30_s_once_the_store_is_back_after_the_backoff_grew(cfg: ConfigS3, local_s3: LocalS3) -> None:
+    """The store stops; litestream, killed meanwhile, never syncs (the backoff grows); the store returns."""
+    write_rows(cfg.dbpath, 1)
+    with cfg.replicating(stop_timeout=5, max_backoff=4) as replication, writer(cfg.dbpath, LOAD, per_second=1):
+        assert replication.wait_for_sync(30)
+        local_s3.stop()
+        try:
+            for _ in range(4):
+                kill_litestream(replication)
+                settle(replication, restarting, within=10, every=0.02)
+                settle(replication, lambda state: not restarting(state), within=10)
+            down, _ = settle(replication, lambda state: isinstance(state, Behind), within=20)
+        finally:
+            local_s3.start()
+        up, recovered = settle(replication, caught_up, within=30)
+    assert isinstance(down[0], Behind), down
+    assert isinstance(up[0], CaughtUp), up
+    assert recovered < 30
+    print(f"caught up {recovered:.1f} s after the store returned")

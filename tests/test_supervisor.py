@@ -17,7 +17,7 @@ import pytest
 from helpers import derive, read_rows, reaped, settings_env, write_rows
 from pydantic import ValidationError
 
-from benchmarks.harness import make_database
+from benchmarks.harness import make_database, writer
 from pylts import (
     BucketNotFound,
     ConfigS3,
@@ -26,6 +26,7 @@ from pylts import (
     FinalSyncFailed,
     LitestreamTimeout,
     Replicator,
+    Restarting,
     RestoreOutcome,
     run_app,
     sqlite_files,
@@ -33,9 +34,10 @@ from pylts import (
 from pylts.binary import find_executable
 from pylts.supervisor import automatic_ready_timeout
 from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
-from pylts.timing import READY_BASE_SECONDS, SECONDS_PER_MB
+from pylts.timing import FIRST_BACKOFF, MAX_BACKOFF, READY_BASE_SECONDS, SECONDS_PER_MB
 
 pytestmark = pytest.mark.integration
+LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
 
 
 def restored_copy(cfg: ConfigS3, folder: Path) -> list[tuple[int, str]]:
@@ -332,3 +334,92 @@ def test_stop_makes_sure_the_replica_holds_what_litestream_believed_it_had_sent(
     )
     assert elsewhere.ensure_restored().value == "restored"
     assert len(read_rows(elsewhere.dbpath)) == 15, "stop() brought the lost transaction back before it returned"
+
+
+# -- restarts: the backoff protects the RPO -------------------------------------------------------
+
+
+def restart_seen(replication: Replicator, killed: int, within: float = 15.0) -> tuple[Restarting | None, float]:
+    """The first `Restarting` health() said after litestream ``killed`` died, and seconds from the kill to a new pid."""
+    started, state = time.monotonic(), None
+    while time.monotonic() - started < within:
+        states = replication.health()
+        if isinstance(states[0], Restarting):
+            state = state or states[0]
+        pid = replication.status().pid
+        if pid not in (None, killed):
+            return state, time.monotonic() - started
+        time.sleep(0.02)
+    pytest.fail(f"litestream was not restarted within {within} s: {replication.status()}")
+
+
+def kill_running(replication: Replicator) -> int:
+    assert wait_until(lambda: replication.status().pid is not None)
+    pid = replication.status().pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+@pytest.mark.slow
+def test_kills_10_s_apart_restart_after_the_first_wait_and_health_says_restarting(
+    cfg: ConfigS3, tmp_path: Path
+) -> None:
+    """Each run synced before it was killed: every restart waits FIRST_BACKOFF, not 0.5, 1, 2, 4... s."""
+    write_rows(cfg.dbpath, 1)
+    with cfg.replicating() as replication, writer(cfg.dbpath, LOAD, per_second=1) as committed:
+        seen = []
+        for _ in range(4):
+            time.sleep(10)
+            assert replication.wait_for_sync(30)
+            seen.append(restart_seen(replication, kill_running(replication)))
+        assert replication.wait_for_sync(30)
+        rows = list(committed)
+    gaps = [gap for _, gap in seen]
+    assert max(gaps) < 2.0, f"seconds from each kill to the next litestream: {gaps}"
+    states = [state for state, _ in seen]
+    assert all(isinstance(state, Restarting) and "exited with -9" in state.error for state in states), states
+    assert all(state.restart_in <= FIRST_BACKOFF for state in states if state is not None), states
+    restored = {row_id for row_id, _ in restored_copy(cfg, tmp_path / "copy")}
+    assert set(rows) <= restored, f"{len(set(rows) - restored)} committed rows missing"
+    print(f"seconds from kill to the next litestream: {', '.join(f'{gap:.2f}' for gap in gaps)}")
+
+
+@pytest.mark.slow
+def test_the_max_backoff_setting_caps_the_wait_for_a_litestream_that_never_syncs(
+    cfg: ConfigS3, local_s3: LocalS3
+) -> None:
+    """Credentials refused: no run syncs, so the wait doubles, and PYLTS_MAX_BACKOFF=2 stops it at 2 s."""
+    capped = derive(cfg, max_backoff=2)
+    write_rows(capped.dbpath, 1)
+    with capped.replicating(stop_timeout=3) as replication:
+        local_s3.require_auth(True)
+        try:
+            seen = [restart_seen(replication, kill_running(replication))[0] for _ in range(5)]
+            assert all(isinstance(state, Restarting) for state in seen), seen
+            status_during = None
+            kill_running(replication)
+            assert wait_until(lambda: replication.status().restart_in is not None, 5)
+            status_during = replication.status()
+        finally:
+            local_s3.require_auth(False)
+        assert wait_until(lambda: replication.status().running, 15)
+    waits = [state.restart_in for state in seen if state is not None]
+    assert waits[0] <= FIRST_BACKOFF, waits  # the run before it synced
+    assert 1.5 < max(waits) <= 2.0, waits  # doubled, up to the setting
+    assert status_during is not None and 0 < (status_during.restart_in or 0) <= 2.0, status_during
+
+
+def test_the_max_backoff_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    def read() -> float:
+        return ConfigS3(key="k", token="t", s3="s3://bkt/app.db", _env_file=None).max_backoff
+
+    assert read() == MAX_BACKOFF == 10.0
+    monkeypatch.setenv("PYLTS_MAX_BACKOFF", "2.5")
+    assert read() == 2.5
+    monkeypatch.setenv("PYLTS_MAX_BACKOFF", "")
+    assert read() == MAX_BACKOFF
+    for bad in ("0", "-5", "inf", "soon"):
+        monkeypatch.setenv("PYLTS_MAX_BACKOFF", bad)
+        with pytest.raises(ValidationError, match="PYLTS_MAX_BACKOFF"):
+            read()
