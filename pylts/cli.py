@@ -456,6 +456,8 @@ def _print_contents(contents: ReplicaContents) -> int:
         print("the replica holds no backup yet")
         return EXIT_NO_BACKUP
     print(f"latest backup written {contents.latest:%Y-%m-%dT%H:%M:%SZ} (litestream {contents.litestream_version})")
+    if contents.continuity is not None:  # litestream 0.5: the proof a restore can rebuild every transaction
+        print(contents.continuity.summary())
     for ltx in contents.ltx_files:
         print(
             f"ltx  level {ltx.level}  txid {ltx.min_txid}-{ltx.max_txid}  {ltx.size:>10,} B  "
@@ -468,7 +470,7 @@ def _print_contents(contents: ReplicaContents) -> int:
         )
     for snap in contents.snapshots:
         print(f"snapshot {snap.generation}/{snap.index}  {snap.size:>10,} B  {snap.created:%Y-%m-%dT%H:%M:%SZ}")
-    return 0
+    return EXIT_FAILURE if contents.continuity is not None and not contents.continuity.proven else 0
 
 
 def _version(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from .continuity import Continuity
 from .errors import UnreadableOutput
 
 T = TypeVar("T")
@@ -146,6 +147,8 @@ class ReplicaContents(_Report):
     ltx_files: list[LtxFile] = []
     generations: list[Generation] = []
     snapshots: list[Snapshot] = []
+    #: How far the LTX files reach with no gap (litestream 0.5; None: no files, or 0.3).
+    continuity: Continuity | None = None
 
     @property
     def empty(self) -> bool:
