@@ -435,9 +435,10 @@ class Replicator:
         if check.problem is None:
             self._whole(ctx.db, check)
             return
-        if ctx.db not in self._problems:
+        known = ctx.db in self._problems
+        self._problems[ctx.db] = check.problem  # health() and status() say so from now on
+        if not known:
             logger.warning("%s; writing a fresh snapshot of the database to heal it", check.problem)
-        self._problems[ctx.db] = check.problem
         if ctx.db.exists():
             self._heal(ctx, check.problem, running=running)
 
