@@ -454,7 +454,7 @@ class ConfigS3(PyltsSettings):
         default=None,
         validation_alias="PYLTS_REPLICA_CHECK_INTERVAL",
         repr=False,
-        description="How often the replica itself is listed while replicating, to find gaps and wipes (0/off: never).",
+        description="How often the replica is listed while replicating, for gaps and wipes (0/off: at starts, stop).",
     )
 
     @field_validator("s3")
