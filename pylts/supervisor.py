@@ -402,8 +402,8 @@ class Replicator:
 
     def _last_sync(self) -> str | None:
         """Once litestream stopped: the replica checked (and healed), then on 0.5 a one-shot sync and its proof."""
-        self._check_replicas(running=False)
         deadline = Deadline(STOP_CHECK_SECONDS)
+        self._check_replicas(running=False, deadline=deadline)
         try:
             reasons = [ctx.line.last_sync(ctx, deadline) for ctx in self._contexts.values()]
         except PyltsError as exc:
@@ -419,16 +419,19 @@ class Replicator:
             return self._tracker.in_sync(started) or now - started >= (self._check_interval or REPLICA_CHECK_INTERVAL)
         return bool(self._check_interval) and now - self._checked_at >= self._check_interval
 
-    def _check_replicas(self, *, running: bool) -> None:
-        """List each replica in the store; heal a gap or a wipe with a fresh snapshot; keep what is still wrong."""
+    def _check_replicas(self, *, running: bool, deadline: Deadline | None = None) -> None:
+        """List each replica in the store; heal a gap or a wipe with a fresh snapshot; keep what is still wrong.
+
+        Each listing gets ``deadline`` (at the stop, the stop check's), else `REPLICA_CHECK_SECONDS`.
+        """
         with self._check_lock:
             self._checked_at = time.monotonic()
             for ctx in self._contexts.values():
-                self._check_replica(ctx, running=running)
+                self._check_replica(ctx, deadline or Deadline(REPLICA_CHECK_SECONDS), running=running)
 
-    def _check_replica(self, ctx: RunContext, *, running: bool) -> None:
+    def _check_replica(self, ctx: RunContext, deadline: Deadline, *, running: bool) -> None:
         try:
-            check = ctx.line.check_replica(ctx, Deadline(REPLICA_CHECK_SECONDS))
+            check = ctx.line.check_replica(ctx, deadline)
         except PyltsError as exc:  # the store is down or refuses: litestream's own errors say so too
             logger.warning("could not check the replica of %s: %s", ctx.db, exc)
             return

@@ -22,6 +22,7 @@ from benchmarks.harness import writer
 from pylts import ConfigS3
 from pylts.cli import EXIT_FAILURE, main
 from pylts.continuity import Gap, prove
+from pylts.errors import InvalidSettings
 from pylts.health import Failing
 from pylts.reports import LtxFile
 
@@ -51,6 +52,21 @@ def test_a_newer_snapshot_heals_an_older_gap_and_no_snapshot_must_start_at_one()
     assert (wiped.gaps, wiped.unbroken, wiped.snapshot) == ([Gap(after=0, before=30)], 0, None)
     assert prove([ltx(0, 1, 1), ltx(0, 2, 3)]).proven
     assert not prove([]).proven
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"), [("off", 0.0), ("0", 0.0), (0, 0.0), ("90s", 90.0), ("2m", 120.0), (None, None)]
+)
+def test_the_replica_check_interval_setting(given: object, seconds: float | None) -> None:
+    cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", replica_check_interval=given, _env_file=None)
+    interval = cfg.replica_check_interval
+    assert (None if interval is None else interval.total_seconds()) == seconds
+
+
+@pytest.mark.parametrize("given", ["100ms", "soon", "-5"])
+def test_a_replica_check_interval_that_cannot_be_is_refused(given: str) -> None:
+    with pytest.raises(InvalidSettings, match="replica_check_interval"):
+        ConfigS3.load(key="k", token="t", s3="s3://bkt/app.db", replica_check_interval=given, _env_file=None)
 
 
 # -- the real binary, a real S3 server ---------------------------------------------------------------
