@@ -435,6 +435,7 @@ class Replicator:
         except PyltsError as exc:  # the store is down or refuses: litestream's own errors say so too
             logger.warning("could not check the replica of %s: %s", ctx.db, exc)
             return
+        logger.debug("checked the replica of %s: %s", ctx.db.name, check.problem or _proof(check))
         if check.problem is None:
             self._whole(ctx.db, check)
             return
@@ -464,8 +465,7 @@ class Replicator:
     def _whole(self, db: Path, check: ReplicaCheck) -> None:
         """The replica was proven whole: a problem found before is healed."""
         if self._problems.pop(db, None) is not None:
-            proof = check.continuity.summary() if check.continuity else "it holds a backup again"
-            logger.info("the replica of %s was healed with a fresh snapshot: %s", db.name, proof)
+            logger.info("the replica of %s was healed with a fresh snapshot: %s", db.name, _proof(check))
 
     def _shutdown(self, grace: float | None = None) -> str | None:
         """Stop (``grace`` seconds, default the stop timeout), remove the config; return why the final sync failed."""
@@ -575,6 +575,11 @@ def _wait_until_replicating(
     end = time.monotonic() + seconds
     while tracker.replicating_since < proc.started_at and proc.returncode is None and time.monotonic() < end:
         time.sleep(0.05)
+
+
+def _proof(check: ReplicaCheck) -> str:
+    """What a check that found nothing wrong proved, in words."""
+    return check.continuity.summary() if check.continuity else f"{check.generations} generation(s)"
 
 
 def _file_size(path: Path) -> int:
