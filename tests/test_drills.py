@@ -436,10 +436,15 @@ def test_drill_restart_kills_timed_around_checkpoints(rclone_s3: RcloneS3, tmp_p
             assert wait_until(lambda: replication.status().pid not in (None, victim), 30) is not None  # noqa: B023
         time.sleep(3)
     acknowledged = {0, *committed}
-    missing = acknowledged - restored_ids(cfg, tmp_path / "copy")
+    restored = restored_ids(cfg, tmp_path / "copy")
+    missing = acknowledged - restored
     heals = healing.times_to_heal()
     assert len(healing.healed) == len(healing.found), f"gaps reported but not healed: {healing.messages}"
-    assert not missing, f"{len(missing)} acknowledged rows missing; gaps reported: {healing.messages}"
+    assert not missing, (
+        f"{len(missing)} of {len(acknowledged)} acknowledged rows missing, ids {min(missing)}-{max(missing)} "
+        f"({len(restored - acknowledged)} restored rows unacknowledged, {sum(i > max(missing) for i in restored)} "
+        f"restored after the hole); gaps reported: {healing.messages}"
+    )
     record(
         "15. litestream killed (SIGKILL) again and again under 100 tx/s, on rclone",
         cfg,
