@@ -197,6 +197,7 @@ class Replicator:
         self._check_lock = threading.Lock()
         #: What the replica itself was last found to lack, per database, until a check proves it whole again.
         self._problems: dict[Path, str] = {}
+        self._snapshotted_restarts = 0  # the restarts a fresh snapshot was written after
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -403,7 +404,7 @@ class Replicator:
     def _last_sync(self) -> str | None:
         """Once litestream stopped: the replica checked (and healed), then on 0.5 a one-shot sync and its proof."""
         deadline = Deadline(STOP_CHECK_SECONDS)
-        self._check_replicas(running=False, deadline=deadline)
+        self._check_replicas(running=False, deadline=deadline)  # with the snapshot a restart still owes
         try:
             reasons = [ctx.line.last_sync(ctx, deadline) for ctx in self._contexts.values()]
         except PyltsError as exc:
@@ -423,11 +424,31 @@ class Replicator:
         """List each replica in the store; heal a gap or a wipe with a fresh snapshot; keep what is still wrong.
 
         Each listing gets ``deadline`` (at the stop, the stop check's), else `REPLICA_CHECK_SECONDS`.
+        After a restart of litestream a fresh snapshot is written first (`_snapshot_after_restart`).
         """
         with self._check_lock:
             self._checked_at = time.monotonic()
+            restarts = self._restarts
             for ctx in self._contexts.values():
+                if restarts > self._snapshotted_restarts and ctx.db.exists():
+                    self._snapshot_after_restart(ctx, running=running)
                 self._check_replica(ctx, deadline or Deadline(REPLICA_CHECK_SECONDS), running=running)
+            self._snapshotted_restarts = restarts
+
+    def _snapshot_after_restart(self, ctx: RunContext, *, running: bool) -> None:
+        """A fresh full snapshot once a restarted litestream is ready: what a restart lost, the snapshot holds.
+
+        Drill 15 (20 kill -9s of litestream 0.5.17 under 100 tx/s) restored 274 of 11,527
+        acknowledged rows missing from the middle of the history, with an unbroken txid chain:
+        no listing can see that hole. A snapshot taken after the restart copies the database
+        itself, so the latest restore holds every row again.
+        """
+        deadline = Deadline(automatic_ready_timeout(_file_size(ctx.db) + _file_size(sqlite_files.wal_path(ctx.db))))
+        try:
+            if ctx.line.heal_replica(ctx, deadline, self._observer if running else None):
+                logger.info("wrote a fresh snapshot of %s after litestream's restart", ctx.db.name)
+        except PyltsError as exc:
+            logger.warning("could not write a fresh snapshot of %s after litestream's restart: %s", ctx.db, exc)
 
     def _check_replica(self, ctx: RunContext, deadline: Deadline, *, running: bool) -> None:
         try:

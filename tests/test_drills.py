@@ -387,6 +387,7 @@ class Healing:
         self.found: list[float] = []
         self.healed: list[float] = []
         self.messages: list[str] = []
+        self.snapshots_after_restart = 0
 
     def __call__(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -395,6 +396,8 @@ class Healing:
             self.messages.append(message)
         elif "was healed with a fresh snapshot" in message:
             self.healed.append(time.monotonic())
+        elif "after litestream's restart" in message and record.levelno == logging.INFO:
+            self.snapshots_after_restart += 1
 
     def times_to_heal(self) -> list[float]:
         return [healed - found for found, healed in zip(self.found, self.healed, strict=False)]
@@ -449,6 +452,7 @@ def test_drill_restart_kills_timed_around_checkpoints(rclone_s3: RcloneS3, tmp_p
         "15. litestream killed (SIGKILL) again and again under 100 tx/s, on rclone",
         cfg,
         f"{kills} kills ({at_checkpoint} at a WAL checkpoint); {len(acknowledged)} rows acknowledged, 0 missing; "
+        f"fresh snapshots after a restart: {healing.snapshots_after_restart}; "
         f"gaps found in the replica: {len(healing.found)}"
         + (f", each healed within {max(heals):.1f} s" if heals else ""),
     )
