@@ -118,7 +118,10 @@ def demo(args: list[str]) -> None:
 
 #: The suite's stages, in the order `test` runs them: each gives its verdict before the slower ones start.
 UNIT = ["-m", "not integration and not slow"]  # no binary, no network: feedback within a minute
-INTEGRATION = ["-m", "integration or slow"]  # the real litestream lines against real S3 servers, drills
+#: The real litestream lines against real S3 servers: most tests side by side (they mostly wait on litestream,
+#: so four workers share two cores well), then those that measure time or load (drills, deadlines, health), alone.
+PARALLEL = ["-m", "(integration or slow) and not serial", "-n", "4"]
+SERIAL = ["-m", "(integration or slow) and serial"]
 
 
 def stage(name: str, *commands: list[str | Path], env: dict[str, str] | None = None) -> float:
@@ -141,7 +144,8 @@ def test(args: list[str]) -> None:
         return
     # coverage starts before pytest, so it also counts what pylts' pytest plugin (an entry point) imports
     # before any test runs; with pytest-cov those lines were missed (58% instead of 90%). Each stage writes
-    # its own data file (-p); `coverage combine` joins them.
+    # its own data file (-p), and so does each Python process a test starts (pyproject: patch = subprocess);
+    # `coverage combine` joins them.
     covered: list[str | Path] = [PYTHON, "-m", "coverage", "run", "-p", "-m", "pytest", "--durations=10"]
     times = {
         "lint": stage(
@@ -151,7 +155,7 @@ def test(args: list[str]) -> None:
             [PYTHON, "-m", "mypy"],
         ),
         "unit": stage("unit", [PYTHON, "-m", "coverage", "erase"], [*covered, *UNIT], env=env),
-        "integration": stage("integration", [*covered, *INTEGRATION], env=env),
+        "integration": stage("integration", [*covered, *PARALLEL], [*covered, *SERIAL], env=env),
         "coverage": stage(
             "coverage", [PYTHON, "-m", "coverage", "combine"], [PYTHON, "-m", "coverage", "report"], env=env
         ),
@@ -175,7 +179,8 @@ def floors(args: list[str]) -> None:
     print("+ floors:", ", ".join(pins), flush=True)
     env = dict(os.environ, PYLTS_TEST_LITESTREAM_03=str(legacy_litestream(python)))
     sh(python, "-m", "pytest", "-m", "not integration", *args, env=env)
-    sh(python, "-m", "pytest", "-k", "not 0.3", *FLOOR_TESTS, *args, env=env)
+    sh(python, "-m", "pytest", "-k", "not 0.3", "-m", "not serial", "-n", "4", *FLOOR_TESTS, *args, env=env)
+    sh(python, "-m", "pytest", "-k", "not 0.3", "-m", "serial", *FLOOR_TESTS, *args, env=env)
 
 
 def cli_docs(args: list[str]) -> None:
@@ -192,8 +197,8 @@ def drills(args: list[str]) -> None:
         PYLTS_TEST_LITESTREAM_03=str(legacy_litestream()),
         PYLTS_DRILL_FIGURES="docs/_generated/drill-figures.md",
         PYLTS_RPO_KILLS="10",  # drill 13's published figures: 10 kills per litestream line (the suite does 3)
-        PYLTS_RESTART_KILLS="20",  # drill 15: 20 kills of litestream (the suite does 3)
-        PYLTS_WIPE_CHECK_INTERVAL="60s",  # drill 16 at the default replica check interval (the suite checks every 5 s)
+        PYLTS_RESTART_KILLS="20",  # drill 16: 20 kills of litestream (the suite does 3)
+        PYLTS_WIPE_CHECK_INTERVAL="60s",  # drill 17 at the default replica check interval (the suite checks every 5 s)
     )
     sh(PYTHON, "-m", "pytest", "tests", "-k", "drill", *args, env=env)
 

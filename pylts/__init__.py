@@ -31,6 +31,7 @@ from .errors import (
     LitestreamTimeout,
     NoBackupFound,
     PyltsError,
+    ReplicaLayoutMismatch,
     ReplicaMissing,
     ReplicationError,
     RestoreError,
@@ -44,6 +45,7 @@ from .errors import (
 from .events import DatabaseSync
 from .follow import Follower, FollowStatus, connect_readonly
 from .health import Behind, CaughtUp, Failing, Unknown
+from .migrate import MigrateReport
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
 from .supervisor import ReplicationStatus, Replicator, run_app
@@ -89,9 +91,11 @@ __all__ = [
     "LitestreamNotFound",
     "LitestreamTimeout",
     "LtxFile",
+    "MigrateReport",
     "NoBackupFound",
     "PyltsError",
     "ReplicaContents",
+    "ReplicaLayoutMismatch",
     "ReplicaMissing",
     "ReplicationError",
     "ReplicationStatus",

@@ -15,6 +15,18 @@ replicated database look brand new; a copy from elsewhere starts a second histor
 | present, behind the replica | has a backup | refuse: `StaleDatabase` |
 | present, from another history | has a backup | refuse: `ForeignDatabase` |
 | present, not a SQLite database | any | refuse: `DatabaseInvalid` |
+| missing | only another line's layout, which this line reads | restore from it, then replicate in this line's layout |
+| present, restored from it by pylts (its mark) | only another line's layout | existing |
+| present, anything else | only another line's layout, which this line reads | refuse: `ReplicaLayoutMismatch` |
+| any | a layout this line cannot read | refuse: `ReplicaLayoutMismatch`, whatever the policy |
+
+A replica's layout is what the litestream line that wrote it leaves in the bucket: 0.3's
+``generations/``, 0.5's LTX levels. Both are looked for (`pylts.status.replica_layouts`), so a
+replica in the other line's layout is never taken for an empty one. litestream 0.5 restores a
+0.3 replica: a missing database comes back from it, and replication goes on in 0.5's layout
+beside the old files, which stay. A database that exists is not compared with a 0.3 replica (its
+position cannot be), so it is refused until a policy or ``pylts migrate`` says which copy wins.
+0.3 cannot read 0.5's files: it refuses rather than start a second history beside them.
 
 A position is a transaction id on litestream 0.5 and a generation on 0.3. The local one comes
 from litestream's metadata beside the database, else from the mark pylts leaves after a
@@ -29,6 +41,8 @@ keeps the local copy and lets it become the replica's newest state.
 <Decision.STALE: 'stale'>
 >>> decide(Local(present=False, position=None), Replica(()), line.standing)
 <Decision.FRESH: 'fresh'>
+>>> decide(Local(present=False, position=None), Replica((), older=Layout.V03), line.standing)
+<Decision.CONVERT: 'convert'>
 """
 
 from __future__ import annotations
@@ -48,12 +62,22 @@ from pydantic import BaseModel, ConfigDict
 
 from . import sqlite_files
 from .context import RunContext
-from .errors import BootRefused, DatabaseLocked, ForeignDatabase, InvalidArgument, ReplicaMissing, StaleDatabase
+from .errors import (
+    BootRefused,
+    DatabaseLocked,
+    ForeignDatabase,
+    InvalidArgument,
+    ReplicaLayoutMismatch,
+    ReplicaMissing,
+    StaleDatabase,
+)
+from .layout import Layout
 from .lines import Standing
 from .reports import RestoreReport
 from .restore import restore
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck
+from .status import refuse_unreadable, replica_layouts
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +115,8 @@ class RestoreOutcome(str, enum.Enum):
     EXISTING = "existing"  #: a database was already there, current with the replica, and was left alone
     QUARANTINED = "quarantined"  #: the local files were moved aside (policy quarantine), then restored or started fresh
     ADOPTED = "adopted"  #: the local copy disagreed with the replica and was kept (policy adopt)
+    #: another live process on this machine replicates the database: it is in use, so it was left alone, unchecked
+    REPLICATING = "replicating"
 
 
 class BootReport(BaseModel):
@@ -107,10 +133,14 @@ class BootReport(BaseModel):
     moved_to: Path | None = None
     #: What the restore did (position, duration, integrity check), when the database was restored.
     restore_report: RestoreReport | None = None
+    #: The layout of the replica files the decision was made on: the running line's own (``"0.5"`` on
+    #: litestream 0.5), or an older one a restore read (``"0.3"``: replication then goes on in 0.5's
+    #: layout, beside the old files); ``None`` when the replica held nothing.
+    replica_layout: Layout | None = None
 
     @property
     def value(self) -> str:
-        """The outcome's name: ``"restored"``, ``"fresh"``, ``"existing"``, ``"quarantined"`` or ``"adopted"``."""
+        """The outcome's name (``"restored"``, ``"fresh"``, ``"existing"``, ...), as `RestoreOutcome` lists them."""
         return self.outcome.value
 
 
@@ -124,13 +154,20 @@ class Local:
 
 @dataclass(frozen=True)
 class Replica:
-    """The replica side: its positions, newest first (one txid on 0.5, every generation on 0.3); empty = no backup."""
+    """The replica side: its positions in the line's layout, newest first (one txid on 0.5, every generation
+    on 0.3); ``older``: another line's layout the line reads, found where its own is missing."""
 
     positions: tuple[str, ...]
+    older: Layout | None = None
 
     @property
     def latest(self) -> str | None:
         return self.positions[0] if self.positions else None
+
+    @property
+    def has_backup(self) -> bool:
+        """Whether a restore finds anything (in the line's layout, or in the older one it reads)."""
+        return bool(self.positions) or self.older is not None
 
 
 class Decision(str, enum.Enum):
@@ -140,6 +177,8 @@ class Decision(str, enum.Enum):
     MISSING = "missing"  # the replica is empty although this database was replicated before
     STALE = "stale"  # the local database is behind the replica
     FOREIGN = "foreign"  # the local database belongs to another history than the replica's
+    CONVERT = "convert"  # restore from another line's layout, then replicate in the line's own
+    LAYOUT = "layout"  # the local database exists, the replica holds only another line's layout
 
 
 def decide(local: Local, replica: Replica, standing: Callable[[str, tuple[str, ...]], Standing]) -> Decision:
@@ -147,17 +186,31 @@ def decide(local: Local, replica: Replica, standing: Callable[[str, tuple[str, .
 
     ``standing`` is the line's comparison of two positions (`Line.standing`).
     """
+    if not replica.positions and replica.older is not None:
+        if not local.present:
+            return Decision.CONVERT
+        return Decision.EXISTING if local.position == converted_from(replica.older) else Decision.LAYOUT
     if not replica.positions:
         if local.position is not None:
             return Decision.MISSING
         return Decision.EXISTING if local.present else Decision.FRESH
     if not local.present:
         return Decision.RESTORE
-    if local.position is None:
+    if local.position is None or local.position in _CONVERSION_MARKS:  # not a position in this replica's history
         return Decision.FOREIGN
     return _DECISIONS[standing(local.position, replica.positions)]
 
 
+def converted_from(layout: Layout) -> str:
+    """The position pylts marks a copy restored from another line's ``layout`` with (that layout has none to give).
+
+    >>> converted_from(Layout.V03)
+    'layout-0.3'
+    """
+    return f"layout-{layout.value}"
+
+
+_CONVERSION_MARKS = frozenset(converted_from(layout) for layout in Layout)
 _DECISIONS = {Standing.CURRENT: Decision.EXISTING, Standing.BEHIND: Decision.STALE, Standing.FOREIGN: Decision.FOREIGN}
 
 
@@ -171,10 +224,17 @@ def ensure_restored(
     """
     sqlite_files.make_folder(ctx.db.parent)
     with _folder_lock(ctx.db.parent, deadline):
+        replicator = live_replicator(ctx.db)
+        if replicator is not None:
+            return _defer_to(replicator, ctx.db)
         local = _local(ctx)
         replica = _replica(ctx, deadline)
         decision = decide(local, replica, ctx.line.standing)
-        seen = {"local_position": local.position, "replica_position": replica.latest}
+        seen = {
+            "local_position": local.position,
+            "replica_position": replica.latest,
+            "replica_layout": replica.older or (ctx.line.layout if replica.positions else None),
+        }
         logger.info(
             "boot of %s: %s (local position %s, replica position %s)",
             ctx.db,
@@ -184,7 +244,19 @@ def ensure_restored(
         )
         if decision is Decision.EXISTING:
             return BootReport(outcome=RestoreOutcome.EXISTING, **seen)
-        if decision in (Decision.RESTORE, Decision.FRESH):
+        if decision is Decision.CONVERT:
+            logger.warning(
+                "the replica %s holds only litestream %s's layout: restoring %s from it with litestream %s; "
+                "replication goes on in %s's layout beside the old files, which are left in place "
+                "(`pylts migrate` writes a full %s copy on purpose)",
+                ctx.replica.url(),
+                replica.older.value if replica.older else "?",
+                ctx.db.name,
+                ctx.litestream.version,
+                ctx.line.layout.value,
+                ctx.line.layout.value,
+            )
+        if decision in (Decision.RESTORE, Decision.FRESH, Decision.CONVERT):
             restored = _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
             outcome = RestoreOutcome.RESTORED if restored else RestoreOutcome.FRESH
             return BootReport(outcome=outcome, restore_report=restored, **seen)
@@ -204,12 +276,57 @@ def ensure_restored(
         raise _refusal(ctx, decision, local, replica)
 
 
+def live_replicator(db: Path) -> int | None:
+    """The pid of another live process that replicates ``db`` (it holds the one-writer lock), else ``None``.
+
+    Such a database is live: its replica moves ahead of what a reader here sees, so comparing
+    the two would take a live database for a stale one. On Linux the kernel's table of locks is
+    read without touching the lock; elsewhere a shared lock is tried for an instant.
+
+    >>> live_replicator(Path("/nonexistent/app.db")) is None
+    True
+    """
+    path = sqlite_files.lock_path(db)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    if os.path.exists("/proc/locks"):
+        inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+        with open("/proc/locks", encoding="ascii", errors="replace") as table:
+            holders = [
+                int(fields[4])
+                for fields in map(str.split, table)
+                if fields[1:2] == ["FLOCK"] and fields[5:6] == [inode]
+            ]
+        return next((pid for pid in holders if pid != os.getpid()), None)
+    with open(path, "rb") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = lock.read(32).decode(errors="replace").strip()
+            return int(holder) if holder.isdigit() and int(holder) != os.getpid() else None
+    return None
+
+
+def _defer_to(replicator: int, db: Path) -> BootReport:
+    logger.info(
+        "boot of %s: process %s on this machine replicates it: it is live, so it is left alone, not compared",
+        db,
+        replicator,
+    )
+    return BootReport(outcome=RestoreOutcome.REPLICATING)
+
+
 def _restore_or_start_fresh(
     ctx: RunContext, replica: Replica, integrity_check: IntegrityCheck, deadline: Deadline
 ) -> RestoreReport | None:
     """Restore the replica's backup (its report), or clear the way for a new database (``None``)."""
-    if replica.positions:
-        return restore(ctx, overwrite=True, integrity_check=integrity_check, deadline=deadline)
+    if replica.has_backup:
+        report = restore(ctx, overwrite=True, integrity_check=integrity_check, deadline=deadline)
+        if replica.older is not None and not replica.positions:  # a later boot knows this copy came from there
+            sqlite_files.restored_mark(ctx.db).write_text(converted_from(replica.older) + "\n", encoding="utf-8")
+        return report
     stale = [
         p
         for p in [
@@ -241,8 +358,15 @@ def _local(ctx: RunContext) -> Local:
 
 
 def _replica(ctx: RunContext, deadline: Deadline) -> Replica:
+    """The replica in the line's layout; failing that, in another it reads. A layout it cannot read refuses."""
     ctx.probe(deadline)
-    return Replica(ctx.line.replica_positions(ctx, deadline))
+    layouts = replica_layouts(ctx, deadline)
+    if layouts is None:  # not listed: the line's own view, as before both layouts were looked for
+        return Replica(ctx.line.replica_positions(ctx, deadline))
+    refuse_unreadable(ctx, layouts, doing=f"the boot of {ctx.db.name}")
+    positions = ctx.line.replica_positions(ctx, deadline) if ctx.line.layout in layouts else ()
+    older = None if positions else next(iter(sorted(layouts - {ctx.line.layout})), None)
+    return Replica(positions, older)
 
 
 def _forget_position(db: Path) -> None:
@@ -271,6 +395,7 @@ def _what(decision: Decision) -> str:
         Decision.MISSING: "the replica holds no backup although this database was replicated before",
         Decision.STALE: "it is behind its replica",
         Decision.FOREIGN: "it is not from the replica's history",
+        Decision.LAYOUT: "the replica holds only another litestream line's layout",
     }[decision]
 
 
@@ -282,6 +407,19 @@ def _refusal(ctx: RunContext, decision: Decision, local: Local, replica: Replica
             f"the replica {url} holds no backup, but {db} was replicated before (local {unit} {local.position}): "
             "REPLICA_URL changed, or the bucket was emptied. Nothing was changed. Either fix REPLICA_URL, or, "
             "if the new replica is meant, set PYLTS_BOOT_POLICY=adopt to replicate this copy to it",
+            local_position=local.position,
+        )
+    if decision is Decision.LAYOUT:
+        older = replica.older.value if replica.older else "?"
+        return ReplicaLayoutMismatch(
+            f"{db} exists, and its replica {url} holds only litestream {older}'s layout, which litestream "
+            f"{ctx.litestream.version} restores but cannot compare this copy with. Nothing was changed. If this copy "
+            f"is the newest state (this machine ran litestream {older} until now), PYLTS_BOOT_POLICY=adopt keeps it "
+            f"and replicates it in {ctx.line.layout.value}'s layout; to take the replica's copy instead, "
+            f"PYLTS_BOOT_POLICY=quarantine moves {db.name} aside and restores it from the {older} files, or "
+            f"`pylts migrate` first moves the replica to {ctx.line.layout.value}'s layout on purpose. The old files "
+            "stay in the bucket either way",
+            layout=older,
             local_position=local.position,
         )
     ways = (

@@ -244,6 +244,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild the copy when it lags this long without advancing (default 30)",
     )
 
+    migrate = command(
+        "migrate",
+        "Move a litestream 0.3 replica to 0.5's layout: restore, check, write anew, prove it restores.",
+        "pylts migrate --dry-run",
+        _migrate,
+    )
+    migrate.add_argument(
+        "--to", metavar="URL", help="write the 0.5 backup to this s3://BUCKET/PATH instead of the same URL"
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="say what would be done; change nothing")
+    migrate.add_argument(
+        "--timeout",
+        type=float,
+        default=RESTORE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up after this long (default {RESTORE_TIMEOUT:g})",
+    )
+
     binary_options = _settings_options(LitestreamSettings)
     command("version", "Print the versions of pylts and litestream.", "pylts version", _version, binary_options)
     return parser
@@ -452,10 +470,13 @@ def _by_path(dbs: DatabaseSet, listings: list[ReplicaContents]) -> dict[str, Rep
 
 
 def _print_contents(contents: ReplicaContents) -> int:
-    if contents.empty or contents.latest is None:
+    if contents.empty:
         print("the replica holds no backup yet")
         return EXIT_NO_BACKUP
-    print(f"latest backup written {contents.latest:%Y-%m-%dT%H:%M:%SZ} (litestream {contents.litestream_version})")
+    for note in contents.notes:
+        print(note)
+    if contents.latest is not None:
+        print(f"latest backup written {contents.latest:%Y-%m-%dT%H:%M:%SZ} (litestream {contents.litestream_version})")
     if contents.continuity is not None:  # litestream 0.5: the proof a restore can rebuild every transaction
         print(contents.continuity.summary())
     for ltx in contents.ltx_files:
@@ -471,6 +492,15 @@ def _print_contents(contents: ReplicaContents) -> int:
     for snap in contents.snapshots:
         print(f"snapshot {snap.generation}/{snap.index}  {snap.size:>10,} B  {snap.created:%Y-%m-%dT%H:%M:%SZ}")
     return EXIT_FAILURE if contents.continuity is not None and not contents.continuity.proven else 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    report = _one_database(args, "migrate").migrate(to=args.to, dry_run=args.dry_run, timeout=args.timeout)
+    print(report.detail)
+    if report.migrated:
+        rows = ", ".join(f"{table} {count}" for table, count in report.rows.items()) or "no tables"
+        print(f"rows: {rows}; litestream {report.target_layout.value} txid {report.txid}")
+    return 0
 
 
 def _version(args: argparse.Namespace) -> int:

@@ -149,6 +149,26 @@ class ReplicaMissing(BootRefused):
     """
 
 
+class ReplicaLayoutMismatch(BootRefused):
+    """The replica holds files in another litestream line's layout, which the running line must not ignore.
+
+    ``layout`` names the layout found (``"0.3"``: ``generations/``; ``"0.5"``: LTX levels). The message
+    says what to run: ``pylts migrate`` (0.3 files under litestream 0.5), or litestream 0.5
+    (0.5 files under litestream 0.3, which cannot read them). Nothing was changed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        layout: str,
+        local_position: str | None = None,
+        replica_position: str | None = None,
+    ) -> None:
+        super().__init__(message, local_position=local_position, replica_position=replica_position)
+        self.layout = layout
+
+
 class AlreadyReplicating(PyltsError):
     """Another process on this machine already replicates the database; ``pid`` names it when known."""
 

@@ -4,12 +4,17 @@ pylts starts one guard per Python process (``pylts/runner.py``, on the first chi
 the other end of a Unix socket on the guard's stdin. Over it, pylts tells the guard about
 every child process group it starts (its role, ``app`` or ``litestream``, its stop grace, and
 copies of the read ends of its output pipes), when one was asked to stop, and when one is gone.
+A forked copy of pylts that serves the app (a gunicorn worker, forked by a master that
+replicates) tells the guard about itself, a single process rather than a group, as it starts
+(``runner.guard_next_fork``): it commits as the app does, so it counts as the app.
 The socket closes when pylts exits, whichever way: the kernel closes it even after SIGKILL.
 At that end of file the guard does what pylts would have done on its way out, in the order
 that keeps every commit:
 
-1. SIGTERM every app group not yet asked to stop, and wait until each is gone (a zombie
-   counts as gone), at most its grace; SIGKILL what is left and wait up to ``KILL_WAIT``.
+1. SIGTERM every app group and app process not yet asked to stop, and wait until each is
+   gone (a zombie counts as gone), at most its grace; SIGKILL what is left and wait up to
+   ``KILL_WAIT``. A process is signalled only while its start time is the one it told: a pid
+   taken over by another program is left alone.
 2. Only then SIGTERM every litestream group not yet asked to stop, so its final sync sees
    every commit the app made; wait for it the same way, then exit.
 
@@ -22,7 +27,9 @@ After a clean exit pylts has forgotten every child, and the guard exits at once.
 What this does not cover: a kill of pylts in the microseconds between starting a child
 and telling the guard (that child is not stopped) or between reaping one and telling the
 guard (its group id is signalled although it is gone; harmless unless a new group took
-that id in between). A supervisor that signals every process at once (systemd's default
+that id in between). A guard that died and was started again while pylts ran is told about
+pylts' own children again, not about the forked workers that announced themselves to the old
+one. A supervisor that signals every process at once (systemd's default
 ``KillMode=control-group``) bypasses the order: the app and litestream get SIGTERM together.
 
 The guard runs as ``python -I pylts/guard.py`` with only the standard library: it starts
@@ -43,6 +50,7 @@ import socket
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 APP = "app"
@@ -55,12 +63,28 @@ _MAX_FDS = 64
 
 @dataclass
 class Group:
-    """A process group pylts started: what it is, how long it may take to stop, whether it was asked to."""
+    """A process group pylts started: what it is, how long it may take to stop, whether it was asked to.
+
+    With ``start`` it is one process (a forked worker) instead: its pid and its start time.
+    """
 
     role: str
     grace: float
     outputs: list[int] = field(default_factory=list)  # read ends of its output pipes
     asked_to_stop: bool = False
+    start: str | None = None
+
+    def alive(self, key: int) -> bool:
+        """Whether the group ``key`` (or, for a process, the process ``key`` that started at ``start``) still runs."""
+        return group_alive(key) if self.start is None else process_alive(key, self.start)
+
+    def signal(self, key: int, signum: int) -> None:
+        """Send ``signum`` to the group, or to the process if it is still the one that told the guard."""
+        if self.start is None:
+            _signal(key, signum)
+        elif process_alive(key, self.start):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(key, signum)
 
 
 def watch_message(role: str, pgid: int, grace: float, outputs: int) -> bytes:
@@ -70,6 +94,15 @@ def watch_message(role: str, pgid: int, grace: float, outputs: int) -> bytes:
     b'watch app 4242 30 0\\n'
     """
     return f"watch {role} {pgid} {grace:g} {outputs}\n".encode()
+
+
+def process_message(role: str, pid: int, grace: float, start: str) -> bytes:
+    """The line a forked worker sends about itself: stop this process (not a group) with the ``role`` ones.
+
+    >>> process_message("app", 4243, 30, "81234")
+    b'process app 4243 30 81234\\n'
+    """
+    return f"process {role} {pid} {grace:g} {start}\n".encode()
 
 
 def stopping_message(pgid: int) -> bytes:
@@ -87,15 +120,22 @@ def apply(line: str, groups: dict[int, Group], received: deque[int]) -> None:
 
     >>> groups = {}
     >>> apply("watch app 7 30 0", groups, deque()); apply("stopping 7", groups, deque()); groups
-    {7: Group(role='app', grace=30.0, outputs=[], asked_to_stop=True)}
+    {7: Group(role='app', grace=30.0, outputs=[], asked_to_stop=True, start=None)}
     >>> apply("gone 7", groups, deque()); apply("nonsense", groups, deque()); groups
     {}
+    >>> me = os.getpid()
+    >>> apply(f"process app {me} 30 {process_start(me)}", groups, deque()); list(groups) == [me]
+    True
     """
     words = line.split()
     try:
         if len(words) == 5 and words[0] == "watch" and words[1] in (APP, LITESTREAM):
             outputs = [received.popleft() for _ in range(min(int(words[4]), len(received)))]
             groups[int(words[2])] = Group(words[1], float(words[3]), outputs)
+        elif len(words) == 5 and words[0] == "process" and words[1] in (APP, LITESTREAM):
+            for key in [key for key, group in groups.items() if group.start is not None and not group.alive(key)]:
+                del groups[key]  # workers that exited while pylts ran: the guard holds only the living
+            groups[int(words[2])] = Group(words[1], float(words[3]), start=words[4])
         elif len(words) == 2 and words[0] == "stopping" and int(words[1]) in groups:
             groups[int(words[1])].asked_to_stop = True
         elif len(words) == 2 and words[0] == "gone" and int(words[1]) in groups:
@@ -106,33 +146,35 @@ def apply(line: str, groups: dict[int, Group], received: deque[int]) -> None:
 
 
 def stop_in_order(groups: dict[int, Group]) -> None:
-    """Stop the app groups and wait until they are gone; only then stop the litestream groups."""
+    """Stop the app groups and processes and wait until they are gone; only then stop the litestream groups."""
     outputs = [fd for group in groups.values() for fd in group.outputs]
     for role in (APP, LITESTREAM):
         stop({pgid: group for pgid, group in groups.items() if group.role == role}, outputs)
 
 
-def stop(groups: dict[int, Group], outputs: list[int]) -> None:
+def stop(groups: dict[int, Group], outputs: list[int], say: Callable[[str], None] | None = None) -> None:
     """SIGTERM each group not asked yet; SIGKILL each still there after its grace; return once all are gone.
 
-    While waiting, it drains ``outputs`` (and removes those that reached their end).
+    While waiting, it drains ``outputs`` (and removes those that reached their end). What it does
+    is told to ``say`` (by default, the guard's stderr).
     """
     if not groups:
         return
-    _say(f"stopping {', '.join(f'{g.role} group {pgid}' for pgid, g in groups.items())}")
+    say = say or _say
+    say(f"stopping {', '.join(_name(pgid, g) for pgid, g in groups.items())}")
     began = time.monotonic()
     for pgid, group in groups.items():
         if not group.asked_to_stop:
-            _signal(pgid, signal.SIGTERM)
+            group.signal(pgid, signal.SIGTERM)
     waiting, killed_at = dict(groups), {}
     while waiting:
         now = time.monotonic()
         for pgid, group in list(waiting.items()):
-            if not group_alive(pgid):
+            if not group.alive(pgid):
                 del waiting[pgid]
             elif pgid not in killed_at and now - began >= group.grace:
-                _say(f"{group.role} group {pgid} did not stop within {group.grace:g} s; killing it")
-                _signal(pgid, signal.SIGKILL)
+                say(f"{_name(pgid, group)} did not stop within {group.grace:g} s; killing it")
+                group.signal(pgid, signal.SIGKILL)
                 killed_at[pgid] = now
             elif pgid in killed_at and now - killed_at[pgid] >= KILL_WAIT:
                 del waiting[pgid]  # unkillable for now (uninterruptible sleep): nothing more a guard can do
@@ -168,13 +210,40 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def _running_in_group(pid: str, pgid: int) -> bool:
+def process_start(pid: int) -> str:
+    """When process ``pid`` started, in clock ticks since boot (``-`` without /proc): with the pid, who it is."""
+    fields = _stat(str(pid))
+    return fields[19] if fields else "-"
+
+
+def process_alive(pid: int, start: str) -> bool:
+    """Whether process ``pid`` runs, not a zombie, and is the one that started at ``start`` (not a reused pid)."""
+    if os.path.isdir("/proc/self"):
+        fields = _stat(str(pid))
+        return bool(fields) and fields[19] == start and fields[0] not in ("Z", "X")
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _name(key: int, group: Group) -> str:
+    return f"{group.role} {'group' if group.start is None else 'process'} {key}"
+
+
+def _stat(pid: str) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after "pid (command name)", from the state on; empty if it cannot be read."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()  # after "pid (command name)"
+            return stat.read().rpartition(")")[2].split()
     except OSError:
-        return False
-    return int(fields[2]) == pgid and fields[0] not in ("Z", "X")
+        return []
+
+
+def _running_in_group(pid: str, pgid: int) -> bool:
+    fields = _stat(pid)
+    return bool(fields) and int(fields[2]) == pgid and fields[0] not in ("Z", "X")
 
 
 def _signal(pgid: int, signum: int) -> None:

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
 
 from .continuity import Continuity
 from .errors import UnreadableOutput
@@ -60,9 +60,19 @@ class RestoreReport(_Report):
     duration_ms: int
     integrity_check: str = "none"
 
+    @field_validator("txid", mode="before")
+    @classmethod
+    def _no_empty_txid(cls, value: object) -> object:
+        """litestream 0.5 restoring a 0.3 replica (its generations have no txids) reports ``"txid": ""``."""
+        return None if value == "" else value
+
     @property
     def txid_number(self) -> int | None:
-        """The restored transaction id as an integer (``None`` on litestream 0.3)."""
+        """The restored transaction id as an integer (``None`` on litestream 0.3, or from a 0.3 replica).
+
+        >>> RestoreReport(db_path="a.db", replica="s3", txid="", duration_ms=5).txid_number is None
+        True
+        """
         return None if self.txid is None else int(self.txid, 16)
 
 
@@ -147,13 +157,17 @@ class ReplicaContents(_Report):
     ltx_files: list[LtxFile] = []
     generations: list[Generation] = []
     snapshots: list[Snapshot] = []
+    #: The layouts found at the URL, whichever line wrote them: ``"0.5"`` (LTX files), ``"0.3"`` (generations).
+    layouts: list[str] = []
+    #: What files in a layout this litestream does not list mean, and what to do about them.
+    notes: list[str] = []
     #: How far the LTX files reach with no gap (litestream 0.5; None: no files, or 0.3).
     continuity: Continuity | None = None
 
     @property
     def empty(self) -> bool:
-        """True when the replica holds no backup at all."""
-        return not (self.ltx_files or self.snapshots)
+        """True when the replica holds no backup at all, in either litestream line's layout."""
+        return not (self.ltx_files or self.snapshots or self.layouts)
 
     @property
     def latest(self) -> datetime | None:

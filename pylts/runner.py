@@ -218,10 +218,7 @@ class ManagedProcess:
         assert self._proc is not None, "start() first"
         if timeout is not None and not _exits_within(self._proc, max(timeout, 0.0)):
             return None
-        code = self._proc.wait()
-        _GUARD.forget(self._proc.pid)
-        self._join_readers()
-        return code
+        return self._reap()
 
     def signal(self, signum: int) -> None:
         """Send a signal to the child if it is still running (SIGTERM and SIGINT ask it to stop)."""
@@ -238,7 +235,17 @@ class ManagedProcess:
             if self.wait(self.stop_grace if grace is None else grace) is None:
                 logger.warning("litestream[%s] did not stop in time; killing it", self.pid)
                 self._kill_group()
+        return self._reap()
+
+    def _reap(self) -> int:
+        """Reap the child; for an app, first stop what it left in its group; then tell the guard it is gone."""
+        assert self._proc is not None
         code = self._proc.wait()
+        if self.role == "app" and guard.group_alive(self._proc.pid):
+            # An app's leader can die (a gunicorn master killed) while processes it forked (its workers)
+            # still serve and commit: they are stopped before litestream's final sync, not after it.
+            logger.warning("app[%s] exited and left processes in its group: stopping them", self._proc.pid)
+            guard.stop({self._proc.pid: guard.Group("app", self.stop_grace)}, [], say=logger.warning)
         _GUARD.forget(self._proc.pid)
         self._join_readers()
         return code
@@ -364,6 +371,7 @@ class _Guard:
         self._socket: socket.socket | None = None
         self._told: dict[int, _Watched] = {}
         self._inherited: list[subprocess.Popen[bytes]] = []
+        self._next_fork_grace: float | None = None
 
     @property
     def pid(self) -> int | None:
@@ -429,11 +437,27 @@ class _Guard:
         self._socket = ours
         return ours
 
+    def watch_next_fork(self, grace: float) -> None:
+        self._next_fork_grace = grace
+
+    def after_fork_in_parent(self) -> None:
+        self._next_fork_grace = None
+
     def after_fork_in_child(self) -> None:
-        """In a forked copy of pylts: close the parent's socket (its end must mean the parent is gone)."""
+        """In a forked copy of pylts: close the parent's socket (its end must mean the parent is gone).
+
+        A copy announced by `guard_next_fork` first tells the parent's guard about itself, on that
+        socket: the message is in the guard's queue before the socket can end.
+        """
         self._lock = threading.Lock()
         if self._socket is not None:
+            if self._next_fork_grace is not None:
+                pid = os.getpid()
+                message = guard.process_message("app", pid, self._next_fork_grace, guard.process_start(pid))
+                with contextlib.suppress(OSError):  # no guard: nothing to tell, and no logging in a fresh fork
+                    self._socket.sendall(message)
             self._socket.close()
+        self._next_fork_grace = None
         for watched in self._told.values():
             for fd in watched.outputs:
                 os.close(fd)
@@ -443,7 +467,18 @@ class _Guard:
 
 
 _GUARD = _Guard()
-os.register_at_fork(after_in_child=_GUARD.after_fork_in_child)
+os.register_at_fork(after_in_child=_GUARD.after_fork_in_child, after_in_parent=_GUARD.after_fork_in_parent)
+
+
+def guard_next_fork(grace: float) -> None:
+    """Have the guard stop the next ``os.fork()`` child like an app child, before litestream, if this process dies.
+
+    For a process that replicates and forks workers that write (gunicorn's master): call it just
+    before the fork. The child tells the guard about itself; if this process is killed, the guard
+    SIGTERMs it, kills it after ``grace`` seconds, and stops litestream only once it is gone.
+    Without a running guard (no child started yet) there is nothing to tell.
+    """
+    _GUARD.watch_next_fork(grace)
 
 
 def guard_pid() -> int | None:

@@ -51,6 +51,7 @@ from .envfile import read_env_file
 from .errors import BackupNotConfirmed, DatabaseNotFound, InvalidArgument, InvalidSettings, LitestreamTimeout
 from .follow import Follower
 from .lines import Line, line_for
+from .migrate import MigrateReport, migrate
 from .providers import preset
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .reports import ReplicaContents, RestoreReport
@@ -555,7 +556,11 @@ class ConfigS3(PyltsSettings):
         >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", provider="hetzner", region="fsn1").replica.endpoint
         'https://fsn1.your-objectstorage.com'
         """
-        replica = parse_replica_url(self.s3).with_overrides(self.endpoint, self.region, self.force_path_style)
+        return self._replica_at(self.s3)
+
+    def _replica_at(self, url: str) -> S3Replica:
+        """The replica at ``url`` on the store these settings reach (endpoint, region, provider)."""
+        replica = parse_replica_url(url).with_overrides(self.endpoint, self.region, self.force_path_style)
         return preset(self.provider).apply(replica, account_id=self.account_id) if self.provider else replica
 
     @property
@@ -760,6 +765,26 @@ class ConfigS3(PyltsSettings):
             ```
         """
         return replica_contents(self._context(), Deadline(timeout))
+
+    def migrate(
+        self, *, to: str | None = None, dry_run: bool = False, timeout: float = RESTORE_TIMEOUT
+    ) -> MigrateReport:
+        """Move a litestream 0.3 replica to 0.5's layout: restore it, check it, write it anew, prove it restores.
+
+        Writes to the same URL, or to ``to`` (another ``s3://BUCKET/PATH`` on the same store);
+        the old files stay. Running it again says there is nothing to do. The local database
+        is not touched. See [Migrating](guides/migrating.md).
+
+        Example:
+            ```python
+            cfg.migrate().detail  # 'restored 40 rows from litestream 0.3's layout, wrote them ...'
+            ```
+        """
+        try:
+            target = None if to is None else self._replica_at(to)
+        except ValueError as exc:
+            raise InvalidArgument(f"the replica to migrate to: {exc}") from None
+        return migrate(self._context(), Deadline(timeout), target=target, dry_run=dry_run)
 
     def litestream_config(self) -> str:
         """A litestream YAML config for this database, for running litestream yourself.

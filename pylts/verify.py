@@ -22,6 +22,7 @@ from . import backup, sqlite_files
 from .context import RunContext
 from .errors import LitestreamTimeout, PyltsError, RestoreError
 from .runner import Deadline
+from .status import refuse_other_layout
 from .timing import BUSY_TIMEOUT
 
 logger = logging.getLogger(__name__)
@@ -54,8 +55,13 @@ def verify(ctx: RunContext, deadline: Deadline, *, sync: bool) -> VerifyResult:
 
     A file that is not a SQLite database (an empty one included) raises `DatabaseInvalid` before
     anything is written: a sentinel would turn it into a database worth backing up over the replica.
+    A replica holding only another litestream line's layout, or one this line cannot read, is
+    ``"failed"`` (`ReplicaLayoutMismatch`, saying what to run) before anything is written.
     """
     sqlite_files.require_sqlite_header(ctx.db)
+    unfit = _unfit_replica(ctx, deadline)
+    if unfit is not None:
+        return unfit
     token = uuid.uuid4().hex
     try:
         created_table = _write_sentinel(ctx.db, token)
@@ -74,6 +80,18 @@ def verify(ctx: RunContext, deadline: Deadline, *, sync: bool) -> VerifyResult:
         return VerifyResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
     finally:
         _remove_sentinel(ctx.db, token, drop_table=created_table)
+
+
+def _unfit_replica(ctx: RunContext, deadline: Deadline) -> VerifyResult | None:
+    """Why the replica cannot prove a backup of this line (store unreachable, other layout...), or None."""
+    try:
+        ctx.probe(deadline)
+        refuse_other_layout(ctx, deadline, doing=f"the verify of {ctx.db.name}")
+    except LitestreamTimeout:
+        return VerifyResult(status="lagging", detail=f"the replica could not be listed within {deadline.seconds:g} s")
+    except PyltsError as exc:
+        return VerifyResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
+    return None
 
 
 def _watch(ctx: RunContext, deadline: Deadline, token: str, committed: float) -> VerifyResult:

@@ -24,7 +24,8 @@ from pylts import (
     StaleDatabase,
 )
 from pylts.binary import Litestream, Version
-from pylts.boot import Decision, Local, Replica, decide
+from pylts.boot import Decision, Local, Replica, converted_from, decide
+from pylts.layout import Layout
 from pylts.lines import line_for
 
 T = "{:016x}".format
@@ -52,6 +53,12 @@ LINES = {
         (Local(True, "g1"), Replica(("g2", "g1")), "0.3", Decision.STALE),
         (Local(True, "g0"), Replica(("g2", "g1")), "0.3", Decision.FOREIGN),
         (Local(False, "g1"), Replica(("g2", "g1")), "0.3", Decision.RESTORE),
+        (Local(False, None), Replica((), older=Layout.V03), "0.5", Decision.CONVERT),
+        (Local(False, T(3)), Replica((), older=Layout.V03), "0.5", Decision.CONVERT),
+        (Local(True, None), Replica((), older=Layout.V03), "0.5", Decision.LAYOUT),
+        (Local(True, T(3)), Replica((), older=Layout.V03), "0.5", Decision.LAYOUT),
+        (Local(True, converted_from(Layout.V03)), Replica((), older=Layout.V03), "0.5", Decision.EXISTING),
+        (Local(True, converted_from(Layout.V03)), Replica((T(9),)), "0.5", Decision.FOREIGN),
     ],
 )
 def test_the_decision_table(local: Local, replica: Replica, line: str, expected: Decision) -> None:

@@ -25,7 +25,7 @@ from pylts import BackupNotConfirmed, ConfigS3, DatabaseLocked, InvalidArgument,
 from pylts.testing import LocalS3
 from pylts.timing import TIMEOUT_CLEANUP_SECONDS
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 #: A loaded two-core machine may schedule a step late by this much.
 SLACK = 0.5

@@ -51,7 +51,7 @@ from pylts import (
 from pylts.testing import LocalS3
 from pylts.timing import REPLICA_CHECK_INTERVAL
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
 LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
 
 
@@ -374,9 +374,9 @@ def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cf
 # -- the replica itself: restarts, a wiped replica, and what checking it costs ------------------------
 
 
-#: Drill 15's kills: 3 in the suite, 20 for the published figures (read before the tests clear PYLTS_* variables).
+#: Drill 16's kills: 3 in the suite, 20 for the published figures (read before the tests clear PYLTS_* variables).
 RESTART_KILLS = int(os.environ.get("PYLTS_RESTART_KILLS", "3"))
-#: Drill 16's replica check interval: 5 s in the suite, the default (60 s) for the published figures.
+#: Drill 17's replica check interval: 5 s in the suite, the default (60 s) for the published figures.
 WIPE_CHECK_INTERVAL = os.environ.get("PYLTS_WIPE_CHECK_INTERVAL", "5s")
 
 
@@ -421,7 +421,7 @@ def wait_for_checkpoint(db: Path, timeout: float = 30.0) -> bool:
 
 
 def test_drill_restart_kills_timed_around_checkpoints(rclone_s3: RcloneS3, tmp_path: Path) -> None:
-    """15. kill -9 of litestream, again and again under 100 tx/s, at WAL checkpoints and at random: nothing lost."""
+    """16. kill -9 of litestream, again and again under 100 tx/s, at WAL checkpoints and at random: nothing lost."""
     kills = RESTART_KILLS
     cfg = rclone_config(rclone_s3, tmp_path, "restart-drill", replica_check_interval="5s")
     rng = random.Random(15)
@@ -449,7 +449,7 @@ def test_drill_restart_kills_timed_around_checkpoints(rclone_s3: RcloneS3, tmp_p
         f"restored after the hole); gaps reported: {healing.messages}"
     )
     record(
-        "15. litestream killed (SIGKILL) again and again under 100 tx/s, on rclone",
+        "16. litestream killed (SIGKILL) again and again under 100 tx/s, on rclone",
         cfg,
         f"{kills} kills ({at_checkpoint} at a WAL checkpoint); {len(acknowledged)} rows acknowledged, 0 missing; "
         f"fresh snapshots after a restart: {healing.snapshots_after_restart}; "
@@ -459,7 +459,7 @@ def test_drill_restart_kills_timed_around_checkpoints(rclone_s3: RcloneS3, tmp_p
 
 
 def test_drill_replica_wiped_while_replicating(rclone_s3: RcloneS3, tmp_path: Path) -> None:
-    """16. Every object of the replica deleted under 100 tx/s: noticed, healed with a snapshot, nothing lost."""
+    """17. Every object of the replica deleted under 100 tx/s: noticed, healed with a snapshot, nothing lost."""
     interval = WIPE_CHECK_INTERVAL
     cfg = rclone_config(rclone_s3, tmp_path, "wipe-drill", replica_check_interval=interval)
     write_rows(cfg.dbpath, 1)
@@ -477,7 +477,7 @@ def test_drill_replica_wiped_while_replicating(rclone_s3: RcloneS3, tmp_path: Pa
     assert not missing, f"{len(missing)} acknowledged rows missing"
     noticed, healed = healing.found[0] - wiped, healing.healed[0] - wiped
     record(
-        "16. replica wiped while replicating under 100 tx/s, on rclone",
+        "17. replica wiped while replicating under 100 tx/s, on rclone",
         cfg,
         f"checked every {interval}: noticed after {noticed:.1f} s, healed after {healed:.1f} s; "
         f"{len(acknowledged)} rows acknowledged, 0 missing",
@@ -512,7 +512,7 @@ def moto_request_log() -> Iterator[_Requests]:
 
 
 def test_drill_replica_check_cost(local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
-    """17. What checking the replica costs: S3 requests per check, from moto's request log."""
+    """18. What checking the replica costs: S3 requests per check, from moto's request log."""
     seconds, every = 20.0, 2.0
     cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", replica_check_interval=f"{every}s")
     write_rows(cfg.dbpath, 1)
@@ -533,7 +533,7 @@ def test_drill_replica_check_cost(local_s3: LocalS3, bucket: str, tmp_path: Path
     per_day = per_check * 86400 / REPLICA_CHECK_INTERVAL
     assert checks >= seconds / every / 2 and per_check == 1, f"{listings} listings for {checks} checks"
     record(
-        "17. cost of checking the replica (idle database, moto)",
+        "18. cost of checking the replica (idle database, moto)",
         cfg,
         f"{checks} checks in {took:.0f} s (every {every:g} s), {listings} LIST requests: {per_check:g} per check; "
         f"{per_day:,.0f} a day at the default interval ({REPLICA_CHECK_INTERVAL:g} s); "

@@ -8,6 +8,7 @@ keep-alive requests, keeps committing for a while after SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -22,7 +23,8 @@ from pathlib import Path
 import pytest
 from helpers import read_rows, settings_env
 
-from pylts import ConfigS3
+from pylts import ConfigS3, guard
+from pylts.runner import ManagedProcess
 from pylts.testing import LocalS3
 
 #: Seconds the writer keeps committing after SIGTERM (uvicorn measured 0.1-0.7 s in the issue).
@@ -268,6 +270,42 @@ def test_a_forked_copy_of_pylts_does_not_keep_the_guard_waiting(tmp_path: Path) 
     )
 
 
+WORKER_PARENT = textwrap.dedent(
+    """
+    import os, sys, time
+    from pylts.runner import ManagedProcess, guard_next_fork
+    folder, linger = sys.argv[1], sys.argv[2]
+    ManagedProcess([sys.executable, "-c", sys.argv[4], folder], env=os.environ, stop_grace=10).start()
+    guard_next_fork(30)  # as gunicorn's pre_fork hook does
+    if os.fork() == 0:  # a worker that commits as the app does, in this process's group
+        os.execv(sys.executable, [sys.executable, "-c", sys.argv[3], folder, linger])
+    time.sleep(120)
+    """
+)
+
+
+def test_a_worker_forked_after_guard_next_fork_is_gone_before_litestream_gets_sigterm(tmp_path: Path) -> None:
+    """gunicorn with pylts' hooks: the master (pylts) is killed; its worker stops before litestream's final sync."""
+    argv = [sys.executable, "-c", WORKER_PARENT, str(tmp_path), "1.0", APP, LITESTREAM]
+    with open(tmp_path / "parent.log", "wb") as out:
+        parent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    killed_at, _ = sigkill(
+        parent,
+        lambda: all(["started"] in log_lines(tmp_path, name) for name in ("app", "litestream")),
+        tmp_path / "parent.log",
+    )
+    app, litestream = log_lines(tmp_path, "app"), log_lines(tmp_path, "litestream")
+    app_exit, litestream_term = float(first(app, "exit")[1]), float(first(litestream, "term")[1])
+    assert killed_at < float(first(app, "term")[1]) < app_exit <= litestream_term
+    assert "app process" in (tmp_path / "parent.log").read_text()
+
+
+def test_the_guard_signals_a_process_only_while_its_pid_is_the_one_that_told_it() -> None:
+    me = os.getpid()
+    assert guard.process_alive(me, guard.process_start(me))
+    assert not guard.process_alive(me, "0"), "a reused pid (another start time) is someone else"
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("run", range(5))
 def test_kill_9_of_pylts_keeps_every_acknowledged_write(
@@ -305,3 +343,17 @@ def test_kill_9_of_a_python_app_replicating_leaves_no_litestream_and_makes_the_f
         app = subprocess.Popen([sys.executable, "-c", LIBRARY_APP], env=settings_env(cfg), stdout=out, stderr=out)
     sigkill(app, lambda: "committed" in log.read_text(), log)
     assert len(restored_rows(local_s3, bucket, cfg, tmp_path / "restored")) == 100
+
+
+def test_what_an_apps_leader_leaves_in_its_group_is_stopped_before_the_app_counts_as_gone() -> None:
+    """A gunicorn master killed under ``pylts replicate --exec``: its workers must not live on into the final sync."""
+    leaves_a_worker = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])"
+    app = ManagedProcess([sys.executable, "-c", leaves_a_worker], env=os.environ, capture=False, role="app")
+    app.start()
+    assert app.pid is not None
+    try:
+        assert app.wait(30) == 0
+        assert not guard.group_alive(app.pid), "a process of the app's group still runs"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(app.pid, signal.SIGKILL)

@@ -27,6 +27,8 @@ from pylts.runner import run
 from pylts.testing import LocalS3
 from pylts.timing import STORE_BACK_SECONDS
 
+pytestmark = pytest.mark.serial
+
 LEGACY = "0.3"
 
 

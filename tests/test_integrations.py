@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from helpers import derive, free_port, read_rows, require, settings_env, write_rows
 from test_recipes import RECIPES, call, serve, terminate
 
-from pylts import ConfigS3
+from pylts import ConfigS3, RestoreOutcome, StaleDatabase
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parent / "data"
@@ -130,3 +132,84 @@ def test_django_boot_refusal_stops_the_app_but_not_manage_py_pylts(cfg: ConfigS3
     listed = django(foreign, "pylts", "contents")
     assert listed.returncode == 0, "contents still answers on a machine whose boot is refused"
     assert "latest backup written" in listed.stdout
+
+
+LOCK_HOLDER = """
+import sys, time
+from pathlib import Path
+from pylts import sqlite_files
+
+with sqlite_files.replication_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    sys.stdin.read()  # until the test closes it
+"""
+
+
+def test_boot_check_defers_to_a_live_replicator(cfg: ConfigS3, tmp_path: Path) -> None:
+    """Django's ready() in a process beside the one that replicates: the replica is ahead of what it reads.
+
+    That is a live database, not a stale one: the check says so and never advises quarantine.
+    """
+    write_rows(cfg.dbpath, 5)
+    assert cfg.timed_replicate(30, delete=False)
+    live = derive(cfg, folder=tmp_path / "live")
+    shutil.copytree(cfg.folder, live.folder)  # what the other process reads: the replica moves on meanwhile
+    write_rows(cfg.dbpath, 5, start=5)
+    assert cfg.timed_replicate(30, delete=False)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(live.dbpath)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        report = live.ensure_restored()
+    finally:
+        holder.communicate()
+    assert report.outcome is RestoreOutcome.REPLICATING
+    assert len(read_rows(live.dbpath)) == 5, "left alone"
+    with pytest.raises(StaleDatabase, match="quarantine"):  # once nobody replicates it, it is stale indeed
+        live.ensure_restored()
+
+
+ORPHAN = """
+import os, sys, time
+from pylts.integrations.gunicorn import die_with_parent
+
+child = os.fork()
+if child == 0:  # a worker, as gunicorn's post_fork hook arms it
+    die_with_parent(os.getppid())
+    time.sleep(60)
+    os._exit(0)
+print(child, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_worker_dies_with_its_master_and_one_whose_master_is_gone_does_not_start() -> None:
+    master = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, text=True)
+    assert master.stdout is not None
+    worker = int(master.stdout.readline())
+    time.sleep(0.5)  # the worker armed its parent-death signal
+    master.kill()
+    master.communicate()
+    assert wait_gone(worker, 5), "the worker outlived its master"
+    late = [
+        sys.executable,
+        "-c",
+        "from pylts.integrations.gunicorn import die_with_parent; die_with_parent(1); print(1)",
+    ]
+    started = subprocess.run(late, capture_output=True, text=True, timeout=60)
+    assert (started.returncode, started.stdout) == (1, ""), "its parent is not 1: it exits before serving anything"
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.02)
+    return False

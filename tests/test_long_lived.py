@@ -20,7 +20,7 @@ from pylts.binary import find_executable
 from pylts.cli import main
 from pylts.testing import LocalS3
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
 
 BACKUPS = 320  # each one-shot backup of a new row writes one more level-0 LTX file
 FIRST_ID = 100_000  # the first id benchmarks.harness.writer commits

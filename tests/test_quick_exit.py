@@ -20,7 +20,7 @@ from helpers import read_rows, reaped, record, settings_env
 
 from pylts import ConfigS3
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 APP = textwrap.dedent(
     """

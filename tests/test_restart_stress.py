@@ -23,7 +23,7 @@ from pylts import runner
 from pylts.binary import find_executable
 from pylts.runner import ManagedProcess, OutputLine
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 #: Each test's whole loop must end within this many seconds (it takes 5-20 s here).
 BOUND = 60.0

@@ -12,7 +12,7 @@ from rpo import SYNC_INTERVAL, crash_and_restore, summary
 
 from pylts import ConfigS3
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
 
 #: Kills per litestream line: 3 in the suite; `python3 tasks.py drills` sets 10 for the published figures.
 KILLS = int(os.environ.get("PYLTS_RPO_KILLS", "3"))

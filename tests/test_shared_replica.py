@@ -14,7 +14,7 @@ from helpers import derive, read_rows, record, write_rows
 
 from pylts import ConfigS3, ForeignDatabase, PyltsError
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
 
 SECONDS = 10
 

@@ -19,6 +19,8 @@ from pylts import ConfigS3, ReplicationStatus, Replicator
 from pylts.events import Position, SyncTracker
 from pylts.testing import LocalS3
 
+pytestmark = pytest.mark.serial
+
 WRITE = "INSERT INTO items (id, body) VALUES (?, 'written during the test')"
 
 

