@@ -137,6 +137,7 @@ def rclone_cfg(rclone_s3: RcloneS3, tmp_path: Path, request: pytest.FixtureReque
 
 @pytest.mark.integration
 @pytest.mark.slow
+@pytest.mark.serial  # it counts seconds until the fault is noticed
 @pytest.mark.parametrize("which", ["middle", "newest"])
 def test_a_level_zero_file_deleted_from_a_live_replica_is_reported_healed_and_nothing_is_lost(
     which: str, rclone_cfg: ConfigS3, rclone_s3: RcloneS3, tmp_path: Path
@@ -160,6 +161,7 @@ def test_a_level_zero_file_deleted_from_a_live_replica_is_reported_healed_and_no
 
 @pytest.mark.integration
 @pytest.mark.slow
+@pytest.mark.serial  # it counts seconds until the fault is noticed
 def test_a_replica_wiped_while_replicating_is_noticed_healed_and_nothing_is_lost(
     rclone_cfg: ConfigS3, rclone_s3: RcloneS3, tmp_path: Path
 ) -> None:
