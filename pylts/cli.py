@@ -477,6 +477,8 @@ def _print_contents(contents: ReplicaContents) -> int:
         print(note)
     if contents.latest is not None:
         print(f"latest backup written {contents.latest:%Y-%m-%dT%H:%M:%SZ} (litestream {contents.litestream_version})")
+    if contents.continuity is not None:  # litestream 0.5: the proof a restore can rebuild every transaction
+        print(contents.continuity.summary())
     for ltx in contents.ltx_files:
         print(
             f"ltx  level {ltx.level}  txid {ltx.min_txid}-{ltx.max_txid}  {ltx.size:>10,} B  "
@@ -489,7 +491,7 @@ def _print_contents(contents: ReplicaContents) -> int:
         )
     for snap in contents.snapshots:
         print(f"snapshot {snap.generation}/{snap.index}  {snap.size:>10,} B  {snap.created:%Y-%m-%dT%H:%M:%SZ}")
-    return 0
+    return EXIT_FAILURE if contents.continuity is not None and not contents.continuity.proven else 0
 
 
 def _migrate(args: argparse.Namespace) -> int:

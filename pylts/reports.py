@@ -31,6 +31,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
 
+from .continuity import Continuity
 from .errors import UnreadableOutput
 
 T = TypeVar("T")
@@ -160,6 +161,8 @@ class ReplicaContents(_Report):
     layouts: list[str] = []
     #: What files in a layout this litestream does not list mean, and what to do about them.
     notes: list[str] = []
+    #: How far the LTX files reach with no gap (litestream 0.5; None: no files, or 0.3).
+    continuity: Continuity | None = None
 
     @property
     def empty(self) -> bool:

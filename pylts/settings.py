@@ -88,6 +88,30 @@ _REQUESTED_ENV_FILE: ContextVar[DotenvType | None] = ContextVar("pylts_requested
 
 #: A positive duration: ``"30s"``, ``"1h30m"``, ``"7d"`` or a number of seconds (`pylts.tuning.parse_duration`).
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def replica_check_interval(value: object) -> timedelta:
+    """How often the replica is checked while replicating: a duration of at least 1 s, or ``0``/``off`` (never).
+
+    >>> replica_check_interval("2m"), replica_check_interval("off")
+    (datetime.timedelta(seconds=120), datetime.timedelta(0))
+    >>> replica_check_interval("100ms")
+    Traceback (most recent call last):
+    ...
+    ValueError: the replica check interval must be at least 1s, or 0 / off to turn the check off
+    """
+    if (isinstance(value, str) and value.strip().lower() in ("0", "off")) or (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
+    ):
+        return timedelta(0)
+    interval = parse_duration(value)
+    if interval < timedelta(seconds=1):
+        raise ValueError("the replica check interval must be at least 1s, or 0 / off to turn the check off")
+    return interval
+
+
+#: A replica check interval: a duration of at least 1 s, or ``timedelta(0)`` for off (`replica_check_interval`).
+CheckInterval = Annotated[timedelta, BeforeValidator(replica_check_interval)]
 #: Where litestream serves metrics, ``HOST:PORT``; a bare port is bound to 127.0.0.1 (`pylts.tuning.metrics_address`).
 MetricsAddress = Annotated[str, BeforeValidator(metrics_address)]
 #: An http(s) URL litestream can ping (`pylts.tuning.heartbeat_url`), secret: it is its monitor's credential.
@@ -279,6 +303,7 @@ class ConfigS3(PyltsSettings):
     `metrics_address` | `PYLTS_METRICS_ADDRESS` | off; a bare port binds 127.0.0.1
     `heartbeat_url` | `PYLTS_HEARTBEAT_URL` | off (0.5 only); a secret
     `heartbeat_interval` | `PYLTS_HEARTBEAT_INTERVAL` | `5m`; at least `1m` (0.5 only)
+    `replica_check_interval` | `PYLTS_REPLICA_CHECK_INTERVAL` | `1m`; `0` or `off` turns it off
 
     ``access_key_id``, ``secret_access_key`` and ``replica_url`` say what ``key``, ``token``
     (the secret access key, not an AWS session token) and ``s3`` are; both names work, as
@@ -433,6 +458,13 @@ class ConfigS3(PyltsSettings):
         validation_alias="PYLTS_HEARTBEAT_INTERVAL",
         repr=False,
         description="How often the heartbeat URL is pinged (0.5; at least 1 minute, default 5).",
+    )
+
+    replica_check_interval: CheckInterval | None = Field(
+        default=None,
+        validation_alias="PYLTS_REPLICA_CHECK_INTERVAL",
+        repr=False,
+        description="How often the replica is listed while replicating, for gaps and wipes (0/off: at starts, stop).",
     )
 
     @field_validator("s3")

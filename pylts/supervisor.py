@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import signal
 import threading
@@ -37,9 +38,10 @@ from . import sqlite_files
 from .boot import BootPolicy, BootReport, ensure_restored
 from .commands import config_option, config_yaml
 from .context import RunContext, write_private
+from .continuity import ReplicaCheck
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import DatabaseSync, SyncTracker
-from .health import DatabaseHealth, Restarting
+from .health import DatabaseHealth, Failing, Restarting
 from .observers import Observer
 from .output import error_from_text
 from .runner import Deadline, ManagedProcess
@@ -50,6 +52,8 @@ from .timing import (
     MAX_BACKOFF,
     PROBE_SECONDS,
     READY_BASE_SECONDS,
+    REPLICA_CHECK_INTERVAL,
+    REPLICA_CHECK_SECONDS,
     REPLICATING_WAIT_SECONDS,
     RESTORE_TIMEOUT,
     SECONDS_PER_MB,
@@ -111,11 +115,14 @@ class ReplicatedDatabase:
     boot_policy: BootPolicy = BootPolicy.REFUSE
     ready_timeout: float | None = None
     max_backoff: float = MAX_BACKOFF
+    #: Seconds between two checks of the replica itself (0: none while running; None: the default).
+    replica_check_interval: float | None = None
 
     @classmethod
     def from_config(cls, cfg: ConfigS3) -> ReplicatedDatabase:
         """The run context and start options of ``cfg``."""
-        return cls(cfg._context(), cfg.boot_policy, cfg.ready_timeout, cfg.max_backoff)
+        every = None if cfg.replica_check_interval is None else cfg.replica_check_interval.total_seconds()
+        return cls(cfg._context(), cfg.boot_policy, cfg.ready_timeout, cfg.max_backoff, every)
 
     @property
     def db(self) -> Path:
@@ -154,6 +161,7 @@ class Replicator:
         stop_timeout: float = STOP_TIMEOUT,
         max_backoff: float | None = None,
         stall_timeout: float = STALL_TIMEOUT,
+        replica_check_interval: float | None = None,
     ) -> None:
         if not configs:
             raise InvalidArgument("Replicator needs at least one ConfigS3")
@@ -189,6 +197,15 @@ class Replicator:
         self._boot_reports: list[BootReport] = []
         self._final_failure: str | None = None
         self._argv = [str(self._ctx.litestream.path), "replicate", *config_option(self._config_path)]
+        if replica_check_interval is None:
+            given = [db.replica_check_interval for db in databases if db.replica_check_interval is not None]
+            replica_check_interval = min(given, default=REPLICA_CHECK_INTERVAL)
+        self._check_interval = replica_check_interval
+        self._checked_at = -math.inf  # time.monotonic() the last check of the replicas began
+        self._check_lock = threading.Lock()
+        #: What the replica itself was last found to lack, per database, until a check proves it whole again.
+        self._problems: dict[Path, str] = {}
+        self._snapshotted_restarts = 0  # the restarts a fresh snapshot was written after
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -224,6 +241,7 @@ class Replicator:
         self._thread.start()
         if self._observer.wait_ready(started, wait):
             logger.info("replicating %s database(s) to their replicas", len(self._dbs))
+            self._check_replicas(running=True)
             return self
         error = self._startup_error(wait)
         self._shutdown(grace=FAILED_START_STOP_GRACE)  # nothing was synced yet: no final sync to wait for
@@ -351,6 +369,8 @@ class Replicator:
                 stuck = self._stuck(proc.started_at)
                 if stuck:
                     return stuck
+                if self._replica_check_due(proc.started_at):
+                    self._check_replicas(running=True)
         return None
 
     def _stuck(self, started: float) -> str | None:
@@ -396,13 +416,91 @@ class Replicator:
             )
 
     def _last_sync(self) -> str | None:
-        """litestream 0.5, once it stopped: a one-shot sync of each database, then the replica's word on it."""
+        """Once litestream stopped: the replica checked (and healed), then on 0.5 a one-shot sync and its proof."""
         deadline = Deadline(STOP_CHECK_SECONDS)
+        self._check_replicas(running=False, deadline=deadline)  # with the snapshot a restart still owes
         try:
             reasons = [ctx.line.last_sync(ctx, deadline) for ctx in self._contexts.values()]
         except PyltsError as exc:
             return f"the one-shot sync after the final sync failed: {exc}"
-        return "; ".join(reason for reason in reasons if reason) or None
+        return "; ".join(reason for reason in [*self._problems.values(), *reasons] if reason) or None
+
+    # -- the replica itself -------------------------------------------------------------------
+
+    def _replica_check_due(self, started: float) -> bool:
+        """Once after each (re)start of litestream when it reports ready, then every ``replica_check_interval``."""
+        now = time.monotonic()
+        if self._checked_at < started:
+            return self._tracker.in_sync(started) or now - started >= (self._check_interval or REPLICA_CHECK_INTERVAL)
+        return bool(self._check_interval) and now - self._checked_at >= self._check_interval
+
+    def _check_replicas(self, *, running: bool, deadline: Deadline | None = None) -> None:
+        """List each replica in the store; heal a gap or a wipe with a fresh snapshot; keep what is still wrong.
+
+        Each listing gets ``deadline`` (at the stop, the stop check's), else `REPLICA_CHECK_SECONDS`.
+        After a restart of litestream a fresh snapshot is written first (`_snapshot_after_restart`).
+        """
+        with self._check_lock:
+            self._checked_at = time.monotonic()
+            restarts = self._restarts
+            for ctx in self._contexts.values():
+                if restarts > self._snapshotted_restarts and ctx.db.exists():
+                    self._snapshot_after_restart(ctx, running=running)
+                self._check_replica(ctx, deadline or Deadline(REPLICA_CHECK_SECONDS), running=running)
+            self._snapshotted_restarts = restarts
+
+    def _snapshot_after_restart(self, ctx: RunContext, *, running: bool) -> None:
+        """A fresh full snapshot once a restarted litestream is ready: what a restart lost, the snapshot holds.
+
+        Drill 16 (20 kill -9s of litestream 0.5.17 under 100 tx/s) restored 317 of 11,306
+        acknowledged rows missing from the middle of the history, with an unbroken txid chain:
+        no listing can see that hole. A snapshot taken after the restart copies the database
+        itself, so the latest restore holds every row again.
+        """
+        deadline = Deadline(automatic_ready_timeout(_file_size(ctx.db) + _file_size(sqlite_files.wal_path(ctx.db))))
+        try:
+            if ctx.line.heal_replica(ctx, deadline, self._observer if running else None):
+                logger.info("wrote a fresh snapshot of %s after litestream's restart", ctx.db.name)
+        except PyltsError as exc:
+            logger.warning("could not write a fresh snapshot of %s after litestream's restart: %s", ctx.db, exc)
+
+    def _check_replica(self, ctx: RunContext, deadline: Deadline, *, running: bool) -> None:
+        try:
+            check = ctx.line.check_replica(ctx, deadline)
+        except PyltsError as exc:  # the store is down or refuses: litestream's own errors say so too
+            logger.warning("could not check the replica of %s: %s", ctx.db, exc)
+            return
+        logger.debug("checked the replica of %s: %s", ctx.db.name, check.problem or _proof(check))
+        if check.problem is None:
+            self._whole(ctx.db, check)
+            return
+        known = ctx.db in self._problems
+        self._problems[ctx.db] = check.problem  # health() and status() say so from now on
+        if not known:
+            logger.warning("%s; writing a fresh snapshot of the database to heal it", check.problem)
+        if ctx.db.exists():
+            self._heal(ctx, check.problem, running=running)
+
+    def _heal(self, ctx: RunContext, problem: str, *, running: bool) -> None:
+        """A full snapshot of the database (bounded like a first sync), then the replica checked again."""
+        deadline = Deadline(automatic_ready_timeout(_file_size(ctx.db) + _file_size(sqlite_files.wal_path(ctx.db))))
+        try:
+            if not ctx.line.heal_replica(ctx, deadline, self._observer if running else None):
+                return
+            check = ctx.line.check_replica(ctx, Deadline(REPLICA_CHECK_SECONDS))
+        except PyltsError as exc:
+            self._problems[ctx.db] = f"{problem}; writing a fresh snapshot failed: {exc}"
+            logger.warning("could not heal the replica of %s: %s", ctx.db, exc)
+            return
+        if check.problem is None:
+            self._whole(ctx.db, check)
+        else:
+            self._problems[ctx.db] = check.problem
+
+    def _whole(self, db: Path, check: ReplicaCheck) -> None:
+        """The replica was proven whole: a problem found before is healed."""
+        if self._problems.pop(db, None) is not None:
+            logger.info("the replica of %s was healed with a fresh snapshot: %s", db.name, _proof(check))
 
     def _shutdown(self, grace: float | None = None) -> str | None:
         """Stop (``grace`` seconds, default the stop timeout), remove the config; return why the final sync failed."""
@@ -455,13 +553,17 @@ class Replicator:
         stalls = self._tracker.stall_errors()
         if stalls and self._store_silent:
             stalls.append("the store does not answer, so litestream is left to retry")
-        errors = [*stalls, self._last_error or self._tracker.last_error]
+        problems = dict(self._problems)
+        errors = [*problems.values(), *stalls, self._last_error or self._tracker.last_error]
+        databases = [
+            db.model_copy(update={"in_sync": False}) if db.path in problems else db for db in self._tracker.snapshot()
+        ]
         return ReplicationStatus(
             running=running,
             pid=proc.pid if running and proc is not None else None,
             restarts=self._restarts,
             last_error="; ".join(error for error in errors if error) or None,
-            databases=self._tracker.snapshot(),
+            databases=databases,
             restart_in=restart_in,
         )
 
@@ -480,7 +582,18 @@ class Replicator:
             ]
         proc = self._proc
         running = proc is not None and proc.returncode is None and not self._stopping.is_set()
-        return self._observer.health(running)
+        problems = dict(self._problems)  # what the replica itself lacks outweighs what litestream believes
+        return [
+            Failing(
+                path=state.path,
+                error=problems[state.path],
+                seconds_since_sync=state.seconds_since_sync,
+                behind_seconds=state.behind_seconds,
+            )
+            if state.path in problems
+            else state
+            for state in self._observer.health(running)
+        ]
 
     def _restart_in(self) -> float | None:
         """Seconds until litestream is started again, while the supervisor waits to restart it."""
@@ -498,7 +611,7 @@ class Replicator:
         """
         seconds = Deadline(timeout).seconds
         last_commit = max(self._commit_time(db) for db in self._dbs)
-        return self._observer.wait_for_sync(last_commit, seconds)
+        return self._observer.wait_for_sync(last_commit, seconds) and not self._problems
 
     def _commit_time(self, db: Path) -> float:
         """``time.monotonic()`` of the newest commit to ``db`` (each commit appends to its WAL), at the latest.
@@ -521,6 +634,11 @@ def _wait_until_replicating(
     end = time.monotonic() + seconds
     while tracker.replicating_since < proc.started_at and proc.returncode is None and time.monotonic() < end:
         time.sleep(0.05)
+
+
+def _proof(check: ReplicaCheck) -> str:
+    """What a check that found nothing wrong proved, in words."""
+    return check.continuity.summary() if check.continuity else f"{check.generations} generation(s)"
 
 
 def _file_size(path: Path) -> int:

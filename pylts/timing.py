@@ -112,6 +112,12 @@ BEHIND_SECONDS = 5.0
 WATCHDOG_INTERVAL = 1.0
 #: How often the supervisor looks whether litestream exited or a stop was asked for.
 SUPERVISOR_POLL = 0.2
+#: Default ``PYLTS_REPLICA_CHECK_INTERVAL``: how often the replica itself is listed while replicating. A wiped or
+#: gapped replica is then noticed within 2 minutes (one interval plus one check); one check is one LIST request
+#: per 1,000 files of the replica (docs/reliability.md gives the cost per day).
+REPLICA_CHECK_INTERVAL = 60.0
+#: Longest one check of the replica (one listing) may take: past it, it is counted as failed and tried again.
+REPLICA_CHECK_SECONDS = 30.0
 
 # -- litestream 0.5's control socket (pylts.control, pylts.observers) --------------------------------
 

@@ -74,6 +74,8 @@ def verify(ctx: RunContext, deadline: Deadline, *, sync: bool) -> VerifyResult:
                 status="lagging", detail=f"the one-shot backup did not finish within {deadline.seconds:g} s"
             )
         return _watch(ctx, deadline, token, committed)
+    except RestoreError as exc:  # the replica's own files say why, when a gap or a wipe is the cause
+        return VerifyResult(status="failed", detail=_replica_problem(ctx, deadline) or f"{type(exc).__name__}: {exc}")
     except PyltsError as exc:
         return VerifyResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
     finally:
@@ -121,6 +123,14 @@ def _watch(ctx: RunContext, deadline: Deadline, token: str, committed: float) ->
         detail=f"the sentinel did not reach the replica within {deadline.seconds:g} s; is replication running? "
         "(verify(sync=True) makes a one-shot backup itself)",
     )
+
+
+def _replica_problem(ctx: RunContext, deadline: Deadline) -> str | None:
+    """What the replica itself lacks (a gap in its chain, no backup at all), from one listing; None if nothing."""
+    try:
+        return ctx.line.check_replica(ctx, deadline).problem  # within verify's own deadline
+    except PyltsError:
+        return None
 
 
 def _restored_copy_holds(ctx: RunContext, copy: Path, token: str, deadline: Deadline) -> bool:

@@ -86,7 +86,9 @@ def status_lines(held: ReplicaContents) -> list[str]:
     files += [f"generation {g.generation}  " for g in held.generations]
     files += [f"snapshot {s.generation}/{s.index}  " for s in held.snapshots]
     assert files, "the replica holds something to list"
-    return [f"latest backup written {held.latest:%Y-%m-%dT%H:%M:%SZ} (litestream {held.litestream_version})", *files]
+    proof = [held.continuity.summary()] if held.continuity is not None else []  # 0.5: how far the chain reaches
+    header = f"latest backup written {held.latest:%Y-%m-%dT%H:%M:%SZ} (litestream {held.litestream_version})"
+    return [header, *proof, *files]
 
 
 @pytest.mark.integration

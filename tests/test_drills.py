@@ -8,7 +8,9 @@ there, and docs/reliability.md includes that file.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,7 +23,19 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import S3Server, derive, free_port, missing, read_rows, record, server_name, settings_env, write_rows
+from helpers import (
+    S3Server,
+    derive,
+    free_port,
+    missing,
+    pylts_log,
+    read_rows,
+    record,
+    server_name,
+    settings_env,
+    write_rows,
+)
+from rclone_s3 import RcloneS3
 
 from benchmarks.harness import make_database, s3_server, writer
 from pylts import (
@@ -32,8 +46,10 @@ from pylts import (
     PyltsError,
     RestoreError,
     VerifyResult,
+    sqlite_files,
 )
 from pylts.testing import LocalS3
+from pylts.timing import REPLICA_CHECK_INTERVAL
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
 LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
@@ -352,4 +368,174 @@ def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cf
         cfg,
         f"7 public calls with a {deadline:g} s deadline, each with its typed outcome; "
         f"slowest: {worst} in {times[worst]:.1f} s",
+    )
+
+
+# -- the replica itself: restarts, a wiped replica, and what checking it costs ------------------------
+
+
+#: Drill 16's kills: 3 in the suite, 20 for the published figures (read before the tests clear PYLTS_* variables).
+RESTART_KILLS = int(os.environ.get("PYLTS_RESTART_KILLS", "3"))
+#: Drill 17's replica check interval: 5 s in the suite, the default (60 s) for the published figures.
+WIPE_CHECK_INTERVAL = os.environ.get("PYLTS_WIPE_CHECK_INTERVAL", "5s")
+
+
+class Healing:
+    """When pylts found a fault in the replica itself and when it healed it, from its log."""
+
+    def __init__(self) -> None:
+        self.found: list[float] = []
+        self.healed: list[float] = []
+        self.messages: list[str] = []
+        self.snapshots_after_restart = 0
+
+    def __call__(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "writing a fresh snapshot of the database to heal it" in message:
+            self.found.append(time.monotonic())
+            self.messages.append(message)
+        elif "was healed with a fresh snapshot" in message:
+            self.healed.append(time.monotonic())
+        elif "after litestream's restart" in message and record.levelno == logging.INFO:
+            self.snapshots_after_restart += 1
+
+    def times_to_heal(self) -> list[float]:
+        return [healed - found for found, healed in zip(self.found, self.healed, strict=False)]
+
+
+def rclone_config(server: RcloneS3, tmp_path: Path, name: str, **settings: str) -> ConfigS3:
+    return server.config(server.fresh_bucket(name), "app.db", db="app.db", folder=tmp_path / "data", **settings)
+
+
+def wait_for_checkpoint(db: Path, timeout: float = 30.0) -> bool:
+    """Wait until the WAL starts a new cycle (its salts change): litestream has just checkpointed it."""
+    first = sqlite_files.wal_position(db)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        now = sqlite_files.wal_position(db)
+        if now is not None and first is not None and now.salts != first.salts:
+            return True
+        first = first or now
+        time.sleep(0.005)
+    return False
+
+
+def test_drill_restart_kills_timed_around_checkpoints(rclone_s3: RcloneS3, tmp_path: Path) -> None:
+    """16. kill -9 of litestream, again and again under 100 tx/s, at WAL checkpoints and at random: nothing lost."""
+    kills = RESTART_KILLS
+    cfg = rclone_config(rclone_s3, tmp_path, "restart-drill", replica_check_interval="5s")
+    rng = random.Random(15)
+    write_rows(cfg.dbpath, 1)
+    healing, at_checkpoint = Healing(), 0
+    with pylts_log(healing), cfg.replicating(max_backoff=2.0) as replication, writer(cfg.dbpath, LOAD) as committed:
+        for kill in range(kills):
+            if kill % 2 == 0 and wait_for_checkpoint(cfg.dbpath):
+                at_checkpoint += 1
+            else:
+                time.sleep(rng.uniform(1.0, 5.0))
+            victim = replication.status().pid
+            assert victim
+            os.kill(victim, signal.SIGKILL)
+            assert wait_until(lambda: replication.status().pid not in (None, victim), 30) is not None  # noqa: B023
+        time.sleep(3)
+    acknowledged = {0, *committed}
+    restored = restored_ids(cfg, tmp_path / "copy")
+    missing = acknowledged - restored
+    heals = healing.times_to_heal()
+    assert len(healing.healed) == len(healing.found), f"gaps reported but not healed: {healing.messages}"
+    assert not missing, (
+        f"{len(missing)} of {len(acknowledged)} acknowledged rows missing, ids {min(missing)}-{max(missing)} "
+        f"({len(restored - acknowledged)} restored rows unacknowledged, {sum(i > max(missing) for i in restored)} "
+        f"restored after the hole); gaps reported: {healing.messages}"
+    )
+    record(
+        "16. litestream killed (SIGKILL) again and again under 100 tx/s, on rclone",
+        cfg,
+        f"{kills} kills ({at_checkpoint} at a WAL checkpoint); {len(acknowledged)} rows acknowledged, 0 missing; "
+        f"fresh snapshots after a restart: {healing.snapshots_after_restart}; "
+        f"gaps found in the replica: {len(healing.found)}"
+        + (f", each healed within {max(heals):.1f} s" if heals else ""),
+    )
+
+
+def test_drill_replica_wiped_while_replicating(rclone_s3: RcloneS3, tmp_path: Path) -> None:
+    """17. Every object of the replica deleted under 100 tx/s: noticed, healed with a snapshot, nothing lost."""
+    interval = WIPE_CHECK_INTERVAL
+    cfg = rclone_config(rclone_s3, tmp_path, "wipe-drill", replica_check_interval=interval)
+    write_rows(cfg.dbpath, 1)
+    healing = Healing()
+    with pylts_log(healing), cfg.replicating() as replication, writer(cfg.dbpath, LOAD) as committed:
+        time.sleep(3)
+        client = rclone_s3._client()
+        for key in rclone_s3.keys(cfg.replica.bucket):
+            client.delete_object(Bucket=cfg.replica.bucket, Key=key)
+        wiped = time.monotonic()
+        assert wait_until(lambda: healing.healed, 180) is not None, f"never healed: {healing.messages}"
+        assert replication.wait_for_sync(30)
+    acknowledged = {0, *committed}
+    missing = acknowledged - restored_ids(cfg, tmp_path / "copy")
+    assert not missing, f"{len(missing)} acknowledged rows missing"
+    noticed, healed = healing.found[0] - wiped, healing.healed[0] - wiped
+    record(
+        "17. replica wiped while replicating under 100 tx/s, on rclone",
+        cfg,
+        f"checked every {interval}: noticed after {noticed:.1f} s, healed after {healed:.1f} s; "
+        f"{len(acknowledged)} rows acknowledged, 0 missing",
+    )
+
+
+class _Requests(logging.Handler):
+    """Counts the requests moto's server logs (one line each): pylts' listings ask ``max-keys=1000``."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def count(self, *parts: str) -> int:
+        return sum(all(part in line for part in parts) for line in self.lines)
+
+
+@contextmanager
+def moto_request_log() -> Iterator[_Requests]:
+    werkzeug = logging.getLogger("werkzeug")
+    handler, level = _Requests(), werkzeug.level
+    werkzeug.addHandler(handler)
+    werkzeug.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        werkzeug.removeHandler(handler)
+        werkzeug.setLevel(level)
+
+
+def test_drill_replica_check_cost(local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
+    """18. What checking the replica costs: S3 requests per check, from moto's request log."""
+    seconds, every = 20.0, 2.0
+    cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", replica_check_interval=f"{every}s")
+    write_rows(cfg.dbpath, 1)
+    checked: list[str] = []
+
+    def on_record(record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("checked the replica of"):
+            checked.append(record.getMessage())
+
+    with moto_request_log() as requests, pylts_log(on_record), cfg.replicating():
+        started, before, done = time.monotonic(), requests.count("list-type=2", "max-keys=1000"), len(checked)
+        time.sleep(seconds)
+        listings = requests.count("list-type=2", "max-keys=1000") - before
+        checks = len(checked) - done
+        took = time.monotonic() - started
+        all_requests = len(requests.lines)
+    per_check = listings / max(checks, 1)
+    per_day = per_check * 86400 / REPLICA_CHECK_INTERVAL
+    assert checks >= seconds / every / 2 and per_check == 1, f"{listings} listings for {checks} checks"
+    record(
+        "18. cost of checking the replica (idle database, moto)",
+        cfg,
+        f"{checks} checks in {took:.0f} s (every {every:g} s), {listings} LIST requests: {per_check:g} per check; "
+        f"{per_day:,.0f} a day at the default interval ({REPLICA_CHECK_INTERVAL:g} s); "
+        f"all requests in that time, litestream's included: {all_requests}",
     )

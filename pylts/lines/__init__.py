@@ -24,6 +24,7 @@ from ..layout import Layout
 
 if TYPE_CHECKING:
     from ..context import RunContext
+    from ..continuity import ReplicaCheck
     from ..events import SyncTracker
     from ..observers import Observer
     from ..replica import S3Replica
@@ -144,6 +145,14 @@ class Line(Protocol):
 
     def replica_contents(self, ctx: RunContext, deadline: Deadline) -> ReplicaContents:
         """What the replica holds: LTX files (0.5), generations and snapshots (0.3)."""
+        ...
+
+    def check_replica(self, ctx: RunContext, deadline: Deadline) -> ReplicaCheck:
+        """Ask the store what the replica holds: can it give the database back (continuous, not wiped)?"""
+        ...
+
+    def heal_replica(self, ctx: RunContext, deadline: Deadline, observer: Observer | None) -> bool:
+        """Write a fresh full snapshot of ``ctx.db`` (``observer``: the running litestream); False where impossible."""
         ...
 
     def replica_positions(self, ctx: RunContext, deadline: Deadline) -> tuple[str, ...]:

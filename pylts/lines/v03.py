@@ -30,6 +30,7 @@ from .. import sqlite_files
 from ..binary import Litestream, Version
 from ..commands import config_option, config_yaml, yaml_mapping
 from ..context import write_private
+from ..continuity import ReplicaCheck
 from ..errors import BackupNotConfirmed, ReplicationError, RestoreError, UnsupportedLitestreamVersion
 from ..events import SyncTracker
 from ..layout import Layout
@@ -213,6 +214,16 @@ class V03:
             generations=parse_rows("list of generations", Generation.model_validate, generations),
             snapshots=parse_rows("list of snapshots", Snapshot.model_validate, snapshots),
         )
+
+    def check_replica(self, ctx: RunContext, deadline: Deadline) -> ReplicaCheck:
+        """No transaction ids to chain: the replica must at least hold a generation (not be wiped)."""
+        generations = len(self.replica_contents(ctx, deadline).generations)
+        problem = None if generations else f"the replica of {ctx.db.name} holds no generation (were its files deleted?)"
+        return ReplicaCheck(path=ctx.db, problem=problem, generations=generations)
+
+    def heal_replica(self, ctx: RunContext, deadline: Deadline, observer: Observer | None) -> bool:
+        """False: 0.3 has no one-shot snapshot; the problem stays reported."""
+        return False
 
     def replica_positions(self, ctx: RunContext, deadline: Deadline) -> tuple[str, ...]:
         """Every generation, the newest first (a local generation found among them is behind)."""

@@ -25,19 +25,28 @@ from typing import TYPE_CHECKING
 from .. import sqlite_files
 from ..binary import Litestream, Version
 from ..commands import yaml_mapping
-from ..errors import BackupNotConfirmed, LitestreamError, LitestreamTimeout, ReplicationError, RestoreError
+from ..continuity import ReplicaCheck, prove
+from ..errors import (
+    BackupNotConfirmed,
+    ListingUnavailable,
+    LitestreamError,
+    LitestreamTimeout,
+    ReplicationError,
+    RestoreError,
+)
 from ..layout import Layout
 from ..observers import Observer, SocketObserver
 from ..output import last_error, raise_reported_error
 from ..replica import S3Replica
 from ..reports import LtxFile, ReplicaContents, parse_ltx_files
+from ..runner import Deadline
+from ..timing import CONTROL_ANSWER_SECONDS
 from ..tuning import Tuning, durations
 from . import Standing
 
 if TYPE_CHECKING:
     from ..context import RunContext
     from ..events import SyncTracker
-    from ..runner import Deadline
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +76,10 @@ class V05:
     def require_txids(self, what: str, *, instead: str = "") -> None:
         """0.5's replicas are chains of LTX files with transaction ids."""
 
-    def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
-        return [str(self.litestream.path), "replicate", *(["-once"] if once else []), str(db), replica.url()]
+    def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False, snapshot: bool = False) -> list[str]:
+        """``snapshot`` (with ``once``): a full snapshot of the database too, whatever the replica holds."""
+        flags = [*(["-once"] if once else []), *(["-force-snapshot"] if once and snapshot else [])]
+        return [str(self.litestream.path), "replicate", *flags, str(db), replica.url()]
 
     def restore_argv(
         self, db: Path, replica: S3Replica, output: Path, *, timestamp: str | None = None, txid: str | None = None
@@ -183,7 +194,44 @@ class V05:
         return unreplicated(ctx, deadline)
 
     def replica_contents(self, ctx: RunContext, deadline: Deadline) -> ReplicaContents:
-        return ReplicaContents(litestream_version=str(self.litestream.version), ltx_files=ltx_files(ctx, deadline))
+        """The LTX files, with the proof of how far they reach unbroken."""
+        files = ltx_files(ctx, deadline)
+        return ReplicaContents(
+            litestream_version=str(self.litestream.version), ltx_files=files, continuity=prove(files) if files else None
+        )
+
+    def check_replica(self, ctx: RunContext, deadline: Deadline) -> ReplicaCheck:
+        """One listing of the store: the replica holds files, and they chain with no gap from the latest snapshot."""
+        proof = prove(replica_ltx_files(ctx, deadline, failure=ReplicationError))
+        problem = None
+        if not proof.files:
+            problem = f"the replica of {ctx.db.name} holds no backup (were its files deleted?)"
+        elif proof.gaps:
+            problem = f"the replica of {ctx.db.name} cannot be restored whole: {proof.summary()}"
+        return ReplicaCheck(path=ctx.db, problem=problem, continuity=proof)
+
+    def heal_replica(self, ctx: RunContext, deadline: Deadline, observer: Observer | None) -> bool:
+        """A full snapshot of the database (``replicate -once -force-snapshot``): a chain from 1 to now again.
+
+        Two litestreams must not replicate one database at once, so a running one (``observer``,
+        its control socket) stops replicating it for the snapshot and starts again after.
+        """
+        socket = observer.socket_path if isinstance(observer, SocketObserver) else None
+        if socket is not None:
+            self._control(ctx, deadline, "stop", socket)
+        try:
+            argv = self.replicate_argv(ctx.db, ctx.replica, once=True, snapshot=True)
+            ctx.run(argv, deadline, failure=ReplicationError, action=f"a fresh snapshot of {ctx.db.name}")
+        finally:
+            if socket is not None:
+                self._control(ctx, Deadline(max(deadline.remaining(), CONTROL_ANSWER_SECONDS)), "start", socket)
+        return True
+
+    def _control(self, ctx: RunContext, deadline: Deadline, verb: str, socket: Path) -> None:
+        """``litestream stop|start -socket S DB``: the running litestream stops (after a sync) or resumes ``ctx.db``."""
+        seconds = f"{max(int(deadline.remaining()), 1)}"
+        argv = [str(self.litestream.path), verb, "-socket", str(socket), "-json", "-timeout", seconds, str(ctx.db)]
+        ctx.run(argv, deadline, failure=ReplicationError, action=f"asking litestream to {verb} {ctx.db.name}")
 
     def replica_positions(self, ctx: RunContext, deadline: Deadline) -> tuple[str, ...]:
         """The newest transaction id, as 16 hex digits (the one position a boot compares with)."""
@@ -253,7 +301,7 @@ def unreplicated(ctx: RunContext, deadline: Deadline) -> str | None:
     if uncaptured:
         return f"{ctx.db} has commits litestream did not capture before it stopped"
     local = sqlite_files.local_txid(ctx.db) or 0
-    held = unbroken_txid(ltx_files(ctx, deadline, failure=BackupNotConfirmed))
+    held = prove(replica_ltx_files(ctx, deadline, failure=BackupNotConfirmed)).unbroken
     if held < local:
         return f"the replica holds transactions of {ctx.db.name} up to {held}, litestream captured up to {local}"
     return None
@@ -279,24 +327,20 @@ def ltx_files(ctx: RunContext, deadline: Deadline, *, failure: type[LitestreamEr
     return parse_ltx_files(result.stdout)
 
 
+def replica_ltx_files(
+    ctx: RunContext, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError
+) -> list[LtxFile]:
+    """Every LTX file the store holds for the replica, every level, from its own listing (one LIST per 1,000 files).
+
+    Where pylts cannot sign a listing itself (credentials from the AWS chain, which only
+    litestream reads), ``litestream ltx`` lists them (one LIST per level).
+    """
+    try:
+        return ctx.replica_objects(deadline, failure=failure).ltx_files
+    except ListingUnavailable:
+        return ltx_files(ctx, deadline, failure=failure)
+
+
 def latest_txid(ctx: RunContext, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError) -> int:
     """The newest transaction the replica holds (0 when it holds none)."""
     return max((f.max_txid_number for f in ltx_files(ctx, deadline, failure=failure)), default=0)
-
-
-def unbroken_txid(files: list[LtxFile]) -> int:
-    """The newest transaction ``files`` hold with no gap before it (restore needs the whole chain).
-
-    >>> from datetime import datetime, timezone
-    >>> now = datetime.now(timezone.utc)
-    >>> def f(lo, hi):
-    ...     return LtxFile(level=0, min_txid=f"{lo:016x}", max_txid=f"{hi:016x}", size=1, timestamp=now)
-    >>> unbroken_txid([f(1, 4), f(5, 5), f(7, 9)]), unbroken_txid([f(1, 9), f(3, 4), f(10, 10)]), unbroken_txid([])
-    (5, 10, 0)
-    """
-    reached = 0
-    for low, high in sorted((f.min_txid_number, f.max_txid_number) for f in files):
-        if low > reached + 1:
-            break
-        reached = max(reached, high)
-    return reached
