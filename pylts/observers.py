@@ -34,6 +34,7 @@ from .control import ControlClient, Listed, SyncStatus, private_socket_path
 from .errors import ControlSocketError, EndpointUnreachable
 from .events import Position, SyncTracker
 from .health import Behind, CaughtUp, DatabaseHealth, Failing, Unknown
+from .output import redact
 from .runner import Deadline
 from .timing import (
     ANSWER_SECONDS,
@@ -248,7 +249,9 @@ class SocketObserver:
         replica = self.tracker.replica_position(db)
         there = None if replica is None else str(replica)
         since = _seconds_since(listed.last_sync_at)
-        return _judged(self.tracker, self._contexts[db], str(_position(txid)), there, since, status.error)
+        ctx = self._contexts[db]
+        reported = None if status.error is None else redact(status.error, ctx.secrets)  # shown in health and errors
+        return _judged(self.tracker, ctx, str(_position(txid)), there, since, reported)
 
     def close(self) -> None:
         if self._private is not None:

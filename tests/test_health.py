@@ -393,3 +393,21 @@ def test_caught_up_within_30_s_once_the_store_is_back_after_the_backoff_grew(cfg
     assert isinstance(up[0], CaughtUp), up
     assert recovered < 30
     print(f"caught up {recovered:.1f} s after the store returned")
+
+
+def test_an_error_the_socket_reports_is_shown_with_the_secret_masked(tmp_path: Path) -> None:
+    """litestream's control socket quotes the store's words; health() shows them, never the secret in them."""
+    from pylts.binary import Litestream, Version
+    from pylts.context import RunContext
+    from pylts.lines import line_for
+    from pylts.replica import parse_replica_url
+
+    db = tmp_path / "app.db"
+    line = line_for(Litestream(Path("litestream"), Version(0, 5, 17)))
+    ctx = RunContext(line, db, parse_replica_url("s3://bkt/app.db"), env={}, secrets=("AKIDSHOWN", "s3cr3t"))
+    observer = SocketObserver({db: ctx}, SyncTracker([db]))
+    error = "InvalidAccessKeyId: key AKIDSHOWN signed with s3cr3t"
+    state = observer._health(db, 5, SyncStatus(path=db, active=False, error=error), Listed(path=db, status="ok"))
+    assert isinstance(state, Failing)
+    assert "InvalidAccessKeyId" in state.error
+    assert "s3cr3t" not in state.error and "AKIDSHOWN" not in state.error
