@@ -118,7 +118,8 @@ class RunContext:
         """What the store holds under the replica's path, both layouts: one signed listing per 1,000 objects.
 
         The store's own answer, not litestream's belief. It needs the access key and secret
-        litestream gets (`ListingUnavailable` otherwise); a refusal the store names raises its
+        litestream gets (`ListingUnavailable` otherwise, as for a bucket whose region the store
+        would not take, `pylts.store.list_objects`); a refusal the store names raises its
         typed error, else ``failure``.
         """
         credentials = Credentials.from_env(self.env)

@@ -82,7 +82,7 @@ class BackupNotConfirmed(LitestreamError):
 
 
 class TLSSetupError(LitestreamError):
-    """litestream cannot load the CA bundle it was pointed at (``AWS_CA_BUNDLE``, ``SSL_CERT_FILE``)."""
+    """litestream or pylts' listing cannot load the CA bundle named (``AWS_CA_BUNDLE``, ``SSL_CERT_FILE``)."""
 
 
 class LitestreamTimeout(LitestreamError):
@@ -182,9 +182,11 @@ class FollowTargetInUse(AlreadyReplicating):
 
 
 class ListingUnavailable(PyltsError):
-    """pylts cannot list the replica itself: no access key and secret in the environment litestream gets.
+    """pylts cannot list the replica itself; litestream can (callers fall back to ``litestream ltx``).
 
-    The AWS credential chain's profiles and instance roles are read by litestream alone.
+    No access key and secret in the environment litestream gets (the AWS credential chain's
+    profiles and instance roles are read by litestream alone), or an AWS bucket outside
+    ``us-east-1`` with no region set whose region the store did not accept.
     """
 
 

@@ -20,6 +20,7 @@ published example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import http.client
@@ -30,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit
 
-from .errors import EndpointUnreachable, LitestreamError, LitestreamTimeout
-from .output import error_from_text
+from .errors import EndpointUnreachable, ListingUnavailable, LitestreamError, LitestreamTimeout, TLSSetupError
+from .output import HINTS, error_from_text
 from .replica import S3Replica
 from .runner import Deadline
 
@@ -39,6 +40,8 @@ from .runner import Deadline
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #: The region a store without one answers to (what litestream and the AWS SDK assume).
 DEFAULT_REGION = "us-east-1"
+#: What AWS answers a request for a bucket of another region (with the bucket's region named, or not).
+_REGION_CODES = frozenset({"AuthorizationHeaderMalformed", "PermanentRedirect", "TemporaryRedirect"})
 #: Keys one ``ListObjectsV2`` page returns at most (the S3 API's own limit).
 PAGE_KEYS = 1000
 
@@ -93,7 +96,10 @@ def list_objects(
     ``env`` is the child environment (its ``AWS_CA_BUNDLE`` or ``SSL_CERT_FILE`` for TLS).
     A refusal the store explains (missing bucket, rejected credentials) raises the typed
     error its code names, else ``failure``; a store that takes no connection raises
-    `EndpointUnreachable`, one that does not answer before ``deadline`` `LitestreamTimeout`.
+    `EndpointUnreachable`, one that does not answer before ``deadline`` `LitestreamTimeout`,
+    a CA bundle that cannot be loaded `TLSSetupError`. With no region set, a bucket the
+    store says lives in another region is asked again there, once; refused again for its
+    region, `ListingUnavailable` (litestream lists it then).
     """
     objects: list[StoredObject] = []
     token: str | None = None
@@ -101,11 +107,22 @@ def list_objects(
         query = [("list-type", "2"), ("max-keys", str(PAGE_KEYS)), ("prefix", prefix)]
         if token:
             query.append(("continuation-token", token))
-        body = _get(replica, credentials, query, deadline, env=env, failure=failure)
+        replica, body = _page(replica, credentials, query, deadline, env=env, failure=failure)
         page, token = _parse_page(body, failure)
         objects.extend(page)
         if token is None:
             return objects
+
+
+def in_region(replica: S3Replica, region: str) -> S3Replica:
+    """``replica`` signed for ``region``; without a custom endpoint, at that region's AWS host.
+
+    >>> in_region(S3Replica("bkt", "a.db"), "eu-west-1").address()
+    ('s3.eu-west-1.amazonaws.com', 443)
+    >>> in_region(S3Replica("bkt", "a.db", endpoint="http://127.0.0.1:9000"), "eu-west-1").address()
+    ('127.0.0.1', 9000)
+    """
+    return dataclasses.replace(replica, region=region)
 
 
 def signed_headers(
@@ -176,6 +193,63 @@ def _target(replica: S3Replica) -> tuple[str, str, int, str, bool]:
     return host, header, port, f"/{replica.bucket}" if replica.path_style else "/", tls
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """The store's answer to one request signed for ``signed``: status, the bucket's region if named, the body."""
+
+    signed: str
+    status: int
+    reason: str
+    region: str | None
+    body: bytes
+
+    @property
+    def code(self) -> str:
+        return _error_of(self.body)[0]
+
+    @property
+    def wrong_region(self) -> bool:
+        """Whether the store refused because the request went to (or was signed for) another region.
+
+        >>> _Answer("us-east-1", 400, "Bad Request", "eu-west-1", b"").wrong_region
+        True
+        >>> _Answer("us-east-1", 400, "Bad Request", None, b"<Error><Code>InvalidArgument</Code></Error>").wrong_region
+        False
+        """
+        named_other = self.region is not None and self.region != self.signed
+        return self.status in (301, 307, 400) and (named_other or self.code in _REGION_CODES)
+
+
+def _page(
+    replica: S3Replica,
+    credentials: Credentials,
+    query: list[tuple[str, str]],
+    deadline: Deadline,
+    *,
+    env: Mapping[str, str],
+    failure: type[LitestreamError],
+) -> tuple[S3Replica, bytes]:
+    """One page of the listing, and the replica it came from (in the bucket's own region if the store named it)."""
+    answer = _get(replica, credentials, query, deadline, env=env, failure=failure)
+    if answer.status != 200 and replica.region is None and answer.wrong_region:
+        if answer.region:
+            replica = in_region(replica, answer.region)
+            answer = _get(replica, credentials, query, deadline, env=env, failure=failure)
+        if answer.status != 200 and answer.wrong_region:
+            named = f" (the store names {answer.region})" if answer.region else ""
+            raise ListingUnavailable(
+                f"the store refused to list bucket {replica.bucket} for its region: {answer.code or answer.status} "
+                f"(HTTP {answer.status}){named}; set REPLICA_REGION (or ?region= in REPLICA_URL) to the bucket's "
+                "region so pylts can list it, until then litestream lists it"
+            )
+    if answer.status != 200:
+        message = _error_of(answer.body)[1]
+        text = f"{answer.code or answer.status}: {message or answer.reason} (HTTP {answer.status})"
+        hidden = (credentials.key, credentials.secret, credentials.session_token or "")  # the store may quote them
+        raise error_from_text(text, failure, "listing the replica failed", argv=[], secrets=hidden)
+    return replica, answer.body
+
+
 def _get(
     replica: S3Replica,
     credentials: Credentials,
@@ -184,19 +258,19 @@ def _get(
     *,
     env: Mapping[str, str],
     failure: type[LitestreamError],
-) -> bytes:
+) -> _Answer:
     host, header, port, path, tls = _target(replica)
-    headers = signed_headers(
-        credentials, "GET", header, path, query, region=replica.region or DEFAULT_REGION, now=datetime.now(timezone.utc)
-    )
+    region = replica.region or DEFAULT_REGION
+    headers = signed_headers(credentials, "GET", header, path, query, region=region, now=datetime.now(timezone.utc))
     seconds = max(deadline.remaining(), 0.001)
-    connection: http.client.HTTPConnection
-    if tls:
-        connection = http.client.HTTPSConnection(host, port, timeout=seconds, context=_tls_context(replica, env))
-    else:
-        connection = http.client.HTTPConnection(host, port, timeout=seconds)
     url = f"{path}?{_canonical_query(query)}"
+    connection: http.client.HTTPConnection | None = None
     try:
+        if tls:
+            context = _tls_context(replica, env)
+            connection = http.client.HTTPSConnection(host, port, timeout=seconds, context=context)
+        else:
+            connection = http.client.HTTPConnection(host, port, timeout=seconds)
         connection.request("GET", url, headers=headers)
         response = connection.getresponse()
         body = response.read()
@@ -206,29 +280,42 @@ def _get(
         ) from None
     except ssl.SSLError as exc:
         raise failure(f"listing the replica failed: TLS with {host}:{port} failed ({exc.reason})") from None
+    except http.client.HTTPException as exc:  # before OSError: RemoteDisconnected is both
+        raise failure(
+            f"listing the replica failed: {host}:{port} broke off its answer ({type(exc).__name__}); "
+            "check that the endpoint is an S3 store and that nothing between cuts connections"
+        ) from None
     except OSError as exc:
         raise EndpointUnreachable(
             f"cannot connect to the S3 endpoint {host}:{port} ({exc.strerror or exc}); "
             "check REPLICA_ENDPOINT (or ?endpoint= in REPLICA_URL) and that the store is running"
         ) from None
     finally:
-        connection.close()
-    if response.status != 200:
-        code, message = _error_of(body)
-        text = f"{code or response.status}: {message or response.reason} (HTTP {response.status})"
-        hidden = (credentials.key, credentials.secret, credentials.session_token or "")  # the store may quote them
-        raise error_from_text(text, failure, "listing the replica failed", argv=[], secrets=hidden)
-    return body
+        if connection is not None:
+            connection.close()
+    named = response.getheader("x-amz-bucket-region") or _region_of(body)
+    return _Answer(region, response.status, response.reason, named, body)
 
 
 def _tls_context(replica: S3Replica, env: Mapping[str, str]) -> ssl.SSLContext:
-    """The CA bundle litestream would use (``AWS_CA_BUNDLE``, ``SSL_CERT_FILE``); none checked with ``skipVerify``."""
+    """The CA bundle litestream would use (``AWS_CA_BUNDLE``, ``SSL_CERT_FILE``); none checked with ``skipVerify``.
+
+    A bundle that cannot be loaded raises `TLSSetupError`.
+    """
     if dict(replica.options).get("skipVerify", "").lower() in ("true", "1", "yes"):
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    return ssl.create_default_context(cafile=env.get("AWS_CA_BUNDLE") or env.get("SSL_CERT_FILE") or None)
+    name = next((name for name in ("AWS_CA_BUNDLE", "SSL_CERT_FILE") if env.get(name)), None)
+    try:
+        return ssl.create_default_context(cafile=env[name] if name else None)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        raise TLSSetupError(
+            f"listing the replica failed: cannot load the CA bundle {name}={env[name] if name else ''} ({reason}); "
+            + HINTS[TLSSetupError]
+        ) from None
 
 
 def _local(tag: str) -> str:
@@ -264,6 +351,21 @@ def _parse_page(body: bytes, failure: type[LitestreamError]) -> tuple[list[Store
         shown = body[:120].decode("utf-8", "replace")
         raise failure(f"cannot read the store's listing ({exc}): it begins {shown!r}") from None
     return objects, token if truncated else None
+
+
+def _region_of(body: bytes) -> str | None:
+    """The ``Region`` an S3 error document names (AWS's answer to a request for the wrong region), else None.
+
+    >>> _region_of(b"<Error><Code>AuthorizationHeaderMalformed</Code><Region>eu-west-1</Region></Error>")
+    'eu-west-1'
+    >>> _region_of(b"not XML") is None
+    True
+    """
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return None
+    return next(((item.text or "").strip() or None for item in root if _local(item.tag) == "Region"), None)
 
 
 def _error_of(body: bytes) -> tuple[str, str]:
