@@ -48,9 +48,12 @@ PAGE_KEYS = 1000
 
 @dataclass(frozen=True)
 class Credentials:
-    """An access key, its secret and an optional session token; the repr shows the key only."""
+    """An access key, its secret and an optional session token; the repr shows none of them.
 
-    key: str
+    pylts masks the access key as it masks the secret (`pylts.output.redact`), so it is not shown here either.
+    """
+
+    key: str = field(repr=False)
     secret: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
 
@@ -58,8 +61,8 @@ class Credentials:
     def from_env(cls, env: Mapping[str, str]) -> Credentials | None:
         """The credentials litestream gets from ``env`` (``AWS_*`` first, then ``LITESTREAM_*``); None if absent.
 
-        >>> Credentials.from_env({"LITESTREAM_ACCESS_KEY_ID": "k", "LITESTREAM_SECRET_ACCESS_KEY": "s"})
-        Credentials(key='k')
+        >>> Credentials.from_env({"LITESTREAM_ACCESS_KEY_ID": "k", "LITESTREAM_SECRET_ACCESS_KEY": "s"}).key
+        'k'
         >>> Credentials.from_env({"HOME": "/root"}) is None
         True
         """

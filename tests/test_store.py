@@ -51,6 +51,7 @@ def test_signature_matches_botocore(token: str | None, monkeypatch: pytest.Monke
 def test_credentials_stay_out_of_the_repr() -> None:
     assert "se/cr+et" not in repr(Credentials("AKID", "se/cr+et", "tok")), "the secret is never shown"
     assert "tok" not in repr(Credentials("AKID", "se/cr+et", "tok"))
+    assert "AKID" not in repr(Credentials("AKID", "se/cr+et", "tok")), "nor the key, masked everywhere else too"
 
 
 @pytest.mark.integration
