@@ -15,6 +15,7 @@ replicated database look brand new; a copy from elsewhere starts a second histor
 | present, behind the replica | has a backup | refuse: `StaleDatabase` |
 | present, from another history | has a backup | refuse: `ForeignDatabase` |
 | present, not a SQLite database | any | refuse: `DatabaseInvalid` |
+| any, replicated by this line before (its litestream metadata) | only another line's | refuse: `ReplicaMissing` |
 | missing | only another line's layout, which this line reads | restore from it, then replicate in this line's layout |
 | present, restored from it by pylts (its mark) | only another line's layout | existing |
 | present, anything else | only another line's layout, which this line reads | refuse: `ReplicaLayoutMismatch` |
@@ -146,10 +147,20 @@ class BootReport(BaseModel):
 
 @dataclass(frozen=True)
 class Local:
-    """The local side: is there a database with data, and where was it last replicated or restored."""
+    """The local side: is there a database with data, and where was it last replicated or restored.
+
+    ``marked``: the position is only pylts' restore mark, which either line writes (a 0.3
+    generation on a machine that ran 0.3), not litestream's own metadata of the running line.
+    """
 
     present: bool
     position: str | None
+    marked: bool = False
+
+    @property
+    def replicated_by_line(self) -> bool:
+        """Whether the running line replicated this copy before (its own metadata says where)."""
+        return self.position is not None and not self.marked and self.position not in _CONVERSION_MARKS
 
 
 @dataclass(frozen=True)
@@ -187,6 +198,8 @@ def decide(local: Local, replica: Replica, standing: Callable[[str, tuple[str, .
     ``standing`` is the line's comparison of two positions (`Line.standing`).
     """
     if not replica.positions and replica.older is not None:
+        if local.replicated_by_line:  # the line's own files are gone (or REPLICA_URL changed): the old ones are older
+            return Decision.MISSING
         if not local.present:
             return Decision.CONVERT
         return Decision.EXISTING if local.position == converted_from(replica.older) else Decision.LAYOUT
@@ -351,10 +364,11 @@ def _local(ctx: RunContext) -> Local:
         if present:
             sqlite_files.require_sqlite_header(db)  # never boot (and so replicate) on a file that is not SQLite
     position = ctx.line.local_position(db)
-    if position is None:
-        with contextlib.suppress(FileNotFoundError):
-            position = sqlite_files.restored_mark(db).read_text(encoding="utf-8").strip() or None
-    return Local(present=present, position=position)
+    if position is not None:
+        return Local(present=present, position=position)
+    with contextlib.suppress(FileNotFoundError):
+        position = sqlite_files.restored_mark(db).read_text(encoding="utf-8").strip() or None
+    return Local(present=present, position=position, marked=position is not None)
 
 
 def _replica(ctx: RunContext, deadline: Deadline) -> Replica:
@@ -403,8 +417,14 @@ def _refusal(ctx: RunContext, decision: Decision, local: Local, replica: Replica
     db, url = ctx.db, ctx.replica.url()
     unit = ctx.line.position_unit
     if decision is Decision.MISSING:
+        held = (
+            f"holds no backup in litestream {ctx.line.layout.value}'s layout (only litestream "
+            f"{replica.older.value}'s older files, which restoring would roll {db.name} back)"
+            if replica.older
+            else "holds no backup"
+        )
         return ReplicaMissing(
-            f"the replica {url} holds no backup, but {db} was replicated before (local {unit} {local.position}): "
+            f"the replica {url} {held}, but {db} was replicated before (local {unit} {local.position}): "
             "REPLICA_URL changed, or the bucket was emptied. Nothing was changed. Either fix REPLICA_URL, or, "
             "if the new replica is meant, set PYLTS_BOOT_POLICY=adopt to replicate this copy to it",
             local_position=local.position,

@@ -20,7 +20,7 @@ from conftest import LEGACY_BIN_VARIABLE, bucket_name
 from helpers import S3Server, derive, missing, pylts_log, read_rows, settings_env, write_rows
 from rclone_s3 import RcloneS3
 
-from pylts import BootPolicy, ConfigS3, ReplicaLayoutMismatch, RestoreOutcome
+from pylts import BootPolicy, ConfigS3, ReplicaLayoutMismatch, ReplicaMissing, RestoreOutcome
 from pylts.binary import find_executable
 from pylts.layout import Layout
 
@@ -146,6 +146,27 @@ def test_an_existing_database_over_a_03_only_replica_is_refused_not_taken_for_un
     elsewhere = machine("elsewhere", "0.5")
     assert elsewhere.ensure_restored().outcome is RestoreOutcome.RESTORED
     assert len(read_rows(elsewhere.dbpath)) == 45, "the adopted copy, with the rows 0.3 never shipped"
+
+
+def test_a_05_copy_whose_05_files_are_gone_is_refused_as_missing_not_rolled_back_to_03(
+    machine: Machine, s3_server: S3Server, bucket_on: str
+) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    new = machine("new", "0.5")
+    assert new.ensure_restored().replica_layout is Layout.V03
+    write_rows(new.dbpath, 10, start=40)  # only 0.5's files hold these rows
+    assert new.timed_replicate(60, delete=False)
+    client = s3_server._client()  # type: ignore[attr-defined]
+    for key in s3_server.keys(bucket_on):
+        if LTX.match(key):
+            client.delete_object(Bucket=bucket_on, Key=key)  # the 0.5 files are lost; 0.3's older ones remain
+    before, keys = files(new.folder), sorted(s3_server.keys(bucket_on))
+    with pytest.raises(ReplicaMissing, match=r"only litestream 0\.3's older files.*PYLTS_BOOT_POLICY=adopt"):
+        new.ensure_restored()
+    assert files(new.folder) == before and sorted(s3_server.keys(bucket_on)) == keys, "nothing changed"
+    assert len(read_rows(new.dbpath)) == 50
 
 
 def test_contents_under_05_reports_a_03_replica(machine: Machine) -> None:
