@@ -19,10 +19,13 @@ import pytest
 from conftest import LEGACY_BIN_VARIABLE, bucket_name
 from helpers import S3Server, derive, missing, pylts_log, read_rows, settings_env, write_rows
 from rclone_s3 import RcloneS3
+from test_integrations import LOCK_HOLDER
 
-from pylts import BootPolicy, ConfigS3, ReplicaLayoutMismatch, ReplicaMissing, RestoreOutcome
+import pylts.migrate
+from pylts import AlreadyReplicating, BootPolicy, ConfigS3, ReplicaLayoutMismatch, ReplicaMissing, RestoreOutcome
 from pylts.binary import find_executable
 from pylts.layout import Layout
+from pylts.restore import restore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -241,6 +244,55 @@ def test_the_migrating_guide_end_to_end(machine: Machine, s3_server: S3Server, b
     assert len(read_rows(cfg.dbpath)) == 40
     checked = run_pylts(cfg, "verify", "--sync")
     assert checked.returncode == 0 and checked.stdout.startswith("ok"), checked.stdout + checked.stderr
+
+
+def test_migrate_refuses_while_a_replicator_holds_the_database(
+    machine: Machine, s3_server: S3Server, bucket_on: str
+) -> None:
+    old = machine("app", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    cfg = derive(old, litestream_bin=find_executable())
+    keys = sorted(s3_server.keys(bucket_on))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(cfg.dbpath)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        with pytest.raises(AlreadyReplicating, match="stop the app before `pylts migrate`") as refused:
+            cfg.migrate()
+    finally:
+        holder.communicate()
+    assert refused.value.pid == holder.pid
+    assert sorted(s3_server.keys(bucket_on)) == keys, "nothing written"
+    assert cfg.migrate().migrated, "once the app is stopped"
+
+
+def test_migrate_stops_when_05_files_appear_during_its_restore(
+    machine: Machine, s3_server: S3Server, bucket_on: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    elsewhere = machine("elsewhere", "0.5")
+    seen: list[list[str]] = []
+
+    def restore_while_an_app_boots_elsewhere(*args: object, **kwargs: object) -> object:
+        report = restore(*args, **kwargs)  # type: ignore[arg-type]
+        if not seen:  # the staged restore: meanwhile a 0.5 app boots on the replica and replicates
+            assert elsewhere.ensure_restored().outcome is RestoreOutcome.RESTORED
+            write_rows(elsewhere.dbpath, 5, start=40)
+            assert elsewhere.timed_replicate(60, delete=False)
+            seen.append(sorted(s3_server.keys(bucket_on)))
+        return report
+
+    monkeypatch.setattr(pylts.migrate, "restore", restore_while_an_app_boots_elsewhere)
+    with pytest.raises(AlreadyReplicating, match=r"litestream 0\.5's files appeared .* Nothing was written"):
+        machine("new", "0.5").migrate()
+    assert sorted(s3_server.keys(bucket_on)) == seen[0], "the migration wrote nothing beside the app's files"
+    check = machine("check", "0.5")
+    assert check.ensure_restored().replica_layout is Layout.V05
+    assert len(read_rows(check.dbpath)) == 45, "the app's rows, not rolled back by a migration of the old files"
 
 
 def test_migrate_to_another_url_leaves_the_source_alone(machine: Machine, s3_server: S3Server, bucket_on: str) -> None:
