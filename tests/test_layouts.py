@@ -211,7 +211,7 @@ def test_the_migrating_guide_end_to_end(machine: Machine, s3_server: S3Server, b
         "pylts contents",
         "pylts migrate --dry-run",
         "pylts migrate",
-        "PYLTS_BOOT_POLICY=quarantine pylts restore --if-missing",
+        "PYLTS_BOOT_POLICY=adopt pylts restore --if-missing",
         "pylts verify --sync",
     ]
     positions = [guide.find(f"\n{step}\n") for step in steps]
@@ -220,6 +220,7 @@ def test_the_migrating_guide_end_to_end(machine: Machine, s3_server: S3Server, b
     old = machine("app", "0.3")
     write_rows(old.dbpath, 40)
     assert old.timed_replicate(60, delete=False)
+    write_rows(old.dbpath, 5, start=40)  # after the last 0.3 sync: only this machine's copy has them
     cfg = derive(old, litestream_bin=find_executable())  # the same machine, upgraded
     generations = sorted(key for key in s3_server.keys(bucket_on) if "/generations/" in key)
 
@@ -239,11 +240,14 @@ def test_the_migrating_guide_end_to_end(machine: Machine, s3_server: S3Server, b
     twice = run_pylts(cfg, "migrate")
     assert twice.returncode == 0 and "nothing to migrate" in twice.stdout, twice.stdout + twice.stderr
 
-    env_policy = run_pylts(cfg, "restore", "--if-missing", PYLTS_BOOT_POLICY="quarantine")
-    assert env_policy.returncode == 0 and "quarantined" in env_policy.stdout, env_policy.stdout + env_policy.stderr
-    assert len(read_rows(cfg.dbpath)) == 40
+    env_policy = run_pylts(cfg, "restore", "--if-missing", PYLTS_BOOT_POLICY="adopt")
+    assert env_policy.returncode == 0 and "adopted" in env_policy.stdout, env_policy.stdout + env_policy.stderr
+    assert len(read_rows(cfg.dbpath)) == 45, "the local copy is kept, with the rows the last 0.3 sync missed"
     checked = run_pylts(cfg, "verify", "--sync")
     assert checked.returncode == 0 and checked.stdout.startswith("ok"), checked.stdout + checked.stderr
+    elsewhere = machine("elsewhere", "0.5")
+    assert elsewhere.ensure_restored().replica_layout is Layout.V05
+    assert read_rows(elsewhere.dbpath) == [(i, f"item {i}") for i in range(45)], "the adopted copy is the replica's"
 
 
 def test_migrate_refuses_while_a_replicator_holds_the_database(
