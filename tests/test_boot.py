@@ -42,6 +42,13 @@ LINES = {
     [
         (Local(False, None), Replica((T(9),)), "0.5", Decision.RESTORE),
         (Local(False, None), Replica(()), "0.5", Decision.FRESH),
+        (Local(False, None), Replica((), listed=False), "0.5", Decision.UNLISTED),
+        (Local(False, T(3)), Replica((), listed=False), "0.5", Decision.MISSING),
+        (Local(True, None), Replica((), listed=False), "0.5", Decision.EXISTING),
+        (Local(True, converted_from(Layout.V03), marked=True), Replica((), listed=False), "0.5", Decision.EXISTING),
+        (Local(False, converted_from(Layout.V03), marked=True), Replica((), listed=False), "0.5", Decision.UNLISTED),
+        (Local(True, converted_from(Layout.V03), marked=True), Replica(()), "0.5", Decision.MISSING),
+        (Local(False, None), Replica((T(9),), listed=False), "0.5", Decision.RESTORE),
         (Local(False, T(3)), Replica(()), "0.5", Decision.MISSING),
         (Local(True, T(3)), Replica(()), "0.5", Decision.MISSING),
         (Local(True, None), Replica(()), "0.5", Decision.EXISTING),

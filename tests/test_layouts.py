@@ -22,10 +22,19 @@ from rclone_s3 import RcloneS3
 from test_integrations import LOCK_HOLDER
 
 import pylts.migrate
-from pylts import AlreadyReplicating, BootPolicy, ConfigS3, ReplicaLayoutMismatch, ReplicaMissing, RestoreOutcome
+from pylts import (
+    AlreadyReplicating,
+    BootPolicy,
+    ConfigS3,
+    ReplicaLayoutMismatch,
+    ReplicaMissing,
+    RestoreOutcome,
+)
 from pylts.binary import find_executable
+from pylts.errors import ListingUnavailable
 from pylts.layout import Layout
 from pylts.restore import restore
+from pylts.runner import Deadline
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -96,6 +105,45 @@ def test_05_boot_restores_a_03_replica_and_replicates_on_in_05s_layout(
     again = elsewhere.ensure_restored()
     assert again.outcome is RestoreOutcome.RESTORED and again.replica_layout is Layout.V05
     assert read_rows(elsewhere.dbpath) == [(i, f"item {i}") for i in range(50)], "every row, the new writes too"
+
+
+def chain_only(cfg: ConfigS3, folder: Path, monkeypatch: pytest.MonkeyPatch) -> ConfigS3:
+    """``cfg`` with its keys only in the AWS chain (a shared credentials file): litestream reads them, pylts cannot."""
+    assert cfg.key is not None and cfg.token is not None
+    credentials = folder / "aws-credentials"
+    credentials.write_text(
+        f"[default]\naws_access_key_id = {cfg.key.get_secret_value()}\n"
+        f"aws_secret_access_key = {cfg.token.get_secret_value()}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    chained = derive(cfg, key=None, token=None, use_aws_credential_chain=True)
+    with pytest.raises(ListingUnavailable):  # what these tests are about: pylts' own listing cannot run
+        chained._context().replica_objects(Deadline(5))
+    return chained
+
+
+def test_05_boot_with_the_credential_chain_only_restores_a_03_replica(
+    machine: Machine, s3_server: S3Server, bucket_on: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    new = chain_only(machine("new", "0.5"), tmp_path, monkeypatch)
+    report = new.ensure_restored()
+    assert report.outcome is RestoreOutcome.RESTORED, "a 0.3 replica not listed is not taken for empty"
+    assert report.replica_layout is Layout.V03
+    assert len(read_rows(new.dbpath)) == 40
+    with new.replicating():  # boots again first: the restored copy is existing, not refused
+        write_rows(new.dbpath, 10, start=40)
+    elsewhere = chain_only(machine("elsewhere", "0.5"), tmp_path, monkeypatch)
+    assert elsewhere.ensure_restored().outcome is RestoreOutcome.RESTORED
+    assert len(read_rows(elsewhere.dbpath)) == 50
+
+    empty = chain_only(
+        derive(machine("empty", "0.5"), s3=new.s3.replace("/app.db", "/empty/app.db")), tmp_path, monkeypatch
+    )
+    assert empty.ensure_restored().outcome is RestoreOutcome.FRESH, "no backup anywhere: fresh, as before"
 
 
 @pytest.mark.parametrize("policy", list(BootPolicy))
