@@ -9,12 +9,15 @@ replicated database look brand new; a copy from elsewhere starts a second histor
 | --- | --- | --- |
 | missing (or an empty 0-byte file) | has a backup | restore |
 | missing, no trace of earlier replication | empty | fresh |
+| missing, no trace of earlier replication | not listed by pylts, none of the line's files | try a restore, else fresh |
+| present, restored from another line's layout (pylts' mark) | not listed, none of the line's files | existing |
 | missing or present, replicated before (litestream's or pylts' marks) | empty | refuse: `ReplicaMissing` |
 | present, never replicated | empty | existing: its first replication follows |
 | present, at or ahead of the replica | has a backup | existing |
 | present, behind the replica | has a backup | refuse: `StaleDatabase` |
 | present, from another history | has a backup | refuse: `ForeignDatabase` |
 | present, not a SQLite database | any | refuse: `DatabaseInvalid` |
+| any, replicated by this line before (its litestream metadata) | only another line's | refuse: `ReplicaMissing` |
 | missing | only another line's layout, which this line reads | restore from it, then replicate in this line's layout |
 | present, restored from it by pylts (its mark) | only another line's layout | existing |
 | present, anything else | only another line's layout, which this line reads | refuse: `ReplicaLayoutMismatch` |
@@ -67,6 +70,7 @@ from .errors import (
     DatabaseLocked,
     ForeignDatabase,
     InvalidArgument,
+    NoBackupFound,
     ReplicaLayoutMismatch,
     ReplicaMissing,
     StaleDatabase,
@@ -146,10 +150,20 @@ class BootReport(BaseModel):
 
 @dataclass(frozen=True)
 class Local:
-    """The local side: is there a database with data, and where was it last replicated or restored."""
+    """The local side: is there a database with data, and where was it last replicated or restored.
+
+    ``marked``: the position is only pylts' restore mark, which either line writes (a 0.3
+    generation on a machine that ran 0.3), not litestream's own metadata of the running line.
+    """
 
     present: bool
     position: str | None
+    marked: bool = False
+
+    @property
+    def replicated_by_line(self) -> bool:
+        """Whether the running line replicated this copy before (its own metadata says where)."""
+        return self.position is not None and not self.marked and self.position not in _CONVERSION_MARKS
 
 
 @dataclass(frozen=True)
@@ -159,6 +173,9 @@ class Replica:
 
     positions: tuple[str, ...]
     older: Layout | None = None
+    #: False when pylts could not list the store itself (credentials only in the AWS chain): another line's
+    #: layout was not looked for, so an empty ``positions`` does not prove the replica empty.
+    listed: bool = True
 
     @property
     def latest(self) -> str | None:
@@ -179,6 +196,7 @@ class Decision(str, enum.Enum):
     FOREIGN = "foreign"  # the local database belongs to another history than the replica's
     CONVERT = "convert"  # restore from another line's layout, then replicate in the line's own
     LAYOUT = "layout"  # the local database exists, the replica holds only another line's layout
+    UNLISTED = "unlisted"  # missing, and the replica could not be listed: restore whatever is there, else fresh
 
 
 def decide(local: Local, replica: Replica, standing: Callable[[str, tuple[str, ...]], Standing]) -> Decision:
@@ -187,13 +205,19 @@ def decide(local: Local, replica: Replica, standing: Callable[[str, tuple[str, .
     ``standing`` is the line's comparison of two positions (`Line.standing`).
     """
     if not replica.positions and replica.older is not None:
+        if local.replicated_by_line:  # the line's own files are gone (or REPLICA_URL changed): the old ones are older
+            return Decision.MISSING
         if not local.present:
             return Decision.CONVERT
         return Decision.EXISTING if local.position == converted_from(replica.older) else Decision.LAYOUT
     if not replica.positions:
+        if not replica.listed and local.position in _CONVERSION_MARKS:  # restored from a layout not looked for
+            return Decision.EXISTING if local.present else Decision.UNLISTED
         if local.position is not None:
             return Decision.MISSING
-        return Decision.EXISTING if local.present else Decision.FRESH
+        if local.present:
+            return Decision.EXISTING
+        return Decision.FRESH if replica.listed else Decision.UNLISTED
     if not local.present:
         return Decision.RESTORE
     if local.position is None or local.position in _CONVERSION_MARKS:  # not a position in this replica's history
@@ -256,6 +280,10 @@ def ensure_restored(
                 ctx.line.layout.value,
                 ctx.line.layout.value,
             )
+        if decision is Decision.UNLISTED:
+            restored, layout = _restore_unlisted(ctx, integrity_check, deadline)
+            outcome = RestoreOutcome.RESTORED if restored else RestoreOutcome.FRESH
+            return BootReport(outcome=outcome, restore_report=restored, **{**seen, "replica_layout": layout})
         if decision in (Decision.RESTORE, Decision.FRESH, Decision.CONVERT):
             restored = _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
             outcome = RestoreOutcome.RESTORED if restored else RestoreOutcome.FRESH
@@ -341,6 +369,32 @@ def _restore_or_start_fresh(
     return None
 
 
+def _restore_unlisted(
+    ctx: RunContext, integrity_check: IntegrityCheck, deadline: Deadline
+) -> tuple[RestoreReport | None, Layout | None]:
+    """A missing database over a replica pylts could not list, which holds none of the line's files: the
+    other layout the line reads may be there (a 0.3 replica under 0.5), so a restore is tried; none: fresh."""
+    older = next(
+        (layout for layout in sorted(Layout) if layout is not ctx.line.layout and ctx.line.reads(layout)), None
+    )
+    if older is not None:
+        try:
+            restored = _restore_or_start_fresh(ctx, Replica((), older=older), integrity_check, deadline)
+        except NoBackupFound:
+            logger.info("the replica %s could not be listed and a restore found no backup", ctx.replica.url())
+        else:
+            logger.warning(
+                "the replica %s could not be listed, holds none of litestream %s's files, and a restore found a "
+                "backup: litestream %s's layout, restored; replication goes on in %s's layout beside the old files",
+                ctx.replica.url(),
+                ctx.line.layout.value,
+                older.value,
+                ctx.line.layout.value,
+            )
+            return restored, older
+    return _restore_or_start_fresh(ctx, Replica(()), integrity_check, deadline), None
+
+
 def _local(ctx: RunContext) -> Local:
     db = ctx.db
     if sqlite_files.is_blank(db):
@@ -351,10 +405,11 @@ def _local(ctx: RunContext) -> Local:
         if present:
             sqlite_files.require_sqlite_header(db)  # never boot (and so replicate) on a file that is not SQLite
     position = ctx.line.local_position(db)
-    if position is None:
-        with contextlib.suppress(FileNotFoundError):
-            position = sqlite_files.restored_mark(db).read_text(encoding="utf-8").strip() or None
-    return Local(present=present, position=position)
+    if position is not None:
+        return Local(present=present, position=position)
+    with contextlib.suppress(FileNotFoundError):
+        position = sqlite_files.restored_mark(db).read_text(encoding="utf-8").strip() or None
+    return Local(present=present, position=position, marked=position is not None)
 
 
 def _replica(ctx: RunContext, deadline: Deadline) -> Replica:
@@ -362,7 +417,7 @@ def _replica(ctx: RunContext, deadline: Deadline) -> Replica:
     ctx.probe(deadline)
     layouts = replica_layouts(ctx, deadline)
     if layouts is None:  # not listed: the line's own view, as before both layouts were looked for
-        return Replica(ctx.line.replica_positions(ctx, deadline))
+        return Replica(ctx.line.replica_positions(ctx, deadline), listed=False)
     refuse_unreadable(ctx, layouts, doing=f"the boot of {ctx.db.name}")
     positions = ctx.line.replica_positions(ctx, deadline) if ctx.line.layout in layouts else ()
     older = None if positions else next(iter(sorted(layouts - {ctx.line.layout})), None)
@@ -403,8 +458,14 @@ def _refusal(ctx: RunContext, decision: Decision, local: Local, replica: Replica
     db, url = ctx.db, ctx.replica.url()
     unit = ctx.line.position_unit
     if decision is Decision.MISSING:
+        held = (
+            f"holds no backup in litestream {ctx.line.layout.value}'s layout (only litestream "
+            f"{replica.older.value}'s older files, which restoring would roll {db.name} back)"
+            if replica.older
+            else "holds no backup"
+        )
         return ReplicaMissing(
-            f"the replica {url} holds no backup, but {db} was replicated before (local {unit} {local.position}): "
+            f"the replica {url} {held}, but {db} was replicated before (local {unit} {local.position}): "
             "REPLICA_URL changed, or the bucket was emptied. Nothing was changed. Either fix REPLICA_URL, or, "
             "if the new replica is meant, set PYLTS_BOOT_POLICY=adopt to replicate this copy to it",
             local_position=local.position,

@@ -22,8 +22,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
+from .boot import live_replicator
 from .context import RunContext
-from .errors import BackupNotConfirmed, LitestreamTimeout
+from .errors import AlreadyReplicating, BackupNotConfirmed, LitestreamTimeout
 from .layout import Layout
 from .replica import S3Replica
 from .restore import restore
@@ -65,10 +66,23 @@ def migrate(
     `BackupNotConfirmed` when the new backup does not restore to the same rows (the old files
     are untouched either way). It lists the store itself: without an access key and secret in the
     environment it raises `ListingUnavailable`. The local database is not read or changed.
+
+    It refuses with `AlreadyReplicating` when a process on this machine replicates the database
+    (the app must be stopped: step 1 of the guide), holds the replication lock meanwhile, and lists
+    the target again just before writing: a line's own files that appeared during the restore (an
+    app started elsewhere) stop it with `AlreadyReplicating` too, before anything is written.
     """
     started = time.monotonic()
     to = ctx if target is None else dataclasses.replace(ctx, replica=target)
     own = ctx.line.layout
+    replicator = live_replicator(ctx.db)
+    if replicator is not None:
+        raise AlreadyReplicating(
+            f"{ctx.db} is being replicated by process {replicator} on this machine: stop the app before "
+            "`pylts migrate`, so its last sync completes the replica and nothing writes beside the migration; "
+            "nothing was changed",
+            pid=replicator,
+        )
     ctx.probe(deadline)
     found = ctx.replica_objects(deadline).layouts  # no guessing here: ListingUnavailable if it cannot list
     refuse_unreadable(ctx, found, doing="the migration")
@@ -87,13 +101,19 @@ def migrate(
             f"full litestream {own.value} backup to {to.replica.url()}; nothing was changed"
         )
         return MigrateReport(**report, dry_run=True, detail=detail)
-    with _staging(ctx.db) as folder:
+    with _replication_lock(ctx.db), _staging(ctx.db) as folder:
         staged, checked = folder / "from" / ctx.db.name, folder / "check" / ctx.db.name
         staged.parent.mkdir()
         checked.parent.mkdir()
         restore(dataclasses.replace(ctx, db=staged), overwrite=False, integrity_check="full", deadline=deadline)
         rows = row_counts(staged)
         logger.info("restored %s rows from litestream %s's layout at %s", sum(rows.values()), older.value, ctx.replica)
+        if own in to.replica_objects(deadline).layouts:  # the restore took time: look again before writing
+            raise AlreadyReplicating(
+                f"litestream {own.value}'s files appeared at {to.replica.url()} while the migration restored the "
+                f"litestream {older.value} backup: an app replicates there already. Nothing was written; stop it, "
+                "then run `pylts migrate` again (it says whether anything is left to migrate)"
+            )
         if not backup.backup_once(dataclasses.replace(to, db=staged), deadline):
             raise LitestreamTimeout(f"the backup to {to.replica.url()} did not finish within {deadline.seconds:g} s")
         written = restore(
@@ -143,6 +163,16 @@ def row_counts(db: Path) -> dict[str, int]:
         ]
         quoted = {name: '"' + name.replace('"', '""') + '"' for name in names}
         return {name: conn.execute(f"SELECT count(*) FROM {quoted[name]}").fetchone()[0] for name in names}
+
+
+@contextlib.contextmanager
+def _replication_lock(db: Path) -> Iterator[None]:
+    """This machine's replication lock of ``db`` for the migration, when its folder exists (nothing is created else)."""
+    if not db.parent.is_dir():
+        yield
+        return
+    with sqlite_files.replication_lock(db):
+        yield
 
 
 @contextlib.contextmanager

@@ -19,10 +19,22 @@ import pytest
 from conftest import LEGACY_BIN_VARIABLE, bucket_name
 from helpers import S3Server, derive, missing, pylts_log, read_rows, settings_env, write_rows
 from rclone_s3 import RcloneS3
+from test_integrations import LOCK_HOLDER
 
-from pylts import BootPolicy, ConfigS3, ReplicaLayoutMismatch, RestoreOutcome
+import pylts.migrate
+from pylts import (
+    AlreadyReplicating,
+    BootPolicy,
+    ConfigS3,
+    ReplicaLayoutMismatch,
+    ReplicaMissing,
+    RestoreOutcome,
+)
 from pylts.binary import find_executable
+from pylts.errors import ListingUnavailable
 from pylts.layout import Layout
+from pylts.restore import restore
+from pylts.runner import Deadline
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -95,6 +107,45 @@ def test_05_boot_restores_a_03_replica_and_replicates_on_in_05s_layout(
     assert read_rows(elsewhere.dbpath) == [(i, f"item {i}") for i in range(50)], "every row, the new writes too"
 
 
+def chain_only(cfg: ConfigS3, folder: Path, monkeypatch: pytest.MonkeyPatch) -> ConfigS3:
+    """``cfg`` with its keys only in the AWS chain (a shared credentials file): litestream reads them, pylts cannot."""
+    assert cfg.key is not None and cfg.token is not None
+    credentials = folder / "aws-credentials"
+    credentials.write_text(
+        f"[default]\naws_access_key_id = {cfg.key.get_secret_value()}\n"
+        f"aws_secret_access_key = {cfg.token.get_secret_value()}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    chained = derive(cfg, key=None, token=None, use_aws_credential_chain=True)
+    with pytest.raises(ListingUnavailable):  # what these tests are about: pylts' own listing cannot run
+        chained._context().replica_objects(Deadline(5))
+    return chained
+
+
+def test_05_boot_with_the_credential_chain_only_restores_a_03_replica(
+    machine: Machine, s3_server: S3Server, bucket_on: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    new = chain_only(machine("new", "0.5"), tmp_path, monkeypatch)
+    report = new.ensure_restored()
+    assert report.outcome is RestoreOutcome.RESTORED, "a 0.3 replica not listed is not taken for empty"
+    assert report.replica_layout is Layout.V03
+    assert len(read_rows(new.dbpath)) == 40
+    with new.replicating():  # boots again first: the restored copy is existing, not refused
+        write_rows(new.dbpath, 10, start=40)
+    elsewhere = chain_only(machine("elsewhere", "0.5"), tmp_path, monkeypatch)
+    assert elsewhere.ensure_restored().outcome is RestoreOutcome.RESTORED
+    assert len(read_rows(elsewhere.dbpath)) == 50
+
+    empty = chain_only(
+        derive(machine("empty", "0.5"), s3=new.s3.replace("/app.db", "/empty/app.db")), tmp_path, monkeypatch
+    )
+    assert empty.ensure_restored().outcome is RestoreOutcome.FRESH, "no backup anywhere: fresh, as before"
+
+
 @pytest.mark.parametrize("policy", list(BootPolicy))
 def test_03_boot_refuses_a_05_replica_and_changes_nothing(
     machine: Machine, s3_server: S3Server, bucket_on: str, policy: BootPolicy
@@ -148,6 +199,27 @@ def test_an_existing_database_over_a_03_only_replica_is_refused_not_taken_for_un
     assert len(read_rows(elsewhere.dbpath)) == 45, "the adopted copy, with the rows 0.3 never shipped"
 
 
+def test_a_05_copy_whose_05_files_are_gone_is_refused_as_missing_not_rolled_back_to_03(
+    machine: Machine, s3_server: S3Server, bucket_on: str
+) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    new = machine("new", "0.5")
+    assert new.ensure_restored().replica_layout is Layout.V03
+    write_rows(new.dbpath, 10, start=40)  # only 0.5's files hold these rows
+    assert new.timed_replicate(60, delete=False)
+    client = s3_server._client()  # type: ignore[attr-defined]
+    for key in s3_server.keys(bucket_on):
+        if LTX.match(key):
+            client.delete_object(Bucket=bucket_on, Key=key)  # the 0.5 files are lost; 0.3's older ones remain
+    before, keys = files(new.folder), sorted(s3_server.keys(bucket_on))
+    with pytest.raises(ReplicaMissing, match=r"only litestream 0\.3's older files.*PYLTS_BOOT_POLICY=adopt"):
+        new.ensure_restored()
+    assert files(new.folder) == before and sorted(s3_server.keys(bucket_on)) == keys, "nothing changed"
+    assert len(read_rows(new.dbpath)) == 50
+
+
 def test_contents_under_05_reports_a_03_replica(machine: Machine) -> None:
     old = machine("old", "0.3")
     write_rows(old.dbpath, 40)
@@ -187,7 +259,7 @@ def test_the_migrating_guide_end_to_end(machine: Machine, s3_server: S3Server, b
         "pylts contents",
         "pylts migrate --dry-run",
         "pylts migrate",
-        "PYLTS_BOOT_POLICY=quarantine pylts restore --if-missing",
+        "PYLTS_BOOT_POLICY=adopt pylts restore --if-missing",
         "pylts verify --sync",
     ]
     positions = [guide.find(f"\n{step}\n") for step in steps]
@@ -196,6 +268,7 @@ def test_the_migrating_guide_end_to_end(machine: Machine, s3_server: S3Server, b
     old = machine("app", "0.3")
     write_rows(old.dbpath, 40)
     assert old.timed_replicate(60, delete=False)
+    write_rows(old.dbpath, 5, start=40)  # after the last 0.3 sync: only this machine's copy has them
     cfg = derive(old, litestream_bin=find_executable())  # the same machine, upgraded
     generations = sorted(key for key in s3_server.keys(bucket_on) if "/generations/" in key)
 
@@ -215,11 +288,63 @@ def test_the_migrating_guide_end_to_end(machine: Machine, s3_server: S3Server, b
     twice = run_pylts(cfg, "migrate")
     assert twice.returncode == 0 and "nothing to migrate" in twice.stdout, twice.stdout + twice.stderr
 
-    env_policy = run_pylts(cfg, "restore", "--if-missing", PYLTS_BOOT_POLICY="quarantine")
-    assert env_policy.returncode == 0 and "quarantined" in env_policy.stdout, env_policy.stdout + env_policy.stderr
-    assert len(read_rows(cfg.dbpath)) == 40
+    env_policy = run_pylts(cfg, "restore", "--if-missing", PYLTS_BOOT_POLICY="adopt")
+    assert env_policy.returncode == 0 and "adopted" in env_policy.stdout, env_policy.stdout + env_policy.stderr
+    assert len(read_rows(cfg.dbpath)) == 45, "the local copy is kept, with the rows the last 0.3 sync missed"
     checked = run_pylts(cfg, "verify", "--sync")
     assert checked.returncode == 0 and checked.stdout.startswith("ok"), checked.stdout + checked.stderr
+    elsewhere = machine("elsewhere", "0.5")
+    assert elsewhere.ensure_restored().replica_layout is Layout.V05
+    assert read_rows(elsewhere.dbpath) == [(i, f"item {i}") for i in range(45)], "the adopted copy is the replica's"
+
+
+def test_migrate_refuses_while_a_replicator_holds_the_database(
+    machine: Machine, s3_server: S3Server, bucket_on: str
+) -> None:
+    old = machine("app", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    cfg = derive(old, litestream_bin=find_executable())
+    keys = sorted(s3_server.keys(bucket_on))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(cfg.dbpath)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        with pytest.raises(AlreadyReplicating, match="stop the app before `pylts migrate`") as refused:
+            cfg.migrate()
+    finally:
+        holder.communicate()
+    assert refused.value.pid == holder.pid
+    assert sorted(s3_server.keys(bucket_on)) == keys, "nothing written"
+    assert cfg.migrate().migrated, "once the app is stopped"
+
+
+def test_migrate_stops_when_05_files_appear_during_its_restore(
+    machine: Machine, s3_server: S3Server, bucket_on: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = machine("old", "0.3")
+    write_rows(old.dbpath, 40)
+    assert old.timed_replicate(60, delete=False)
+    elsewhere = machine("elsewhere", "0.5")
+    seen: list[list[str]] = []
+
+    def restore_while_an_app_boots_elsewhere(*args: object, **kwargs: object) -> object:
+        report = restore(*args, **kwargs)  # type: ignore[arg-type]
+        if not seen:  # the staged restore: meanwhile a 0.5 app boots on the replica and replicates
+            assert elsewhere.ensure_restored().outcome is RestoreOutcome.RESTORED
+            write_rows(elsewhere.dbpath, 5, start=40)
+            assert elsewhere.timed_replicate(60, delete=False)
+            seen.append(sorted(s3_server.keys(bucket_on)))
+        return report
+
+    monkeypatch.setattr(pylts.migrate, "restore", restore_while_an_app_boots_elsewhere)
+    with pytest.raises(AlreadyReplicating, match=r"litestream 0\.5's files appeared .* Nothing was written"):
+        machine("new", "0.5").migrate()
+    assert sorted(s3_server.keys(bucket_on)) == seen[0], "the migration wrote nothing beside the app's files"
+    check = machine("check", "0.5")
+    assert check.ensure_restored().replica_layout is Layout.V05
+    assert len(read_rows(check.dbpath)) == 45, "the app's rows, not rolled back by a migration of the old files"
 
 
 def test_migrate_to_another_url_leaves_the_source_alone(machine: Machine, s3_server: S3Server, bucket_on: str) -> None:
