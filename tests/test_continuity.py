@@ -22,7 +22,7 @@ from benchmarks.harness import writer
 from pylts import ConfigS3
 from pylts.cli import EXIT_FAILURE, main
 from pylts.continuity import Gap, prove
-from pylts.errors import InvalidSettings
+from pylts.errors import BackupNotConfirmed, InvalidSettings
 from pylts.health import Failing
 from pylts.reports import LtxFile
 
@@ -205,3 +205,20 @@ def test_contents_and_verify_name_a_gap(
 
     result = cfg.verify(sync=True, timeout=20)
     assert result.status == "failed" and "transactions 2 to 2 are missing" in result.detail, result
+
+
+@pytest.mark.integration
+def test_a_backup_over_a_replica_with_a_gap_is_not_confirmed_and_the_database_is_kept(
+    rclone_cfg: ConfigS3, rclone_s3: RcloneS3
+) -> None:
+    cfg, bucket = rclone_cfg, rclone_cfg.replica.bucket
+    for start in range(3):  # txids 1, 2 and 3, one level-0 file each
+        write_rows(cfg.dbpath, 5, start=5 * start)
+        assert cfg.timed_replicate(30, delete=False)
+    middle = next(key for level, low, _, key in _files(rclone_s3, bucket) if level == 0 and low == 2)
+    rclone_s3._client().delete_object(Bucket=bucket, Key=middle)
+    write_rows(cfg.dbpath, 5, start=15)  # txid 4: the newest file is there, the chain below it is not
+
+    with pytest.raises(BackupNotConfirmed, match="no gap up to 1"):
+        cfg.timed_replicate(30, delete=True)
+    assert len(read_rows(cfg.dbpath)) == 20, "the only whole copy of the data is kept"
