@@ -201,14 +201,22 @@ class V05:
             litestream_version=str(self.litestream.version), ltx_files=files, continuity=prove(files) if files else None
         )
 
-    def check_replica(self, ctx: RunContext, deadline: Deadline) -> ReplicaCheck:
-        """One listing of the store: the replica holds files, and they chain with no gap from the latest snapshot."""
+    def check_replica(self, ctx: RunContext, deadline: Deadline, *, held: int | None = None) -> ReplicaCheck:
+        """One listing of the store: the replica holds files, chained with no gap from the latest snapshot
+        up to ``held``, the transaction litestream reported synced (its newest files deleted on a quiet
+        database leave a chain with no gap that still lacks them).
+        """
         proof = prove(replica_ltx_files(ctx, deadline, failure=ReplicationError))
         problem = None
         if not proof.files:
             problem = f"the replica of {ctx.db.name} holds no backup (were its files deleted?)"
         elif proof.gaps:
             problem = f"the replica of {ctx.db.name} cannot be restored whole: {proof.summary()}"
+        elif held is not None and proof.unbroken < held:
+            problem = (
+                f"the replica of {ctx.db.name} lacks transactions {proof.unbroken + 1} to {held} "
+                "that litestream reported synced"
+            )
         return ReplicaCheck(path=ctx.db, problem=problem, continuity=proof)
 
     def heal_replica(self, ctx: RunContext, deadline: Deadline, observer: Observer | None) -> bool:
