@@ -187,6 +187,34 @@ def test_a_replica_wiped_while_replicating_is_noticed_healed_and_nothing_is_lost
 
 
 @pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.serial  # it counts seconds until the fault is noticed
+def test_the_newest_files_of_a_quiet_database_deleted_are_reported_healed_and_nothing_is_lost(
+    rclone_cfg: ConfigS3, rclone_s3: RcloneS3, tmp_path: Path
+) -> None:
+    """No write after the deletion: the files left chain with no gap, yet lack what litestream reported synced."""
+    cfg, bucket = rclone_cfg, rclone_cfg.replica.bucket
+    write_rows(cfg.dbpath, 1)
+    seen = Seen()
+    with pylts_log(seen), cfg.replicating() as replication:
+        seen.replication = replication
+        for start in range(1, 4):  # a few transactions, each synced
+            write_rows(cfg.dbpath, 5, start=start * 5)
+            assert replication.wait_for_sync(30)
+        files = _files(rclone_s3, bucket)
+        newest = max(high for _, _, high, _ in files)
+        doomed = [key for level, _, high, key in files if high == newest and level < 9]
+        assert doomed, f"no level below 9 holds txid {newest} alone: {files}"
+        for key in doomed:
+            rclone_s3._client().delete_object(Bucket=bucket, Key=key)
+        assert seen.found_event.wait(30), f"the deleted txid {newest} was never reported"
+        assert seen.healed_event.wait(60), f"the deleted txid {newest} was reported but never healed: {seen.found}"
+    assert "that litestream reported synced" in seen.found[0], seen.found
+    assert isinstance(seen.health[0], Failing) and seen.in_sync == [False]
+    assert set(range(0, 20)) - {1, 2, 3, 4} <= _restored(cfg, tmp_path / "copy"), "every acknowledged row restores"
+
+
+@pytest.mark.integration
 def test_contents_and_verify_name_a_gap(
     rclone_cfg: ConfigS3, rclone_s3: RcloneS3, capsys: pytest.CaptureFixture[str]
 ) -> None:
