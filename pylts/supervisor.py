@@ -197,9 +197,14 @@ class Replicator:
         self._boot_reports: list[BootReport] = []
         self._final_failure: str | None = None
         self._argv = [str(self._ctx.litestream.path), "replicate", *config_option(self._config_path)]
-        if replica_check_interval is None:
-            given = [db.replica_check_interval for db in databases if db.replica_check_interval is not None]
-            replica_check_interval = min(given, default=REPLICA_CHECK_INTERVAL)
+        if replica_check_interval is None:  # one database's 0 (off) does not turn off the others' checks
+            given = [db.replica_check_interval for db in databases if db.replica_check_interval]
+            off = all(db.replica_check_interval == 0 for db in databases)
+            replica_check_interval = 0.0 if off else min(given, default=REPLICA_CHECK_INTERVAL)
+        if not (replica_check_interval == 0 or 1 <= replica_check_interval < math.inf):
+            raise InvalidArgument(
+                f"replica_check_interval={replica_check_interval!r}: give at least 1 (seconds), or 0 to turn checks off"
+            )
         self._check_interval = replica_check_interval
         self._checked_at = -math.inf  # time.monotonic() the last check of the replicas began
         self._check_lock = threading.Lock()
@@ -241,7 +246,7 @@ class Replicator:
         self._thread.start()
         if self._observer.wait_ready(started, wait):
             logger.info("replicating %s database(s) to their replicas", len(self._dbs))
-            self._check_replicas(running=True)
+            self._check_replicas(running=True, deadline=deadline)  # heals too within the start's deadline, if any
             return self
         error = self._startup_error(wait)
         self._shutdown(grace=FAILED_START_STOP_GRACE)  # nothing was synced yet: no final sync to wait for
@@ -418,7 +423,8 @@ class Replicator:
     def _last_sync(self) -> str | None:
         """Once litestream stopped: the replica checked (and healed), then on 0.5 a one-shot sync and its proof."""
         deadline = Deadline(STOP_CHECK_SECONDS)
-        self._check_replicas(running=False, deadline=deadline)  # with the snapshot a restart still owes
+        if not self._check_replicas(running=False, deadline=deadline):  # with the snapshot a restart still owes
+            return f"a check of the replicas was still running after {deadline.seconds:g} s"
         try:
             reasons = [ctx.line.last_sync(ctx, deadline) for ctx in self._contexts.values()]
         except PyltsError as exc:
@@ -434,39 +440,56 @@ class Replicator:
             return self._tracker.in_sync(started) or now - started >= (self._check_interval or REPLICA_CHECK_INTERVAL)
         return bool(self._check_interval) and now - self._checked_at >= self._check_interval
 
-    def _check_replicas(self, *, running: bool, deadline: Deadline | None = None) -> None:
+    def _check_replicas(self, *, running: bool, deadline: Deadline | None = None) -> bool:
         """List each replica in the store; heal a gap or a wipe with a fresh snapshot; keep what is still wrong.
 
-        Each listing gets ``deadline`` (at the stop, the stop check's), else `REPLICA_CHECK_SECONDS`.
-        After a restart of litestream a fresh snapshot is written first (`_snapshot_after_restart`).
+        Each listing and heal gets ``deadline`` (the start's, the stop check's), else `REPLICA_CHECK_SECONDS`
+        and a heal's own. After a restart of litestream a fresh snapshot is written first
+        (`_snapshot_after_restart`); one that failed is a problem, and the next check tries again.
+        False: another check still ran when ``deadline`` passed.
         """
-        with self._check_lock:
+        if not self._check_lock.acquire(timeout=-1 if deadline is None else deadline.remaining()):
+            return False
+        try:
             self._checked_at = time.monotonic()
             restarts = self._restarts
+            snapshotted = True
             for ctx in self._contexts.values():
-                if restarts > self._snapshotted_restarts and ctx.db.exists():
-                    self._snapshot_after_restart(ctx, running=running)
-                self._check_replica(ctx, deadline or Deadline(REPLICA_CHECK_SECONDS), running=running)
-            self._snapshotted_restarts = restarts
+                failed = None
+                if restarts > self._snapshotted_restarts:
+                    failed = self._snapshot_after_restart(ctx, deadline, running=running)
+                self._check_replica(ctx, deadline, running=running)
+                if failed:
+                    snapshotted = False
+                    self._problems[ctx.db] = "; ".join(filter(None, [self._problems.get(ctx.db), failed]))
+            if snapshotted:
+                self._snapshotted_restarts = restarts
+        finally:
+            self._check_lock.release()
+        return True
 
-    def _snapshot_after_restart(self, ctx: RunContext, *, running: bool) -> None:
+    def _snapshot_after_restart(self, ctx: RunContext, deadline: Deadline | None, *, running: bool) -> str | None:
         """A fresh full snapshot once a restarted litestream is ready: what a restart lost, the snapshot holds.
 
         Drill 16 (20 kill -9s of litestream 0.5.17 under 100 tx/s) restored 317 of 11,306
         acknowledged rows missing from the middle of the history, with an unbroken txid chain:
         no listing can see that hole. A snapshot taken after the restart copies the database
         itself, so the latest restore holds every row again.
+        Returns why it could not be written (None: written, or the line has no such snapshot).
         """
-        deadline = Deadline(automatic_ready_timeout(_file_size(ctx.db) + _file_size(sqlite_files.wal_path(ctx.db))))
+        if not ctx.db.exists():
+            return f"{ctx.db} is missing: no fresh snapshot could be written after litestream's restart"
         try:
-            if ctx.line.heal_replica(ctx, deadline, self._observer if running else None):
+            if ctx.line.heal_replica(ctx, deadline or _heal_deadline(ctx), self._observer if running else None):
                 logger.info("wrote a fresh snapshot of %s after litestream's restart", ctx.db.name)
         except PyltsError as exc:
             logger.warning("could not write a fresh snapshot of %s after litestream's restart: %s", ctx.db, exc)
+            return f"a fresh snapshot of {ctx.db.name} after litestream's restart failed: {exc}"
+        return None
 
-    def _check_replica(self, ctx: RunContext, deadline: Deadline, *, running: bool) -> None:
+    def _check_replica(self, ctx: RunContext, deadline: Deadline | None, *, running: bool) -> None:
         try:
-            check = ctx.line.check_replica(ctx, deadline)
+            check = self._listed(ctx, deadline)
         except PyltsError as exc:  # the store is down or refuses: litestream's own errors say so too
             logger.warning("could not check the replica of %s: %s", ctx.db, exc)
             return
@@ -479,15 +502,20 @@ class Replicator:
         if not known:
             logger.warning("%s; writing a fresh snapshot of the database to heal it", check.problem)
         if ctx.db.exists():
-            self._heal(ctx, check.problem, running=running)
+            self._heal(ctx, check.problem, deadline, running=running)
 
-    def _heal(self, ctx: RunContext, problem: str, *, running: bool) -> None:
-        """A full snapshot of the database (bounded like a first sync), then the replica checked again."""
-        deadline = Deadline(automatic_ready_timeout(_file_size(ctx.db) + _file_size(sqlite_files.wal_path(ctx.db))))
+    def _listed(self, ctx: RunContext, deadline: Deadline | None) -> ReplicaCheck:
+        """`Line.check_replica`, told the position litestream said the replica holds (read before the listing)."""
+        reported = self._tracker.replica_position(ctx.db)
+        held = None if reported is None else reported.index
+        return ctx.line.check_replica(ctx, deadline or Deadline(REPLICA_CHECK_SECONDS), held=held)
+
+    def _heal(self, ctx: RunContext, problem: str, deadline: Deadline | None, *, running: bool) -> None:
+        """A full snapshot of the database (within ``deadline``, else bounded like a first sync), then a new check."""
         try:
-            if not ctx.line.heal_replica(ctx, deadline, self._observer if running else None):
+            if not ctx.line.heal_replica(ctx, deadline or _heal_deadline(ctx), self._observer if running else None):
                 return
-            check = ctx.line.check_replica(ctx, Deadline(REPLICA_CHECK_SECONDS))
+            check = self._listed(ctx, deadline)
         except PyltsError as exc:
             self._problems[ctx.db] = f"{problem}; writing a fresh snapshot failed: {exc}"
             logger.warning("could not heal the replica of %s: %s", ctx.db, exc)
@@ -507,9 +535,12 @@ class Replicator:
         self._stop_grace = grace
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=2 * self._stop_timeout + 30)  # the last confirmed sync, then the shutdown sync
+            joined = 2 * self._stop_timeout + 30  # the last confirmed sync, then the shutdown sync
+            self._thread.join(timeout=joined)
         self._config_path.unlink(missing_ok=True)
         self._observer.close()
+        if self._thread is not None and self._thread.is_alive():  # no one-shot sync beside a litestream still stopping
+            return f"litestream was still being stopped after {joined:g} s (a check of the replica was running)"
         if self._final_failure:  # the socket's answer to the last sync asked before SIGTERM: a fact
             return self._final_failure
         if self._tracker.shutdown_error:
@@ -714,3 +745,8 @@ def _forwarding_signals(app: ManagedProcess) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _heal_deadline(ctx: RunContext) -> Deadline:
+    """A fresh snapshot's own bound when the caller has none: like a first sync of the database and its WAL."""
+    return Deadline(automatic_ready_timeout(_file_size(ctx.db) + _file_size(sqlite_files.wal_path(ctx.db))))

@@ -22,7 +22,7 @@ from benchmarks.harness import writer
 from pylts import ConfigS3
 from pylts.cli import EXIT_FAILURE, main
 from pylts.continuity import Gap, prove
-from pylts.errors import InvalidSettings
+from pylts.errors import BackupNotConfirmed, InvalidSettings
 from pylts.health import Failing
 from pylts.reports import LtxFile
 
@@ -187,6 +187,34 @@ def test_a_replica_wiped_while_replicating_is_noticed_healed_and_nothing_is_lost
 
 
 @pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.serial  # it counts seconds until the fault is noticed
+def test_the_newest_files_of_a_quiet_database_deleted_are_reported_healed_and_nothing_is_lost(
+    rclone_cfg: ConfigS3, rclone_s3: RcloneS3, tmp_path: Path
+) -> None:
+    """No write after the deletion: the files left chain with no gap, yet lack what litestream reported synced."""
+    cfg, bucket = rclone_cfg, rclone_cfg.replica.bucket
+    write_rows(cfg.dbpath, 1)
+    seen = Seen()
+    with pylts_log(seen), cfg.replicating() as replication:
+        seen.replication = replication
+        for start in range(1, 4):  # a few transactions, each synced
+            write_rows(cfg.dbpath, 5, start=start * 5)
+            assert replication.wait_for_sync(30)
+        files = _files(rclone_s3, bucket)
+        newest = max(high for _, _, high, _ in files)
+        doomed = [key for level, _, high, key in files if high == newest and level < 9]
+        assert doomed, f"no level below 9 holds txid {newest} alone: {files}"
+        for key in doomed:
+            rclone_s3._client().delete_object(Bucket=bucket, Key=key)
+        assert seen.found_event.wait(30), f"the deleted txid {newest} was never reported"
+        assert seen.healed_event.wait(60), f"the deleted txid {newest} was reported but never healed: {seen.found}"
+    assert "that litestream reported synced" in seen.found[0], seen.found
+    assert isinstance(seen.health[0], Failing) and seen.in_sync == [False]
+    assert set(range(0, 20)) - {1, 2, 3, 4} <= _restored(cfg, tmp_path / "copy"), "every acknowledged row restores"
+
+
+@pytest.mark.integration
 def test_contents_and_verify_name_a_gap(
     rclone_cfg: ConfigS3, rclone_s3: RcloneS3, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -205,3 +233,20 @@ def test_contents_and_verify_name_a_gap(
 
     result = cfg.verify(sync=True, timeout=20)
     assert result.status == "failed" and "transactions 2 to 2 are missing" in result.detail, result
+
+
+@pytest.mark.integration
+def test_a_backup_over_a_replica_with_a_gap_is_not_confirmed_and_the_database_is_kept(
+    rclone_cfg: ConfigS3, rclone_s3: RcloneS3
+) -> None:
+    cfg, bucket = rclone_cfg, rclone_cfg.replica.bucket
+    for start in range(3):  # txids 1, 2 and 3, one level-0 file each
+        write_rows(cfg.dbpath, 5, start=5 * start)
+        assert cfg.timed_replicate(30, delete=False)
+    middle = next(key for level, low, _, key in _files(rclone_s3, bucket) if level == 0 and low == 2)
+    rclone_s3._client().delete_object(Bucket=bucket, Key=middle)
+    write_rows(cfg.dbpath, 5, start=15)  # txid 4: the newest file is there, the chain below it is not
+
+    with pytest.raises(BackupNotConfirmed, match="no gap up to 1"):
+        cfg.timed_replicate(30, delete=True)
+    assert len(read_rows(cfg.dbpath)) == 20, "the only whole copy of the data is kept"

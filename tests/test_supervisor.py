@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -23,15 +24,20 @@ from pylts import (
     ConfigS3,
     DatabaseInvalid,
     EndpointUnreachable,
+    Failing,
     FinalSyncFailed,
+    InvalidArgument,
     LitestreamTimeout,
     Replicator,
     Restarting,
     RestoreOutcome,
     run_app,
     sqlite_files,
+    supervisor,
 )
 from pylts.binary import find_executable
+from pylts.errors import ReplicationError
+from pylts.lines.v05 import V05
 from pylts.supervisor import automatic_ready_timeout
 from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 from pylts.timing import FIRST_BACKOFF, MAX_BACKOFF, READY_BASE_SECONDS, SECONDS_PER_MB
@@ -362,6 +368,7 @@ def kill_running(replication: Replicator) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # it measures seconds from each kill to the next litestream
 def test_kills_10_s_apart_restart_after_the_first_wait_and_health_says_restarting(
     cfg: ConfigS3, tmp_path: Path
 ) -> None:
@@ -386,6 +393,7 @@ def test_kills_10_s_apart_restart_after_the_first_wait_and_health_says_restartin
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # it measures the waits between restarts
 def test_the_max_backoff_setting_caps_the_wait_for_a_litestream_that_never_syncs(
     cfg: ConfigS3, local_s3: LocalS3
 ) -> None:
@@ -423,3 +431,50 @@ def test_the_max_backoff_setting_is_read_and_checked(monkeypatch: pytest.MonkeyP
         monkeypatch.setenv("PYLTS_MAX_BACKOFF", bad)
         with pytest.raises(ValidationError, match="PYLTS_MAX_BACKOFF"):
             read()
+
+
+def test_one_database_with_checks_off_leaves_the_others_checked(cfg: ConfigS3, tmp_path: Path) -> None:
+    off = derive(cfg, replica_check_interval="off")
+    checked = derive(cfg, replica_check_interval="2s", db="b.db")
+    assert Replicator([off, checked])._check_interval == 2
+    assert Replicator([off, derive(checked, replica_check_interval="off")])._check_interval == 0
+    for nonsense in (-1, 0.5, float("inf"), float("nan")):
+        with pytest.raises(InvalidArgument, match="replica_check_interval"):
+            Replicator([cfg], replica_check_interval=nonsense)
+
+
+@pytest.mark.parametrize("litestream_bin", ["0.5"], indirect=True)
+@pytest.mark.slow
+def test_a_failed_snapshot_after_a_restart_is_a_problem_until_a_later_check_writes_it(
+    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked = derive(cfg, replica_check_interval="1s")
+    write_rows(checked.dbpath, 1)
+
+    def refused(*args: object) -> bool:
+        raise ReplicationError("the store refused the snapshot")
+
+    with checked.replicating() as replication:
+        monkeypatch.setattr(V05, "heal_replica", refused)
+        restart_seen(replication, kill_running(replication))
+        assert wait_until(lambda: isinstance(replication.health()[0], Failing)), replication.health()
+        failing = replication.health()[0]
+        assert isinstance(failing, Failing) and "after litestream's restart failed" in failing.error, failing
+        monkeypatch.undo()
+        assert wait_until(lambda: not isinstance(replication.health()[0], Failing)), replication.health()
+
+
+@pytest.mark.slow
+def test_a_stop_does_not_wait_forever_for_a_check_still_running(cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stop's check waits for a running one only within the stop check's deadline, then says so."""
+    monkeypatch.setattr(supervisor, "STOP_CHECK_SECONDS", 1.0)
+    write_rows(cfg.dbpath, 1)
+    replication = cfg.replicating().start()
+    replication._check_lock.acquire()  # a check (a long heal) still running
+    release = threading.Timer(10, replication._check_lock.release)
+    release.start()
+    try:
+        with pytest.raises(FinalSyncFailed, match="a check of the replicas was still running after 1 s"):
+            replication.stop()
+    finally:
+        release.join()

@@ -147,8 +147,11 @@ class Line(Protocol):
         """What the replica holds: LTX files (0.5), generations and snapshots (0.3)."""
         ...
 
-    def check_replica(self, ctx: RunContext, deadline: Deadline) -> ReplicaCheck:
-        """Ask the store what the replica holds: can it give the database back (continuous, not wiped)?"""
+    def check_replica(self, ctx: RunContext, deadline: Deadline, *, held: int | None = None) -> ReplicaCheck:
+        """Ask the store what the replica holds: can it give the database back (continuous, not wiped)?
+
+        ``held``: the position litestream reported the replica holds (its index), read before the listing.
+        """
         ...
 
     def heal_replica(self, ctx: RunContext, deadline: Deadline, observer: Observer | None) -> bool:

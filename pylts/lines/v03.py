@@ -215,8 +215,8 @@ class V03:
             snapshots=parse_rows("list of snapshots", Snapshot.model_validate, snapshots),
         )
 
-    def check_replica(self, ctx: RunContext, deadline: Deadline) -> ReplicaCheck:
-        """No transaction ids to chain: the replica must at least hold a generation (not be wiped)."""
+    def check_replica(self, ctx: RunContext, deadline: Deadline, *, held: int | None = None) -> ReplicaCheck:
+        """No transaction ids to chain: the replica must at least hold a generation (not be wiped); ``held`` unused."""
         generations = len(self.replica_contents(ctx, deadline).generations)
         problem = None if generations else f"the replica of {ctx.db.name} holds no generation (were its files deleted?)"
         return ReplicaCheck(path=ctx.db, problem=problem, generations=generations)

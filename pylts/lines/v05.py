@@ -170,7 +170,8 @@ class V05:
     def confirm_backup(self, ctx: RunContext, deadline: Deadline, *, reported: int) -> None:
         """litestream's newest local LTX file covers the WAL up to its last commit, and the replica holds it.
 
-        Held as the backup run ``reported`` it (the upload of that file), else as a listing of the replica shows.
+        Held means the replica's own files chain with no gap up to it (`prove`): neither what the backup
+        run ``reported`` nor the newest file says so, as a gap below it makes the replica unrestorable.
         """
         captured = sqlite_files.latest_ltx(ctx.db)
         wal = sqlite_files.wal_position(ctx.db)
@@ -179,10 +180,10 @@ class V05:
                 f"{ctx.db} has transactions litestream has not captured (it changed during or after the backup); "
                 "it was kept: run timed_replicate again once writers are done"
             )
-        held = reported if reported >= captured.max_txid else latest_txid(ctx, deadline, failure=BackupNotConfirmed)
+        held = prove(replica_ltx_files(ctx, deadline, failure=BackupNotConfirmed)).unbroken
         if held < captured.max_txid:
             raise BackupNotConfirmed(
-                f"the replica holds transactions up to {held}, the database up to {captured.max_txid}; "
+                f"the replica holds transactions with no gap up to {held}, the database up to {captured.max_txid}; "
                 f"{ctx.db} was kept: run timed_replicate again"
             )
 
@@ -200,14 +201,22 @@ class V05:
             litestream_version=str(self.litestream.version), ltx_files=files, continuity=prove(files) if files else None
         )
 
-    def check_replica(self, ctx: RunContext, deadline: Deadline) -> ReplicaCheck:
-        """One listing of the store: the replica holds files, and they chain with no gap from the latest snapshot."""
+    def check_replica(self, ctx: RunContext, deadline: Deadline, *, held: int | None = None) -> ReplicaCheck:
+        """One listing of the store: the replica holds files, chained with no gap from the latest snapshot
+        up to ``held``, the transaction litestream reported synced (its newest files deleted on a quiet
+        database leave a chain with no gap that still lacks them).
+        """
         proof = prove(replica_ltx_files(ctx, deadline, failure=ReplicationError))
         problem = None
         if not proof.files:
             problem = f"the replica of {ctx.db.name} holds no backup (were its files deleted?)"
         elif proof.gaps:
             problem = f"the replica of {ctx.db.name} cannot be restored whole: {proof.summary()}"
+        elif held is not None and proof.unbroken < held:
+            problem = (
+                f"the replica of {ctx.db.name} lacks transactions {proof.unbroken + 1} to {held} "
+                "that litestream reported synced"
+            )
         return ReplicaCheck(path=ctx.db, problem=problem, continuity=proof)
 
     def heal_replica(self, ctx: RunContext, deadline: Deadline, observer: Observer | None) -> bool:
