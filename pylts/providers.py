@@ -95,7 +95,15 @@ _EXAMPLE_ACCOUNT = "0123456789abcdef0123456789abcdef"
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (
-        Preset("aws", "Amazon S3", notes="Nothing special: the region is optional, litestream finds the bucket's."),
+        Preset(
+            "aws",
+            "Amazon S3",
+            notes=(
+                "Nothing special: the region is optional, litestream finds the bucket's. pylts' own listing of the "
+                "replica (its checks) signs for `us-east-1` first; told by AWS the bucket lives elsewhere, it asks "
+                "there once. Setting `REPLICA_REGION` saves that extra request on every listing."
+            ),
+        ),
         Preset(
             "r2",
             "Cloudflare R2",
