@@ -23,12 +23,11 @@ def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
 
 
 def timed_backup(ctx: RunContext, deadline: Deadline, *, delete: bool) -> bool:
-    """`backup_once`, then, with ``delete``, `delete_if_confirmed` helped by what the backup run reported."""
-    reported = _backup(ctx, deadline)
-    if reported is None:
+    """`backup_once`, then, with ``delete``, `delete_if_confirmed`."""
+    if _backup(ctx, deadline) is None:
         return False
     if delete:
-        delete_if_confirmed(ctx, deadline, reported=reported)  # within the caller's deadline (docs/time.md)
+        delete_if_confirmed(ctx, deadline)  # within the caller's deadline (docs/time.md)
     return True
 
 
@@ -47,15 +46,15 @@ def _backup(ctx: RunContext, deadline: Deadline) -> int | None:
         return ctx.line.backup_once(ctx, deadline)
 
 
-def delete_if_confirmed(ctx: RunContext, deadline: Deadline, *, reported: int = 0) -> None:
+def delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:
     """Delete the local database, but only once the replica provably holds all of it.
 
     Under SQLite's write lock (so nothing can commit meanwhile) the line confirms it:
-    on 0.5 from positions (helped by the transaction the backup run ``reported``), on
-    0.3 by restoring the replica into a temporary folder and comparing every row.
+    on 0.5 from the replica's own files (their chain unbroken up to the database's last
+    transaction), on 0.3 by restoring the replica into a temporary folder and comparing every row.
     """
     busy_timeout = min(BUSY_TIMEOUT, deadline.remaining())  # waiting for a writer counts against the deadline
     with sqlite_files.replication_lock(ctx.db), sqlite_files.write_locked(ctx.db, busy_timeout):
-        ctx.line.confirm_backup(ctx, deadline, reported=reported)
+        ctx.line.confirm_backup(ctx, deadline)
         sqlite_files.remove(sqlite_files.database_files(ctx.db))
     logger.info("deleted %s after confirming its backup", ctx.db)

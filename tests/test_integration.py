@@ -191,31 +191,31 @@ ONLY_05 = pytest.mark.parametrize("litestream_bin", ["0.5"], indirect=True)
 
 
 @ONLY_05
-def test_a_backup_is_confirmed_from_what_its_run_reported(cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_backup_is_confirmed_by_the_stores_own_listing(cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch) -> None:
     write_rows(cfg.dbpath, 10)
     commands = litestream_commands(monkeypatch)
     assert cfg.timed_replicate(30) is True
     assert not cfg.dbpath.exists()
-    assert commands == ["replicate"], "the upload litestream reported confirms it: no listing of the replica"
+    assert commands == ["replicate"], "pylts' own listing of the store confirms it: no litestream listing"
 
 
 @ONLY_05
-def test_a_report_that_does_not_cover_the_database_is_checked_against_the_replica(
+def test_deleting_is_confirmed_against_the_replica_itself(
     cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_rows(cfg.dbpath, 10)
     assert cfg.timed_replicate(30, delete=False)
     commands = litestream_commands(monkeypatch)
-    delete_if_confirmed(cfg._context(), Deadline(30), reported=0)
-    assert not cfg.dbpath.exists() and commands == ["ltx"], "confirmed by a listing of the replica"
+    delete_if_confirmed(cfg._context(), Deadline(30))
+    assert not cfg.dbpath.exists() and commands == [], "confirmed by pylts' own listing of the store"
 
     other = derive(cfg, db="other.db", s3=cfg.s3.replace("/app.db", "/other.db"))
     write_rows(other.dbpath, 10)
     assert other.timed_replicate(30, delete=False)
     elsewhere = derive(other, s3=cfg.s3.replace("/app.db", "/never-written.db"))
-    with pytest.raises(BackupNotConfirmed, match="the replica holds transactions up to 0"):
-        delete_if_confirmed(elsewhere._context(), Deadline(30), reported=0)
-    assert len(read_rows(other.dbpath)) == 10 and commands == ["ltx", "replicate", "ltx"]
+    with pytest.raises(BackupNotConfirmed, match="the replica holds transactions with no gap up to 0"):
+        delete_if_confirmed(elsewhere._context(), Deadline(30))
+    assert len(read_rows(other.dbpath)) == 10 and commands == ["replicate"]
 
 
 def test_get_result_on_timeout_returns_output_and_reaps(cfg: ConfigS3) -> None:

@@ -135,7 +135,7 @@ class Line(Protocol):
         """Sync ``ctx.db`` once: the newest txid reported held (0: not said); None: time ran out."""
         ...
 
-    def confirm_backup(self, ctx: RunContext, deadline: Deadline, *, reported: int) -> None:
+    def confirm_backup(self, ctx: RunContext, deadline: Deadline) -> None:
         """Raise `BackupNotConfirmed` unless the replica provably holds all of ``ctx.db`` (its write lock held)."""
         ...
 

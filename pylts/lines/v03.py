@@ -178,7 +178,7 @@ class V03:
         logger.warning("backup of %s did not finish within %g s", ctx.db, deadline.seconds)
         return None
 
-    def confirm_backup(self, ctx: RunContext, deadline: Deadline, *, reported: int) -> None:
+    def confirm_backup(self, ctx: RunContext, deadline: Deadline) -> None:
         """No cheap listing with positions: restore the replica into a temporary folder and compare every row."""
         with tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.confirm-", dir=ctx.db.parent) as folder:
             copy = Path(folder) / ctx.db.name

@@ -167,11 +167,11 @@ class V05:
             return None
         return reported_txid(result.stdout)
 
-    def confirm_backup(self, ctx: RunContext, deadline: Deadline, *, reported: int) -> None:
+    def confirm_backup(self, ctx: RunContext, deadline: Deadline) -> None:
         """litestream's newest local LTX file covers the WAL up to its last commit, and the replica holds it.
 
         Held means the replica's own files chain with no gap up to it (`prove`): neither what the backup
-        run ``reported`` nor the newest file says so, as a gap below it makes the replica unrestorable.
+        run reported nor the newest file says so, as a gap below it makes the replica unrestorable.
         """
         captured = sqlite_files.latest_ltx(ctx.db)
         wal = sqlite_files.wal_position(ctx.db)
