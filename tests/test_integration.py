@@ -200,9 +200,7 @@ def test_a_backup_is_confirmed_by_the_stores_own_listing(cfg: ConfigS3, monkeypa
 
 
 @ONLY_05
-def test_deleting_is_confirmed_against_the_replica_itself(
-    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_deleting_is_confirmed_against_the_replica_itself(cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch) -> None:
     write_rows(cfg.dbpath, 10)
     assert cfg.timed_replicate(30, delete=False)
     commands = litestream_commands(monkeypatch)
