@@ -391,8 +391,9 @@ class Healing:
 
     def __call__(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if "writing a fresh snapshot of the database to heal it" in message:
-            self.found.append(time.monotonic())
+        if "writing a fresh snapshot of the database to heal it" in message or "could not write a fresh" in message:
+            if len(self.found) == len(self.healed):  # a new fault, not the one still open said again
+                self.found.append(time.monotonic())
             self.messages.append(message)
         elif "was healed with a fresh snapshot" in message:
             self.healed.append(time.monotonic())
