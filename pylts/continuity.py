@@ -25,12 +25,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:  # pylts.reports holds a `Continuity` in its listings: no import at run time
-    from .reports import LtxFile
+
+class TxidRange(Protocol):
+    """What `prove` reads of a file of the replica (`pylts.reports.LtxFile` is one): its level and txid range."""
+
+    @property
+    def level(self) -> int: ...
+    @property
+    def min_txid_number(self) -> int: ...
+    @property
+    def max_txid_number(self) -> int: ...
+
 
 #: litestream 0.5's level of full snapshots (its ``SnapshotLevel``): a file there holds transactions 1 to its max.
 SNAPSHOT_LEVEL = 9
@@ -87,7 +96,7 @@ class Continuity(BaseModel):
         )
 
 
-def prove(files: Iterable[LtxFile]) -> Continuity:
+def prove(files: Iterable[TxidRange]) -> Continuity:
     """Follow the chain from the latest snapshot through the files of every level, as a restore does.
 
     A file whose range a larger file covers is no gap (compaction keeps both for a while);

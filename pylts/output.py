@@ -22,7 +22,7 @@ import re
 import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .errors import (
     BucketNotFound,
@@ -33,9 +33,6 @@ from .errors import (
     ReplicationError,
     TLSSetupError,
 )
-
-if TYPE_CHECKING:
-    from .runner import RunResult
 
 _PAIR = re.compile(r'([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 #: How much of each stream a failed run's error keeps (its ``output``).
@@ -172,7 +169,22 @@ def _unquote(value: str) -> str:
     return value
 
 
-def error_for(result: RunResult, default: type[LitestreamError], action: str) -> LitestreamError:
+class FinishedRun(Protocol):
+    """What `error_for` reads of a finished run (`pylts.runner.RunResult` is one)."""
+
+    @property
+    def argv(self) -> list[str]: ...
+    @property
+    def returncode(self) -> int: ...
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
+
+
+def error_for(result: FinishedRun, default: type[LitestreamError], action: str) -> LitestreamError:
     """The typed error for a failed run: the cause litestream names, with what to do about it.
 
     Its ``output`` holds the tail of both streams (`TAIL_CHARS` each), for a closer look; the run's
