@@ -11,6 +11,7 @@
     python3 tasks.py drills        the fault drills alone (tests named *drill*), writing their figures
                                    to docs/_generated/drill-figures.md
     python3 tasks.py cli-docs      regenerate docs/cli.md from --help
+    python3 tasks.py settings-docs regenerate the settings table of docs/configuration.md from the fields
     python3 tasks.py bad-input-docs  regenerate docs/_generated/bad-input.md from the test's cases
 
 Each task first makes ./.venv and installs pylts with its dev extras into it
@@ -189,6 +190,16 @@ def cli_docs(args: list[str]) -> None:
     sh(PYTHON, "-c", "from pylts.cli import reference_markdown; open('docs/cli.md', 'w').write(reference_markdown())")
 
 
+def settings_docs(args: list[str]) -> None:
+    """Regenerate the settings table of docs/configuration.md from the fields (a test fails when it is stale)."""
+    ensure_venv()
+    code = (
+        "from pathlib import Path; from pylts.settings_docs import with_settings_table as table; "
+        "page = Path('docs/configuration.md'); page.write_text(table(page.read_text()))"
+    )
+    sh(PYTHON, "-c", code)
+
+
 def drills(args: list[str]) -> None:
     """Run the fault drills and write their figures to docs/_generated/drill-figures.md."""
     ensure_venv()
@@ -221,6 +232,7 @@ TASKS = {
     "bench": bench,
     "drills": drills,
     "cli-docs": cli_docs,
+    "settings-docs": settings_docs,
     "bad-input-docs": bad_input_docs,
 }
 

@@ -10,7 +10,7 @@ import logging
 
 from . import sqlite_files
 from .context import RunContext
-from .errors import DatabaseNotFound
+from .errors import BackupNotConfirmed, DatabaseNotFound, LitestreamTimeout
 from .runner import Deadline
 from .timing import BUSY_TIMEOUT
 
@@ -23,11 +23,23 @@ def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
 
 
 def timed_backup(ctx: RunContext, deadline: Deadline, *, delete: bool) -> bool:
-    """`backup_once`, then, with ``delete``, `delete_if_confirmed`."""
+    """`backup_once`, then, with ``delete``, `delete_if_confirmed` within the same deadline (docs/time.md).
+
+    A confirmation that runs out of time raises `BackupNotConfirmed`: the database is kept.
+    """
     if _backup(ctx, deadline) is None:
         return False
     if delete:
-        delete_if_confirmed(ctx, deadline)  # within the caller's deadline (docs/time.md)
+        try:
+            delete_if_confirmed(ctx, deadline)
+        except LitestreamTimeout as exc:  # only the confirmation can run out of time this way
+            raise BackupNotConfirmed(
+                f"the backup of {ctx.db} is done, but confirming that the replica holds all of it did not finish "
+                f"within the {deadline.seconds:g} s deadline; {ctx.db} was kept: run timed_replicate again with "
+                "a longer timeout",
+                argv=exc.argv,
+                output=exc.output,
+            ) from None
     return True
 
 

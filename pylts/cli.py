@@ -55,6 +55,7 @@ from .progress import Progress, database_bytes, staged_bytes
 from .reports import ReplicaContents
 from .runner import Deadline
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
+from .settings_docs import setting_help
 from .timing import BACKUP_TIMEOUT, FOLLOW_INTERVAL, FOLLOW_STALL_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
@@ -103,7 +104,7 @@ def _add_fields(group: argparse._ArgumentGroup, model: type[PyltsSettings]) -> N
             continue
         names = [keyword_names[name], name] if name in keyword_names else [name]
         flags = ["--" + n.replace("_", "-") for n in names]
-        help_text = f"{field.description} [{field.validation_alias}]"
+        help_text = f"{setting_help(field)} [{field.validation_alias}]"
         if field.annotation in (bool, bool | None):
             group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:

@@ -54,7 +54,8 @@ class DatabaseList(PyltsSettings):
     databases: list[str] | str = Field(
         default_factory=list,
         validation_alias=SETTING,
-        description="More databases replicated with the main one: FILE or FILE=REPLICA_URL, comma-separated.",
+        description="more databases replicated with the main one: `FILE` or `FILE=REPLICA_URL`, comma-separated; "
+        "see [Several databases](#several-databases)",
     )
 
     @property

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -70,9 +70,6 @@ from .timing import (
 )
 
 logger = logging.getLogger(__name__)
-if TYPE_CHECKING:
-    from .settings import ConfigS3
-
 
 _MB = 1024 * 1024
 _RAISE_HINT = "for a big database or a slow link raise PYLTS_READY_TIMEOUT (--ready-timeout)"
@@ -118,15 +115,21 @@ class ReplicatedDatabase:
     #: Seconds between two checks of the replica itself (0: none while running; None: the default).
     replica_check_interval: float | None = None
 
-    @classmethod
-    def from_config(cls, cfg: ConfigS3) -> ReplicatedDatabase:
-        """The run context and start options of ``cfg``."""
-        every = None if cfg.replica_check_interval is None else cfg.replica_check_interval.total_seconds()
-        return cls(cfg._context(), cfg.boot_policy, cfg.ready_timeout, cfg.max_backoff, every)
-
     @property
     def db(self) -> Path:
         return self.context.db
+
+    def replication(self) -> ReplicatedDatabase:
+        """Itself: a `Replicable` that is already planned."""
+        return self
+
+
+class Replicable(Protocol):
+    """What a `Replicator` takes for each database: settings (`pylts.ConfigS3`) or a `ReplicatedDatabase`."""
+
+    def replication(self) -> ReplicatedDatabase:
+        """The database's run plan and start options."""
+        ...
 
 
 class Replicator:
@@ -155,7 +158,7 @@ class Replicator:
 
     def __init__(
         self,
-        configs: Sequence[ConfigS3 | ReplicatedDatabase],
+        configs: Sequence[Replicable],
         *,
         ready_timeout: float | None = None,
         stop_timeout: float = STOP_TIMEOUT,
@@ -165,9 +168,7 @@ class Replicator:
     ) -> None:
         if not configs:
             raise InvalidArgument("Replicator needs at least one ConfigS3")
-        databases = [
-            cfg if isinstance(cfg, ReplicatedDatabase) else ReplicatedDatabase.from_config(cfg) for cfg in configs
-        ]
+        databases = [cfg.replication() for cfg in configs]
         if ready_timeout is None:
             ready_timeout = max((db.ready_timeout for db in databases if db.ready_timeout is not None), default=None)
         self._ready_timeout = None if ready_timeout is None else Deadline(ready_timeout).seconds  # Deadline checks it
@@ -696,7 +697,7 @@ def _shared_context(contexts: list[RunContext]) -> RunContext:
 
 
 def run_app(
-    configs: Sequence[ConfigS3],
+    configs: Sequence[Replicable],
     command: Sequence[str],
     *,
     ready_timeout: float | None = None,

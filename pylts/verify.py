@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
 from .context import RunContext
-from .errors import LitestreamTimeout, PyltsError, RestoreError
+from .errors import DatabaseNotFound, LitestreamTimeout, PyltsError, RestoreError
 from .runner import Deadline
 from .status import refuse_other_layout
 from .timing import BUSY_TIMEOUT
@@ -58,6 +58,8 @@ def verify(ctx: RunContext, deadline: Deadline, *, sync: bool) -> VerifyResult:
     A replica holding only another litestream line's layout, or one this line cannot read, is
     ``"failed"`` (`ReplicaLayoutMismatch`, saying what to run) before anything is written.
     """
+    if not ctx.db.is_file():
+        raise DatabaseNotFound(f"{ctx.db} does not exist: there is nothing to verify")
     sqlite_files.require_sqlite_header(ctx.db)
     unfit = _unfit_replica(ctx, deadline)
     if unfit is not None:

@@ -132,7 +132,7 @@ FIGURES: list[tuple[str, str, str]] = []
 
 def record(drill: str, cfg: ConfigS3, text: str) -> None:
     """Note a drill's figures for docs/_generated/drill-figures.md (``python3 tasks.py drills``)."""
-    FIGURES.append((drill, str(cfg._context().litestream.version), text))
+    FIGURES.append((drill, str(cfg.plan().litestream.version), text))
 
 
 class _Forward(logging.Handler):

@@ -164,7 +164,7 @@ def test_timed_replicate_keeps_its_deadline_when_the_store_goes_silent_before_th
     falls short, and keeps the same deadline).
     """
     write_rows(cfg.dbpath, 50)
-    legacy = cfg._context().line.name == "0.3"
+    legacy = cfg.plan().line.name == "0.3"
     with FaultProxy(("127.0.0.1", local_s3.port)) as proxy, silent_when_running(proxy, "restore" if legacy else "ltx"):
         through = moved(cfg, proxy.endpoint)
         deadline = 8.0  # 0.3 has no -once: its backup alone takes a few seconds

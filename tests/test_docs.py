@@ -16,6 +16,8 @@ from helpers import missing, settings_env
 
 import pylts
 from pylts import ConfigS3
+from pylts.settings_base import env_name
+from pylts.settings_docs import END, with_settings_table
 from pylts.testing import LocalS3
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,21 @@ def test_every_setting_is_documented() -> None:
         assert f"`{name}`" in page, f"{name} is missing from docs/configuration.md"
         assert f"`{field.validation_alias}`" in page
         assert f"{field.validation_alias}=" in example, f"{field.validation_alias} is missing from .env.example"
+
+
+def test_the_settings_table_matches_the_fields() -> None:
+    page = (DOCS / "configuration.md").read_text()
+    assert page == with_settings_table(page), "run: python3 tasks.py settings-docs"
+    for name in ConfigS3.model_fields:  # every field has its row, with its environment variable
+        assert re.search(rf"^\| `{name}`.*\| `{env_name(name, ConfigS3.model_fields[name])}` \|", page, re.M), name
+
+
+def test_a_stale_settings_table_is_told_and_rewritten() -> None:
+    page = (DOCS / "configuration.md").read_text()
+    stale = page.replace("| `boot_policy` |", "| `boot_policy_gone` |")
+    assert stale != page and with_settings_table(stale) == page
+    with pytest.raises(ValueError, match="markers of the settings table"):
+        with_settings_table(page.replace(END, ""))
 
 
 def test_every_error_has_a_troubleshooting_entry() -> None:

@@ -61,7 +61,7 @@ def failing(state: DatabaseHealth) -> bool:
 
 
 def line_of(cfg: ConfigS3) -> str:
-    return cfg._context().litestream.version.line
+    return cfg.plan().litestream.version.line
 
 
 @pytest.mark.integration
@@ -127,7 +127,7 @@ def test_litestream_status_says_ok_but_health_says_failing(local_s3: LocalS3, bu
         write_rows(cfg.dbpath, 5, start=5)
         states, noticed = settle(replication, failing, within=20)
         config = sqlite_files.replicate_config_path_for(cfg.dbpath)
-        said = run([str(litestream), "status", "-json", "-config", str(config)], env=cfg._context().env, timeout=20)
+        said = run([str(litestream), "status", "-json", "-config", str(config)], env=cfg.plan().env, timeout=20)
     assert json.loads(said.stdout)[0]["status"] == "ok", said.stdout  # the trap is real...
     assert isinstance(states[0], Failing) and "NoSuchBucket" in states[0].error, states  # ...and not fallen into
     assert noticed < 15
@@ -259,7 +259,7 @@ def test_a_slow_upload_does_not_make_pylts_claim_a_local_sync_made_while_it_ran(
     )
     db = cfg.dbpath
     tracker = SyncTracker([db])
-    observer = SocketObserver({db: cfg._context()}, tracker)
+    observer = SocketObserver({db: cfg.plan()}, tracker)
     script = ScriptedSocket(
         db, [((0.0, 0.01, 4), 0.05), ((1.0, 1.01, 5), 0.05), ((2.0, 2.01, 6), 2.5), ((3.0, 3.01, 7), 3.05)]
     )

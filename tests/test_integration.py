@@ -168,7 +168,7 @@ def test_nothing_is_deleted_when_a_write_came_after_the_backup(cfg: ConfigS3) ->
     assert cfg.timed_replicate(30, delete=False)
     write_rows(cfg.dbpath, 1, start=10)
     with pytest.raises(BackupNotConfirmed, match="was kept"):
-        delete_if_confirmed(cfg._context(), Deadline(30))
+        delete_if_confirmed(cfg.plan(), Deadline(30))
     assert len(read_rows(cfg.dbpath)) == 11
 
 
@@ -204,7 +204,7 @@ def test_deleting_is_confirmed_against_the_replica_itself(cfg: ConfigS3, monkeyp
     write_rows(cfg.dbpath, 10)
     assert cfg.timed_replicate(30, delete=False)
     commands = litestream_commands(monkeypatch)
-    delete_if_confirmed(cfg._context(), Deadline(30))
+    delete_if_confirmed(cfg.plan(), Deadline(30))
     assert not cfg.dbpath.exists() and commands == [], "confirmed by pylts' own listing of the store"
 
     other = derive(cfg, db="other.db", s3=cfg.s3.replace("/app.db", "/other.db"))
@@ -212,7 +212,7 @@ def test_deleting_is_confirmed_against_the_replica_itself(cfg: ConfigS3, monkeyp
     assert other.timed_replicate(30, delete=False)
     elsewhere = derive(other, s3=cfg.s3.replace("/app.db", "/never-written.db"))
     with pytest.raises(BackupNotConfirmed, match="the replica holds transactions with no gap up to 0"):
-        delete_if_confirmed(elsewhere._context(), Deadline(30))
+        delete_if_confirmed(elsewhere.plan(), Deadline(30))
     assert len(read_rows(other.dbpath)) == 10 and commands == ["replicate"]
 
 
@@ -262,7 +262,7 @@ def test_a_ca_bundle_litestream_cannot_load_is_named(
     bundle.write_text("")
     monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
     write_rows(cfg.dbpath, 2)
-    if cfg._context().line.name == "0.3":
+    if cfg.plan().line.name == "0.3":
         with pytest.raises(TLSSetupError, match="AWS_CA_BUNDLE or SSL_CERT_FILE"):
             cfg.timed_replicate(20)
     else:  # 0.5 gets no AWS_CA_BUNDLE, and plain http needs no certificate

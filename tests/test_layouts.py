@@ -119,7 +119,7 @@ def chain_only(cfg: ConfigS3, folder: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     chained = derive(cfg, key=None, token=None, use_aws_credential_chain=True)
     with pytest.raises(ListingUnavailable):  # what these tests are about: pylts' own listing cannot run
-        chained._context().replica_objects(Deadline(5))
+        chained.plan().replica_objects(Deadline(5))
     return chained
 
 

@@ -100,7 +100,7 @@ def test_only_the_seam_asks_which_line_it_is_on() -> None:
 def test_both_lines_give_the_same_answers_for_the_same_life(
     cfg: ConfigS3, local_s3: LocalS3, bucket: str, tmp_path: Path
 ) -> None:
-    ctx = cfg._context()
+    ctx = cfg.plan()
     line, deadline = ctx.line, Deadline(90)
     answers: dict[str, object] = {
         "empty replica": (line.replica_positions(ctx, deadline), line.replica_contents(ctx, deadline).empty)
@@ -115,7 +115,7 @@ def test_both_lines_give_the_same_answers_for_the_same_life(
     elsewhere = local_s3.config(
         bucket, "app.db", db="app.db", folder=tmp_path / "elsewhere", litestream_bin=str(ctx.litestream.path)
     )
-    report = restore.restore(elsewhere._context(), overwrite=False, integrity_check="quick", deadline=deadline)
+    report = restore.restore(elsewhere.plan(), overwrite=False, integrity_check="quick", deadline=deadline)
     answers["restored"] = (read_rows(elsewhere.dbpath) == read_rows(cfg.dbpath), report.txid or report.generation)
     assert answers == {
         "empty replica": ((), True),
@@ -131,7 +131,7 @@ def test_a_failed_listing_raises_its_cause_on_each_line(
 ) -> None:
     """0.5 exits 1; 0.3 exits 0 with an ERROR line among its table: both are the same typed error."""
     cfg = local_s3.config("no-such-bucket", "app.db", db="app.db", folder=tmp_path, litestream_bin=litestream_bin)
-    ctx = cfg._context()
+    ctx = cfg.plan()
     with pytest.raises(BucketNotFound) as caught:
         ctx.line.replica_contents(ctx, Deadline(60))
     assert str(caught.value).startswith("listing the replica failed: ")

@@ -134,7 +134,7 @@ def test_channel_reprs_of_public_objects(secret_cfg: ConfigS3) -> None:
     shown += [
         secret_cfg,
         secret_cfg.replica,
-        secret_cfg._context(),
+        secret_cfg.plan(),
         secret_cfg.ensure_restored(),
         secret_cfg.replica_contents(),
     ]
@@ -169,7 +169,7 @@ def test_channel_generated_config_files(secret_cfg: ConfigS3, tmp_path: Path) ->
     clean(written.read_text())
     with litestream_children() as seen:
         workload(secret_cfg)
-    if secret_cfg._context().line.name == "0.3":
+    if secret_cfg.plan().line.name == "0.3":
         assert seen["configs"], "the config litestream 0.3 reads was observed while it ran"
         assert all(config.startswith("0o600 ") for config in seen["configs"])
     clean("\n".join(seen["configs"]))

@@ -62,7 +62,7 @@ def test_listing_sees_what_litestream_wrote(server_cfg: ConfigS3, monkeypatch: p
     assert cfg.timed_replicate(30, delete=False) is True
     write_rows(cfg.dbpath, 5, start=50)
     assert cfg.timed_replicate(30, delete=False) is True
-    ctx = cfg._context()
+    ctx = cfg.plan()
     monkeypatch.setattr("pylts.store.PAGE_KEYS", 1)  # one object a page, joined by continuation tokens
     objects = ctx.replica_objects(Deadline(20))
     if ctx.line.has_txids:
@@ -85,7 +85,7 @@ def test_listing_keeps_to_its_replica(server_cfg: ConfigS3) -> None:
     sibling = derive(server_cfg, s3=server_cfg.s3.replace("app.db", "app.db-old"), db="old.db")
     write_rows(sibling.dbpath, 3)
     assert sibling.timed_replicate(30, delete=False) is True
-    objects = server_cfg._context().replica_objects(Deadline(20))
+    objects = server_cfg.plan().replica_objects(Deadline(20))
     assert objects.objects == () and objects.layouts == frozenset()
 
 
@@ -94,27 +94,27 @@ def test_listing_names_the_cause_and_never_the_secret(
     s3_server: S3Server, server_cfg: ConfigS3, tmp_path: Path
 ) -> None:
     with refused_credentials(s3_server, server_cfg) as refused:
-        ctx = refused._context()
+        ctx = refused.plan()
         with pytest.raises(CredentialsRejected) as rejected:
             ctx.replica_objects(Deadline(20))
         assert refused.token is not None
         assert refused.token.get_secret_value() not in f"{rejected.value} {rejected.value.output}"
     gone = derive(server_cfg, s3=server_cfg.s3.replace(server_cfg.replica.bucket, "no-such-bucket-here"))
     with pytest.raises(BucketNotFound, match="create the bucket"):
-        gone._context().replica_objects(Deadline(20))
+        gone.plan().replica_objects(Deadline(20))
 
 
 @pytest.mark.integration
 def test_listing_without_a_store(cfg: ConfigS3) -> None:
     closed = derive(cfg, endpoint=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(EndpointUnreachable, match="REPLICA_ENDPOINT"):
-        closed._context().replica_objects(Deadline(5))
+        closed.plan().replica_objects(Deadline(5))
 
 
 def test_listing_needs_keys_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = ConfigS3(_env_file=None, s3="s3://bkt/app.db", use_aws_credential_chain=True)
     with pytest.raises(ListingUnavailable, match="LITESTREAM_ACCESS_KEY_ID"):
-        cfg._context().replica_objects(Deadline(5))
+        cfg.plan().replica_objects(Deadline(5))
 
 
 def test_an_unreadable_listing_is_a_typed_error() -> None:

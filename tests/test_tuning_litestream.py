@@ -29,7 +29,7 @@ ONLY_05: dict[str, Any] = {"l0_retention": "10m", "busy_timeout": "3s", "heartbe
 
 def tuned(cfg: ConfigS3, **more: Any) -> ConfigS3:
     """``cfg`` with every duration setting its litestream line has."""
-    legacy = cfg._context().line.name == "0.3"
+    legacy = cfg.plan().line.name == "0.3"
     extra = {} if legacy else {**ONLY_05, "heartbeat_url": "http://127.0.0.1:9/ping"}
     return derive(cfg, **BOTH_LINES, **extra, **more)
 
@@ -84,7 +84,7 @@ def wait_for(condition: Any, seconds: float) -> bool:
 def test_replication_runs_with_every_setting_its_line_has(cfg: ConfigS3) -> None:
     port = free_port()
     settings = tuned(cfg, metrics_address=port)
-    legacy = settings._context().line.name == "0.3"
+    legacy = settings.plan().line.name == "0.3"
     with litestream_lines() as lines, settings.replicating() as replication:
         write_rows(settings.dbpath, 10)
         assert replication.wait_for_sync(30)
@@ -104,7 +104,7 @@ def test_litestream_reads_every_key_where_pylts_writes_it(cfg: ConfigS3, tmp_pat
     """Both lines skip unknown keys without a word: a bad value in each key pylts writes must make litestream refuse."""
     text = tuned(cfg, metrics_address=9090).litestream_config()
     durations = [i for i, line in enumerate(text.splitlines()) if re.search(r': "\d+m?s"$', line)]
-    legacy = cfg._context().line.name == "0.3"
+    legacy = cfg.plan().line.name == "0.3"
     assert len(durations) == (3 if legacy else 6)  # every duration setting of the line was written
     for index in durations:
         broken = text.splitlines()
@@ -124,7 +124,7 @@ def litestream_with(cfg: ConfigS3, folder: Path, config: str) -> runner.RunResul
     """``litestream replicate`` with ``config``; a config it refuses ends it at once, else it is stopped in 10 s."""
     path = folder / "litestream.yml"
     path.write_text(config)
-    ctx = cfg._context()
+    ctx = cfg.plan()
     argv = [str(ctx.litestream.path), "replicate", *config_option(path)]
     try:
         return runner.run(argv, env=ctx.env, timeout=10)

@@ -1,0 +1,425 @@
+"""The operations of one database, for the settings that name it: each a call of its module with the plan.
+
+`DatabaseOperations` holds the seed API's methods (``restore``, ``timed_replicate``, ``delete``...)
+and the newer ones, mixed into `pylts.settings.ConfigS3`. Each builds the database's run plan
+(a `RunContext`, ``plan()``) and hands it to the module that does the work, so nothing below
+the settings ever sees them.
+
+>>> from pylts import ConfigS3
+>>> issubclass(ConfigS3, DatabaseOperations)
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+from . import backup, migrate, restore, status, verify
+from .boot import BootPolicy, BootReport, as_boot_policy, ensure_restored
+from .commands import config_yaml
+from .context import RunContext, write_private
+from .errors import InvalidArgument
+from .follow import Follower
+from .migrate import MigrateReport
+from .reports import ReplicaContents, RestoreReport
+from .runner import Deadline
+from .sqlite_files import IntegrityCheck, database_files, remove
+from .supervisor import Replicator
+from .timing import (
+    BACKUP_TIMEOUT,
+    FOLLOW_CHECK_INTERVAL,
+    FOLLOW_INTERVAL,
+    FOLLOW_MAX_BACKOFF,
+    FOLLOW_READY_TIMEOUT,
+    FOLLOW_STALL_TIMEOUT,
+    LISTING_TIMEOUT,
+    ONE_SHOT_STOP_GRACE,
+    RESTORE_TIMEOUT,
+    STALL_TIMEOUT,
+    STOP_TIMEOUT,
+    VERIFY_TIMEOUT,
+    VFS_READY_TIMEOUT,
+)
+from .verify import VerifyResult
+from .vfs import VfsReader
+
+if TYPE_CHECKING:
+    from .lines import Line
+    from .replica import S3Replica
+    from .supervisor import ReplicatedDatabase
+    from .tuning import Tuning
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _timeout_renamed(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Accept ``timeout_seconds=``, the 0.0.9 (and 0.1) name of ``timeout=``, with a `DeprecationWarning`."""
+
+    @functools.wraps(method)
+    def accepting_old_name(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if "timeout_seconds" in kwargs:
+            if "timeout" in kwargs:
+                raise InvalidArgument("give timeout (or its old name timeout_seconds), not both")
+            warnings.warn(
+                f"{method.__name__}(timeout_seconds=...) is now {method.__name__}(timeout=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            kwargs["timeout"] = kwargs.pop("timeout_seconds")
+        return method(*args, **kwargs)
+
+    return accepting_old_name
+
+
+class DatabaseOperations:
+    """What can be done with one database and its replica; the settings class provides what is declared here."""
+
+    if TYPE_CHECKING:
+        boot_policy: BootPolicy
+
+        @property
+        def dbpath(self) -> Path: ...
+        @property
+        def replica(self) -> S3Replica: ...
+        @property
+        def tuning(self) -> Tuning: ...
+        def plan(self) -> RunContext: ...
+        def replication(self) -> ReplicatedDatabase: ...
+        def _line(self) -> Line: ...
+        def _replica_at(self, url: str) -> S3Replica: ...
+
+    @property
+    def replicate_args(self) -> list[str]:
+        """argv of ``litestream replicate`` for this database; no secret is ever in it.
+
+        On litestream 0.3 the argv names the config file pylts writes beside the database
+        while it runs litestream (``get_result_on_timeout`` does; ``litestream_config()``
+        gives the text for running it yourself).
+
+        >>> from pylts import ConfigS3
+        >>> cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", folder="/srv/app", db="app.db")
+        >>> args = cfg.replicate_args
+        >>> args[1:] in (
+        ...     ["replicate", "/srv/app/app.db", "s3://bkt/app.db"],
+        ...     ["replicate", "-config", "/srv/app/.app.db-pylts.yml", "-no-expand-env"],
+        ... )
+        True
+        """
+        return self._line().replicate_argv(self.dbpath, self.replica)
+
+    @property
+    def restore_args(self) -> list[str]:
+        """argv of ``litestream restore`` straight into ``dbpath`` (``restore()`` stages it first).
+
+        >>> from pylts import ConfigS3
+        >>> cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", folder="/srv/app", db="app.db")
+        >>> "/srv/app/app.db" in cfg.restore_args
+        True
+        """
+        return self._line().restore_argv(self.dbpath, self.replica, self.dbpath)
+
+    @_timeout_renamed
+    def restore(
+        self,
+        *,
+        overwrite: bool = False,
+        timestamp: datetime | str | None = None,
+        txid: int | str | None = None,
+        integrity_check: IntegrityCheck = "quick",
+        timeout: float = RESTORE_TIMEOUT,
+    ) -> Path:
+        """Restore the latest backup (or the one as of ``timestamp`` or ``txid``) to ``dbpath``; returns ``dbpath``.
+
+        As `restore_report`, which returns what the restore did instead of the path.
+
+        Example:
+            ```python
+            cfg.restore(overwrite=True)  # PosixPath('/srv/app/data/app.db'), replaced only after its checks
+            ```
+        """
+        self.restore_report(
+            overwrite=overwrite, timestamp=timestamp, txid=txid, integrity_check=integrity_check, timeout=timeout
+        )
+        return self.dbpath
+
+    @_timeout_renamed
+    def restore_report(
+        self,
+        *,
+        overwrite: bool = False,
+        timestamp: datetime | str | None = None,
+        txid: int | str | None = None,
+        integrity_check: IntegrityCheck = "quick",
+        timeout: float = RESTORE_TIMEOUT,
+    ) -> RestoreReport:
+        """Restore like `restore`, and return what was restored: position, duration, integrity check.
+
+        The backup is restored into a private folder beside the database, checked
+        (``integrity_check``: ``"quick"``, ``"full"`` or ``"none"``) and only then
+        moved into place, so a failure at any moment leaves ``dbpath`` as it was.
+        An existing database is replaced only with ``overwrite=True``.
+        ``timestamp`` is an aware datetime or an RFC 3339 string; ``txid`` an int or
+        hex string (litestream 0.5 only). ``timeout`` bounds the whole call (docs/time.md).
+
+        Example:
+            ```python
+            report = cfg.restore_report(overwrite=True)
+            print(report.txid, report.duration_ms, report.integrity_check)  # 0000000000000003 41 quick
+            ```
+
+        Raises:
+            DatabaseExists: ``dbpath`` exists and ``overwrite`` is false.
+            NoBackupFound: the replica holds no backup.
+            EndpointUnreachable, BucketNotFound, CredentialsRejected: the store cannot be used.
+            LitestreamTimeout: ``timeout`` ran out.
+            RestoreError: litestream failed for another reason (its message included).
+        """
+        return restore.restore(
+            self.plan(),
+            overwrite=overwrite,
+            integrity_check=integrity_check,
+            deadline=Deadline(timeout),
+            timestamp=timestamp,
+            txid=txid,
+        )
+
+    @_timeout_renamed
+    def ensure_restored(
+        self,
+        *,
+        integrity_check: IntegrityCheck = "quick",
+        timeout: float = RESTORE_TIMEOUT,
+        policy: BootPolicy | str | None = None,
+    ) -> BootReport:
+        """The first line of an app: make sure the database is there, and current, before anything opens it.
+
+        Compares the local database with the replica (one listing) and restores it when
+        it is missing (``"restored"``), starts fresh when neither side has one (``"fresh"``)
+        and leaves a database that is at or ahead of the replica alone (``"existing"``).
+        A database that is behind the replica (`StaleDatabase`), from another history
+        (`ForeignDatabase`), or replicated before to a replica that is now empty
+        (`ReplicaMissing`) is refused, and nothing is changed, unless ``policy`` (default:
+        the ``boot_policy`` setting, ``PYLTS_BOOT_POLICY``) says ``quarantine`` or ``adopt``
+        (a `BootPolicy` or its name; another name raises `InvalidArgument` before anything is read).
+        Returns a `BootReport` with the positions seen (and the `RestoreReport` of a restore).
+        Several processes may call it at once: one restores, the others wait and then find
+        the database.
+
+        Example:
+            ```python
+            cfg.ensure_restored().value  # 'restored', 'fresh' or 'existing'
+            ```
+        """
+        chosen = self.boot_policy if policy is None else as_boot_policy(policy)
+        return ensure_restored(self.plan(), integrity_check=integrity_check, deadline=Deadline(timeout), policy=chosen)
+
+    @_timeout_renamed
+    def timed_replicate(self, timeout: float = BACKUP_TIMEOUT, *, delete: bool = True) -> bool:
+        """Back up the database once; return as soon as the backup is durable.
+
+        Returns True when the backup is done, False only when ``timeout`` ran out
+        with no cause known. A known cause (bucket missing, credentials refused,
+        endpoint unreachable) raises its error within the deadline.
+
+        As in pylts 0.0.9 the local database is then deleted, unless
+        ``delete=False``; it is deleted only after confirming, under SQLite's
+        write lock and within the same deadline, that the replica holds every
+        committed transaction (else `BackupNotConfirmed` is raised and nothing is
+        deleted). pylts 0.0.9's ``timeout_seconds=`` still works.
+
+        Example:
+            ```python
+            cfg.timed_replicate(60, delete=False)  # True: the replica holds every committed transaction
+            ```
+        """
+        return backup.timed_backup(self.plan(), Deadline(timeout), delete=delete)
+
+    @_timeout_renamed
+    def verify(self, *, timeout: float = VERIFY_TIMEOUT, sync: bool = False) -> VerifyResult:
+        """Prove the backup restores and is current; returns ok, lagging or failed with the lag.
+
+        Writes a sentinel row, waits for the replica to hold it (watching the
+        replica, never a fixed sleep), restores into a temporary folder, checks
+        integrity and the row, then removes every file it made and the sentinel
+        (and its table, if verify created it). Replication must be running
+        (``replicating()``, ``pylts replicate``), or pass ``sync=True`` to make a
+        one-shot backup of the sentinel here. ``timeout`` running out gives ``"lagging"``.
+
+        Example:
+            ```python
+            result = cfg.verify(sync=True)
+            result.status, result.lag_seconds  # ('ok', 0.41)
+            ```
+        """
+        return verify.verify(self.plan(), Deadline(timeout), sync=sync)
+
+    @_timeout_renamed
+    def replica_contents(self, *, timeout: float = LISTING_TIMEOUT) -> ReplicaContents:
+        """What the replica holds: LTX files (litestream 0.5) or generations and snapshots (0.3).
+
+        Example:
+            ```python
+            contents = cfg.replica_contents()
+            contents.empty, contents.latest  # (False, datetime.datetime(2026, 11, 23, 15, 2, 7, tzinfo=...))
+            ```
+        """
+        return status.replica_contents(self.plan(), Deadline(timeout))
+
+    def migrate(
+        self, *, to: str | None = None, dry_run: bool = False, timeout: float = RESTORE_TIMEOUT
+    ) -> MigrateReport:
+        """Move a litestream 0.3 replica to 0.5's layout: restore it, check it, write it anew, prove it restores.
+
+        Writes to the same URL, or to ``to`` (another ``s3://BUCKET/PATH`` on the same store);
+        the old files stay. Running it again says there is nothing to do. The local database
+        is not touched. See [Migrating](guides/migrating.md).
+
+        Example:
+            ```python
+            cfg.migrate().detail  # 'restored 40 rows from litestream 0.3's layout, wrote them ...'
+            ```
+        """
+        try:
+            target = None if to is None else self._replica_at(to)
+        except ValueError as exc:
+            raise InvalidArgument(f"the replica to migrate to: {exc}") from None
+        return migrate.migrate(self.plan(), Deadline(timeout), target=target, dry_run=dry_run)
+
+    def litestream_config(self) -> str:
+        """A litestream YAML config for this database, for running litestream yourself.
+
+        Credentials appear only as ``${LITESTREAM_ACCESS_KEY_ID}`` and
+        ``${LITESTREAM_SECRET_ACCESS_KEY}`` placeholders, which litestream reads
+        from its environment.
+
+        Examples:
+            >>> from pylts import ConfigS3
+            >>> cfg = ConfigS3(key="k", token="tok3n-value", s3="s3://bkt/app.db", folder="/srv", db="app.db")
+            >>> text = cfg.litestream_config()
+            >>> "${LITESTREAM_SECRET_ACCESS_KEY}" in text, "tok3n-value" in text
+            (True, False)
+        """
+        return config_yaml(self._line(), {self.dbpath: self.replica}, credential_placeholders=True, tuning=self.tuning)
+
+    def write_litestream_config(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``litestream_config()`` to ``path``, readable by its owner only; returns the path."""
+        target = Path(path)
+        write_private(target, self.litestream_config())
+        return target
+
+    def replicating(
+        self,
+        *,
+        ready_timeout: float | None = None,
+        stop_timeout: float = STOP_TIMEOUT,
+        max_backoff: float | None = None,
+        stall_timeout: float = STALL_TIMEOUT,
+    ) -> Replicator:
+        """Continuous replication of this database while a ``with`` block runs.
+
+        Ready (in sync with the replica) when the block starts; stopped with a final
+        sync when it ends. ``ready_timeout`` bounds the start (default: the
+        ``ready_timeout`` setting, else 30 s + 0.5 s per MB); ``stop_timeout`` the final
+        sync; ``max_backoff`` the longest wait between restarts (default: the ``max_backoff``
+        setting); ``stall_timeout`` is how long a
+        commit may stay out of the replica before ``status()`` reports it and a stuck
+        litestream is restarted.
+
+        Example:
+            ```python
+            with cfg.replicating() as replication:  # in sync when the block starts
+                ...  # the app commits; replication.wait_for_sync(30) waits until the replica holds it
+            ```
+        """
+        return Replicator(
+            [self],
+            ready_timeout=ready_timeout,
+            stop_timeout=stop_timeout,
+            max_backoff=max_backoff,
+            stall_timeout=stall_timeout,
+        )
+
+    def follow(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        interval: float = FOLLOW_INTERVAL,
+        stall_timeout: float = FOLLOW_STALL_TIMEOUT,
+        check_interval: float = FOLLOW_CHECK_INTERVAL,
+        ready_timeout: float = FOLLOW_READY_TIMEOUT,
+        max_backoff: float = FOLLOW_MAX_BACKOFF,
+    ) -> Follower:
+        """A read-only copy of the replica at ``path`` (default ``dbpath``), kept up to date while a block runs.
+
+        Ready when the first copy is in place; litestream 0.5 only. ``interval`` is how often
+        litestream polls the replica, ``stall_timeout`` how long the copy may lag without
+        advancing before it is rebuilt, ``check_interval`` how often the replica is listed to
+        tell. Read it with ``follower.reading()``, one connection per unit of work (see `pylts.follow`).
+
+        Examples:
+            >>> import sqlite3, tempfile
+            >>> from contextlib import closing
+            >>> from pylts.testing import LocalS3
+            >>> s3 = LocalS3().start()
+            >>> s3.create_bucket("backups")
+            >>> cfg = s3.config("backups", "app.db", db="app.db", folder=tempfile.mkdtemp())
+            >>> with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+            ...     _ = conn.execute("CREATE TABLE notes (body TEXT)")
+            >>> cfg.timed_replicate(30)
+            True
+            >>> with cfg.follow() as follower, follower.reading() as conn:
+            ...     conn.execute("SELECT count(*) FROM notes").fetchone()
+            (0,)
+            >>> s3.stop()
+        """
+        return Follower(
+            self.plan(),
+            self.dbpath if path is None else Path(path),
+            interval=interval,
+            stall_timeout=stall_timeout,
+            check_interval=check_interval,
+            ready_timeout=ready_timeout,
+            max_backoff=max_backoff,
+        )
+
+    def vfs_reader(self, *, ready_timeout: float = VFS_READY_TIMEOUT) -> VfsReader:
+        """Read-only queries on the replica with no local copy, through litestream's VFS (``pylts[vfs]``).
+
+        The extension runs in a helper process, so this process's ``sqlite3`` keeps working;
+        `VfsUnavailable` says what to install where the platform lacks it (see `pylts.vfs`).
+        """
+        return VfsReader(self.plan(), ready_timeout=ready_timeout)
+
+    def delete(self) -> None:
+        """Remove the database, its ``-wal``/``-shm`` sidecars and litestream's metadata; missing files are fine.
+
+        >>> import tempfile
+        >>> from pylts import ConfigS3
+        >>> cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", folder=tempfile.mkdtemp())
+        >>> _ = cfg.dbpath.write_bytes(b"")
+        >>> cfg.delete()
+        >>> cfg.dbpath.exists()
+        False
+        """
+        remove(database_files(self.dbpath))
+
+    def get_result_on_timeout(self, cmd: list[str], timeout: float) -> tuple[str, str]:
+        """Run ``cmd`` (an argv list, e.g. `replicate_args`) for at most ``timeout`` seconds.
+
+        litestream gets this config's credentials in its environment; when the time
+        is up it gets SIGTERM, then SIGKILL a second later, and is reaped. Returns the
+        newest 64 KiB of its ``(stdout, stderr)`` (``runner.TAIL_BYTES``), with the secrets masked.
+        """
+        deadline = Deadline(timeout)
+        ctx = self.plan()
+        with ctx.line.temporary_config(ctx), ctx.process(cmd, stop_grace=ONE_SHOT_STOP_GRACE) as proc:
+            if proc.wait(deadline.remaining()) is None:
+                proc.stop()
+        return proc.redact(proc.output("stdout")), proc.redact(proc.output("stderr"))
