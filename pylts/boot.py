@@ -82,6 +82,7 @@ from .restore import restore
 from .runner import Deadline
 from .sqlite_files import IntegrityCheck
 from .status import refuse_unreadable, replica_layouts
+from .timing import LOCK_POLL
 
 logger = logging.getLogger(__name__)
 
@@ -522,7 +523,7 @@ def _folder_lock(folder: Path, deadline: Deadline) -> Iterator[None]:
                         f"another process kept {folder} locked for {deadline.seconds:g} s while restoring; "
                         "try again, or raise the timeout"
                     ) from None
-                time.sleep(0.05)
+                time.sleep(LOCK_POLL)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

@@ -49,6 +49,7 @@ from .timing import (
     ANSWER_SECONDS,
     APP_STOP_GRACE,
     FAILED_START_STOP_GRACE,
+    LOCK_POLL,
     MAX_BACKOFF,
     PROBE_SECONDS,
     READY_BASE_SECONDS,
@@ -197,6 +198,7 @@ class Replicator:
         self._stop_grace: float | None = None
         self._boot_reports: list[BootReport] = []
         self._final_failure: str | None = None
+        self._bug: Exception | None = None  # what ended the supervisor thread, raised by stop()
         self._argv = [str(self._ctx.litestream.path), "replicate", *config_option(self._config_path)]
         if replica_check_interval is None:  # one database's 0 (off) does not turn off the others' checks
             given = [db.replica_check_interval for db in databases if db.replica_check_interval]
@@ -243,7 +245,7 @@ class Replicator:
             else automatic_ready_timeout(self._database_bytes())
         )
         started = time.monotonic()
-        self._thread = threading.Thread(target=self._supervise, name="pylts-replicator", daemon=True)
+        self._thread = threading.Thread(target=self._supervise_until_a_bug, name="pylts-replicator", daemon=True)
         self._thread.start()
         if self._observer.wait_ready(started, wait):
             logger.info("replicating %s database(s) to their replicas", len(self._dbs))
@@ -303,6 +305,15 @@ class Replicator:
             return f"starting litestream: it had not begun the first sync of {size}"
         return f"the first sync of {size} had not finished (replica at {db.replica_position or 'nothing yet'})"
 
+    def _supervise_until_a_bug(self) -> None:
+        """`_supervise`; a bug of pylts (a ``TypeError``...) ends it at once, to be raised by `stop`, never retried."""
+        try:
+            self._supervise()
+        except Exception as exc:
+            logger.exception("replication stopped on an unexpected error; it is raised when the replication stops")
+            self._bug = exc
+            self._last_error = f"replication stopped on an unexpected error: {exc!r}"
+
     def _supervise(self) -> None:
         """Run litestream until asked to stop, restarting it with backoff when it dies or is stuck.
 
@@ -330,7 +341,7 @@ class Replicator:
                         proc.stop(STUCK_STOP_GRACE)
                     else:
                         self._count_restart(f"litestream exited with {proc.returncode}: {self._printed_error()}")
-            except Exception as exc:
+            except (PyltsError, OSError) as exc:  # what litestream, the store and the files fail with; not bugs
                 self._count_restart(f"litestream could not run: {exc}")
                 if self._stopping.is_set():
                     return
@@ -404,6 +415,8 @@ class Replicator:
     def stop(self) -> None:
         """Stop litestream after its final sync; raise ``FinalSyncFailed`` if the sync failed.
 
+        An unexpected error that ended the supervision (a bug, never retried) is raised here.
+
         On litestream 0.5 its control socket must first show a sync of everything committed
         before the stop (within ``stop_timeout``); one it did not show is the failure reported. On litestream
         0.5 one more one-shot sync (``replicate -once``) follows, and the
@@ -416,6 +429,10 @@ class Replicator:
             failure = self._shutdown() or self._last_sync()
         finally:
             self._locks.close()
+        if self._bug is not None:
+            if failure:
+                logger.error("the final sync failed: %s", failure)
+            raise self._bug
         if failure:
             raise FinalSyncFailed(
                 f"the final sync failed: {failure}", argv=self._argv, returncode=self._exit_code, output=failure
@@ -665,7 +682,7 @@ def _wait_until_replicating(
     """Wait (at most ``seconds``) until litestream says it replicates, so it handles a stop signal."""
     end = time.monotonic() + seconds
     while tracker.replicating_since < proc.started_at and proc.returncode is None and time.monotonic() < end:
-        time.sleep(0.05)
+        time.sleep(LOCK_POLL)
 
 
 def _proof(check: ReplicaCheck) -> str:

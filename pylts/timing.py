@@ -112,6 +112,11 @@ BEHIND_SECONDS = 5.0
 WATCHDOG_INTERVAL = 1.0
 #: How often the supervisor looks whether litestream exited or a stop was asked for.
 SUPERVISOR_POLL = 0.2
+#: How often a wait for a lock, or for litestream to say it replicates, looks again.
+LOCK_POLL = 0.05
+#: ``verify()``'s first wait between two looks at the replica for its sentinel, doubled up to `VERIFY_MAX_WAIT`.
+VERIFY_FIRST_WAIT = 0.2
+VERIFY_MAX_WAIT = 2.0
 #: Default ``PYLTS_REPLICA_CHECK_INTERVAL``: how often the replica itself is listed while replicating. A wiped or
 #: gapped replica is then noticed within 2 minutes (one interval plus one check); one check is one LIST request
 #: per 1,000 files of the replica (docs/reliability.md gives the cost per day).

@@ -23,7 +23,7 @@ from .context import RunContext
 from .errors import DatabaseNotFound, LitestreamTimeout, PyltsError, RestoreError
 from .runner import Deadline
 from .status import refuse_other_layout
-from .timing import BUSY_TIMEOUT
+from .timing import BUSY_TIMEOUT, VERIFY_FIRST_WAIT, VERIFY_MAX_WAIT, Backoff
 
 logger = logging.getLogger(__name__)
 SENTINEL_TABLE = "_pylts_verify"
@@ -98,7 +98,7 @@ def _unfit_replica(ctx: RunContext, deadline: Deadline) -> VerifyResult | None:
 
 def _watch(ctx: RunContext, deadline: Deadline, token: str, committed: float) -> VerifyResult:
     ctx.probe(deadline)
-    interval, seen = 0.2, -1
+    waits, seen = Backoff(first=VERIFY_FIRST_WAIT, cap=VERIFY_MAX_WAIT), -1
     with (
         ctx.line.temporary_config(ctx),
         tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.verify-", dir=ctx.db.parent) as folder,
@@ -116,10 +116,10 @@ def _watch(ctx: RunContext, deadline: Deadline, token: str, committed: float) ->
                         )
             except LitestreamTimeout:
                 break
-            if deadline.remaining() <= interval:
+            wait = waits.next()
+            if deadline.remaining() <= wait:
                 break
-            time.sleep(interval)
-            interval = min(interval * 1.5, 2.0)
+            time.sleep(wait)
     return VerifyResult(
         status="lagging",
         detail=f"the sentinel did not reach the replica within {deadline.seconds:g} s; is replication running? "

@@ -478,3 +478,34 @@ def test_a_stop_does_not_wait_forever_for_a_check_still_running(cfg: ConfigS3, m
             replication.stop()
     finally:
         release.join()
+
+
+def test_a_bug_in_the_supervision_is_raised_at_stop_not_retried(
+    cfg: ConfigS3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A programming error (here a TypeError writing litestream's config) is no litestream failure to retry."""
+    write_rows(cfg.dbpath, 3)
+    calls = []
+
+    def broken(self: Replicator) -> None:
+        calls.append(time.monotonic())
+        raise TypeError("a bug in pylts")
+
+    replication = cfg.replicating(max_backoff=1.0).start()
+    monkeypatch.setattr(Replicator, "_write_config", broken)
+    raised: Exception | None = None
+    try:
+        first = replication.status().pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert wait_until(lambda: calls, 10), "litestream was not restarted"
+        time.sleep(4 * FIRST_BACKOFF + 2)  # time for several restarts, were it retried
+        assert len(calls) == 1, f"the bug was retried {len(calls) - 1} times"
+        assert "a bug in pylts" in (replication.status().last_error or "")
+    finally:
+        try:
+            replication.stop()
+        except TypeError as exc:
+            raised = exc
+    assert raised is not None and "a bug in pylts" in str(raised), "stop() did not raise the bug"
+    assert restored_copy(cfg, tmp_path / "copy") == [(i, f"item {i}") for i in range(3)]
