@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from datetime import timedelta
@@ -30,6 +31,8 @@ from .tuning import heartbeat_url, metrics_address, parse_duration
 #: What ``_env_file=`` takes: a file, several (later ones win), or ``None`` for none.
 EnvFiles = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
 _S = TypeVar("_S", bound="PyltsSettings")
+_SEE = re.compile(r"[;:,]? see \[[^\]]+\]\([^)]+\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
 
 class ModelEnvFile:
@@ -81,6 +84,15 @@ LitestreamBin = Annotated[
         json_schema_extra={"shown_default": "beside Python, then `PATH`"},
     ),
 ]
+
+
+def setting_help(field: FieldInfo) -> str:
+    """A field's description (markdown, for the docs) as plain text, for ``--help``: "see [page](link)" dropped.
+
+    >>> setting_help(FieldInfo(description="`true` or `false`; see [Providers](providers.md)"))
+    'true or false'
+    """
+    return _LINK.sub(r"\1", _SEE.sub("", field.description or "")).replace("`", "").replace("**", "")
 
 
 def env_name(name: str, field: FieldInfo) -> str:

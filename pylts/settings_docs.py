@@ -1,10 +1,8 @@
-"""The settings documented from their fields: the table of docs/configuration.md, and ``--help`` text.
+"""The settings table of docs/configuration.md, made from the fields (``--help`` uses `setting_help`).
 
 Each field's ``description`` is the one home of what it means (markdown); its default is
 the field's, or the ``shown_default`` a field gives when the value alone would not say it.
 
->>> print(setting_help(ConfigS3.model_fields["provider"])[:60])
-a preset that fills endpoint, region, path style, signing an
 >>> settings_table().splitlines()[0]
 '| Field | Environment | Type | Default | Meaning |'
 """
@@ -12,7 +10,6 @@ a preset that fills endpoint, region, path style, signing an
 from __future__ import annotations
 
 import enum
-import re
 import typing
 from datetime import timedelta
 from pathlib import Path
@@ -30,8 +27,6 @@ BEGIN = (
     "<!-- settings table: generated from the fields by `python3 tasks.py settings-docs`; a test keeps it current -->"
 )
 END = "<!-- end of the settings table -->"
-_SEE = re.compile(r"[;:,]? see \[[^\]]+\]\([^)]+\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 _KINDS: dict[object, str] = {
     SecretStr: "secret",
     timedelta: "duration",
@@ -41,11 +36,6 @@ _KINDS: dict[object, str] = {
     str: "text",
     list[str]: "list",
 }
-
-
-def setting_help(field: FieldInfo) -> str:
-    """A field's description as plain text, for ``--help``: markup and "see [page](link)" dropped."""
-    return _LINK.sub(r"\1", _SEE.sub("", field.description or "")).replace("`", "").replace("**", "")
 
 
 def settings_table(models: tuple[type[PyltsSettings], ...] = (ConfigS3, DatabaseList)) -> str:
