@@ -218,7 +218,8 @@ class DatabaseOperations:
             ```
         """
         chosen = self.boot_policy if policy is None else as_boot_policy(policy)
-        return ensure_restored(self.plan(), integrity_check=integrity_check, deadline=Deadline(timeout), policy=chosen)
+        deadline = Deadline(timeout)
+        return ensure_restored(self.plan(), integrity_check=integrity_check, deadline=deadline, policy=chosen)
 
     @_timeout_renamed
     def timed_replicate(self, timeout: float = BACKUP_TIMEOUT, *, delete: bool = True) -> bool:
@@ -239,7 +240,8 @@ class DatabaseOperations:
             cfg.timed_replicate(60, delete=False)  # True: the replica holds every committed transaction
             ```
         """
-        return backup.timed_backup(self.plan(), Deadline(timeout), delete=delete)
+        deadline = Deadline(timeout)  # first: it bounds the whole call, finding litestream included
+        return backup.timed_backup(self.plan(), deadline, delete=delete)
 
     @_timeout_renamed
     def verify(self, *, timeout: float = VERIFY_TIMEOUT, sync: bool = False) -> VerifyResult:
@@ -258,7 +260,8 @@ class DatabaseOperations:
             result.status, result.lag_seconds  # ('ok', 0.41)
             ```
         """
-        return verify.verify(self.plan(), Deadline(timeout), sync=sync)
+        deadline = Deadline(timeout)
+        return verify.verify(self.plan(), deadline, sync=sync)
 
     @_timeout_renamed
     def replica_contents(self, *, timeout: float = LISTING_TIMEOUT) -> ReplicaContents:

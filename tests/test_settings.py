@@ -47,6 +47,20 @@ def test_another_env_file_per_instance(tmp_path: Path) -> None:
     assert ConfigS3(_env_file=other).s3 == "s3://prod/app.db"
 
 
+def test_several_env_files_the_later_wins_and_none_reads_no_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("REPLICA_URL=s3://from-dotenv/app.db\n")
+    base, override = tmp_path / "base.env", tmp_path / "override.env"
+    base.write_text(
+        f"LITESTREAM_ACCESS_KEY_ID={KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET}\nREPLICA_URL=s3://a/app.db\n"
+    )
+    override.write_text("replica_url=s3://b/app.db\nDB_SQLITE=\nSECRET_KEY=the-app's-own\n")  # any case, as env vars
+    cfg = ConfigS3(_env_file=[base, override, tmp_path / "missing.env"])
+    assert (cfg.s3, cfg.db) == ("s3://b/app.db", "db.sqlite")  # the empty DB_SQLITE= is unset, not ""
+    assert ConfigS3(_env_file=None, **BASE).s3 == "s3://bkt/app.db"
+    with pytest.raises(ValidationError, match="REPLICA_URL"):
+        ConfigS3(_env_file=None, key=KEY, token=SECRET)  # .env in the working directory is not read
+
+
 def test_keyword_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REPLICA_URL", "s3://from-env/app.db")
     assert ConfigS3(**BASE).s3 == "s3://bkt/app.db"
