@@ -7,7 +7,7 @@ from pathlib import Path
 from pylts.binary import Litestream, Version
 from pylts.commands import child_env, config_yaml
 from pylts.lines import line_for
-from pylts.lines.v05 import ltx_argv
+from pylts.lines.v05.ltx import ltx_argv
 from pylts.replica import parse_replica_url
 
 V05 = line_for(Litestream(Path("/opt/litestream"), Version(0, 5, 17)))

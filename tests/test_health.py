@@ -21,11 +21,11 @@ from helpers import write_rows
 from benchmarks.harness import writer
 from pylts import ConfigS3, FinalSyncFailed, Replicator, sqlite_files
 from pylts.binary import find_executable
-from pylts.control import ControlClient, Listed, SyncStatus
 from pylts.errors import ControlSocketError
 from pylts.events import SyncTracker
 from pylts.health import Behind, CaughtUp, DatabaseHealth, Failing, Restarting
-from pylts.observers import SocketObserver
+from pylts.lines.v05.control import ControlClient, Listed, SyncStatus
+from pylts.lines.v05.observer import SocketObserver
 from pylts.runner import run
 from pylts.testing import LocalS3
 from pylts.timing import STORE_BACK_SECONDS
