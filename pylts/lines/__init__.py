@@ -48,7 +48,7 @@ def line_for(litestream: Litestream) -> Line:
     """
     lines = registered()
     if litestream.version.line not in lines:
-        supported = " and ".join(f"{line.oldest}+" for line in lines.values())
+        supported = " and ".join(f"the {line.name} line ({line.install})" for line in lines.values())
         raise UnsupportedLitestreamVersion(
             f"litestream {litestream.version} is not supported: pylts drives {supported}"
         )
