@@ -45,30 +45,22 @@ _SHUTDOWN_FAILURES = ("shutdown sync failed", "failed to close database", "error
 
 @dataclass(frozen=True)
 class Position:
-    """A point in a database's history: a transaction id (0.5) or generation/index/offset (0.3).
+    """A point in a database's history: a transaction id, or where a line has none, a generation's index and offset.
 
-    >>> Position.parse("3ce165c988a8804f/00000000:4152").covers(Position.parse("3ce165c988a8804f/00000000:32"))
-    True
     >>> Position.parse("0000000000000002").covers(Position.parse("0000000000000003"))
     False
+    >>> Position("3ce1", 0, 4152).covers(Position("3ce1", 0, 32)), str(Position("3ce1", 0, 4152))
+    (True, '3ce1/00000000:4152')
     """
 
-    generation: str
-    index: int
-    offset: int
+    generation: str  #: empty for a transaction id
+    index: int  #: the transaction id, or the WAL index within the generation
+    offset: int  #: the offset within that WAL index (0 for a transaction id)
 
     @classmethod
     def parse(cls, text: str) -> Position:
-        """Read ``0000000000000003`` (0.5) or ``GEN/00000001:4152`` (0.3)."""
-        if "/" in text:
-            generation, rest = text.split("/", 1)
-            index, _, offset = rest.partition(":")
-            return cls(generation, int(index, 16), int(offset or 0))
+        """Read a transaction id, ``0000000000000003``."""
         return cls("", int(text, 16), 0)
-
-    def advanced(self, size: int) -> Position:
-        """The position ``size`` bytes further in the same WAL index."""
-        return Position(self.generation, self.index, self.offset + size)
 
     def covers(self, other: Position) -> bool:
         """Whether everything up to ``other`` is included up to here."""

@@ -33,9 +33,20 @@ def read_positions(line: LogLine) -> LogPositions | None:
     if not db or position is None:
         return None
     if line.message == "replica sync":
-        return LogPositions(db, position=Position.parse(position))
+        return LogPositions(db, position=parse_position(position))
     if line.message == "replica sync: calc new pos":
-        return LogPositions(db, replica=Position.parse(position))
-    if line.message == "wal segment written":
-        return LogPositions(db, replica=Position.parse(position).advanced(int(fields.get("sz", 0))))
+        return LogPositions(db, replica=parse_position(position))
+    if line.message == "wal segment written":  # the segment ends ``sz`` bytes after where it starts
+        return LogPositions(db, replica=parse_position(position, advanced=int(fields.get("sz", 0))))
     return None
+
+
+def parse_position(text: str, *, advanced: int = 0) -> Position:
+    """Read ``GEN/IDX:OFF`` (``advanced`` bytes further in the same WAL index).
+
+    >>> str(parse_position("3ce165c988a8804f/00000001:4152", advanced=8))
+    '3ce165c988a8804f/00000001:4160'
+    """
+    generation, _, rest = text.partition("/")
+    index, _, offset = rest.partition(":")
+    return Position(generation, int(index, 16), int(offset or 0) + advanced)
