@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from pylts.binary import locate
-from pylts.lines.v05 import ltx_argv
+from pylts.lines.v05.ltx import ltx_argv
 from pylts.testing import LocalS3
 
 from .harness import bare_env, make_database, median, table_row, timed

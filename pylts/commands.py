@@ -31,12 +31,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from .binary import Litestream
 from .replica import S3Replica
 from .tuning import Tuning
 
 if TYPE_CHECKING:
-    from .lines import Line
+    from .lines.base import Line
 
 #: Variables through which the AWS SDK inside litestream could pick up other credentials.
 CREDENTIAL_VARIABLES = (
@@ -62,17 +61,6 @@ def config_option(path: Path) -> list[str]:
     ['-config', '/srv/$HOME/.app.db-pylts.yml', '-no-expand-env']
     """
     return ["-config", str(path), "-no-expand-env"]
-
-
-def follow_argv(ls: Litestream, replica: S3Replica, output: Path, *, interval: float) -> list[str]:
-    """``litestream restore -f``: restore the replica into ``output``, then keep applying its changes (0.5).
-
-    >>> follow_argv(Litestream(Path("/bin/litestream"), Version(0, 5, 17)), parse_replica_url("s3://bkt/a.db"),
-    ...             Path("/d/.a.db-pylts-follow/run-1/a.db"), interval=0.5)
-    ['/bin/litestream', 'restore', '-f', '-follow-interval', '500ms', '-o', '/d/.a.db-pylts-follow/run-1/a.db', 's3://bkt/a.db']
-    """
-    milliseconds = max(round(interval * 1000), 1)
-    return [str(ls.path), "restore", "-f", "-follow-interval", f"{milliseconds}ms", "-o", str(output), replica.url()]
 
 
 def config_yaml(

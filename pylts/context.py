@@ -1,8 +1,9 @@
 """What every litestream run for one database needs, bound together.
 
 A `RunContext` is made by `ConfigS3` and handed to the restore and backup code; it
-carries its litestream `Line` (``ctx.line``), so what differs between litestream 0.5
-and 0.3 is asked of the line. Its repr leaves out the environment and secrets.
+carries its litestream `Line` (``ctx.line``), so what differs between litestream lines
+is asked of the line, which works on it as a `pylts.lines.base.Context`. Its repr leaves
+out the environment and secrets.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .tuning import Tuning
 
 if TYPE_CHECKING:
     from .binary import Litestream
-    from .lines import Line
+    from .lines.base import Line
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,10 @@ class RunContext:
     def with_env(self, **variables: str) -> RunContext:
         """This context with ``variables`` added to the child's environment (for one kind of run)."""
         return dataclasses.replace(self, env={**self.env, **variables})
+
+    def with_db(self, db: Path) -> RunContext:
+        """This context for another database file (a stand-in), same replica."""
+        return dataclasses.replace(self, db=db)
 
     def process(
         self,

@@ -1,26 +1,24 @@
-"""Following replication from litestream's log: where each database is, and where its replica is.
+"""Following replication: where each database is, and where its replica is, as litestream reports it.
 
-litestream 0.3 (run by pylts at debug level) says, about once a second, which position
-of a database it is syncing (``replica sync ... position=GEN/IDX:OFF``) and which position
-its replica holds (``replica sync: calc new pos ... position=...`` and ``wal segment written
-... position=GEN/IDX:OFF sz=BYTES``). On 0.5 the control socket reports the same facts
-(:meth:`SyncTracker.report`).
+A `SyncTracker` learns positions from what each litestream line offers: litestream 0.5's control
+socket reports them (:meth:`SyncTracker.report`), litestream 0.3's debug log prints them (its line
+gives the tracker a `PositionReader`). Both lines' logs name their errors the same way, which the
+tracker reads from every line of output.
 
-A database is *in sync* when its replica's position covers the database's. The log alone
-cannot show a stall (a stuck litestream prints nothing, so its last report looks fine): the
+A database is *in sync* when its replica's position covers the database's. Reports alone
+cannot show a stall (a stuck litestream reports nothing, so its last report looks fine): the
 Replicator also tells the tracker when each database was last committed to
 (:meth:`SyncTracker.note_commit`), and a commit the replica is not known to hold after
 ``stall_timeout`` seconds makes the database *not in sync*, with an error saying for how long.
 
+>>> import time
 >>> tracker = SyncTracker([Path("/data/app.db")])
->>> tracker.feed(parse_line("2026/11/22 12:49:58 DEBUG replica sync db=/data/app.db position=3ce1/00000000:8272"))
+>>> tracker.report(Path("/data/app.db"), Position.parse("0000000000000009"), None, time.monotonic())
 >>> tracker.in_sync()
 False
->>> tracker.feed(
-...     parse_line("2026/11/22 12:49:58 DEBUG wal segment written db=/data/app.db position=3ce1/00000000:32 sz=8240")
-... )
+>>> tracker.report(Path("/data/app.db"), Position.parse("0000000000000009"), Position.parse("0000000000000009"), 0.0)
 >>> tracker.in_sync(), tracker.snapshot()[0].replica_position
-(True, '3ce1/00000000:8272')
+(True, '0000000000000009')
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -47,30 +45,22 @@ _SHUTDOWN_FAILURES = ("shutdown sync failed", "failed to close database", "error
 
 @dataclass(frozen=True)
 class Position:
-    """A point in a database's history: a transaction id (0.5) or generation/index/offset (0.3).
+    """A point in a database's history: a transaction id, or where a line has none, a generation's index and offset.
 
-    >>> Position.parse("3ce165c988a8804f/00000000:4152").covers(Position.parse("3ce165c988a8804f/00000000:32"))
-    True
     >>> Position.parse("0000000000000002").covers(Position.parse("0000000000000003"))
     False
+    >>> Position("3ce1", 0, 4152).covers(Position("3ce1", 0, 32)), str(Position("3ce1", 0, 4152))
+    (True, '3ce1/00000000:4152')
     """
 
-    generation: str
-    index: int
-    offset: int
+    generation: str  #: empty for a transaction id
+    index: int  #: the transaction id, or the WAL index within the generation
+    offset: int  #: the offset within that WAL index (0 for a transaction id)
 
     @classmethod
     def parse(cls, text: str) -> Position:
-        """Read ``0000000000000003`` (0.5) or ``GEN/00000001:4152`` (0.3)."""
-        if "/" in text:
-            generation, rest = text.split("/", 1)
-            index, _, offset = rest.partition(":")
-            return cls(generation, int(index, 16), int(offset or 0))
+        """Read a transaction id, ``0000000000000003``."""
         return cls("", int(text, 16), 0)
-
-    def advanced(self, size: int) -> Position:
-        """The position ``size`` bytes further in the same WAL index."""
-        return Position(self.generation, self.index, self.offset + size)
 
     def covers(self, other: Position) -> bool:
         """Whether everything up to ``other`` is included up to here."""
@@ -80,6 +70,19 @@ class Position:
         if self.generation:
             return f"{self.generation}/{self.index:08x}:{self.offset}"
         return f"{self.index:016x}"
+
+
+@dataclass(frozen=True)
+class LogPositions:
+    """The positions one log line reports for a database (each None where it says nothing of it)."""
+
+    db: str  #: the database, as the log names it (its path or its file name)
+    position: Position | None = None  #: the database's position
+    replica: Position | None = None  #: a position its replica now holds (the line reports a successful sync)
+
+
+#: Reads the positions a line of a litestream's log reports, or None (a line pylts reads no position from).
+PositionReader = Callable[[LogLine], "LogPositions | None"]
 
 
 def _printed_at(line: LogLine) -> float:
@@ -140,9 +143,12 @@ class _State:
 class SyncTracker:
     """Thread-safe positions of several databases, fed line by line from litestream's output."""
 
-    def __init__(self, dbs: Sequence[Path], *, stall_timeout: float = math.inf) -> None:
+    def __init__(
+        self, dbs: Sequence[Path], *, stall_timeout: float = math.inf, positions: PositionReader | None = None
+    ) -> None:
         self._states = {Path(db): _State() for db in dbs}
         self.stall_timeout = stall_timeout
+        self._positions = positions
         self._changed = threading.Condition()
         # Error texts are kept as they may be shown (secrets masked), their causes as read from what litestream printed.
         self.last_error: str | None = None
@@ -153,9 +159,11 @@ class SyncTracker:
         self.replicating_since = 0.0  # monotonic time litestream last said it replicates (start of a run)
         self.shutdown_error: str | None = None
 
-    def _state_for(self, name: str | None) -> _State | None:
-        if not name:
-            return None
+    def read_positions(self, reader: PositionReader) -> None:
+        """Read the databases' positions from the log with ``reader`` (a line whose log reports them)."""
+        self._positions = reader
+
+    def _state_for(self, name: str) -> _State | None:
         for path, state in self._states.items():
             if name in (str(path), path.name):
                 return state
@@ -192,18 +200,16 @@ class SyncTracker:
         if line.message in _RECOVERED:
             self.last_error = self.last_cause = None
             return
-        state = self._state_for(line.fields.get("db"))
-        if state is None:
+        reported = self._positions(line) if self._positions else None
+        state = self._state_for(reported.db) if reported else None
+        if reported is None or state is None:
             return
-        f = line.fields
-        if line.message == "replica sync" and "position" in f:
-            self._set_db(state, Position.parse(f["position"]), _printed_at(line))
-        elif line.message == "replica sync: calc new pos":
-            self._set_replica(state, Position.parse(f["position"]))
-            state.success_mono = _printed_at(line)
-        elif line.message == "wal segment written":
-            self._set_replica(state, Position.parse(f["position"]).advanced(int(f.get("sz", 0))))
-            state.success_mono = _printed_at(line)
+        printed = _printed_at(line)
+        if reported.position is not None:
+            self._set_db(state, reported.position, printed)
+        if reported.replica is not None:
+            self._set_replica(state, reported.replica)
+            state.success_mono = printed
 
     def _set_db(self, state: _State, position: Position, seen: float) -> None:
         state.db, state.db_seen = position, seen

@@ -43,7 +43,6 @@ from types import TracebackType
 from pydantic import BaseModel, ConfigDict
 
 from . import sqlite_files
-from .commands import follow_argv
 from .context import RunContext
 from .errors import (
     AlreadyReplicating,
@@ -54,7 +53,6 @@ from .errors import (
     PyltsError,
     RestoreError,
 )
-from .lines.v05 import latest_txid  # follow mode exists on 0.5 only
 from .output import error_from_text, last_error, redact
 from .runner import Deadline, ManagedProcess, OutputLine
 from .timing import (
@@ -222,7 +220,7 @@ class Follower:
         """Start litestream on a fresh copy in a new run folder; return it once the copy is in place."""
         run = Path(tempfile.mkdtemp(prefix="run-", dir=self._folder))
         staged = run / self.path.name
-        argv = follow_argv(self._ctx.litestream, self._ctx.replica, staged, interval=self._interval)
+        argv = self._ctx.line.follow_argv(self._ctx.replica, staged, interval=self._interval)
         proc = self._ctx.process(argv, on_line=self._note_line, stop_grace=FOLLOW_STOP_GRACE)
         proc.start()
         try:
@@ -324,7 +322,7 @@ class Follower:
         """List the replica once; a copy that differs and has not advanced for ``stall_timeout`` s is stalled."""
         try:
             self._ctx.probe(Deadline(PROBE_SECONDS))
-            replica = latest_txid(self._ctx, Deadline(FOLLOW_LISTING_SECONDS))
+            replica = self._ctx.line.replica_txid(self._ctx, Deadline(FOLLOW_LISTING_SECONDS)) or 0
         except PyltsError as exc:
             with self._lock:
                 self._last_error = f"the replica could not be listed: {exc}"

@@ -1,53 +1,52 @@
-"""How a running litestream's replication is observed: one strategy per litestream line.
+"""How a running litestream's replication is observed: the `Observer` protocol each line implements.
 
-- `SocketObserver` (litestream 0.5): asks litestream's control socket. ``/debug/sync-status``
-  (local syncs) matched to ``/list`` (the replica's last successful sync) confirm a sync
-  (readiness, `wait_for_sync`, the last sync before stopping) and tell the watchdog where
-  things stand; `health` adds ``/txid``. The log is read at info level, only for errors worth naming.
-- `LogObserver` (0.3): follows positions in litestream's debug log (`pylts.events.SyncTracker`).
-
-Both feed one `SyncTracker`, so ``Replicator.status()`` answers the same way on both lines.
-Each line picks its strategy (``Line.observer``):
-
->>> from pylts.binary import Litestream, Version
->>> from pylts.lines import line_for
->>> [type(line_for(Litestream(Path("litestream"), version)).observer({}, SyncTracker([]))).__name__
-...  for version in (Version(0, 3, 13), Version(0, 5, 17))]
-['LogObserver', 'SocketObserver']
+Each litestream line brings its strategy (``Line.observer``): litestream 0.5 asks its control
+socket (`pylts.lines.v05.observer`), 0.3 follows positions in its debug log
+(`pylts.lines.v03.observer`). Both feed one `SyncTracker`, so ``Replicator.status()`` answers the
+same way on every line, and both judge a database's health here (`judged`), from what they observed
+and what they are given of the run (`Watched`).
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import threading
-import time
-from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from .context import RunContext
-from .control import ControlClient, Listed, SyncStatus, private_socket_path
-from .errors import ControlSocketError, EndpointUnreachable
-from .events import Position, SyncTracker
-from .health import Behind, CaughtUp, DatabaseHealth, Failing, Unknown
-from .output import redact
-from .runner import Deadline
-from .timing import (
-    ANSWER_SECONDS,
-    BEHIND_SECONDS,
-    BEHIND_SYNC_INTERVALS,
-    CONTROL_ANSWER_SECONDS,
-    DEFAULT_SYNC_INTERVAL,
-    MTIME_GRANULARITY,
-    SLOW_SYNC_SECONDS,
-)
+from .errors import EndpointUnreachable
+from .events import SyncTracker
+from .health import Behind, CaughtUp, DatabaseHealth, Failing
+from .replica import S3Replica
+from .timing import ANSWER_SECONDS, BEHIND_SECONDS, BEHIND_SYNC_INTERVALS, DEFAULT_SYNC_INTERVAL, SLOW_SYNC_SECONDS
+from .tuning import Tuning
 
-_RETRY = 0.1
-_KEPT = 120  # local syncs seen (about one a second), kept to match against the replica's last sync
+
+class Watched(Protocol):
+    """What an observer reads of one database's run: its paths, tuning and secrets, and whether its store answers."""
+
+    @property
+    def db(self) -> Path:
+        """The database file."""
+        ...
+
+    @property
+    def replica(self) -> S3Replica:
+        """Where it is replicated."""
+        ...
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Texts masked wherever litestream's words are shown."""
+        ...
+
+    @property
+    def tuning(self) -> Tuning:
+        """What the user tuned (its sync interval sets when a replica is behind)."""
+        ...
+
+    def store_answers(self, seconds: float) -> bool:
+        """Whether the store answers within ``seconds``."""
+        ...
 
 
 class Observer(Protocol):
@@ -83,226 +82,9 @@ class Observer(Protocol):
         """Remove what `config_section` made."""
 
 
-class LogObserver:
-    """Positions read from litestream's debug log."""
-
-    log_level = "debug"
-    commit_slack = 0.0  # litestream 0.3 writes the database itself at start and reports right after
-
-    def __init__(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> None:
-        self.tracker = tracker
-        self._contexts = dict(contexts)
-
-    def config_section(self) -> str:
-        return ""
-
-    def before_run(self) -> None:
-        pass
-
-    def poll(self) -> None:
-        pass
-
-    def wait_ready(self, since: float, timeout: float) -> bool:
-        return self.tracker.wait(since=since, timeout=timeout)
-
-    def wait_for_sync(self, last_commit: float, timeout: float) -> bool:
-        return self.tracker.wait(since=last_commit, timeout=timeout, stop_on_error=False)
-
-    def final_sync(self, seconds: float) -> str | None:
-        return None  # litestream's shutdown sync and its log are the evidence on this line
-
-    def health(self, running: bool) -> list[DatabaseHealth]:
-        states: list[DatabaseHealth] = []
-        for db in self.tracker.snapshot():
-            if db.db_position is None and not _named_error(self.tracker, db.path):
-                reason = "litestream is not running" if not running else "litestream has not reported it yet"
-                states.append(Unknown(path=db.path, reason=reason))
-            else:
-                ctx, since = self._contexts[db.path], _seconds_since(db.synced_at)
-                states.append(_judged(self.tracker, ctx, db.db_position, db.replica_position, since))
-        return states
-
-    def close(self) -> None:
-        pass
-
-
-class SocketObserver:
-    """Facts asked of litestream's control socket, at a private path."""
-
-    log_level = "info"
-    commit_slack = MTIME_GRANULARITY  # a local sync that began 3 ms after a stamped commit had missed it
-
-    def __init__(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> None:
-        self.tracker = tracker
-        self._contexts = dict(contexts)
-        self._read: dict[Path, deque[LocalSync]] = {db: deque(maxlen=_KEPT) for db in contexts}
-        #: The two newest distinct ``last_sync_at`` seen, per database: (the one before, the newest).
-        self._replica_successes: dict[Path, tuple[datetime | None, datetime]] = {}
-        self._lock = threading.Lock()
-        self._private: Path | None = None  # the socket's private folder, made at the first run
-        self.client = ControlClient(Path("/nonexistent/pylts/control.sock"))  # until then, a path nothing serves
-
-    @property
-    def socket_path(self) -> Path:
-        return self.client.path
-
-    def config_section(self) -> str:
-        return f"socket:\n  enabled: true\n  path: {json.dumps(str(self.socket_path))}\n"
-
-    def before_run(self) -> None:
-        """A private folder for the socket at the first run; a socket left by a killed litestream removed."""
-        if self._private is None:
-            self.client = ControlClient(private_socket_path(next(iter(self._contexts))))
-            self._private = self.socket_path.parent
-        self.socket_path.unlink(missing_ok=True)
-
-    def poll(self) -> None:
-        """What the replica held at its last successful sync, from the local syncs before it.
-
-        ``/debug/sync-status`` shows litestream's local sync (WAL to LTX, once a second): one
-        that began at S had read every commit made before S, up to its ``txid``. ``/list``
-        says when the replica last synced successfully; `replica_holds` says which local sync
-        that proves held. That position, and S, go to the tracker: a replica that stops
-        syncing stops reporting, which is what the watchdog looks for.
-        """
-        try:
-            statuses, listing = self._ask()
-        except ControlSocketError:
-            return
-        self._learn(statuses, listing)
-
-    def _ask(self) -> tuple[dict[Path, SyncStatus], dict[Path, Listed]]:
-        return self.client.sync_status(seconds=CONTROL_ANSWER_SECONDS), self.client.listing(
-            seconds=CONTROL_ANSWER_SECONDS
-        )
-
-    def _learn(self, statuses: Mapping[Path, SyncStatus], listing: Mapping[Path, Listed]) -> None:
-        with self._lock:  # the supervisor's thread and callers of health() both poll
-            for db in self._contexts:
-                status, listed = statuses.get(db), listing.get(db)
-                if status is not None and status.started_at is not None and not status.active and not status.error:
-                    ended = status.updated_at or status.started_at
-                    self._read[db].append(LocalSync(_monotonic(status.started_at), ended, status.txid))
-                if listed is not None and listed.last_sync_at is not None:
-                    self._replica_synced(db, listed.last_sync_at)
-
-    def _replica_synced(self, db: Path, success: datetime) -> None:
-        previous, newest = self._replica_successes.get(db, (None, None))
-        if newest is None or success > newest:
-            previous, newest = newest, success
-            self._replica_successes[db] = (previous, success)
-            self.tracker.note_success(db, _monotonic(success))
-        held = None if previous is None else replica_holds(self._read[db], previous)
-        if held is not None:  # asked at every poll: a later local sync that found nothing new proves more
-            position = _position(held.txid)
-            self.tracker.report(db, position, position, held.began)
-
-    def _confirmed(self, since: float, deadline: Deadline, *, starting: bool = False) -> str | None:
-        """Poll until the replica is known to hold every commit made before ``since``; why not, or None.
-
-        Never ``POST /sync``: with it asked at the start, litestream 0.5.17 lost 43 transactions
-        in the middle of a later 30 s outage (drill 1, three runs out of three; none without it).
-        While ``starting``, an error named in the log (a missing bucket) ends the wait at once.
-        """
-        while True:
-            self.poll()
-            if self.tracker.in_sync(since):
-                return None
-            if deadline.remaining() <= 0 or (starting and self.tracker.named_error):
-                names = ", ".join(db.name for db in self._contexts)
-                return f"litestream did not confirm a sync of {names} within {deadline.seconds:.3g} s"
-            time.sleep(min(_RETRY, max(deadline.remaining(), 0.0)))
-
-    def wait_ready(self, since: float, timeout: float) -> bool:
-        return self._confirmed(since, Deadline(max(timeout, 0.001)), starting=True) is None
-
-    def wait_for_sync(self, last_commit: float, timeout: float) -> bool:
-        return self._confirmed(last_commit, Deadline(timeout)) is None
-
-    def final_sync(self, seconds: float) -> str | None:
-        return self._confirmed(time.monotonic(), Deadline(seconds))
-
-    def health(self, running: bool) -> list[DatabaseHealth]:
-        """From ``/txid``, ``/debug/sync-status`` and ``/list``; never ``POST /sync`` (it queues behind a hung one)."""
-        if not running:
-            return [Unknown(path=db, reason="litestream is not running") for db in self._contexts]
-        try:
-            statuses, listing = self._ask()
-            local = {db: self.client.txid(db, seconds=CONTROL_ANSWER_SECONDS) for db in self._contexts}
-        except ControlSocketError as exc:  # a litestream starting while the store is down answers late
-            return [self._unanswered(db, str(exc)) for db in self._contexts]
-        self._learn(statuses, listing)
-        return [self._health(db, local[db], statuses.get(db), listing.get(db)) for db in self._contexts]
-
-    def _unanswered(self, db: Path, reason: str) -> DatabaseHealth:
-        """Behind if commits have waited past the threshold (the socket's silence changes nothing), else Unknown."""
-        lag = self.tracker.behind().get(db)
-        if lag is None or lag < behind_threshold(self._contexts[db]):
-            return Unknown(path=db, reason=reason, behind_seconds=lag)
-        replica = self.tracker.replica_position(db)
-        there = None if replica is None else str(replica)
-        return Behind(path=db, replica_txid=there, behind_seconds=lag, error=reason)
-
-    def _health(self, db: Path, txid: int, status: SyncStatus | None, listed: Listed | None) -> DatabaseHealth:
-        if status is None or listed is None:
-            return Unknown(path=db, reason="litestream does not list this database")
-        replica = self.tracker.replica_position(db)
-        there = None if replica is None else str(replica)
-        since = _seconds_since(listed.last_sync_at)
-        ctx = self._contexts[db]
-        reported = None if status.error is None else redact(status.error, ctx.secrets)  # shown in health and errors
-        return _judged(self.tracker, ctx, str(_position(txid)), there, since, reported)
-
-    def close(self) -> None:
-        if self._private is not None:
-            shutil.rmtree(self._private, ignore_errors=True)
-            self._private = None
-
-
-@dataclass(frozen=True)
-class LocalSync:
-    """One finished local sync (WAL to LTX) seen in ``/debug/sync-status``."""
-
-    began: float  #: ``time.monotonic()`` of its start: it read every commit made before
-    ended: datetime  #: litestream's clock, as `Listed.last_sync_at`
-    txid: int  #: the newest transaction it captured
-
-
-def replica_holds(local_syncs: Sequence[LocalSync], previous_success: datetime) -> LocalSync | None:
-    """What the replica is proven to hold, once it synced again after ``previous_success``; None if nothing yet.
-
-    litestream runs one replica sync at a time and records its success at its end. So the
-    sync that succeeded after ``previous_success`` began after it, and read the database's
-    position then: the transaction of the last local sync (in the order seen) that had
-    ended by ``previous_success`` is in the replica. A local sync that ended later may have
-    begun while an upload was still running, so a slow store cannot make pylts claim more
-    than was sent. The answer's ``began`` is that of the latest local sync that found nothing
-    newer: every commit made before it is in the replica, so an idle database is known in
-    sync as soon as its next local sync ran. (Not covered: litestream's catch-up after more
-    than 256 unsent transactions, where one replica sync sends 256 files and records a
-    success before the next one sends the rest.)
-
-    >>> from datetime import datetime, timezone
-    >>> def at(second):
-    ...     return datetime(2026, 1, 1, 0, 0, second, tzinfo=timezone.utc)
-    >>> syncs = [LocalSync(0.0, at(1), 5), LocalSync(1.0, at(2), 6), LocalSync(2.0, at(4), 7)]
-    >>> replica_holds(syncs, previous_success=at(3)).txid, replica_holds(syncs, previous_success=at(0))
-    (6, None)
-    >>> idle = [LocalSync(0.0, at(1), 5), LocalSync(1.0, at(2), 5), LocalSync(2.0, at(4), 5)]
-    >>> replica_holds(idle, previous_success=at(1)).began
-    2.0
-    """
-    ended = [sync for sync in local_syncs if sync.ended <= previous_success]
-    if not ended:
-        return None
-    txid = ended[-1].txid
-    latest = [sync for sync in local_syncs if sync.txid <= txid][-1]
-    return LocalSync(latest.began, ended[-1].ended, txid)
-
-
-def _judged(
+def judged(
     tracker: SyncTracker,
-    ctx: RunContext,
+    ctx: Watched,
     here: str | None,
     there: str | None,
     since: float | None,
@@ -316,7 +98,7 @@ def _judged(
     """
     db = ctx.db
     lag = tracker.behind().get(db)
-    failure = reported or _named_error(tracker, db)
+    failure = reported or named_error(tracker, db)
     if failure:
         return Failing(
             path=db, error=failure, local_txid=here, replica_txid=there, seconds_since_sync=since, behind_seconds=lag
@@ -329,7 +111,7 @@ def _judged(
     )
 
 
-def behind_threshold(ctx: RunContext) -> float:
+def behind_threshold(ctx: Watched) -> float:
     """How old the oldest commit missing from the replica must be to call it `Behind`: a few sync intervals.
 
     >>> from types import SimpleNamespace
@@ -343,7 +125,7 @@ def behind_threshold(ctx: RunContext) -> float:
     return max(BEHIND_SYNC_INTERVALS * seconds, BEHIND_SECONDS)
 
 
-def _named_error(tracker: SyncTracker, db: Path) -> str | None:
+def named_error(tracker: SyncTracker, db: Path) -> str | None:
     """litestream's current error if it names a cause retrying will not cure (bucket, credentials...).
 
     An unreachable store is not one: the replica is behind, and litestream catches up once it answers.
@@ -353,7 +135,7 @@ def _named_error(tracker: SyncTracker, db: Path) -> str | None:
     return error if cause is not None and cause is not EndpointUnreachable else None
 
 
-def _why_behind(ctx: RunContext, since: float | None, lag: float | None) -> str | None:
+def _why_behind(ctx: Watched, since: float | None, lag: float | None) -> str | None:
     """When the replica has not synced for `SLOW_SYNC_SECONDS`: that, and whether the store answers."""
     if since is not None and since < SLOW_SYNC_SECONDS:
         return None if lag is None else f"the oldest commit not in the replica is {lag:.0f} s old"
@@ -363,14 +145,6 @@ def _why_behind(ctx: RunContext, since: float | None, lag: float | None) -> str 
     return f"{last}; {store}"
 
 
-def _seconds_since(moment: datetime | None) -> float | None:
+def seconds_since(moment: datetime | None) -> float | None:
+    """Seconds from ``moment`` to now (None for None)."""
     return None if moment is None else max((datetime.now(timezone.utc) - moment).total_seconds(), 0.0)
-
-
-def _position(txid: int) -> Position:
-    return Position.parse(f"{txid:016x}")
-
-
-def _monotonic(moment: datetime) -> float:
-    """``time.monotonic()`` of a wall-clock moment in the recent past."""
-    return time.monotonic() - max((datetime.now(timezone.utc) - moment).total_seconds(), 0.0)

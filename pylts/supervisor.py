@@ -154,7 +154,7 @@ class Replicator:
     litestream process, so they must share credentials.
 
     On litestream 0.5, what it knows comes from litestream's control socket
-    (`pylts.observers.SocketObserver`); on 0.3, from its debug log.
+    (`pylts.lines.v05.observer.SocketObserver`); on 0.3, from its debug log.
     """
 
     def __init__(

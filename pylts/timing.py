@@ -124,7 +124,7 @@ REPLICA_CHECK_INTERVAL = 60.0
 #: Longest one check of the replica (one listing) may take: past it, it is counted as failed and tried again.
 REPLICA_CHECK_SECONDS = 30.0
 
-# -- litestream 0.5's control socket (pylts.control, pylts.observers) --------------------------------
+# -- litestream 0.5's control socket (pylts.lines.v05.control, pylts.lines.v05.observer) ----------------------
 
 #: Client deadline of a question to the control socket: it answers in milliseconds, even while a sync hangs.
 CONTROL_ANSWER_SECONDS = 2.0

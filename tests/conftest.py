@@ -129,7 +129,7 @@ def server_cfg(s3_server: S3Server, litestream_bin: Path, tmp_path: Path, reques
     return s3_server.config(name, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin)
 
 
-@pytest.fixture(params=["0.5", "0.3"])
+@pytest.fixture(params=["0.5", pytest.param("0.3", marks=pytest.mark.line03)])
 def litestream_bin(request: pytest.FixtureRequest) -> Path:
     """The litestream executable of each supported line."""
     if request.param == "0.5":

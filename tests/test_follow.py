@@ -297,6 +297,7 @@ def test_reading_a_missing_copy_says_so(tmp_path: Path) -> None:
     assert not (tmp_path / "nothing.db").exists()
 
 
+@pytest.mark.line03
 def test_litestream_0_3_cannot_follow(local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
     legacy = os.environ.get("PYLTS_TEST_LITESTREAM_03")
     if not legacy or not Path(legacy).is_file():

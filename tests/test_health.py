@@ -21,18 +21,17 @@ from helpers import write_rows
 from benchmarks.harness import writer
 from pylts import ConfigS3, FinalSyncFailed, Replicator, sqlite_files
 from pylts.binary import find_executable
-from pylts.control import ControlClient, Listed, SyncStatus
 from pylts.errors import ControlSocketError
 from pylts.events import SyncTracker
 from pylts.health import Behind, CaughtUp, DatabaseHealth, Failing, Restarting
-from pylts.observers import SocketObserver
+from pylts.lines.v05.control import ControlClient, Listed, SyncStatus
+from pylts.lines.v05.observer import SocketObserver
 from pylts.runner import run
 from pylts.testing import LocalS3
 from pylts.timing import STORE_BACK_SECONDS
 
 pytestmark = pytest.mark.serial
 
-LEGACY = "0.3"
 LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
 
 
@@ -60,10 +59,6 @@ def failing(state: DatabaseHealth) -> bool:
     return isinstance(state, Failing)
 
 
-def line_of(cfg: ConfigS3) -> str:
-    return cfg.plan().litestream.version.line
-
-
 @pytest.mark.integration
 def test_caught_up_and_on_05_it_is_the_socket_that_answers(cfg: ConfigS3) -> None:
     write_rows(cfg.dbpath, 5)
@@ -73,7 +68,7 @@ def test_caught_up_and_on_05_it_is_the_socket_that_answers(cfg: ConfigS3) -> Non
         states, _ = settle(replication, caught_up, within=10)
         config = sqlite_files.replicate_config_path_for(cfg.dbpath).read_text()
         socket_folder = None
-        if line_of(cfg) != LEGACY:
+        if cfg.plan().line.has_control_socket:
             # no debug log: the positions status() and health() report can only come from the socket
             assert 'level: "info"' in config and "debug" not in config
             path = Path(config.split("path: ", 1)[1].split("\n", 1)[0].strip('"'))

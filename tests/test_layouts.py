@@ -36,7 +36,7 @@ from pylts.layout import Layout
 from pylts.restore import restore
 from pylts.runner import Deadline
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.line03]  # each machine pairs 0.5 with 0.3
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATING = ROOT / "docs" / "guides" / "migrating.md"

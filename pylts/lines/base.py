@@ -1,0 +1,269 @@
+"""The seam between litestream lines: the `Line` protocol, and what a line is given to work with.
+
+Everything that differs between litestream 0.5 and 0.3 is a method or a capability of
+`Line`; each line's package (`pylts.lines.v05`, `pylts.lines.v03`) implements it. A line works
+on a run's `Context` (`pylts.context.RunContext` is the one pylts builds), so nothing here
+imports the modules above the seam. Callers ask a line what it can do, never its name:
+
+>>> from pathlib import Path
+>>> from pylts.binary import Litestream, Version
+>>> from pylts.lines import line_for
+>>> line = line_for(Litestream(Path("/bin/litestream"), Version(0, 5, 17)))
+>>> line.has_txids, line.reads_config_file, "busy_timeout" in line.tunable
+(True, False, True)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+from ..binary import Litestream, Version
+from ..continuity import ReplicaCheck
+from ..errors import LitestreamError
+from ..events import SyncTracker
+from ..layout import Layout, ReplicaObjects
+from ..observers import Observer, Watched
+from ..replica import S3Replica
+from ..reports import ReplicaContents
+from ..runner import Deadline, ManagedProcess, OutputLine, RunResult
+from ..tuning import Tuning
+
+
+class Context(Watched, Protocol):
+    """What a line is given for one run: one database, its replica, and how to run litestream for it."""
+
+    @property
+    def litestream(self) -> Litestream:
+        """The litestream executable of the run's line."""
+        ...
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The child environment (it holds the secrets)."""
+        ...
+
+    def run(
+        self,
+        argv: Sequence[str],
+        deadline: Deadline,
+        *,
+        failure: type[LitestreamError],
+        action: str,
+        error_lines_fail: bool = False,
+    ) -> RunResult:
+        """Run litestream to completion before ``deadline``; a failure raises the error its words name."""
+        ...
+
+    def process(
+        self, argv: Sequence[str], *, on_line: Callable[[OutputLine], None] | None = None, stop_grace: float = ...
+    ) -> ManagedProcess:
+        """A long-running litestream (not started yet) with the run's environment."""
+        ...
+
+    def probe(self, deadline: Deadline) -> None:
+        """Fail fast with `EndpointUnreachable` if the store takes no connections."""
+        ...
+
+    def with_env(self, **variables: str) -> Context:
+        """This context with ``variables`` added to the child's environment."""
+        ...
+
+    def with_db(self, db: Path) -> Context:
+        """This context for another database file (a stand-in), same replica."""
+        ...
+
+    def replica_objects(self, deadline: Deadline, *, failure: type[LitestreamError] = ...) -> ReplicaObjects:
+        """What the store holds under the replica's path, from pylts' own listing."""
+        ...
+
+
+class Standing(str, enum.Enum):
+    """Where a local database stands against its replica, when both have a position."""
+
+    CURRENT = "current"  #: at the replica's newest position, or ahead of it
+    BEHIND = "behind"  #: at an older position of the replica's history
+    FOREIGN = "foreign"  #: at a position the replica's history does not hold
+
+
+class Line(Protocol):
+    """What pylts does differently per litestream line; every method takes the run's context."""
+
+    @property
+    def litestream(self) -> Litestream:
+        """The litestream executable of this line."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """The release line, ``"0.5"`` or ``"0.3"``."""
+        ...
+
+    @property
+    def position_unit(self) -> str:
+        """What a replica position is called in messages: ``"transaction"`` or ``"generation"``."""
+        ...
+
+    @property
+    def has_txids(self) -> bool:
+        """Whether the replica is a chain of LTX files with transaction ids (restore by txid, following, the VFS)."""
+        ...
+
+    @property
+    def tunable(self) -> frozenset[str]:
+        """The `pylts.tuning.Tuning` settings this line has a config key for."""
+        ...
+
+    @property
+    def reads_config_file(self) -> bool:
+        """Whether every run reads a config file pylts writes beside the database (replica options in the URL else)."""
+        ...
+
+    @property
+    def has_control_socket(self) -> bool:
+        """Whether a running litestream answers questions on a control socket (else its log is all there is)."""
+        ...
+
+    @property
+    def loads_aws_ca_bundle(self) -> bool:
+        """Whether this line's litestream loads ``AWS_CA_BUNDLE`` itself (else pylts hands it over another way)."""
+        ...
+
+    def require_txids(self, what: str, *, instead: str = "") -> None:
+        """Raise `UnsupportedLitestreamVersion` if this line's replicas have no transaction ids, which ``what`` needs.
+
+        ``instead``: what else the user can do on such a line, ending the message.
+        """
+        ...
+
+    @property
+    def oldest(self) -> Version:
+        """The oldest litestream of this line pylts drives: older ones lack what it asks of them."""
+        ...
+
+    @property
+    def oldest_because(self) -> str:
+        """What the releases before `oldest` lack, for the message that refuses them."""
+        ...
+
+    # -- layouts: how this line's replica looks in the bucket --------------------------------------
+
+    @property
+    def layout(self) -> Layout:
+        """The layout this line writes."""
+        ...
+
+    def reads(self, layout: Layout) -> bool:
+        """Whether this line's ``restore`` reads a replica of ``layout``."""
+        ...
+
+    @property
+    def unreadable_remedy(self) -> str:
+        """What to do when a replica holds a layout this line cannot read (said in the refusal)."""
+        ...
+
+    # -- pure: argv, config, environment --------------------------------------------------------
+
+    def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False) -> list[str]:
+        """``litestream replicate`` for one database (``once``: a single sync, where the line has it)."""
+        ...
+
+    def restore_argv(
+        self, db: Path, replica: S3Replica, output: Path, *, timestamp: str | None = None, txid: str | None = None
+    ) -> list[str]:
+        """``litestream restore`` of the replica of ``db`` into ``output``, latest or as of a point."""
+        ...
+
+    def follow_argv(self, replica: S3Replica, output: Path, *, interval: float) -> list[str]:
+        """``litestream restore -f`` of ``replica`` into ``output``, checking for changes every ``interval`` s.
+
+        Raises `UnsupportedLitestreamVersion` where the line cannot follow a replica.
+        """
+        ...
+
+    def check_tuning(self, tuning: Tuning) -> None:
+        """Raise `InvalidSettings` for each tuned setting this line has no config key for."""
+        ...
+
+    def config_settings(self, *, shutdown_sync_timeout: float | None, tuning: Tuning) -> list[str]:
+        """The top-level YAML lines of a config this line reads (before ``dbs:``)."""
+        ...
+
+    def database_yaml(self, replica: S3Replica, extra: Mapping[str, str], tuning: Tuning) -> list[str]:
+        """One database's YAML lines after its ``- path:``: its settings, its replica (plus ``extra`` keys)."""
+        ...
+
+    def adjust_env(self, env: dict[str, str]) -> None:
+        """Change the child environment in place where this line cannot take it as it is."""
+        ...
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def temporary_config(self, ctx: Context) -> AbstractContextManager[None]:
+        """The config file a run of ``ctx`` needs, in place for the duration of a ``with`` block."""
+        ...
+
+    def backup_once(self, ctx: Context, deadline: Deadline) -> int | None:
+        """Sync ``ctx.db`` once: the newest txid reported held (0: not said); None: time ran out."""
+        ...
+
+    def confirm_backup(self, ctx: Context, deadline: Deadline) -> None:
+        """Raise `BackupNotConfirmed` unless the replica provably holds all of ``ctx.db`` (its write lock held)."""
+        ...
+
+    def last_sync(self, ctx: Context, deadline: Deadline) -> str | None:
+        """After continuous replication stopped: why the replica may not hold everything, or None."""
+        ...
+
+    def replica_contents(self, ctx: Context, deadline: Deadline) -> ReplicaContents:
+        """What the replica holds: LTX files (0.5), generations and snapshots (0.3)."""
+        ...
+
+    def check_replica(self, ctx: Context, deadline: Deadline, *, held: int | None = None) -> ReplicaCheck:
+        """Ask the store what the replica holds: can it give the database back (continuous, not wiped)?
+
+        ``held``: the position litestream reported the replica holds (its index), read before the listing.
+        """
+        ...
+
+    def heal_replica(self, ctx: Context, deadline: Deadline, observer: Observer | None) -> bool:
+        """Write a fresh full snapshot of ``ctx.db`` (``observer``: the running litestream); False where impossible."""
+        ...
+
+    def replica_positions(self, ctx: Context, deadline: Deadline) -> tuple[str, ...]:
+        """The replica's positions, newest first; empty when it holds no backup."""
+        ...
+
+    def replica_txid(self, ctx: Context, deadline: Deadline) -> int | None:
+        """The newest transaction the replica holds, from a cheap listing; None where the line has none."""
+        ...
+
+    def local_position(self, db: Path) -> str | None:
+        """Where litestream last left ``db`` (its own metadata beside it), or None."""
+        ...
+
+    def standing(self, local: str, replica: tuple[str, ...]) -> Standing:
+        """Where the ``local`` position stands against the ``replica`` positions (newest first, not empty)."""
+        ...
+
+    def observer(self, contexts: Mapping[Path, Context], tracker: SyncTracker) -> Observer:
+        """How a running ``litestream replicate`` of ``contexts`` is observed (its socket, or its debug log)."""
+        ...
+
+    def restored_position(self, ctx: Context, deadline: Deadline) -> str | None:
+        """Before a restore of the latest state: the position it will restore, where litestream does not report it."""
+        ...
+
+
+class LineClass(Protocol):
+    """What a line package exports as ``LINE``: the class of its `Line`, built for one executable."""
+
+    name: str
+    oldest: Version
+    oldest_because: str
+    install: str  #: how to install a release of this line pylts drives
+
+    def __call__(self, litestream: Litestream) -> Line: ...
