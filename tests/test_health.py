@@ -197,8 +197,10 @@ def silent_socket(tmp_path: Path) -> Iterator[Path]:
     thread.start()
     yield path
     stopping.set()
+    server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone leaves it waiting
     server.close()
     thread.join(timeout=5)
+    assert not thread.is_alive()
     for connection in held:
         connection.close()
 
