@@ -33,6 +33,7 @@ from helpers import (
     record,
     server_name,
     settings_env,
+    waited,
     write_rows,
 )
 from rclone_s3 import RcloneS3
@@ -65,16 +66,6 @@ def gist(error: BaseException) -> str:
     """An error's message for the figures table: its start, and its end where the cause usually is."""
     text = str(error)
     return text if len(text) <= 160 else f"{text[:70]} … {text[-80:]}"
-
-
-def wait_until(condition: Callable[[], object], timeout: float) -> float | None:
-    """Seconds until ``condition()`` held, or None."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.1)
-    return None
 
 
 def test_drill_s3_outage_under_write_load(cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path) -> None:
@@ -110,7 +101,7 @@ def test_drill_litestream_killed_under_load(server_cfg: ConfigS3, s3_server: S3S
         victim = replication.status().pid
         assert victim
         os.kill(victim, signal.SIGKILL)
-        restarted = wait_until(lambda: replication.status().pid not in (None, victim), 30)
+        restarted = waited(lambda: replication.status().pid not in (None, victim), 30)
         assert restarted is not None and replication.status().restarts == 1
         time.sleep(2)
     held = restored_ids(cfg, tmp_path / "copy")
@@ -145,7 +136,7 @@ def test_drill_crash_mid_restore(crash: str, litestream_bin: Path, tmp_path: Pat
         worker = threading.Thread(target=lambda: _capture(errors, lambda: target.restore(overwrite=True, timeout=15)))
         started = time.monotonic()
         worker.start()
-        assert wait_until(lambda: staging_started(target.folder), 30) is not None, "the restore never started staging"
+        assert waited(lambda: staging_started(target.folder), 30) is not None, "the restore never started staging"
         if crash == "S3 server killed":
             server.kill()
         else:
@@ -437,7 +428,7 @@ def test_drill_restart_kills_timed_around_checkpoints(rclone_s3: RcloneS3, tmp_p
             victim = replication.status().pid
             assert victim
             os.kill(victim, signal.SIGKILL)
-            assert wait_until(lambda: replication.status().pid not in (None, victim), 30) is not None  # noqa: B023
+            assert waited(lambda: replication.status().pid not in (None, victim), 30) is not None  # noqa: B023
         time.sleep(3)
     acknowledged = {0, *committed}
     restored = restored_ids(cfg, tmp_path / "copy")
@@ -471,7 +462,7 @@ def test_drill_replica_wiped_while_replicating(rclone_s3: RcloneS3, tmp_path: Pa
         for key in rclone_s3.keys(cfg.replica.bucket):
             client.delete_object(Bucket=cfg.replica.bucket, Key=key)
         wiped = time.monotonic()
-        assert wait_until(lambda: healing.healed, 180) is not None, f"never healed: {healing.messages}"
+        assert waited(lambda: healing.healed, 180) is not None, f"never healed: {healing.messages}"
         assert replication.wait_for_sync(30)
     acknowledged = {0, *committed}
     missing = acknowledged - restored_ids(cfg, tmp_path / "copy")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import socket
 import stat
 import threading
@@ -16,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from faults import FaultProxy
-from helpers import write_rows
+from helpers import kill_litestream, write_rows
 
 from benchmarks.harness import writer
 from pylts import ConfigS3, FinalSyncFailed, Replicator, sqlite_files
@@ -323,18 +321,6 @@ def test_a_steady_writer_is_caught_up_and_an_outage_past_the_threshold_is_behind
 
 def restarting(state: DatabaseHealth) -> bool:
     return isinstance(state, Restarting)
-
-
-def kill_litestream(replication: Replicator) -> None:
-    """SIGKILL the running litestream, once it runs."""
-    pid = None
-    for _ in range(100):
-        pid = replication.status().pid
-        if pid is not None:
-            break
-        time.sleep(0.1)
-    assert pid is not None, replication.status()
-    os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.integration
