@@ -117,7 +117,9 @@ def demo(args: list[str]) -> None:
 
 
 #: The suite's stages, in the order `test` runs them: each gives its verdict before the slower ones start.
-UNIT = ["-m", "not integration and not slow"]  # no binary, no network: feedback within a minute
+#: No binary, no network: feedback within a minute. On two workers: most of it waits (deadlines, child
+#: processes), and the doctests' server start overlaps the rest.
+UNIT = ["-m", "not integration and not slow", "-n", "2"]
 #: The real litestream lines against real S3 servers: most tests side by side (they mostly wait on litestream,
 #: so four workers share two cores well), then those that measure time or load (drills, deadlines, health), alone.
 PARALLEL = ["-m", "(integration or slow) and not serial", "-n", "4"]
