@@ -301,7 +301,7 @@ def test_a_steady_writer_is_caught_up_and_an_outage_past_the_threshold_is_behind
     write_rows(cfg.dbpath, 1)
     with cfg.replicating(stop_timeout=5) as replication, writer(cfg.dbpath, LOAD, per_second=1):
         assert replication.wait_for_sync(30)
-        steady = sampled(replication, 20)
+        steady = sampled(replication, 10)
         local_s3.stop()
         try:
             down, noticed = settle(replication, lambda state: isinstance(state, Behind), within=20)
