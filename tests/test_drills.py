@@ -68,14 +68,19 @@ def gist(error: BaseException) -> str:
     return text if len(text) <= 160 else f"{text[:70]} … {text[-80:]}"
 
 
+#: Drill 1's outage: 10 s in the suite (five of its 2-s backoffs), 30 s for the published figures.
+OUTAGE_SECONDS = float(os.environ.get("PYLTS_OUTAGE_SECONDS", "10"))
+
+
 def test_drill_s3_outage_under_write_load(cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path) -> None:
-    """1. The store goes away for 30 s while the app writes 100 transactions/s: nothing committed is lost."""
+    """1. The store goes away (for 30 s in the published figures) while the app writes 100 transactions/s:
+    nothing committed is lost."""
     write_rows(cfg.dbpath, 1)
     with cfg.replicating(max_backoff=2.0) as replication, writer(cfg.dbpath, LOAD) as committed:
         time.sleep(3)
         local_s3.stop()
         try:
-            time.sleep(30)
+            time.sleep(OUTAGE_SECONDS)
         finally:
             local_s3.start()
         back = time.monotonic()
@@ -85,7 +90,7 @@ def test_drill_s3_outage_under_write_load(cfg: ConfigS3, local_s3: LocalS3, tmp_
     held = restored_ids(cfg, tmp_path / "copy")
     assert written <= held, f"{len(written - held)} committed rows missing"
     record(
-        "1. S3 outage of 30 s under 100 tx/s",
+        f"1. S3 outage of {OUTAGE_SECONDS:g} s under 100 tx/s",
         cfg,
         f"{len(written)} rows written, {len(held & written)} restored; "
         f"in sync {recovered:.1f} s after the store came back",
