@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any, NoReturn, Protocol
 
 import pytest
 
-from pylts import ConfigS3
+from pylts import ConfigS3, Replicator
 from pylts.testing import LocalS3
 
 
@@ -44,6 +46,31 @@ def require(*modules: str) -> None:
     absent = [name for name in modules if importlib.util.find_spec(name) is None]
     if absent:
         missing(f"{', '.join(absent)} not installed: pip install -e '.[dev]'")
+
+
+def waited(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05) -> float | None:
+    """Seconds until ``condition()`` held, checked every ``interval``; None if it did not within ``timeout``."""
+    started = time.monotonic()
+    while True:
+        if condition():
+            return time.monotonic() - started
+        if time.monotonic() - started >= timeout:
+            return None
+        time.sleep(interval)
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> bool:
+    """Whether ``condition()`` held within ``timeout`` seconds (polled every 50 ms, not slept through)."""
+    return waited(condition, timeout) is not None
+
+
+def kill_litestream(replication: Replicator) -> int:
+    """SIGKILL the litestream ``replication`` runs, once it runs; return its pid."""
+    assert wait_until(lambda: replication.status().pid is not None, 10), replication.status()
+    pid = replication.status().pid
+    assert pid is not None, replication.status()
+    os.kill(pid, signal.SIGKILL)
+    return pid
 
 
 def derive(cfg: ConfigS3, **changes: Any) -> ConfigS3:

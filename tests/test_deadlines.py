@@ -142,7 +142,8 @@ def test_wait_for_sync_returns_false_when_the_store_goes_silent(cfg: ConfigS3, l
     write_rows(cfg.dbpath, 3)
     with FaultProxy(("127.0.0.1", local_s3.port)) as proxy:
         through = moved(cfg, proxy.endpoint)
-        with through.replicating(stop_timeout=3) as replication:
+        # a stall watchdog at 5 s, not 30: the recovery below restarts the litestream stuck on the black hole sooner
+        with through.replicating(stop_timeout=3, stall_timeout=5) as replication:
             assert replication.wait_for_sync(30)
             proxy.black_hole()
             write_rows(cfg.dbpath, 3, start=100)

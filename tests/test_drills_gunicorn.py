@@ -24,8 +24,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import derive, free_port, read_rows, record, require, settings_env, write_rows
-from test_drills import wait_until
+from helpers import derive, free_port, read_rows, record, require, settings_env, waited, write_rows
 from test_recipes import wait_for_port
 
 from pylts import ConfigS3
@@ -149,7 +148,7 @@ def test_drill_gunicorn_master_killed_under_load(how: str, server_cfg: ConfigS3,
         master = server.pid
         if how == "exec":  # the app pylts runs
             master = next(p for p, parent, _, c in processes() if parent == server.pid and "-m gunicorn" in c)
-        assert wait_until(lambda: len(workers_of(master)) == 2, 30) is not None
+        assert waited(lambda: len(workers_of(master)) == 2, 30) is not None
         workers = workers_of(master)
         litestream = [
             p
@@ -169,10 +168,10 @@ def test_drill_gunicorn_master_killed_under_load(how: str, server_cfg: ConfigS3,
                         gone[name] = time.monotonic() - killed_at
                 return len(gone) == 2
 
-            wait_until(both_gone, UNDER_LOAD)
+            waited(both_gone, UNDER_LOAD)
             time.sleep(0.5)  # anything still answering would be acknowledged now
         log.flush()
-        idle = wait_until(lambda: not any(alive(p) for p in (*workers, *litestream)), 60)  # once the load stops
+        idle = waited(lambda: not any(alive(p) for p in (*workers, *litestream)), 60)  # once the load stops
         assert idle is not None, (tmp_path / "server.log").read_text()
         server.wait(60)
     finally:

@@ -9,13 +9,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import missing, reaped, settings_env, write_rows
+from helpers import missing, reaped, settings_env, wait_until, write_rows
 
 from pylts import (
     AlreadyReplicating,
@@ -36,15 +36,6 @@ pytestmark = pytest.mark.integration
 
 #: Quick settings for tests: poll every 0.2 s, list the replica every 0.5 s, a stall after 3 s.
 QUICK: dict[str, Any] = {"interval": 0.2, "check_interval": 0.5, "stall_timeout": 3.0}
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def count(path: Path) -> int:

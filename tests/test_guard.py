@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import read_rows, settings_env
+from helpers import read_rows, settings_env, wait_until
 
 from pylts import ConfigS3, guard
 from pylts.runner import ManagedProcess
@@ -79,15 +79,6 @@ def children_of(pid: int) -> list[int]:
             if fields is not None and int(fields[1]) == pid:
                 found.append(int(entry.name))
     return found
-
-
-def wait_until(condition: Callable[[], object], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return bool(condition())
 
 
 def acknowledged(path: Path) -> list[int]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import socket
 import stat
 import threading
@@ -16,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from faults import FaultProxy
-from helpers import write_rows
+from helpers import kill_litestream, write_rows
 
 from benchmarks.harness import writer
 from pylts import ConfigS3, FinalSyncFailed, Replicator, sqlite_files
@@ -192,8 +190,10 @@ def silent_socket(tmp_path: Path) -> Iterator[Path]:
     thread.start()
     yield path
     stopping.set()
+    server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone leaves it waiting
     server.close()
     thread.join(timeout=5)
+    assert not thread.is_alive()
     for connection in held:
         connection.close()
 
@@ -296,7 +296,7 @@ def test_a_steady_writer_is_caught_up_and_an_outage_past_the_threshold_is_behind
     write_rows(cfg.dbpath, 1)
     with cfg.replicating(stop_timeout=5) as replication, writer(cfg.dbpath, LOAD, per_second=1):
         assert replication.wait_for_sync(30)
-        steady = sampled(replication, 20)
+        steady = sampled(replication, 10)
         local_s3.stop()
         try:
             down, noticed = settle(replication, lambda state: isinstance(state, Behind), within=20)
@@ -316,18 +316,6 @@ def test_a_steady_writer_is_caught_up_and_an_outage_past_the_threshold_is_behind
 
 def restarting(state: DatabaseHealth) -> bool:
     return isinstance(state, Restarting)
-
-
-def kill_litestream(replication: Replicator) -> None:
-    """SIGKILL the running litestream, once it runs."""
-    pid = None
-    for _ in range(100):
-        pid = replication.status().pid
-        if pid is not None:
-            break
-        time.sleep(0.1)
-    assert pid is not None, replication.status()
-    os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.integration

@@ -87,27 +87,27 @@ def test_a_day_of_production_health_tracks_the_truth(cfg: ConfigS3, local_s3: Lo
     ):
         day = Day(cfg, replication, committed, tmp_path)
         assert replication.wait_for_sync(30)
-        day.steady("morning", 20)
+        day.steady("morning", 10)
         local_s3.require_auth(True)  # a rotated key, the old one revoked
         try:
             day.becomes("credentials refused", Failing, 30)
-            time.sleep(10)
+            time.sleep(5)
         finally:
             local_s3.require_auth(False)
         assert day.becomes("credentials fixed", CaughtUp, 30) < 30
-        day.steady("after the key rotation", 15)
+        day.steady("after the key rotation", 8)
         for _ in range(2):
             day.kill()
             day.becomes("after the restart", CaughtUp, 15)
-            day.steady("between kills", 8)
+            day.steady("between kills", 5)
         local_s3.stop()  # the store goes away for a while
         try:
             day.becomes("store down", Behind, 20)
-            time.sleep(10)
+            time.sleep(5)
         finally:
             local_s3.start()
         assert day.becomes("store back", CaughtUp, 30) < 30
-        day.steady("evening", 15)
+        day.steady("evening", 8)
     final = derive(cfg, folder=tmp_path / "final")
     final.restore()
     restored = {row_id for row_id, _ in read_rows(final.dbpath)}

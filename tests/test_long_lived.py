@@ -20,7 +20,7 @@ from pylts.binary import find_executable
 from pylts.cli import main
 from pylts.testing import LocalS3
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BACKUPS = 320  # each one-shot backup of a new row writes one more level-0 LTX file
 FIRST_ID = 100_000  # the first id benchmarks.harness.writer commits
@@ -71,6 +71,7 @@ def committed_by(samples: list[tuple[float, int]], moment: float) -> int:
     return max((count for at, count in samples if at <= moment), default=0)
 
 
+@pytest.mark.serial  # it restores to a moment and checks which commits, by the second, the copy holds
 def test_a_replica_that_lived_under_writes_restores_to_a_moment_in_its_middle(
     cfg: ConfigS3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

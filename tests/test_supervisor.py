@@ -10,12 +10,11 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import derive, read_rows, reaped, settings_env, write_rows
+from helpers import derive, kill_litestream, read_rows, reaped, settings_env, wait_until, write_rows
 from pydantic import ValidationError
 
 from benchmarks.harness import make_database, writer
@@ -50,15 +49,6 @@ def restored_copy(cfg: ConfigS3, folder: Path) -> list[tuple[int, str]]:
     copy = derive(cfg, folder=folder)
     copy.restore()
     return read_rows(copy.dbpath)
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_ready_then_stop_makes_the_final_sync(cfg: ConfigS3, tmp_path: Path) -> None:
@@ -359,14 +349,6 @@ def restart_seen(replication: Replicator, killed: int, within: float = 15.0) -> 
     pytest.fail(f"litestream was not restarted within {within} s: {replication.status()}")
 
 
-def kill_running(replication: Replicator) -> int:
-    assert wait_until(lambda: replication.status().pid is not None)
-    pid = replication.status().pid
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    return pid
-
-
 @pytest.mark.slow
 @pytest.mark.serial  # it measures seconds from each kill to the next litestream
 def test_kills_10_s_apart_restart_after_the_first_wait_and_health_says_restarting(
@@ -379,7 +361,7 @@ def test_kills_10_s_apart_restart_after_the_first_wait_and_health_says_restartin
         for _ in range(4):
             time.sleep(10)
             assert replication.wait_for_sync(30)
-            seen.append(restart_seen(replication, kill_running(replication)))
+            seen.append(restart_seen(replication, kill_litestream(replication)))
         assert replication.wait_for_sync(30)
         rows = list(committed)
     gaps = [gap for _, gap in seen]
@@ -403,10 +385,10 @@ def test_the_max_backoff_setting_caps_the_wait_for_a_litestream_that_never_syncs
     with capped.replicating(stop_timeout=3) as replication:
         local_s3.require_auth(True)
         try:
-            seen = [restart_seen(replication, kill_running(replication))[0] for _ in range(5)]
+            seen = [restart_seen(replication, kill_litestream(replication))[0] for _ in range(5)]
             assert all(isinstance(state, Restarting) for state in seen), seen
             status_during = None
-            kill_running(replication)
+            kill_litestream(replication)
             assert wait_until(lambda: replication.status().restart_in is not None, 5)
             status_during = replication.status()
         finally:
@@ -456,7 +438,7 @@ def test_a_failed_snapshot_after_a_restart_is_a_problem_until_a_later_check_writ
 
     with checked.replicating() as replication:
         monkeypatch.setattr(V05, "heal_replica", refused)
-        restart_seen(replication, kill_running(replication))
+        restart_seen(replication, kill_litestream(replication))
         assert wait_until(lambda: isinstance(replication.health()[0], Failing)), replication.health()
         failing = replication.health()[0]
         assert isinstance(failing, Failing) and "after litestream's restart failed" in failing.error, failing
