@@ -1,0 +1,125 @@
+"""The house's rules, checked on the source: imports flow one way, chains stay short, the settings stay small.
+
+Every import counts, including those under ``TYPE_CHECKING`` and those inside functions: a cycle that only
+the type checker sees still ties two modules together for a reader. docs/architecture.md draws the layers.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "pylts"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imported(name: str, path: Path) -> set[str]:
+    """The pylts modules that module ``name`` imports, anywhere in its source."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            origin = ".".join([*base, node.module] if node.module else base)
+            # `from . import errors` imports the module pylts.errors; `from .errors import X` imports pylts.errors
+            candidates = [f"{origin}.{a.name}" if f"{origin}.{a.name}" in MODULES else origin for a in node.names]
+        elif isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        else:
+            continue
+        for candidate in candidates:
+            while candidate and candidate not in MODULES:
+                candidate = candidate.rpartition(".")[0]
+            if candidate and candidate != name:
+                found.add(candidate)
+    return found
+
+
+GRAPH = {name: imported(name, path) for name, path in MODULES.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in graph[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while (member := stack.pop()) != node:
+                group.append(member)
+            if group:
+                found.append(sorted([node, *group]))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def longest_chain(graph: dict[str, set[str]]) -> list[str]:
+    """The longest path of imports in an acyclic ``graph``, as module names from importer to imported."""
+
+    @functools.cache
+    def from_(node: str) -> tuple[str, ...]:
+        return max(((node, *from_(other)) for other in graph[node]), key=len, default=(node,))
+
+    return list(max((from_(node) for node in graph), key=len))
+
+
+def test_the_graph_reader_sees_cycles_and_chains() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert longest_chain({"a": {"b", "d"}, "b": {"c"}, "c": set(), "d": set()}) == ["a", "b", "c"]
+
+
+def test_the_graph_reader_follows_relative_imports() -> None:
+    assert "pylts.errors" in GRAPH["pylts.settings"]
+    assert {"pylts.lines", "pylts.integrations"} <= set(MODULES)
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    found = cycles(GRAPH)
+    assert not found, found
+
+
+def test_the_longest_import_chain_is_at_most_eight_modules() -> None:
+    assert cycles(GRAPH) == [], "a chain is only measured in an acyclic graph"
+    chain = longest_chain(GRAPH)
+    assert len(chain) <= 8, " -> ".join(chain)
+
+
+def test_settings_hold_settings_and_validation_only() -> None:
+    lines = (PACKAGE / "settings.py").read_text(encoding="utf-8").count("\n")
+    assert lines <= 350, f"pylts/settings.py has {lines} lines: operations belong in their own modules"
+
+
+def test_tests_never_ask_which_litestream_line_they_run_on() -> None:
+    """A test takes the line from its fixture and asks it for a capability, so dropping a line deletes tests only."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "tests").glob("*.py"))
+        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"line\.name\b", text)
+    ]
+    assert not offenders, offenders
