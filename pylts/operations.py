@@ -181,11 +181,12 @@ class DatabaseOperations:
             LitestreamTimeout: ``timeout`` ran out.
             RestoreError: litestream failed for another reason (its message included).
         """
+        deadline = Deadline(timeout)  # first: it bounds the whole call, finding litestream included
         return restore.restore(
             self.plan(),
             overwrite=overwrite,
             integrity_check=integrity_check,
-            deadline=Deadline(timeout),
+            deadline=deadline,
             timestamp=timestamp,
             txid=txid,
         )
@@ -273,7 +274,8 @@ class DatabaseOperations:
             contents.empty, contents.latest  # (False, datetime.datetime(2026, 11, 23, 15, 2, 7, tzinfo=...))
             ```
         """
-        return status.replica_contents(self.plan(), Deadline(timeout))
+        deadline = Deadline(timeout)
+        return status.replica_contents(self.plan(), deadline)
 
     def migrate(
         self, *, to: str | None = None, dry_run: bool = False, timeout: float = RESTORE_TIMEOUT
@@ -293,7 +295,8 @@ class DatabaseOperations:
             target = None if to is None else self._replica_at(to)
         except ValueError as exc:
             raise InvalidArgument(f"the replica to migrate to: {exc}") from None
-        return migrate.migrate(self.plan(), Deadline(timeout), target=target, dry_run=dry_run)
+        deadline = Deadline(timeout)
+        return migrate.migrate(self.plan(), deadline, target=target, dry_run=dry_run)
 
     def litestream_config(self) -> str:
         """A litestream YAML config for this database, for running litestream yourself.

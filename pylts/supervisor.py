@@ -43,7 +43,7 @@ from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsEr
 from .events import DatabaseSync, SyncTracker
 from .health import DatabaseHealth, Failing, Restarting
 from .observers import Observer
-from .output import error_from_text
+from .output import error_from_text, redact
 from .runner import Deadline, ManagedProcess
 from .timing import (
     ANSWER_SECONDS,
@@ -310,9 +310,9 @@ class Replicator:
         try:
             self._supervise()
         except Exception as exc:
-            logger.exception("replication stopped on an unexpected error; it is raised when the replication stops")
             self._bug = exc
-            self._last_error = f"replication stopped on an unexpected error: {exc!r}"
+            self._last_error = redact(f"replication stopped on an unexpected error: {exc!r}", self._ctx.secrets)
+            logger.error("%s; it is raised when the replication stops", self._last_error)
 
     def _supervise(self) -> None:
         """Run litestream until asked to stop, restarting it with backoff when it dies or is stuck.
@@ -622,6 +622,8 @@ class Replicator:
         It never makes litestream sync (a sync can hang while the store is down), so it
         answers within a few seconds; on litestream 0.5 from its control socket.
         """
+        if self._bug is not None:  # supervision ended: litestream runs no more, whatever it last reported
+            return [Failing(path=db, error=self._last_error or "") for db in self._dbs]
         restart_in = self._restart_in()
         if restart_in is not None:
             lags = self._tracker.behind()

@@ -101,6 +101,41 @@ def test_the_graph_reader_follows_relative_imports() -> None:
     assert {"pylts.lines", "pylts.integrations"} <= set(MODULES)
 
 
+#: docs/architecture.md's layers, bottom first. A module imports only modules of its own layer or below; a new
+#: module must be placed here, so its place in the house is a decision, not an accident.
+LAYERS = {
+    "ground": "errors timing replica store layout reports sqlite_files binary providers envfile progress output"
+    " runner guard continuity health tuning",
+    "observation": "events observers",
+    "seam": "lines lines.base",
+    "plan": "context commands",
+    "lines": "lines.v03 lines.v03.log lines.v03.observer lines.v05 lines.v05.control lines.v05.ltx lines.v05.observer",
+    "operations": "boot restore backup verify migrate pitr status supervisor follow vfs",
+    "settings": "settings settings_base settings_docs operations databases",
+    "faces": "__main__ cli integrations integrations.asgi integrations.flask integrations.gunicorn integrations.django"
+    " integrations.django.apps integrations.django.management integrations.django.management.commands"
+    " integrations.django.management.commands.pylts pytest_plugin testing",
+}
+LAYER_OF = {f"pylts.{name}": rank for rank, names in enumerate(LAYERS.values()) for name in names.split()}
+LAYER_OF["pylts"] = len(LAYERS) - 1  # the package's __init__ is the public face
+
+
+def test_every_module_has_a_layer() -> None:
+    assert sorted(set(MODULES) - set(LAYER_OF)) == []
+    assert sorted(set(LAYER_OF) - set(MODULES)) == [], "a module that no longer exists is still placed"
+
+
+def test_imports_flow_down_the_layers() -> None:
+    names = list(LAYERS)
+    upward = [
+        f"{module} ({names[LAYER_OF[module]]}) imports {other} ({names[LAYER_OF[other]]})"
+        for module, others in GRAPH.items()
+        for other in sorted(others)
+        if LAYER_OF.get(other, 0) > LAYER_OF.get(module, 0)
+    ]
+    assert not upward, upward
+
+
 def test_no_module_imports_one_that_imports_it_back() -> None:
     found = cycles(GRAPH)
     assert not found, found
