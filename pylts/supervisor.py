@@ -44,7 +44,7 @@ from .events import DatabaseSync, SyncTracker
 from .health import DatabaseHealth, Failing, Restarting
 from .observers import Observer
 from .output import error_from_text, redact
-from .runner import Deadline, ManagedProcess
+from .runner import ManagedProcess
 from .timing import (
     ANSWER_SECONDS,
     APP_STOP_GRACE,
@@ -68,6 +68,7 @@ from .timing import (
     WAIT_FOR_SYNC_TIMEOUT,
     WATCHDOG_INTERVAL,
     Backoff,
+    Deadline,
 )
 
 logger = logging.getLogger(__name__)
