@@ -349,6 +349,7 @@ def restart_seen(replication: Replicator, killed: int, within: float = 15.0) -> 
     pytest.fail(f"litestream was not restarted within {within} s: {replication.status()}")
 
 
+@pytest.mark.long
 @pytest.mark.slow
 @pytest.mark.serial  # it measures seconds from each kill to the next litestream
 def test_kills_10_s_apart_restart_after_the_first_wait_and_health_says_restarting(

@@ -155,6 +155,7 @@ def writing_until(db: Path, done: Any, seconds: float) -> bool:
     return True
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_heartbeat_is_pinged_while_in_sync_and_stops_while_the_store_is_down(
     local_s3: LocalS3, bucket: str, tmp_path: Path
