@@ -115,7 +115,8 @@ BEHIND_SYNC_INTERVALS = 3
 BEHIND_SECONDS = 5.0
 #: How often the watchdog looks for a stall.
 WATCHDOG_INTERVAL = 1.0
-#: How often the supervisor looks whether litestream exited or a stop was asked for.
+#: How often the supervisor looks whether litestream exited or a stop was asked for, and a start whether supervision
+#: still runs.
 SUPERVISOR_POLL = 0.2
 #: How often a wait for a lock, or for litestream to say it replicates, looks again.
 LOCK_POLL = 0.05
