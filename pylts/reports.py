@@ -1,7 +1,8 @@
-"""Typed models of what litestream reports, and the parsers that read them.
+"""Typed models of what litestream reports, and `read_reported`, through which every parser reads it.
 
-Every parser raises `UnreadableOutput` (a `PyltsError`) when litestream's output is not
-what it is known to print, with the start of the text, never a raw validation error.
+Every parser (here, and each line's own in `pylts.lines`) raises `UnreadableOutput` (a `PyltsError`)
+when litestream's output is not what it is known to print, with the start of the text, never a raw
+validation error.
 
 >>> report = parse_restore_report(
 ...     '{"db_path": "/data/app.db", "replica": "s3", "txid": "000000000000002a",'
@@ -9,17 +10,6 @@ what it is known to print, with the start of the text, never a raw validation er
 ... )
 >>> report.txid, report.txid_number
 ('000000000000002a', 42)
->>> files = parse_ltx_files(
-...     '[{"level": 0, "min_txid": "0000000000000001", "max_txid": "0000000000000003",'
-...     ' "size": 566, "timestamp": "2026-11-22T13:12:45Z"}]'
-... )
->>> files[0].max_txid_number, files[0].timestamp.year
-(3, 2026)
->>> parse_ltx_files('[{"level": 0, "min_txid": "00')
-Traceback (most recent call last):
-...
-pylts.errors.UnreadableOutput: cannot read litestream's list of LTX files (...):
-it begins '[{"level": 0, "min_txid": "00'
 """
 
 from __future__ import annotations
@@ -29,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .continuity import Continuity
 from .errors import UnreadableOutput
@@ -96,29 +86,13 @@ class LtxFile(_Report):
         return int(self.max_txid, 16)
 
 
-_LTX_FILES = TypeAdapter(list[LtxFile])
-
-
-def parse_ltx_files(text: str) -> list[LtxFile]:
-    """Parse the output of ``litestream ltx -json`` (``null`` means no files)."""
-    body = text.strip()
-    if body in ("", "null"):
-        return []
-    return _read("list of LTX files", body, _LTX_FILES.validate_json)
-
-
 def parse_restore_report(text: str) -> RestoreReport | None:
     """Parse the JSON ``litestream restore -json`` prints (0.5); ``None`` when it printed none (0.3)."""
     body = text.strip()
-    return _read("restore report", body, RestoreReport.model_validate_json) if body.startswith("{") else None
+    return read_reported("restore report", body, RestoreReport.model_validate_json) if body.startswith("{") else None
 
 
-def parse_rows(what: str, model: Callable[[dict[str, str]], T], rows: list[dict[str, str]]) -> list[T]:
-    """Each row of a litestream 0.3 table as a typed ``model``."""
-    return [_read(what, row, model) for row in rows]
-
-
-def _read(what: str, raw: T, parse: Callable[[T], R]) -> R:
+def read_reported(what: str, raw: T, parse: Callable[[T], R]) -> R:
     """``parse(raw)``, with a failure to understand it raised as `UnreadableOutput`."""
     try:
         return parse(raw)
@@ -174,21 +148,3 @@ class ReplicaContents(_Report):
         """When the newest backup file was written."""
         times = [f.timestamp for f in self.ltx_files] + [g.end for g in self.generations]
         return max(times, default=None)
-
-
-def parse_table(text: str, renames: dict[str, str] | None = None) -> list[dict[str, str]]:
-    """Rows of the whitespace-aligned tables litestream 0.3 prints, keyed by header.
-
-    >>> parse_table(
-    ...     "name  generation        lag    start                 end\\n"
-    ...     "s3    539504316517faad  389ms  2026-11-22T13:41:54Z  2026-11-22T13:41:55Z\\n",
-    ...     {"name": "replica"},
-    ... )
-    [{'replica': 's3', 'generation': '539504316517faad', 'lag': '389ms',
-      'start': '2026-11-22T13:41:54Z', 'end': '2026-11-22T13:41:55Z'}]
-    """
-    lines = [line.split() for line in text.strip().splitlines() if line.strip()]
-    if not lines:
-        return []
-    header = [(renames or {}).get(name, name) for name in lines[0]]
-    return [dict(zip(header, row, strict=True)) for row in lines[1:] if len(row) == len(header)]

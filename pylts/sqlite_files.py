@@ -157,20 +157,6 @@ def live_replicator(db: Path) -> int | None:
     return None
 
 
-def local_txid(db: Path) -> int | None:
-    """The newest transaction litestream 0.5 captured of ``db``, from its LTX file names at every level."""
-    names = (p.stem.partition("-")[2] for p in litestream_meta(db).glob("ltx/*/*.ltx"))
-    return max((int(name, 16) for name in names if name), default=None)
-
-
-def local_generation(db: Path) -> str | None:
-    """The generation litestream 0.3 last replicated ``db`` in, from its metadata."""
-    try:
-        return (litestream_meta(db) / "generation").read_text(encoding="utf-8").strip() or None
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
 def remove(paths: list[Path]) -> None:
     """Remove files and folders; ones already gone are fine."""
     for path in paths:

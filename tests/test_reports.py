@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from pylts import PyltsError, UnreadableOutput, runner
-from pylts.reports import Snapshot, parse_ltx_files, parse_restore_report, parse_rows
+from pylts.lines.v05.ltx import parse_ltx_files
+from pylts.reports import Snapshot, parse_restore_report
 
 LTX = '{"level": 0, "min_txid": "%016x", "max_txid": "%016x", "size": 566, "timestamp": "2026-11-22T13:12:45Z"}'
 
@@ -36,11 +37,18 @@ def test_output_past_the_byte_cap_is_refused_not_truncated(monkeypatch: pytest.M
         (parse_ltx_files, '{"not": "a list"}'),
         (parse_ltx_files, '[{"level": "zero"}]'),
         (parse_restore_report, '{"db_path": 3}'),
-        (lambda text: parse_rows("list of snapshots", Snapshot.model_validate, [{"replica": text}]), "s3"),
     ],
-    ids=["cut", "not-a-list", "wrong-fields", "restore-report", "table-row"],
+    ids=["cut", "not-a-list", "wrong-fields", "restore-report"],
 )
 def test_output_pylts_cannot_read_is_a_pylts_error(parse: Callable[[str], object], text: str) -> None:
     with pytest.raises(UnreadableOutput, match="cannot read litestream's") as raised:
         parse(text)
     assert isinstance(raised.value, PyltsError)
+
+
+@pytest.mark.line03
+def test_a_row_of_a_litestream_03_table_pylts_cannot_read_is_a_pylts_error() -> None:
+    from pylts.lines.v03.tables import parse_rows  # imported here: the test goes with the 0.3 line
+
+    with pytest.raises(UnreadableOutput, match="cannot read litestream's list of snapshots"):
+        parse_rows("list of snapshots", Snapshot.model_validate, [{"replica": "s3"}])

@@ -40,13 +40,14 @@ from ...layout import Layout
 from ...observers import Observer
 from ...output import raise_reported_error
 from ...replica import S3Replica
-from ...reports import Generation, ReplicaContents, Snapshot, parse_rows, parse_table
+from ...reports import Generation, ReplicaContents, Snapshot
 from ...sqlite_files import config_path_for
 from ...timing import Deadline
 from ...tuning import Tuning, durations, refuse_unsupported
 from ..base import Context, LineClass, Standing
 from .log import read_positions
 from .observer import LogObserver
+from .tables import local_generation, parse_rows, parse_table
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +247,7 @@ class V03:
         return None
 
     def local_position(self, db: Path) -> str | None:
-        return sqlite_files.local_generation(db)
+        return local_generation(db)
 
     def standing(self, local: str, replica: tuple[str, ...]) -> Standing:
         """Generations are not ordered: the newest is current, an older one is behind, another is foreign.

@@ -38,7 +38,7 @@ from ...reports import ReplicaContents
 from ...timing import CONTROL_ANSWER_SECONDS, Deadline
 from ...tuning import Tuning, durations
 from ..base import Context, LineClass, Standing
-from .ltx import follow_argv, latest_txid, ltx_files, replica_ltx_files, reported_txid, unreplicated
+from .ltx import follow_argv, latest_txid, local_txid, ltx_files, replica_ltx_files, reported_txid, unreplicated
 from .observer import SocketObserver
 
 logger = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ class V05:
         return latest_txid(ctx, deadline)
 
     def local_position(self, db: Path) -> str | None:
-        txid = sqlite_files.local_txid(db)
+        txid = local_txid(db)
         return None if txid is None else f"{txid:016x}"
 
     def standing(self, local: str, replica: tuple[str, ...]) -> Standing:

@@ -1,5 +1,17 @@
 """litestream 0.5's replica as LTX files: listing them, the newest transaction, and following the replica.
 
+>>> files = parse_ltx_files(
+...     '[{"level": 0, "min_txid": "0000000000000001", "max_txid": "0000000000000003",'
+...     ' "size": 566, "timestamp": "2026-11-22T13:12:45Z"}]'
+... )
+>>> files[0].max_txid_number, files[0].timestamp.year
+(3, 2026)
+>>> parse_ltx_files('[{"level": 0, "min_txid": "00')
+Traceback (most recent call last):
+...
+pylts.errors.UnreadableOutput: cannot read litestream's list of LTX files (...):
+it begins '[{"level": 0, "min_txid": "00'
+
 >>> from pathlib import Path
 >>> from pylts.binary import Litestream, Version
 >>> from pylts.replica import parse_replica_url
@@ -13,14 +25,33 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pydantic import TypeAdapter
+
 from ... import sqlite_files
 from ...binary import Litestream
 from ...continuity import prove
 from ...errors import BackupNotConfirmed, ListingUnavailable, LitestreamError, RestoreError
 from ...replica import S3Replica
-from ...reports import LtxFile, parse_ltx_files
+from ...reports import LtxFile, read_reported
 from ...timing import Deadline
 from ..base import Context
+
+_LTX_FILES = TypeAdapter(list[LtxFile])
+
+
+def parse_ltx_files(text: str) -> list[LtxFile]:
+    """Parse the output of ``litestream ltx -json`` (``null`` means no files)."""
+    body = text.strip()
+    if body in ("", "null"):
+        return []
+    return read_reported("list of LTX files", body, _LTX_FILES.validate_json)
+
+
+def local_txid(db: Path) -> int | None:
+    """The newest transaction litestream 0.5 captured of ``db``, from its LTX file names at every level."""
+    names = (p.stem.partition("-")[2] for p in sqlite_files.litestream_meta(db).glob("ltx/*/*.ltx"))
+    return max((int(name, 16) for name in names if name), default=None)
+
 
 #: The replica's position in ``replicate -once``'s debug lines: a file uploaded, or litestream's replica position.
 _REPLICA_POSITION = re.compile(
@@ -58,7 +89,7 @@ def unreplicated(ctx: Context, deadline: Deadline) -> str | None:
     )
     if uncaptured:
         return f"{ctx.db} has commits litestream did not capture before it stopped"
-    local = sqlite_files.local_txid(ctx.db) or 0
+    local = local_txid(ctx.db) or 0
     held = prove(replica_ltx_files(ctx, deadline, failure=BackupNotConfirmed)).unbroken
     if held < local:
         return f"the replica holds transactions of {ctx.db.name} up to {held}, litestream captured up to {local}"
