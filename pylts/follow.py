@@ -62,10 +62,12 @@ from .timing import (
     FOLLOW_INTERVAL,
     FOLLOW_LISTING_SECONDS,
     FOLLOW_MAX_BACKOFF,
+    FOLLOW_POLL,
     FOLLOW_READY_TIMEOUT,
     FOLLOW_STALL_TIMEOUT,
     FOLLOW_STOP_GRACE,
     PROBE_SECONDS,
+    WAIT_FOR_SYNC_TIMEOUT,
     Backoff,
     Deadline,
 )
@@ -255,7 +257,7 @@ class Follower:
                     argv=proc.redacted_argv,
                     output=proc.redact(proc.output("stdout")),
                 )
-            time.sleep(0.05)
+            time.sleep(FOLLOW_POLL)
 
     def _remove_runs(self, keep: Path | None) -> None:
         for run in self._folder.glob("run-*"):
@@ -388,7 +390,7 @@ class Follower:
         finally:
             conn.close()
 
-    def wait_for(self, txid: int, timeout: float = 30.0) -> bool:
+    def wait_for(self, txid: int, timeout: float = WAIT_FOR_SYNC_TIMEOUT) -> bool:
         """Wait until the copy holds transaction ``txid``; False on timeout."""
         deadline = Deadline(timeout)
         while not deadline.expired:
@@ -396,7 +398,7 @@ class Follower:
             with self._lock:
                 if self._follower_txid is not None and self._follower_txid >= txid:
                     return True
-            time.sleep(0.05)
+            time.sleep(FOLLOW_POLL)
         return False
 
 

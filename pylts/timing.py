@@ -173,6 +173,8 @@ FOLLOW_STOP_GRACE = 5.0
 FOLLOW_BUSY_TIMEOUT = 5.0
 #: Longest wait for one listing of the replica while following.
 FOLLOW_LISTING_SECONDS = 15.0
+#: How often a wait on a followed copy (its first restore, a transaction id) looks again: it only reads a file.
+FOLLOW_POLL = 0.05
 
 # -- reading a replica through the VFS (pylts.vfs) --
 

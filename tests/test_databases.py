@@ -12,13 +12,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from helpers import derive, read_rows, reaped, record, require, settings_env, write_rows
+from helpers import derive, read_rows, reaped, record, require, settings_env, wait_until, write_rows
 
 from benchmarks.harness import writer
 from pylts import ConfigS3, InvalidSettings
@@ -288,16 +287,6 @@ def litestream_child(parent: int) -> int | None:
     return None
 
 
-def wait_for(condition: Callable[[], T | None], timeout: float) -> T:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        found = condition()
-        if found is not None:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s")
-
-
 def restored_ids(cfg: ConfigS3, name: str, folder: Path) -> set[int]:
     replica = f"{cfg.s3.rsplit('/', 1)[0]}/{name}"
     copy = derive(cfg, db=name, s3=replica, folder=folder)
@@ -325,10 +314,12 @@ def test_drill_pylts_replicate_with_three_databases_survives_litestream_killed_a
         assert process.stdout.readline().startswith("replicating "), "in sync before it says so"
         committed = {name: writers.enter_context(writer(cfg.folder / name, LOAD, per_second=30)) for name in NAMES}
         time.sleep(2)
-        victim = wait_for(lambda: litestream_child(process.pid), 10)
+        assert wait_until(lambda: litestream_child(process.pid), 10), "no litestream runs under pylts replicate"
+        victim = litestream_child(process.pid)
+        assert victim is not None
         os.kill(victim, signal.SIGKILL)
         killed = time.monotonic()
-        wait_for(lambda: {litestream_child(process.pid)} - {None, victim} or None, 30)  # restarted
+        assert wait_until(lambda: {litestream_child(process.pid)} - {None, victim}, 30), "litestream was not restarted"
         restarted = time.monotonic() - killed
         time.sleep(2)
         local_s3.stop()

@@ -83,15 +83,6 @@ def heartbeat_receiver() -> Iterator[tuple[str, list[float]]]:
         thread.join()
 
 
-def wait_for(condition: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
 def test_replication_runs_with_every_setting_its_line_has(cfg: ConfigS3) -> None:
     port = free_port()
     settings = tuned(cfg, metrics_address=port)
