@@ -8,6 +8,7 @@ ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 import logging
 
 from .boot import BootPolicy, BootReport, RestoreOutcome
+from .context import RunContext
 from .errors import (
     AlreadyReplicating,
     BackupNotConfirmed,
@@ -49,7 +50,7 @@ from .health import Behind, CaughtUp, Failing, Restarting, Unknown
 from .migrate import MigrateReport
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
-from .supervisor import ReplicationStatus, Replicator, run_app
+from .supervisor import ReplicatedDatabase, ReplicationStatus, Replicator, run_app
 from .tuning import Tuning
 from .verify import VerifyResult
 from .vfs import VfsReader
@@ -99,6 +100,7 @@ __all__ = [
     "ReplicaContents",
     "ReplicaLayoutMismatch",
     "ReplicaMissing",
+    "ReplicatedDatabase",
     "ReplicationError",
     "ReplicationStatus",
     "Replicator",
@@ -106,6 +108,7 @@ __all__ = [
     "RestoreError",
     "RestoreOutcome",
     "RestoreReport",
+    "RunContext",
     "Snapshot",
     "StaleDatabase",
     "TLSSetupError",
