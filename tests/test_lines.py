@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import read_rows, write_rows
+from pydantic import SecretStr
 
 from pylts import BucketNotFound, ConfigS3, UnsupportedLitestreamVersion, backup, restore
 from pylts.binary import Litestream, Version
+from pylts.errors import InvalidSettings
+from pylts.events import SyncTracker
 from pylts.lines import Standing, line_for
+from pylts.replica import parse_replica_url
 from pylts.testing import LocalS3
 from pylts.timing import Deadline
+from pylts.tuning import Tuning
 
 PYLTS = Path(__file__).resolve().parent.parent / "pylts"
 
@@ -30,6 +38,57 @@ def test_line_for_picks_by_version(version: Version, unit: str, has_txids: bool)
     line = line_for(Litestream(Path("/bin/litestream"), version))
     assert (line.position_unit, line.has_txids) == (unit, has_txids)
     assert line.litestream.version == version
+
+
+@pytest.mark.parametrize("version", [Version(0, 5, 17), pytest.param(Version(0, 3, 13), marks=pytest.mark.line03)])
+def test_each_capability_says_what_the_line_does(version: Version) -> None:
+    """Tests branch on capabilities, so a capability that lied would have them test the wrong thing."""
+    line = line_for(Litestream(Path("/bin/litestream"), version))
+    replica = parse_replica_url("s3://bkt/app.db?endpoint=http://127.0.0.1:9")
+    assert ("-config" in line.replicate_argv(Path("/d/app.db"), replica)) == line.reads_config_file
+    env = {"AWS_CA_BUNDLE": "/ca.pem"}
+    line.adjust_env(env)
+    assert (env.get("AWS_CA_BUNDLE") == "/ca.pem") == line.loads_aws_ca_bundle
+    observer = line.observer({}, SyncTracker([]))
+    try:
+        assert ("socket:" in observer.config_section()) == line.has_control_socket
+    finally:
+        observer.close()
+    try:
+        line.require_txids("a restore to a transaction id")
+        refused = False
+    except UnsupportedLitestreamVersion:
+        refused = True
+    assert refused != line.has_txids
+
+    def config(tuning: Tuning) -> list[str]:
+        return [
+            *line.config_settings(shutdown_sync_timeout=None, tuning=tuning),
+            *line.database_yaml(replica, {}, tuning),
+        ]
+
+    for name, value in ONE_OF_EACH.items():
+        tuning = dataclasses.replace(Tuning(), **{name: value})
+        try:
+            line.check_tuning(tuning)
+        except InvalidSettings:
+            assert name not in line.tunable, f"{name} is tunable on {version}, yet refused"
+        else:
+            assert name in line.tunable, f"{name} is not tunable on {version}, yet taken"
+            assert config(tuning) != config(Tuning()), f"{name} is taken on {version}, yet litestream is not told"
+
+
+#: A value for every `Tuning` setting.
+ONE_OF_EACH: dict[str, Any] = {
+    "snapshot_interval": timedelta(hours=6),
+    "snapshot_retention": timedelta(days=7),
+    "l0_retention": timedelta(minutes=10),
+    "sync_interval": timedelta(seconds=2),
+    "busy_timeout": timedelta(milliseconds=2500),
+    "metrics_address": "127.0.0.1:9090",
+    "heartbeat_url": SecretStr("https://hc-ping.com/0b1c"),
+    "heartbeat_interval": timedelta(minutes=2),
+}
 
 
 def test_an_unknown_line_is_a_typed_error() -> None:
