@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import doctest
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import doc_inlines
+import pytest
 from doc_inlines import PAGES, ROOT, inlined_files, with_inlines
+from helpers import free_port, waited
 
 
 def test_no_page_shows_an_include_marker_raw() -> None:
@@ -34,3 +41,37 @@ def test_a_stale_page_is_seen_and_rewritten(tmp_path: Path) -> None:
 def test_the_examples_of_the_generator_pass() -> None:
     results = doctest.testmod(doc_inlines)
     assert results.attempted >= 1 and results.failed == 0
+
+
+@pytest.mark.slow
+def test_tasks_docs_serves_the_site_on_localhost(tmp_path: Path) -> None:
+    pytest.importorskip("mkdocs")
+    port, log = free_port(), tmp_path / "serve.log"
+    page = ""
+
+    def served() -> bool:
+        nonlocal page
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/quickstart/", timeout=5) as response:
+                page = response.read().decode()
+        except OSError:
+            return False
+        return True
+
+    with (
+        log.open("w") as out,
+        subprocess.Popen(
+            [sys.executable, "tasks.py", "docs", "--dev-addr", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ) as server,
+    ):
+        try:
+            assert waited(served, timeout=180) is not None, log.read_text()
+        finally:
+            os.killpg(server.pid, signal.SIGINT)
+            server.wait(timeout=30)
+    assert "--8&lt;--" not in page
+    assert "ensure_restored" in page  # the inlined example, rendered
