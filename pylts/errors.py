@@ -217,8 +217,8 @@ class MissingExtra(PyltsError, ImportError):
 def install_line(extra: str) -> str:
     """The pip line that adds ``extra`` to the pylts running, pinned so that pip never picks an older pylts.
 
-    The package index holds an unrelated pylts 0.0.9: an unpinned ``pip install "pylts[x]"``
-    in a fresh environment would install it.
+    The package index holds an older, unrelated pylts 0.0.9, which pip would install in a
+    fresh environment for a requirement without a version.
     """
     try:
         version = metadata.version("pylts")
