@@ -13,7 +13,7 @@ from pathlib import Path
 import doc_inlines
 import pytest
 from doc_inlines import PAGES, ROOT, inlined_files, with_inlines
-from helpers import free_port, waited
+from helpers import free_port, require, waited
 
 
 def test_no_page_shows_an_include_marker_raw() -> None:
@@ -45,7 +45,7 @@ def test_the_examples_of_the_generator_pass() -> None:
 
 @pytest.mark.slow
 def test_tasks_docs_serves_the_site_on_localhost(tmp_path: Path) -> None:
-    pytest.importorskip("mkdocs")
+    require("mkdocs")
     port, log = free_port(), tmp_path / "serve.log"
     page = ""
 
