@@ -52,7 +52,7 @@ class ModelEnvFile:
 MODEL_ENV_FILE = ModelEnvFile()
 #: The values read from the ``.env`` file(s) of the settings being built, for `PyltsSettings`'s own source.
 _FILE_VALUES: ContextVar[Mapping[str, str | None]] = ContextVar("pylts_env_file_values", default=MappingProxyType({}))
-#: Every name in it is pylts' own; names under `TEST_PREFIX` belong to pylts' test suite.
+#: pylts' own namespace of variables; names under `TEST_PREFIX` belong to pylts' test suite.
 PREFIX = "PYLTS_"
 TEST_PREFIX = "PYLTS_TEST_"
 #: Unknown ``PYLTS_`` variables are an error, not a warning, when this is true (``1``, ``true``, ``yes``, ``on``).
