@@ -11,8 +11,7 @@ import logging
 from . import sqlite_files
 from .context import RunContext
 from .errors import BackupNotConfirmed, DatabaseNotFound, LitestreamTimeout
-from .runner import Deadline
-from .timing import BUSY_TIMEOUT
+from .timing import BUSY_TIMEOUT, Deadline
 
 logger = logging.getLogger(__name__)
 

@@ -79,10 +79,9 @@ from .layout import Layout
 from .lines import Standing
 from .reports import RestoreReport
 from .restore import restore
-from .runner import Deadline
 from .sqlite_files import IntegrityCheck
 from .status import refuse_unreadable, replica_layouts
-from .timing import LOCK_POLL
+from .timing import LOCK_POLL, Deadline
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +248,7 @@ def ensure_restored(
     """
     sqlite_files.make_folder(ctx.db.parent)
     with _folder_lock(ctx.db.parent, deadline):
-        replicator = live_replicator(ctx.db)
+        replicator = sqlite_files.live_replicator(ctx.db)
         if replicator is not None:
             return _defer_to(replicator, ctx.db)
         local = _local(ctx)
@@ -303,39 +302,6 @@ def ensure_restored(
             restored = _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
             return BootReport(outcome=RestoreOutcome.QUARANTINED, moved_to=moved_to, restore_report=restored, **seen)
         raise _refusal(ctx, decision, local, replica)
-
-
-def live_replicator(db: Path) -> int | None:
-    """The pid of another live process that replicates ``db`` (it holds the one-writer lock), else ``None``.
-
-    Such a database is live: its replica moves ahead of what a reader here sees, so comparing
-    the two would take a live database for a stale one. On Linux the kernel's table of locks is
-    read without touching the lock; elsewhere a shared lock is tried for an instant.
-
-    >>> live_replicator(Path("/nonexistent/app.db")) is None
-    True
-    """
-    path = sqlite_files.lock_path(db)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return None
-    if os.path.exists("/proc/locks"):
-        inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
-        with open("/proc/locks", encoding="ascii", errors="replace") as table:
-            holders = [
-                int(fields[4])
-                for fields in map(str.split, table)
-                if fields[1:2] == ["FLOCK"] and fields[5:6] == [inode]
-            ]
-        return next((pid for pid in holders if pid != os.getpid()), None)
-    with open(path, "rb") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = lock.read(32).decode(errors="replace").strip()
-            return int(holder) if holder.isdigit() and int(holder) != os.getpid() else None
-    return None
 
 
 def _defer_to(replicator: int, db: Path) -> BootReport:

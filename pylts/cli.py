@@ -53,10 +53,9 @@ from .errors import (
 )
 from .progress import Progress, database_bytes, staged_bytes
 from .reports import ReplicaContents
-from .runner import Deadline
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
 from .settings_base import setting_help
-from .timing import BACKUP_TIMEOUT, FOLLOW_INTERVAL, FOLLOW_STALL_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT
+from .timing import BACKUP_TIMEOUT, FOLLOW_INTERVAL, FOLLOW_STALL_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT, Deadline
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
 

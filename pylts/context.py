@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 from . import runner
 from .errors import EndpointUnreachable, ListingUnavailable, LitestreamError, LitestreamTimeout, RestoreError
 from .layout import ReplicaObjects, replica_prefix
-from .output import error_for, last_error
+from .output import OutputLine, RunResult, error_for, last_error
 from .replica import S3Replica
-from .runner import Deadline, ManagedProcess, OutputLine, RunResult
+from .runner import ManagedProcess
 from .store import Credentials, list_objects
-from .timing import LITESTREAM_STOP_GRACE, PROBE_SECONDS, REPROBE_SECONDS
+from .timing import LITESTREAM_STOP_GRACE, PROBE_SECONDS, REPROBE_SECONDS, Deadline
 from .tuning import Tuning
 
 if TYPE_CHECKING:

@@ -53,8 +53,8 @@ from .errors import (
     PyltsError,
     RestoreError,
 )
-from .output import error_from_text, last_error, redact
-from .runner import Deadline, ManagedProcess, OutputLine
+from .output import OutputLine, error_from_text, last_error, redact
+from .runner import ManagedProcess
 from .timing import (
     FOLLOW_BACKOFF_RESET_SECONDS,
     FOLLOW_BUSY_TIMEOUT,
@@ -67,6 +67,7 @@ from .timing import (
     FOLLOW_STOP_GRACE,
     PROBE_SECONDS,
     Backoff,
+    Deadline,
 )
 
 logger = logging.getLogger(__name__)

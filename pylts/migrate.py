@@ -22,14 +22,13 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
-from .boot import live_replicator
 from .context import RunContext
 from .errors import AlreadyReplicating, BackupNotConfirmed, LitestreamTimeout
 from .layout import Layout
 from .replica import S3Replica
 from .restore import restore
-from .runner import Deadline
 from .status import refuse_unreadable
+from .timing import Deadline
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +74,7 @@ def migrate(
     started = time.monotonic()
     to = ctx if target is None else dataclasses.replace(ctx, replica=target)
     own = ctx.line.layout
-    replicator = live_replicator(ctx.db)
+    replicator = sqlite_files.live_replicator(ctx.db)
     if replicator is not None:
         raise AlreadyReplicating(
             f"{ctx.db} is being replicated by process {replicator} on this machine: stop the app before "

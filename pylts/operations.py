@@ -28,7 +28,6 @@ from .errors import InvalidArgument
 from .follow import Follower
 from .migrate import MigrateReport
 from .reports import ReplicaContents, RestoreReport
-from .runner import Deadline
 from .sqlite_files import IntegrityCheck, database_files, remove
 from .supervisor import Replicator
 from .timing import (
@@ -45,6 +44,7 @@ from .timing import (
     STOP_TIMEOUT,
     VERIFY_TIMEOUT,
     VFS_READY_TIMEOUT,
+    Deadline,
 )
 from .verify import VerifyResult
 from .vfs import VfsReader

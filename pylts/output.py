@@ -22,7 +22,6 @@ import re
 import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from .errors import (
     BucketNotFound,
@@ -169,29 +168,45 @@ def _unquote(value: str) -> str:
     return value
 
 
-class FinishedRun(Protocol):
-    """What `error_for` reads of a finished run (`pylts.runner.RunResult` is one)."""
+@dataclass(frozen=True)
+class OutputLine:
+    """One line litestream printed, as printed (``text``, to parse); `shown` and the repr mask its secrets."""
+
+    stream: str  # "stdout" or "stderr"
+    text: str
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
-    def argv(self) -> list[str]: ...
-    @property
-    def returncode(self) -> int: ...
-    @property
-    def stdout(self) -> str: ...
-    @property
-    def stderr(self) -> str: ...
-    @property
-    def secrets(self) -> tuple[str, ...]: ...
+    def shown(self) -> str:
+        """The line as it may be shown: its secrets masked."""
+        return redact(self.text, self.secrets)
+
+    def __repr__(self) -> str:
+        return f"OutputLine(stream={self.stream!r}, text={self.shown!r})"
 
 
-def error_for(result: FinishedRun, default: type[LitestreamError], action: str) -> LitestreamError:
+@dataclass(frozen=True)
+class RunResult:
+    """A finished litestream run: redacted argv, exit code, its whole stdout and the tail of its stderr.
+
+    stdout and stderr are as printed, for parsing: `error_for` masks ``secrets`` in what it shows.
+    """
+
+    argv: list[str]
+    returncode: int
+    stdout: str = field(repr=False)
+    stderr: str = field(repr=False)
+    seconds: float
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
+def error_for(result: RunResult, default: type[LitestreamError], action: str) -> LitestreamError:
     """The typed error for a failed run: the cause litestream names, with what to do about it.
 
     Its ``output`` holds the tail of both streams (`TAIL_CHARS` each), for a closer look; the run's
     secrets are masked in what the error shows, after the cause was read from what litestream printed.
 
     >>> from pylts.errors import RestoreError
-    >>> from pylts.runner import RunResult
     >>> result = RunResult(["litestream", "restore"], 1, "", "Error: no matching backup files available", 0.1)
     >>> err = error_for(result, RestoreError, "restore")
     >>> type(err).__name__, str(err)

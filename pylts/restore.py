@@ -17,11 +17,11 @@ from pathlib import Path
 from . import sqlite_files
 from .context import RunContext
 from .errors import DatabaseExists, InvalidArgument, NoBackupFound, RestoreError
+from .output import RunResult
 from .pitr import timestamp_arg, txid_arg
 from .reports import RestoreReport, parse_restore_report
-from .runner import Deadline, RunResult
 from .sqlite_files import IntegrityCheck
-from .timing import RESTORE_BUSY_TIMEOUT
+from .timing import RESTORE_BUSY_TIMEOUT, Deadline
 
 logger = logging.getLogger(__name__)
 

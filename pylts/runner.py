@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import select
 import shlex
@@ -31,14 +30,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Literal, get_args
 
 from . import guard
 from .errors import CommandNotRunnable, InvalidArgument, LitestreamTimeout, UnreadableOutput
-from .output import redact
-from .timing import LITESTREAM_STOP_GRACE, ONE_SHOT_STOP_GRACE, READER_JOIN_SECONDS
+from .output import OutputLine, RunResult, redact
+from .timing import LITESTREAM_STOP_GRACE, ONE_SHOT_STOP_GRACE, READER_JOIN_SECONDS, Deadline
 
 logger = logging.getLogger(__name__)
 #: What a child is to the guard: apps stop first, litestream after them (its final sync sees every commit).
@@ -48,38 +47,6 @@ Role = Literal["app", "litestream"]
 TAIL_BYTES = 64 * 1024
 #: Most bytes of stdout a one-shot run may print when pylts parses it: about 300,000 LTX files of `ltx -json`.
 MAX_PARSED_OUTPUT = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class OutputLine:
-    """One line litestream printed, as printed (``text``, to parse); `shown` and the repr mask its secrets."""
-
-    stream: str  # "stdout" or "stderr"
-    text: str
-    secrets: tuple[str, ...] = field(default=(), repr=False)
-
-    @property
-    def shown(self) -> str:
-        """The line as it may be shown: its secrets masked."""
-        return redact(self.text, self.secrets)
-
-    def __repr__(self) -> str:
-        return f"OutputLine(stream={self.stream!r}, text={self.shown!r})"
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """A finished litestream run: redacted argv, exit code, its whole stdout and the tail of its stderr.
-
-    stdout and stderr are as printed, for parsing: `pylts.output.error_for` masks ``secrets`` in what it shows.
-    """
-
-    argv: list[str]
-    returncode: int
-    stdout: str = field(repr=False)
-    stderr: str = field(repr=False)
-    seconds: float
-    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 class _Output:
@@ -507,31 +474,3 @@ def guard_pid() -> int | None:
 def guarded() -> list[int]:
     """The process groups this process's guard would stop if the process died now."""
     return _GUARD.watched()
-
-
-class Deadline:
-    """A point in time that several steps of one call share.
-
-    >>> d = Deadline(30)
-    >>> 29 < d.remaining() <= 30
-    True
-    >>> Deadline(0)
-    Traceback (most recent call last):
-    ...
-    pylts.errors.InvalidArgument: timeout must be a positive number of seconds, got 0
-    """
-
-    def __init__(self, seconds: float) -> None:
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds < math.inf:
-            raise InvalidArgument(f"timeout must be a positive number of seconds, got {seconds!r}")
-        self.seconds = float(seconds)
-        self._end = time.monotonic() + self.seconds
-
-    def remaining(self) -> float:
-        """Seconds left, never below zero."""
-        return max(self._end - time.monotonic(), 0.0)
-
-    @property
-    def expired(self) -> bool:
-        """Whether no time is left."""
-        return self.remaining() == 0.0

@@ -124,6 +124,39 @@ def replication_lock(db: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def live_replicator(db: Path) -> int | None:
+    """The pid of another live process that replicates ``db`` (it holds the one-writer lock), else ``None``.
+
+    Such a database is live: its replica moves ahead of what a reader here sees, so comparing
+    the two would take a live database for a stale one. On Linux the kernel's table of locks is
+    read without touching the lock; elsewhere a shared lock is tried for an instant.
+
+    >>> live_replicator(Path("/nonexistent/app.db")) is None
+    True
+    """
+    path = lock_path(db)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    if os.path.exists("/proc/locks"):
+        inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+        with open("/proc/locks", encoding="ascii", errors="replace") as table:
+            holders = [
+                int(fields[4])
+                for fields in map(str.split, table)
+                if fields[1:2] == ["FLOCK"] and fields[5:6] == [inode]
+            ]
+        return next((pid for pid in holders if pid != os.getpid()), None)
+    with open(path, "rb") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = lock.read(32).decode(errors="replace").strip()
+            return int(holder) if holder.isdigit() and int(holder) != os.getpid() else None
+    return None
+
+
 def local_txid(db: Path) -> int | None:
     """The newest transaction litestream 0.5 captured of ``db``, from its LTX file names at every level."""
     names = (p.stem.partition("-")[2] for p in litestream_meta(db).glob("ltx/*/*.ltx"))

@@ -11,9 +11,9 @@ import logging
 from .context import RunContext
 from .errors import ListingUnavailable, ReplicaLayoutMismatch
 from .layout import Layout
-from .lines import Line
+from .lines.base import Line
 from .reports import ReplicaContents
-from .runner import Deadline
+from .timing import Deadline
 
 #: Where each layout keeps its files under the replica's path, for messages.
 logger = logging.getLogger(__name__)

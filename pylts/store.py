@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 from .errors import EndpointUnreachable, ListingUnavailable, LitestreamError, LitestreamTimeout, TLSSetupError
 from .output import HINTS, error_from_text
 from .replica import S3Replica
-from .runner import Deadline
+from .timing import Deadline
 
 #: SHA-256 of an empty body: a GET sends none.
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -44,7 +44,7 @@ from .events import DatabaseSync, SyncTracker
 from .health import DatabaseHealth, Failing, Restarting
 from .observers import Observer
 from .output import error_from_text, redact
-from .runner import Deadline, ManagedProcess
+from .runner import ManagedProcess
 from .timing import (
     ANSWER_SECONDS,
     APP_STOP_GRACE,
@@ -68,6 +68,7 @@ from .timing import (
     WAIT_FOR_SYNC_TIMEOUT,
     WATCHDOG_INTERVAL,
     Backoff,
+    Deadline,
 )
 
 logger = logging.getLogger(__name__)
@@ -247,11 +248,11 @@ class Replicator:
         started = time.monotonic()
         self._thread = threading.Thread(target=self._supervise_until_a_bug, name="pylts-replicator", daemon=True)
         self._thread.start()
-        if self._observer.wait_ready(started, wait):
+        if self._wait_ready(started, wait):
             logger.info("replicating %s database(s) to their replicas", len(self._dbs))
             self._check_replicas(running=True, deadline=deadline)  # heals too within the start's deadline, if any
             return self
-        error = self._startup_error(wait)
+        error = self._bug or self._startup_error(wait)
         self._shutdown(grace=FAILED_START_STOP_GRACE)  # nothing was synced yet: no final sync to wait for
         self._locks.close()
         raise error
@@ -280,6 +281,16 @@ class Replicator:
 
     def _database_bytes(self) -> int:
         return sum(_file_size(path) for db in self._dbs for path in (db, sqlite_files.wal_path(db)))
+
+    def _wait_ready(self, started: float, wait: float) -> bool:
+        """`Observer.wait_ready`, given up at once when a bug ended the supervision (nothing will sync then)."""
+        deadline = Deadline(max(wait, 0.001))
+        while self._thread is not None and self._thread.is_alive():
+            if self._observer.wait_ready(started, min(deadline.remaining(), SUPERVISOR_POLL)):
+                return True
+            if deadline.expired:
+                return False
+        return False
 
     def _startup_error(self, waited: float) -> Exception:
         reported = self._tracker.named_error or self._last_error  # a known cause, or litestream exited

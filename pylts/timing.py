@@ -37,6 +37,11 @@ that imports nothing of pylts.
 
 from __future__ import annotations
 
+import math
+import time
+
+from .errors import InvalidArgument
+
 # -- defaults of the public calls ---------------------------------------------------------------
 
 #: Default deadline of ``restore()`` and ``ensure_restored()`` (``pylts restore --timeout``): a 10 GB download.
@@ -110,7 +115,8 @@ BEHIND_SYNC_INTERVALS = 3
 BEHIND_SECONDS = 5.0
 #: How often the watchdog looks for a stall.
 WATCHDOG_INTERVAL = 1.0
-#: How often the supervisor looks whether litestream exited or a stop was asked for.
+#: How often the supervisor looks whether litestream exited or a stop was asked for, and a start whether supervision
+#: still runs.
 SUPERVISOR_POLL = 0.2
 #: How often a wait for a lock, or for litestream to say it replicates, looks again.
 LOCK_POLL = 0.05
@@ -206,3 +212,31 @@ class Backoff:
     def reset(self) -> None:
         """After a healthy run: the next wait is ``first`` again."""
         self._next = self.first
+
+
+class Deadline:
+    """A point in time that several steps of one call share.
+
+    >>> d = Deadline(30)
+    >>> 29 < d.remaining() <= 30
+    True
+    >>> Deadline(0)
+    Traceback (most recent call last):
+    ...
+    pylts.errors.InvalidArgument: timeout must be a positive number of seconds, got 0
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds < math.inf:
+            raise InvalidArgument(f"timeout must be a positive number of seconds, got {seconds!r}")
+        self.seconds = float(seconds)
+        self._end = time.monotonic() + self.seconds
+
+    def remaining(self) -> float:
+        """Seconds left, never below zero."""
+        return max(self._end - time.monotonic(), 0.0)
+
+    @property
+    def expired(self) -> bool:
+        """Whether no time is left."""
+        return self.remaining() == 0.0

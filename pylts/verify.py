@@ -21,9 +21,8 @@ from pydantic import BaseModel, ConfigDict
 from . import backup, sqlite_files
 from .context import RunContext
 from .errors import DatabaseNotFound, LitestreamTimeout, PyltsError, RestoreError
-from .runner import Deadline
 from .status import refuse_other_layout
-from .timing import BUSY_TIMEOUT, VERIFY_FIRST_WAIT, VERIFY_MAX_WAIT, Backoff
+from .timing import BUSY_TIMEOUT, VERIFY_FIRST_WAIT, VERIFY_MAX_WAIT, Backoff, Deadline
 
 logger = logging.getLogger(__name__)
 SENTINEL_TABLE = "_pylts_verify"

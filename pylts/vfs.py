@@ -34,9 +34,9 @@ from typing import Any
 
 from .context import RunContext
 from .errors import InvalidArgument, NoBackupFound, VfsError, VfsUnavailable, install_line
-from .output import redact
-from .runner import Deadline, ManagedProcess, OutputLine
-from .timing import VFS_READY_TIMEOUT
+from .output import OutputLine, redact
+from .runner import ManagedProcess
+from .timing import VFS_READY_TIMEOUT, Deadline
 
 _READY = "pylts-vfs ready"
 _FAILED = "pylts-vfs failed: "

@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.long
 @pytest.mark.integration
 @pytest.mark.slow
 def test_quick_benchmark_runs_and_reports_every_section(tmp_path: Path) -> None:

@@ -305,6 +305,7 @@ def restored_ids(cfg: ConfigS3, name: str, folder: Path) -> set[int]:
     return {row[0] for row in read_rows(copy.dbpath)}
 
 
+@pytest.mark.long
 @pytest.mark.integration
 @pytest.mark.slow
 def test_drill_pylts_replicate_with_three_databases_survives_litestream_killed_and_the_store_down(

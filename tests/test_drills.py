@@ -177,6 +177,7 @@ def _litestream_child(command: str) -> int:
     raise AssertionError(f"no litestream {command} is running")
 
 
+@pytest.mark.long
 def test_drill_final_sync_fails_at_shutdown(litestream_bin: Path, tmp_path: Path) -> None:
     """4. The store is gone when the app stops: an error and a non-zero exit, never a silent success."""
     with s3_server() as (s3, server):

@@ -54,6 +54,7 @@ def run(copy: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.long
 def test_the_rest_stands_without_litestream_03(tmp_path: Path) -> None:
     copy = tmp_path / "repo"
     package = without_line_03(copy)

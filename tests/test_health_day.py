@@ -79,6 +79,7 @@ class Day:
         self.log.append(f"kill -9: Restarting in {state.restart_in} s")
 
 
+@pytest.mark.long
 def test_a_day_of_production_health_tracks_the_truth(cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path) -> None:
     write_rows(cfg.dbpath, 1)
     with (

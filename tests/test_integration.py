@@ -29,8 +29,9 @@ from pylts import (
     runner,
 )
 from pylts.backup import delete_if_confirmed
-from pylts.runner import Deadline
+from pylts.output import RunResult
 from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
+from pylts.timing import Deadline
 
 pytestmark = pytest.mark.integration
 
@@ -177,7 +178,7 @@ def litestream_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real_run = runner.run
 
-    def run(argv: Sequence[str], **options: Any) -> runner.RunResult:
+    def run(argv: Sequence[str], **options: Any) -> RunResult:
         if argv[1] != "version":
             seen.append(argv[1])
         return real_run(argv, **options)

@@ -34,7 +34,7 @@ from pylts.binary import find_executable
 from pylts.errors import ListingUnavailable
 from pylts.layout import Layout
 from pylts.restore import restore
-from pylts.runner import Deadline
+from pylts.timing import Deadline
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.line03]  # each machine pairs 0.5 with 0.3
 

@@ -12,8 +12,8 @@ from helpers import read_rows, write_rows
 from pylts import BucketNotFound, ConfigS3, UnsupportedLitestreamVersion, backup, restore
 from pylts.binary import Litestream, Version
 from pylts.lines import Standing, line_for
-from pylts.runner import Deadline
 from pylts.testing import LocalS3
+from pylts.timing import Deadline
 
 PYLTS = Path(__file__).resolve().parent.parent / "pylts"
 

@@ -44,6 +44,7 @@ def aged(local_s3: LocalS3, bucket: str, tmp_path: Path) -> ConfigS3:
     return cfg
 
 
+@pytest.mark.long
 def test_every_call_that_lists_the_replica_works_on_hundreds_of_files(
     aged: ConfigS3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -71,6 +72,7 @@ def committed_by(samples: list[tuple[float, int]], moment: float) -> int:
     return max((count for at, count in samples if at <= moment), default=0)
 
 
+@pytest.mark.long
 @pytest.mark.serial  # it restores to a moment and checks which commits, by the second, the copy holds
 def test_a_replica_that_lived_under_writes_restores_to_a_moment_in_its_middle(
     cfg: ConfigS3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

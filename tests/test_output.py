@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from pylts.errors import BucketNotFound, CredentialsRejected, NoBackupFound, RestoreError
-from pylts.output import error_class, error_for, last_error, parse_line
-from pylts.runner import RunResult
+from pylts.output import RunResult, error_class, error_for, last_error, parse_line
 
 DATA = Path(__file__).parent / "data"
 

@@ -21,7 +21,8 @@ import pytest
 
 from pylts import runner
 from pylts.binary import find_executable
-from pylts.runner import ManagedProcess, OutputLine
+from pylts.output import OutputLine
+from pylts.runner import ManagedProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 

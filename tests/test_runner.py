@@ -14,7 +14,9 @@ import pytest
 from helpers import pylts_log
 
 from pylts.errors import InvalidArgument, LitestreamTimeout
-from pylts.runner import TAIL_BYTES, Deadline, ManagedProcess, OutputLine, guard_pid, guarded, run
+from pylts.output import OutputLine
+from pylts.runner import TAIL_BYTES, ManagedProcess, guard_pid, guarded, run
+from pylts.timing import Deadline
 
 ENV = dict(os.environ)
 PY = sys.executable

@@ -18,8 +18,9 @@ from pylts import BucketNotFound, ConfigS3, CredentialsRejected, EndpointUnreach
 from pylts.errors import ListingUnavailable, LitestreamTimeout, RestoreError, TLSSetupError
 from pylts.layout import Layout
 from pylts.replica import S3Replica
-from pylts.runner import Deadline, run
+from pylts.runner import run
 from pylts.store import Credentials, StoredObject, _parse_page, _target, in_region, list_objects, signed_headers
+from pylts.timing import Deadline
 
 NOW = datetime(2026, 12, 4, 16, 53, 17, tzinfo=timezone.utc)
 

@@ -349,6 +349,7 @@ def restart_seen(replication: Replicator, killed: int, within: float = 15.0) -> 
     pytest.fail(f"litestream was not restarted within {within} s: {replication.status()}")
 
 
+@pytest.mark.long
 @pytest.mark.slow
 @pytest.mark.serial  # it measures seconds from each kill to the next litestream
 def test_kills_10_s_apart_restart_after_the_first_wait_and_health_says_restarting(
@@ -493,3 +494,22 @@ def test_a_bug_in_the_supervision_is_raised_at_stop_not_retried(
             raised = exc
     assert raised is not None and "a bug in pylts" in str(raised), "stop() did not raise the bug"
     assert restored_copy(cfg, tmp_path / "copy") == [(i, f"item {i}") for i in range(3)]
+
+
+def test_a_bug_while_starting_is_raised_at_once_not_after_the_ready_timeout(
+    cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug that ends the supervision before the first sync cannot be waited out: ``start()`` raises it."""
+    write_rows(cfg.dbpath, 3)
+
+    def broken(self: Replicator) -> None:
+        raise TypeError("a bug in pylts")
+
+    monkeypatch.setattr(Replicator, "_write_config", broken)
+    began = time.monotonic()
+    with pytest.raises(TypeError, match="a bug in pylts"), cfg.replicating(ready_timeout=60):
+        pass
+    assert time.monotonic() - began < 20, "start() waited out its ready timeout"
+    monkeypatch.undo()
+    with cfg.replicating() as replication:  # the lock was let go: this machine may replicate again
+        assert replication.wait_for_sync(30)

@@ -18,6 +18,7 @@ from helpers import derive, free_port, pylts_log, write_rows
 
 from pylts import ConfigS3, LitestreamTimeout, runner
 from pylts.commands import config_option
+from pylts.output import RunResult
 from pylts.testing import LocalS3
 
 pytestmark = pytest.mark.integration
@@ -131,7 +132,7 @@ def test_litestream_reads_every_key_where_pylts_writes_it(cfg: ConfigS3, tmp_pat
         assert "heartbeat URL must be a valid HTTP or HTTPS URL" in no_http.stderr
 
 
-def litestream_with(cfg: ConfigS3, folder: Path, config: str) -> runner.RunResult:
+def litestream_with(cfg: ConfigS3, folder: Path, config: str) -> RunResult:
     """``litestream replicate`` with ``config``; a config it refuses ends it at once, else it is stopped in 10 s."""
     path = folder / "litestream.yml"
     path.write_text(config)
@@ -154,6 +155,7 @@ def writing_until(db: Path, done: Any, seconds: float) -> bool:
     return True
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_heartbeat_is_pinged_while_in_sync_and_stops_while_the_store_is_down(
     local_s3: LocalS3, bucket: str, tmp_path: Path

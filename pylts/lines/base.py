@@ -27,9 +27,11 @@ from ..errors import LitestreamError
 from ..events import SyncTracker
 from ..layout import Layout, ReplicaObjects
 from ..observers import Observer, Watched
+from ..output import OutputLine, RunResult
 from ..replica import S3Replica
 from ..reports import ReplicaContents
-from ..runner import Deadline, ManagedProcess, OutputLine, RunResult
+from ..runner import ManagedProcess
+from ..timing import Deadline
 from ..tuning import Tuning
 
 

@@ -41,8 +41,8 @@ from ...observers import Observer
 from ...output import raise_reported_error
 from ...replica import S3Replica
 from ...reports import Generation, ReplicaContents, Snapshot, parse_rows, parse_table
-from ...runner import Deadline
 from ...sqlite_files import config_path_for
+from ...timing import Deadline
 from ...tuning import Tuning, durations, refuse_unsupported
 from ..base import Context, LineClass, Standing
 from .log import read_positions

@@ -35,8 +35,7 @@ from ...observers import Observer
 from ...output import last_error, raise_reported_error
 from ...replica import S3Replica
 from ...reports import ReplicaContents
-from ...runner import Deadline
-from ...timing import CONTROL_ANSWER_SECONDS
+from ...timing import CONTROL_ANSWER_SECONDS, Deadline
 from ...tuning import Tuning, durations
 from ..base import Context, LineClass, Standing
 from .ltx import follow_argv, latest_txid, ltx_files, replica_ltx_files, reported_txid, unreplicated

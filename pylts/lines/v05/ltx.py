@@ -19,7 +19,7 @@ from ...continuity import prove
 from ...errors import BackupNotConfirmed, ListingUnavailable, LitestreamError, RestoreError
 from ...replica import S3Replica
 from ...reports import LtxFile, parse_ltx_files
-from ...runner import Deadline
+from ...timing import Deadline
 from ..base import Context
 
 #: The replica's position in ``replicate -once``'s debug lines: a file uploaded, or litestream's replica position.

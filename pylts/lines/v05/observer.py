@@ -23,8 +23,7 @@ from ...events import Position, SyncTracker
 from ...health import Behind, DatabaseHealth, Unknown
 from ...observers import Watched, behind_threshold, judged, seconds_since
 from ...output import redact
-from ...runner import Deadline
-from ...timing import CONTROL_ANSWER_SECONDS, MTIME_GRANULARITY
+from ...timing import CONTROL_ANSWER_SECONDS, MTIME_GRANULARITY, Deadline
 from .control import ControlClient, Listed, SyncStatus, private_socket_path
 
 _RETRY = 0.1
