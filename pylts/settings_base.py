@@ -59,7 +59,10 @@ TEST_PREFIX = "PYLTS_TEST_"
 STRICT = "PYLTS_STRICT"
 #: The ``PYLTS_`` variables that are not the field of a settings class, each with what it does.
 OTHER_VARIABLES: Mapping[str, str] = MappingProxyType(
-    {STRICT: "unknown PYLTS_ variables are an error (InvalidSettings) instead of a warning"}
+    {
+        STRICT: "unknown PYLTS_ variables are an error (InvalidSettings) instead of a warning",
+        "PYLTS_LOG_LEVEL": "how much the pylts command says on stderr: error, info or debug (docs/cli.md)",
+    }
 )
 _FLAG = TypeAdapter(bool)
 #: The variable that lists the databases replicated beside the main one (`DatabaseList`).
