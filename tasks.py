@@ -10,6 +10,8 @@
     python3 tasks.py bench [--quick]
     python3 tasks.py drills        the fault drills alone (tests named *drill*), writing their figures
                                    to docs/_generated/drill-figures.md
+    python3 tasks.py docs [ARGS]   bring the files the docs show up to date, then serve the site on
+                                   http://127.0.0.1:8000 (mkdocs serve; ARGS go to it)
     python3 tasks.py cli-docs      regenerate docs/cli.md from --help
     python3 tasks.py settings-docs regenerate the settings table of docs/configuration.md from the fields
     python3 tasks.py bad-input-docs  regenerate docs/_generated/bad-input.md from the test's cases
@@ -209,6 +211,16 @@ def floors(args: list[str]) -> None:
     sh(python, "-m", "pytest", "-m", "serial and not line03", *SERIAL_WORKERS, *FLOOR_TESTS, *args, env=env)
 
 
+def docs(args: list[str]) -> None:
+    """Rewrite the files the pages inline (tests/doc_inlines.py), then serve the site locally until Ctrl-C."""
+    ensure_venv()
+    sh(PYTHON, "tests/doc_inlines.py")
+    try:
+        sh(PYTHON, "-m", "mkdocs", "serve", "--dev-addr", "127.0.0.1:8000", *args)
+    except KeyboardInterrupt:
+        print("stopped serving the docs")
+
+
 def cli_docs(args: list[str]) -> None:
     """Regenerate docs/cli.md from the CLI's --help (a test fails when it is stale)."""
     ensure_venv()
@@ -257,6 +269,7 @@ TASKS = {
     "floors": floors,
     "bench": bench,
     "drills": drills,
+    "docs": docs,
     "cli-docs": cli_docs,
     "settings-docs": settings_docs,
     "bad-input-docs": bad_input_docs,

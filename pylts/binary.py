@@ -1,7 +1,7 @@
 """Finding the litestream executable and knowing which version it is.
 
 pylts looks, in this order, at: the ``litestream_bin`` setting (``LITESTREAM_BIN``),
-the ``litestream`` installed next to the running Python (what ``pip install pylts``
+the ``litestream`` installed next to the running Python (what installing pylts
 brings through the ``litestream-bin`` package), then ``PATH``.
 
 >>> parse_version("0.5.17"), parse_version("v0.3.13")

@@ -28,8 +28,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
-
 from . import binary
 from .boot import BootReport
 from .commands import config_yaml
@@ -37,32 +35,11 @@ from .errors import InvalidSettings
 from .lines import line_for
 from .replica import S3Replica
 from .reports import ReplicaContents
-from .settings import ConfigS3, PyltsSettings
+from .settings import ConfigS3
+from .settings_base import SETTING
+from .settings_base import DatabaseList as DatabaseList  # its home before; the CLI and the docs import it here
 from .supervisor import Replicator, run_app
 from .timing import LISTING_TIMEOUT, RESTORE_TIMEOUT
-
-SETTING = "PYLTS_DATABASES"
-
-
-class DatabaseList(PyltsSettings):
-    """The databases replicated beside the main one, read by the same rules as `ConfigS3`.
-
-    >>> DatabaseList(databases="queue.db, cache.db=s3://backups/cache.db", _env_file=None).entries
-    ['queue.db', 'cache.db=s3://backups/cache.db']
-    """
-
-    databases: list[str] | str = Field(
-        default_factory=list,
-        validation_alias=SETTING,
-        description="more databases replicated with the main one: `FILE` or `FILE=REPLICA_URL`, comma-separated; "
-        "see [Several databases](#several-databases)",
-    )
-
-    @property
-    def entries(self) -> list[str]:
-        """One ``FILE[=REPLICA_URL]`` per database; blanks dropped."""
-        given = self.databases.split(",") if isinstance(self.databases, str) else self.databases
-        return [entry.strip() for entry in given if entry.strip()]
 
 
 @dataclass(frozen=True)

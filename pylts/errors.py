@@ -14,6 +14,7 @@ command line, the exit code and litestream's own error text.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import metadata
 
 
 class PyltsError(Exception):
@@ -198,7 +199,32 @@ class ControlSocketError(PyltsError):
 
 
 class VfsUnavailable(PyltsError):
-    """litestream's VFS cannot run here; the message says what to install (``pip install 'pylts[vfs]'``)."""
+    """litestream's VFS cannot run here; the message says what to install (`install_line`)."""
+
+
+class MissingExtra(PyltsError, ImportError):
+    """An optional dependency is not installed; the message is the pip line that installs it (`install_line`).
+
+    >>> str(MissingExtra("LocalS3", "moto", "testing")).startswith('LocalS3 needs moto: pip install "pylts[testing]>=')
+    True
+    """
+
+    def __init__(self, needed_by: str, module: str, extra: str) -> None:
+        super().__init__(f"{needed_by} needs {module}: {install_line(extra)}", name=module)
+        self.extra = extra
+
+
+def install_line(extra: str) -> str:
+    """The pip line that adds ``extra`` to the pylts running, pinned so that pip never picks an older pylts.
+
+    The package index holds an older, unrelated pylts 0.0.9, which pip would install in a
+    fresh environment for a requirement without a version.
+    """
+    try:
+        version = metadata.version("pylts")
+    except metadata.PackageNotFoundError:  # imported from a checkout that was never installed
+        return f'pip install -e ".[{extra}]" (in the pylts checkout)'
+    return f'pip install "pylts[{extra}]>={version}"'
 
 
 class VfsError(PyltsError):

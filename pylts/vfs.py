@@ -1,4 +1,4 @@
-"""Reading a replica straight from S3 through litestream's VFS, in a helper process (``pip install 'pylts[vfs]'``).
+"""Reading a replica straight from S3 through litestream's VFS, in a helper process (the ``vfs`` extra).
 
 litestream's VFS extension (PyPI ``litestream-vfs``) has three traps for a Python app, all
 measured here: once loaded, later plain connections of that SQLite library fail ("automatic
@@ -16,7 +16,7 @@ command line or a URI.
 >>> vfs_problem("linux", (3, 14), has_apsw=True, has_extension=True)
 'litestream-vfs has wheels for CPython 3.8 to 3.13 only, this is 3.14'
 >>> vfs_problem("linux", (3, 11), has_apsw=False, has_extension=True)
-"apsw is not installed: pip install 'pylts[vfs]'"
+'apsw is not installed: pip install "pylts[vfs]>=...'
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from .context import RunContext
-from .errors import InvalidArgument, NoBackupFound, VfsError, VfsUnavailable
+from .errors import InvalidArgument, NoBackupFound, VfsError, VfsUnavailable, install_line
 from .output import OutputLine, redact
 from .runner import ManagedProcess
 from .timing import VFS_READY_TIMEOUT, Deadline
@@ -51,9 +51,9 @@ def vfs_problem(platform: str, python: tuple[int, int], *, has_apsw: bool, has_e
     if python > (3, 13):
         return f"litestream-vfs has wheels for CPython 3.8 to 3.13 only, this is {python[0]}.{python[1]}"
     if not has_apsw:
-        return "apsw is not installed: pip install 'pylts[vfs]'"
+        return f"apsw is not installed: {install_line('vfs')}"
     if not has_extension:
-        return "litestream-vfs is not installed: pip install 'pylts[vfs]' (its wheels need glibc 2.35+ on Linux)"
+        return f"litestream-vfs is not installed: {install_line('vfs')} (its wheels need glibc 2.35+ on Linux)"
     return None
 
 

@@ -12,6 +12,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from doc_inlines import without_inlines
 from helpers import missing, settings_env
 
 import pylts
@@ -74,11 +75,6 @@ def test_every_error_has_a_troubleshooting_entry() -> None:
     assert not [name for name in errors if f"| `{name}` |" not in page]
 
 
-def test_snippets_in_the_docs_point_at_real_files() -> None:
-    included = re.findall(r'--8<-- "([^"]+)"', "".join(p.read_text() for p in DOCS.glob("*.md")))
-    assert included and all((ROOT / path).is_file() for path in included)
-
-
 def test_readme_starts_with_the_two_commands() -> None:
     lines = (ROOT / "README.md").read_text().splitlines()
     block = lines[lines.index("```sh") + 1 : lines.index("```", lines.index("```sh") + 1)]
@@ -111,12 +107,12 @@ def test_the_demo_of_the_readme_runs(tmp_path: Path) -> None:
 
 
 def python_blocks() -> list[tuple[str, str]]:
-    """Every ```python block written in the README and the docs (included files are run by their own tests)."""
+    """Every ```python block written in the README and the docs (inlined files are run by their own tests)."""
     blocks = []
     for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
-        for number, code in enumerate(re.findall(r"```python\n(.*?)\n```", page.read_text(), flags=re.S), start=1):
-            if not code.lstrip().startswith("--8<--"):
-                blocks.append((f"{page.relative_to(ROOT)}#{number}", code))
+        written = without_inlines(page.read_text())
+        for number, code in enumerate(re.findall(r"```python\n(.*?)\n```", written, flags=re.S), start=1):
+            blocks.append((f"{page.relative_to(ROOT)}#{number}", code))
     return blocks
 
 
@@ -132,7 +128,7 @@ def test_the_docs_examples_were_collected() -> None:
         "docs/guides/beside-the-app.md",
         "docs/guides/restore-and-backups.md",
     }
-    assert len(BLOCKS) >= 22 and expected <= pages  # 22 written out; snippet includes run through their own tests
+    assert len(BLOCKS) >= 22 and expected <= pages  # 22 written out; inlined files run through their own tests
 
 
 @pytest.mark.integration

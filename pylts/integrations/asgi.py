@@ -3,7 +3,7 @@
 ``FastAPI(lifespan=lifespan(cfg))`` is all an app needs; `replicated` goes inside a lifespan
 of the app's own. The blocking steps (restore, first sync, final sync) run in a worker
 thread, so the event loop stays free. Needs anyio, which FastAPI and Starlette bring
-(``pip install "pylts[starlette]"``).
+(``pip install "pylts[starlette]>=0.1"``).
 
 >>> import anyio, tempfile
 >>> from pylts.testing import LocalS3
@@ -27,6 +27,7 @@ from typing import Any, TypedDict
 
 from typing_extensions import Unpack
 
+from ..errors import MissingExtra
 from ..settings import ConfigS3
 from ..supervisor import Replicator
 
@@ -82,8 +83,6 @@ def _anyio() -> ModuleType:
     try:
         import anyio
         import anyio.to_thread
-    except ImportError:  # pragma: no cover - depends on the install
-        raise ImportError(
-            'pylts.integrations.asgi needs anyio (FastAPI and Starlette bring it): pip install "pylts[starlette]"'
-        ) from None
+    except ImportError:
+        raise MissingExtra("pylts.integrations.asgi (FastAPI and Starlette bring it)", "anyio", "starlette") from None
     return anyio

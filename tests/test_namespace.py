@@ -1,0 +1,87 @@
+"""pylts' own ``PYLTS_`` namespace: a variable in it that no setting reads is a typo, and is said so."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pylts import ConfigS3, InvalidSettings
+from pylts.databases import DatabaseList
+from pylts.settings_base import LitestreamSettings, UnknownSettingWarning, pylts_variables
+
+#: The console script pip installed beside this Python: the CLI as a user types it.
+PYLTS = Path(sys.executable).with_name("pylts")
+REQUIRED = {
+    "LITESTREAM_ACCESS_KEY_ID": "AKIAEXAMPLE",
+    "LITESTREAM_SECRET_ACCESS_KEY": "s3cr3t-value",
+    "REPLICA_URL": "s3://backups/app.db",
+}
+
+
+def cli(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYLTS_")}
+    return subprocess.run(
+        [str(PYLTS), *args], env={**env, **REQUIRED, **variables}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_misspelled_variable_in_the_environment_is_named_with_the_real_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PYLTS_BOOT_POLCY", "adopt")
+    with pytest.warns(UnknownSettingWarning) as caught:
+        cfg = ConfigS3(_env_file=None)
+    assert cfg.boot_policy.value == "refuse"  # ignored, and now said so
+    assert [str(w.message) for w in caught] == [
+        "PYLTS_BOOT_POLCY is not a pylts setting; did you mean PYLTS_BOOT_POLICY? It is ignored "
+        "(found in the environment; PYLTS_STRICT=1 makes this an error)"
+    ]
+
+
+def test_a_misspelled_variable_in_dotenv_names_the_file(tmp_path: Path) -> None:
+    settings = tmp_path / "prod.env"
+    settings.write_text("pylts_snapshot_retension=7d\nREPLICA_URL=s3://backups/app.db\n")
+    with pytest.warns(UnknownSettingWarning, match=rf"PYLTS_SNAPSHOT_RETENTION\? .*found in {settings}"):
+        DatabaseList(_env_file=settings)
+
+
+def test_strict_makes_it_an_invalid_settings_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    Path(".env").write_text("PYLTS_STRICT=true\nPYLTS_MAX_BACKOF=5\n")
+    with pytest.raises(InvalidSettings, match=r"PYLTS_MAX_BACKOF \(in \.env\): not a pylts setting; did you mean "):
+        LitestreamSettings()
+    monkeypatch.setenv("PYLTS_STRICT", "maybe")
+    with pytest.raises(InvalidSettings, match=r"PYLTS_STRICT \(in the environment\): must be true or false"):
+        LitestreamSettings()
+    monkeypatch.setenv("PYLTS_STRICT", "0")  # the environment wins over the file, as for every setting
+    with pytest.warns(UnknownSettingWarning, match="PYLTS_MAX_BACKOF is not a pylts setting"):
+        LitestreamSettings()
+
+
+def test_every_settings_class_variable_is_known_and_other_programs_are_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert {"PYLTS_DATABASES", "PYLTS_BOOT_POLICY", "PYLTS_REPLICA_CHECK_INTERVAL", "PYLTS_STRICT"} <= pylts_variables()
+    monkeypatch.setenv("PYLTS_STRICT", "1")
+    for name in pylts_variables() - {"PYLTS_STRICT"}:
+        monkeypatch.setenv(name, "")  # set, even if empty: a name pylts reads is never unknown
+    monkeypatch.setenv("PYLTS_TEST_ANYTHING", "the test suite's")
+    monkeypatch.setenv("LITESTREAM_CONFIG", "/etc/litestream.yml")
+    monkeypatch.setenv("MYAPP_PYLTS_BOOT_POLCY", "not ours")
+    LitestreamSettings()  # no error: nothing unknown in PYLTS_
+
+
+def test_the_installed_cli_warns_and_under_strict_refuses() -> None:
+    warned = cli("config", "--db", "app.db", PYLTS_BOOT_POLCY="adopt")
+    assert warned.returncode == 0, warned.stderr
+    assert "PYLTS_BOOT_POLCY is not a pylts setting; did you mean PYLTS_BOOT_POLICY?" in warned.stderr
+    assert warned.stderr.count("PYLTS_BOOT_POLCY is not") == 1  # once, though several settings classes are read
+    refused = cli("config", "--db", "app.db", PYLTS_BOOT_POLCY="adopt", PYLTS_STRICT="1")
+    assert refused.returncode == 2, refused.stderr
+    assert "PYLTS_BOOT_POLCY (in the environment): not a pylts setting; did you mean PYLTS_BOOT_POLICY?" in (
+        refused.stderr
+    )
+    assert refused.stdout == ""
