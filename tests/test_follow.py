@@ -143,7 +143,9 @@ def test_a_stalled_follower_is_rebuilt_while_a_reader_keeps_its_connection(prima
             assert wait_until(lambda: count(reader.dbpath) == 20, timeout=20)
             assert held.execute("SELECT count(*) FROM items").fetchone() == (10,)  # its own file, still whole
             assert held.execute("PRAGMA quick_check").fetchone() == ("ok",)
-            assert follower.status().pid not in (None, stuck) and follower.status().restarts == 0
+            # the copy is whole once the rebuild restored it; its new litestream starts just after
+            assert wait_until(lambda: follower.status().pid not in (None, stuck), timeout=20), follower.status()
+            assert follower.status().restarts == 0
         finally:
             held.close()
 
