@@ -153,9 +153,9 @@ def cfg(local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path) ->
 
 @pytest.fixture(scope="session", autouse=True)
 def drill_figures() -> Iterator[None]:
-    """With PYLTS_DRILL_FIGURES set (``python3 tasks.py drills``), write the figures the drills recorded there."""
+    """With PYLTS_TEST_DRILL_FIGURES set (``python3 tasks.py drills``), write the figures the drills recorded there."""
     yield
-    target = os.environ.get("PYLTS_DRILL_FIGURES")
+    target = os.environ.get("PYLTS_TEST_DRILL_FIGURES")
     if target and FIGURES:
         rows = ["| drill | litestream | figures |", "| --- | --- | --- |"]
         in_order = sorted(FIGURES, key=lambda figure: (int(figure[0].split(".")[0]), figure))  # 2 before 10

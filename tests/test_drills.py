@@ -1,7 +1,7 @@
 """Fault drills: what pylts survives, with the real litestream and a real S3 API on 127.0.0.1.
 
 Each drill is bounded in time and cleans up after itself. Its figures are recorded; with
-PYLTS_DRILL_FIGURES=docs/_generated/drill-figures.md (`python3 tasks.py drills`) they are written
+PYLTS_TEST_DRILL_FIGURES=docs/_generated/drill-figures.md (`python3 tasks.py drills`) they are written
 there, and docs/reliability.md includes that file.
 """
 
@@ -69,7 +69,7 @@ def gist(error: BaseException) -> str:
 
 
 #: Drill 1's outage: 10 s in the suite (five of its 2-s backoffs), 30 s for the published figures.
-OUTAGE_SECONDS = float(os.environ.get("PYLTS_OUTAGE_SECONDS", "10"))
+OUTAGE_SECONDS = float(os.environ.get("PYLTS_TEST_OUTAGE_SECONDS", "10"))
 
 
 def test_drill_s3_outage_under_write_load(cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path) -> None:
@@ -372,9 +372,9 @@ def test_drill_unreachable_endpoint_every_call_keeps_its_deadline(store: str, cf
 
 
 #: Drill 16's kills: 3 in the suite, 20 for the published figures (read before the tests clear PYLTS_* variables).
-RESTART_KILLS = int(os.environ.get("PYLTS_RESTART_KILLS", "3"))
+RESTART_KILLS = int(os.environ.get("PYLTS_TEST_RESTART_KILLS", "3"))
 #: Drill 17's replica check interval: 5 s in the suite, the default (60 s) for the published figures.
-WIPE_CHECK_INTERVAL = os.environ.get("PYLTS_WIPE_CHECK_INTERVAL", "5s")
+WIPE_CHECK_INTERVAL = os.environ.get("PYLTS_TEST_WIPE_CHECK_INTERVAL", "5s")
 
 
 class Healing:

@@ -15,7 +15,7 @@ from pylts import ConfigS3
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.serial]
 
 #: Kills per litestream line: 3 in the suite; `python3 tasks.py drills` sets 10 for the published figures.
-KILLS = int(os.environ.get("PYLTS_RPO_KILLS", "3"))
+KILLS = int(os.environ.get("PYLTS_TEST_RPO_KILLS", "3"))
 #: How far past one sync interval a lost commit may be: the upload of the last sync itself takes time.
 UPLOAD_SLACK = 0.5
 
