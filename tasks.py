@@ -247,7 +247,7 @@ def drills(args: list[str]) -> None:
         PYLTS_TEST_OUTAGE_SECONDS="30",  # drill 1's published store outage (the suite's lasts 10 s)
         PYLTS_TEST_RPO_KILLS="10",  # drill 13's published figures: 10 kills per litestream line (the suite does 3)
         PYLTS_TEST_RESTART_KILLS="20",  # drill 16: 20 kills of litestream (the suite does 3)
-        PYLTS_TEST_WIPE_CHECK_INTERVAL="60s",  # drill 17 at the default replica check interval (the suite checks every 5 s)
+        PYLTS_TEST_WIPE_CHECK_INTERVAL="60s",  # drill 17 at the default check interval (the suite: 5 s)
     )
     sh(PYTHON, "-m", "pytest", "tests", "-k", "drill", *args, env=env)
 
