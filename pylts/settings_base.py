@@ -337,8 +337,15 @@ did you mean PYLTS_BOOT_POLICY? (PYLTS_STRICT is on: fix the name or unset the v
 
 
 def _did_you_mean(name: str, known: set[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"did you mean {close[0]}?" if close else "every setting is in docs/configuration.md."
+    """The closest of the ``known`` names, compared after the prefix they all share (it would make any two alike).
+
+    >>> _did_you_mean("PYLTS_BOOT_POLCY", {"PYLTS_BOOT_POLICY", "PYLTS_DATABASES"})
+    'did you mean PYLTS_BOOT_POLICY?'
+    >>> _did_you_mean("PYLTS_OUTAGE_SECONDS", {"PYLTS_BOOT_POLICY", "PYLTS_DATABASES"})
+    'every setting is in docs/configuration.md.'
+    """
+    close = difflib.get_close_matches(name.removeprefix(PREFIX), [other.removeprefix(PREFIX) for other in known], n=1)
+    return f"did you mean {PREFIX}{close[0]}?" if close else "every setting is in docs/configuration.md."
 
 
 def _strict(sources: Mapping[str, Mapping[str, str | None]]) -> bool:
