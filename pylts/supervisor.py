@@ -283,12 +283,12 @@ class Replicator:
         return sum(_file_size(path) for db in self._dbs for path in (db, sqlite_files.wal_path(db)))
 
     def _wait_ready(self, started: float, wait: float) -> bool:
-        """`Observer.wait_ready`, given up at once when a bug ended the supervision (nothing will sync then)."""
+        """`Observer.wait_ready`: False at once on an error litestream named, or when a bug ended the supervision."""
         deadline = Deadline(max(wait, 0.001))
         while self._thread is not None and self._thread.is_alive():
             if self._observer.wait_ready(started, min(deadline.remaining(), SUPERVISOR_POLL)):
                 return True
-            if deadline.expired:
+            if deadline.expired or self._tracker.named_error:
                 return False
         return False
 

@@ -496,6 +496,33 @@ def test_a_bug_in_the_supervision_is_raised_at_stop_not_retried(
     assert restored_copy(cfg, tmp_path / "copy") == [(i, f"item {i}") for i in range(3)]
 
 
+def test_an_error_litestream_names_while_starting_is_raised_at_once_not_after_the_ready_timeout(
+    cfg: ConfigS3, tmp_path: Path
+) -> None:
+    """A litestream that says the bucket is gone, then never syncs: the start raises that at once.
+
+    The store itself is fine (the boot lists it), so only litestream's own words can end the wait: the
+    litestream here is the real one, but for ``replicate``, which says so and then hangs.
+    """
+    real = cfg.plan().litestream.path
+    saying = tmp_path / "litestream"
+    saying.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = replicate ]; then\n'
+        '  echo \'time=2026-12-05T09:00:00Z level=ERROR msg="sync error" error="NoSuchBucket: gone"\' >&2\n'
+        "  exec sleep 120\n"
+        "fi\n"
+        f'exec {real} "$@"\n'
+    )
+    saying.chmod(0o755)
+    write_rows(cfg.dbpath, 3)
+    began = time.monotonic()
+    with pytest.raises(BucketNotFound), derive(cfg, litestream_bin=saying).replicating(ready_timeout=60):
+        pass
+    assert time.monotonic() - began < 20, "the start waited out its ready timeout for an error litestream named"
+    assert read_rows(cfg.dbpath) == [(i, f"item {i}") for i in range(3)]
+
+
 def test_a_bug_while_starting_is_raised_at_once_not_after_the_ready_timeout(
     cfg: ConfigS3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
