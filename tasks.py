@@ -129,9 +129,10 @@ UNIT = ["-m", "not integration and not slow", "-n", "2"]
 #: about 5 minutes of CPU in 7 on six workers, measured), then those that measure time or load (drills, deadlines,
 #: health) on their own, three at a time: they wait on outages and deadlines (about 2 minutes of CPU in 8), and none
 #: of them shares the machine with the parallel part's CPU-heavy tests (mypy on a copy, the benchmark). In both
-#: parts the tests marked ``long`` start first (tests/conftest.py).
-PARALLEL = ["-m", "(integration or slow) and not serial", "-n", "6"]
-SERIAL_WORKERS = ["-n", "3"]
+#: parts the tests marked ``long`` start first, one per worker (tests/conftest.py), and each worker is handed one
+#: test at a time after its first two.
+PARALLEL = ["-m", "(integration or slow) and not serial", "-n", "6", "--maxschedchunk", "1"]
+SERIAL_WORKERS = ["-n", "3", "--maxschedchunk", "1"]
 SERIAL = ["-m", "(integration or slow) and serial", *SERIAL_WORKERS]
 
 

@@ -35,9 +35,17 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected: the pairs are made of the tests that run
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``long`` start first: on several workers, one started last would hold up the end of its stage."""
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+    """Tests marked ``long`` start first, each on its own worker: one started last would hold up its stage's end.
+
+    pytest-xdist hands each worker a run of consecutive tests to start with (two, with the stages'
+    ``--maxschedchunk 1``), so the long tests are put first, each followed by a short one.
+    """
+    long = [item for item in items if item.get_closest_marker("long")]
+    short = [item for item in items if not item.get_closest_marker("long")]
+    paired = [test for pair in zip(long, short, strict=False) for test in pair]
+    items[:] = paired + long[len(short) :] + short[len(long) :]
 
 
 @pytest.fixture(autouse=True)
