@@ -51,6 +51,7 @@ from .health import Behind, CaughtUp, Failing, Restarting, Unknown
 from .migrate import MigrateReport
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
+from .settings_base import UnknownSettingWarning
 from .supervisor import ReplicatedDatabase, ReplicationStatus, Replicator, run_app
 from .tuning import Tuning
 from .verify import VerifyResult
@@ -116,6 +117,7 @@ __all__ = [
     "TLSSetupError",
     "Tuning",
     "Unknown",
+    "UnknownSettingWarning",
     "UnreadableOutput",
     "UnsupportedLitestreamVersion",
     "VerifyResult",

@@ -36,7 +36,7 @@ from .lines import line_for
 from .replica import S3Replica
 from .reports import ReplicaContents
 from .settings import ConfigS3
-from .settings_base import SETTING
+from .settings_base import DATABASES_VARIABLE
 from .settings_base import DatabaseList as DatabaseList  # its home before; the CLI and the docs import it here
 from .supervisor import Replicator, run_app
 from .timing import LISTING_TIMEOUT, RESTORE_TIMEOUT
@@ -97,7 +97,7 @@ def _numbered(entries: Sequence[str]) -> list[tuple[int, str]]:
 
 def _entry_name(number: int, entry: str) -> str:
     """How an error names an entry: its number and its file, never its URL (which could hide a mistyped secret)."""
-    return f"{SETTING} entry {number} ({entry.partition('=')[0].strip()})"
+    return f"{DATABASES_VARIABLE} entry {number} ({entry.partition('=')[0].strip()})"
 
 
 def _entry_config(main: ConfigS3, number: int, entry: str) -> ConfigS3:

@@ -211,7 +211,11 @@ class MissingExtra(PyltsError, ImportError):
 
     def __init__(self, needed_by: str, module: str, extra: str) -> None:
         super().__init__(f"{needed_by} needs {module}: {install_line(extra)}", name=module)
-        self.extra = extra
+        self.needed_by, self.extra = needed_by, extra
+
+    def __reduce__(self) -> tuple[type[MissingExtra], tuple[str, str, str]]:
+        """Pickled by its arguments (a worker process can raise it to its parent)."""
+        return type(self), (self.needed_by, self.name or "", self.extra)
 
 
 def install_line(extra: str) -> str:

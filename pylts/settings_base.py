@@ -66,7 +66,7 @@ OTHER_VARIABLES: Mapping[str, str] = MappingProxyType(
 )
 _FLAG = TypeAdapter(bool)
 #: The variable that lists the databases replicated beside the main one (`DatabaseList`).
-SETTING = "PYLTS_DATABASES"
+DATABASES_VARIABLE = "PYLTS_DATABASES"
 
 
 class UnknownSettingWarning(UserWarning):
@@ -316,6 +316,7 @@ def check_namespace(sources: Mapping[str, Mapping[str, str | None]]) -> None:
     pylts.errors.InvalidSettings: invalid settings: PYLTS_BOOT_POLCY (in the environment): not a pylts setting; \
 did you mean PYLTS_BOOT_POLICY? (PYLTS_STRICT is on: fix the name or unset the variable)
     """
+    strict = _strict(sources)  # a bad PYLTS_STRICT is an error whether or not anything is unknown
     known = pylts_variables()
     unknown = [
         (name, where, _did_you_mean(name.upper(), known))
@@ -323,7 +324,7 @@ did you mean PYLTS_BOOT_POLICY? (PYLTS_STRICT is on: fix the name or unset the v
         for name in variables
         if name.upper().startswith(PREFIX) and name.upper() not in known and not name.upper().startswith(TEST_PREFIX)
     ]
-    if unknown and _strict(sources):
+    if unknown and strict:
         hint = f"({STRICT} is on: fix the name or unset the variable)"
         raise InvalidSettings(
             [(f"{name} (in {where})", f"not a pylts setting; {tip} {hint}") for name, where, tip in unknown]
@@ -332,7 +333,7 @@ did you mean PYLTS_BOOT_POLICY? (PYLTS_STRICT is on: fix the name or unset the v
         warnings.warn(
             f"{name} is not a pylts setting; {tip} It is ignored (found in {where}; {STRICT}=1 makes this an error)",
             UnknownSettingWarning,
-            stacklevel=2,
+            stacklevel=3,  # the line that built the settings (check_namespace <- PyltsSettings.__init__ <- it)
         )
 
 
@@ -341,7 +342,7 @@ def _did_you_mean(name: str, known: set[str]) -> str:
 
     >>> _did_you_mean("PYLTS_BOOT_POLCY", {"PYLTS_BOOT_POLICY", "PYLTS_DATABASES"})
     'did you mean PYLTS_BOOT_POLICY?'
-    >>> _did_you_mean("PYLTS_OUTAGE_SECONDS", {"PYLTS_BOOT_POLICY", "PYLTS_DATABASES"})
+    >>> _did_you_mean("PYLTS_WHATEVER_ELSE", {"PYLTS_BOOT_POLICY", "PYLTS_DATABASES"})
     'every setting is in docs/configuration.md.'
     """
     close = difflib.get_close_matches(name.removeprefix(PREFIX), [other.removeprefix(PREFIX) for other in known], n=1)
@@ -382,7 +383,7 @@ class DatabaseList(PyltsSettings):
 
     databases: list[str] | str = Field(
         default_factory=list,
-        validation_alias=SETTING,
+        validation_alias=DATABASES_VARIABLE,
         description="more databases replicated with the main one: `FILE` or `FILE=REPLICA_URL`, comma-separated; "
         "see [Several databases](#several-databases)",
     )

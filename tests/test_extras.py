@@ -6,6 +6,7 @@ as on a machine where the extra was never installed.
 
 from __future__ import annotations
 
+import pickle
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import pylts
+from pylts import MissingExtra
 
 HIDE = "import sys\nfor name in {names!r}: sys.modules[name] = None\n"
 
@@ -84,3 +86,10 @@ def test_the_vfs_without_its_packages_names_the_vfs_extra(missing: list[str]) ->
     result = run_without(missing, code)
     assert result.returncode == 0, result.stderr
     pinned_line(result.stdout, "vfs")
+
+
+def test_the_error_crosses_a_process_boundary_whole() -> None:
+    """multiprocessing pickles what a worker raises: the error must come back with its pip line."""
+    error = MissingExtra("LocalS3", "moto", "testing")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.name, copy.extra) == (MissingExtra, str(error), "moto", "testing")

@@ -67,6 +67,7 @@ def test_each_capability_says_what_the_line_does(version: Version) -> None:
             *line.database_yaml(replica, {}, tuning),
         ]
 
+    assert set(ONE_OF_EACH) == {field.name for field in dataclasses.fields(Tuning)}, "a setting is left untested"
     for name, value in ONE_OF_EACH.items():
         tuning = dataclasses.replace(Tuning(), **{name: value})
         try:

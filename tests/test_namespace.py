@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,17 +63,66 @@ def test_strict_makes_it_an_invalid_settings_error(monkeypatch: pytest.MonkeyPat
         LitestreamSettings()
 
 
-def test_every_settings_class_variable_is_known_and_other_programs_are_left_alone(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert {"PYLTS_DATABASES", "PYLTS_BOOT_POLICY", "PYLTS_REPLICA_CHECK_INTERVAL", "PYLTS_STRICT"} <= pylts_variables()
+#: Where pylts' own variables are set or documented: every name there must be one pylts reads.
+SPEAKING = ["pylts", "docs", "examples", "benchmarks", "README.md", ".env.example", "tasks.py", "CHANGELOG.md"]
+#: Names that are not settings, on purpose.
+NOT_SETTINGS = {
+    "PYLTS_": "the namespace itself",
+    "PYLTS_VFS_AUTHKEY": "handed to the VFS helper process, and removed before it reads any settings",
+    "PYLTS_BOOT_POLCY": "the docs' example of a misspelled name",
+    "PYLTS_WHATEVER_ELSE": "a doctest's name that is close to none",
+}
+
+
+def test_every_pylts_variable_the_repository_sets_or_documents_is_one_pylts_reads() -> None:
+    root = Path(__file__).resolve().parent.parent
+    files = [
+        path for name in SPEAKING for path in ([root / name] if (root / name).is_file() else (root / name).rglob("*"))
+    ]
+    named = {
+        match
+        for path in files
+        if path.is_file() and path.suffix in {".py", ".md", ".example", ".toml", ".yml", ""}
+        for match in re.findall(r"\bPYLTS_[A-Z0-9_]*", path.read_text(encoding="utf-8", errors="replace"))
+    }
+    assert "PYLTS_BOOT_POLICY" in named  # the scan sees the docs
+    unknown = sorted(named - pylts_variables() - set(NOT_SETTINGS))
+    assert not [name for name in unknown if not name.startswith("PYLTS_TEST_")], unknown
+
+
+def test_other_programs_variables_and_the_test_suites_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYLTS_STRICT", "1")
-    for name in pylts_variables() - {"PYLTS_STRICT"}:
-        monkeypatch.setenv(name, "")  # set, even if empty: a name pylts reads is never unknown
     monkeypatch.setenv("PYLTS_TEST_ANYTHING", "the test suite's")
     monkeypatch.setenv("LITESTREAM_CONFIG", "/etc/litestream.yml")
     monkeypatch.setenv("MYAPP_PYLTS_BOOT_POLCY", "not ours")
     LitestreamSettings()  # no error: nothing unknown in PYLTS_
+
+
+def test_a_bad_strict_value_is_refused_even_with_nothing_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYLTS_STRICT", "maybe")
+    with pytest.raises(InvalidSettings, match=r"PYLTS_STRICT \(in the environment\): must be true or false"):
+        LitestreamSettings(_env_file=None)
+
+
+def test_the_warning_points_at_the_line_that_built_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYLTS_MAX_BACKOF", "5")
+    with pytest.warns(UnknownSettingWarning) as caught:
+        LitestreamSettings(_env_file=None)
+    assert [Path(w.filename).name for w in caught] == [Path(__file__).name]
+
+
+def test_the_known_variables_do_not_depend_on_what_was_imported() -> None:
+    """The settings classes are found as subclasses: ``import pylts`` alone must already have made them all."""
+    for module in ("pylts.cli", "pylts.databases", "pylts.testing", "pylts.vfs", "pylts.follow"):
+        importlib.import_module(module)
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import pylts, pylts.settings_base as s; print(sorted(s.pylts_variables()))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert fresh.stdout.strip() == str(sorted(pylts_variables()))
 
 
 def test_the_installed_cli_warns_and_under_strict_refuses() -> None:
