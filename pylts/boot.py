@@ -259,13 +259,7 @@ def ensure_restored(
             "replica_position": replica.latest,
             "replica_layout": replica.older or (ctx.line.layout if replica.positions else None),
         }
-        logger.info(
-            "boot of %s: %s (local position %s, replica position %s)",
-            ctx.db,
-            decision.value,
-            local.position,
-            replica.latest,
-        )
+        logger.info("boot of %s: %s (%s)", ctx.db, decision.value, _seen(local, replica, ctx.line.position_unit))
         if decision is Decision.EXISTING:
             return BootReport(outcome=RestoreOutcome.EXISTING, **seen)
         if decision is Decision.CONVERT:
@@ -302,6 +296,29 @@ def ensure_restored(
             restored = _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
             return BootReport(outcome=RestoreOutcome.QUARANTINED, moved_to=moved_to, restore_report=restored, **seen)
         raise _refusal(ctx, decision, local, replica)
+
+
+def _seen(local: Local, replica: Replica, unit: str) -> str:
+    """What the boot decision was made on, in words.
+
+    >>> _seen(Local(present=False, position=None), Replica(()), "transaction")
+    'no local database; the replica holds no backup'
+    >>> _seen(Local(present=True, position="000000000000000a"), Replica(("0000000000000009",)), "transaction")
+    'the local database is at transaction 000000000000000a; the replica at transaction 0000000000000009'
+    """
+    if not local.present:
+        here = "no local database"
+    elif local.position is None:
+        here = "a local database litestream has not replicated"
+    else:
+        here = f"the local database is at {unit} {local.position}"
+    if replica.latest is not None:
+        there = f"the replica at {unit} {replica.latest}"
+    elif replica.older is not None:
+        there = f"the replica holds litestream {replica.older.value}'s layout"
+    else:
+        there = "the replica holds no backup" if replica.listed else "the replica could not be listed"
+    return f"{here}; {there}"
 
 
 def _defer_to(replicator: int, db: Path) -> BootReport:

@@ -53,7 +53,7 @@ from .errors import (
     PyltsError,
     RestoreError,
 )
-from .output import OutputLine, error_from_text, last_error, redact
+from .output import OutputLine, error_from_text, exit_words, last_error, redact
 from .runner import ManagedProcess
 from .timing import (
     FOLLOW_BACKOFF_RESET_SECONDS,
@@ -174,7 +174,8 @@ class Follower:
             raise
         self._thread = threading.Thread(target=self._supervise, args=(proc,), name="pylts-follower", daemon=True)
         self._thread.start()
-        logger.info("following %s into %s", self._ctx.replica.url(), self.path)
+        where = self._ctx.replica.label()
+        logger.info("following %s into %s, at transaction %s", where, self.path, self._follower_txid)
         return self
 
     def stop(self) -> None:
@@ -243,7 +244,7 @@ class Follower:
 
     def _wait_for_copy(self, proc: ManagedProcess, position: Path, deadline: Deadline) -> None:
         """Until litestream has restored the copy and noted its txid (it follows from then on)."""
-        while not position.exists():
+        while _read_txid(position) is None:  # the file is created empty, then written: ready once it holds a txid
             if proc.returncode is not None:
                 text = last_error(f"{proc.output('stderr')}\n{proc.output('stdout')}") or f"exit {proc.returncode}"
                 prefix = f"following {self.path.name} failed"
@@ -278,7 +279,7 @@ class Follower:
                     return
                 if time.monotonic() - proc.started_at > FOLLOW_BACKOFF_RESET_SECONDS:
                     backoff.reset()
-                self._count(stalled, f"litestream exited with {proc.returncode}: {self._printed()}")
+                self._count(stalled, f"litestream {exit_words(proc.returncode)}: {self._printed()}")
             if stalled is None:
                 wait = backoff.next()
                 logger.warning("%s; a fresh copy in %g s", self._last_error, wait)

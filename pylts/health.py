@@ -84,3 +84,28 @@ DatabaseHealth = Annotated[
     Union[CaughtUp, Behind, Failing, Restarting, Unknown],  # noqa: UP007
     Field(discriminator="state"),
 ]
+
+
+def health_summary(health: DatabaseHealth) -> str:
+    """The state in words, with the cause or lag that matters, for one log line.
+
+    >>> health_summary(CaughtUp(path=Path("app.db"), txid="0000000000000009", replica_txid="0000000000000009"))
+    'caught up (replica at 0000000000000009)'
+    >>> health_summary(Failing(path=Path("app.db"), error="connection refused", seconds_since_sync=41.6))
+    'failing: connection refused (42 s since the last sync)'
+    >>> health_summary(Behind(path=Path("app.db"), behind_seconds=7.2))
+    'behind: commits of the last 7 s are not in the replica'
+    """
+    match health:
+        case CaughtUp(replica_txid=txid):
+            return f"caught up (replica at {txid})" if txid else "caught up"
+        case Behind(behind_seconds=lag, error=error):
+            since = f"commits of the last {lag:.0f} s" if lag is not None else "commits"
+            return f"behind: {since} are not in the replica" + (f" ({error})" if error else "")
+        case Failing(error=error, seconds_since_sync=seconds):
+            return f"failing: {error}" + (f" ({seconds:.0f} s since the last sync)" if seconds is not None else "")
+        case Restarting(error=error, restart_in=restart_in):
+            return f"restarting in {restart_in:g} s: {error}"
+        case Unknown(reason=reason):
+            return f"unknown: {reason}"
+    raise AssertionError(health)  # pragma: no cover - every state is matched above

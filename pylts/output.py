@@ -259,13 +259,22 @@ def raise_reported_error(text: str, argv: list[str], cause: type[LitestreamError
         raise error_from_text(text, ReplicationError, "backup failed", argv=argv, cause=cause)
 
 
+def exit_words(code: int | None) -> str:
+    """How a process ended, as a person says it (a negative code is the signal that ended it).
+
+    >>> exit_words(-9), exit_words(1)
+    ('was killed by SIGKILL', 'exited with 1')
+    """
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with {code}"
+
+
 def _silent_exit(code: int) -> str:
     """How a run that printed no error ended.
 
     >>> _silent_exit(-9)
     'litestream was killed by SIGKILL and printed no error'
     """
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"litestream was killed by {signal.Signals(-code).name} and printed no error"
-    return f"litestream exited with {code} and printed no error"
+    return f"litestream {exit_words(code)} and printed no error"

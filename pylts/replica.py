@@ -91,6 +91,19 @@ class S3Replica:
         suffix = f"?{urlencode(query)}" if query else ""
         return f"s3://{self.bucket}/{self.path}{suffix}"
 
+    def label(self) -> str:
+        """The replica for a line a person reads: its bucket and path, and the store when it is not AWS.
+
+        >>> S3Replica("bkt", "db.sqlite", endpoint="http://127.0.0.1:9000").label()
+        's3://bkt/db.sqlite at http://127.0.0.1:9000'
+        >>> S3Replica("bkt", "db.sqlite", region="eu-west-1").label()
+        's3://bkt/db.sqlite in eu-west-1'
+        """
+        where = f"s3://{self.bucket}/{self.path}"
+        if self.endpoint:
+            return f"{where} at {self.endpoint}"
+        return f"{where} in {self.region}" if self.region else where
+
     def config_entry(self, *, legacy: bool = False) -> dict[str, str | bool | int]:
         """The replica as a litestream config entry (what 0.3 needs for a custom endpoint).
 

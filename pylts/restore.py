@@ -72,7 +72,14 @@ def restore(
             integrity_check=integrity_check,
         )
         _install(staged, db, report.txid or report.generation)
-    logger.info("restored %s from %s at %s", db, report.replica, report.txid or report.generation or "a point in time")
+    logger.info(
+        "restored %s (%s) from %s at %s in %.1f s",
+        db,
+        sqlite_files.size_words(db.stat().st_size),
+        ctx.replica.label(),
+        report.txid or report.generation or "a point in time",
+        report.duration_ms / 1000,
+    )
     return report
 
 

@@ -356,3 +356,12 @@ def content_digest(db: Path) -> str:
             for row in rows:
                 digest.update(repr(row).encode())
     return digest.hexdigest()
+
+
+def size_words(size: int) -> str:
+    """A file size for a person: bytes up to 100 kB, else megabytes.
+
+    >>> size_words(8192), size_words(52_428_800)
+    ('8,192 bytes', '52.4 MB')
+    """
+    return f"{size:,} bytes" if size < 100_000 else f"{size / 1e6:.1f} MB"

@@ -41,9 +41,9 @@ from .context import RunContext, write_private
 from .continuity import ReplicaCheck
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import DatabaseSync, SyncTracker
-from .health import DatabaseHealth, Failing, Restarting
+from .health import DatabaseHealth, Failing, Restarting, Unknown, health_summary
 from .observers import Observer
-from .output import error_from_text, redact
+from .output import error_from_text, exit_words, redact
 from .runner import ManagedProcess
 from .timing import (
     ANSWER_SECONDS,
@@ -214,6 +214,8 @@ class Replicator:
         self._check_lock = threading.Lock()
         #: What the replica itself was last found to lack, per database, until a check proves it whole again.
         self._problems: dict[Path, str] = {}
+        self._ready = False  # the start is over: health changes are news from now on
+        self._health_said: dict[Path, str] = {}  # each database's state in the last line logged about it
         self._snapshotted_restarts = 0  # the restarts a fresh snapshot was written after
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -249,7 +251,9 @@ class Replicator:
         self._thread = threading.Thread(target=self._supervise_until_a_bug, name="pylts-replicator", daemon=True)
         self._thread.start()
         if self._wait_ready(started, wait):
-            logger.info("replicating %s database(s) to their replicas", len(self._dbs))
+            for ctx in self._contexts.values():
+                logger.info("replicating %s to %s", ctx.db, ctx.replica.label())
+            self._ready = True
             self._check_replicas(running=True, deadline=deadline)  # heals too within the start's deadline, if any
             return self
         error = self._bug or self._startup_error(wait)
@@ -351,7 +355,7 @@ class Replicator:
                         self._count_restart(f"{stuck}; litestream was restarted")  # counted before the stop grace
                         proc.stop(STUCK_STOP_GRACE)
                     else:
-                        self._count_restart(f"litestream exited with {proc.returncode}: {self._printed_error()}")
+                        self._count_restart(f"litestream {exit_words(proc.returncode)}: {self._printed_error()}")
             except (PyltsError, OSError) as exc:  # what litestream, the store and the files fail with; not bugs
                 self._count_restart(f"litestream could not run: {exc}")
                 if self._stopping.is_set():
@@ -393,13 +397,26 @@ class Replicator:
                 # Once a second, like litestream's own local syncs: polling its socket five times as often
                 # nearly doubled the CPU litestream and pylts used at 100 tx/s (benchmarks/supervision.py).
                 # Waits (readiness, wait_for_sync, the final sync) poll on their own, faster.
-                self._observer.poll()
+                self._poll()
                 stuck = self._stuck(proc.started_at)
                 if stuck:
                     return stuck
                 if self._replica_check_due(proc.started_at):
                     self._check_replicas(running=True)
         return None
+
+    def _poll(self) -> None:
+        """Bring the tracker up to date; when pylts' INFO records are shown, also say each change of health."""
+        if not (self._ready and logger.isEnabledFor(logging.INFO)):  # the start says how it went on its own
+            self._observer.poll()
+            return
+        for state in self.health():  # polls the observer too
+            if isinstance(state, Unknown):  # litestream starting or not answering: nothing new to say
+                continue
+            before = self._health_said.get(state.path, "caught_up")  # "replicating ..." said so at the start
+            self._health_said[state.path] = state.state
+            if before != state.state:
+                logger.info("%s is %s", state.path.name, health_summary(state))
 
     def _stuck(self, started: float) -> str | None:
         """The watchdog: a database behind for too long while the store answers means litestream is stuck.
@@ -436,10 +453,21 @@ class Replicator:
         was measured missing its last 12-26 commits at its final sync; the one-shot sync
         brings them over).
         """
+        began = time.monotonic()
         try:
             failure = self._shutdown() or self._last_sync()
         finally:
             self._locks.close()
+        if not failure and self._bug is None:
+            for ctx in self._contexts.values():
+                position = ctx.line.local_position(ctx.db) or "nothing yet"
+                logger.info(
+                    "final sync of %s done in %.1f s: the replica holds its %s %s (checked by listing it)",
+                    ctx.db.name,
+                    time.monotonic() - began,
+                    ctx.line.position_unit,
+                    position,
+                )
         if self._bug is not None:
             if failure:
                 logger.error("the final sync failed: %s", failure)
@@ -575,7 +603,7 @@ class Replicator:
         if self._tracker.shutdown_error:
             return self._tracker.shutdown_error
         if self._exit_code not in (0, None):
-            return f"litestream exited with {self._exit_code}: {self._printed_error()}"
+            return f"litestream {exit_words(self._exit_code)}: {self._printed_error()}"
         behind = [str(db.path) for db in self._tracker.snapshot() if not db.in_sync]
         return f"the replica of {', '.join(behind)} was behind when litestream stopped" if behind else None
 
@@ -755,7 +783,9 @@ def run_app(
         ):
             app = ManagedProcess(command, env=os.environ, capture=False, stop_grace=APP_STOP_GRACE, role="app")
             with app, _forwarding_signals(app):
+                logger.info("started %s (pid %s) with replication around it", command[0], app.pid)
                 code = app.wait(None)
+            logger.info("%s (pid %s) exited with %s; the final sync follows", command[0], app.pid, code)
     except FinalSyncFailed as exc:
         exc.app_returncode = code
         raise
