@@ -13,6 +13,7 @@
     python3 tasks.py docs [ARGS]   bring the files the docs show up to date, then serve the site on
                                    http://127.0.0.1:8000 (mkdocs serve; ARGS go to it)
     python3 tasks.py cli-docs      regenerate docs/cli.md from --help
+    python3 tasks.py cli-transcript  run `pylts replicate --exec` through faults; put what it says in docs/cli.md
     python3 tasks.py settings-docs regenerate the settings table of docs/configuration.md from the fields
     python3 tasks.py bad-input-docs  regenerate docs/_generated/bad-input.md from the test's cases
 
@@ -41,6 +42,7 @@ VENV = ROOT / ".venv"
 FLOORS_VENV = ROOT / ".venv-floors"
 CACHE = ROOT / ".cache"
 LEGACY_VERSION = "0.3.13"
+TRANSCRIPT = "docs/_generated/cli-transcript.txt"
 
 
 def python_of(venv: Path) -> Path:
@@ -223,9 +225,20 @@ def docs(args: list[str]) -> None:
 
 
 def cli_docs(args: list[str]) -> None:
-    """Regenerate docs/cli.md from the CLI's --help (a test fails when it is stale)."""
+    """Regenerate docs/cli.md from the CLI's --help and the last transcript (a test fails when it is stale)."""
     ensure_venv()
-    sh(PYTHON, "-c", "from pylts.cli import reference_markdown; open('docs/cli.md', 'w').write(reference_markdown())")
+    code = (
+        "from pathlib import Path; from pylts.cli import reference_markdown as page; "
+        f"Path('docs/cli.md').write_text(page(Path('{TRANSCRIPT}').read_text()))"
+    )
+    sh(PYTHON, "-c", code)
+
+
+def cli_transcript(args: list[str]) -> None:
+    """Run `pylts replicate --exec` through a litestream kill and a store outage; write what it says, then cli-docs."""
+    ensure_venv()
+    sh(PYTHON, "tests/cli_transcript.py", TRANSCRIPT)
+    cli_docs(args)
 
 
 def settings_docs(args: list[str]) -> None:
@@ -272,6 +285,7 @@ TASKS = {
     "drills": drills,
     "docs": docs,
     "cli-docs": cli_docs,
+    "cli-transcript": cli_transcript,
     "settings-docs": settings_docs,
     "bad-input-docs": bad_input_docs,
 }

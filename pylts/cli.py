@@ -11,6 +11,11 @@ line is visible to every user of the machine. ``PYLTS_DATABASES`` (``--databases
 databases replicated with the main one (`pylts.databases`). On a terminal, restores and
 one-shot backups show a progress line on stderr (`pylts.progress`) unless ``--quiet``.
 
+Results go to stdout; what a command decides and does goes to stderr, one line each
+(`pylts.cli_log`: ``-v`` says more, ``-q`` less). The global options ``--env-file``,
+``-v`` and ``-q`` go before the command or after it. A closed stdout (``pylts contents |
+head -n 1``) ends the command quietly with status 141, as a shell reports SIGPIPE.
+
 >>> main(["config", "--s3", "s3://backups/app.db", "--folder", "/srv/app", "--db", "app.db",
 ...       "--use-aws-credential-chain"])
 dbs:
@@ -29,6 +34,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import logging
+import os
 import shlex
 import signal
 import sys
@@ -40,24 +47,34 @@ from typing import Any, TypeVar, get_args
 from pydantic import SecretStr, TypeAdapter
 
 from . import __version__
+from .cli_log import lifecycle_lines, verbosity_level
 from .context import write_private
 from .databases import DatabaseList, DatabaseSet
 from .errors import (
     BootRefused,
+    DatabaseExists,
     FinalSyncFailed,
     InvalidArgument,
     InvalidSettings,
     InvalidSettingsFile,
     NoBackupFound,
     PyltsError,
+    UnsupportedLitestreamVersion,
 )
+from .lines import line_for
 from .progress import Progress, database_bytes, staged_bytes
 from .reports import ReplicaContents
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
-from .settings_base import setting_help
+from .settings_base import setting_help, shown_default
 from .timing import BACKUP_TIMEOUT, FOLLOW_INTERVAL, FOLLOW_STALL_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT, Deadline
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
+#: A closed stdout ends the command with the status a shell gives a process SIGPIPE ended (128 + 13).
+EXIT_BROKEN_PIPE = 141
+#: The commands that run a while: each says how it ends (its exit status) as its last line.
+_LONG_RUNNING = frozenset({"restore", "replicate", "follow", "migrate"})
+
+logger = logging.getLogger(__name__)
 
 
 _S = TypeVar("_S", bound=PyltsSettings)
@@ -65,6 +82,10 @@ _S = TypeVar("_S", bound=PyltsSettings)
 
 class _Usage(Exception):
     """A combination of options that cannot work."""
+
+
+class _Refused(Exception):
+    """What the command was asked to do would change something it must not change unasked."""
 
 
 _CONTENTS_BY_DATABASE = TypeAdapter(dict[str, ReplicaContents])
@@ -80,7 +101,6 @@ def _settings_options(*models: type[PyltsSettings]) -> argparse.ArgumentParser:
     """Options for every non-secret field of ``models``, named after what it is (``--replica-url``, or ``--s3``)."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("settings (each also read from its environment variable or .env)")
-    group.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")
     for model in models:
         _add_fields(group, model)
     return parent
@@ -103,11 +123,41 @@ def _add_fields(group: argparse._ArgumentGroup, model: type[PyltsSettings]) -> N
             continue
         names = [keyword_names[name], name] if name in keyword_names else [name]
         flags = ["--" + n.replace("_", "-") for n in names]
-        help_text = f"{setting_help(field)} [{field.validation_alias}]"
+        default = shown_default(field).replace("`", "")
+        shown = f" (default {default})" if default not in ("none", "required") else ""
+        help_text = f"{setting_help(field)}{shown} [{field.validation_alias}]"
         if field.annotation in (bool, bool | None):
             group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
             group.add_argument(*flags, dest=name, metavar=names[0].upper(), default=None, help=help_text)
+
+
+def _global_options(*, after_the_command: bool) -> argparse.ArgumentParser:
+    """``--env-file``, ``-v``, ``-q``: accepted before the command, and after it (where they leave unset alone)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("global options (before or after the command)")
+
+    def unset(value: object) -> object:  # after the command, an option not given must not undo one given before it
+        return argparse.SUPPRESS if after_the_command else value
+
+    group.add_argument(
+        "--env-file", metavar="PATH", default=unset(None), help="read settings from this file instead of ./.env"
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=unset(0),
+        help="say more on stderr: each litestream command and line it prints [PYLTS_LOG_LEVEL=debug]",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="count",
+        default=unset(0),
+        help="say less: warnings and errors only, no progress line (-qq: errors only) [PYLTS_LOG_LEVEL=warning]",
+    )
+    return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,8 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit codes: 0 done, 1 failure, 2 bad usage or settings, 3 no backup, 4 verify: lagging, 5 boot refused."
         ),
         formatter_class=_Formatter,
+        parents=[_global_options(after_the_command=False)],
     )
     parser.add_argument("--version", action="version", version=f"pylts {__version__}")
+    global_options = _global_options(after_the_command=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     settings = _settings_options(ConfigS3, DatabaseList)
 
@@ -138,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=summary,
             description=summary,
             epilog=f"example:\n  {example}",
-            parents=[options],
+            parents=[options, global_options],
             formatter_class=_Formatter,
         )
         sub.set_defaults(run=run)
@@ -168,7 +220,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"give up after this long (default {RESTORE_TIMEOUT:g}; each database gets as long)",
     )
-    _add_quiet(restore)
 
     replicate = command(
         "replicate",
@@ -188,7 +239,6 @@ def build_parser() -> argparse.ArgumentParser:
     replicate.add_argument(
         "--delete", action="store_true", help="with --once: delete the database after a confirmed backup"
     )
-    _add_quiet(replicate)
 
     verify = command(
         "verify",
@@ -267,14 +317,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_quiet(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress line (it is shown only when stderr is a terminal: bytes written so far, time taken)",
-    )
-
-
 def _settings_from(model: type[_S], args: argparse.Namespace) -> _S:
     """``model`` from the options given, the environment and .env (or ``--env-file``, which must exist)."""
     given: dict[str, Any] = {name: value for name, value in args.settings.items() if name in model.model_fields}
@@ -328,13 +370,19 @@ def _restore(args: argparse.Namespace) -> int:
         raise _Usage("--txid is a position in one database's history: with several databases restore by --timestamp")
     for cfg in dbs.configs:
         with _restore_progress(args, cfg):
-            cfg.restore(
-                overwrite=args.force,
-                timestamp=args.timestamp,
-                txid=args.txid,
-                integrity_check=args.integrity_check,
-                timeout=args.timeout,
-            )
+            try:
+                cfg.restore(
+                    overwrite=args.force,
+                    timestamp=args.timestamp,
+                    txid=args.txid,
+                    integrity_check=args.integrity_check,
+                    timeout=args.timeout,
+                )
+            except DatabaseExists:
+                raise _Refused(
+                    f"{cfg.dbpath} already exists: add --force to replace it (it stays in place until the restored "
+                    "copy has passed its checks), or --if-missing to restore only a missing database"
+                ) from None
         print(f"restored {cfg.dbpath} from {cfg.s3}")
     return 0
 
@@ -351,15 +399,24 @@ def _replicate(args: argparse.Namespace) -> int:
         except FinalSyncFailed as exc:
             print(f"pylts: error: {exc}", file=sys.stderr)
             return _shell_exit_code(exc.app_returncode or 0) or EXIT_FAILURE
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
-    with dbs.replicating() as replication:
-        where = ", ".join(f"{cfg.dbpath} to {cfg.s3}" for cfg in dbs.configs)
-        print(f"replicating {where} (pid {replication.status().pid}); stop with Ctrl-C", flush=True)
+    stop = _stop_on_signals()
+    with dbs.replicating():
+        logger.info("running until stopped by Ctrl-C or SIGTERM (a final sync runs before the exit)")
         stop.wait()
-    print("stopped after the final sync")
     return 0
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event SIGTERM, SIGINT and SIGHUP set: a command that runs until stopped waits on it."""
+    stop = threading.Event()
+
+    def stopping(signum: int, _frame: object) -> None:
+        logger.info("%s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stopping)
+    return stop
 
 
 def _backup_once(args: argparse.Namespace, dbs: DatabaseSet) -> int:
@@ -432,14 +489,10 @@ def _config(args: argparse.Namespace) -> int:
 
 def _follow(args: argparse.Namespace) -> int:
     cfg = _one_database(args, "follow")
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
-    with cfg.follow(args.path, interval=args.interval, stall_timeout=args.stall_timeout) as follower:
-        txid = follower.status().follower_txid
-        print(f"following {cfg.s3} into {follower.path} (txid {txid}); stop with Ctrl-C", flush=True)
+    stop = _stop_on_signals()
+    with cfg.follow(args.path, interval=args.interval, stall_timeout=args.stall_timeout):
+        logger.info("running until stopped (Ctrl-C or SIGTERM)")
         stop.wait()
-    print("stopped following")
     return 0
 
 
@@ -504,8 +557,15 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _version(args: argparse.Namespace) -> int:
+    """pylts' version, litestream's and the line that drives it; exit 1 when no line drives that litestream."""
     found = _settings_from(LitestreamSettings, args).locate()
     print(f"pylts {__version__}\nlitestream {found.version} at {found.path}")
+    try:
+        line = line_for(found)
+    except UnsupportedLitestreamVersion as exc:
+        print(f"line: none: {exc}")
+        return EXIT_FAILURE
+    print(f"line: {line.name} (layout {line.layout.value})")
     return 0
 
 
@@ -515,30 +575,52 @@ def main(argv: Sequence[str] | None = None, *, settings: Mapping[str, Any] | Non
     ``settings`` are `ConfigS3` fields a framework supplies (e.g. Django's ``PYLTS``): they
     come before the environment and ``.env``; the command's own options come before them.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     args.settings = dict(settings or {})
+    try:
+        level = verbosity_level(verbose=args.verbose, quiet=args.quiet, environ=os.environ)
+    except InvalidSettings as exc:
+        return _failed(exc, EXIT_USAGE)
+    with lifecycle_lines(level, sys.stderr):
+        code = _run(args)
+        if args.command in _LONG_RUNNING and code != EXIT_USAGE:  # a usage error is said in its one line
+            logger.info("exit %s", code)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, its errors turned into one line on stderr and an exit code."""
     run: Callable[[argparse.Namespace], int] = args.run
     try:
-        return run(args)
+        code = run(args)
+        sys.stdout.flush()  # a reader that went away is found here, not at exit
+        return code
     except (_Usage, InvalidArgument, InvalidSettings, InvalidSettingsFile) as exc:
-        print(f"pylts: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _failed(exc, EXIT_USAGE)
     except NoBackupFound as exc:
-        print(f"pylts: error: {exc}", file=sys.stderr)
-        return EXIT_NO_BACKUP
+        return _failed(exc, EXIT_NO_BACKUP)
     except BootRefused as exc:
-        print(f"pylts: error: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    except PyltsError as exc:
-        print(f"pylts: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return _failed(exc, EXIT_REFUSED)
+    except (PyltsError, _Refused) as exc:
+        return _failed(exc, EXIT_FAILURE)
+    except BrokenPipeError:  # the reader of stdout is gone (`| head`): nothing more can be shown there
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         return 130
 
 
-def reference_markdown() -> str:
-    """The CLI reference page of the docs, made from ``--help`` (a test keeps docs/cli.md equal to it)."""
+def _failed(exc: BaseException, code: int) -> int:
+    print(f"pylts: error: {exc}", file=sys.stderr)
+    return code
+
+
+def reference_markdown(transcript: str = "") -> str:
+    """The CLI reference page of the docs, made from ``--help`` and a ``transcript`` of a real run.
+
+    A test keeps docs/cli.md equal to it, and another that the transcript is what the code prints.
+    """
     parser = build_parser()
     parts = [
         "# CLI reference",
@@ -546,6 +628,20 @@ def reference_markdown() -> str:
         "Generated from `pylts --help` by `python3 tasks.py cli-docs`; a test keeps it current.",
         "",
     ]
+    if transcript:
+        parts += [
+            "## What a run says",
+            "",
+            "Results go to stdout; what a command decides and does goes to stderr, one line each: `-q` leaves",
+            "warnings and errors, `-v` adds each litestream command and line (or `PYLTS_LOG_LEVEL`). A real",
+            "`pylts replicate --exec` with litestream killed once and the store down for a while, from",
+            "`python3 tasks.py cli-transcript` (paths shortened; a test runs it again and checks each line):",
+            "",
+            "```text",
+            transcript.rstrip(),
+            "```",
+            "",
+        ]
     parts += ["```text", parser.format_help().rstrip(), "```", ""]
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, sub in subparsers.choices.items():

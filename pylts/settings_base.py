@@ -14,6 +14,7 @@ when ``PYLTS_STRICT`` is on.
 from __future__ import annotations
 
 import difflib
+import enum
 import json
 import os
 import re
@@ -57,11 +58,13 @@ PREFIX = "PYLTS_"
 TEST_PREFIX = "PYLTS_TEST_"
 #: Unknown ``PYLTS_`` variables are an error, not a warning, when this is true (``1``, ``true``, ``yes``, ``on``).
 STRICT = "PYLTS_STRICT"
+#: How much the ``pylts`` command says on stderr (`pylts.cli_log`); read from the environment only.
+LOG_LEVEL = "PYLTS_LOG_LEVEL"
 #: The ``PYLTS_`` variables that are not the field of a settings class, each with what it does.
 OTHER_VARIABLES: Mapping[str, str] = MappingProxyType(
     {
         STRICT: "unknown PYLTS_ variables are an error (InvalidSettings) instead of a warning",
-        "PYLTS_LOG_LEVEL": "how much the pylts command says on stderr: error, info or debug (docs/cli.md)",
+        LOG_LEVEL: "how much the pylts command says on stderr: error, warning, info or debug (-q / -v win over it)",
     }
 )
 _FLAG = TypeAdapter(bool)
@@ -119,6 +122,25 @@ def setting_help(field: FieldInfo) -> str:
     'true or false'
     """
     return _LINK.sub(r"\1", _SEE.sub("", field.description or "")).replace("`", "").replace("**", "")
+
+
+def shown_default(field: FieldInfo) -> str:
+    """A field's default as the docs and ``--help`` show it (markdown): its ``shown_default``, else its value.
+
+    >>> shown_default(FieldInfo(default=10.0)), shown_default(FieldInfo(default=None))
+    ('`10`', 'none')
+    """
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("shown_default"), str):
+        return str(extra["shown_default"])
+    if field.is_required():
+        return "required"
+    if field.default is None or field.default_factory is not None:
+        return "none"
+    value = field.default.value if isinstance(field.default, enum.Enum) else field.default
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value:g}`" if isinstance(value, float) else f"`{value}`"
 
 
 def env_name(name: str, field: FieldInfo) -> str:
@@ -193,7 +215,7 @@ class PyltsSettings(BaseSettings):
         >>> ConfigS3.load(key="k", token="t", s3="s3://Backups/app.db", _env_file=None)
         Traceback (most recent call last):
         ...
-        pylts.errors.InvalidSettings: invalid settings: s3: Value error, bucket name 'Backups' is not valid: ...
+        pylts.errors.InvalidSettings: invalid settings: s3: bucket name 'Backups' is not valid: ...
         """
         try:
             return cls(**values)
@@ -203,6 +225,8 @@ class PyltsSettings(BaseSettings):
     @classmethod
     def _problem(cls, error: ErrorDetails) -> str:
         """What is wrong with one setting; for an unknown one, the names it may have meant."""
+        if error["type"] == "value_error":  # a validator's own words, without pydantic's "Value error, "
+            return str(error.get("ctx", {}).get("error", error["msg"]))
         if error["type"] != "extra_forbidden":
             return error["msg"]
         known = [*cls.model_fields, *cls._KEYWORD_NAMES]

@@ -16,11 +16,10 @@ from pathlib import Path
 from types import NoneType, UnionType
 
 from pydantic import SecretStr
-from pydantic.fields import FieldInfo
 
 from .databases import DatabaseList
 from .settings import ConfigS3
-from .settings_base import PyltsSettings, env_name
+from .settings_base import PyltsSettings, env_name, shown_default
 
 #: The lines of docs/configuration.md between which `settings_table` is written.
 BEGIN = (
@@ -45,7 +44,8 @@ def settings_table(models: tuple[type[PyltsSettings], ...] = (ConfigS3, Database
         keywords = {field: keyword for keyword, field in model._KEYWORD_NAMES.items()}
         for name, field in model.model_fields.items():
             names = " or ".join(f"`{n}`" for n in (name, keywords.get(name)) if n)
-            cells = (names, f"`{env_name(name, field)}`", _type(field.annotation), _default(field), field.description)
+            variable, default = f"`{env_name(name, field)}`", shown_default(field)
+            cells = (names, variable, _type(field.annotation), default, field.description)
             rows.append("| " + " | ".join(cell or "" for cell in cells) + " |")
     return "\n".join(rows) + "\n"
 
@@ -69,17 +69,3 @@ def _type(annotation: object) -> str:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return " / ".join(f"`{member.value}`" for member in annotation)
     return _KINDS.get(annotation, str(annotation))
-
-
-def _default(field: FieldInfo) -> str:
-    extra = field.json_schema_extra
-    if isinstance(extra, dict) and isinstance(extra.get("shown_default"), str):
-        return str(extra["shown_default"])
-    if field.is_required():
-        return "required"
-    if field.default is None or field.default_factory is not None:
-        return "none"
-    value = field.default.value if isinstance(field.default, enum.Enum) else field.default
-    if isinstance(value, bool):
-        return f"`{str(value).lower()}`"
-    return f"`{value:g}`" if isinstance(value, float) else f"`{value}`"

@@ -9,6 +9,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -32,6 +33,10 @@ class S3Server(Protocol):
     def keys(self, bucket: str) -> list[str]: ...
 
     def config(self, bucket: str, path: str = ..., **settings: Any) -> ConfigS3: ...
+
+
+#: The console script pip installed beside this Python: the CLI as a user types it.
+PYLTS_COMMAND = str(Path(sys.executable).with_name("pylts"))
 
 
 def missing(reason: str) -> NoReturn:
@@ -183,3 +188,16 @@ def pylts_log(on_record: Callable[[logging.LogRecord], None]) -> Iterator[None]:
     finally:
         pylts_logger.removeHandler(handler)
         pylts_logger.setLevel(level)
+
+
+def litestream_child(parent: int) -> int | None:
+    """The pid of the ``litestream replicate`` that process ``parent`` runs, if any."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+            ppid = int(cmdline.with_name("stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and argv[0].endswith(b"litestream") and argv[1:2] == [b"replicate"]:
+            return int(cmdline.parent.name)
+    return None

@@ -112,9 +112,9 @@ LAYERS = {
     "lines": "",  # every module of a line package (pylts.lines.v05...), so dropping or adding a line edits nothing here
     "operations": "boot restore backup verify migrate pitr status supervisor follow vfs",
     "settings": "settings settings_base settings_docs operations databases",
-    "faces": "__main__ cli integrations integrations.asgi integrations.flask integrations.gunicorn integrations.django"
-    " integrations.django.apps integrations.django.management integrations.django.management.commands"
-    " integrations.django.management.commands.pylts pytest_plugin testing",
+    "faces": "__main__ cli cli_log integrations integrations.asgi integrations.flask integrations.gunicorn"
+    " integrations.django integrations.django.apps integrations.django.management"
+    " integrations.django.management.commands integrations.django.management.commands.pylts pytest_plugin testing",
 }
 LAYER_OF = {f"pylts.{name}": rank for rank, names in enumerate(LAYERS.values()) for name in names.split()}
 LAYER_OF["pylts"] = len(LAYERS) - 1  # the package's __init__ is the public face

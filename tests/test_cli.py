@@ -12,7 +12,7 @@ import pytest
 from helpers import derive, read_rows, settings_env, write_rows
 
 from pylts import ConfigS3, ReplicaContents
-from pylts.cli import build_parser, main, reference_markdown
+from pylts.cli import build_parser, main
 from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,10 +29,6 @@ def no_secret(*results: subprocess.CompletedProcess[str]) -> None:
     for result in results:
         assert ACCESS_KEY not in result.stdout + result.stderr
         assert SECRET_KEY not in result.stdout + result.stderr
-
-
-def test_the_reference_page_matches_the_help() -> None:
-    assert (ROOT / "docs" / "cli.md").read_text() == reference_markdown(), "run: python3 tasks.py cli-docs"
 
 
 def test_every_command_is_documented_with_an_example() -> None:
@@ -64,7 +60,8 @@ def test_a_bad_setting_names_the_setting_but_not_the_secret(tmp_path: Path) -> N
         "LITESTREAM_SECRET_ACCESS_KEY": SECRET_KEY,
     }
     result = pylts("status", "--s3", "s3://bkt/app.db", "--db", "../x.db", env=env, cwd=tmp_path)
-    assert result.returncode == 2 and "db: Value error, db must be a plain file name" in result.stderr
+    assert result.returncode == 2 and "db: db must be a plain file name" in result.stderr
+    assert "Value error" not in result.stderr
     no_secret(result)
 
 
@@ -114,7 +111,7 @@ def test_commands_end_to_end(cfg: ConfigS3, tmp_path: Path) -> None:
     verify = pylts("verify", "--sync", "--timeout", "30", env=env, cwd=tmp_path)
     assert verify.returncode == 0 and verify.stdout.startswith("ok")
     exists = pylts("restore", env=env, cwd=tmp_path)
-    assert exists.returncode == 1 and "overwrite" in exists.stderr
+    assert exists.returncode == 1 and "add --force to replace it" in exists.stderr
     cfg.dbpath.unlink()
     restored = pylts("restore", env=env, cwd=tmp_path)
     assert restored.returncode == 0 and len(read_rows(cfg.dbpath)) == 12
@@ -155,7 +152,8 @@ def test_replicate_until_terminated_makes_the_final_sync(cfg: ConfigS3, tmp_path
         text=True,
     )
     try:
-        assert proc.stdout is not None and "replicating" in proc.stdout.readline()
+        assert proc.stderr is not None
+        assert any("running until stopped" in line for line in iter(proc.stderr.readline, "")), "it said it is ready"
         write_rows(cfg.dbpath, 3, start=3)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
@@ -164,7 +162,7 @@ def test_replicate_until_terminated_makes_the_final_sync(cfg: ConfigS3, tmp_path
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, err
-    assert "final sync" in out
+    assert out == "" and "pylts: SIGTERM: stopping" in err and "final sync of app.db done" in err
     copy = derive(cfg, folder=tmp_path / "copy")
     copy.restore()
     assert len(read_rows(copy.dbpath)) == 6

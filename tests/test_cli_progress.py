@@ -58,6 +58,13 @@ def on_terminal(*args: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.
     return subprocess.CompletedProcess(process.args, process.returncode, out, ""), b"".join(shown).decode()
 
 
+def erased_then_said(shown: str) -> bool:
+    """Whether the last refresh of the line was erased, and only pylts' own lines (each whole) came after it."""
+    rest = shown[max((match.end() for match in LINE.finditer(shown)), default=0) :]
+    lines = rest.replace("\r\x1b[K", "").replace("\r\n", "\n").splitlines()
+    return rest.startswith("\r\x1b[K") and all(line.startswith("pylts: ") for line in lines)
+
+
 def progress(shown: str, verb: str) -> list[float]:
     """The megabytes of each refresh of the ``verb`` line."""
     return [float(match.group(2)) for match in LINE.finditer(shown) if match.group(1) == verb]
@@ -77,13 +84,13 @@ def test_a_terminal_sees_bytes_and_time_of_a_backup_and_a_restore(big: ConfigS3,
     backed_up, shown = on_terminal("replicate", "--once", env=env, cwd=tmp_path)
     assert backed_up.returncode == 0 and backed_up.stdout == f"backed up {big.dbpath} to {big.s3}\n", shown
     assert progress(shown, "backing up") and all(mb > 100 for mb in progress(shown, "backing up")), shown
-    assert shown.endswith("\r\x1b[K"), "the line is erased at the end: the summary on stdout stands alone"
+    assert erased_then_said(shown), "the line is erased at the end: what follows stands alone"
     restored, shown = on_terminal("restore", "--folder", str(tmp_path / "copy"), env=env, cwd=tmp_path)
     assert restored.returncode == 0 and restored.stdout == f"restored {tmp_path / 'copy' / 'app.db'} from {big.s3}\n"
     written = progress(shown, "restoring")
     assert written and max(written) > 0, f"a refresh showed bytes of the staging copy: {shown!r}"
     assert written == sorted(written), "bytes written only grow"
-    assert shown.endswith("\r\x1b[K")
+    assert erased_then_said(shown) and shown.rstrip().endswith("pylts: exit 0"), shown
 
 
 @pytest.mark.integration
@@ -98,7 +105,8 @@ def test_no_progress_when_stderr_is_not_a_terminal_or_with_quiet(big: ConfigS3, 
         text=True,
         timeout=180,
     )
-    assert piped.returncode == 0 and piped.stderr == "", "nothing on a stderr that is a file or a pipe"
+    assert piped.returncode == 0 and "MB written" not in piped.stderr, "no progress on a stderr that is a pipe"
+    assert all(line.startswith("pylts: ") for line in piped.stderr.splitlines()), "only what pylts did, line by line"
     quiet, shown = on_terminal("restore", "--quiet", "--folder", str(tmp_path / "quiet"), env=env, cwd=tmp_path)
     assert quiet.returncode == 0 and shown == "", "--quiet: nothing on the terminal"
     quiet, shown = on_terminal("replicate", "--once", "--quiet", env=env, cwd=tmp_path)

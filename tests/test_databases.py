@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from helpers import derive, read_rows, reaped, record, require, settings_env, wait_until, write_rows
+from helpers import derive, litestream_child, read_rows, reaped, record, require, settings_env, wait_until, write_rows
 
 from benchmarks.harness import writer
 from pylts import ConfigS3, InvalidSettings
@@ -274,19 +274,6 @@ def test_the_django_app_replicates_the_databases_pylts_names(cfg: ConfigS3, tmp_
 LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
 
 
-def litestream_child(parent: int) -> int | None:
-    """The pid of the ``litestream replicate`` that process ``parent`` runs, if any."""
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            argv = cmdline.read_bytes().split(b"\0")
-            ppid = int(cmdline.with_name("stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent and argv[0].endswith(b"litestream") and argv[1:2] == [b"replicate"]:
-            return int(cmdline.parent.name)
-    return None
-
-
 def restored_ids(cfg: ConfigS3, name: str, folder: Path) -> set[int]:
     replica = f"{cfg.s3.rsplit('/', 1)[0]}/{name}"
     copy = derive(cfg, db=name, s3=replica, folder=folder)
@@ -310,8 +297,9 @@ def test_drill_pylts_replicate_with_three_databases_survives_litestream_killed_a
         command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     with reaped(process), contextlib.ExitStack() as writers:
-        assert process.stdout is not None
-        assert process.stdout.readline().startswith("replicating "), "in sync before it says so"
+        assert process.stderr is not None
+        said = iter(process.stderr.readline, "")
+        assert any("running until stopped" in line for line in said), "in sync before it says so"
         committed = {name: writers.enter_context(writer(cfg.folder / name, LOAD, per_second=30)) for name in NAMES}
         time.sleep(2)
         assert wait_until(lambda: litestream_child(process.pid), 10), "no litestream runs under pylts replicate"
@@ -331,9 +319,10 @@ def test_drill_pylts_replicate_with_three_databases_survives_litestream_killed_a
         writers.close()  # the app stops writing, then is stopped as a process manager would
         process.send_signal(signal.SIGTERM)
         stopping = time.monotonic()
-        out, err = process.communicate(timeout=120)
+        err = process.communicate(timeout=120)[1]
         stopped = time.monotonic() - stopping
-    assert process.returncode == 0 and "stopped after the final sync" in out, err
+    assert process.returncode == 0 and "pylts: exit 0" in err, err
+    assert err.count("final sync of ") == len(NAMES), err
     for name in NAMES:
         held = restored_ids(cfg, name, tmp_path / "copy" / name)
         assert set(committed[name]) | {0} <= held, f"{name}: {len(set(committed[name]) - held)} committed rows missing"

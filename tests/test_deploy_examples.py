@@ -11,15 +11,14 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import reaped, settings_env, waited
+from helpers import PYLTS_COMMAND, reaped, settings_env, waited
 
 from pylts import ConfigS3
 from pylts.sqlite_files import lock_path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-#: The console script pip installed beside this Python: the CLI as a user types it.
-PYLTS = str(Path(sys.executable).with_name("pylts"))
+PYLTS = PYLTS_COMMAND
 
 
 def blocks(page: Path, language: str) -> list[str]:
