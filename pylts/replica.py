@@ -11,6 +11,8 @@ Pure functions only, so every rule here is tested without litestream or a networ
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -38,6 +40,12 @@ _INTEGER_KEYS = {"concurrency"}
 #: The options litestream 0.3 reads from its config file; it has no signing, checksum or upload settings.
 LEGACY_OPTIONS = {"skipVerify"}
 _CREDENTIALS_HINT = "set LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY instead"
+#: The variable that holds the SSE-C customer key: pylts' setting, and what litestream's config names.
+SSE_CUSTOMER_KEY_VARIABLE = "PYLTS_SSE_CUSTOMER_KEY"
+#: How a config names the SSE-C key: litestream fills it in from its environment (the key is never written).
+SSE_CUSTOMER_KEY_PLACEHOLDER = "${" + SSE_CUSTOMER_KEY_VARIABLE + "}"
+#: Query keys of litestream's that would put the SSE-C key (or its digest) on a command line.
+_SECRET_QUERY_KEYS = {"sseCustomerKey", "sse-customer-key", "sseCustomerKeyMD5", "sse-customer-key-md5"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,15 @@ class S3Replica:
     region: str | None = None
     force_path_style: bool | None = None
     options: tuple[tuple[str, str], ...] = ()
+    #: Whether objects are written with an SSE-C customer key (the key itself lives in the child's environment).
+    sse_customer_key: bool = False
+    #: The KMS key objects are encrypted with (SSE-KMS): an id, ARN or alias; not a secret.
+    sse_kms_key_id: str | None = None
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the store encrypts this replica's objects with a key pylts was given (SSE-C or SSE-KMS)."""
+        return self.sse_customer_key or self.sse_kms_key_id is not None
 
     @property
     def path_style(self) -> bool:
@@ -73,7 +90,7 @@ class S3Replica:
         return (f"s3.{self.region}.amazonaws.com" if self.region else "s3.amazonaws.com", 443)
 
     def url(self) -> str:
-        """The replica URL as litestream 0.5 reads it, options in its query string.
+        """The replica URL as litestream 0.5 reads it, options in its query string; never the SSE-C key.
 
         >>> S3Replica("bkt", "db.sqlite", region="auto").url()
         's3://bkt/db.sqlite?region=auto'
@@ -88,6 +105,8 @@ class S3Replica:
         elif self.force_path_style is False:  # else litestream 0.5 turns it on for a host:port endpoint
             query.append(("forcePathStyle", "false"))
         query.extend(self.options)
+        if self.sse_kms_key_id:
+            query.append(("sseKmsKeyId", self.sse_kms_key_id))
         suffix = f"?{urlencode(query)}" if query else ""
         return f"s3://{self.bucket}/{self.path}{suffix}"
 
@@ -115,7 +134,21 @@ class S3Replica:
         for key, value in self.options:
             if not legacy or key in LEGACY_OPTIONS:
                 entry[QUERY_KEYS[key]] = _option_value(key, value)
+        if self.sse_customer_key and not legacy:
+            entry["sse-customer-key"] = SSE_CUSTOMER_KEY_PLACEHOLDER
+        if self.sse_kms_key_id and not legacy:
+            entry["sse-kms-key-id"] = self.sse_kms_key_id
         return entry
+
+    def with_encryption(self, *, customer_key: bool, kms_key_id: str | None) -> S3Replica:
+        """This replica with server-side encryption: an SSE-C key given (``customer_key``) or a KMS key id.
+
+        >>> r = parse_replica_url("s3://bkt/a.db").with_encryption(customer_key=True, kms_key_id=None)
+        >>> r.config_entry()["sse-customer-key"], r.url()
+        ('${PYLTS_SSE_CUSTOMER_KEY}', 's3://bkt/a.db')
+        """
+        kms = _agree("sse_kms_key_id", self.sse_kms_key_id, kms_key_id or None)
+        return replace(self, sse_customer_key=customer_key, sse_kms_key_id=kms)
 
     def with_overrides(self, endpoint: str | None, region: str | None, force_path_style: bool | None) -> S3Replica:
         """Merge settings given outside the URL; a value given twice must agree.
@@ -207,12 +240,20 @@ def bucket_problem(bucket: str) -> str | None:
 
 
 def _with_query(replica: S3Replica, query: str) -> S3Replica:
-    endpoint = region = None
+    endpoint = region = kms_key_id = None
     path_style: bool | None = None
     options: list[tuple[str, str]] = []
     for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in _SECRET_QUERY_KEYS:  # the value is not shown: it is the key
+            raise ValueError(
+                f"replica URL option {key!r} would put the SSE-C key on litestream's command line: "
+                f"remove it and set {SSE_CUSTOMER_KEY_VARIABLE} instead"
+            )
+        if key == "sseKmsKeyId":  # what `S3Replica.url` writes for PYLTS_SSE_KMS_KEY_ID
+            kms_key_id = value or None
+            continue
         if key not in QUERY_KEYS:
-            known = ", ".join(QUERY_KEYS)
+            known = ", ".join([*QUERY_KEYS, "sseKmsKeyId"])
             raise ValueError(f"unknown replica URL option {key!r}: litestream reads only {known}")
         if key == "endpoint":
             endpoint = _endpoint(value)
@@ -223,7 +264,14 @@ def _with_query(replica: S3Replica, query: str) -> S3Replica:
         else:
             _option_value(key, value)  # checked here, so a bad value never reaches a config file
             options.append((key, value))
-    return replace(replica, endpoint=endpoint, region=region, force_path_style=path_style, options=tuple(options))
+    return replace(
+        replica,
+        endpoint=endpoint,
+        region=region,
+        force_path_style=path_style,
+        options=tuple(options),
+        sse_kms_key_id=kms_key_id,
+    )
 
 
 def _endpoint(value: str) -> str:
@@ -281,3 +329,25 @@ def _agree(name: str, in_url: T | None, in_settings: T | None) -> T | None:
             f"{in_settings!r} in the settings): keep one"
         )
     return in_url if in_url is not None else in_settings
+
+
+def customer_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be an SSE-C customer key (never showing it), or ``None`` when it is one.
+
+    S3 takes a 256-bit AES key; litestream wants it base64-encoded (44 characters).
+
+    >>> customer_key_problem(base64.b64encode(bytes(32)).decode()) is None
+    True
+    >>> customer_key_problem("hunter2")
+    'must be 32 bytes encoded in base64 (44 characters), e.g. the output of `openssl rand -base64 32`; got 7 characters'
+    """
+    try:
+        raw = base64.b64decode(key.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) == 32:
+        return None
+    return (
+        "must be 32 bytes encoded in base64 (44 characters), e.g. the output of `openssl rand -base64 32`; "
+        f"got {len(key.strip())} characters"
+    )
