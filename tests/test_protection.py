@@ -166,7 +166,7 @@ def test_minutes_of_writes_kills_and_restarts_under_a_key_lose_nothing(
                 kill_litestream(replication)
                 time.sleep(25)
                 assert replication.wait_for_sync(60), replication.status()
-            assert cfg.verify(timeout=60).ok, f"run {run}"
+                assert cfg.verify(timeout=60).ok, f"run {run}: the replica restores, with the key"
     finally:
         stop.set()
         thread.join(10)
