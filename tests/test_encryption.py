@@ -20,7 +20,6 @@ from pylts.lines import line_for
 
 KEY = base64.b64encode(bytes(range(100, 132))).decode()
 V05 = line_for(Litestream(Path("/bin/litestream"), Version(0, 5, 17)))
-V03 = line_for(Litestream(Path("/bin/litestream-0.3"), Version(0, 3, 13)))
 
 
 def settings(**values: object) -> ConfigS3:
@@ -134,14 +133,16 @@ def test_a_key_in_the_replica_url_is_refused_without_showing_it() -> None:
     assert "set PYLTS_SSE_CUSTOMER_KEY instead" in str(caught.value) and KEY not in str(caught.value)
 
 
+@pytest.mark.line03
 def test_the_03_line_has_no_sse_and_says_which_release_does(tmp_path: Path) -> None:
+    line03 = line_for(Litestream(Path("/bin/litestream-0.3"), Version(0, 3, 13)))
     for values in ({"sse_customer_key": KEY}, {"sse_kms_key_id": "alias/x"}):
         cfg = settings(folder=tmp_path, **values)
         with pytest.raises(UnsupportedLitestreamVersion) as caught:
-            config_yaml(V03, {cfg.dbpath: cfg.replica})
+            config_yaml(line03, {cfg.dbpath: cfg.replica})
         assert "needs litestream 0.5.6 or later" in str(caught.value) and "0.3.13" in str(caught.value)
         assert KEY not in str(caught.value)
-    assert V05.has_server_side_encryption and not V03.has_server_side_encryption
+    assert V05.has_server_side_encryption and not line03.has_server_side_encryption
     assert list(tmp_path.iterdir()) == [], "nothing was written"
 
 
