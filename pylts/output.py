@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from .errors import (
     BucketNotFound,
     CredentialsRejected,
+    EncryptionKeyRequired,
     EndpointUnreachable,
     LitestreamError,
     NoBackupFound,
@@ -41,6 +42,7 @@ _PLAIN = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARN|ERROR) (.
 #: Text litestream prints for a cause pylts can name, most specific first.
 _CAUSES: tuple[tuple[str, type[LitestreamError]], ...] = (
     ("NoSuchBucket", BucketNotFound),
+    ("stored using a form of Server Side Encryption", EncryptionKeyRequired),  # S3's answer to a read with no key
     ("InvalidAccessKeyId", CredentialsRejected),
     ("SignatureDoesNotMatch", CredentialsRejected),
     ("AccessDenied", CredentialsRejected),
@@ -60,6 +62,9 @@ _CAUSES: tuple[tuple[str, type[LitestreamError]], ...] = (
 #: What to do about each named cause.
 HINTS: dict[type[LitestreamError], str] = {
     BucketNotFound: "create the bucket, or fix the bucket name in REPLICA_URL",
+    EncryptionKeyRequired: (
+        "the replica is encrypted with an SSE-C key: set PYLTS_SSE_CUSTOMER_KEY to the key it was written with"
+    ),
     CredentialsRejected: "check LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY for this store",
     NoBackupFound: "nothing has been replicated to this REPLICA_URL yet; check the URL or back up first",
     EndpointUnreachable: "check the endpoint (REPLICA_ENDPOINT or ?endpoint=) and that the store is running",

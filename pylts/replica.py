@@ -11,6 +11,8 @@ Pure functions only, so every rule here is tested without litestream or a networ
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -38,6 +40,14 @@ _INTEGER_KEYS = {"concurrency"}
 #: The options litestream 0.3 reads from its config file; it has no signing, checksum or upload settings.
 LEGACY_OPTIONS = {"skipVerify"}
 _CREDENTIALS_HINT = "set LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY instead"
+#: The variable that holds the SSE-C customer key: pylts' setting, and what litestream's config names.
+SSE_CUSTOMER_KEY_VARIABLE = "PYLTS_SSE_CUSTOMER_KEY"
+#: How a config names the SSE-C key: litestream fills it in from its environment (the key is never written).
+SSE_CUSTOMER_KEY_PLACEHOLDER = "${" + SSE_CUSTOMER_KEY_VARIABLE + "}"
+#: Query keys of litestream's that would put the SSE-C key (or its digest) on a command line.
+_SECRET_QUERY_KEYS = {"sseCustomerKey", "sse-customer-key", "sseCustomerKeyMD5", "sse-customer-key-md5"}
+#: SSE query keys litestream's S3 client knows and its command line ignores (0.5.17: it writes unencrypted).
+_IGNORED_SSE_KEYS = {"sseKmsKeyId", "sse-kms-key-id", "sseCustomerAlgorithm", "sse-customer-algorithm"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,15 @@ class S3Replica:
     region: str | None = None
     force_path_style: bool | None = None
     options: tuple[tuple[str, str], ...] = ()
+    #: Whether objects are written with an SSE-C customer key (the key itself lives in the child's environment).
+    sse_customer_key: bool = False
+    #: The KMS key objects are encrypted with (SSE-KMS): an id, ARN or alias; not a secret.
+    sse_kms_key_id: str | None = None
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the store encrypts this replica's objects with a key pylts was given (SSE-C or SSE-KMS)."""
+        return self.sse_customer_key or self.sse_kms_key_id is not None
 
     @property
     def path_style(self) -> bool:
@@ -73,7 +92,11 @@ class S3Replica:
         return (f"s3.{self.region}.amazonaws.com" if self.region else "s3.amazonaws.com", 443)
 
     def url(self) -> str:
-        """The replica URL as litestream 0.5 reads it, options in its query string.
+        """The replica URL as litestream 0.5 reads it, options in its query string; never SSE settings.
+
+        litestream's S3 client reads ``sseKmsKeyId`` (and the SSE-C key) from a URL's query, but its
+        command line (0.5.17) builds the client without them and writes unencrypted: an encrypted
+        replica is given in a config (`pylts.lines.v05.V05.temporary_config`).
 
         >>> S3Replica("bkt", "db.sqlite", region="auto").url()
         's3://bkt/db.sqlite?region=auto'
@@ -128,7 +151,20 @@ class S3Replica:
         for key, value in self.options:
             if not legacy or key in LEGACY_OPTIONS:
                 entry[QUERY_KEYS[key]] = _option_value(key, value)
+        if self.sse_customer_key and not legacy:
+            entry["sse-customer-key"] = SSE_CUSTOMER_KEY_PLACEHOLDER
+        if self.sse_kms_key_id and not legacy:
+            entry["sse-kms-key-id"] = self.sse_kms_key_id
         return entry
+
+    def with_encryption(self, *, customer_key: bool, kms_key_id: str | None) -> S3Replica:
+        """This replica with server-side encryption: an SSE-C key given (``customer_key``) or a KMS key id.
+
+        >>> r = parse_replica_url("s3://bkt/a.db").with_encryption(customer_key=True, kms_key_id=None)
+        >>> r.config_entry()["sse-customer-key"], r.url()
+        ('${PYLTS_SSE_CUSTOMER_KEY}', 's3://bkt/a.db')
+        """
+        return replace(self, sse_customer_key=customer_key, sse_kms_key_id=kms_key_id or None)
 
     def with_overrides(self, endpoint: str | None, region: str | None, force_path_style: bool | None) -> S3Replica:
         """Merge settings given outside the URL; a value given twice must agree.
@@ -224,6 +260,16 @@ def _with_query(replica: S3Replica, query: str) -> S3Replica:
     path_style: bool | None = None
     options: list[tuple[str, str]] = []
     for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in _SECRET_QUERY_KEYS:  # the value is not shown: it is the key
+            raise ValueError(
+                f"replica URL option {key!r} would put the SSE-C key on litestream's command line: "
+                f"remove it and set {SSE_CUSTOMER_KEY_VARIABLE} instead"
+            )
+        if key in _IGNORED_SSE_KEYS:
+            raise ValueError(
+                f"replica URL option {key!r} is ignored by litestream's command line, which would write the "
+                f"replica unencrypted: remove it and set PYLTS_SSE_KMS_KEY_ID (or {SSE_CUSTOMER_KEY_VARIABLE})"
+            )
         if key not in QUERY_KEYS:
             known = ", ".join(QUERY_KEYS)
             raise ValueError(f"unknown replica URL option {key!r}: litestream reads only {known}")
@@ -236,7 +282,13 @@ def _with_query(replica: S3Replica, query: str) -> S3Replica:
         else:
             _option_value(key, value)  # checked here, so a bad value never reaches a config file
             options.append((key, value))
-    return replace(replica, endpoint=endpoint, region=region, force_path_style=path_style, options=tuple(options))
+    return replace(
+        replica,
+        endpoint=endpoint,
+        region=region,
+        force_path_style=path_style,
+        options=tuple(options),
+    )
 
 
 def _endpoint(value: str) -> str:
@@ -294,3 +346,25 @@ def _agree(name: str, in_url: T | None, in_settings: T | None) -> T | None:
             f"{in_settings!r} in the settings): keep one"
         )
     return in_url if in_url is not None else in_settings
+
+
+def customer_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be an SSE-C customer key (never showing it), or ``None`` when it is one.
+
+    S3 takes a 256-bit AES key; litestream wants it base64-encoded (44 characters).
+
+    >>> customer_key_problem(base64.b64encode(bytes(32)).decode()) is None
+    True
+    >>> customer_key_problem("hunter2")
+    'must be 32 bytes encoded in base64 (44 characters), e.g. the output of `openssl rand -base64 32`; got 7 characters'
+    """
+    try:
+        raw = base64.b64decode(key.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) == 32:
+        return None
+    return (
+        "must be 32 bytes encoded in base64 (44 characters), e.g. the output of `openssl rand -base64 32`; "
+        f"got {len(key.strip())} characters"
+    )

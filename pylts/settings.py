@@ -20,6 +20,7 @@ from . import binary
 from .boot import BootPolicy
 from .commands import child_env
 from .context import RunContext
+from .encryption import EncryptionSettings
 from .lines import Line, line_for
 from .operations import DatabaseOperations
 from .providers import preset
@@ -49,7 +50,7 @@ def _env(variable: str, text: str, default: Any = None, *, shown: str | None = N
     return Field(default, validation_alias=variable, repr=False, description=text, json_schema_extra=extra, **rules)
 
 
-class ConfigS3(PyltsSettings, DatabaseOperations):
+class ConfigS3(EncryptionSettings, DatabaseOperations):
     """Where a SQLite database lives locally and where litestream keeps its backup.
 
     Every setting, its environment variable, default and meaning: docs/configuration.md
@@ -297,7 +298,8 @@ class ConfigS3(PyltsSettings, DatabaseOperations):
     def _replica_at(self, url: str) -> S3Replica:
         """The replica at ``url`` on the store these settings reach (endpoint, region, provider)."""
         replica = parse_replica_url(url).with_overrides(self.endpoint, self.region, self.force_path_style)
-        return preset(self.provider).apply(replica, account_id=self.account_id) if self.provider else replica
+        preset_applied = preset(self.provider).apply(replica, account_id=self.account_id) if self.provider else replica
+        return self.encrypted(preset_applied)
 
     @property
     def tuning(self) -> Tuning:
@@ -324,7 +326,7 @@ class ConfigS3(PyltsSettings, DatabaseOperations):
         Secrets are only in the plan's environment, which its repr leaves out; a tuning the
         line cannot honour raises here, before anything runs.
         """
-        line = self._line()
+        line, replica = self._line(), self.replica
         line.check_tuning(self.tuning)
         credentials = None
         if self.key is not None and self.token is not None and not self.use_aws_credential_chain:
@@ -333,9 +335,9 @@ class ConfigS3(PyltsSettings, DatabaseOperations):
         return RunContext(
             line=line,
             db=self.dbpath,
-            replica=self.replica,
-            env=child_env(os.environ, line, credentials=credentials),
-            secrets=(*(credentials or ()), *ping),
+            replica=replica,
+            env=self.encryption_env(child_env(os.environ, line, credentials=credentials), line, replica),
+            secrets=(*(credentials or ()), *ping, *self.encryption_secrets()),
             tuning=self.tuning,
         )
 

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict
 
 from . import sqlite_files
 from .boot import BootPolicy, BootReport, ensure_restored
-from .commands import config_option, config_yaml
+from .commands import config_option, config_yaml, expands
 from .context import RunContext, write_private
 from .continuity import ReplicaCheck
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
@@ -200,7 +200,8 @@ class Replicator:
         self._boot_reports: list[BootReport] = []
         self._final_failure: str | None = None
         self._bug: Exception | None = None  # what ended the supervisor thread, raised by stop()
-        self._argv = [str(self._ctx.litestream.path), "replicate", *config_option(self._config_path)]
+        config = config_option(self._config_path, expand=expands(self._dbs))  # expanded: it names an SSE-C key
+        self._argv = [str(self._ctx.litestream.path), "replicate", *config]
         if replica_check_interval is None:  # one database's 0 (off) does not turn off the others' checks
             given = [db.replica_check_interval for db in databases if db.replica_check_interval]
             off = all(db.replica_check_interval == 0 for db in databases)

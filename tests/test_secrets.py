@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -14,15 +15,16 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from helpers import free_port, pylts_log, read_rows, settings_env, write_rows
+from helpers import derive, free_port, pylts_log, read_rows, settings_env, write_rows
 
-from pylts import ConfigS3, CredentialsRejected, LitestreamError
+from pylts import ConfigS3, CredentialsRejected, LitestreamError, UnsupportedLitestreamVersion
 from pylts.binary import find_executable
-from pylts.sqlite_files import config_path_for
+from pylts.sqlite_files import config_path_for, replicate_config_path_for
 from pylts.testing import LocalS3
 
 pytestmark = pytest.mark.integration
 KEY, SECRET = "AKIASECRETSCHANNEL42", "the-secret-channel-value-0xC0FFEE"
+SSE_KEY = base64.b64encode(b"pylts-sse-c-channel-key-32-bytes").decode()
 
 
 @pytest.fixture
@@ -174,6 +176,33 @@ def test_channel_generated_config_files(secret_cfg: ConfigS3, tmp_path: Path) ->
         assert all(config.startswith("0o600 ") for config in seen["configs"])
     clean("\n".join(seen["configs"]))
     assert not config_path_for(secret_cfg.dbpath).exists(), "and removed afterwards"
+
+
+def test_channel_sse_customer_key(secret_cfg: ConfigS3, tmp_path: Path) -> None:
+    """The SSE-C key travels like the secret: in litestream's environment only, never in what it is told or says."""
+    cfg = derive(secret_cfg, sse_customer_key=SSE_KEY)
+    if not derive(cfg, sse_customer_key=None).plan().line.has_server_side_encryption:
+        with pytest.raises(UnsupportedLitestreamVersion) as refused:
+            workload(cfg)
+        assert SSE_KEY not in f"{refused.value!s} {refused.value!r}"
+        return
+    written = cfg.write_litestream_config(tmp_path / "litestream.yml")
+    assert "${PYLTS_SSE_CUSTOMER_KEY}" in written.read_text()
+    with litestream_children() as seen:
+        workload(cfg)
+        with cfg.replicating() as replication:
+            running = replicate_config_path_for(cfg.dbpath)
+            configs = [f"{oct(running.stat().st_mode & 0o777)} {running.read_text()}", written.read_text()]
+            shown = [replication, replication.status(), cfg, cfg.plan(), cfg.replica, cfg.replication()]
+    assert "${PYLTS_SSE_CUSTOMER_KEY}" in configs[0] and configs[0].startswith("0o600 ")
+    assert seen["configs"], "the configs of the one-shot runs were observed while they ran"
+    assert all(config.startswith("0o600 ") for config in seen["configs"])
+    assert seen["environments"], "the environments of the litestream runs were observed"
+    without = [environment.partition("\n")[0] for environment in seen["environments"] if SSE_KEY not in environment]
+    assert not without, f"their environment is the channel, but these had no key: {without}"
+    everything = [*seen["cmdlines"], *seen["logs"], *seen["configs"], *configs, cfg.model_dump_json()]
+    assert SSE_KEY not in "\n".join([*everything, *(f"{obj!r} {obj!s}" for obj in shown)])
+    assert not config_path_for(cfg.dbpath).exists(), "the one-shot runs' config was removed"
 
 
 def test_channel_cli_output(secret_cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path) -> None:

