@@ -349,7 +349,7 @@ def _restore_or_start_fresh(
         if p.exists()
     ]
     sqlite_files.remove(stale)  # a new database must not meet an old WAL or an old position
-    logger.info("no backup of %s yet: starting fresh", ctx.db.name)
+    logger.debug("no backup of %s yet: starting fresh", ctx.db.name)  # the boot decision said so at INFO
     return None
 
 

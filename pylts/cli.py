@@ -65,7 +65,7 @@ from .lines import line_for
 from .progress import Progress, database_bytes, staged_bytes
 from .reports import ReplicaContents
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
-from .settings_base import setting_help, shown_default
+from .settings_base import LOG_LEVEL, setting_help, shown_default
 from .timing import BACKUP_TIMEOUT, FOLLOW_INTERVAL, FOLLOW_STALL_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT, Deadline
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
@@ -313,7 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     binary_options = _settings_options(LitestreamSettings)
-    command("version", "Print the versions of pylts and litestream.", "pylts version", _version, binary_options)
+    command(
+        "version",
+        "Print the versions of pylts and litestream, and the line that drives it.",
+        "pylts version",
+        _version,
+        binary_options,
+    )
     return parser
 
 
@@ -345,7 +351,7 @@ def _progress(
     args: argparse.Namespace, label: str, measure: Callable[[], int]
 ) -> contextlib.AbstractContextManager[object]:
     """A progress line on stderr when it is a terminal and --quiet was not given; else nothing."""
-    if args.quiet or not sys.stderr.isatty():
+    if args.level > logging.INFO or not sys.stderr.isatty():  # -q or PYLTS_LOG_LEVEL=warning
         return contextlib.nullcontext()
     return Progress(label, measure, sys.stderr)
 
@@ -402,21 +408,32 @@ def _replicate(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     with dbs.replicating():
         logger.info("running until stopped by Ctrl-C or SIGTERM (a final sync runs before the exit)")
-        stop.wait()
+        _wait_for(stop)
     return 0
 
 
-def _stop_on_signals() -> threading.Event:
+class _Stop(threading.Event):
+    """Set by SIGTERM, SIGINT or SIGHUP; ``signum`` says which. The handler only notes it: writing a line
+    there could block on a full stderr, or meet a line the main thread is writing."""
+
+    signum = 0
+
+    def stopping(self, signum: int, _frame: object) -> None:
+        self.signum = signum
+        self.set()
+
+
+def _stop_on_signals() -> _Stop:
     """An event SIGTERM, SIGINT and SIGHUP set: a command that runs until stopped waits on it."""
-    stop = threading.Event()
-
-    def stopping(signum: int, _frame: object) -> None:
-        logger.info("%s: stopping", signal.Signals(signum).name)
-        stop.set()
-
+    stop = _Stop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, stopping)
+        signal.signal(sig, stop.stopping)
     return stop
+
+
+def _wait_for(stop: _Stop) -> None:
+    stop.wait()
+    logger.info("%s: stopping", signal.Signals(stop.signum).name)
 
 
 def _backup_once(args: argparse.Namespace, dbs: DatabaseSet) -> int:
@@ -491,8 +508,8 @@ def _follow(args: argparse.Namespace) -> int:
     cfg = _one_database(args, "follow")
     stop = _stop_on_signals()
     with cfg.follow(args.path, interval=args.interval, stall_timeout=args.stall_timeout):
-        logger.info("running until stopped (Ctrl-C or SIGTERM)")
-        stop.wait()
+        logger.info("running until stopped by Ctrl-C or SIGTERM")
+        _wait_for(stop)
     return 0
 
 
@@ -578,10 +595,11 @@ def main(argv: Sequence[str] | None = None, *, settings: Mapping[str, Any] | Non
     args = build_parser().parse_args(argv)
     args.settings = dict(settings or {})
     try:
-        level = verbosity_level(verbose=args.verbose, quiet=args.quiet, environ=os.environ)
+        args.level = verbosity_level(verbose=args.verbose, quiet=args.quiet, environ=os.environ)
     except InvalidSettings as exc:
         return _failed(exc, EXIT_USAGE)
-    with lifecycle_lines(level, sys.stderr):
+    asked = bool(args.verbose or args.quiet or os.environ.get(LOG_LEVEL))
+    with lifecycle_lines(args.level, sys.stderr, asked=asked):
         code = _run(args)
         if args.command in _LONG_RUNNING and code != EXIT_USAGE:  # a usage error is said in its one line
             logger.info("exit %s", code)

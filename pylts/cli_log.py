@@ -65,7 +65,7 @@ class LineFormatter(logging.Formatter):
         message = record.getMessage()
         if record.levelno != logging.INFO:
             message = f"{logging.getLevelName(record.levelno).lower()}: {message}"
-        return f"pylts: {message}"
+        return "pylts: " + " ".join(message.splitlines())  # one line each, whatever litestream printed
 
 
 class _LineHandler(logging.StreamHandler[TextIO]):
@@ -86,23 +86,24 @@ def _configured_by_the_app(logger: logging.Logger) -> bool:
 
 
 @contextlib.contextmanager
-def lifecycle_lines(level: int, stream: TextIO) -> Iterator[None]:
+def lifecycle_lines(level: int, stream: TextIO, *, asked: bool = False) -> Iterator[None]:
     """Within the block, pylts' records at ``level`` and above go to ``stream``, one line each.
 
     When the app's own logging already receives pylts' records (Django's ``LOGGING`` for
-    ``manage.py pylts``), it alone decides what is shown and where: nothing is added.
+    ``manage.py pylts``), its handlers show them where it says: no second handler is added, and
+    the ``pylts`` logger's level is set only when ``asked`` (a flag or ``PYLTS_LOG_LEVEL`` was given).
     """
     logger = logging.getLogger("pylts")
-    if _configured_by_the_app(logger):
-        yield
-        return
-    handler = _LineHandler(stream)
-    handler.setFormatter(LineFormatter())
+    handler = None if _configured_by_the_app(logger) else _LineHandler(stream)
     previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(level)
+    if handler is not None:
+        handler.setFormatter(LineFormatter())
+        logger.addHandler(handler)
+    if handler is not None or asked:
+        logger.setLevel(level)
     try:
         yield
     finally:
-        logger.removeHandler(handler)
+        if handler is not None:
+            logger.removeHandler(handler)
         logger.setLevel(previous)

@@ -175,7 +175,8 @@ class Follower:
         self._thread = threading.Thread(target=self._supervise, args=(proc,), name="pylts-follower", daemon=True)
         self._thread.start()
         where = self._ctx.replica.label()
-        logger.info("following %s into %s, at transaction %s", where, self.path, self._follower_txid)
+        txid = "none" if self._follower_txid is None else f"{self._follower_txid:016x}"
+        logger.info("following %s into %s, at transaction %s", where, self.path, txid)
         return self
 
     def stop(self) -> None:

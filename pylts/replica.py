@@ -119,12 +119,15 @@ class S3Replica:
 
         >>> S3Replica("bkt", "db.sqlite", endpoint="http://127.0.0.1:9000").label()
         's3://bkt/db.sqlite at http://127.0.0.1:9000'
+        >>> S3Replica("bkt", "db.sqlite", endpoint="https://gw.example/s3?X-Amz-Security-Token=t").label()
+        's3://bkt/db.sqlite at https://gw.example'
         >>> S3Replica("bkt", "db.sqlite", region="eu-west-1").label()
         's3://bkt/db.sqlite in eu-west-1'
         """
         where = f"s3://{self.bucket}/{self.path}"
-        if self.endpoint:
-            return f"{where} at {self.endpoint}"
+        if self.endpoint:  # its scheme, host and port only: a path or query could carry a token
+            parts = urlsplit(self.endpoint)
+            return f"{where} at {parts.scheme}://{parts.netloc.rpartition('@')[2]}"
         return f"{where} in {self.region}" if self.region else where
 
     def config_entry(self, *, legacy: bool = False) -> dict[str, str | bool | int]:

@@ -41,7 +41,7 @@ from .context import RunContext, write_private
 from .continuity import ReplicaCheck
 from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import DatabaseSync, SyncTracker
-from .health import DatabaseHealth, Failing, Restarting, Unknown, health_summary
+from .health import CaughtUp, DatabaseHealth, Failing, Restarting, Unknown, health_summary
 from .observers import Observer
 from .output import error_from_text, exit_words, redact
 from .runner import ManagedProcess
@@ -49,6 +49,7 @@ from .timing import (
     ANSWER_SECONDS,
     APP_STOP_GRACE,
     FAILED_START_STOP_GRACE,
+    HEALTH_SAY_INTERVAL,
     LOCK_POLL,
     MAX_BACKOFF,
     PROBE_SECONDS,
@@ -217,6 +218,8 @@ class Replicator:
         self._problems: dict[Path, str] = {}
         self._ready = False  # the start is over: health changes are news from now on
         self._health_said: dict[Path, str] = {}  # each database's state in the last line logged about it
+        self._health_looked_at = 0.0
+        self._calm: set[Path] = set()  # databases seen caught up once since they were said to be otherwise
         self._snapshotted_restarts = 0  # the restarts a fresh snapshot was written after
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -407,17 +410,31 @@ class Replicator:
         return None
 
     def _poll(self) -> None:
-        """Bring the tracker up to date; when pylts' INFO records are shown, also say each change of health."""
-        if not (self._ready and logger.isEnabledFor(logging.INFO)):  # the start says how it went on its own
+        """Bring the tracker up to date; when pylts' INFO records are shown, also say each change of health.
+
+        Health is looked at every `HEALTH_SAY_INTERVAL` s at most (it costs more than a poll). A database
+        is said caught up again only once seen so twice in a row: a lag around the threshold under load
+        would otherwise say behind / caught up every few seconds.
+        """
+        now = time.monotonic()
+        said = self._ready and logger.isEnabledFor(logging.INFO)  # the start says how it went on its own
+        if not said or now - self._health_looked_at < HEALTH_SAY_INTERVAL:
             self._observer.poll()
             return
+        self._health_looked_at = now
         for state in self.health():  # polls the observer too
             if isinstance(state, Unknown):  # litestream starting or not answering: nothing new to say
                 continue
             before = self._health_said.get(state.path, "caught_up")  # "replicating ..." said so at the start
+            if state.state == before:
+                self._calm.discard(state.path)
+                continue
+            if isinstance(state, CaughtUp) and state.path not in self._calm:
+                self._calm.add(state.path)  # seen once: said if it is still so at the next look
+                continue
+            self._calm.discard(state.path)
             self._health_said[state.path] = state.state
-            if before != state.state:
-                logger.info("%s is %s", state.path.name, health_summary(state))
+            logger.info("%s is %s", state.path.name, health_summary(state))
 
     def _stuck(self, started: float) -> str | None:
         """The watchdog: a database behind for too long while the store answers means litestream is stuck.
@@ -461,14 +478,7 @@ class Replicator:
             self._locks.close()
         if not failure and self._bug is None:
             for ctx in self._contexts.values():
-                position = ctx.line.local_position(ctx.db) or "nothing yet"
-                logger.info(
-                    "final sync of %s done in %.1f s: the replica holds its %s %s (checked by listing it)",
-                    ctx.db.name,
-                    time.monotonic() - began,
-                    ctx.line.position_unit,
-                    position,
-                )
+                logger.info("final sync of %s done in %.1f s: %s", ctx.db.name, time.monotonic() - began, _held(ctx))
         if self._bug is not None:
             if failure:
                 logger.error("the final sync failed: %s", failure)
@@ -727,6 +737,16 @@ def _wait_until_replicating(
         time.sleep(LOCK_POLL)
 
 
+def _held(ctx: RunContext) -> str:
+    """What the final sync proved the replica holds, in words (`Line.last_sync` listed it, where the line can)."""
+    position = ctx.line.local_position(ctx.db)
+    if not ctx.line.has_txids:
+        return f"litestream's shutdown sync reported no error (generation {position}, listed in the replica)"
+    if position is None:
+        return "the database has no transaction yet"
+    return f"the replica holds every transaction up to {position} (checked by listing it)"
+
+
 def _proof(check: ReplicaCheck) -> str:
     """What a check that found nothing wrong proved, in words."""
     return check.continuity.summary() if check.continuity else f"{check.generations} generation(s)"
@@ -786,7 +806,7 @@ def run_app(
             with app, _forwarding_signals(app):
                 logger.info("started %s (pid %s) with replication around it", command[0], app.pid)
                 code = app.wait(None)
-            logger.info("%s (pid %s) exited with %s; the final sync follows", command[0], app.pid, code)
+            logger.info("%s (pid %s) %s; the final sync follows", command[0], app.pid, exit_words(code))
     except FinalSyncFailed as exc:
         exc.app_returncode = code
         raise

@@ -115,6 +115,9 @@ BEHIND_SYNC_INTERVALS = 3
 BEHIND_SECONDS = 5.0
 #: How often the watchdog looks for a stall.
 WATCHDOG_INTERVAL = 1.0
+#: Seconds between two looks at each database's health to say its changes (`Replicator`, when INFO is shown):
+#: health() asks the control socket more than the watchdog's poll and, while a database is behind, the store.
+HEALTH_SAY_INTERVAL = 5.0
 #: How often the supervisor looks whether litestream exited or a stop was asked for, and a start whether supervision
 #: still runs.
 SUPERVISOR_POLL = 0.2

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,8 +53,9 @@ class Run:
     acknowledged: set[int] = field(default_factory=set)
     restored: set[int] = field(default_factory=set)
 
-    def said(self, fragment: str) -> bool:
-        return any(fragment in line for line in self.lines)
+    def said(self, fragment: str, after: int = 0) -> bool:
+        """Whether a line from the ``after``-th on holds ``fragment``."""
+        return any(fragment in line for line in self.lines[after:])
 
 
 def run(cfg: ConfigS3, s3: LocalS3, folder: Path, *, outage: float = 8.0) -> Run:
@@ -79,13 +80,14 @@ def run(cfg: ConfigS3, s3: LocalS3, folder: Path, *, outage: float = 8.0) -> Run
         os.kill(result.killed_litestream, signal.SIGKILL)
         _expect(result, "after litestream's restart", 60)
         time.sleep(2)
+        down = len(result.lines)
         s3.stop()
         try:
-            _expect(result, f"{cfg.db} is behind", outage + 30)
+            _expect(result, f"{cfg.db} is behind", outage + 30, after=down)
             time.sleep(outage)
         finally:
             s3.start()
-        _expect(result, f"{cfg.db} is caught up", 60)
+        _expect(result, f"{cfg.db} is caught up", 60, after=down)
         stop.touch()
         result.returncode = process.wait(timeout=120)
     finally:
@@ -103,8 +105,9 @@ def run(cfg: ConfigS3, s3: LocalS3, folder: Path, *, outage: float = 8.0) -> Run
     return result
 
 
-def _expect(result: Run, fragment: str, timeout: float) -> None:
-    assert wait_until(lambda: result.said(fragment), timeout), f"pylts never said {fragment!r}: {result.lines}"
+def _expect(result: Run, fragment: str, timeout: float, after: int = 0) -> None:
+    said = wait_until(lambda: result.said(fragment, after), timeout)
+    assert said, f"pylts never said {fragment!r} (after line {after}): {result.lines}"
 
 
 def shown(lines: list[str], cfg: ConfigS3, folder: Path) -> list[str]:
@@ -121,11 +124,10 @@ def pattern(line: str) -> str:
 
 
 def main(path: str) -> None:
-    with LocalS3() as s3:
+    with LocalS3() as s3, tempfile.TemporaryDirectory(prefix="pylts-transcript-") as where:
         s3.create_bucket(SHOWN_BUCKET)
-        folder = Path(path).resolve().parent / ".transcript-run"
-        folder.mkdir(exist_ok=True)
-        try:
+        folder = Path(where)
+        if True:
             cfg = ConfigS3(
                 key=ACCESS_KEY,
                 token=SECRET_KEY,
@@ -138,8 +140,6 @@ def main(path: str) -> None:
             assert result.acknowledged <= result.restored, "an acknowledged write is missing from the replica"
             lines = ['$ pylts replicate --exec "python3 app.py"', *shown(result.lines, cfg, folder)]
             Path(path).write_text("\n".join(lines) + "\n")
-        finally:
-            shutil.rmtree(folder)
 
 
 if __name__ == "__main__":

@@ -198,6 +198,7 @@ def litestream_child(parent: int) -> int | None:
             ppid = int(cmdline.with_name("stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == parent and argv[0].endswith(b"litestream") and argv[1:2] == [b"replicate"]:
+        running = argv[1:2] == [b"replicate"] and b"-once" not in argv  # not a one-shot snapshot or backup
+        if ppid == parent and argv[0].endswith(b"litestream") and running:
             return int(cmdline.parent.name)
     return None

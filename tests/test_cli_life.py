@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import cli_transcript
@@ -123,9 +124,9 @@ def test_verbosity_from_flags_and_from_the_environment(cfg: ConfigS3, tmp_path: 
     write_rows(cfg.dbpath, 3)
     assert cfg.timed_replicate(60, delete=True)
 
-    def said(*args: str, **extra: str) -> str:
+    def said(*args: str, before: tuple[str, ...] = (), **extra: str) -> str:
         shutil.rmtree(cfg.folder)  # a fresh machine each time: no database, no files left beside it
-        result = pylts("restore", "--if-missing", *args, env=settings_env(cfg, **extra), cwd=tmp_path)
+        result = pylts(*before, "restore", "--if-missing", *args, env=settings_env(cfg, **extra), cwd=tmp_path)
         assert result.returncode == 0 and result.stdout == f"{cfg.dbpath}: restored\n", result.stderr
         return result.stderr
 
@@ -138,6 +139,29 @@ def test_verbosity_from_flags_and_from_the_environment(cfg: ConfigS3, tmp_path: 
     assert "pylts: debug: running " in verbose and " restore " in verbose
     assert said(PYLTS_LOG_LEVEL="DEBUG").count("pylts: debug: running ") == verbose.count("pylts: debug: running ")
     assert "pylts: debug:" not in said("-q", PYLTS_LOG_LEVEL="debug"), "a flag wins over the environment"
+    assert said(before=("-q",)) == "" and "pylts: debug: running " in said(before=("-v",)), "before the command too"
+
+
+@pytest.mark.integration
+def test_an_apps_own_logging_shows_the_lines_at_the_level_asked(cfg: ConfigS3, tmp_path: Path) -> None:
+    """As under Django's LOGGING: the app's handler (root, at WARNING) gets pylts' records; -v still turns on DEBUG."""
+    write_rows(cfg.dbpath, 3)
+    assert cfg.timed_replicate(60, delete=True)
+    app = (
+        "import logging, sys; logging.basicConfig(level=logging.WARNING); "
+        "from pylts.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", app, "restore", "--if-missing", "-v"],
+        env=settings_env(cfg),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG:pylts.runner:running " in result.stderr and "INFO:pylts.boot:boot of " in result.stderr
+    assert "pylts: " not in result.stderr, "no second handler beside the app's"
 
 
 @pytest.mark.long
@@ -168,8 +192,10 @@ def test_replicate_exec_says_what_it_does_through_a_restart_and_an_outage(
         f"pylts: final sync of {cfg.db} done in ",
         "pylts: exit 0",
     ]
-    positions = [next((i for i, line in enumerate(run.lines) if step in line), -1) for step in order]
-    assert -1 not in positions and positions == sorted(positions), run.lines
+    at = 0
+    for step in order:  # each after the one before
+        at = next((i for i, line in enumerate(run.lines) if i >= at and step in line), -1)
+        assert at >= 0, f"{step!r} not said in order: {run.lines}"
     assert all(f"pid {run.app_pid}" in line for line in run.lines if "pid " in line), "one pid: the app's"
     assert not any(str(run.killed_litestream) in line for line in run.lines), "litestream's pid is not shown"
     produced = {cli_transcript.pattern(line) for line in cli_transcript.shown(run.lines, cfg, tmp_path)}

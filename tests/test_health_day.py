@@ -75,7 +75,7 @@ class Day:
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         state, _ = first_state(self.replication, lambda state: isinstance(state, Restarting), 5, every=0.02)
-        assert isinstance(state, Restarting) and "-9" in state.error, state
+        assert isinstance(state, Restarting) and "killed by SIGKILL" in state.error, state
         self.log.append(f"kill -9: Restarting in {state.restart_in} s")
 
 
