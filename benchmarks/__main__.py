@@ -1,7 +1,7 @@
 """Measure pylts against the bare litestream binary, in one run, on a local S3; print a Markdown report.
 
     python -m benchmarks            the full run (about 20 minutes); also writes benchmarks/results.md
-    python -m benchmarks --quick    a small subset in under a minute (run by the test suite)
+    python -m benchmarks --quick    a small subset in about two minutes, 45 s of it idle requests (run by the tests)
     python -m benchmarks --only lag one section of the full run (results.md is left alone)
 
 Timings are medians over several runs; ratios compare pylts with the bare binary measured
@@ -41,6 +41,7 @@ from .harness import (
     timed,
     writer,
 )
+from .requests import REQUEST_LOG, idle_requests
 from .rto import recovery_time
 from .supervision import supervision_cost
 
@@ -56,6 +57,7 @@ class Plan:
     lag_seconds: float
     memory_seconds: float
     rto_sizes: dict[int, int]  # MB -> runs
+    idle_seconds: float  # the window in which an idle database's requests are counted
 
 
 FULL = Plan(
@@ -65,8 +67,17 @@ FULL = Plan(
     lag_seconds=60,
     memory_seconds=600,
     rto_sizes={10: 3, 1024: 3},
+    idle_seconds=600,
 )
-QUICK = Plan(sizes={1: 2}, old_behaviour=False, cold_start_runs=3, lag_seconds=4, memory_seconds=4, rto_sizes={5: 1})
+QUICK = Plan(
+    sizes={1: 2},
+    old_behaviour=False,
+    cold_start_runs=3,
+    lag_seconds=4,
+    memory_seconds=4,
+    rto_sizes={5: 1},
+    idle_seconds=45,
+)
 
 
 def backup_and_restore(s3: LocalS3, plan: Plan, work: Path) -> list[str]:
@@ -303,6 +314,10 @@ SECTIONS: dict[str, tuple[str, Section]] = {
         "First read: through the VFS vs a restore (medians)",
         lambda s3, plan, work: first_read(s3, plan.sizes, work),
     ),
+    "requests": (
+        "Requests and cost: an idle database, {idle_seconds:g} s after start",
+        lambda s3, plan, work: idle_requests(s3, plan.idle_seconds, work),
+    ),
 }
 
 
@@ -310,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="a small subset, in under a minute")
+    parser.add_argument("--quick", action="store_true", help="a small subset, in about two minutes")
     parser.add_argument(
         "--output", type=Path, help="also write the report here (the full run defaults to benchmarks/results.md)"
     )
@@ -323,11 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     command += "".join(f" --only {name}" for name in args.only or ())
     report = [f"Command: `{command}` ({time.strftime('%Y-%m-%d')})", ""]
     report += [f"- {fact}" for fact in machine_facts(str(locate().version))] + [""]
-    with s3_server() as (s3, _), tempfile.TemporaryDirectory(prefix="pylts-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="pylts-bench-") as folder, s3_server(Path(folder) / REQUEST_LOG) as (s3, _):
         work = Path(folder)
         for name in args.only or SECTIONS:
             title, run = SECTIONS[name]
-            title = title.format(memory_seconds=plan.memory_seconds)
+            title = title.format(memory_seconds=plan.memory_seconds, idle_seconds=plan.idle_seconds)
             print(f"## {title}", flush=True)
             report += [f"### {title}", "", *run(s3, plan, work), ""]
     text = "\n".join(report)

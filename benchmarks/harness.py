@@ -20,16 +20,20 @@ from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 
 
 @contextlib.contextmanager
-def s3_server() -> Iterator[tuple[LocalS3, subprocess.Popen[str]]]:
+def s3_server(log: Path | None = None) -> Iterator[tuple[LocalS3, subprocess.Popen[str]]]:
     """moto in a process of its own: its work does not count against the Python side, and it can be killed.
 
-    Yields a ``LocalS3`` client (its methods speak HTTP to that process) and the process.
+    Yields a ``LocalS3`` client (its methods speak HTTP to that process) and the process. With
+    ``log``, the server writes each request it answers to that file (`benchmarks.requests`).
     """
     code = (
         "import sys; from pylts.testing import LocalS3; s = LocalS3().start(); "
         "print(s.port, flush=True); sys.stdin.read()"
     )
-    server = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    argv = [sys.executable, "-m", "benchmarks.requests", str(log)] if log else [sys.executable, "-c", code]
+    server = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent
+    )
     try:
         assert server.stdout is not None
         yield LocalS3(port=int(server.stdout.readline())), server

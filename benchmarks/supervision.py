@@ -61,9 +61,9 @@ def empty_database(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def bare_litestream(s3: LocalS3, db: Path) -> Iterator[subprocess.Popen[bytes]]:
+def bare_litestream(s3: LocalS3, db: Path, bucket: str = BUCKET) -> Iterator[subprocess.Popen[bytes]]:
     """``litestream replicate DB URL`` as a user would run it, at litestream's default log level."""
-    url = s3.config(BUCKET, "bare.db", folder=db.parent, db=db.name).replica.url()
+    url = s3.config(bucket, "bare.db", folder=db.parent, db=db.name).replica.url()
     proc = subprocess.Popen(
         [str(locate().path), "replicate", str(db), url],
         env=bare_env(),
@@ -82,11 +82,15 @@ def bare_litestream(s3: LocalS3, db: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 @contextlib.contextmanager
-def supervised(s3: LocalS3, db: Path) -> Iterator[tuple[int, int]]:
-    """A `Replicator` for ``db`` in a Python process of its own; yields its pid and its litestream's pid."""
+def supervised(s3: LocalS3, db: Path, bucket: str = BUCKET, **settings: str) -> Iterator[tuple[int, int]]:
+    """A `Replicator` for ``db`` in a Python process of its own; yields its pid and its litestream's pid.
+
+    ``settings``: more `ConfigS3` settings (``cost_profile="low"``).
+    """
     code = (
         "import sys; from pathlib import Path; from pylts import Replicator; from pylts.testing import LocalS3\n"
-        f"cfg = LocalS3(port={s3.port}).config({BUCKET!r}, 'pylts.db', folder={str(db.parent)!r}, db={db.name!r})\n"
+        f"cfg = LocalS3(port={s3.port}).config({bucket!r}, 'pylts.db', folder={str(db.parent)!r}, db={db.name!r}, "
+        f"**{settings!r})\n"
         "with Replicator([cfg]) as replication:\n"
         "    print(replication.status().pid, flush=True)\n"
         "    sys.stdin.read()\n"

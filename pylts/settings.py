@@ -20,6 +20,7 @@ from . import binary
 from .boot import BootPolicy
 from .commands import child_env
 from .context import RunContext
+from .cost import CostSettings
 from .encryption import EncryptionSettings
 from .lines import Line, line_for
 from .operations import DatabaseOperations
@@ -27,7 +28,6 @@ from .providers import preset
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .settings_base import (
     MODEL_ENV_FILE,
-    CheckInterval,
     Duration,
     EnvFiles,
     HeartbeatUrl,
@@ -50,7 +50,7 @@ def _env(variable: str, text: str, default: Any = None, *, shown: str | None = N
     return Field(default, validation_alias=variable, repr=False, description=text, json_schema_extra=extra, **rules)
 
 
-class ConfigS3(EncryptionSettings, DatabaseOperations):
+class ConfigS3(CostSettings, EncryptionSettings, DatabaseOperations):
     """Where a SQLite database lives locally and where litestream keeps its backup.
 
     Every setting, its environment variable, default and meaning: docs/configuration.md
@@ -183,12 +183,6 @@ class ConfigS3(EncryptionSettings, DatabaseOperations):
     heartbeat_interval: Duration | None = _env(
         "PYLTS_HEARTBEAT_INTERVAL", "at least `1m`; needs `heartbeat_url`", shown="`5m`"
     )
-    replica_check_interval: CheckInterval | None = _env(
-        "PYLTS_REPLICA_CHECK_INTERVAL",
-        "at least `1s`, or `0` / `off`; how often the replica itself is listed while replicating: "
-        "see [Replica checks](#replica-checks)",
-        shown="`1m`",
-    )
 
     @field_validator("s3")
     @classmethod
@@ -303,12 +297,13 @@ class ConfigS3(EncryptionSettings, DatabaseOperations):
 
     @property
     def tuning(self) -> Tuning:
-        """What these settings tune in litestream's config (snapshots, retention, sync, metrics, heartbeat).
+        """What these settings tune in litestream's config (snapshots, retention, sync, metrics, heartbeat),
+        the cost profile filling in what was not set.
 
         >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", snapshot_retention="7d").tuning.given()
         ['snapshot_retention']
         """
-        return Tuning(**{field.name: getattr(self, field.name) for field in dataclasses.fields(Tuning)})
+        return self.profiled(Tuning(**{field.name: getattr(self, field.name) for field in dataclasses.fields(Tuning)}))
 
     @property
     def dbpath(self) -> Path:
@@ -327,6 +322,7 @@ class ConfigS3(EncryptionSettings, DatabaseOperations):
         line cannot honour raises here, before anything runs.
         """
         line, replica = self._line(), self.replica
+        self.check_cost_profile(line)
         line.check_tuning(self.tuning)
         credentials = None
         if self.key is not None and self.token is not None and not self.use_aws_credential_chain:
@@ -343,7 +339,7 @@ class ConfigS3(EncryptionSettings, DatabaseOperations):
 
     def replication(self) -> ReplicatedDatabase:
         """The plan and start options a `Replicator` needs for this database."""
-        every = None if self.replica_check_interval is None else self.replica_check_interval.total_seconds()
+        every = self.replica_check_seconds()
         return ReplicatedDatabase(self.plan(), self.boot_policy, self.ready_timeout, self.max_backoff, every)
 
     def _line(self) -> Line:

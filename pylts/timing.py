@@ -130,6 +130,11 @@ VERIFY_MAX_WAIT = 2.0
 #: gapped replica is then noticed within 2 minutes (one interval plus one check); one check is one LIST request
 #: per 1,000 files of the replica (docs/reliability.md gives the cost per day).
 REPLICA_CHECK_INTERVAL = 60.0
+#: ``PYLTS_COST_PROFILE=low``'s interval of the checks an idle database pays for: litestream's L0 retention check
+#: (``l0-retention-check-interval``, 15 s by default: one or two LISTs each) and pylts' replica check (one LIST).
+#: Five minutes bring an idle database under one request a minute (docs/benchmarks.md); a wiped replica is then
+#: noticed within 10 minutes, and L0 files compacted into L1 are deleted up to 5 minutes later than due.
+LOW_COST_CHECK_INTERVAL = 300.0
 #: Longest one check of the replica (one listing) may take: past it, it is counted as failed and tried again.
 REPLICA_CHECK_SECONDS = 30.0
 

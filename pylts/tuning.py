@@ -11,16 +11,17 @@ them. Which config key each setting becomes differs per litestream line, so the 
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import re
 import urllib.parse
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 
 from pydantic import SecretStr
 
 from .errors import InvalidSettings
-from .timing import MAX_SYNC_INTERVAL, MIN_HEARTBEAT_INTERVAL
+from .timing import LOW_COST_CHECK_INTERVAL, MAX_SYNC_INTERVAL, MIN_HEARTBEAT_INTERVAL
 
 #: Where a metrics address without a host is bound: the port also serves Go's ``/debug/pprof``.
 METRICS_HOST = "127.0.0.1"
@@ -38,6 +39,7 @@ class Tuning:
     snapshot_interval: timedelta | None = None
     snapshot_retention: timedelta | None = None
     l0_retention: timedelta | None = None
+    l0_retention_check_interval: timedelta | None = None
     sync_interval: timedelta | None = None
     busy_timeout: timedelta | None = None
     metrics_address: str | None = None
@@ -52,6 +54,54 @@ class Tuning:
         ['busy_timeout']
         """
         return [field.name for field in fields(self) if getattr(self, field.name) is not None]
+
+
+class CostProfile(str, enum.Enum):
+    """How many requests replication may make (``PYLTS_COST_PROFILE``): litestream's pace, or fewer requests.
+
+    ``low`` lists the store every 5 minutes where litestream lists it every 15 s and pylts every minute; it
+    leaves the sync interval alone (what a crash can lose, and how soon `wait_for_sync` returns, stay as they
+    are). What it saves and what it gives up is measured in docs/benchmarks.md (Requests and cost).
+    """
+
+    DEFAULT = "default"  #: litestream's own intervals, pylts' replica check every minute
+    LOW = "low"  #: an idle database costs under one request a minute; a wiped replica is noticed later
+
+    @property
+    def tuning(self) -> Tuning:
+        """What the profile sets in litestream's config (a setting given explicitly wins: `profiled`).
+
+        >>> CostProfile.LOW.tuning.given()
+        ['l0_retention_check_interval']
+        """
+        if self is CostProfile.LOW:
+            return Tuning(l0_retention_check_interval=timedelta(seconds=LOW_COST_CHECK_INTERVAL))
+        return Tuning()
+
+    @property
+    def replica_check_interval(self) -> timedelta | None:
+        """How often pylts lists the replica while replicating under this profile (None: pylts' default)."""
+        return timedelta(seconds=LOW_COST_CHECK_INTERVAL) if self is CostProfile.LOW else None
+
+    def applied(self, tuning: Tuning) -> Tuning:
+        """``tuning`` with the profile's values where ``tuning`` leaves litestream's default.
+
+        >>> given = timedelta(minutes=1)
+        >>> CostProfile.LOW.applied(Tuning(l0_retention_check_interval=given)).l0_retention_check_interval
+        datetime.timedelta(seconds=60)
+        """
+        chosen = self.tuning
+        return replace(
+            tuning, **{name: getattr(chosen, name) for name in chosen.given() if getattr(tuning, name) is None}
+        )
+
+    def lacking(self, tunable: frozenset[str]) -> list[str]:
+        """The settings this profile tunes that a line with config keys for ``tunable`` lacks.
+
+        >>> CostProfile.LOW.lacking(frozenset({"sync_interval", "snapshot_interval"}))
+        ['l0_retention_check_interval']
+        """
+        return [name for name in self.tuning.given() if name not in tunable]
 
 
 def parse_duration(value: object) -> timedelta:

@@ -32,7 +32,11 @@ def test_quick_benchmark_runs_and_reports_every_section(tmp_path: Path) -> None:
         "Replication lag under load",
         "Recovery time",
         "Supervision cost: CPU and memory against bare litestream",
+        "Requests and cost: an idle database",
     ):
         assert f"### {section}" in text
     assert "| 1 MB |" in text and "| 5 MB |" in text and "nan" not in text
     assert "a restore holds the probe (from outside)" in text
+    for subject in ("bare `litestream replicate`", "`pylts replicate` (defaults)", "`PYLTS_COST_PROFILE=low`"):
+        assert subject in text  # idle requests per minute of each, and the ratios to bare litestream
+    assert "Idle requests per minute against bare litestream:" in text

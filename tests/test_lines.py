@@ -84,6 +84,7 @@ ONE_OF_EACH: dict[str, Any] = {
     "snapshot_interval": timedelta(hours=6),
     "snapshot_retention": timedelta(days=7),
     "l0_retention": timedelta(minutes=10),
+    "l0_retention_check_interval": timedelta(minutes=5),
     "sync_interval": timedelta(seconds=2),
     "busy_timeout": timedelta(milliseconds=2500),
     "metrics_address": "127.0.0.1:9090",

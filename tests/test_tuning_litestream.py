@@ -29,6 +29,7 @@ DURATIONS: dict[str, Any] = {
     "snapshot_interval": "1h",
     "snapshot_retention": "48h",
     "l0_retention": "10m",
+    "l0_retention_check_interval": "7m",
     "busy_timeout": "3s",
     "heartbeat_interval": "2m",
 }
@@ -97,7 +98,7 @@ def test_replication_runs_with_every_setting_its_line_has(cfg: ConfigS3) -> None
     assert f'msg="serving metrics on" url=http://127.0.0.1:{port}/metrics' in printed
     assert re.search(r"replicating to\".*sync-interval=2s", printed)
     if "l0_retention" in line.tunable:  # where litestream has them, it says what it took
-        assert re.search(r"starting L0 retention monitor\".*retention=10m0s", printed)
+        assert re.search(r"starting L0 retention monitor\".*interval=7m0s retention=10m0s", printed)
     if "heartbeat_url" in line.tunable:
         assert "starting heartbeat monitor" in printed
     if line.has_txids:  # LTX files are compacted in levels; snapshots are the top one

@@ -132,7 +132,9 @@ class V05:
             lines += ["snapshot:", *yaml_mapping(snapshot, first="  ", rest="  ")]
         heartbeat = {"heartbeat-url": tuning.heartbeat_url.get_secret_value()} if tuning.heartbeat_url else {}
         rest = {
-            **durations({"l0-retention": tuning.l0_retention}),
+            **durations(
+                {"l0-retention": tuning.l0_retention, "l0-retention-check-interval": tuning.l0_retention_check_interval}
+            ),
             **heartbeat,
             **durations({"heartbeat-interval": tuning.heartbeat_interval}),
         }
