@@ -39,6 +39,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -66,6 +67,7 @@ from .timing import (
     FOLLOW_READY_TIMEOUT,
     FOLLOW_STALL_TIMEOUT,
     FOLLOW_STOP_GRACE,
+    HEALTH_SAY_INTERVAL,
     PROBE_SECONDS,
     WAIT_FOR_SYNC_TIMEOUT,
     Backoff,
@@ -91,11 +93,18 @@ def connect_readonly(path: str | Path, *, busy_timeout: float = FOLLOW_BUSY_TIME
     return sqlite3.connect(f"{target.as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
 
 
+#: Where a `Follower` is: making its first copy, ``following`` (the copy matched the replica at the last
+#: check, or none was made yet), ``behind`` the replica, ``rebuilding`` (litestream exited or stalled: a fresh copy
+#: is being made), ``stopped``.
+FollowState = Literal["starting", "following", "behind", "rebuilding", "stopped"]
+
+
 class FollowStatus(BaseModel):
     """What a running `Follower` knows: its litestream, the copy's and the replica's positions, the lag."""
 
     model_config = ConfigDict(frozen=True)
 
+    state: FollowState
     running: bool
     pid: int | None
     #: The replica transaction the copy holds (litestream's txids: one per sync of the primary, not per commit).
@@ -155,6 +164,7 @@ class Follower:
         self._replica_txid: int | None = None
         self._advanced_at = 0.0
         self._behind_since: float | None = None
+        self._said_behind = False
         self._restarts = 0
         self._rebuilds = 0
         self._last_error: str | None = None
@@ -175,8 +185,7 @@ class Follower:
         self._thread = threading.Thread(target=self._supervise, args=(proc,), name="pylts-follower", daemon=True)
         self._thread.start()
         where = self._ctx.replica.label()
-        txid = "none" if self._follower_txid is None else f"{self._follower_txid:016x}"
-        logger.info("following %s into %s, at transaction %s", where, self.path, txid)
+        logger.info("following %s into %s, at transaction %s", where, self.path, _hex(self._follower_txid))
         return self
 
     def stop(self) -> None:
@@ -321,7 +330,7 @@ class Follower:
             if txid is not None and txid != self._follower_txid:
                 self._follower_txid, self._advanced_at = txid, time.monotonic()
                 if txid == self._replica_txid:
-                    self._behind_since = None
+                    self._caught_up(txid)
 
     def _check_replica(self) -> str | None:
         """List the replica once; a copy that differs and has not advanced for ``stall_timeout`` s is stalled."""
@@ -338,9 +347,12 @@ class Follower:
             self._replica_txid = replica
             follower = self._follower_txid
             if follower == replica:
-                self._behind_since = None
+                self._caught_up(replica)
                 return None
             self._behind_since = self._behind_since or now
+            if not self._said_behind and now - self._behind_since >= HEALTH_SAY_INTERVAL:
+                self._said_behind = True
+                logger.info("the copy is behind the replica: at %s, the replica at %s", _hex(follower), _hex(replica))
             quiet = now - max(self._advanced_at, self._behind_since)
         if quiet < self._stall_timeout:
             return None
@@ -348,6 +360,12 @@ class Follower:
             f"the copy stayed at txid {follower} for {quiet:.0f} s while the replica is at {replica}; "
             "it was rebuilt from the replica"
         )
+
+    def _caught_up(self, txid: int) -> None:
+        """The copy holds the replica's newest transaction (called with the lock held)."""
+        if self._said_behind:
+            logger.info("the copy caught up with the replica, at transaction %s", _hex(txid))
+        self._behind_since, self._said_behind = None, False
 
     def _note_line(self, line: OutputLine) -> None:
         error = last_error(line.text)
@@ -368,6 +386,7 @@ class Follower:
             lag = None if follower is None or replica is None else max(replica - follower, 0)
             behind = self._behind_since
             return FollowStatus(
+                state=self._state(running, lag),
                 running=running,
                 pid=proc.pid if running and proc is not None else None,
                 follower_txid=follower,
@@ -378,6 +397,15 @@ class Follower:
                 rebuilds=self._rebuilds,
                 last_error=self._last_error or self._printed_error or None,
             )
+
+    def _state(self, running: bool, lag: int | None) -> FollowState:
+        if self._stopping.is_set():
+            return "stopped"
+        if self._thread is None:
+            return "starting"
+        if not running:
+            return "rebuilding"
+        return "behind" if lag else "following"
 
     def connect(self, *, busy_timeout: float = FOLLOW_BUSY_TIMEOUT) -> sqlite3.Connection:
         """A read-only connection to the copy (`connect_readonly`); close it when done."""
@@ -448,3 +476,8 @@ def _install(copy: Path, path: Path) -> None:
         sqlite_files.remove(stale)
     copy.replace(path)
     sqlite_files.fsync_file_and_dir(path)
+
+
+def _hex(txid: int | None) -> str:
+    """A txid as litestream writes it (16 hex digits), or "none"."""
+    return "none" if txid is None else f"{txid:016x}"

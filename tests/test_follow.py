@@ -152,6 +152,32 @@ def test_a_stalled_follower_is_rebuilt_while_a_reader_keeps_its_connection(prima
             held.close()
 
 
+def test_its_state_says_starting_behind_caught_up_and_stopped(
+    primary: ConfigS3, reader: ConfigS3, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="pylts")
+    write_rows(primary.dbpath, 10)
+    with primary.replicating() as replication:
+        follower = reader.follow(**{**QUICK, "stall_timeout": 60.0})
+        assert follower.status().state == "starting"
+        with follower:
+            assert follower.status().state == "following"
+            paused = follower.status().pid
+            assert paused is not None
+            os.kill(paused, signal.SIGSTOP)  # alive and silent: the copy falls behind, short of a stall
+            try:
+                write_rows(primary.dbpath, 10, start=10)
+                assert replication.wait_for_sync(30)
+                assert wait_until(lambda: "the copy is behind the replica" in caplog.text, timeout=20), caplog.text
+                assert follower.status().state == "behind" and follower.status().lag_transactions
+            finally:
+                os.kill(paused, signal.SIGCONT)
+            assert wait_until(lambda: "the copy caught up with the replica" in caplog.text, timeout=20), caplog.text
+            assert follower.status().state == "following" and count(reader.dbpath) == 20
+            assert follower.status().rebuilds == 0
+    assert follower.status().state == "stopped"
+
+
 def test_a_replica_whose_history_was_replaced_is_followed_again(
     local_s3: LocalS3, bucket: str, primary: ConfigS3, reader: ConfigS3, tmp_path: Path
 ) -> None:
