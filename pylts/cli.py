@@ -133,11 +133,16 @@ def _add_fields(group: argparse._ArgumentGroup, model: type[PyltsSettings]) -> N
 
 
 def _global_options(*, after_the_command: bool) -> argparse.ArgumentParser:
-    """``--env-file``, ``-v``, ``-q``: accepted before the command, and after it (where they leave unset alone)."""
+    """``--env-file``, ``-v``, ``-q``: accepted before the command, and after it.
+
+    After the command, an option not given must not undo one given before it, and counts add up
+    (``pylts -v replicate -v`` is ``-vv``): the counts after it go to ``*_after`` (see `_add_up_counts`).
+    """
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("global options (before or after the command)")
+    after = "_after" if after_the_command else ""
 
-    def unset(value: object) -> object:  # after the command, an option not given must not undo one given before it
+    def unset(value: object) -> object:
         return argparse.SUPPRESS if after_the_command else value
 
     group.add_argument(
@@ -146,18 +151,27 @@ def _global_options(*, after_the_command: bool) -> argparse.ArgumentParser:
     group.add_argument(
         "-v",
         "--verbose",
+        dest=f"verbose{after}",
         action="count",
-        default=unset(0),
+        default=0,
         help="say more on stderr: each litestream command and line it prints [PYLTS_LOG_LEVEL=debug]",
     )
     group.add_argument(
         "-q",
         "--quiet",
+        dest=f"quiet{after}",
         action="count",
-        default=unset(0),
+        default=0,
         help="say less: warnings and errors only, no progress line (-qq: errors only) [PYLTS_LOG_LEVEL=warning]",
     )
     return parent
+
+
+def _add_up_counts(args: argparse.Namespace) -> argparse.Namespace:
+    """``-v``/``-q`` given before the command plus those given after it."""
+    args.verbose += getattr(args, "verbose_after", 0)
+    args.quiet += getattr(args, "quiet_after", 0)
+    return args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -592,7 +606,7 @@ def main(argv: Sequence[str] | None = None, *, settings: Mapping[str, Any] | Non
     ``settings`` are `ConfigS3` fields a framework supplies (e.g. Django's ``PYLTS``): they
     come before the environment and ``.env``; the command's own options come before them.
     """
-    args = build_parser().parse_args(argv)
+    args = _add_up_counts(build_parser().parse_args(argv))
     args.settings = dict(settings or {})
     try:
         args.level = verbosity_level(verbose=args.verbose, quiet=args.quiet, environ=os.environ)

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import TextIO
 
 from .errors import InvalidSettings
-from .settings_base import LOG_LEVEL
+from .settings_base import LOG_LEVEL, UnknownSettingWarning
 
 #: The names ``PYLTS_LOG_LEVEL`` takes, in any case.
 LEVELS: Mapping[str, int] = {
@@ -89,6 +90,9 @@ def _configured_by_the_app(logger: logging.Logger) -> bool:
 def lifecycle_lines(level: int, stream: TextIO, *, asked: bool = False) -> Iterator[None]:
     """Within the block, pylts' records at ``level`` and above go to ``stream``, one line each.
 
+    pylts' own warnings (`UnknownSettingWarning`) become such records too: ``pylts: warning: ...``,
+    not Python's two-line ``file:line: Category: ...`` form, and ``-qq`` hides them like any warning.
+
     When the app's own logging already receives pylts' records (Django's ``LOGGING`` for
     ``manage.py pylts``), its handlers show them where it says: no second handler is added, and
     the ``pylts`` logger's level is set only when ``asked`` (a flag or ``PYLTS_LOG_LEVEL`` was given).
@@ -101,9 +105,19 @@ def lifecycle_lines(level: int, stream: TextIO, *, asked: bool = False) -> Itera
         logger.addHandler(handler)
     if handler is not None or asked:
         logger.setLevel(level)
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+        if issubclass(category, UnknownSettingWarning):
+            logger.warning("%s", message)
+        else:
+            shown(message, category, *args, **kwargs)  # type: ignore[arg-type]
+
+    warnings.showwarning = show
     try:
         yield
     finally:
+        warnings.showwarning = shown
         if handler is not None:
             logger.removeHandler(handler)
         logger.setLevel(previous)
