@@ -62,6 +62,7 @@ from .errors import (
     UnsupportedLitestreamVersion,
 )
 from .lines import line_for
+from .points_text import print_plan, print_points
 from .progress import Progress, database_bytes, staged_bytes
 from .reports import ReplicaContents
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
@@ -220,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"give up after this long (default {RESTORE_TIMEOUT:g}; each database gets as long)",
     )
+    restore.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the files, bytes and expected time of the restore; download and write nothing",
+    )
 
     replicate = command(
         "replicate",
@@ -275,6 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
         old_names=["status"],
     )
     contents.add_argument("--json", action="store_true", help="print the listing as JSON")
+
+    points = command(
+        "points",
+        "List what the replica can restore to: earliest and latest point, snapshots, granularity by age, size.",
+        "pylts points --json",
+        _points,
+    )
+    points.add_argument("--json", action="store_true", help="print the restore points as JSON")
 
     follow = command(
         "follow",
@@ -362,6 +376,12 @@ def _restore_progress(args: argparse.Namespace, cfg: ConfigS3) -> contextlib.Abs
 
 def _restore(args: argparse.Namespace) -> int:
     dbs = _databases_from(args)
+    if args.dry_run:
+        if args.if_missing or args.force:
+            raise _Usage("--dry-run plans a restore: it cannot go with --if-missing or --force")
+        for cfg in dbs.configs:
+            print_plan(cfg.restore_plan(timestamp=args.timestamp, txid=args.txid, timeout=args.timeout), cfg.dbpath)
+        return 0
     if args.if_missing:
         if args.force or args.timestamp or args.txid:
             raise _Usage(
@@ -562,6 +582,19 @@ def _print_contents(contents: ReplicaContents) -> int:
     for snap in contents.snapshots:
         print(f"snapshot {snap.generation}/{snap.index}  {snap.size:>10,} B  {snap.created:%Y-%m-%dT%H:%M:%SZ}")
     return EXIT_FAILURE if contents.continuity is not None and not contents.continuity.proven else 0
+
+
+def _points(args: argparse.Namespace) -> int:
+    dbs = _databases_from(args)
+    for cfg in dbs.configs:
+        found = cfg.points()
+        if args.json:
+            print(found.model_dump_json(indent=2))
+            continue
+        if len(dbs.configs) > 1:
+            print(f"{cfg.dbpath} at {cfg.s3}:")
+        print_points(found)
+    return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -20,13 +20,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from . import backup, migrate, restore, status, verify
+from . import backup, migrate, points, restore, status, verify
 from .boot import BootPolicy, BootReport, as_boot_policy, ensure_restored
 from .commands import config_yaml
 from .context import RunContext, write_private
 from .errors import InvalidArgument
 from .follow import Follower
 from .migrate import MigrateReport
+from .points import RestorePlan, RestorePoints
 from .reports import ReplicaContents, RestoreReport
 from .sqlite_files import IntegrityCheck, database_files, remove
 from .supervisor import Replicator
@@ -276,6 +277,42 @@ class DatabaseOperations:
         """
         deadline = Deadline(timeout)
         return status.replica_contents(self.plan(), deadline)
+
+    def points(self, *, timeout: float = LISTING_TIMEOUT) -> RestorePoints:
+        """What the replica can restore to: earliest and latest point, snapshots, each level's granularity, size.
+
+        Read from the store's own listing (one LIST request per 1,000 files), not from litestream;
+        litestream 0.5 replicas only (`PointsUnavailable` for 0.3's generations). See `pylts.points`.
+
+        Example:
+            ```python
+            p = cfg.points()
+            p.earliest, p.latest, p.latest_txid, p.download_bytes  # (datetime(...), datetime(...), 43, 1782)
+            ```
+        """
+        deadline = Deadline(timeout)
+        return points.restore_points(self.plan(), deadline)
+
+    def restore_plan(
+        self,
+        *,
+        timestamp: datetime | str | None = None,
+        txid: int | str | None = None,
+        timeout: float = LISTING_TIMEOUT,
+    ) -> RestorePlan:
+        """What `restore` with the same ``timestamp`` or ``txid`` would download, and how long it would take.
+
+        Changes nothing anywhere (``pylts restore --dry-run``). A point outside what the replica
+        holds raises `OutsideRestoreWindow`, which names the window.
+
+        Example:
+            ```python
+            plan = cfg.restore_plan(timestamp="2026-12-06T02:06:20Z")
+            plan.restores_txid, len(plan.files), plan.bytes  # (19, 2, 1584)
+            ```
+        """
+        deadline = Deadline(timeout)
+        return points.plan_restore(self.plan(), deadline, timestamp=timestamp, txid=txid)
 
     def migrate(
         self, *, to: str | None = None, dry_run: bool = False, timeout: float = RESTORE_TIMEOUT
