@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import json
 import logging
 import os
 import shlex
@@ -289,6 +290,23 @@ def build_parser() -> argparse.ArgumentParser:
         _points,
     )
     points.add_argument("--json", action="store_true", help="print the restore points as JSON")
+
+    doctor = command(
+        "doctor",
+        "Check the deployment: database, store, software, running system; one line each, with the fix.",
+        "pylts doctor --app-busy-timeout 5",
+        _doctor,
+    )
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.add_argument(
+        "--app-busy-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="the busy timeout of the app's own connections (per connection: doctor cannot see it)",
+    )
+    doctor.add_argument(
+        "--replicating", action="store_true", help="this deployment's replicator runs now: its lock is expected"
+    )
 
     follow = command(
         "follow",
@@ -595,6 +613,26 @@ def _points(args: argparse.Namespace) -> int:
             print(f"{cfg.dbpath} at {cfg.s3}:")
         print_points(found)
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    dbs = _databases_from(args)
+    reports = []
+    for cfg in dbs.configs:
+        report = cfg.doctor(app_busy_timeout=args.app_busy_timeout, replicating=args.replicating)
+        reports.append(report)
+        if args.json:
+            continue
+        if len(dbs.configs) > 1:
+            print(f"{cfg.dbpath}:")
+        for check in report.checks:
+            print(check.line())
+    if args.json:
+        shown = (
+            reports[0].model_dump(mode="json") if len(reports) == 1 else [r.model_dump(mode="json") for r in reports]
+        )
+        print(json.dumps(shown, indent=2))
+    return 0 if all(report.ok for report in reports) else EXIT_FAILURE
 
 
 def _migrate(args: argparse.Namespace) -> int:
