@@ -315,7 +315,7 @@ def _region(ctx: RunContext, credentials: Credentials, deadline: Deadline) -> Ch
 def _clock(store_time: datetime | None) -> Check:
     if store_time is None:
         return Check(area="store", name="clock", status="warn", detail="the store sent no Date header to compare")
-    skew = (datetime.now(timezone.utc) - store_time).total_seconds()
+    skew = (datetime.now(timezone.utc).replace(microsecond=0) - store_time).total_seconds()  # Date: whole seconds
     detail = f"this machine's clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the store's"
     fix = "synchronise the clock (NTP: timedatectl set-ntp true, or chrony)"
     if abs(skew) >= SKEW_FAIL_SECONDS:
