@@ -397,6 +397,8 @@ def _restore(args: argparse.Namespace) -> int:
     if args.dry_run:
         if args.if_missing or args.force:
             raise _Usage("--dry-run plans a restore: it cannot go with --if-missing or --force")
+        if args.txid and len(dbs.configs) > 1:
+            raise _Usage("--txid is a position in one database's history: with several databases plan by --timestamp")
         for cfg in dbs.configs:
             print_plan(cfg.restore_plan(timestamp=args.timestamp, txid=args.txid, timeout=args.timeout), cfg.dbpath)
         return 0
