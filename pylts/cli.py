@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import json
 import logging
 import os
 import shlex
@@ -62,6 +63,7 @@ from .errors import (
     UnsupportedLitestreamVersion,
 )
 from .lines import line_for
+from .points_text import print_plan, print_points
 from .progress import Progress, database_bytes, staged_bytes
 from .reports import ReplicaContents
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
@@ -234,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"give up after this long (default {RESTORE_TIMEOUT:g}; each database gets as long)",
     )
+    restore.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the files, bytes and expected time of the restore; download and write nothing",
+    )
 
     replicate = command(
         "replicate",
@@ -289,6 +296,31 @@ def build_parser() -> argparse.ArgumentParser:
         old_names=["status"],
     )
     contents.add_argument("--json", action="store_true", help="print the listing as JSON")
+
+    points = command(
+        "points",
+        "List what the replica can restore to: earliest and latest point, snapshots, granularity by age, size.",
+        "pylts points --json",
+        _points,
+    )
+    points.add_argument("--json", action="store_true", help="print the restore points as JSON")
+
+    doctor = command(
+        "doctor",
+        "Check the deployment: database, store, software, running system; one line each, with the fix.",
+        "pylts doctor --app-busy-timeout 5",
+        _doctor,
+    )
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.add_argument(
+        "--app-busy-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="the busy timeout of the app's own connections (per connection: doctor cannot see it)",
+    )
+    doctor.add_argument(
+        "--replicating", action="store_true", help="this deployment's replicator runs now: its lock is expected"
+    )
 
     follow = command(
         "follow",
@@ -376,6 +408,14 @@ def _restore_progress(args: argparse.Namespace, cfg: ConfigS3) -> contextlib.Abs
 
 def _restore(args: argparse.Namespace) -> int:
     dbs = _databases_from(args)
+    if args.dry_run:
+        if args.if_missing or args.force:
+            raise _Usage("--dry-run plans a restore: it cannot go with --if-missing or --force")
+        if args.txid and len(dbs.configs) > 1:
+            raise _Usage("--txid is a position in one database's history: with several databases plan by --timestamp")
+        for cfg in dbs.configs:
+            print_plan(cfg.restore_plan(timestamp=args.timestamp, txid=args.txid, timeout=args.timeout), cfg.dbpath)
+        return 0
     if args.if_missing:
         if args.force or args.timestamp or args.txid:
             raise _Usage(
@@ -576,6 +616,39 @@ def _print_contents(contents: ReplicaContents) -> int:
     for snap in contents.snapshots:
         print(f"snapshot {snap.generation}/{snap.index}  {snap.size:>10,} B  {snap.created:%Y-%m-%dT%H:%M:%SZ}")
     return EXIT_FAILURE if contents.continuity is not None and not contents.continuity.proven else 0
+
+
+def _points(args: argparse.Namespace) -> int:
+    dbs = _databases_from(args)
+    for cfg in dbs.configs:
+        found = cfg.points()
+        if args.json:
+            print(found.model_dump_json(indent=2))
+            continue
+        if len(dbs.configs) > 1:
+            print(f"{cfg.dbpath} at {cfg.s3}:")
+        print_points(found)
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    dbs = _databases_from(args)
+    reports = []
+    for cfg in dbs.configs:
+        report = cfg.doctor(app_busy_timeout=args.app_busy_timeout, replicating=args.replicating)
+        reports.append(report)
+        if args.json:
+            continue
+        if len(dbs.configs) > 1:
+            print(f"{cfg.dbpath}:")
+        for check in report.checks:
+            print(check.line())
+    if args.json:
+        shown = (
+            reports[0].model_dump(mode="json") if len(reports) == 1 else [r.model_dump(mode="json") for r in reports]
+        )
+        print(json.dumps(shown, indent=2))
+    return 0 if all(report.ok for report in reports) else EXIT_FAILURE
 
 
 def _migrate(args: argparse.Namespace) -> int:

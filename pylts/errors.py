@@ -246,3 +246,11 @@ class InvalidSettings(PyltsError, ValueError):
         self.problems = list(problems)
         listed = "; ".join(f"{setting}: {message}" for setting, message in self.problems)
         super().__init__(f"invalid settings: {listed}")
+
+
+class OutsideRestoreWindow(InvalidArgument):
+    """The point asked for is outside what the replica can restore (``earliest`` to ``latest``); nothing was done."""
+
+
+class PointsUnavailable(PyltsError):
+    """The replica holds litestream 0.3's generations only: no transaction ids, so no restore points to list."""

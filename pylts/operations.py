@@ -20,13 +20,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from . import backup, migrate, restore, status, verify
+from . import backup, doctor, migrate, points, restore, status, verify
 from .boot import BootPolicy, BootReport, as_boot_policy, ensure_restored
 from .commands import config_yaml
 from .context import RunContext, write_private
-from .errors import InvalidArgument
+from .doctor import DoctorReport
+from .errors import InvalidArgument, LitestreamNotFound, UnsupportedLitestreamVersion
 from .follow import Follower
 from .migrate import MigrateReport
+from .points import RestorePlan, RestorePoints
 from .reports import ReplicaContents, RestoreReport
 from .sqlite_files import IntegrityCheck, database_files, remove
 from .supervisor import Replicator
@@ -94,6 +96,7 @@ class DatabaseOperations:
         def replication(self) -> ReplicatedDatabase: ...
         def _line(self) -> Line: ...
         def _replica_at(self, url: str) -> S3Replica: ...
+        def replica_check_seconds(self) -> float | None: ...
 
     @property
     def replicate_args(self) -> list[str]:
@@ -276,6 +279,90 @@ class DatabaseOperations:
         """
         deadline = Deadline(timeout)
         return status.replica_contents(self.plan(), deadline)
+
+    def points(self, *, timeout: float = LISTING_TIMEOUT) -> RestorePoints:
+        """What the replica can restore to: earliest and latest point, snapshots, each level's granularity, size.
+
+        Read from the store's own listing (one LIST request per 1,000 files), not from litestream;
+        litestream 0.5 replicas only (`PointsUnavailable` for 0.3's generations). See `pylts.points`.
+
+        Example:
+            ```python
+            p = cfg.points()
+            p.earliest, p.latest, p.latest_txid, p.download_bytes  # (datetime(...), datetime(...), 43, 1782)
+            ```
+        """
+        deadline = Deadline(timeout)
+        return points.restore_points(self.plan(), deadline)
+
+    def restore_plan(
+        self,
+        *,
+        timestamp: datetime | str | None = None,
+        txid: int | str | None = None,
+        timeout: float = LISTING_TIMEOUT,
+    ) -> RestorePlan:
+        """What `restore` with the same ``timestamp`` or ``txid`` would download, and how long it would take.
+
+        Changes nothing anywhere (``pylts restore --dry-run``). A point outside what the replica
+        holds raises `OutsideRestoreWindow`, which names the window.
+
+        Example:
+            ```python
+            plan = cfg.restore_plan(timestamp="2026-12-06T02:06:20Z")
+            plan.restores_txid, len(plan.files), plan.bytes  # (19, 2, 1584)
+            ```
+        """
+        deadline = Deadline(timeout)
+        return points.plan_restore(self.plan(), deadline, timestamp=timestamp, txid=txid)
+
+    def doctor(
+        self,
+        *,
+        app_busy_timeout: float | None = None,
+        replicating: bool = False,
+        timeout: float = LISTING_TIMEOUT,
+        disk_usage: Callable[[Path], int] = doctor.free_bytes,
+    ) -> DoctorReport:
+        """Check this deployment: database, store, software, running system; one `Check` each, with its fix.
+
+        Reads only: the database through a read-only connection; the store gets one probe object,
+        deleted again. ``app_busy_timeout`` is the busy timeout (seconds) the app's own connections
+        use, which no other process can see; ``replicating`` says this deployment's replicator runs
+        now (its lock is then expected); ``disk_usage`` gives the free bytes of a folder.
+
+        Example:
+            ```python
+            report = cfg.doctor(app_busy_timeout=5)
+            report.ok, [c.line() for c in report.checks if c.status != "ok"]  # (True, [])
+            ```
+        """
+        deadline = Deadline(timeout)
+        checks = doctor.database_checks(self.dbpath, app_busy_timeout=app_busy_timeout)
+        try:
+            ctx: RunContext | None = self.plan()
+            problem = None
+        except (UnsupportedLitestreamVersion, LitestreamNotFound) as exc:
+            ctx, problem = None, str(exc)
+        checks += doctor.software_checks(ctx, problem=problem)
+        restore_bytes = None
+        if ctx is not None:
+            found, restore_bytes = doctor.store_checks(ctx, deadline)
+            checks += found
+        l0_check = self.tuning.l0_retention_check_interval
+        checks += doctor.system_checks(
+            self.dbpath,
+            restore_bytes,
+            replicating=replicating,
+            l0_check_seconds=None if l0_check is None else l0_check.total_seconds(),
+            replica_check_seconds=self._replica_check_or_default(),
+            disk_usage=disk_usage,
+        )
+        return DoctorReport(checks=checks)
+
+    def _replica_check_or_default(self) -> float | None:
+        seconds = self.replica_check_seconds()
+        return doctor.REPLICA_CHECK_SECONDS if seconds is None else (seconds or None)
 
     def migrate(
         self, *, to: str | None = None, dry_run: bool = False, timeout: float = RESTORE_TIMEOUT

@@ -21,6 +21,7 @@ published example:
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import hashlib
 import hmac
 import http.client
@@ -137,11 +138,15 @@ def signed_headers(
     *,
     region: str,
     now: datetime,
+    payload_sha256: str = _EMPTY_SHA256,
 ) -> dict[str, str]:
-    """The headers of a SigV4-signed request with no body: ``Host``, date, payload hash and ``Authorization``."""
+    """The headers of a SigV4-signed request: ``Host``, date, payload hash and ``Authorization``.
+
+    ``payload_sha256`` is the hex SHA-256 of the body (the default: no body).
+    """
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     day = stamp[:8]
-    headers = {"host": host, "x-amz-content-sha256": _EMPTY_SHA256, "x-amz-date": stamp}
+    headers = {"host": host, "x-amz-content-sha256": payload_sha256, "x-amz-date": stamp}
     if credentials.session_token:
         headers["x-amz-security-token"] = credentials.session_token
     names = sorted(headers)
@@ -153,7 +158,7 @@ def signed_headers(
             *(f"{name}:{headers[name].strip()}" for name in names),
             "",
             ";".join(names),
-            _EMPTY_SHA256,
+            payload_sha256,
         ]
     )
     scope = f"{day}/{region}/s3/aws4_request"
@@ -262,11 +267,39 @@ def _get(
     env: Mapping[str, str],
     failure: type[LitestreamError],
 ) -> _Answer:
-    host, header, port, path, tls = _target(replica)
+    path = _target(replica)[3]
     region = replica.region or DEFAULT_REGION
-    headers = signed_headers(credentials, "GET", header, path, query, region=region, now=datetime.now(timezone.utc))
+    status, reason, headers, body = _exchange(
+        replica, credentials, "GET", path, query, deadline, env=env, failure=failure, action="listing the replica"
+    )
+    named = headers.get("x-amz-bucket-region") or _region_of(body)
+    return _Answer(region, status, reason, named, body)
+
+
+def _exchange(
+    replica: S3Replica,
+    credentials: Credentials,
+    method: str,
+    path: str,
+    query: Sequence[tuple[str, str]],
+    deadline: Deadline,
+    *,
+    env: Mapping[str, str],
+    failure: type[LitestreamError],
+    action: str,
+    body: bytes = b"",
+) -> tuple[int, str, dict[str, str], bytes]:
+    """One signed request: status, reason, headers (names in lower case) and body of the store's answer."""
+    host, header, port, _, tls = _target(replica)
+    region = replica.region or DEFAULT_REGION
+    digest = hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
+    headers = signed_headers(
+        credentials, method, header, path, query, region=region, now=datetime.now(timezone.utc), payload_sha256=digest
+    )
+    if body:
+        headers["Content-Length"] = str(len(body))
     seconds = max(deadline.remaining(), 0.001)
-    url = f"{path}?{_canonical_query(query)}"
+    url = quote(path, safe="/-_.~") + (f"?{_canonical_query(query)}" if query else "")
     connection: http.client.HTTPConnection | None = None
     try:
         if tls:
@@ -274,18 +307,16 @@ def _get(
             connection = http.client.HTTPSConnection(host, port, timeout=seconds, context=context)
         else:
             connection = http.client.HTTPConnection(host, port, timeout=seconds)
-        connection.request("GET", url, headers=headers)
+        connection.request(method, url, body=body or None, headers=headers)
         response = connection.getresponse()
-        body = response.read()
+        answer = response.read()
     except TimeoutError:
-        raise LitestreamTimeout(
-            f"listing the replica at {host}:{port} did not finish within {deadline.seconds:g} s"
-        ) from None
+        raise LitestreamTimeout(f"{action} at {host}:{port} did not finish within {deadline.seconds:g} s") from None
     except ssl.SSLError as exc:
-        raise failure(f"listing the replica failed: TLS with {host}:{port} failed ({exc.reason})") from None
+        raise failure(f"{action} failed: TLS with {host}:{port} failed ({exc.reason})") from None
     except http.client.HTTPException as exc:  # before OSError: RemoteDisconnected is both
         raise failure(
-            f"listing the replica failed: {host}:{port} broke off its answer ({type(exc).__name__}); "
+            f"{action} failed: {host}:{port} broke off its answer ({type(exc).__name__}); "
             "check that the endpoint is an S3 store and that nothing between cuts connections"
         ) from None
     except OSError as exc:
@@ -296,8 +327,66 @@ def _get(
     finally:
         if connection is not None:
             connection.close()
-    named = response.getheader("x-amz-bucket-region") or _region_of(body)
-    return _Answer(region, response.status, response.reason, named, body)
+    return response.status, response.reason, {name.lower(): value for name, value in response.getheaders()}, answer
+
+
+@dataclass(frozen=True)
+class ObjectAnswer:
+    """The store's answer to a request for one object: status, headers (lower-case names), body, error code."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx answer."""
+        return 200 <= self.status < 300
+
+    @property
+    def code(self) -> str:
+        """The S3 error code of a refusal (``AccessDenied``...), else the empty string."""
+        return _error_of(self.body)[0]
+
+    @property
+    def date(self) -> datetime | None:
+        """The store's clock when it answered (its ``Date`` header), or None without one.
+
+        >>> ObjectAnswer(200, {"date": "Sun, 06 Dec 2026 02:05:58 GMT"}, b"").date.isoformat()
+        '2026-12-06T02:05:58+00:00'
+        """
+        text = self.headers.get("date")
+        if not text:
+            return None
+        try:
+            return email.utils.parsedate_to_datetime(text).astimezone(timezone.utc)
+        except (TypeError, ValueError):
+            return None
+
+
+def object_request(
+    replica: S3Replica,
+    credentials: Credentials,
+    method: str,
+    key: str,
+    deadline: Deadline,
+    *,
+    env: Mapping[str, str],
+    failure: type[LitestreamError],
+    body: bytes = b"",
+) -> ObjectAnswer:
+    """A signed ``GET``, ``HEAD``, ``PUT`` or ``DELETE`` of the object ``key`` of ``replica``'s bucket.
+
+    The store's refusals come back as answers (their ``status`` and ``code``), for the caller
+    to judge; a store that takes no connection raises `EndpointUnreachable`, one that does not
+    answer before ``deadline`` `LitestreamTimeout`, a broken answer ``failure``.
+    """
+    base = _target(replica)[3]
+    path = f"{base.rstrip('/')}/{key}"
+    status, _, headers, answer = _exchange(
+        replica, credentials, method, path, [], deadline, env=env, failure=failure, action=f"{method} {key}", body=body
+    )
+    return ObjectAnswer(status, headers, answer)
 
 
 def _tls_context(replica: S3Replica, env: Mapping[str, str]) -> ssl.SSLContext:

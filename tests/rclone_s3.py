@@ -38,8 +38,9 @@ def rclone_executable() -> Path | None:
 class RcloneS3:
     """``rclone serve s3`` on a free port of 127.0.0.1, serving the folders of a temporary root as buckets."""
 
-    def __init__(self, executable: Path) -> None:
+    def __init__(self, executable: Path, *, read_only: bool = False) -> None:
         self.executable = executable
+        self.read_only = read_only  # rclone's --read-only: every write is refused (buckets: folders made beforehand)
         self.endpoint = ""
         self._root = Path(tempfile.mkdtemp(prefix="pylts-rclone-"))
         self._process: subprocess.Popen[str] | None = None
@@ -49,7 +50,12 @@ class RcloneS3:
     def start(self, timeout: float = 20.0) -> RcloneS3:
         """Start serving; return once rclone says where it listens."""
         argv = [str(self.executable), "serve", "s3", "--addr", "127.0.0.1:0", "--config", os.devnull]
-        argv += ["--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", str(self._root)]
+        argv += [
+            "--auth-key",
+            f"{ACCESS_KEY},{SECRET_KEY}",
+            *(["--read-only"] if self.read_only else []),
+            str(self._root),
+        ]
         with self._log.open("w") as log:
             self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, text=True)
         end = time.monotonic() + timeout
@@ -101,6 +107,12 @@ class RcloneS3:
     def create_bucket(self, name: str) -> None:
         """Create a bucket (through the S3 API, as a user would)."""
         self._client().create_bucket(Bucket=name)
+
+    def bucket_folder(self, name: str) -> Path:
+        """The folder rclone serves as bucket ``name`` (made here: a read-only server creates none)."""
+        folder = self._root / name
+        folder.mkdir(exist_ok=True)
+        return folder
 
     def fresh_bucket(self, name: str) -> str:
         """Create a bucket no earlier test used, named after ``name``; return its name.

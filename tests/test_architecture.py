@@ -110,7 +110,7 @@ LAYERS = {
     "seam": "lines lines.base",
     "plan": "context commands",
     "lines": "",  # every module of a line package (pylts.lines.v05...), so dropping or adding a line edits nothing here
-    "operations": "boot restore backup verify migrate pitr status supervisor follow vfs",
+    "operations": "boot restore backup verify migrate pitr status supervisor follow vfs points points_text doctor",
     "settings": "settings settings_base settings_docs operations databases encryption cost",
     "faces": "__main__ cli cli_log integrations integrations.asgi integrations.flask integrations.gunicorn"
     " integrations.django integrations.django.apps integrations.django.management"

@@ -16,7 +16,7 @@ from pylts.cli import build_parser, main
 from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["restore", "replicate", "verify", "config", "contents", "follow", "migrate", "version"]
+COMMANDS = ["restore", "replicate", "verify", "config", "contents", "points", "doctor", "follow", "migrate", "version"]
 
 
 def pylts(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:

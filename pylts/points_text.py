@@ -1,0 +1,77 @@
+"""How ``pylts points`` and ``pylts restore --dry-run`` say what they found, one fact a line.
+
+>>> from datetime import datetime, timezone
+>>> at = lambda s: datetime(2026, 12, 6, 2, 10, s, tzinfo=timezone.utc)
+>>> f = LtxFile(level=9, min_txid="0000000000000001", max_txid="0000000000000020", size=1540, timestamp=at(40))
+>>> print_plan(RestorePlan(replica="s3://bkt/app.db", restores_txid=32, files=[f], bytes=1540,
+...            estimated_seconds=0.25, rate_source="measured"), Path("/srv/app.db"))
+would restore /srv/app.db from s3://bkt/app.db: the latest point, txid 32 (0000000000000020)
+  snapshots  0009/0000000000000001-0000000000000020.ltx       1,540 B  written 2026-12-06T02:10:40.000Z
+1 file, 1,540 B to download, about 0.25 s (measured)
+nothing was downloaded or written
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .points import RestorePlan, RestorePoints, ltx_key
+from .reports import LtxFile
+
+
+def _at(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _level(level: int) -> str:
+    return "snapshots" if level == 9 else f"level {level}"
+
+
+def _step(seconds: float | None) -> str:
+    if seconds is None:
+        return "one file"
+    if seconds < 120:
+        return f"a point every ~{seconds:g} s"
+    if seconds < 7200:
+        return f"a point every ~{seconds / 60:.0f} min"
+    return f"a point every ~{seconds / 3600:.1f} h"
+
+
+def print_points(found: RestorePoints) -> None:
+    """What ``pylts points`` prints."""
+    print(f"replica {found.replica}")
+    print(f"earliest point  {_at(found.earliest)}  (txid {found.earliest_txid} and the files written before then)")
+    print(f"latest point    {_at(found.latest)}  (the last --timestamp litestream takes)")
+    print(f"newest txid     {found.latest_txid}  (a restore without --timestamp)")
+    print(found.continuity.summary())
+    print("granularity by age (finest first):")
+    for band in found.bands:
+        print(
+            f"  {_level(band.level):<9}  {_at(band.oldest)} .. {_at(band.newest)}  {band.files:>5} files "
+            f"{band.bytes:>12,} B  txid {band.min_txid}-{band.max_txid}  {_step(band.step_seconds)}"
+        )
+    for snapshot in found.snapshots:
+        print(f"snapshot  txid 1-{snapshot.max_txid_number}  {snapshot.size:>12,} B  {_at(snapshot.timestamp)}")
+    files = "file" if found.download_files == 1 else "files"
+    print(
+        f"a restore of the latest point downloads {found.download_files} {files}, {found.download_bytes:,} B, "
+        f"about {found.estimated_seconds:g} s ({found.rate_source})"
+    )
+
+
+def print_plan(plan: RestorePlan, db: Path) -> None:
+    """What ``pylts restore --dry-run`` prints."""
+    asked = (
+        f"as of {plan.timestamp}" if plan.timestamp else f"up to txid {plan.txid}" if plan.txid else "the latest point"
+    )
+    print(f"would restore {db} from {plan.replica}: {asked}, txid {plan.restores_txid} ({plan.restores_txid:016x})")
+    for file in plan.files:
+        print(f"  {_level(file.level):<9}  {ltx_key(file)}  {file.size:>10,} B  written {_at(file.timestamp)}")
+    files = "file" if len(plan.files) == 1 else "files"
+    size = f"{plan.bytes:,} B"
+    print(f"{len(plan.files)} {files}, {size} to download, about {plan.estimated_seconds:g} s ({plan.rate_source})")
+    print("nothing was downloaded or written")
+
+
+__all__ = ["LtxFile", "print_plan", "print_points"]
