@@ -18,9 +18,9 @@ import warnings
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
-from . import backup, migrate, restore, status, verify
+from . import backup, migrate, restore, secondary, status, verify
 from .boot import BootPolicy, BootReport, as_boot_policy, ensure_restored
 from .commands import config_yaml
 from .context import RunContext, write_private
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from .tuning import Tuning
 
 _P = ParamSpec("_P")
+#: Where a restore reads: the replica litestream keeps current, or the newest snapshot of the second destination.
+Source = Literal["primary", "secondary"]
 _R = TypeVar("_R")
 
 
@@ -134,10 +136,12 @@ class DatabaseOperations:
         txid: int | str | None = None,
         integrity_check: IntegrityCheck = "quick",
         timeout: float = RESTORE_TIMEOUT,
+        source: Source = "primary",
     ) -> Path:
         """Restore the latest backup (or the one as of ``timestamp`` or ``txid``) to ``dbpath``; returns ``dbpath``.
 
-        As `restore_report`, which returns what the restore did instead of the path.
+        As `restore_report`, which returns what the restore did instead of the path;
+        ``source="secondary"`` restores the newest snapshot of the second destination.
 
         Example:
             ```python
@@ -145,7 +149,12 @@ class DatabaseOperations:
             ```
         """
         self.restore_report(
-            overwrite=overwrite, timestamp=timestamp, txid=txid, integrity_check=integrity_check, timeout=timeout
+            overwrite=overwrite,
+            timestamp=timestamp,
+            txid=txid,
+            integrity_check=integrity_check,
+            timeout=timeout,
+            source=source,
         )
         return self.dbpath
 
@@ -158,6 +167,7 @@ class DatabaseOperations:
         txid: int | str | None = None,
         integrity_check: IntegrityCheck = "quick",
         timeout: float = RESTORE_TIMEOUT,
+        source: Source = "primary",
     ) -> RestoreReport:
         """Restore like `restore`, and return what was restored: position, duration, integrity check.
 
@@ -167,6 +177,8 @@ class DatabaseOperations:
         An existing database is replaced only with ``overwrite=True``.
         ``timestamp`` is an aware datetime or an RFC 3339 string; ``txid`` an int or
         hex string (litestream 0.5 only). ``timeout`` bounds the whole call (docs/time.md).
+        ``source="secondary"`` restores the newest snapshot the second destination's listing shows
+        (``PYLTS_SECONDARY_URL``; a snapshot is one point, so not with ``timestamp`` or ``txid``).
 
         Example:
             ```python
@@ -182,14 +194,33 @@ class DatabaseOperations:
             RestoreError: litestream failed for another reason (its message included).
         """
         deadline = Deadline(timeout)  # first: it bounds the whole call, finding litestream included
+        if source not in ("primary", "secondary"):
+            raise InvalidArgument(f"source must be 'primary' or 'secondary', got {source!r}")
+        plan = self.plan()
+        if source == "secondary":
+            plan = self._secondary_snapshot(plan, deadline, point=timestamp is not None or txid is not None)
         return restore.restore(
-            self.plan(),
+            plan,
             overwrite=overwrite,
             integrity_check=integrity_check,
             deadline=deadline,
             timestamp=timestamp,
             txid=txid,
         )
+
+    @staticmethod
+    def _secondary_snapshot(plan: RunContext, deadline: Deadline, *, point: bool) -> RunContext:
+        """The plan of a restore of the second destination's newest listed snapshot into the database."""
+        if plan.secondary is None:
+            raise InvalidArgument(
+                "restore from the second destination needs PYLTS_SECONDARY_URL (s3://BUCKET/PATH), which is not set"
+            )
+        if point:
+            raise InvalidArgument(
+                "a snapshot of the second destination is one point in time: restore it without timestamp or txid"
+            )
+        latest = secondary.latest_snapshot(plan.secondary, deadline)
+        return secondary.snapshot_context(plan.secondary, latest, plan.db)
 
     @_timeout_renamed
     def ensure_restored(
