@@ -139,7 +139,7 @@ def test_a_secondary_on_another_provider_with_its_own_credentials(
     assert len(read_rows(cfg.dbpath)) == 50
     wrong = derive(cfg, secondary_secret_access_key="not-the-secret")  # rclone checks the secret
     write_rows(cfg.dbpath, 1, start=50)
-    with pytest.raises(Exception, match="SignatureDoesNotMatch|InvalidAccessKeyId|denied|Forbidden|403") as raised:
+    with pytest.raises(Exception, match=r"SignatureDoesNotMatch|InvalidAccessKeyId|denied|Forbidden|403") as raised:
         take_snapshot(wrong.plan(), Deadline(30))
     assert "not-the-secret" not in str(raised.value)
 
@@ -246,7 +246,7 @@ def test_a_hanging_secondary_never_blocks_the_primary(cfg: ConfigS3, local_s3: L
 def test_a_failed_snapshot_is_never_reported_taken(cfg: ConfigS3, local_s3: LocalS3, bucket: str) -> None:
     cfg = derive(cfg, secondary_url=f"s3://{bucket[:40]}-missing/app.db")
     write_rows(cfg.dbpath, 3)
-    with pytest.raises(Exception, match="NoSuchBucket|does not exist") as raised:
+    with pytest.raises(Exception, match=r"NoSuchBucket|does not exist") as raised:
         take_snapshot(cfg.plan(), Deadline(30))
     assert isinstance(raised.value, SecondarySnapshotFailed) or "bucket" in str(raised.value).lower()
     schedule = SecondarySchedule(cfg.plan(), SnapshotSchedule(3600, 24), timeout=30)
