@@ -40,6 +40,7 @@ from .timing import (
     LISTING_TIMEOUT,
     ONE_SHOT_STOP_GRACE,
     RESTORE_TIMEOUT,
+    SECONDARY_SNAPSHOT_TIMEOUT,
     STALL_TIMEOUT,
     STOP_TIMEOUT,
     VERIFY_TIMEOUT,
@@ -52,6 +53,7 @@ from .vfs import VfsReader
 if TYPE_CHECKING:
     from .lines import Line
     from .replica import S3Replica
+    from .secondary import SecondarySnapshot, SnapshotSchedule
     from .supervisor import ReplicatedDatabase
     from .tuning import Tuning
 
@@ -96,6 +98,7 @@ class DatabaseOperations:
         def replication(self) -> ReplicatedDatabase: ...
         def _line(self) -> Line: ...
         def _replica_at(self, url: str) -> S3Replica: ...
+        def secondary_schedule(self) -> SnapshotSchedule | None: ...
 
     @property
     def replicate_args(self) -> list[str]:
@@ -207,6 +210,25 @@ class DatabaseOperations:
             timestamp=timestamp,
             txid=txid,
         )
+
+    def secondary_snapshot(self, *, timeout: float = SECONDARY_SNAPSHOT_TIMEOUT) -> SecondarySnapshot:
+        """Take a snapshot to the second destination now, as replication does on schedule; the snapshot as listed.
+
+        A consistent copy of the database, uploaded once to a folder of its own under
+        ``PYLTS_SECONDARY_URL`` and proven by the second store's listing; then snapshots
+        past ``PYLTS_SECONDARY_KEEP`` are deleted. Raises `SecondarySnapshotFailed` (or the
+        store's typed error) when it was not taken. See docs/protection.md.
+
+        Example:
+            ```python
+            cfg.secondary_snapshot().name  # '20261206T021500123Z'
+            ```
+        """
+        deadline = Deadline(timeout)
+        plan, schedule = self.plan(), self.secondary_schedule()
+        if plan.secondary is None or schedule is None:
+            raise InvalidArgument("a snapshot to the second destination needs PYLTS_SECONDARY_URL (s3://BUCKET/PATH)")
+        return secondary.take_snapshot(plan, deadline, keep=schedule.keep)
 
     @staticmethod
     def _secondary_snapshot(plan: RunContext, deadline: Deadline, *, point: bool) -> RunContext:

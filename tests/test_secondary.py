@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from faults import FaultProxy
-from helpers import PYLTS_COMMAND, derive, read_rows, settings_env, wait_until, write_rows
+from helpers import PYLTS_COMMAND, derive, pylts_log, read_rows, settings_env, wait_until, write_rows
 from rclone_s3 import ACCESS_KEY, SECRET_KEY, RcloneS3
 
 from pylts import ConfigS3
@@ -278,3 +278,42 @@ def test_the_copy_is_consistent_while_the_app_writes(cfg: ConfigS3, local_s3: Lo
     cfg.delete()
     cfg.restore(source="secondary", integrity_check="full")
     assert len(read_rows(cfg.dbpath)) > 1
+
+
+@pytest.mark.slow
+def test_the_second_stores_keys_stay_out_of_argv_logs_files_and_errors(
+    cfg: ConfigS3, local_s3: LocalS3, bucket: str
+) -> None:
+    key, secret = "AKIASECONDARYSTORE01", "second-store-secret-never-shown"
+    cfg = with_secondary(
+        cfg, local_s3, bucket, secondary_interval="1s", secondary_access_key_id=key, secondary_secret_access_key=secret
+    )
+    write_rows(cfg.dbpath, 5)
+    logged: list[str] = []
+    argvs: list[bytes] = []
+
+    def children_argv() -> None:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                text = cmdline.read_bytes()
+            except OSError:
+                continue
+            if b"litestream" in text:
+                argvs.append(text)
+
+    with pylts_log(lambda record: logged.append(record.getMessage())), cfg.replicating() as replication:
+        schedule = replication.secondary_schedules()[cfg.dbpath]
+        give_up = time.monotonic() + 30
+        while schedule.taken < 2 and time.monotonic() < give_up:
+            children_argv()  # while snapshots run: their one-shot litestream is there
+            time.sleep(0.01)
+        assert schedule.taken >= 2 and schedule.failed == 0, schedule.last_error
+        files = [p.read_bytes() for p in cfg.folder.rglob("*") if p.is_file()]
+    assert argvs, "no litestream was seen running"
+    for text in [*logged, repr(cfg), str(cfg), repr(cfg.plan()), repr(schedule.last)]:
+        assert secret not in text and key not in text
+    assert all(secret.encode() not in argv and key.encode() not in argv for argv in argvs)
+    assert all(secret.encode() not in content for content in files)
+    with pytest.raises(Exception) as raised:
+        take_snapshot(derive(cfg, secondary_url=f"s3://{bucket[:40]}-gone/app.db").plan(), Deadline(30))
+    assert secret not in str(raised.value) and key not in str(raised.value)
