@@ -216,6 +216,7 @@ def test_replication_takes_snapshots_on_schedule_and_health_gives_their_age(
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_hanging_secondary_never_blocks_the_primary(cfg: ConfigS3, local_s3: LocalS3, bucket: str) -> None:
     """The second store black-holes every connection while a snapshot runs: the primary keeps syncing."""
     host, port = local_s3.endpoint.removeprefix("http://").split(":")
@@ -224,18 +225,21 @@ def test_a_hanging_secondary_never_blocks_the_primary(cfg: ConfigS3, local_s3: L
         write_rows(cfg.dbpath, 1)
         proxy.black_hole()
         with cfg.replicating() as replication:
-            schedule = SecondarySchedule(cfg.plan(), SnapshotSchedule(3600, 24), timeout=8)
+            schedule = SecondarySchedule(cfg.plan(), SnapshotSchedule(3600, 24), timeout=20)
             hanging = threading.Thread(target=schedule.snapshot_now, daemon=True)
             hanging.start()
-            assert wait_until(lambda: schedule.running, 5)
-            synced = []
-            for i in range(5):
-                write_rows(cfg.dbpath, 1, start=1 + i)
-                began = time.monotonic()
-                assert replication.wait_for_sync(10), replication.status()
-                synced.append(time.monotonic() - began)
-                assert schedule.running  # still hanging on the second store
-            hanging.join(30)
+            synced, during = [], []
+            try:
+                assert wait_until(lambda: schedule.running, 5)
+                for i in range(5):
+                    write_rows(cfg.dbpath, 1, start=1 + i)
+                    began = time.monotonic()
+                    assert replication.wait_for_sync(10), replication.status()
+                    synced.append(time.monotonic() - began)
+                    during.append(schedule.running)  # the snapshot still hangs on the second store
+            finally:
+                hanging.join(40)  # its deadline ends it: no litestream is left behind
+            assert all(during), (during, synced)
             assert schedule.last is None and schedule.failed == 1 and schedule.last_error
         assert max(synced) < 5, synced
     cfg.delete()
