@@ -41,7 +41,7 @@ from .harness import (
     timed,
     writer,
 )
-from .requests import REQUEST_LOG, idle_requests
+from .requests import REQUEST_LOG, idle_requests, secondary_requests
 from .rto import recovery_time
 from .supervision import supervision_cost
 
@@ -317,6 +317,10 @@ SECTIONS: dict[str, tuple[str, Section]] = {
     "requests": (
         "Requests and cost: an idle database, {idle_seconds:g} s after start",
         lambda s3, plan, work: idle_requests(s3, plan.idle_seconds, work),
+    ),
+    "secondary": (
+        "Requests and cost: snapshots to a second destination",
+        lambda s3, plan, work: secondary_requests(s3, work),
     ),
 }
 

@@ -7,6 +7,7 @@ server, so what is counted is what a store would bill. Each subject replicates t
 own, so one window measures all of them side by side: a request is attributed by its bucket.
 
     python -m benchmarks --only requests    # idle requests: bare litestream, pylts, low-cost
+    python -m benchmarks --only secondary   # the requests of each snapshot to a second destination
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import sqlite3
 import sys
 import time
 import urllib.parse
@@ -215,6 +217,62 @@ def idle_requests(s3: LocalS3, seconds: float, work: Path) -> list[str]:
     rows += ["", "Idle requests per minute against bare litestream:"]
     rows += [f"- {label}: {ratio(total, bare)}" for label, total in list(totals.items())[1:]]
     return rows
+
+
+#: Snapshots taken to the second destination in the count, and how many it keeps (so the last ones prune).
+SNAPSHOTS, SNAPSHOTS_KEPT = 5, 2
+
+
+def secondary_requests(s3: LocalS3, work: Path, rows: int = 5000) -> list[str]:
+    """Requests of each snapshot to a second destination (`pylts.secondary`), counted in the server's log."""
+    from pylts.secondary import take_snapshot  # the benchmark's other sections need none of it
+    from pylts.timing import SECONDARY_INTERVAL, Deadline
+
+    log = work / REQUEST_LOG
+    for bucket in ("snap-main", "snap-copies"):
+        s3.create_bucket(bucket)
+    cfg = s3.config(
+        "snap-main",
+        "app.db",
+        db="app.db",
+        folder=work / "secondary",
+        secondary_url="s3://snap-copies/app.db",
+        secondary_keep=SNAPSHOTS_KEPT,
+    )
+    empty_database(cfg.dbpath)
+    with contextlib.closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS notes (body TEXT)")
+        conn.executemany("INSERT INTO notes VALUES (?)", (("x" * 200,) for _ in range(rows)))
+    counted: list[Counter[str]] = []
+    for _ in range(SNAPSHOTS):
+        start = log.stat().st_size
+        snapshot = take_snapshot(cfg.plan(), Deadline(60), keep=SNAPSHOTS_KEPT)
+        time.sleep(0.5)  # its last requests logged
+        counted.append(counts(log, start).get("snap-copies", Counter()))
+        assert not counts(log, start).get("snap-main"), "a snapshot must not touch the primary"
+    per_day = 86400 / SECONDARY_INTERVAL
+    steady = counted[-1]  # once older snapshots are pruned: what every later one costs
+    rate = {kind: steady[kind] * per_day / 1440 for kind in KINDS}
+    lines = [
+        f"{SNAPSHOTS} snapshots of a {cfg.dbpath.stat().st_size / 1e6:.1f} MB database ({rows:,} rows; "
+        f"{snapshot.size / 1e6:.2f} MB in each snapshot, compressed by litestream) to a second bucket, "
+        f"{SNAPSHOTS_KEPT} kept, litestream {locate().version}; requests counted in the S3 server's own log, "
+        "to the second bucket (the primary's got none).",
+        "",
+        table_row("snapshot", *KINDS, "total"),
+        table_row(*["---"] * (len(KINDS) + 2)),
+    ]
+    for number, found in enumerate(counted, 1):
+        lines.append(table_row(str(number), *(found[kind] for kind in KINDS), str(sum(found.values()))))
+    lines += [
+        "",
+        f"At the default interval ({SECONDARY_INTERVAL / 3600:g} h, {per_day:g} snapshots a day): "
+        f"**{sum(steady.values()) * per_day:,.0f} requests a day**; "
+        + ", ".join(f"${per_month(rate, provider):.4f} a month at {provider}" for provider in PRICES)
+        + " (requests only; storage: the kept snapshots' bytes).",
+    ]
+    print("\n".join(lines), flush=True)
+    return lines
 
 
 def ratio(ours: float, bare: float) -> str:

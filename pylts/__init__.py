@@ -39,6 +39,7 @@ from .errors import (
     ReplicaMissing,
     ReplicationError,
     RestoreError,
+    SecondarySnapshotFailed,
     StaleDatabase,
     TLSSetupError,
     UnreadableOutput,
@@ -51,6 +52,7 @@ from .follow import Follower, FollowStatus, connect_readonly
 from .health import Behind, CaughtUp, Failing, Restarting, Unknown
 from .migrate import MigrateReport
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
+from .secondary import SecondarySnapshot
 from .settings import ConfigS3
 from .settings_base import UnknownSettingWarning
 from .supervisor import ReplicatedDatabase, ReplicationStatus, Replicator, run_app
@@ -114,6 +116,8 @@ __all__ = [
     "RestoreOutcome",
     "RestoreReport",
     "RunContext",
+    "SecondarySnapshot",
+    "SecondarySnapshotFailed",
     "Snapshot",
     "StaleDatabase",
     "TLSSetupError",

@@ -63,10 +63,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from . import sqlite_files
+from . import secondary, sqlite_files
 from .context import RunContext
 from .errors import (
     BootRefused,
+    BucketNotFound,
     DatabaseLocked,
     ForeignDatabase,
     InvalidArgument,
@@ -141,6 +142,9 @@ class BootReport(BaseModel):
     #: litestream 0.5), or an older one a restore read (``"0.3"``: replication then goes on in 0.5's
     #: layout, beside the old files); ``None`` when the replica held nothing.
     replica_layout: Layout | None = None
+    #: The second destination's snapshot the database was restored from (``s3://BUCKET/PATH/<time>``), when the
+    #: primary replica was missing or empty at boot and a snapshot was there; ``None`` otherwise.
+    from_secondary: str | None = None
 
     @property
     def value(self) -> str:
@@ -252,8 +256,18 @@ def ensure_restored(
         if replicator is not None:
             return _defer_to(replicator, ctx.db)
         local = _local(ctx)
-        replica = _replica(ctx, deadline)
+        try:
+            replica = _replica(ctx, deadline)
+        except BucketNotFound:
+            fallback = None if local.present else _from_secondary(ctx, integrity_check, deadline, "has no bucket")
+            if fallback is None:
+                raise
+            return fallback
         decision = decide(local, replica, ctx.line.standing)
+        if decision is Decision.FRESH:  # nothing local, the primary listed and empty: the second destination's turn
+            fallback = _from_secondary(ctx, integrity_check, deadline, "holds no backup")
+            if fallback is not None:
+                return fallback
         seen = {
             "local_position": local.position,
             "replica_position": replica.latest,
@@ -296,6 +310,42 @@ def ensure_restored(
             restored = _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
             return BootReport(outcome=RestoreOutcome.QUARANTINED, moved_to=moved_to, restore_report=restored, **seen)
         raise _refusal(ctx, decision, local, replica)
+
+
+def _from_secondary(
+    ctx: RunContext, integrity_check: IntegrityCheck, deadline: Deadline, primary_state: str
+) -> BootReport | None:
+    """With no local database and a primary replica that is missing or empty, restore the second destination's
+    newest snapshot (loudly); None when there is no second destination or it holds no snapshot.
+
+    Never called with a local database: an older copy never replaces one. A second store that cannot
+    be listed raises: starting fresh could be the start of losing the only copy left.
+    """
+    if ctx.secondary is None:
+        return None
+    try:
+        latest = secondary.latest_snapshot(ctx.secondary, deadline)
+    except NoBackupFound:
+        logger.info("the second destination %s holds no snapshot either", ctx.secondary.replica.label())
+        return None
+    report = restore(
+        secondary.snapshot_context(ctx.secondary, latest, ctx.db),
+        overwrite=True,
+        integrity_check=integrity_check,
+        deadline=deadline,
+    )
+    sqlite_files.restored_mark(ctx.db).unlink(missing_ok=True)  # the snapshot's position, not one of the primary's
+    logger.warning(
+        "the primary replica %s %s: restored %s from the second destination's snapshot %s, taken %s (%.0f s ago); "
+        "writes made after it are not in this copy; replication goes on to the primary, as a new history",
+        ctx.replica.label(),
+        primary_state,
+        ctx.db.name,
+        latest.label,
+        latest.taken_at.isoformat(timespec="seconds"),
+        latest.age(),
+    )
+    return BootReport(outcome=RestoreOutcome.RESTORED, restore_report=report, from_secondary=latest.label)
 
 
 def _seen(local: Local, replica: Replica, unit: str) -> str:

@@ -224,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("--txid", metavar="TXID", help="restore up to this transaction id (litestream 0.5)")
     restore.add_argument(
+        "--from",
+        dest="source",
+        choices=["primary", "secondary"],
+        default="primary",
+        help="secondary: the newest snapshot of the second destination (PYLTS_SECONDARY_URL)",
+    )
+    restore.add_argument(
         "--integrity-check",
         choices=["quick", "full", "none"],
         default="quick",
@@ -417,9 +424,10 @@ def _restore(args: argparse.Namespace) -> int:
             print_plan(cfg.restore_plan(timestamp=args.timestamp, txid=args.txid, timeout=args.timeout), cfg.dbpath)
         return 0
     if args.if_missing:
-        if args.force or args.timestamp or args.txid:
+        if args.force or args.timestamp or args.txid or args.source != "primary":
             raise _Usage(
-                "--if-missing restores only a missing database: it cannot go with --force, --timestamp or --txid"
+                "--if-missing restores only a missing database: it cannot go with --force, --timestamp, --txid or "
+                "--from (the boot decision itself falls back to the second destination when the primary is empty)"
             )
         for cfg in dbs.configs:  # in order; the first refusal stops here, naming its database
             with _restore_progress(args, cfg):
@@ -431,19 +439,20 @@ def _restore(args: argparse.Namespace) -> int:
     for cfg in dbs.configs:
         with _restore_progress(args, cfg):
             try:
-                cfg.restore(
+                report = cfg.restore_report(
                     overwrite=args.force,
                     timestamp=args.timestamp,
                     txid=args.txid,
                     integrity_check=args.integrity_check,
                     timeout=args.timeout,
+                    source=args.source,
                 )
             except DatabaseExists:
                 raise _Refused(
                     f"{cfg.dbpath} already exists: add --force to replace it (it stays in place until the restored "
                     "copy has passed its checks), or --if-missing to restore only a missing database"
                 ) from None
-        print(f"restored {cfg.dbpath} from {cfg.s3}")
+        print(f"restored {cfg.dbpath} from {cfg.s3 if args.source == 'primary' else report.replica}")
     return 0
 
 

@@ -42,6 +42,8 @@ class RunContext:
     env: dict[str, str] = field(repr=False)
     secrets: tuple[str, ...] = field(repr=False)
     tuning: Tuning = field(default_factory=Tuning)  # what the user tuned in litestream's config (pylts.tuning)
+    #: The second destination's plan (``PYLTS_SECONDARY_URL``): store, credentials, environment (pylts.secondary).
+    secondary: RunContext | None = field(default=None, repr=False)
 
     @property
     def litestream(self) -> Litestream:

@@ -114,6 +114,10 @@ class ReplicationError(LitestreamError):
     """litestream could not back up the database."""
 
 
+class SecondarySnapshotFailed(ReplicationError):
+    """A snapshot of the database to the second destination was not written, or its listing does not show it."""
+
+
 class FinalSyncFailed(ReplicationError):
     """litestream stopped without its final sync reaching the replica (it exits 0 even then)."""
 

@@ -33,6 +33,11 @@ class _Health(BaseModel):
     seconds_since_sync: float | None = None
     #: Seconds since the oldest commit the replica is not known to hold was made (None: none is pending).
     behind_seconds: float | None = None
+    #: Seconds since the newest snapshot the second destination's listing showed at its last check (None: no
+    #: second destination, or no snapshot listed yet); see `pylts.secondary`.
+    secondary_age: float | None = None
+    #: Why the last snapshot to the second destination failed, until one is taken again.
+    secondary_error: str | None = None
 
 
 class CaughtUp(_Health):

@@ -18,9 +18,9 @@ import warnings
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
-from . import backup, doctor, migrate, points, restore, status, verify
+from . import backup, doctor, migrate, points, restore, secondary, status, verify
 from .boot import BootPolicy, BootReport, as_boot_policy, ensure_restored
 from .commands import config_yaml
 from .context import RunContext, write_private
@@ -42,6 +42,7 @@ from .timing import (
     LISTING_TIMEOUT,
     ONE_SHOT_STOP_GRACE,
     RESTORE_TIMEOUT,
+    SECONDARY_SNAPSHOT_TIMEOUT,
     STALL_TIMEOUT,
     STOP_TIMEOUT,
     VERIFY_TIMEOUT,
@@ -54,10 +55,13 @@ from .vfs import VfsReader
 if TYPE_CHECKING:
     from .lines import Line
     from .replica import S3Replica
+    from .secondary import SecondarySnapshot, SnapshotSchedule
     from .supervisor import ReplicatedDatabase
     from .tuning import Tuning
 
 _P = ParamSpec("_P")
+#: Where a restore reads: the replica litestream keeps current, or the newest snapshot of the second destination.
+Source = Literal["primary", "secondary"]
 _R = TypeVar("_R")
 
 
@@ -97,6 +101,7 @@ class DatabaseOperations:
         def _line(self) -> Line: ...
         def _replica_at(self, url: str) -> S3Replica: ...
         def replica_check_seconds(self) -> float | None: ...
+        def secondary_schedule(self) -> SnapshotSchedule | None: ...
 
     @property
     def replicate_args(self) -> list[str]:
@@ -137,10 +142,12 @@ class DatabaseOperations:
         txid: int | str | None = None,
         integrity_check: IntegrityCheck = "quick",
         timeout: float = RESTORE_TIMEOUT,
+        source: Source = "primary",
     ) -> Path:
         """Restore the latest backup (or the one as of ``timestamp`` or ``txid``) to ``dbpath``; returns ``dbpath``.
 
-        As `restore_report`, which returns what the restore did instead of the path.
+        As `restore_report`, which returns what the restore did instead of the path;
+        ``source="secondary"`` restores the newest snapshot of the second destination.
 
         Example:
             ```python
@@ -148,7 +155,12 @@ class DatabaseOperations:
             ```
         """
         self.restore_report(
-            overwrite=overwrite, timestamp=timestamp, txid=txid, integrity_check=integrity_check, timeout=timeout
+            overwrite=overwrite,
+            timestamp=timestamp,
+            txid=txid,
+            integrity_check=integrity_check,
+            timeout=timeout,
+            source=source,
         )
         return self.dbpath
 
@@ -161,6 +173,7 @@ class DatabaseOperations:
         txid: int | str | None = None,
         integrity_check: IntegrityCheck = "quick",
         timeout: float = RESTORE_TIMEOUT,
+        source: Source = "primary",
     ) -> RestoreReport:
         """Restore like `restore`, and return what was restored: position, duration, integrity check.
 
@@ -170,6 +183,8 @@ class DatabaseOperations:
         An existing database is replaced only with ``overwrite=True``.
         ``timestamp`` is an aware datetime or an RFC 3339 string; ``txid`` an int or
         hex string (litestream 0.5 only). ``timeout`` bounds the whole call (docs/time.md).
+        ``source="secondary"`` restores the newest snapshot the second destination's listing shows
+        (``PYLTS_SECONDARY_URL``; a snapshot is one point, so not with ``timestamp`` or ``txid``).
 
         Example:
             ```python
@@ -185,14 +200,52 @@ class DatabaseOperations:
             RestoreError: litestream failed for another reason (its message included).
         """
         deadline = Deadline(timeout)  # first: it bounds the whole call, finding litestream included
+        if source not in ("primary", "secondary"):
+            raise InvalidArgument(f"source must be 'primary' or 'secondary', got {source!r}")
+        plan = self.plan()
+        if source == "secondary":
+            plan = self._secondary_snapshot(plan, deadline, point=timestamp is not None or txid is not None)
         return restore.restore(
-            self.plan(),
+            plan,
             overwrite=overwrite,
             integrity_check=integrity_check,
             deadline=deadline,
             timestamp=timestamp,
             txid=txid,
         )
+
+    def secondary_snapshot(self, *, timeout: float = SECONDARY_SNAPSHOT_TIMEOUT) -> SecondarySnapshot:
+        """Take a snapshot to the second destination now, as replication does on schedule; the snapshot as listed.
+
+        A consistent copy of the database, uploaded once to a folder of its own under
+        ``PYLTS_SECONDARY_URL`` and proven by the second store's listing; then snapshots
+        past ``PYLTS_SECONDARY_KEEP`` are deleted. Raises `SecondarySnapshotFailed` (or the
+        store's typed error) when it was not taken. See docs/protection.md.
+
+        Example:
+            ```python
+            cfg.secondary_snapshot().name  # '20261206T021500123Z'
+            ```
+        """
+        deadline = Deadline(timeout)
+        plan, schedule = self.plan(), self.secondary_schedule()
+        if plan.secondary is None or schedule is None:
+            raise InvalidArgument("a snapshot to the second destination needs PYLTS_SECONDARY_URL (s3://BUCKET/PATH)")
+        return secondary.take_snapshot(plan, deadline, keep=schedule.keep)
+
+    @staticmethod
+    def _secondary_snapshot(plan: RunContext, deadline: Deadline, *, point: bool) -> RunContext:
+        """The plan of a restore of the second destination's newest listed snapshot into the database."""
+        if plan.secondary is None:
+            raise InvalidArgument(
+                "restore from the second destination needs PYLTS_SECONDARY_URL (s3://BUCKET/PATH), which is not set"
+            )
+        if point:
+            raise InvalidArgument(
+                "a snapshot of the second destination is one point in time: restore it without timestamp or txid"
+            )
+        latest = secondary.latest_snapshot(plan.secondary, deadline)
+        return secondary.snapshot_context(plan.secondary, latest, plan.db)
 
     @_timeout_renamed
     def ensure_restored(

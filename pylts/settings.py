@@ -26,6 +26,7 @@ from .lines import Line, line_for
 from .operations import DatabaseOperations
 from .providers import preset
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
+from .secondary_settings import SecondarySettings
 from .settings_base import (
     MODEL_ENV_FILE,
     Duration,
@@ -50,7 +51,7 @@ def _env(variable: str, text: str, default: Any = None, *, shown: str | None = N
     return Field(default, validation_alias=variable, repr=False, description=text, json_schema_extra=extra, **rules)
 
 
-class ConfigS3(CostSettings, EncryptionSettings, DatabaseOperations):
+class ConfigS3(SecondarySettings, CostSettings, EncryptionSettings, DatabaseOperations):
     """Where a SQLite database lives locally and where litestream keeps its backup.
 
     Every setting, its environment variable, default and meaning: docs/configuration.md
@@ -328,7 +329,7 @@ class ConfigS3(CostSettings, EncryptionSettings, DatabaseOperations):
         if self.key is not None and self.token is not None and not self.use_aws_credential_chain:
             credentials = (self.key.get_secret_value(), self.token.get_secret_value())
         ping = (self.heartbeat_url.get_secret_value(),) if self.heartbeat_url else ()  # litestream logs failed pings
-        return RunContext(
+        primary = RunContext(
             line=line,
             db=self.dbpath,
             replica=replica,
@@ -336,11 +337,13 @@ class ConfigS3(CostSettings, EncryptionSettings, DatabaseOperations):
             secrets=(*(credentials or ()), *ping, *self.encryption_secrets()),
             tuning=self.tuning,
         )
+        return self.with_secondary(primary, credentials)
 
     def replication(self) -> ReplicatedDatabase:
         """The plan and start options a `Replicator` needs for this database."""
         every = self.replica_check_seconds()
-        return ReplicatedDatabase(self.plan(), self.boot_policy, self.ready_timeout, self.max_backoff, every)
+        plan, secondary = self.plan(), self.secondary_schedule()
+        return ReplicatedDatabase(plan, self.boot_policy, self.ready_timeout, self.max_backoff, every, secondary)
 
     def _line(self) -> Line:
         return line_for(binary.locate(self.litestream_bin))

@@ -76,6 +76,11 @@ class Credentials:
                 return cls(key, secret, env.get("AWS_SESSION_TOKEN") or None)
         return None
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never be shown: the key, the secret and the session token (a store's error may quote them)."""
+        return tuple(filter(None, (self.key, self.secret, self.session_token)))
+
 
 @dataclass(frozen=True)
 class StoredObject:
@@ -253,8 +258,8 @@ def _page(
     if answer.status != 200:
         message = _error_of(answer.body)[1]
         text = f"{answer.code or answer.status}: {message or answer.reason} (HTTP {answer.status})"
-        hidden = (credentials.key, credentials.secret, credentials.session_token or "")  # the store may quote them
-        raise error_from_text(text, failure, "listing the replica failed", argv=[], secrets=hidden)
+        # the store may quote them
+        raise error_from_text(text, failure, "listing the replica failed", argv=[], secrets=credentials.secrets)
     return replica, answer.body
 
 
@@ -387,6 +392,27 @@ def object_request(
         replica, credentials, method, path, [], deadline, env=env, failure=failure, action=f"{method} {key}", body=body
     )
     return ObjectAnswer(status, headers, answer)
+
+
+def delete_object(
+    replica: S3Replica,
+    credentials: Credentials,
+    key: str,
+    deadline: Deadline,
+    *,
+    env: Mapping[str, str],
+    failure: type[LitestreamError],
+) -> None:
+    """Delete ``key`` from ``replica``'s bucket: one signed ``DeleteObject``; a key already gone is no error.
+
+    A refusal the store explains raises its typed error (`error_from_text`), anything else ``failure``.
+    """
+    answer = object_request(replica, credentials, "DELETE", key, deadline, env=env, failure=failure)
+    if answer.ok or answer.status == 404:
+        return
+    code, message = _error_of(answer.body)
+    text = f"{code or answer.status}: {message or 'no message'} (HTTP {answer.status})"
+    raise error_from_text(text, failure, f"deleting {key} failed", argv=[], secrets=credentials.secrets)
 
 
 def _tls_context(replica: S3Replica, env: Mapping[str, str]) -> ssl.SSLContext:

@@ -45,6 +45,7 @@ from .health import CaughtUp, DatabaseHealth, Failing, Restarting, Unknown, heal
 from .observers import Observer
 from .output import error_from_text, exit_words, redact
 from .runner import ManagedProcess
+from .secondary import SecondarySchedule, SnapshotSchedule
 from .timing import (
     ANSWER_SECONDS,
     APP_STOP_GRACE,
@@ -117,6 +118,8 @@ class ReplicatedDatabase:
     max_backoff: float = MAX_BACKOFF
     #: Seconds between two checks of the replica itself (0: none while running; None: the default).
     replica_check_interval: float | None = None
+    #: When snapshots go to the second destination (``context.secondary``) and how many it keeps; None: none.
+    secondary_schedule: SnapshotSchedule | None = None
 
     @property
     def db(self) -> Path:
@@ -221,6 +224,8 @@ class Replicator:
         self._health_looked_at = 0.0
         self._calm: set[Path] = set()  # databases seen caught up once since they were said to be otherwise
         self._snapshotted_restarts = 0  # the restarts a fresh snapshot was written after
+        #: Snapshots to each database's second destination, in threads of their own (pylts.secondary).
+        self._secondaries: dict[Path, SecondarySchedule] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -259,11 +264,26 @@ class Replicator:
                 logger.info("replicating %s to %s", ctx.db, ctx.replica.label())
             self._ready = True
             self._check_replicas(running=True, deadline=deadline)  # heals too within the start's deadline, if any
+            self._start_secondaries()
             return self
         error = self._bug or self._startup_error(wait)
         self._shutdown(grace=FAILED_START_STOP_GRACE)  # nothing was synced yet: no final sync to wait for
         self._locks.close()
         raise error
+
+    def _start_secondaries(self) -> None:
+        """Start the snapshot schedule of each database with a second destination (none blocks the primary)."""
+        for database in self._databases:
+            planned = database.secondary_schedule
+            if database.context.secondary is not None and planned is not None:
+                self._secondaries[database.db] = SecondarySchedule(database.context, planned).start()
+                logger.info(
+                    "a snapshot of %s goes to the second destination %s every %g s (%d kept)",
+                    database.db.name,
+                    database.context.secondary.replica.label(),
+                    planned.interval,
+                    planned.keep,
+                )
 
     def _prepare_databases(self, deadline: Deadline | None) -> None:
         """Restore each missing database (or create it empty), then check each is SQLite.
@@ -472,6 +492,8 @@ class Replicator:
         brings them over).
         """
         began = time.monotonic()
+        for schedule in self._secondaries.values():  # first: the primary's final sync never waits on the second store
+            schedule.stop()
         try:
             failure = self._shutdown() or self._last_sync()
         finally:
@@ -670,8 +692,24 @@ class Replicator:
         """Each database's state now: `CaughtUp`, `Behind`, `Failing`, `Restarting` or `Unknown` (`pylts.health`).
 
         It never makes litestream sync (a sync can hang while the store is down), so it
-        answers within a few seconds; on litestream 0.5 from its control socket.
+        answers within a few seconds; on litestream 0.5 from its control socket. With a
+        second destination, ``secondary_age`` is the age of its newest snapshot proven by listing.
         """
+        states = self._primary_health()
+        if not self._secondaries:
+            return states
+        return [
+            state.model_copy(update={"secondary_age": schedule.age(), "secondary_error": schedule.last_error})
+            if (schedule := self._secondaries.get(state.path)) is not None
+            else state
+            for state in states
+        ]
+
+    def secondary_schedules(self) -> dict[Path, SecondarySchedule]:
+        """The snapshot schedule of each database with a second destination, while replication runs."""
+        return dict(self._secondaries)
+
+    def _primary_health(self) -> list[DatabaseHealth]:
         if self._bug is not None:  # supervision ended: litestream runs no more, whatever it last reported
             return [Failing(path=db, error=self._last_error or "") for db in self._dbs]
         restart_in = self._restart_in()

@@ -55,6 +55,16 @@ BACKUP_TIMEOUT = 60.0
 #: Default of ``Replicator.wait_for_sync()``: litestream uploads about once a second.
 WAIT_FOR_SYNC_TIMEOUT = 30.0
 
+#: Default of ``PYLTS_SECONDARY_INTERVAL``: a second copy an hour bounds what a lost primary costs to an hour of
+#: writes, for two or three requests an hour (one PUT, one LIST, DELETEs of the snapshot past the kept ones).
+SECONDARY_INTERVAL = 3600.0
+#: Longest a snapshot to the second destination may take (copy, one-shot upload, listing): a 1 GB upload at 5 MB/s
+#: takes about 200 s; a snapshot that runs out is reported failed and the next one is tried on schedule.
+SECONDARY_SNAPSHOT_TIMEOUT = 600.0
+#: How long stopping replication waits for a snapshot to the second destination still running: the primary's
+#: final sync must not wait on the second store (a hanging one is ended by the snapshot's own deadline).
+SECONDARY_STOP_WAIT = 5.0
+
 # -- talking to the store -----------------------------------------------------------------------
 
 #: Longest wait for the endpoint to accept a TCP connection before a run (litestream would retry for ~2 min).

@@ -110,8 +110,9 @@ LAYERS = {
     "seam": "lines lines.base",
     "plan": "context commands",
     "lines": "",  # every module of a line package (pylts.lines.v05...), so dropping or adding a line edits nothing here
-    "operations": "boot restore backup verify migrate pitr status supervisor follow vfs points points_text doctor",
-    "settings": "settings settings_base settings_docs operations databases encryption cost",
+    "operations": "boot restore backup verify migrate pitr status supervisor follow vfs points points_text doctor"
+    " secondary",
+    "settings": "settings settings_base settings_docs operations databases encryption cost secondary_settings",
     "faces": "__main__ cli cli_log integrations integrations.asgi integrations.flask integrations.gunicorn"
     " integrations.django integrations.django.apps integrations.django.management"
     " integrations.django.management.commands integrations.django.management.commands.pylts pytest_plugin testing",
