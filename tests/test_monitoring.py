@@ -1,0 +1,187 @@
+"""Metrics, the status page and alerts, driven as a user drives them: the ``pylts`` command, HTTP, a browser.
+
+Every value a test reads from a scrape or the page is checked against the replica itself
+(a restore) or against the fault the test caused (the store refusing, litestream killed).
+
+With ``PYLTS_TEST_MONITORING_DOCS=docs/_generated`` the tests write what docs/monitoring.md
+shows there (a scrape, the page's screenshots, an alert's payload); else into their tmp_path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from helpers import (
+    PYLTS_COMMAND,
+    derive,
+    free_port,
+    litestream_child,
+    read_rows,
+    reaped,
+    require,
+    settings_env,
+    wait_until,
+    write_rows,
+)
+
+from pylts import ConfigS3
+from pylts.errors import PyltsError
+from pylts.testing import LocalS3
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def docs_folder(tmp_path: Path) -> Path:
+    """Where the tests write what the docs show: PYLTS_TEST_MONITORING_DOCS, else ``tmp_path``."""
+    chosen = os.environ.get("PYLTS_TEST_MONITORING_DOCS")
+    folder = ROOT / chosen if chosen else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def get(url: str, timeout: float = 10) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def answers(url: str) -> bool:
+    try:
+        return get(url, timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+@contextmanager
+def replicating(cfg: ConfigS3, folder: Path, *args: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``pylts replicate --status-port P ARGS`` with ``cfg``'s settings; yields the process and the page's URL."""
+    port = free_port()
+    environment = settings_env(cfg, PYLTS_REPLICA_CHECK_INTERVAL="2s", **env)
+    environment.pop("AWS_CA_BUNDLE", None)
+    argv = [PYLTS_COMMAND, "-v", "replicate", "--status-port", str(port), *args]
+    log = (folder / "pylts.log").open("w")
+    process = subprocess.Popen(argv, env=environment, cwd=folder, stderr=log, stdout=log, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        with reaped(process):
+            assert wait_until(lambda: answers(url), 60), (folder / "pylts.log").read_text()
+            yield process, url
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+    finally:
+        log.close()
+
+
+def restored_rows(cfg: ConfigS3, folder: Path) -> int:
+    """How many rows a restore of the replica into ``folder`` holds now (0 when it cannot restore yet)."""
+    copy = derive(cfg, folder=folder)
+    try:
+        copy.restore(overwrite=True)
+    except PyltsError:
+        return 0
+    return len(read_rows(copy.dbpath))
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """``GET url/metrics``, parsed by prometheus_client's own parser: {(sample name, labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, text = get(url + "metrics")
+    assert status == 200, text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float | None:
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def state_of(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], db: str) -> str | None:
+    states = [dict(key[1])["state"] for key, v in samples.items() if key[0] == "pylts_health_state" and v == 1.0]
+    assert len(states) <= 1, states
+    return states[0] if states else None
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_metrics_scraped_during_replication_match_the_replica_and_an_outage(
+    cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path
+) -> None:
+    """A day in small: writes proven in the replica, the store refusing, litestream killed; the scrape says each."""
+    require("prometheus_client")
+    db = str(cfg.dbpath)
+    write_rows(cfg.dbpath, 10)
+    with replicating(cfg, tmp_path) as (process, url):
+        write_rows(cfg.dbpath, 40, start=10)
+        written = time.time()
+        assert wait_until(lambda: restored_rows(cfg, tmp_path / "copy") == 50), "the 50 rows never reached the replica"
+        samples = scrape(url)
+        assert state_of(samples, db) == "caught_up", samples
+        since_sync = value(samples, "pylts_seconds_since_sync", database=db)
+        assert since_sync is not None and since_sync < time.time() - written + 5, samples
+        assert value(samples, "pylts_litestream_up") == 1.0
+        assert value(samples, "pylts_restarts_total") == 0.0
+
+        assert wait_until(
+            lambda: (value(scrape(url), "pylts_replica_check_timestamp_seconds", database=db) or 0) > written, 30
+        )
+        samples = scrape(url)
+        assert value(samples, "pylts_replica_check_ok", database=db) == 1.0
+        latest = value(samples, "pylts_restore_latest_timestamp_seconds", database=db)
+        if cfg.plan().line.has_txids:  # the replica's files carry times: the window is known, and restores
+            earliest = value(samples, "pylts_restore_earliest_timestamp_seconds", database=db)
+            assert earliest is not None and latest is not None and earliest <= latest
+            listed = [
+                item["LastModified"].timestamp()
+                for page in local_s3._client().get_paginator("list_objects_v2").paginate(Bucket=cfg.s3.split("/")[2])
+                for item in page.get("Contents", [])
+                if item["Key"].endswith(".ltx")
+            ]
+            assert latest == max(listed) and earliest >= min(listed), (
+                earliest,
+                latest,
+                listed,
+            )  # the store's own times
+            assert latest >= int(written)  # whole seconds: the newest file holds the 40 rows written at `written`
+            at_latest = derive(cfg, folder=tmp_path / "at-latest")
+            at_latest.restore(timestamp=datetime.fromtimestamp(latest, timezone.utc))  # a time the replica restores
+            assert len(read_rows(at_latest.dbpath)) >= 10
+        else:
+            assert latest is None  # not known is left out, not given as 0
+
+        local_s3.require_auth(True)  # the store refuses every request
+        try:
+            ids = itertools.count(1000)  # commits to push: a line that is idle does not touch the store
+            assert wait_until(
+                lambda: write_rows(cfg.dbpath, 1, start=next(ids)) or state_of(scrape(url), db) == "failing", 40
+            ), scrape(url)
+        finally:
+            local_s3.require_auth(False)
+        assert wait_until(lambda: state_of(scrape(url), db) == "caught_up", 40), scrape(url)
+
+        child = litestream_child(process.pid)
+        assert child is not None
+        os.kill(child, signal.SIGKILL)
+        assert wait_until(lambda: value(scrape(url), "pylts_restarts_total") == 1.0, 30), scrape(url)
+        assert wait_until(lambda: state_of(scrape(url), db) == "caught_up", 40), scrape(url)
+        _, text = get(url + "metrics")
+        (docs_folder(tmp_path) / "metrics.txt").write_text(
+            text.replace(str(cfg.folder), "/srv/app").replace(str(tmp_path), "/srv")
+        )
+    assert process.returncode == 0
