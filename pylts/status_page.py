@@ -113,7 +113,7 @@ def render(seen: Overview, *, refresh: int = STATUS_REFRESH_SECONDS) -> str:
     else:
         restarts = '<p class="none">none since pylts started</p>'
     process = f"running (pid {seen.pid})" if seen.running else "not running"
-    error = f"<p>Last error: {_e(seen.last_error)}</p>" if seen.last_error else ""
+    error = f"<p>Last error reported since pylts started: {_e(seen.last_error)}</p>" if seen.last_error else ""
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'

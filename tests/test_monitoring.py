@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import (
@@ -27,6 +28,7 @@ from helpers import (
     derive,
     free_port,
     litestream_child,
+    missing,
     read_rows,
     reaped,
     require,
@@ -40,12 +42,13 @@ from pylts.errors import PyltsError
 from pylts.testing import LocalS3
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Read at import: the autouse clean_environment fixture removes PYLTS_ variables before each test.
+DOCS_OUT = os.environ.get("PYLTS_TEST_MONITORING_DOCS")
 
 
 def docs_folder(tmp_path: Path) -> Path:
     """Where the tests write what the docs show: PYLTS_TEST_MONITORING_DOCS, else ``tmp_path``."""
-    chosen = os.environ.get("PYLTS_TEST_MONITORING_DOCS")
-    folder = ROOT / chosen if chosen else tmp_path
+    folder = ROOT / DOCS_OUT if DOCS_OUT else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -190,4 +193,81 @@ def test_metrics_scraped_during_replication_match_the_replica_and_an_outage(
         (docs_folder(tmp_path) / "metrics.txt").write_text(
             text.replace(str(cfg.folder), "/srv/app").replace(str(tmp_path), "/srv")
         )
+    assert process.returncode == 0
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: An app that commits a row every 0.2 s until SIGTERM (which pylts passes on), as a small web app would.
+APP = """
+import signal, sqlite3, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA busy_timeout = 5000")
+conn.execute("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+while True:
+    conn.execute("INSERT INTO items (body) VALUES ('a request')")
+    time.sleep(0.2)
+"""
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A page of the system's headless Chromium, driven by Playwright (never Playwright's own browser download)."""
+    require("playwright")
+    if not CHROMIUM.exists():
+        missing(f"{CHROMIUM} not found: apt-get install chromium (python3 tasks.py test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1100, "height": 560})
+        finally:
+            browser.close()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_status_page_in_a_real_browser_follows_an_outage_of_the_store(
+    cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path
+) -> None:
+    """``pylts replicate --exec`` with an app writing; Chromium watches the page through a restart and an outage."""
+    from playwright.sync_api import expect
+
+    (tmp_path / "app.py").write_text(APP)
+    write_rows(cfg.dbpath, 1)
+    with chromium() as page, replicating(cfg, tmp_path, "--exec", f"python3 app.py {cfg.dbpath}") as (process, url):
+        asked = []
+        page.on("request", lambda request: asked.append(request.url))
+        page.goto(url)
+        badge = page.locator("td .state").first
+        expect(badge).to_have_text("caught up", timeout=30_000)
+        assert page.locator("script").count() == 0
+        child = litestream_child(process.pid)
+        assert child is not None
+        os.kill(child, signal.SIGKILL)
+        expect(page.get_by_text("killed by SIGKILL").first).to_be_visible(timeout=30_000)  # the meta refresh reloads
+        expect(badge).to_have_text("caught up", timeout=60_000)
+
+        local_s3.require_auth(True)  # the store refuses every request
+        try:
+            expect(badge).to_have_text("failing", timeout=60_000)
+            page.screenshot(path=str(docs_folder(tmp_path) / "status-page-failing.png"), full_page=True)
+        finally:
+            local_s3.require_auth(False)
+        expect(badge).to_have_text("caught up", timeout=60_000)
+        assert restored_rows(cfg, tmp_path / "copy") > 1  # the app's rows reached the replica the page speaks of
+        expect(page.get_by_text("whole").first).to_be_visible(timeout=30_000)  # a replica check after the outage
+        page.screenshot(path=str(docs_folder(tmp_path) / "status-page.png"), full_page=True)
+        assert asked and all(address.startswith(url) for address in asked), asked  # no external asset
     assert process.returncode == 0
