@@ -10,9 +10,11 @@ shows there (a scrape, the page's screenshots, an alert's payload); else into th
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -58,7 +60,8 @@ def get(url: str, timeout: float = 10) -> tuple[int, str]:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+        with exc:
+            return exc.code, exc.read().decode()
 
 
 def answers(url: str) -> bool:
@@ -271,3 +274,72 @@ def test_the_status_page_in_a_real_browser_follows_an_outage_of_the_store(
         page.screenshot(path=str(docs_folder(tmp_path) / "status-page.png"), full_page=True)
         assert asked and all(address.startswith(url) for address in asked), asked  # no external asset
     assert process.returncode == 0
+
+
+def check_mounted(base: str, db: Path) -> None:
+    """The page, the metrics and the JSON under ``base``, each saying ``db`` is caught up; writes are refused."""
+    status, page = get(base + "/")
+    assert status == 200 and "<!doctype html>" in page and db.name in page and "caught up" in page, page
+    samples = scrape(base + "/")
+    assert state_of(samples, str(db)) == "caught_up", samples
+    status, text = get(base + "/health.json")
+    assert status == 200 and json.loads(text)["databases"][0]["health"]["state"] == "caught_up", text
+    post = urllib.request.Request(base + "/", data=b"x", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(post, timeout=10)
+    refused.value.close()
+    assert refused.value.code == 405
+
+
+@pytest.mark.integration
+def test_the_status_page_mounted_in_a_starlette_app_under_uvicorn(cfg: ConfigS3, tmp_path: Path) -> None:
+    """``Mount("/pylts", app=status_app())`` beside the app's routes, the replicator from the lifespan."""
+    require("starlette", "uvicorn")
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route
+
+    from pylts.integrations.asgi import lifespan, status_app
+
+    write_rows(cfg.dbpath, 5)
+
+    async def hello(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    app = Starlette(lifespan=lifespan(cfg), routes=[Route("/", hello), Mount("/pylts", app=status_app())])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="uvicorn")
+    thread.start()
+    try:
+        assert wait_until(lambda: server.started or not thread.is_alive(), 60) and server.started
+        port = server.servers[0].sockets[0].getsockname()[1]
+        assert get(f"http://127.0.0.1:{port}/") == (200, "hello")
+        check_mounted(f"http://127.0.0.1:{port}/pylts", cfg.dbpath)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=90)
+    assert not thread.is_alive()
+
+
+@pytest.mark.integration
+def test_the_status_page_mounted_in_a_flask_app_as_a_blueprint(cfg: ConfigS3, tmp_path: Path) -> None:
+    """``app.register_blueprint(status_blueprint(replicator), url_prefix="/pylts")`` under werkzeug's real server."""
+    require("flask")
+    from flask import Flask
+    from werkzeug.serving import make_server
+
+    from pylts.integrations.flask import status_blueprint
+
+    write_rows(cfg.dbpath, 5)
+    with cfg.replicating() as replicator:
+        app = Flask("shop")
+        app.register_blueprint(status_blueprint(replicator), url_prefix="/pylts")
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="werkzeug")
+        thread.start()
+        try:
+            check_mounted(f"http://127.0.0.1:{server.server_port}/pylts", cfg.dbpath)
+        finally:
+            server.shutdown()
+            thread.join(timeout=30)
