@@ -7,6 +7,7 @@ ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 
 import logging
 
+from .alerts import Alert, AlertWatcher
 from .boot import BootPolicy, BootReport, RestoreOutcome
 from .context import RunContext
 from .errors import (
@@ -53,6 +54,7 @@ from .migrate import MigrateReport
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
 from .settings_base import UnknownSettingWarning
+from .status_page import StatusServer
 from .supervisor import ReplicatedDatabase, ReplicationStatus, Replicator, run_app
 from .tuning import Tuning
 from .verify import VerifyResult
@@ -65,6 +67,8 @@ __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "Alert",
+    "AlertWatcher",
     "AlreadyReplicating",
     "BackupNotConfirmed",
     "Behind",
@@ -116,6 +120,7 @@ __all__ = [
     "RunContext",
     "Snapshot",
     "StaleDatabase",
+    "StatusServer",
     "TLSSetupError",
     "Tuning",
     "Unknown",

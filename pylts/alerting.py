@@ -39,6 +39,7 @@ class AlertSettings(PyltsSettings):
         validation_alias="PYLTS_ALERT_AFTER",
         description="how long a database must stay failing (or restarting) before the alert; a shorter blip "
         "raises none",
+        json_schema_extra={"shown_default": "`1m`"},
     )
 
     def alert_watcher(

@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS_OUT = os.environ.get("PYLTS_TEST_MONITORING_DOCS")
 
 
-def docs_folder(tmp_path: Path) -> Path:
-    """Where the tests write what the docs show: PYLTS_TEST_MONITORING_DOCS, else ``tmp_path``."""
-    folder = ROOT / DOCS_OUT if DOCS_OUT else tmp_path
+def docs_folder(cfg: ConfigS3, tmp_path: Path) -> Path:
+    """Where the tests write what the docs show: PYLTS_TEST_MONITORING_DOCS (on the docs' line), else tmp_path."""
+    folder = ROOT / DOCS_OUT if DOCS_OUT and cfg.plan().line.has_txids else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -193,7 +194,7 @@ def test_metrics_scraped_during_replication_match_the_replica_and_an_outage(
         assert wait_until(lambda: value(scrape(url), "pylts_restarts_total") == 1.0, 30), scrape(url)
         assert wait_until(lambda: state_of(scrape(url), db) == "caught_up", 40), scrape(url)
         _, text = get(url + "metrics")
-        (docs_folder(tmp_path) / "metrics.txt").write_text(
+        (docs_folder(cfg, tmp_path) / "metrics.txt").write_text(
             text.replace(str(cfg.folder), "/srv/app").replace(str(tmp_path), "/srv")
         )
     assert process.returncode == 0
@@ -265,13 +266,13 @@ def test_the_status_page_in_a_real_browser_follows_an_outage_of_the_store(
         local_s3.require_auth(True)  # the store refuses every request
         try:
             expect(badge).to_have_text("failing", timeout=60_000)
-            page.screenshot(path=str(docs_folder(tmp_path) / "status-page-failing.png"), full_page=True)
+            page.screenshot(path=str(docs_folder(cfg, tmp_path) / "status-page-failing.png"), full_page=True)
         finally:
             local_s3.require_auth(False)
         expect(badge).to_have_text("caught up", timeout=60_000)
         assert restored_rows(cfg, tmp_path / "copy") > 1  # the app's rows reached the replica the page speaks of
         expect(page.get_by_text("whole").first).to_be_visible(timeout=30_000)  # a replica check after the outage
-        page.screenshot(path=str(docs_folder(tmp_path) / "status-page.png"), full_page=True)
+        page.screenshot(path=str(docs_folder(cfg, tmp_path) / "status-page.png"), full_page=True)
         assert asked and all(address.startswith(url) for address in asked), asked  # no external asset
     assert process.returncode == 0
 
@@ -343,3 +344,128 @@ def test_the_status_page_mounted_in_a_flask_app_as_a_blueprint(cfg: ConfigS3, tm
         finally:
             server.shutdown()
             thread.join(timeout=30)
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that keeps each POST's path and JSON body."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        received = self.calls
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((self.path, json.loads(body)))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="receiver")
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def events(self) -> list[str]:
+        return [body["event"] for _, body in self.calls]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.long
+def test_the_webhook_gets_one_failing_and_one_recovered_call_for_an_outage_and_none_for_a_blip(
+    cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path
+) -> None:
+    """PYLTS_ALERT_AFTER=15s: a refusal shorter than that raises nothing; a longer one one alert each way."""
+    after = 15.0
+    token = "hook-token-5f2a"
+    db = str(cfg.dbpath)
+    write_rows(cfg.dbpath, 3)
+    with (
+        Receiver() as receiver,
+        replicating(
+            cfg, tmp_path, PYLTS_ALERT_WEBHOOK=f"{receiver.url}/hooks/{token}", PYLTS_ALERT_AFTER=f"{after:g}s"
+        ) as (process, url),
+    ):
+        local_s3.require_auth(True)  # a blip: refused until health says failing, then accepted again at once
+        try:
+            assert wait_until(lambda: writing_state(cfg, url) == "failing", 40), scrape(url)
+            blip_began = time.monotonic()
+        finally:
+            local_s3.require_auth(False)
+        assert wait_until(lambda: writing_state(cfg, url) == "caught_up", 40), scrape(url)
+        blip = time.monotonic() - blip_began
+        assert blip < after - 3, f"the blip lasted {blip:.1f} s: not a blip for this test"
+        time.sleep(after - blip + 2)  # past the threshold from the blip's start: still no alert
+        assert receiver.calls == []
+
+        local_s3.require_auth(True)  # an outage longer than PYLTS_ALERT_AFTER
+        try:
+            assert wait_until(lambda: writing_state(cfg, url) == "failing", 40), scrape(url)
+            began = time.monotonic()
+            assert wait_until(lambda: receiver.events() == ["failing"], after + 20), receiver.calls
+            alerted = time.monotonic() - began
+            time.sleep(3)
+        finally:
+            local_s3.require_auth(False)
+        assert wait_until(lambda: receiver.events() == ["failing", "recovered"], 60), receiver.calls
+        time.sleep(3)
+        assert receiver.events() == ["failing", "recovered"]  # once each, not again
+        assert state_of(scrape(url), db) == "caught_up"
+    assert process.returncode == 0
+    failing, recovered = (body for _, body in receiver.calls)
+    assert after - 2 <= alerted <= after + 3, alerted  # told about when the threshold passed
+    assert failing["database"] == db and failing["state"] == "failing" and failing["error"], failing
+    assert failing["failing_seconds"] >= after and recovered["failing_seconds"] > failing["failing_seconds"]
+    assert recovered["state"] in ("caught_up", "behind") and recovered["error"] is None  # syncing again
+    assert all(path == f"/hooks/{token}" for path, _ in receiver.calls)
+    assert cfg.token is not None
+    said = json.dumps(receiver.calls) + (tmp_path / "pylts.log").read_text()
+    assert cfg.token.get_secret_value() not in said  # the secret key is never in a payload or the log
+    assert token not in (tmp_path / "pylts.log").read_text()  # nor is the webhook's URL, which carries its token
+    (docs_folder(cfg, tmp_path) / "alert-payload.json").write_text(
+        json.dumps(failing, indent=2).replace(str(cfg.folder), "/srv/app") + "\n"
+    )
+
+
+def test_a_webhook_that_fails_is_tried_a_few_times_logged_once_and_never_holds_the_watch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A receiver answering 500: each alert is tried WEBHOOK_ATTEMPTS times, the failure logged once, the callback
+    still called, and the watcher keeps deciding (and stops) while the webhook fails."""
+    from pylts.alerts import AlertWatcher
+    from pylts.health import CaughtUp, DatabaseHealth, Failing
+    from pylts.timing import WEBHOOK_ATTEMPTS
+
+    states: list[DatabaseHealth] = [Failing(path=Path("/srv/app.db"), error="403 Forbidden")]
+    called: list[str] = []
+    with Receiver(status=500) as receiver, caplog.at_level("DEBUG", logger="pylts.alerts"):
+        watcher = AlertWatcher(
+            lambda: states,
+            after=0.2,
+            poll=0.05,
+            webhook=f"{receiver.url}/t/secret-part",
+            callback=lambda a: called.append(a.event),
+        )
+        with watcher:
+            assert wait_until(lambda: called == ["failing"], 10)
+            states[:] = [CaughtUp(path=Path("/srv/app.db"))]
+            assert wait_until(lambda: called == ["failing", "recovered"], 10)
+            assert wait_until(lambda: len(receiver.calls) == 2 * WEBHOOK_ATTEMPTS, 20), receiver.calls
+    given_up = [r for r in caplog.records if "did not take" in r.getMessage()]
+    assert len(given_up) == 1 and given_up[0].levelname == "WARNING", caplog.text
+    assert "HTTP 500" in given_up[0].getMessage() and "secret-part" not in caplog.text
+    assert [body["event"] for _, body in receiver.calls] == ["failing"] * WEBHOOK_ATTEMPTS + [
+        "recovered"
+    ] * WEBHOOK_ATTEMPTS
