@@ -54,7 +54,6 @@ from .migrate import MigrateReport
 from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
 from .settings import ConfigS3
 from .settings_base import UnknownSettingWarning
-from .status_page import StatusServer
 from .supervisor import ReplicatedDatabase, ReplicationStatus, Replicator, run_app
 from .tuning import Tuning
 from .verify import VerifyResult
@@ -120,7 +119,6 @@ __all__ = [
     "RunContext",
     "Snapshot",
     "StaleDatabase",
-    "StatusServer",
     "TLSSetupError",
     "Tuning",
     "Unknown",

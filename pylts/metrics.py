@@ -2,12 +2,21 @@
 
 Each replicator gets a registry of its own (never prometheus_client's global one), so several
 replicators in one process do not collide. Needs ``prometheus_client``: ``pip install "pylts[metrics]"``.
+``metrics_registry(replicator)`` reads a `Replicator`; a function giving an `Overview` works too:
 
-    registry = metrics_registry(replicator)
-    text = metrics_text(registry)  # what GET /metrics on the status port serves
+>>> from pathlib import Path
+>>> from pylts.health import Failing
+>>> from pylts.monitor import NOW, DatabaseOverview
+>>> failing = Failing(path=Path("/srv/app.db"), error="403", seconds_since_sync=42.0)
+>>> db = DatabaseOverview(health=failing, checked_at=NOW)
+>>> seen = Overview(checked_at=NOW, running=True, pid=7, restarts=2, last_error="403", recent_restarts=[],
+...                 databases=[db])
+>>> text = metrics_text(metrics_registry(lambda: seen))  # what GET /metrics on the status port serves
+>>> [line for line in text.splitlines() if line.startswith(("pylts_restarts_total", "pylts_seconds_since_sync{"))]
+['pylts_restarts_total 2.0', 'pylts_seconds_since_sync{database="/srv/app.db"} 42.0']
 
 `pylts replicate --status-port 9400` serves the same text at ``http://127.0.0.1:9400/metrics``; it is
-not litestream's own metrics port (``PYLTS_METRICS_ADDR``, which also serves Go's pprof).
+not litestream's own metrics port (``PYLTS_METRICS_ADDRESS``, which also serves Go's pprof).
 
 Every value comes from the replicator when the scrape happens: health as `Replicator.health`
 says it, the restore window as the last check of the replica itself listed it. A value that
