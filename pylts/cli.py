@@ -66,7 +66,7 @@ from .progress import Progress, database_bytes, staged_bytes
 from .reports import ReplicaContents
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
 from .settings_base import LOG_LEVEL, setting_help, shown_default
-from .status_page import LOCALHOST, StatusServer
+from .status_page import LOCALHOST, StatusServer, check_address
 from .supervisor import Replicator
 from .timing import BACKUP_TIMEOUT, FOLLOW_INTERVAL, FOLLOW_STALL_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT, Deadline
 
@@ -413,6 +413,8 @@ def _replicate(args: argparse.Namespace) -> int:
     dbs = _databases_from(args)
     if args.once:
         return _backup_once(args, dbs)
+    if args.status_port is not None:  # before anything runs: a busy port changes nothing
+        check_address(args.status_host, args.status_port)
     beside = functools.partial(_monitoring, args, dbs.main)
     if app is not None:
         try:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 import logging
+import socket
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
@@ -146,6 +147,20 @@ def respond(replicator: Monitored, path: str) -> tuple[int, str, bytes]:
         except MissingExtra as exc:
             return 501, "text/plain; charset=utf-8", f"{exc}\n".encode()
     return 404, "text/plain; charset=utf-8", b"not found: the status page is at /, its metrics at /metrics\n"
+
+
+def check_address(host: str, port: int) -> None:
+    """Raise `InvalidArgument` unless ``host:port`` can be served now (checked before replication starts)."""
+    if not 0 <= port < 65536:
+        raise InvalidArgument(f"status port {port} is not a TCP port: give 1 to 65535 (or 0 for a free one)")
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise InvalidArgument(
+            f"cannot serve the status page on {host}:{port}: {exc.strerror or exc}; "
+            "choose another port (--status-port) or stop what listens there"
+        ) from None
 
 
 class StatusServer:

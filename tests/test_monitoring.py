@@ -469,3 +469,25 @@ def test_a_webhook_that_fails_is_tried_a_few_times_logged_once_and_never_holds_t
     assert [body["event"] for _, body in receiver.calls] == ["failing"] * WEBHOOK_ATTEMPTS + [
         "recovered"
     ] * WEBHOOK_ATTEMPTS
+
+
+@pytest.mark.integration
+def test_a_busy_status_port_is_refused_before_anything_runs(cfg: ConfigS3, tmp_path: Path) -> None:
+    """Exit 2 with the port and the fix, no litestream started, no database restored or created."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = settings_env(cfg)
+        env.pop("AWS_CA_BUNDLE", None)
+        result = subprocess.run(
+            [PYLTS_COMMAND, "replicate", "--status-port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2, result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr and "choose another port" in result.stderr, result.stderr
+    assert not cfg.folder.exists() or not any(cfg.folder.iterdir())
