@@ -16,6 +16,8 @@
     python3 tasks.py cli-transcript  run `pylts replicate --exec` through faults; put what it says in docs/cli.md
     python3 tasks.py settings-docs regenerate the settings table of docs/configuration.md from the fields
     python3 tasks.py bad-input-docs  regenerate docs/_generated/bad-input.md from the test's cases
+    python3 tasks.py monitoring-docs  rerun tests/test_monitoring.py on litestream 0.5, writing the scrape, the
+                                   status page's screenshots and an alert's payload to docs/_generated
 
 Each task first makes ./.venv and installs pylts with its dev extras into it
 (again only when pyproject.toml changed); `floors` does the same in ./.venv-floors.
@@ -153,9 +155,31 @@ def stage(name: str, *steps: list[str | Path] | Callable[[], object], env: dict[
     return seconds
 
 
+#: The browser the status page's test drives through Playwright (never Playwright's own download).
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """Install the system's Chromium with apt-get (quietly, once) when it is missing and apt-get exists.
+
+    Without it the browser test skips, or fails when ``CI`` is set; a machine without apt-get
+    (macOS) installs a Chromium at that path itself.
+    """
+    if CHROMIUM.exists() or not Path("/usr/bin/apt-get").exists():
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for argv in ([*sudo, "apt-get", "update", "-qq"], [*sudo, "apt-get", "install", "-y", "-qq", "chromium"]):
+        print("+", " ".join(argv), flush=True)
+        if subprocess.call(argv, env=env, stdout=subprocess.DEVNULL) != 0:
+            print("could not install chromium: the status page's browser test will say so", flush=True)
+            return
+
+
 def test(args: list[str]) -> None:
     """The suite in stages (lint, unit, integration, coverage, floors), each timed; with ARGS, pytest ARGS alone."""
     ensure_venv()
+    ensure_chromium()
     env = dict(os.environ, PYLTS_TEST_LITESTREAM_03=str(legacy_litestream()))
     if args:
         sh(PYTHON, "-m", "pytest", *args, env=env)
@@ -272,6 +296,15 @@ def bad_input_docs(args: list[str]) -> None:
     sh(PYTHON, "tests/test_bad_input.py")
 
 
+def monitoring_docs(args: list[str]) -> None:
+    """Rerun the monitoring tests on litestream 0.5 and write what docs/monitoring.md shows to docs/_generated."""
+    ensure_venv()
+    ensure_chromium()
+    env = dict(os.environ, PYLTS_TEST_MONITORING_DOCS="docs/_generated")
+    sh(PYTHON, "-m", "pytest", "tests/test_monitoring.py", "-m", "not line03", "-n", "2", *args, env=env)
+    sh(PYTHON, "tests/doc_inlines.py")
+
+
 def bench(args: list[str]) -> None:
     ensure_venv()
     sh(PYTHON, "-m", "benchmarks", *args)
@@ -288,6 +321,7 @@ TASKS = {
     "cli-transcript": cli_transcript,
     "settings-docs": settings_docs,
     "bad-input-docs": bad_input_docs,
+    "monitoring-docs": monitoring_docs,
 }
 
 if __name__ == "__main__":

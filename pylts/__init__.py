@@ -7,6 +7,7 @@ ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 
 import logging
 
+from .alerts import Alert, AlertWatcher
 from .boot import BootPolicy, BootReport, RestoreOutcome
 from .context import RunContext
 from .errors import (
@@ -67,6 +68,8 @@ __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "Alert",
+    "AlertWatcher",
     "AlreadyReplicating",
     "BackupNotConfirmed",
     "Behind",

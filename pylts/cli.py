@@ -41,7 +41,7 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -68,6 +68,8 @@ from .progress import Progress, database_bytes, staged_bytes
 from .reports import ReplicaContents
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
 from .settings_base import LOG_LEVEL, setting_help, shown_default
+from .status_page import LOCALHOST, StatusServer, check_address
+from .supervisor import Replicator
 from .timing import BACKUP_TIMEOUT, FOLLOW_INTERVAL, FOLLOW_STALL_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT, Deadline
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
@@ -267,6 +269,18 @@ def build_parser() -> argparse.ArgumentParser:
     replicate.add_argument(
         "--delete", action="store_true", help="with --once: delete the database after a confirmed backup"
     )
+    replicate.add_argument(
+        "--status-port",
+        type=int,
+        metavar="PORT",
+        help="serve a status page at http://HOST:PORT/ and pylts' metrics at /metrics (see docs/monitoring.md)",
+    )
+    replicate.add_argument(
+        "--status-host",
+        default=LOCALHOST,
+        metavar="HOST",
+        help=f"the address of --status-port (default {LOCALHOST}: this machine only)",
+    )
 
     verify = command(
         "verify",
@@ -462,17 +476,32 @@ def _replicate(args: argparse.Namespace) -> int:
     dbs = _databases_from(args)
     if args.once:
         return _backup_once(args, dbs)
+    if args.status_port is not None:  # before anything runs: a busy port changes nothing
+        check_address(args.status_host, args.status_port)
+    beside = functools.partial(_monitoring, args, dbs.main)
     if app is not None:
         try:
-            return _shell_exit_code(dbs.run_app(app))
+            return _shell_exit_code(dbs.run_app(app, beside=beside))
         except FinalSyncFailed as exc:
             print(f"pylts: error: {exc}", file=sys.stderr)
             return _shell_exit_code(exc.app_returncode or 0) or EXIT_FAILURE
     stop = _stop_on_signals()
-    with dbs.replicating():
+    with dbs.replicating() as replicator, beside(replicator):
         logger.info("running until stopped by Ctrl-C or SIGTERM (a final sync runs before the exit)")
         _wait_for(stop)
     return 0
+
+
+@contextlib.contextmanager
+def _monitoring(args: argparse.Namespace, cfg: ConfigS3, replicator: Replicator) -> Iterator[None]:
+    """The status page (``--status-port``) and the alerts (``PYLTS_ALERT_WEBHOOK``) beside running replication."""
+    with contextlib.ExitStack() as beside:
+        if args.status_port is not None:
+            beside.enter_context(StatusServer(replicator, args.status_port, args.status_host))
+        watcher = cfg.alert_watcher(replicator.health)
+        if watcher is not None:
+            beside.enter_context(watcher)
+        yield
 
 
 class _Stop(threading.Event):
@@ -518,6 +547,8 @@ def _backup_once(args: argparse.Namespace, dbs: DatabaseSet) -> int:
 def _check_once_options(args: argparse.Namespace) -> None:
     """Refuse the options of a one-shot backup when replication runs until stopped (they would be ignored)."""
     if args.once:
+        if args.status_port is not None:
+            raise _Usage("--status-port goes with continuous replication or --exec; --once exits after one backup")
         return
     options = (("--timeout", args.timeout), ("--delete", args.delete))
     given = [flag for flag, value in options if value not in (None, False)]

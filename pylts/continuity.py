@@ -24,10 +24,29 @@ the chain reaches unbroken, and where it breaks.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+
+def restore_window(files: Iterable[Timed]) -> tuple[datetime | None, datetime | None]:
+    """The oldest and newest time a restore can reach: the oldest file that starts at transaction 1, the newest file.
+
+    >>> from datetime import datetime, timezone
+    >>> from pylts.reports import LtxFile
+    >>> def f(level, lo, hi, hour):
+    ...     at = datetime(2026, 12, 4, hour, tzinfo=timezone.utc)
+    ...     return LtxFile(level=level, min_txid=f"{lo:016x}", max_txid=f"{hi:016x}", size=1, timestamp=at)
+    >>> [moment.hour for moment in restore_window([f(9, 1, 30, 8), f(1, 1, 20, 6), f(0, 31, 31, 9)])]
+    [6, 9]
+    >>> restore_window([])
+    (None, None)
+    """
+    files = list(files)
+    earliest = min((f.timestamp for f in files if f.min_txid_number == 1), default=None)
+    return earliest, max((f.timestamp for f in files), default=None)
 
 
 class TxidRange(Protocol):
@@ -39,6 +58,13 @@ class TxidRange(Protocol):
     def min_txid_number(self) -> int: ...
     @property
     def max_txid_number(self) -> int: ...
+
+
+class Timed(TxidRange, Protocol):
+    """A file of the replica with the time it was written (`pylts.reports.LtxFile` is one)."""
+
+    @property
+    def timestamp(self) -> datetime: ...
 
 
 #: litestream 0.5's level of full snapshots (its ``SnapshotLevel``): a file there holds transactions 1 to its max.
@@ -149,6 +175,10 @@ class ReplicaCheck(BaseModel):
     problem: str | None = None
     continuity: Continuity | None = None
     generations: int | None = None
+    #: The oldest time a restore can reach, as the replica's files say (None: not known, e.g. litestream 0.3).
+    earliest: datetime | None = None
+    #: The newest time a restore reaches: the newest file of an unbroken chain (None: not known, or not whole).
+    latest: datetime | None = None
 
     @property
     def ok(self) -> bool:

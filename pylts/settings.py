@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field, JsonValue, SecretStr, ValidationInfo, field_validator, model_validator
 
 from . import binary
+from .alerting import AlertSettings
 from .boot import BootPolicy
 from .commands import child_env
 from .context import RunContext
@@ -51,7 +52,7 @@ def _env(variable: str, text: str, default: Any = None, *, shown: str | None = N
     return Field(default, validation_alias=variable, repr=False, description=text, json_schema_extra=extra, **rules)
 
 
-class ConfigS3(SecondarySettings, CostSettings, EncryptionSettings, DatabaseOperations):
+class ConfigS3(AlertSettings, SecondarySettings, CostSettings, EncryptionSettings, DatabaseOperations):
     """Where a SQLite database lives locally and where litestream keeps its backup.
 
     Every setting, its environment variable, default and meaning: docs/configuration.md

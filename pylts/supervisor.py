@@ -26,8 +26,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -55,6 +57,7 @@ from .timing import (
     MAX_BACKOFF,
     PROBE_SECONDS,
     READY_BASE_SECONDS,
+    RECENT_RESTARTS,
     REPLICA_CHECK_INTERVAL,
     REPLICA_CHECK_SECONDS,
     REPLICATING_WAIT_SECONDS,
@@ -87,6 +90,24 @@ def automatic_ready_timeout(size_bytes: int) -> float:
     (30.0, 542.0)
     """
     return READY_BASE_SECONDS + SECONDS_PER_MB * size_bytes / _MB
+
+
+class Restart(BaseModel):
+    """One restart of litestream by the supervisor: when, and why (the error that ended the run before)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    reason: str
+
+
+class CheckedReplica(BaseModel):
+    """The last check of one database's replica itself (`Line.check_replica`) and when it ran."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    check: ReplicaCheck
 
 
 class ReplicationStatus(BaseModel):
@@ -226,6 +247,8 @@ class Replicator:
         self._snapshotted_restarts = 0  # the restarts a fresh snapshot was written after
         #: Snapshots to each database's second destination, in threads of their own (pylts.secondary).
         self._secondaries: dict[Path, SecondarySchedule] = {}
+        self._restart_log: deque[Restart] = deque(maxlen=RECENT_RESTARTS)
+        self._checks: dict[Path, CheckedReplica] = {}  # each database's last check of the replica itself
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -407,6 +430,7 @@ class Replicator:
     def _count_restart(self, reason: str) -> None:
         self._restarts += 1
         self._last_error = reason
+        self._restart_log.append(Restart(at=datetime.now(timezone.utc), reason=reason))
 
     def _printed_error(self) -> str:
         return self._tracker.last_error or "no error printed"
@@ -584,6 +608,7 @@ class Replicator:
             logger.warning("could not check the replica of %s: %s", ctx.db, exc)
             return
         logger.debug("checked the replica of %s: %s", ctx.db.name, check.problem or _proof(check))
+        self._checks[ctx.db] = CheckedReplica(at=datetime.now(timezone.utc), check=check)
         if check.problem is None:
             self._whole(ctx.db, check)
             return
@@ -610,6 +635,7 @@ class Replicator:
             self._problems[ctx.db] = f"{problem}; writing a fresh snapshot failed: {exc}"
             logger.warning("could not heal the replica of %s: %s", ctx.db, exc)
             return
+        self._checks[ctx.db] = CheckedReplica(at=datetime.now(timezone.utc), check=check)
         if check.problem is None:
             self._whole(ctx.db, check)
         else:
@@ -734,6 +760,17 @@ class Replicator:
             for state in self._observer.health(running)
         ]
 
+    def recent_restarts(self) -> list[Restart]:
+        """The last restarts of litestream (at most `RECENT_RESTARTS`), oldest first, each with when and why."""
+        return list(self._restart_log)
+
+    def replica_checks(self) -> dict[Path, CheckedReplica]:
+        """Each database's last check of the replica itself (listed in the store), with when it ran.
+
+        A database is missing until its first check has listed the store.
+        """
+        return dict(self._checks)
+
     def _restart_in(self) -> float | None:
         """Seconds until litestream is started again, while the supervisor waits to restart it."""
         restart_at = self._restart_at
@@ -821,24 +858,30 @@ def run_app(
     stop_timeout: float = STOP_TIMEOUT,
     max_backoff: float | None = None,
     stall_timeout: float = STALL_TIMEOUT,
+    beside: Callable[[Replicator], contextlib.AbstractContextManager[object]] | None = None,
 ) -> int:
     """Run ``command`` with replication around it; return the command's exit code.
 
     Replication is in sync before the command starts; SIGTERM, SIGINT and SIGHUP
     sent to pylts are passed on to the command; after it exits, litestream makes
     its final sync. If that sync fails, ``FinalSyncFailed`` is raised with the
-    command's exit code in ``app_returncode``. The keyword options are `Replicator`'s.
+    command's exit code in ``app_returncode``. The keyword options are `Replicator`'s, but ``beside``:
+    a context (a status page, alerts) entered with the running `Replicator` once it is in sync, and
+    left after the command exits, before the final sync.
     """
     if isinstance(command, str) or not command:
         raise InvalidArgument("give the command as a non-empty list of arguments, e.g. ['gunicorn', 'app:app']")
     code: int | None = None
     try:
-        with Replicator(
-            configs,
-            ready_timeout=ready_timeout,
-            stop_timeout=stop_timeout,
-            max_backoff=max_backoff,
-            stall_timeout=stall_timeout,
+        with (
+            Replicator(
+                configs,
+                ready_timeout=ready_timeout,
+                stop_timeout=stop_timeout,
+                max_backoff=max_backoff,
+                stall_timeout=stall_timeout,
+            ) as replicator,
+            beside(replicator) if beside is not None else contextlib.nullcontext(),
         ):
             app = ManagedProcess(command, env=os.environ, capture=False, stop_grace=APP_STOP_GRACE, role="app")
             with app, _forwarding_signals(app):

@@ -204,6 +204,25 @@ VFS_READY_TIMEOUT = 60.0
 #: Seconds between two refreshes of the progress line: often enough to look alive, rarely enough to cost nothing.
 PROGRESS_INTERVAL = 0.2
 
+# Monitoring: metrics, the status page and alerts (pylts.monitor, pylts.status_page, pylts.alerts).
+#: How many of litestream's last restarts the supervisor keeps for the status page: enough to show a restart loop,
+#: few enough that the page stays one screen.
+RECENT_RESTARTS = 10
+#: How often the status page asks its browser to load it again (a meta refresh): often enough to watch an outage,
+#: rarely enough that each load (one health() call, a few ms on the control socket) costs nothing.
+STATUS_REFRESH_SECONDS = 5
+#: Default ``PYLTS_ALERT_AFTER``: how long a database stays failing before the alert: one minute rides out a blip
+#: (a store restart, a network hiccup) that litestream retries through, and still tells within two minutes.
+ALERT_AFTER = 60.0
+#: How often the alert watcher asks health(): a tenth of a second late on a minute's threshold does not matter,
+#: and one health() a second is a few ms of work.
+ALERT_POLL = 1.0
+#: How long one webhook call may take: a receiver that does not answer in 10 s is down for this alert.
+WEBHOOK_TIMEOUT = 10.0
+#: How many times one alert is posted before it is given up (with Backoff between tries), so that a receiver
+#: restarting at that moment still gets it, and a dead one is not called forever.
+WEBHOOK_ATTEMPTS = 3
+
 
 class Backoff:
     """The wait before restarting something that stopped: ``first``, doubled after each failed run, up to ``cap``.

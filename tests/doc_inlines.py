@@ -28,7 +28,7 @@ _INLINE = re.compile(
     r"^(<!-- end inline -->)$",
     flags=re.S | re.M,
 )
-_FENCES = {".py": "python", ".md": ""}
+_FENCES = {".py": "python", ".md": "", ".json": "json", ".txt": "text"}
 
 
 def inlined_files(page: str) -> list[str]:

@@ -105,14 +105,14 @@ def test_the_graph_reader_follows_relative_imports() -> None:
 #: module must be placed here, so its place in the house is a decision, not an accident.
 LAYERS = {
     "ground": "errors timing replica store layout reports sqlite_files binary providers envfile progress output"
-    " runner guard continuity health tuning",
+    " runner guard continuity health tuning alerts",
     "observation": "events observers",
     "seam": "lines lines.base",
     "plan": "context commands",
     "lines": "",  # every module of a line package (pylts.lines.v05...), so dropping or adding a line edits nothing here
     "operations": "boot restore backup verify migrate pitr status supervisor follow vfs points points_text doctor"
-    " secondary",
-    "settings": "settings settings_base settings_docs operations databases encryption cost secondary_settings",
+    " secondary monitor metrics status_page",
+    "settings": "settings settings_base settings_docs operations databases encryption cost secondary_settings alerting",
     "faces": "__main__ cli cli_log integrations integrations.asgi integrations.flask integrations.gunicorn"
     " integrations.django integrations.django.apps integrations.django.management"
     " integrations.django.management.commands integrations.django.management.commands.pylts pytest_plugin testing",

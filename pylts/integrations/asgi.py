@@ -28,7 +28,9 @@ from typing import Any, TypedDict
 from typing_extensions import Unpack
 
 from ..errors import MissingExtra
+from ..monitor import Monitored
 from ..settings import ConfigS3
+from ..status_page import asgi_app
 from ..supervisor import Replicator
 
 
@@ -77,6 +79,14 @@ def lifespan(
             yield {"pylts": replicator}
 
     return pylts_lifespan
+
+
+def status_app(replicator: Monitored | None = None) -> Callable[..., Any]:
+    """The status page (`pylts.status_page.asgi_app`) to mount: the lifespan's `Replicator` unless one is given.
+
+    app = Starlette(lifespan=lifespan(cfg), routes=[Mount("/pylts", app=status_app())])
+    """
+    return asgi_app(replicator)
 
 
 def _anyio() -> ModuleType:

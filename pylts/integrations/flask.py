@@ -25,7 +25,9 @@ from ..boot import BootReport
 from ..settings import ConfigS3
 
 if TYPE_CHECKING:
-    from flask import Flask
+    from flask import Blueprint, Flask
+
+    from ..monitor import Monitored
 
 
 class Pylts:
@@ -61,3 +63,25 @@ class Pylts:
         if self._boot is None:
             raise RuntimeError("call Pylts.init_app(app) first")
         return self._boot
+
+
+def status_blueprint(replicator: Monitored, name: str = "pylts_status") -> Blueprint:
+    """A blueprint of the status page of ``replicator`` (`pylts.status_page`): ``/``, ``/metrics``, ``/health.json``.
+
+    Register it under a prefix; the replicator runs in the same process (a `pylts.Replicator` the app started):
+
+        app.register_blueprint(status_blueprint(replicator), url_prefix="/pylts")
+    """
+    from flask import Blueprint, Response
+
+    from ..status_page import respond
+
+    blueprint = Blueprint(name, __name__)
+
+    def page(path: str = "") -> Response:
+        code, kind, body = respond(replicator, "/" + path)
+        return Response(body, status=code, content_type=kind, headers={"Cache-Control": "no-store"})
+
+    blueprint.add_url_rule("/", "page", page, methods=["GET"])
+    blueprint.add_url_rule("/<path:path>", "part", page, methods=["GET"])
+    return blueprint

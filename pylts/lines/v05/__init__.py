@@ -28,7 +28,7 @@ from ... import sqlite_files
 from ...binary import Litestream, Version
 from ...commands import config_option, config_yaml, yaml_mapping
 from ...context import write_private
-from ...continuity import ReplicaCheck, prove
+from ...continuity import ReplicaCheck, prove, restore_window
 from ...errors import BackupNotConfirmed, InvalidSettings, LitestreamTimeout, ReplicationError
 from ...events import SyncTracker
 from ...layout import Layout
@@ -244,7 +244,8 @@ class V05:
         up to ``held``, the transaction litestream reported synced (its newest files deleted on a quiet
         database leave a chain with no gap that still lacks them).
         """
-        proof = prove(replica_ltx_files(ctx, deadline, failure=ReplicationError))
+        files = replica_ltx_files(ctx, deadline, failure=ReplicationError)
+        proof = prove(files)
         problem = None
         if not proof.files:
             problem = f"the replica of {ctx.db.name} holds no backup (were its files deleted?)"
@@ -255,7 +256,8 @@ class V05:
                 f"the replica of {ctx.db.name} lacks transactions {proof.unbroken + 1} to {held} "
                 "that litestream reported synced"
             )
-        return ReplicaCheck(path=ctx.db, problem=problem, continuity=proof)
+        earliest, latest = restore_window(files) if problem is None else (None, None)
+        return ReplicaCheck(path=ctx.db, problem=problem, continuity=proof, earliest=earliest, latest=latest)
 
     def heal_replica(self, ctx: Context, deadline: Deadline, observer: Observer | None) -> bool:
         """A full snapshot of the database (``replicate -once -force-snapshot``): a chain from 1 to now again.
