@@ -26,7 +26,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from .commands import child_env
 from .context import RunContext
 from .layout import replica_prefix
-from .replica import S3Replica, normalize_endpoint, parse_replica_url
+from .replica import SSE_CUSTOMER_KEY_VARIABLE, S3Replica, normalize_endpoint, parse_replica_url
 from .secondary import SnapshotSchedule
 from .settings_base import Duration, PyltsSettings
 from .timing import SECONDARY_INTERVAL
@@ -157,20 +157,31 @@ class SecondarySettings(PyltsSettings):
         return replica
 
     def with_secondary(self, primary: RunContext, credentials: tuple[str, str] | None) -> RunContext:
-        """``primary`` with the second destination's plan, if one is set (its credentials, else ``credentials``)."""
+        """``primary`` with the second destination's plan, if one is set (its credentials, else ``credentials``).
+
+        The snapshots are encrypted as the primary is (its SSE-C key or KMS key id): a copy elsewhere
+        must not be the one place the data lies in clear.
+        """
         replica = self.secondary_replica(primary.replica)
         if replica is None:
             return primary
+        replica = replica.with_encryption(
+            customer_key=primary.replica.sse_customer_key, kms_key_id=primary.replica.sse_kms_key_id
+        )
         if self.secondary_access_key_id is not None and self.secondary_secret_access_key is not None:
             credentials = (
                 self.secondary_access_key_id.get_secret_value(),
                 self.secondary_secret_access_key.get_secret_value(),
             )
+        env = child_env(os.environ, primary.line, credentials=credentials)
+        env.pop(SSE_CUSTOMER_KEY_VARIABLE, None)
+        if SSE_CUSTOMER_KEY_VARIABLE in primary.env:  # the key, in the variable the snapshot's config names
+            env[SSE_CUSTOMER_KEY_VARIABLE] = primary.env[SSE_CUSTOMER_KEY_VARIABLE]
         secondary = RunContext(
             line=primary.line,
             db=primary.db,
             replica=replica,
-            env=child_env(os.environ, primary.line, credentials=credentials),
+            env=env,
             secrets=(*primary.secrets, *(credentials or ())),
         )
         return dataclasses.replace(primary, secondary=secondary)

@@ -184,3 +184,29 @@ def test_minutes_of_writes_kills_and_restarts_under_a_key_lose_nothing(
     assert leftovers == [], "the one-shot runs' configs were removed"
     assert KEY not in "".join(p.read_text(errors="replace") for p in cfg.folder.rglob("*.yml"))
     assert "PYLTS_SSE_CUSTOMER_KEY" not in os.environ
+
+
+def test_snapshots_to_the_second_destination_are_encrypted_with_the_primarys_key(
+    local_s3: LocalS3, bucket: str, litestream_bin: Path, gateway: SseCGateway, tmp_path: Path
+) -> None:
+    copies = f"{bucket[:40]}-copies"
+    local_s3.create_bucket(copies)
+    cfg = derive(
+        through(gateway, local_s3, bucket, tmp_path / "data", litestream_bin), secondary_url=f"s3://{copies}/app.db"
+    )
+    write_rows(cfg.dbpath, 30)
+    if not has_sse(cfg):
+        refused_before_anything_ran(cfg, gateway)
+        return
+    snapshot = cfg.secondary_snapshot()
+    written = [w for w in gateway.writes() if w.path.startswith(f"/{copies}/")]
+    assert written, "the snapshot went through the gateway"
+    assert [w for w in written if w.key_md5 != KEY_MD5 or not w.carried_key] == [], "every object written with it"
+    expected = read_rows(cfg.dbpath)
+    cfg.delete()
+    restored = cfg.restore_report(source="secondary")
+    assert read_rows(cfg.dbpath) == expected and snapshot.name in restored.replica
+    without = derive(cfg, folder=tmp_path / "without", sse_customer_key=None)
+    with pytest.raises(EncryptionKeyRequired):
+        without.restore(source="secondary")
+    assert not without.dbpath.exists()
