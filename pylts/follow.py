@@ -236,14 +236,16 @@ class Follower:
         staged = run / self.path.name
         argv = self._ctx.line.follow_argv(self._ctx.replica, staged, interval=self._interval)
         proc = self._ctx.process(argv, on_line=self._note_line, stop_grace=FOLLOW_STOP_GRACE)
-        proc.start()
         try:
-            position = _position_file(staged)
-            self._wait_for_copy(proc, position, deadline)
+            with self._ctx.line.temporary_config(self._ctx.with_db(staged)):  # read once, as litestream starts
+                proc.start()
+                position = _position_file(staged)
+                self._wait_for_copy(proc, position, deadline)
             _make_readable(staged)
             _install(staged, self.path)
         except BaseException:
-            proc.stop()
+            if proc.pid is not None:
+                proc.stop()
             shutil.rmtree(run, ignore_errors=True)
             raise
         with self._lock:

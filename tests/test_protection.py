@@ -18,7 +18,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from helpers import derive, kill_litestream, read_rows, write_rows
+from helpers import derive, kill_litestream, read_rows, wait_until, write_rows
 from ssec_gateway import SseCGateway
 
 from pylts import ConfigS3, CredentialsRejected, EncryptionKeyRequired, UnsupportedLitestreamVersion
@@ -210,3 +210,28 @@ def test_snapshots_to_the_second_destination_are_encrypted_with_the_primarys_key
     with pytest.raises(EncryptionKeyRequired):
         without.restore(source="secondary")
     assert not without.dbpath.exists()
+
+
+def test_a_replica_encrypted_with_a_key_is_followed_with_it_and_refused_without(
+    local_s3: LocalS3, bucket: str, gateway: SseCGateway, tmp_path: Path
+) -> None:
+    cfg = through(gateway, local_s3, bucket, tmp_path / "primary", find_executable())  # following needs 0.5
+    reader = derive(cfg, folder=tmp_path / "reader")
+    write_rows(cfg.dbpath, 20)
+    with cfg.replicating() as replication:
+        assert replication.wait_for_sync(30)
+        with reader.follow(interval=0.2, check_interval=0.5) as follower:
+            assert read_rows(reader.dbpath) == read_rows(cfg.dbpath)
+            write_rows(cfg.dbpath, 20, start=20)
+            assert replication.wait_for_sync(30)
+            assert wait_until(lambda: len(read_rows(reader.dbpath)) == 40, timeout=20)
+            pid = follower.status().pid
+            assert pid is not None and KEY not in Path(f"/proc/{pid}/cmdline").read_text()
+        run_files = [p for p in (reader.folder).rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
+        assert run_files == [], "the key is in no file the follower wrote"
+        reads = [r for r in gateway.object_reads() if r.path.startswith(f"/{bucket}/")]
+        assert reads and [r for r in reads if r.key_md5 != KEY_MD5 or not r.carried_key] == []
+        without = derive(cfg, folder=tmp_path / "without", sse_customer_key=None)
+        with pytest.raises(EncryptionKeyRequired):
+            without.follow(interval=0.2).start()
+        assert not without.dbpath.exists()

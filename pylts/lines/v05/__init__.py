@@ -29,7 +29,7 @@ from ...binary import Litestream, Version
 from ...commands import config_option, config_yaml, yaml_mapping
 from ...context import write_private
 from ...continuity import ReplicaCheck, prove, restore_window
-from ...errors import BackupNotConfirmed, InvalidSettings, LitestreamTimeout, ReplicationError
+from ...errors import BackupNotConfirmed, LitestreamTimeout, ReplicationError
 from ...events import SyncTracker
 from ...layout import Layout
 from ...observers import Observer
@@ -96,17 +96,11 @@ class V05:
         return [str(self.litestream.path), "restore", "-json", *point, "-o", str(output), replica.url()]
 
     def follow_argv(self, replica: S3Replica, output: Path, *, interval: float) -> list[str]:
-        if replica.sse_customer_key:
-            raise InvalidSettings(
-                [
-                    (
-                        "PYLTS_SSE_CUSTOMER_KEY",
-                        "following a replica encrypted with an SSE-C key is not supported yet (litestream would "
-                        "need the key on its command line): restore it instead, or use SSE-KMS",
-                    )
-                ]
-            )
-        return follow_argv(self.litestream, replica, output, interval=interval)
+        """With encryption, the replica of ``output`` in the config `temporary_config` writes (as `restore_argv`)."""
+        argv = follow_argv(self.litestream, replica, output, interval=interval)
+        if replica.encrypted:  # litestream's command line reads SSE from a config only (and the key is a secret)
+            return [*argv[:-3], *config_option(config_path_for(output), expand=replica.sse_customer_key), str(output)]
+        return argv
 
     def check_tuning(self, tuning: Tuning) -> None:
         """0.5 has a key for every setting of `Tuning`."""
