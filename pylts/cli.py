@@ -428,10 +428,13 @@ def _restore_progress(args: argparse.Namespace, cfg: ConfigS3) -> contextlib.Abs
 
 
 def _restore(args: argparse.Namespace) -> int:
+    if args.dry_run and (args.if_missing or args.force or args.source != "primary"):  # before settings are read
+        raise _Usage(
+            "--dry-run plans a restore from the primary replica: it cannot go with --if-missing, --force or "
+            "--from secondary (a snapshot there is restored whole; `pylts restore --from secondary` restores it)"
+        )
     dbs = _databases_from(args)
     if args.dry_run:
-        if args.if_missing or args.force:
-            raise _Usage("--dry-run plans a restore: it cannot go with --if-missing or --force")
         if args.txid and len(dbs.configs) > 1:
             raise _Usage("--txid is a position in one database's history: with several databases plan by --timestamp")
         for cfg in dbs.configs:

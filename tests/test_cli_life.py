@@ -210,3 +210,12 @@ def test_help_shows_each_settings_default(tmp_path: Path) -> None:
     text = " ".join(result.stdout.split())
     assert "(default refuse) [PYLTS_BOOT_POLICY]" in text and "(default db.sqlite) [DB_SQLITE]" in text
     assert "(default 10) [PYLTS_MAX_BACKOFF]" in text
+
+
+def test_a_dry_run_from_the_second_destination_is_refused_not_planned_from_the_primary(tmp_path: Path) -> None:
+    """A dry run plans from the primary; asked --from secondary it would show the primary's files as the plan."""
+    env = offline_env(tmp_path, PYLTS_SECONDARY_URL="s3://copies/app.db")
+    result = pylts("restore", "--env-file", "prod.env", "--dry-run", "--from", "secondary", env=env, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--dry-run plans a restore from the primary replica: it cannot go with" in result.stderr
+    assert "--from secondary" in result.stderr and not (tmp_path / "srv").exists()
