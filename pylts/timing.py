@@ -222,6 +222,10 @@ WEBHOOK_TIMEOUT = 10.0
 #: How many times one alert is posted before it is given up (with Backoff between tries), so that a receiver
 #: restarting at that moment still gets it, and a dead one is not called forever.
 WEBHOOK_ATTEMPTS = 3
+#: How long stopping the alert watcher waits for alerts still being delivered: it runs before the final sync, and
+#: a receiver that does not answer (often down in the same outage) must not eat a container's stop grace period
+#: (Docker's is 10 s) that the final sync needs. What is not delivered by then is dropped, with one log line.
+ALERT_STOP_GRACE = 1.0
 
 
 class Backoff:

@@ -472,6 +472,73 @@ def test_a_webhook_that_fails_is_tried_a_few_times_logged_once_and_never_holds_t
     ] * WEBHOOK_ATTEMPTS
 
 
+def test_stopping_the_watcher_does_not_wait_for_a_webhook_receiver_that_never_answers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A receiver that accepts the connection and never answers (a black hole, likely in the same outage): stop
+    returns within a couple of seconds, so the final sync after it still fits in a container's grace period, and
+    the alert left undelivered is dropped with one log line."""
+    import socket
+
+    from pylts.alerts import AlertWatcher
+    from pylts.health import Failing
+    from pylts.timing import ALERT_STOP_GRACE
+
+    states = [Failing(path=Path("/srv/app.db"), error="403 Forbidden")]
+    with socket.create_server(("127.0.0.1", 0)) as hole, caplog.at_level("INFO", logger="pylts.alerts"):
+        # Never accepted: the kernel completes the connection, the request is sent, no answer ever comes.
+        watcher = AlertWatcher(
+            lambda: states, after=0.0, poll=0.05, webhook=f"http://127.0.0.1:{hole.getsockname()[1]}/hook"
+        )
+        watcher.start()
+        assert wait_until(lambda: len(watcher.raised) == 1, 10)
+        time.sleep(0.3)  # the POST is on its way and hangs
+        began = time.monotonic()
+        watcher.stop()
+        took = time.monotonic() - began
+    assert took <= ALERT_STOP_GRACE + 1.0, f"stop took {took:.1f} s"
+    dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(dropped) == 1 and "1 alert" in dropped[0].getMessage(), caplog.text
+
+
+def test_a_programming_error_in_health_is_logged_once_with_its_traceback_and_stops_the_watch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A health source raising TypeError is a bug, not an outage: one ERROR with the traceback, and the watch
+    ends (visibly) instead of warning once a second forever while alerts silently never fire."""
+    from pylts.alerts import AlertWatcher
+
+    calls: list[int] = []
+
+    def broken() -> list[Any]:
+        calls.append(1)
+        raise TypeError("unsupported operand type(s) for -: 'NoneType' and 'float'")
+
+    with caplog.at_level("DEBUG", logger="pylts.alerts"), AlertWatcher(broken, after=0.0, poll=0.05) as watcher:
+        assert wait_until(lambda: calls, 10)
+        time.sleep(0.5)  # ten more polls, were it still watching
+    records = [r for r in caplog.records if "health" in r.getMessage()]
+    assert len(calls) == 1 and len(records) == 1, caplog.text
+    assert records[0].levelname == "ERROR" and records[0].exc_info is not None
+    assert not watcher.watching
+
+
+def test_an_outage_while_reading_health_is_logged_and_the_watch_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    """OSError or a PyltsError from health() is an expected outage: warned about, and the watch keeps asking."""
+    from pylts.alerts import AlertWatcher
+
+    calls: list[int] = []
+
+    def flaky() -> list[Any]:
+        calls.append(1)
+        raise PyltsError("the control socket did not answer") if len(calls) % 2 else OSError("connection refused")
+
+    with caplog.at_level("DEBUG", logger="pylts.alerts"), AlertWatcher(flaky, after=0.0, poll=0.05) as watcher:
+        assert wait_until(lambda: len(calls) >= 4, 10)
+        assert watcher.watching
+    assert all(r.levelname == "WARNING" for r in caplog.records if "health" in r.getMessage()), caplog.text
+
+
 @pytest.mark.integration
 def test_a_busy_status_port_is_refused_before_anything_runs(cfg: ConfigS3, tmp_path: Path) -> None:
     """Exit 2 with the port and the fix, no litestream started, no database restored or created."""
