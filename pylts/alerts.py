@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, PyltsError
 from .health import DatabaseHealth, Failing, Restarting, Unknown, health_summary
 from .timing import ALERT_AFTER, ALERT_POLL, ALERT_STOP_GRACE, WEBHOOK_ATTEMPTS, WEBHOOK_TIMEOUT, Backoff
 
@@ -116,6 +116,8 @@ class AlertWatcher:
         self._lock = threading.Lock()
         #: Every alert raised so far, oldest first.
         self.raised: list[Alert] = []
+        #: False once the watch ended on an unexpected error from ``health`` (logged with its traceback).
+        self.watching = True
 
     def observe(self, states: Sequence[DatabaseHealth], now: float | None = None) -> list[Alert]:
         """The alerts ``states`` (health at monotonic time ``now``) raise; remembers who is failing since when."""
@@ -198,9 +200,13 @@ class AlertWatcher:
         while not self._stopping.wait(self._poll):
             try:
                 states = self._health()
-            except Exception as exc:  # health() failing must not end the watch
+            except (PyltsError, OSError) as exc:  # an outage (socket, store): the watch goes on
                 logger.warning("alerts: could not read health: %s", exc)
                 continue
+            except Exception:  # a bug: said once, loudly, rather than warned about forever while no alert fires
+                logger.exception("alerts: reading health raised an unexpected error; alerts are off from now on")
+                self.watching = False
+                return
             for alert in self.observe(states):
                 with self._lock:
                     self._undelivered += 1
