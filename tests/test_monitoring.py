@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -387,8 +387,12 @@ class Receiver:
 def test_the_webhook_gets_one_failing_and_one_recovered_call_for_an_outage_and_none_for_a_blip(
     cfg: ConfigS3, local_s3: LocalS3, tmp_path: Path
 ) -> None:
-    """PYLTS_ALERT_AFTER=15s: a refusal shorter than that raises nothing; a longer one one alert each way."""
-    after = 15.0
+    """PYLTS_ALERT_AFTER=25s: a refusal shorter than that raises nothing; a longer one one alert each way.
+
+    Timing is judged by the alerts' own fields (failing_seconds, at - failing_since) and by counts, never by when
+    this test saw things happen: on a loaded machine the test's clock lags, the watcher's does not.
+    """
+    after = 25.0  # far above a blip's length (the refusal ends as soon as health says failing: a few seconds)
     token = "hook-token-5f2a"
     db = str(cfg.dbpath)
     write_rows(cfg.dbpath, 3)
@@ -405,17 +409,15 @@ def test_the_webhook_gets_one_failing_and_one_recovered_call_for_an_outage_and_n
         finally:
             local_s3.require_auth(False)
         assert wait_until(lambda: writing_state(cfg, url) == "caught_up", 40), scrape(url)
-        blip = time.monotonic() - blip_began
-        assert blip < after - 3, f"the blip lasted {blip:.1f} s: not a blip for this test"
-        time.sleep(after - blip + 2)  # past the threshold from the blip's start: still no alert
+        # Past the threshold counted from when the blip began (the watcher saw it fail no later than this test
+        # did): a late test only waits longer. Still no alert.
+        time.sleep(max(0.0, blip_began + after + 2 - time.monotonic()))
         assert receiver.calls == []
 
         local_s3.require_auth(True)  # an outage longer than PYLTS_ALERT_AFTER
         try:
             assert wait_until(lambda: writing_state(cfg, url) == "failing", 40), scrape(url)
-            began = time.monotonic()
-            assert wait_until(lambda: receiver.events() == ["failing"], after + 20), receiver.calls
-            alerted = time.monotonic() - began
+            assert wait_until(lambda: receiver.events() == ["failing"], after + 40), receiver.calls
             time.sleep(3)
         finally:
             local_s3.require_auth(False)
@@ -426,9 +428,12 @@ def test_the_webhook_gets_one_failing_and_one_recovered_call_for_an_outage_and_n
     # The exit status is not this test's subject: after this many commits litestream 0.3 was seen (1 run in 4, two
     # at once) to end with "checkpoint: ... context canceled", which pylts reports as a failed final sync (exit 1).
     failing, recovered = (body for _, body in receiver.calls)
-    assert after - 2 <= alerted <= after + 3, alerted  # told about when the threshold passed
     assert failing["database"] == db and failing["state"] == "failing" and failing["error"], failing
-    assert failing["failing_seconds"] >= after and recovered["failing_seconds"] > failing["failing_seconds"]
+    since = datetime.fromisoformat(failing["failing_since"])
+    assert datetime.fromisoformat(failing["at"]) - since >= timedelta(seconds=after), failing  # not before its time
+    assert after <= failing["failing_seconds"] < 2 * after, failing  # once the threshold passed, not a period late
+    assert recovered["failing_since"] == failing["failing_since"], recovered  # the same outage ended
+    assert recovered["failing_seconds"] > failing["failing_seconds"]
     assert recovered["state"] in ("caught_up", "behind") and recovered["error"] is None  # syncing again
     assert all(path == f"/hooks/{token}" for path, _ in receiver.calls)
     assert cfg.token is not None
