@@ -37,11 +37,20 @@ from pydantic import BaseModel, ConfigDict
 
 from .context import RunContext
 from .continuity import SNAPSHOT_LEVEL, Continuity, prove
-from .errors import NoBackupFound, OutsideRestoreWindow, PointsUnavailable, RestoreError
+from .errors import (
+    CredentialsRejected,
+    EncryptionKeyRequired,
+    LitestreamError,
+    NoBackupFound,
+    OutsideRestoreWindow,
+    PointsUnavailable,
+    RestoreError,
+)
 from .layout import Layout, ReplicaObjects, replica_prefix
+from .output import HINTS
 from .pitr import timestamp_arg, txid_arg
 from .reports import LtxFile
-from .store import Credentials, object_request
+from .store import Credentials, object_request, sse_customer_headers
 from .timing import RESTORE_BYTES_PER_SECOND, RESTORE_FIXED_SECONDS, Deadline
 
 logger = logging.getLogger(__name__)
@@ -297,22 +306,42 @@ def _ltx_files(ctx: RunContext, deadline: Deadline, *, doing: str) -> list[LtxFi
 def _created(ctx: RunContext, files: Sequence[LtxFile], deadline: Deadline) -> list[LtxFile]:
     """``files`` with the time litestream wrote into each (its ``litestream-timestamp`` metadata), one HEAD each.
 
-    A file without it keeps the store's ``LastModified``, which is what litestream falls back to.
+    A file without it keeps the store's ``LastModified``, which is what litestream falls back to. A
+    replica written with an SSE-C key is asked with the key; a refused HEAD raises (the plan would
+    otherwise rest on other times than the restore's): 400 `EncryptionKeyRequired`, 403
+    `CredentialsRejected`, any other `RestoreError`.
     """
     credentials = Credentials.from_env(ctx.env)
     assert credentials is not None  # the listing before needed them
     prefix = replica_prefix(ctx.replica.path)
+    extra = sse_customer_headers(ctx.replica, ctx.env)
     found = []
     for file in files:
+        key = prefix + ltx_key(file)
         answer = object_request(
-            ctx.replica, credentials, "HEAD", prefix + ltx_key(file), deadline, env=ctx.env, failure=RestoreError
+            ctx.replica, credentials, "HEAD", key, deadline, env=ctx.env, failure=RestoreError, extra=extra
         )
+        if not answer.ok and answer.status != 404:  # 404: gone since the listing; its listed time stays
+            raise _refused(answer.status, key)
         stamp = answer.headers.get(_TIMESTAMP_HEADER) if answer.ok else None
         if stamp:
             moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
             file = file.model_copy(update={"timestamp": moment})
         found.append(file)
     return found
+
+
+def _refused(status: int, key: str) -> LitestreamError:
+    """The error of a HEAD the store refused (a HEAD's answer has no body to name the cause: the status does)."""
+    said = f"planning a restore as of a timestamp reads each file's time: the store refused HEAD {key} (HTTP {status})"
+    if status == 400:
+        return EncryptionKeyRequired(f"{said}; {HINTS[EncryptionKeyRequired]}")
+    if status == 403:
+        return CredentialsRejected(
+            f"{said}; the credentials need s3:GetObject on the replica's objects, and a replica written with an "
+            "SSE-C key needs that key in PYLTS_SSE_CUSTOMER_KEY"
+        )
+    return RestoreError(f"{said}; check the store, or plan without --timestamp")
 
 
 def _bands(files: Iterable[LtxFile]) -> list[Band]:
