@@ -31,12 +31,12 @@ import itertools
 import logging
 import statistics
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict
 
 from .context import RunContext
-from .continuity import SNAPSHOT_LEVEL, Continuity, prove
+from .continuity import SNAPSHOT_LEVEL, Continuity, prove, restore_window
 from .errors import (
     CredentialsRejected,
     EncryptionKeyRequired,
@@ -62,7 +62,6 @@ RATE_SOURCE = (
 )
 #: The object metadata litestream 0.5 writes on each LTX file: when its last transaction was written.
 _TIMESTAMP_HEADER = "x-amz-meta-litestream-timestamp"
-_SECOND = timedelta(seconds=1)
 
 
 class _Model(BaseModel):
@@ -209,12 +208,14 @@ def restore_points(ctx: RunContext, deadline: Deadline) -> RestorePoints:
             f"transaction 1): {continuity.summary()}; a new snapshot (`pylts replicate --once`) makes one"
         )
     first = min(starts, key=lambda f: (f.timestamp, f.max_txid_number))
+    earliest, latest = restore_window(files)
+    assert earliest is not None and latest is not None  # there are files, and files from 1
     size = sum(f.size for f in latest_plan)
     return RestorePoints(
         replica=ctx.replica.url(),
-        earliest=_after(first.timestamp),
+        earliest=earliest,
         earliest_txid=first.max_txid_number,
-        latest=max(f.timestamp for f in files),
+        latest=latest,
         latest_txid=latest_plan[-1].max_txid_number,
         snapshots=sorted((f for f in files if f.level == SNAPSHOT_LEVEL), key=lambda f: f.max_txid_number),
         bands=_bands(files),
@@ -242,7 +243,8 @@ def plan_restore(
     moment = None if timestamp is None else datetime.fromisoformat(timestamp_arg(timestamp).replace("Z", "+00:00"))
     target = None if txid is None else int(txid_arg(txid), 16)
     files = _ltx_files(ctx, deadline, doing="planning a restore")
-    newest_in_store = max(f.timestamp for f in files)  # the listing's times: litestream's upper bound too
+    window_from, newest_in_store = restore_window(files)  # the listing's times: pylts' one window
+    assert newest_in_store is not None  # there are files
     if moment is not None:
         files = _created(ctx, files, deadline)
     plan = plan_files(files, txid=target, before=moment)
@@ -251,8 +253,8 @@ def plan_restore(
         raise NoBackupFound(f"the replica {ctx.replica.url()} holds no backup to restore: {prove(files).summary()}")
     starts = [f for f in files if f.level == SNAPSHOT_LEVEL or f.min_txid_number == 1]
     if moment is not None:
-        earliest = min((f.timestamp for f in starts), default=None)
-        window = f"the replica restores timestamps after {_shown(earliest)} up to {_shown(newest_in_store)}"
+        earliest = min((f.timestamp for f in starts), default=None)  # litestream's own times, from the HEADs
+        window = f"the replica restores timestamps from {_shown(window_from)} up to {_shown(newest_in_store)}"
         if not plan or (earliest is not None and moment <= earliest):
             raise OutsideRestoreWindow(
                 f"{_shown(moment)} is before the earliest restore point: {window}; `pylts points` lists them"
@@ -365,18 +367,6 @@ def _bands(files: Iterable[LtxFile]) -> list[Band]:
             )
         )
     return bands
-
-
-def _after(moment: datetime) -> datetime:
-    """The first whole second after ``moment``: a restore as of then includes a file written at ``moment``.
-
-    >>> _after(datetime(2026, 12, 6, 2, 5, 58, 169000, tzinfo=timezone.utc)).isoformat()
-    '2026-12-06T02:05:59+00:00'
-    >>> _after(datetime(2026, 12, 6, 2, 5, 58, tzinfo=timezone.utc)).isoformat()
-    '2026-12-06T02:05:59+00:00'
-    """
-    whole = moment.replace(microsecond=0)
-    return whole + _SECOND if whole <= moment else whole
 
 
 def _shown(moment: datetime | None) -> str:
