@@ -87,7 +87,16 @@ class Band(_Model):
     @property
     def name(self) -> str:
         """``snapshots`` for level 9, else ``level N``."""
-        return "snapshots" if self.level == SNAPSHOT_LEVEL else f"level {self.level}"
+        return level_name(self.level)
+
+
+def level_name(level: int) -> str:
+    """How a compaction level is called: ``snapshots`` for the snapshot level (9), else ``level N``.
+
+    >>> level_name(SNAPSHOT_LEVEL), level_name(0)
+    ('snapshots', 'level 0')
+    """
+    return "snapshots" if level == SNAPSHOT_LEVEL else f"level {level}"
 
 
 class RestorePoints(_Model):
@@ -254,14 +263,14 @@ def plan_restore(
     starts = [f for f in files if f.level == SNAPSHOT_LEVEL or f.min_txid_number == 1]
     if moment is not None:
         earliest = min((f.timestamp for f in starts), default=None)  # litestream's own times, from the HEADs
-        window = f"the replica restores timestamps from {_shown(window_from)} up to {_shown(newest_in_store)}"
+        window = f"the replica restores timestamps from {shown_time(window_from)} up to {shown_time(newest_in_store)}"
         if not plan or (earliest is not None and moment <= earliest):
             raise OutsideRestoreWindow(
-                f"{_shown(moment)} is before the earliest restore point: {window}; `pylts points` lists them"
+                f"{shown_time(moment)} is before the earliest restore point: {window}; `pylts points` lists them"
             )
         if moment > newest_in_store:
             raise OutsideRestoreWindow(
-                f"{_shown(moment)} is after the latest restore point: {window} (litestream refuses a later one); "
+                f"{shown_time(moment)} is after the latest restore point: {window} (litestream refuses a later one); "
                 f"leave out --timestamp to restore the newest transaction, {latest[-1].max_txid_number}"
             )
     if target is not None and (not plan or plan[-1].max_txid_number != target):
@@ -369,7 +378,12 @@ def _bands(files: Iterable[LtxFile]) -> list[Band]:
     return bands
 
 
-def _shown(moment: datetime | None) -> str:
+def shown_time(moment: datetime | None) -> str:
+    """A moment as pylts shows it: UTC, milliseconds, ``Z`` (``?`` for None).
+
+    >>> shown_time(datetime(2026, 12, 6, 2, 10, 40, tzinfo=timezone.utc))
+    '2026-12-06T02:10:40.000Z'
+    """
     return (
         "?"
         if moment is None
@@ -377,4 +391,14 @@ def _shown(moment: datetime | None) -> str:
     )
 
 
-__all__ = ["Band", "RestorePlan", "RestorePoints", "estimate_seconds", "plan_files", "plan_restore", "restore_points"]
+__all__ = [
+    "Band",
+    "RestorePlan",
+    "RestorePoints",
+    "estimate_seconds",
+    "level_name",
+    "plan_files",
+    "plan_restore",
+    "restore_points",
+    "shown_time",
+]

@@ -147,6 +147,9 @@ REPLICA_CHECK_INTERVAL = 60.0
 LOW_COST_CHECK_INTERVAL = 300.0
 #: Longest one check of the replica (one listing) may take: past it, it is counted as failed and tried again.
 REPLICA_CHECK_SECONDS = 30.0
+#: litestream 0.5's own default ``l0-retention-check-interval``, in force when ``PYLTS_L0_RETENTION_CHECK_INTERVAL``
+#: is not set (pylts then passes none): what ``pylts doctor`` counts an idle database's L0 retention LISTs by.
+L0_RETENTION_CHECK_INTERVAL = 15.0
 
 # -- litestream 0.5's control socket (pylts.lines.v05.control, pylts.lines.v05.observer) ----------------------
 
