@@ -256,8 +256,9 @@ def test_a_dry_run_as_of_a_timestamp_reads_an_encrypted_replica_with_its_key_and
     assert len(heads) >= len(plan.files) > 0
     assert [r for r in heads if r.key_md5 != KEY_MD5 or not r.carried_key] == [], "every HEAD with the key"
     restored = derive(cfg, folder=tmp_path / "restored")
-    restored.restore(timestamp=points.latest)
-    assert len(read_rows(restored.dbpath)) == 100 and plan.restores_txid == points.latest_txid
+    report = restored.restore_report(timestamp=points.latest)
+    assert report.txid_number == plan.restores_txid, (report, plan)  # the plan is what litestream restored
+    assert 0 < len(read_rows(restored.dbpath)) <= 100
 
     with pytest.raises(EncryptionKeyRequired, match="PYLTS_SSE_CUSTOMER_KEY"):
         derive(cfg, folder=tmp_path / "without", sse_customer_key=None).restore_plan(timestamp=points.latest)
