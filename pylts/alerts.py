@@ -43,9 +43,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, PyltsError
 from .health import DatabaseHealth, Failing, Restarting, Unknown, health_summary
-from .timing import ALERT_AFTER, ALERT_POLL, WEBHOOK_ATTEMPTS, WEBHOOK_TIMEOUT, Backoff
+from .timing import ALERT_AFTER, ALERT_POLL, ALERT_STOP_GRACE, WEBHOOK_ATTEMPTS, WEBHOOK_TIMEOUT, Backoff
 
 __all__ = ["Alert", "AlertWatcher"]
 
@@ -112,8 +112,12 @@ class AlertWatcher:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._webhook_failed = False
+        self._undelivered = 0  # raised and not yet handed to the callback and webhook
+        self._lock = threading.Lock()
         #: Every alert raised so far, oldest first.
         self.raised: list[Alert] = []
+        #: False once the watch ended on an unexpected error from ``health`` (logged with its traceback).
+        self.watching = True
 
     def observe(self, states: Sequence[DatabaseHealth], now: float | None = None) -> list[Alert]:
         """The alerts ``states`` (health at monotonic time ``now``) raise; remembers who is failing since when."""
@@ -165,11 +169,24 @@ class AlertWatcher:
         return self
 
     def stop(self) -> None:
-        """Stop watching; alerts already raised are still delivered (each within its timeout and tries)."""
+        """Stop watching; alerts still being delivered get `ALERT_STOP_GRACE` seconds, then are dropped (logged).
+
+        Stopping comes before the final sync: a receiver that does not answer must not delay it.
+        """
         self._stopping.set()
         self._outbox.put(None)
+        deadline = time.monotonic() + ALERT_STOP_GRACE
         for thread in self._threads:
-            thread.join(timeout=self._timeout * WEBHOOK_ATTEMPTS + 10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            dropped, self._undelivered = self._undelivered, 0
+        if dropped:
+            logger.warning(
+                "alerts: %d alert%s not delivered within %g s of stopping, dropped",
+                dropped,
+                "" if dropped == 1 else "s",
+                ALERT_STOP_GRACE,
+            )
 
     def __enter__(self) -> AlertWatcher:
         return self.start()
@@ -183,14 +200,22 @@ class AlertWatcher:
         while not self._stopping.wait(self._poll):
             try:
                 states = self._health()
-            except Exception as exc:  # health() failing must not end the watch
+            except (PyltsError, OSError) as exc:  # an outage (socket, store): the watch goes on
                 logger.warning("alerts: could not read health: %s", exc)
                 continue
+            except Exception:  # a bug: said once, loudly, rather than warned about forever while no alert fires
+                logger.exception("alerts: reading health raised an unexpected error; alerts are off from now on")
+                self.watching = False
+                return
             for alert in self.observe(states):
+                with self._lock:
+                    self._undelivered += 1
                 self._outbox.put(alert)
 
     def _deliver(self) -> None:
         while (alert := self._outbox.get()) is not None:
+            if self._stopping.is_set() and not self._undelivered:
+                return  # stop gave up on it (and said so): the rest is dropped
             logger.warning("alert: %s %s: %s", alert.database, alert.event, alert.summary)
             if self._callback is not None:
                 try:
@@ -199,6 +224,8 @@ class AlertWatcher:
                     logger.exception("the alert callback raised on the %s alert of %s", alert.event, alert.database)
             if self._webhook is not None:
                 self._post(self._webhook, alert)
+            with self._lock:
+                self._undelivered = max(0, self._undelivered - 1)
 
     def _post(self, url: str, alert: Alert) -> None:
         body = json.dumps(alert.model_dump(mode="json")).encode()

@@ -24,7 +24,7 @@ the chain reaches unbroken, and where it breaks.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -32,21 +32,40 @@ from pydantic import BaseModel, ConfigDict
 
 
 def restore_window(files: Iterable[Timed]) -> tuple[datetime | None, datetime | None]:
-    """The oldest and newest time a restore can reach: the oldest file that starts at transaction 1, the newest file.
+    """The earliest and latest moment a restore as of a timestamp takes, from the files' times in the store.
+
+    The one window of pylts (the metrics, the status page, ``pylts points``, the dry run's message).
+    Earliest: the first whole second after the oldest file that starts at transaction 1 (a snapshot or
+    a file from 1): a store's ``LastModified`` may be cut to the second while the time litestream
+    wrote into the file (what ``restore -timestamp`` compares) has its fraction, so the second after
+    holds the file for sure. Latest: the newest file's time (litestream refuses a later one).
 
     >>> from datetime import datetime, timezone
     >>> from pylts.reports import LtxFile
-    >>> def f(level, lo, hi, hour):
-    ...     at = datetime(2026, 12, 4, hour, tzinfo=timezone.utc)
+    >>> def f(level, lo, hi, hour, second=0):
+    ...     at = datetime(2026, 12, 4, hour, 0, second, tzinfo=timezone.utc)
     ...     return LtxFile(level=level, min_txid=f"{lo:016x}", max_txid=f"{hi:016x}", size=1, timestamp=at)
-    >>> [moment.hour for moment in restore_window([f(9, 1, 30, 8), f(1, 1, 20, 6), f(0, 31, 31, 9)])]
-    [6, 9]
+    >>> [m.isoformat() for m in restore_window([f(9, 1, 30, 8), f(1, 1, 20, 6, 5), f(0, 31, 31, 9)])]
+    ['2026-12-04T06:00:06+00:00', '2026-12-04T09:00:00+00:00']
     >>> restore_window([])
     (None, None)
     """
     files = list(files)
-    earliest = min((f.timestamp for f in files if f.min_txid_number == 1), default=None)
-    return earliest, max((f.timestamp for f in files), default=None)
+    first = min((f.timestamp for f in files if f.min_txid_number == 1), default=None)
+    return None if first is None else second_after(first), max((f.timestamp for f in files), default=None)
+
+
+def second_after(moment: datetime) -> datetime:
+    """The first whole second after ``moment``: a restore as of then includes a file written at ``moment``.
+
+    >>> from datetime import datetime, timezone
+    >>> second_after(datetime(2026, 12, 6, 2, 5, 58, 169000, tzinfo=timezone.utc)).isoformat()
+    '2026-12-06T02:05:59+00:00'
+    >>> second_after(datetime(2026, 12, 6, 2, 5, 58, tzinfo=timezone.utc)).isoformat()
+    '2026-12-06T02:05:59+00:00'
+    """
+    whole = moment.replace(microsecond=0)
+    return whole + timedelta(seconds=1)
 
 
 class TxidRange(Protocol):

@@ -31,7 +31,7 @@ from .layout import Layout, ReplicaObjects, replica_prefix
 from .points import plan_files
 from .status import layout_note
 from .store import DEFAULT_REGION, Credentials, list_objects, object_request
-from .timing import Deadline
+from .timing import L0_RETENTION_CHECK_INTERVAL, REPLICA_CHECK_INTERVAL, Deadline
 
 Status = Literal["ok", "warn", "fail"]
 #: A clock this far from the store's makes S3 refuse every signed request (``RequestTimeTooSkewed``: 15 minutes).
@@ -39,9 +39,11 @@ SKEW_FAIL_SECONDS = 15 * 60
 #: A clock this far off shifts every restore point's time by as much: worth a warning.
 SKEW_WARN_SECONDS = 30
 #: What an idle database costs by default, from the intervals that list the store (docs/benchmarks.md measured
-#: 10.1 a minute over 600 s): litestream's L0 retention check lists two levels every 15 s, pylts' replica check
-#: lists once a minute.
-L0_CHECK_SECONDS, L0_CHECK_LISTS, REPLICA_CHECK_SECONDS = 15.0, 2, 60.0
+#: 10.1 a minute over 600 s): litestream's L0 retention check lists two levels each `L0_RETENTION_CHECK_INTERVAL`,
+#: pylts' replica check once each `REPLICA_CHECK_INTERVAL`.
+L0_CHECK_LISTS = 2
+#: The replica check's default interval, by the name `pylts.operations` reads (timing.py holds the value).
+REPLICA_CHECK_SECONDS = REPLICA_CHECK_INTERVAL
 #: More idle requests a day than this deserve a look (the defaults make about 13,000).
 REQUESTS_WARN_PER_DAY = 30_000
 #: The WAL may grow to this many times SQLite's auto-checkpoint size before doctor says checkpoints are stuck.
@@ -409,7 +411,7 @@ def system_checks(
                 area="system", name="disk", status="ok", detail=f"{free:,} B free, a restore needs about {needed:,} B"
             )
         )
-    l0 = l0_check_seconds or L0_CHECK_SECONDS
+    l0 = l0_check_seconds or L0_RETENTION_CHECK_INTERVAL
     per_day = round(86400 / l0 * L0_CHECK_LISTS + (86400 / replica_check_seconds if replica_check_seconds else 0))
     detail = (
         f"about {per_day:,} requests a day when idle (LIST: {L0_CHECK_LISTS} every {l0:g} s for litestream's L0 "

@@ -31,17 +31,26 @@ import itertools
 import logging
 import statistics
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict
 
 from .context import RunContext
-from .continuity import SNAPSHOT_LEVEL, Continuity, prove
-from .errors import NoBackupFound, OutsideRestoreWindow, PointsUnavailable, RestoreError
+from .continuity import SNAPSHOT_LEVEL, Continuity, prove, restore_window
+from .errors import (
+    CredentialsRejected,
+    EncryptionKeyRequired,
+    LitestreamError,
+    NoBackupFound,
+    OutsideRestoreWindow,
+    PointsUnavailable,
+    RestoreError,
+)
 from .layout import Layout, ReplicaObjects, replica_prefix
+from .output import HINTS
 from .pitr import timestamp_arg, txid_arg
 from .reports import LtxFile
-from .store import Credentials, object_request
+from .store import Credentials, object_request, sse_customer_headers
 from .timing import RESTORE_BYTES_PER_SECOND, RESTORE_FIXED_SECONDS, Deadline
 
 logger = logging.getLogger(__name__)
@@ -53,7 +62,6 @@ RATE_SOURCE = (
 )
 #: The object metadata litestream 0.5 writes on each LTX file: when its last transaction was written.
 _TIMESTAMP_HEADER = "x-amz-meta-litestream-timestamp"
-_SECOND = timedelta(seconds=1)
 
 
 class _Model(BaseModel):
@@ -79,7 +87,16 @@ class Band(_Model):
     @property
     def name(self) -> str:
         """``snapshots`` for level 9, else ``level N``."""
-        return "snapshots" if self.level == SNAPSHOT_LEVEL else f"level {self.level}"
+        return level_name(self.level)
+
+
+def level_name(level: int) -> str:
+    """How a compaction level is called: ``snapshots`` for the snapshot level (9), else ``level N``.
+
+    >>> level_name(SNAPSHOT_LEVEL), level_name(0)
+    ('snapshots', 'level 0')
+    """
+    return "snapshots" if level == SNAPSHOT_LEVEL else f"level {level}"
 
 
 class RestorePoints(_Model):
@@ -200,12 +217,14 @@ def restore_points(ctx: RunContext, deadline: Deadline) -> RestorePoints:
             f"transaction 1): {continuity.summary()}; a new snapshot (`pylts replicate --once`) makes one"
         )
     first = min(starts, key=lambda f: (f.timestamp, f.max_txid_number))
+    earliest, latest = restore_window(files)
+    assert earliest is not None and latest is not None  # there are files, and files from 1
     size = sum(f.size for f in latest_plan)
     return RestorePoints(
         replica=ctx.replica.url(),
-        earliest=_after(first.timestamp),
+        earliest=earliest,
         earliest_txid=first.max_txid_number,
-        latest=max(f.timestamp for f in files),
+        latest=latest,
         latest_txid=latest_plan[-1].max_txid_number,
         snapshots=sorted((f for f in files if f.level == SNAPSHOT_LEVEL), key=lambda f: f.max_txid_number),
         bands=_bands(files),
@@ -233,7 +252,8 @@ def plan_restore(
     moment = None if timestamp is None else datetime.fromisoformat(timestamp_arg(timestamp).replace("Z", "+00:00"))
     target = None if txid is None else int(txid_arg(txid), 16)
     files = _ltx_files(ctx, deadline, doing="planning a restore")
-    newest_in_store = max(f.timestamp for f in files)  # the listing's times: litestream's upper bound too
+    window_from, newest_in_store = restore_window(files)  # the listing's times: pylts' one window
+    assert newest_in_store is not None  # there are files
     if moment is not None:
         files = _created(ctx, files, deadline)
     plan = plan_files(files, txid=target, before=moment)
@@ -242,15 +262,15 @@ def plan_restore(
         raise NoBackupFound(f"the replica {ctx.replica.url()} holds no backup to restore: {prove(files).summary()}")
     starts = [f for f in files if f.level == SNAPSHOT_LEVEL or f.min_txid_number == 1]
     if moment is not None:
-        earliest = min((f.timestamp for f in starts), default=None)
-        window = f"the replica restores timestamps after {_shown(earliest)} up to {_shown(newest_in_store)}"
+        earliest = min((f.timestamp for f in starts), default=None)  # litestream's own times, from the HEADs
+        window = f"the replica restores timestamps from {shown_time(window_from)} up to {shown_time(newest_in_store)}"
         if not plan or (earliest is not None and moment <= earliest):
             raise OutsideRestoreWindow(
-                f"{_shown(moment)} is before the earliest restore point: {window}; `pylts points` lists them"
+                f"{shown_time(moment)} is before the earliest restore point: {window}; `pylts points` lists them"
             )
         if moment > newest_in_store:
             raise OutsideRestoreWindow(
-                f"{_shown(moment)} is after the latest restore point: {window} (litestream refuses a later one); "
+                f"{shown_time(moment)} is after the latest restore point: {window} (litestream refuses a later one); "
                 f"leave out --timestamp to restore the newest transaction, {latest[-1].max_txid_number}"
             )
     if target is not None and (not plan or plan[-1].max_txid_number != target):
@@ -297,22 +317,42 @@ def _ltx_files(ctx: RunContext, deadline: Deadline, *, doing: str) -> list[LtxFi
 def _created(ctx: RunContext, files: Sequence[LtxFile], deadline: Deadline) -> list[LtxFile]:
     """``files`` with the time litestream wrote into each (its ``litestream-timestamp`` metadata), one HEAD each.
 
-    A file without it keeps the store's ``LastModified``, which is what litestream falls back to.
+    A file without it keeps the store's ``LastModified``, which is what litestream falls back to. A
+    replica written with an SSE-C key is asked with the key; a refused HEAD raises (the plan would
+    otherwise rest on other times than the restore's): 400 `EncryptionKeyRequired`, 403
+    `CredentialsRejected`, any other `RestoreError`.
     """
     credentials = Credentials.from_env(ctx.env)
     assert credentials is not None  # the listing before needed them
     prefix = replica_prefix(ctx.replica.path)
+    extra = sse_customer_headers(ctx.replica, ctx.env)
     found = []
     for file in files:
+        key = prefix + ltx_key(file)
         answer = object_request(
-            ctx.replica, credentials, "HEAD", prefix + ltx_key(file), deadline, env=ctx.env, failure=RestoreError
+            ctx.replica, credentials, "HEAD", key, deadline, env=ctx.env, failure=RestoreError, extra=extra
         )
+        if not answer.ok and answer.status != 404:  # 404: gone since the listing; its listed time stays
+            raise _refused(answer.status, key)
         stamp = answer.headers.get(_TIMESTAMP_HEADER) if answer.ok else None
         if stamp:
             moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
             file = file.model_copy(update={"timestamp": moment})
         found.append(file)
     return found
+
+
+def _refused(status: int, key: str) -> LitestreamError:
+    """The error of a HEAD the store refused (a HEAD's answer has no body to name the cause: the status does)."""
+    said = f"planning a restore as of a timestamp reads each file's time: the store refused HEAD {key} (HTTP {status})"
+    if status == 400:
+        return EncryptionKeyRequired(f"{said}; {HINTS[EncryptionKeyRequired]}")
+    if status == 403:
+        return CredentialsRejected(
+            f"{said}; the credentials need s3:GetObject on the replica's objects, and a replica written with an "
+            "SSE-C key needs that key in PYLTS_SSE_CUSTOMER_KEY"
+        )
+    return RestoreError(f"{said}; check the store, or plan without --timestamp")
 
 
 def _bands(files: Iterable[LtxFile]) -> list[Band]:
@@ -338,19 +378,12 @@ def _bands(files: Iterable[LtxFile]) -> list[Band]:
     return bands
 
 
-def _after(moment: datetime) -> datetime:
-    """The first whole second after ``moment``: a restore as of then includes a file written at ``moment``.
+def shown_time(moment: datetime | None) -> str:
+    """A moment as pylts shows it: UTC, milliseconds, ``Z`` (``?`` for None).
 
-    >>> _after(datetime(2026, 12, 6, 2, 5, 58, 169000, tzinfo=timezone.utc)).isoformat()
-    '2026-12-06T02:05:59+00:00'
-    >>> _after(datetime(2026, 12, 6, 2, 5, 58, tzinfo=timezone.utc)).isoformat()
-    '2026-12-06T02:05:59+00:00'
+    >>> shown_time(datetime(2026, 12, 6, 2, 10, 40, tzinfo=timezone.utc))
+    '2026-12-06T02:10:40.000Z'
     """
-    whole = moment.replace(microsecond=0)
-    return whole + _SECOND if whole <= moment else whole
-
-
-def _shown(moment: datetime | None) -> str:
     return (
         "?"
         if moment is None
@@ -358,4 +391,14 @@ def _shown(moment: datetime | None) -> str:
     )
 
 
-__all__ = ["Band", "RestorePlan", "RestorePoints", "estimate_seconds", "plan_files", "plan_restore", "restore_points"]
+__all__ = [
+    "Band",
+    "RestorePlan",
+    "RestorePoints",
+    "estimate_seconds",
+    "level_name",
+    "plan_files",
+    "plan_restore",
+    "restore_points",
+    "shown_time",
+]

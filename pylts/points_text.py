@@ -13,19 +13,10 @@ nothing was downloaded or written
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
-from .points import RestorePlan, RestorePoints, ltx_key
+from .points import RestorePlan, RestorePoints, level_name, ltx_key, shown_time
 from .reports import LtxFile
-
-
-def _at(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _level(level: int) -> str:
-    return "snapshots" if level == 9 else f"level {level}"
 
 
 def _step(seconds: float | None) -> str:
@@ -41,18 +32,19 @@ def _step(seconds: float | None) -> str:
 def print_points(found: RestorePoints) -> None:
     """What ``pylts points`` prints."""
     print(f"replica {found.replica}")
-    print(f"earliest point  {_at(found.earliest)}  (txid {found.earliest_txid} and the files written before then)")
-    print(f"latest point    {_at(found.latest)}  (the last --timestamp litestream takes)")
+    earliest = shown_time(found.earliest)
+    print(f"earliest point  {earliest}  (txid {found.earliest_txid} and the files written before then)")
+    print(f"latest point    {shown_time(found.latest)}  (the last --timestamp litestream takes)")
     print(f"newest txid     {found.latest_txid}  (a restore without --timestamp)")
     print(found.continuity.summary())
     print("granularity by age (finest first):")
     for band in found.bands:
         print(
-            f"  {_level(band.level):<9}  {_at(band.oldest)} .. {_at(band.newest)}  {band.files:>5} files "
+            f"  {band.name:<9}  {shown_time(band.oldest)} .. {shown_time(band.newest)}  {band.files:>5} files "
             f"{band.bytes:>12,} B  txid {band.min_txid}-{band.max_txid}  {_step(band.step_seconds)}"
         )
     for snapshot in found.snapshots:
-        print(f"snapshot  txid 1-{snapshot.max_txid_number}  {snapshot.size:>12,} B  {_at(snapshot.timestamp)}")
+        print(f"snapshot  txid 1-{snapshot.max_txid_number}  {snapshot.size:>12,} B  {shown_time(snapshot.timestamp)}")
     files = "file" if found.download_files == 1 else "files"
     print(
         f"a restore of the latest point downloads {found.download_files} {files}, {found.download_bytes:,} B, "
@@ -67,7 +59,8 @@ def print_plan(plan: RestorePlan, db: Path) -> None:
     )
     print(f"would restore {db} from {plan.replica}: {asked}, txid {plan.restores_txid} ({plan.restores_txid:016x})")
     for file in plan.files:
-        print(f"  {_level(file.level):<9}  {ltx_key(file)}  {file.size:>10,} B  written {_at(file.timestamp)}")
+        written = shown_time(file.timestamp)
+        print(f"  {level_name(file.level):<9}  {ltx_key(file)}  {file.size:>10,} B  written {written}")
     files = "file" if len(plan.files) == 1 else "files"
     size = f"{plan.bytes:,} B"
     print(f"{len(plan.files)} {files}, {size} to download, about {plan.estimated_seconds:g} s ({plan.rate_source})")

@@ -20,6 +20,7 @@ published example:
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import email.utils
 import hashlib
@@ -34,7 +35,7 @@ from urllib.parse import quote, urlsplit
 
 from .errors import EndpointUnreachable, ListingUnavailable, LitestreamError, LitestreamTimeout, TLSSetupError
 from .output import HINTS, error_from_text
-from .replica import S3Replica
+from .replica import SSE_CUSTOMER_KEY_VARIABLE, S3Replica
 from .timing import Deadline
 
 #: SHA-256 of an empty body: a GET sends none.
@@ -144,14 +145,17 @@ def signed_headers(
     region: str,
     now: datetime,
     payload_sha256: str = _EMPTY_SHA256,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The headers of a SigV4-signed request: ``Host``, date, payload hash and ``Authorization``.
 
-    ``payload_sha256`` is the hex SHA-256 of the body (the default: no body).
+    ``payload_sha256`` is the hex SHA-256 of the body (the default: no body); ``extra`` headers
+    (``x-amz-...``, such as an SSE-C key's) are sent and signed too.
     """
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     day = stamp[:8]
-    headers = {"host": host, "x-amz-content-sha256": payload_sha256, "x-amz-date": stamp}
+    headers = {name.lower(): value for name, value in (extra or {}).items()}
+    headers |= {"host": host, "x-amz-content-sha256": payload_sha256, "x-amz-date": stamp}
     if credentials.session_token:
         headers["x-amz-security-token"] = credentials.session_token
     names = sorted(headers)
@@ -293,13 +297,15 @@ def _exchange(
     failure: type[LitestreamError],
     action: str,
     body: bytes = b"",
+    extra: Mapping[str, str] | None = None,
 ) -> tuple[int, str, dict[str, str], bytes]:
     """One signed request: status, reason, headers (names in lower case) and body of the store's answer."""
     host, header, port, _, tls = _target(replica)
     region = replica.region or DEFAULT_REGION
     digest = hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
+    now = datetime.now(timezone.utc)
     headers = signed_headers(
-        credentials, method, header, path, query, region=region, now=datetime.now(timezone.utc), payload_sha256=digest
+        credentials, method, header, path, query, region=region, now=now, payload_sha256=digest, extra=extra
     )
     if body:
         headers["Content-Length"] = str(len(body))
@@ -379,19 +385,58 @@ def object_request(
     env: Mapping[str, str],
     failure: type[LitestreamError],
     body: bytes = b"",
+    extra: Mapping[str, str] | None = None,
 ) -> ObjectAnswer:
     """A signed ``GET``, ``HEAD``, ``PUT`` or ``DELETE`` of the object ``key`` of ``replica``'s bucket.
 
     The store's refusals come back as answers (their ``status`` and ``code``), for the caller
     to judge; a store that takes no connection raises `EndpointUnreachable`, one that does not
-    answer before ``deadline`` `LitestreamTimeout`, a broken answer ``failure``.
+    answer before ``deadline`` `LitestreamTimeout`, a broken answer ``failure``. ``extra``:
+    more headers, signed (`sse_customer_headers` for a replica written with an SSE-C key).
     """
     base = _target(replica)[3]
     path = f"{base.rstrip('/')}/{key}"
+    action = f"{method} {key}"
     status, _, headers, answer = _exchange(
-        replica, credentials, method, path, [], deadline, env=env, failure=failure, action=f"{method} {key}", body=body
+        replica,
+        credentials,
+        method,
+        path,
+        [],
+        deadline,
+        env=env,
+        failure=failure,
+        action=action,
+        body=body,
+        extra=extra,
     )
     return ObjectAnswer(status, headers, answer)
+
+
+def sse_customer_headers(replica: S3Replica, env: Mapping[str, str]) -> dict[str, str]:
+    """The headers that read an object of ``replica`` written with an SSE-C key (the key from ``env``); else none.
+
+    >>> import base64
+    >>> key = base64.b64encode(bytes(32)).decode()
+    >>> from pylts.replica import parse_replica_url
+    >>> replica = parse_replica_url("s3://bucket/app.db")
+    >>> sse_customer_headers(replica, {SSE_CUSTOMER_KEY_VARIABLE: key})
+    {}
+    >>> encrypted = dataclasses.replace(replica, sse_customer_key=True)
+    >>> [name.rsplit("-", 1)[1] for name in sse_customer_headers(encrypted, {SSE_CUSTOMER_KEY_VARIABLE: key})]
+    ['algorithm', 'key', 'md5']
+    """
+    key = env.get(SSE_CUSTOMER_KEY_VARIABLE) if replica.sse_customer_key else None
+    if not key:
+        return {}
+    digest = base64.b64encode(
+        hashlib.md5(base64.b64decode(key)).digest()
+    ).decode()  # S3's digest of the key, not a protection
+    return {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": key,
+        "x-amz-server-side-encryption-customer-key-md5": digest,
+    }
 
 
 def delete_object(

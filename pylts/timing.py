@@ -147,6 +147,9 @@ REPLICA_CHECK_INTERVAL = 60.0
 LOW_COST_CHECK_INTERVAL = 300.0
 #: Longest one check of the replica (one listing) may take: past it, it is counted as failed and tried again.
 REPLICA_CHECK_SECONDS = 30.0
+#: litestream 0.5's own default ``l0-retention-check-interval``, in force when ``PYLTS_L0_RETENTION_CHECK_INTERVAL``
+#: is not set (pylts then passes none): what ``pylts doctor`` counts an idle database's L0 retention LISTs by.
+L0_RETENTION_CHECK_INTERVAL = 15.0
 
 # -- litestream 0.5's control socket (pylts.lines.v05.control, pylts.lines.v05.observer) ----------------------
 
@@ -222,6 +225,10 @@ WEBHOOK_TIMEOUT = 10.0
 #: How many times one alert is posted before it is given up (with Backoff between tries), so that a receiver
 #: restarting at that moment still gets it, and a dead one is not called forever.
 WEBHOOK_ATTEMPTS = 3
+#: How long stopping the alert watcher waits for alerts still being delivered: it runs before the final sync, and
+#: a receiver that does not answer (often down in the same outage) must not eat a container's stop grace period
+#: (Docker's is 10 s) that the final sync needs. What is not delivered by then is dropped, with one log line.
+ALERT_STOP_GRACE = 1.0
 
 
 class Backoff:

@@ -110,10 +110,10 @@ LAYERS = {
     "seam": "lines lines.base",
     "plan": "context commands",
     "lines": "",  # every module of a line package (pylts.lines.v05...), so dropping or adding a line edits nothing here
-    "operations": "boot restore backup verify migrate pitr status supervisor follow vfs points points_text doctor"
+    "operations": "boot restore backup verify migrate pitr status supervisor follow vfs points doctor"
     " secondary monitor metrics status_page",
     "settings": "settings settings_base settings_docs operations databases encryption cost secondary_settings alerting",
-    "faces": "__main__ cli cli_log integrations integrations.asgi integrations.flask integrations.gunicorn"
+    "faces": "__main__ cli cli_log points_text integrations integrations.asgi integrations.flask integrations.gunicorn"
     " integrations.django integrations.django.apps integrations.django.management"
     " integrations.django.management.commands integrations.django.management.commands.pylts pytest_plugin testing",
 }

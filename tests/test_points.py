@@ -23,6 +23,7 @@ import pytest
 from helpers import PYLTS_COMMAND, derive, read_rows, settings_env
 
 from pylts import ConfigS3
+from pylts.binary import find_executable
 from pylts.errors import (
     NoBackupFound,
     OutsideRestoreWindow,
@@ -31,6 +32,7 @@ from pylts.errors import (
     UnsupportedLitestreamVersion,
 )
 from pylts.testing import LocalS3
+from pylts.timing import Deadline
 
 pytestmark = pytest.mark.integration
 
@@ -166,7 +168,7 @@ def test_points_and_dry_runs_are_what_real_restores_do(
     # Outside the window: the plan refuses, naming the window, and litestream refuses too.
     for outside in (points.earliest - timedelta(seconds=30), points.latest + timedelta(seconds=2)):
         target = derive(cfg, folder=tmp_path / "outside")
-        with pytest.raises(OutsideRestoreWindow, match="restores timestamps after"):
+        with pytest.raises(OutsideRestoreWindow, match="restores timestamps from"):
             target.restore_plan(timestamp=outside)
         with pytest.raises(PyltsError):
             target.restore(timestamp=outside)
@@ -226,3 +228,25 @@ def test_an_empty_replica_has_no_points(cfg: ConfigS3) -> None:
     with pytest.raises(expected):
         cfg.restore_plan(txid=1)
     assert not cfg.folder.exists()
+
+
+def test_the_window_the_metrics_show_is_the_window_points_list_and_a_dry_run_accepts_both_ends(
+    local_s3: LocalS3, bucket: str, tmp_path: Path
+) -> None:
+    """The replica check (behind the metrics and the status page), `pylts points` and the dry run share one window:
+    its earliest and latest are accepted by ``restore --dry-run --timestamp``, and litestream restores as of them."""
+    cfg = local_s3.config(bucket, "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=find_executable())
+    rows = _replicate_a_while(cfg, 4, 0, {})
+    rows = _replicate_a_while(cfg, 4, rows, {})  # a restart: files of two runs
+    ctx = cfg.plan()
+    check = ctx.line.check_replica(ctx, Deadline(30))
+    assert check.problem is None and check.earliest is not None and check.latest is not None, check
+    points = cfg.points()
+    assert (check.earliest, check.latest) == (points.earliest, points.latest)
+    for moment in (check.earliest, check.latest):
+        plan = cfg.restore_plan(timestamp=moment)
+        at = derive(cfg, folder=tmp_path / f"at-{moment.timestamp():.3f}")
+        at.restore(timestamp=moment)
+        restored = _restored_ids(at) if _has_items(at.dbpath) else []  # the earliest may precede the first row
+        assert restored == list(range(len(restored))), (moment, plan)  # a prefix of the commits, no hole
+    assert 0 < len(_restored_ids(at)) <= rows  # the latest: the rows of every file written before it

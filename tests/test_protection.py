@@ -245,3 +245,33 @@ def test_a_replica_encrypted_with_a_key_is_followed_with_it_and_refused_without(
         with pytest.raises(EncryptionKeyRequired):
             without.follow(interval=0.2).start()
         assert not without.dbpath.exists()
+
+
+def test_a_dry_run_as_of_a_timestamp_reads_an_encrypted_replica_with_its_key_and_is_refused_without(
+    local_s3: LocalS3, bucket: str, gateway: SseCGateway, tmp_path: Path
+) -> None:
+    """The plan reads each file's time with HEAD: with the SSE-C key (the plan matches the restore), and without
+    it the store's 400 is an `EncryptionKeyRequired`, a wrong key's 403 `CredentialsRejected`, not a plan silently
+    built on the listing's times."""
+    cfg = through(gateway, local_s3, bucket, tmp_path / "data", find_executable())  # points need 0.5
+    write_rows(cfg.dbpath, 20)
+    with cfg.replicating() as replication:
+        for start in range(20, 100, 20):  # several syncs: several files to HEAD
+            write_rows(cfg.dbpath, 20, start=start)
+            assert replication.wait_for_sync(30)
+    points = cfg.points()
+    heads_before = len(gateway.object_reads())
+    plan = cfg.restore_plan(timestamp=points.latest)
+    heads = [r for r in gateway.object_reads()[heads_before:] if r.method == "HEAD"]
+    assert len(heads) >= len(plan.files) > 0
+    assert [r for r in heads if r.key_md5 != KEY_MD5 or not r.carried_key] == [], "every HEAD with the key"
+    restored = derive(cfg, folder=tmp_path / "restored")
+    report = restored.restore_report(timestamp=points.latest)
+    assert report.txid_number == plan.restores_txid, (report, plan)  # the plan is what litestream restored
+    assert 0 < len(read_rows(restored.dbpath)) <= 100
+
+    with pytest.raises(EncryptionKeyRequired, match="PYLTS_SSE_CUSTOMER_KEY"):
+        derive(cfg, folder=tmp_path / "without", sse_customer_key=None).restore_plan(timestamp=points.latest)
+    with pytest.raises(CredentialsRejected) as wrong:
+        derive(cfg, folder=tmp_path / "wrong", sse_customer_key=OTHER_KEY).restore_plan(timestamp=points.latest)
+    assert KEY not in str(wrong.value) and OTHER_KEY not in str(wrong.value)
