@@ -31,7 +31,7 @@ from .layout import Layout, ReplicaObjects, replica_prefix
 from .points import plan_files
 from .status import layout_note
 from .store import DEFAULT_REGION, Credentials, list_objects, object_request
-from .timing import L0_RETENTION_CHECK_INTERVAL, REPLICA_CHECK_INTERVAL, Deadline
+from .timing import L0_RETENTION_CHECK_INTERVAL, Deadline
 
 Status = Literal["ok", "warn", "fail"]
 #: A clock this far from the store's makes S3 refuse every signed request (``RequestTimeTooSkewed``: 15 minutes).
@@ -42,8 +42,6 @@ SKEW_WARN_SECONDS = 30
 #: 10.1 a minute over 600 s): litestream's L0 retention check lists two levels each `L0_RETENTION_CHECK_INTERVAL`,
 #: pylts' replica check once each `REPLICA_CHECK_INTERVAL`.
 L0_CHECK_LISTS = 2
-#: The replica check's default interval, by the name `pylts.operations` reads (timing.py holds the value).
-REPLICA_CHECK_SECONDS = REPLICA_CHECK_INTERVAL
 #: More idle requests a day than this deserve a look (the defaults make about 13,000).
 REQUESTS_WARN_PER_DAY = 30_000
 #: The WAL may grow to this many times SQLite's auto-checkpoint size before doctor says checkpoints are stuck.

@@ -41,6 +41,7 @@ from .timing import (
     FOLLOW_STALL_TIMEOUT,
     LISTING_TIMEOUT,
     ONE_SHOT_STOP_GRACE,
+    REPLICA_CHECK_INTERVAL,
     RESTORE_TIMEOUT,
     SECONDARY_SNAPSHOT_TIMEOUT,
     STALL_TIMEOUT,
@@ -415,7 +416,7 @@ class DatabaseOperations:
 
     def _replica_check_or_default(self) -> float | None:
         seconds = self.replica_check_seconds()
-        return doctor.REPLICA_CHECK_SECONDS if seconds is None else (seconds or None)
+        return REPLICA_CHECK_INTERVAL if seconds is None else (seconds or None)
 
     def migrate(
         self, *, to: str | None = None, dry_run: bool = False, timeout: float = RESTORE_TIMEOUT
