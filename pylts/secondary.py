@@ -198,14 +198,18 @@ def take_snapshot(ctx: RunContext, deadline: Deadline, *, keep: int | None = Non
     )
     if keep is not None:
         try:
-            prune(secondary, listed, keep, deadline)
+            prune(secondary, [snapshot for snapshot in listed if snapshot.name <= name], keep, deadline)
         except PyltsError as exc:
             logger.warning("deleting old snapshots of %s from the second destination failed: %s", ctx.db.name, exc)
     return shown[name]
 
 
 def prune(secondary: RunContext, snapshots: list[SecondarySnapshot], keep: int, deadline: Deadline) -> int:
-    """Delete the objects of every snapshot of ``snapshots`` (newest first) past the ``keep`` newest; how many."""
+    """Delete the objects of every snapshot of ``snapshots`` (newest first) past the ``keep`` newest; how many.
+
+    `take_snapshot` passes only the snapshot it took and older ones: one taken since (by another
+    process) is never counted, so the snapshot just taken is never deleted.
+    """
     credentials = Credentials.from_env(secondary.env)
     if credentials is None or keep < 1:
         return 0

@@ -321,3 +321,17 @@ def test_the_second_stores_keys_stay_out_of_argv_logs_files_and_errors(
     with pytest.raises(Exception) as raised:
         take_snapshot(derive(cfg, secondary_url=f"s3://{bucket[:40]}-gone/app.db").plan(), Deadline(30))
     assert secret not in str(raised.value) and key not in str(raised.value)
+
+
+def test_pruning_never_deletes_the_snapshot_just_taken_nor_a_newer_one(
+    cfg: ConfigS3, local_s3: LocalS3, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot whose clock lags one already listed (another host, a slow upload) keeps both."""
+    cfg = with_secondary(cfg, local_s3, bucket, secondary_keep=1)
+    write_rows(cfg.dbpath, 5)
+    newer = take_snapshot(cfg.plan(), Deadline(60), keep=1)
+    monkeypatch.setattr("pylts.secondary.snapshot_name", lambda moment: "20000101T000000000Z")
+    older = take_snapshot(cfg.plan(), Deadline(60), keep=1)
+    secondary = cfg.plan().secondary
+    assert secondary is not None
+    assert [s.name for s in list_snapshots(secondary, Deadline(30))] == [newer.name, older.name]
