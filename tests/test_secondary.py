@@ -335,3 +335,28 @@ def test_pruning_never_deletes_the_snapshot_just_taken_nor_a_newer_one(
     secondary = cfg.plan().secondary
     assert secondary is not None
     assert [s.name for s in list_snapshots(secondary, Deadline(30))] == [newer.name, older.name]
+
+
+@pytest.mark.parametrize("primary", ["empty", "with data"])
+def test_replication_after_a_restore_from_the_secondary_replicates_the_restored_database(
+    cfg: ConfigS3, local_s3: LocalS3, bucket: str, primary: str
+) -> None:
+    """The operator restores the second destination's snapshot on purpose: the next replication takes it as it is."""
+    cfg = with_secondary(cfg, local_s3, bucket)
+    write_rows(cfg.dbpath, 20)
+    take_snapshot(cfg.plan(), Deadline(60))
+    if primary == "with data":
+        write_rows(cfg.dbpath, 10, start=20)
+        assert cfg.timed_replicate(60, delete=False)
+    cfg.delete()
+    cfg.restore(source="secondary")
+    write_rows(cfg.dbpath, 5, start=100)  # the app writes before replication starts again
+    with cfg.replicating() as replication:
+        write_rows(cfg.dbpath, 1, start=105)
+        assert replication.wait_for_sync(30), replication.status()
+    (report,) = replication.boot_reports
+    cfg.delete()
+    cfg.restore()  # the judge: the primary replica now holds the restored database and what came after
+    assert [row[0] for row in read_rows(cfg.dbpath)] == [*range(20), *range(100, 106)], report
+    assert report.outcome is (RestoreOutcome.EXISTING if primary == "empty" else RestoreOutcome.ADOPTED)
+    assert cfg.ensure_restored().outcome is RestoreOutcome.EXISTING  # the primary's copy, replicated from now on
