@@ -17,8 +17,8 @@ the listing shows. See docs/protection.md.
 >>> name = snapshot_name(datetime(2026, 12, 6, 2, 15, 0, 123000, tzinfo=timezone.utc))
 >>> name, taken_at(name)
 ('20261206T021500123Z', datetime.datetime(2026, 12, 6, 2, 15, 0, 123000, tzinfo=datetime.timezone.utc))
->>> taken_at("notes") is None
-True
+>>> taken_at("notes") is None, taken_at("20261399T000000000Z") is None
+(True, True)
 """
 
 from __future__ import annotations
@@ -71,7 +71,10 @@ def taken_at(name: str) -> datetime | None:
     match = _NAME.match(name)
     if match is None:
         return None
-    moment = datetime.strptime(match["stamp"], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+    try:
+        moment = datetime.strptime(match["stamp"], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:  # shaped like a name, but no time (month 13...): not a snapshot
+        return None
     return moment.replace(microsecond=int(match["ms"]) * 1000)
 
 
@@ -318,14 +321,24 @@ class SecondarySchedule:
         except PyltsError as exc:
             self.last_error = str(exc)
             logger.warning("listing the second destination of %s failed: %s", self._ctx.db.name, exc)
+        except Exception as exc:  # a bug must not end the schedule unseen: health shows it, the next round runs
+            self._unexpected(exc, "listing the second destination")
         else:
             if known:
                 self.last = known[0]
                 wait = max(self._interval - known[0].age(), 0.0)
         while not self._stopping.wait(wait):
             began = time.monotonic()
-            self.snapshot_now()
+            try:
+                self.snapshot_now()
+            except Exception as exc:  # from on_taken; snapshot_now catches the rest
+                self._unexpected(exc, "after a snapshot")
             wait = max(self._interval - (time.monotonic() - began), 0.0)
+
+    def _unexpected(self, exc: Exception, doing: str) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        name = self._ctx.db.name
+        logger.exception("%s (%s) failed unexpectedly; the next snapshot is tried on schedule", doing, name)
 
     def snapshot_now(self) -> SecondarySnapshot | None:
         """Take one snapshot now (in the caller's thread): the snapshot, or None when it failed (logged)."""
@@ -336,6 +349,10 @@ class SecondarySchedule:
             self.failed += 1
             self.last_error = str(exc)
             logger.warning("snapshot of %s to the second destination failed: %s", self._ctx.db.name, exc)
+            return None
+        except Exception as exc:  # a bug, not a store's answer: logged with its traceback, counted failed
+            self.failed += 1
+            self._unexpected(exc, "a snapshot to the second destination")
             return None
         finally:
             self.running = False

@@ -360,3 +360,44 @@ def test_replication_after_a_restore_from_the_secondary_replicates_the_restored_
     assert [row[0] for row in read_rows(cfg.dbpath)] == [*range(20), *range(100, 106)], report
     assert report.outcome is (RestoreOutcome.EXISTING if primary == "empty" else RestoreOutcome.ADOPTED)
     assert cfg.ensure_restored().outcome is RestoreOutcome.EXISTING  # the primary's copy, replicated from now on
+
+
+def test_a_stray_folder_shaped_like_a_snapshot_is_not_one(cfg: ConfigS3, local_s3: LocalS3, bucket: str) -> None:
+    cfg = with_secondary(cfg, local_s3, bucket)
+    copies = cfg.secondary_replica(cfg.replica)
+    assert copies is not None
+    local_s3._client().put_object(Bucket=copies.bucket, Key="app.db/20261399T000000000Z/notes.txt", Body=b"month 13")
+    write_rows(cfg.dbpath, 3)
+    snapshot = take_snapshot(cfg.plan(), Deadline(60), keep=1)
+    secondary = cfg.plan().secondary
+    assert secondary is not None
+    assert [s.name for s in list_snapshots(secondary, Deadline(30))] == [snapshot.name]
+    assert "app.db/20261399T000000000Z/notes.txt" in local_s3.keys(copies.bucket)  # not ours: never deleted
+
+
+def test_an_unexpected_error_in_a_snapshot_is_shown_and_the_schedule_goes_on(
+    cfg: ConfigS3, local_s3: LocalS3, bucket: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = with_secondary(cfg, local_s3, bucket)
+    write_rows(cfg.dbpath, 3)
+    real = take_snapshot
+    calls: list[int] = []
+
+    def first_one_breaks(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug, not a store's answer")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("pylts.secondary.take_snapshot", first_one_breaks)
+    schedule = SecondarySchedule(cfg.plan(), SnapshotSchedule(1, 24), timeout=30)
+    with caplog.at_level(logging.ERROR, logger="pylts"):
+        schedule.start()
+        try:
+            assert wait_until(lambda: schedule.failed == 1, 30)
+            assert schedule.last_error == "RuntimeError: a bug, not a store's answer"
+            assert wait_until(lambda: schedule.taken >= 1, 30), schedule.last_error  # the thread lives on
+        finally:
+            schedule.stop(30)
+    assert schedule.last_error is None and schedule.last is not None
+    assert any(record.exc_info and "failed unexpectedly" in record.getMessage() for record in caplog.records)
