@@ -41,6 +41,7 @@ from .context import RunContext
 from .errors import ListingUnavailable, NoBackupFound, PyltsError, SecondarySnapshotFailed
 from .layout import ReplicaObjects, replica_prefix
 from .replica import S3Replica
+from .runner import Cancel, cancelled_by
 from .store import Credentials, StoredObject, delete_object, list_objects
 from .timing import SECONDARY_SNAPSHOT_TIMEOUT, SECONDARY_STOP_WAIT, Deadline
 
@@ -286,6 +287,7 @@ class SecondarySchedule:
         self._timeout = min(Deadline(timeout).seconds, max(self._interval, 30.0))
         self._on_taken = on_taken
         self._stopping = threading.Event()
+        self._cancel = Cancel()  # a stop ends the snapshot's one-shot litestream at once
         self._thread: threading.Thread | None = None
         self.last: SecondarySnapshot | None = None
         self.last_error: str | None = None
@@ -300,10 +302,22 @@ class SecondarySchedule:
         return self
 
     def stop(self, wait: float = SECONDARY_STOP_WAIT) -> None:
-        """Stop scheduling; wait at most ``wait`` s for a snapshot still running (its deadline ends it)."""
+        """Stop scheduling and a snapshot still running; wait at most ``wait`` s for the thread to end."""
+        self.signal_stop()
+        self.join(wait)
+
+    def signal_stop(self) -> None:
+        """Stop scheduling, and stop the litestream of a snapshot still running (its private copy is removed); at once.
+
+        Stopping several schedules: signal them all, then `join` each, so they stop together.
+        """
         self._stopping.set()
+        self._cancel.cancel()
+
+    def join(self, wait: float = SECONDARY_STOP_WAIT) -> None:
+        """Wait at most ``wait`` s for the thread to end (after `signal_stop`)."""
         if self._thread is not None:
-            self._thread.join(wait)
+            self._thread.join(max(wait, 0.0))
             if self._thread.is_alive():
                 logger.warning(
                     "a snapshot of %s to the second destination was still running at stop; its deadline ends it",
@@ -344,11 +358,15 @@ class SecondarySchedule:
         """Take one snapshot now (in the caller's thread): the snapshot, or None when it failed (logged)."""
         self.running = True
         try:
-            snapshot = take_snapshot(self._ctx, Deadline(self._timeout), keep=self._keep)
+            with cancelled_by(self._cancel):
+                snapshot = take_snapshot(self._ctx, Deadline(self._timeout), keep=self._keep)
         except PyltsError as exc:
             self.failed += 1
             self.last_error = str(exc)
-            logger.warning("snapshot of %s to the second destination failed: %s", self._ctx.db.name, exc)
+            if self._stopping.is_set():
+                logger.info("snapshot of %s to the second destination stopped with replication", self._ctx.db.name)
+            else:
+                logger.warning("snapshot of %s to the second destination failed: %s", self._ctx.db.name, exc)
             return None
         except Exception as exc:  # a bug, not a store's answer: logged with its traceback, counted failed
             self.failed += 1

@@ -21,6 +21,7 @@ from rclone_s3 import ACCESS_KEY, SECRET_KEY, RcloneS3
 
 from pylts import ConfigS3
 from pylts.boot import RestoreOutcome
+from pylts.databases import DatabaseSet
 from pylts.errors import InvalidArgument, NoBackupFound, SecondarySnapshotFailed
 from pylts.secondary import SecondarySchedule, SnapshotSchedule, list_snapshots, take_snapshot
 from pylts.testing import LocalS3
@@ -401,3 +402,48 @@ def test_an_unexpected_error_in_a_snapshot_is_shown_and_the_schedule_goes_on(
             schedule.stop(30)
     assert schedule.last_error is None and schedule.last is not None
     assert any(record.exc_info and "failed unexpectedly" in record.getMessage() for record in caplog.records)
+
+
+def snapshot_children(folder: Path) -> list[int]:
+    """The pids of litestream processes snapshotting a database in ``folder`` (their argv names its copy)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes()
+        except OSError:
+            continue
+        if b"litestream" in argv and f"{folder}/.".encode() in argv and b".secondary-" in argv:
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+@pytest.mark.slow
+def test_stopping_replication_ends_hanging_snapshots_of_every_database_at_once(
+    cfg: ConfigS3, local_s3: LocalS3, bucket: str
+) -> None:
+    """Two databases, each with a snapshot hanging on a black-holed second store: the stop ends both at once."""
+    host, port = local_s3.endpoint.removeprefix("http://").split(":")
+    with FaultProxy((host, int(port))) as proxy:
+        main = with_secondary(cfg, local_s3, bucket, secondary_endpoint=proxy.endpoint)
+        dbs = DatabaseSet.of(main, ["queue.db"])
+        for db in dbs.configs:
+            write_rows(db.dbpath, 3)
+        with dbs.replicating() as replication:
+            schedules = replication.secondary_schedules()
+            assert wait_until(lambda: all(s.taken == 1 for s in schedules.values()), 30), [
+                s.last_error for s in schedules.values()
+            ]  # the first ones at start, while the store answered
+            proxy.black_hole()
+            hanging = [threading.Thread(target=s.snapshot_now, daemon=True) for s in schedules.values()]
+            for thread in hanging:
+                thread.start()
+            assert wait_until(lambda: len(snapshot_children(cfg.folder)) == 2, 30), snapshot_children(cfg.folder)
+            began = time.monotonic()
+        stopped = time.monotonic() - began  # the primary's final sync included
+        for thread in hanging:
+            thread.join(10)
+        assert not any(thread.is_alive() for thread in hanging)
+        assert stopped < 15, stopped  # was 2 x 5 s waits, then the final sync, with both one-shots still running
+        assert snapshot_children(cfg.folder) == []
+        assert not list(cfg.folder.glob(".*.secondary-*"))
+        assert all(s.taken == 1 and s.failed == 1 for s in schedules.values())
