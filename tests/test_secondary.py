@@ -22,7 +22,7 @@ from rclone_s3 import ACCESS_KEY, SECRET_KEY, RcloneS3
 from pylts import ConfigS3
 from pylts.boot import RestoreOutcome
 from pylts.databases import DatabaseSet
-from pylts.errors import InvalidArgument, NoBackupFound, SecondarySnapshotFailed
+from pylts.errors import BucketNotFound, InvalidArgument, NoBackupFound
 from pylts.secondary import SecondarySchedule, SnapshotSchedule, list_snapshots, take_snapshot
 from pylts.testing import LocalS3
 from pylts.timing import Deadline
@@ -217,32 +217,32 @@ def test_replication_takes_snapshots_on_schedule_and_health_gives_their_age(
 
 
 @pytest.mark.slow
-@pytest.mark.long
 def test_a_hanging_secondary_never_blocks_the_primary(cfg: ConfigS3, local_s3: LocalS3, bucket: str) -> None:
-    """The second store black-holes every connection while a snapshot runs: the primary keeps syncing."""
+    """The second store black-holes every connection while a snapshot runs: the primary keeps syncing.
+
+    The snapshot hangs until the test stops it (its deadline is far away), so what is measured is
+    only that each primary sync is proven while the snapshot is still in flight, however slow the machine.
+    """
     host, port = local_s3.endpoint.removeprefix("http://").split(":")
     with FaultProxy((host, int(port))) as proxy:
         cfg = with_secondary(cfg, local_s3, bucket, secondary_endpoint=proxy.endpoint)
         write_rows(cfg.dbpath, 1)
         proxy.black_hole()
         with cfg.replicating() as replication:
-            schedule = SecondarySchedule(cfg.plan(), SnapshotSchedule(3600, 24), timeout=20)
+            schedule = SecondarySchedule(cfg.plan(), SnapshotSchedule(3600, 24), timeout=600)
             hanging = threading.Thread(target=schedule.snapshot_now, daemon=True)
             hanging.start()
-            synced, during = [], []
             try:
-                assert wait_until(lambda: schedule.running, 5)
+                assert wait_until(lambda: bool(snapshot_children(cfg.folder)), 60)  # its litestream is hanging
                 for i in range(5):
                     write_rows(cfg.dbpath, 1, start=1 + i)
-                    began = time.monotonic()
-                    assert replication.wait_for_sync(10), replication.status()
-                    synced.append(time.monotonic() - began)
-                    during.append(schedule.running)  # the snapshot still hangs on the second store
+                    assert replication.wait_for_sync(120), replication.status()
+                    assert schedule.running and hanging.is_alive()  # the snapshot is still in flight
             finally:
-                hanging.join(40)  # its deadline ends it: no litestream is left behind
-            assert all(during), (during, synced)
+                schedule.stop(60)  # ends its one-shot litestream
+                hanging.join(60)
+            assert not hanging.is_alive() and snapshot_children(cfg.folder) == []
             assert schedule.last is None and schedule.failed == 1 and schedule.last_error
-        assert max(synced) < 5, synced
     cfg.delete()
     cfg.restore()
     assert len(read_rows(cfg.dbpath)) == 6
@@ -251,9 +251,10 @@ def test_a_hanging_secondary_never_blocks_the_primary(cfg: ConfigS3, local_s3: L
 def test_a_failed_snapshot_is_never_reported_taken(cfg: ConfigS3, local_s3: LocalS3, bucket: str) -> None:
     cfg = derive(cfg, secondary_url=f"s3://{bucket[:40]}-missing/app.db")
     write_rows(cfg.dbpath, 3)
-    with pytest.raises(Exception, match=r"NoSuchBucket|does not exist") as raised:
+    with pytest.raises(BucketNotFound) as raised:
         take_snapshot(cfg.plan(), Deadline(30))
-    assert isinstance(raised.value, SecondarySnapshotFailed) or "bucket" in str(raised.value).lower()
+    assert "NoSuchBucket: The specified bucket does not exist" in str(raised.value)
+    assert "create the bucket" in str(raised.value)
     schedule = SecondarySchedule(cfg.plan(), SnapshotSchedule(3600, 24), timeout=30)
     assert schedule.snapshot_now() is None and schedule.last is None and schedule.taken == 0
     assert schedule.last_error
