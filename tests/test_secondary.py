@@ -401,7 +401,7 @@ def test_an_unexpected_error_in_a_snapshot_is_shown_and_the_schedule_goes_on(
             assert wait_until(lambda: schedule.taken >= 1, 30), schedule.last_error  # the thread lives on
         finally:
             schedule.stop(30)
-    assert schedule.last_error is None and schedule.last is not None
+    assert schedule.last is not None  # (a snapshot in flight at the stop is stopped: no last_error check)
     assert any(record.exc_info and "failed unexpectedly" in record.getMessage() for record in caplog.records)
 
 
