@@ -17,6 +17,7 @@ replicated database look brand new; a copy from elsewhere starts a second histor
 | present, behind the replica | has a backup | refuse: `StaleDatabase` |
 | present, from another history | has a backup | refuse: `ForeignDatabase` |
 | present, not a SQLite database | any | refuse: `DatabaseInvalid` |
+| present, restored from the second destination by pylts (its mark) | any this line reads | kept: replicated as it is |
 | any, replicated by this line before (its litestream metadata) | only another line's | refuse: `ReplicaMissing` |
 | missing | only another line's layout, which this line reads | restore from it, then replicate in this line's layout |
 | present, restored from it by pylts (its mark) | only another line's layout | existing |
@@ -263,6 +264,8 @@ def ensure_restored(
             if fallback is None:
                 raise
             return fallback
+        if local.present and local.marked and local.position == SECONDARY_MARK:
+            return _keep_secondary_copy(ctx, replica)
         decision = decide(local, replica, ctx.line.standing)
         if decision is Decision.FRESH:  # nothing local, the primary listed and empty: the second destination's turn
             fallback = _from_secondary(ctx, integrity_check, deadline, "holds no backup")
@@ -328,13 +331,9 @@ def _from_secondary(
     except NoBackupFound:
         logger.info("the second destination %s holds no snapshot either", ctx.secondary.replica.label())
         return None
-    report = restore(
-        secondary.snapshot_context(ctx.secondary, latest, ctx.db),
-        overwrite=True,
-        integrity_check=integrity_check,
-        deadline=deadline,
+    report = restore_from_secondary(
+        ctx.secondary, latest, ctx.db, overwrite=True, integrity_check=integrity_check, deadline=deadline
     )
-    sqlite_files.restored_mark(ctx.db).unlink(missing_ok=True)  # the snapshot's position, not one of the primary's
     logger.warning(
         "the primary replica %s %s: restored %s from the second destination's snapshot %s, taken %s (%.0f s ago); "
         "writes made after it are not in this copy; replication goes on to the primary, as a new history",
@@ -346,6 +345,58 @@ def _from_secondary(
         latest.age(),
     )
     return BootReport(outcome=RestoreOutcome.RESTORED, restore_report=report, from_secondary=latest.label)
+
+
+#: The position mark (``.app.db-pylts-position``) of a database restored from the second destination.
+SECONDARY_MARK = "second-destination"
+
+
+def restore_from_secondary(
+    copies: RunContext,
+    snapshot: secondary.SecondarySnapshot,
+    db: Path,
+    *,
+    overwrite: bool,
+    integrity_check: IntegrityCheck,
+    deadline: Deadline,
+) -> RestoreReport:
+    """Restore ``snapshot`` of the second destination ``copies`` into ``db``, marked as a copy from there.
+
+    As `pylts.restore.restore`; both `ConfigS3.restore_report` (``source="secondary"``) and the
+    boot's fallback restore through here.
+
+    The restore marks ``db`` with the position it restored, but a snapshot's position is one of
+    its own folder's history, not of the primary replica's: kept, it would make the next boot
+    judge the database against the primary by a number from another history (a replica taken
+    for missing, the restored copy for stale or foreign). `SECONDARY_MARK` replaces it: the next
+    boot replicates the copy as it is (see `pylts.boot`).
+    """
+    plan = secondary.snapshot_context(copies, snapshot, db)
+    report = restore(plan, overwrite=overwrite, integrity_check=integrity_check, deadline=deadline)
+    sqlite_files.restored_mark(db).write_text(SECONDARY_MARK + "\n", encoding="utf-8")
+    return report
+
+
+def _keep_secondary_copy(ctx: RunContext, replica: Replica) -> BootReport:
+    """The database was restored from the second destination (its mark): it is replicated as it is, once.
+
+    Someone chose that copy (``restore --from secondary``, or a boot that fell back to it): it
+    becomes the primary's newest state, as with ``adopt``, and the mark goes, so a later boot
+    judges the database by litestream's own metadata again.
+    """
+    if replica.has_backup:
+        logger.warning(
+            "%s was restored from the second destination: replication takes it as it is, and it becomes the newest "
+            "state of the primary replica %s (which was at %s %s), as a new history",
+            ctx.db.name,
+            ctx.replica.label(),
+            ctx.line.position_unit,
+            replica.latest or "?",
+        )
+    _forget_position(ctx.db)
+    outcome = RestoreOutcome.ADOPTED if replica.has_backup else RestoreOutcome.EXISTING
+    layout = replica.older or (ctx.line.layout if replica.positions else None)
+    return BootReport(outcome=outcome, replica_position=replica.latest, replica_layout=layout)
 
 
 def _seen(local: Local, replica: Replica, unit: str) -> str:

@@ -105,6 +105,8 @@ def _entry_config(main: ConfigS3, number: int, entry: str) -> ConfigS3:
     file, _, url = (part.strip() for part in entry.partition("="))
     path = main.folder / Path(file).expanduser()
     values = {**dict(main), "folder": path.parent, "db": path.name, "s3": url or _beside(main.s3, path.name)}
+    if main.secondary_url is not None:  # each database's snapshots in a folder of their own, as its replica
+        values["secondary_url"] = _beside(main.secondary_url, path.name)
     try:
         return ConfigS3.load(_env_file=None, **values)
     except InvalidSettings as exc:
@@ -144,6 +146,15 @@ def _clash(cfg: ConfigS3, other: ConfigS3) -> str | None:
     if mine[:2] == theirs[:2] and _nested(mine[2], theirs[2]):
         shared = f"s3://{mine[1]}/{min(mine[2], theirs[2], key=len)}"
         return f"share the replica path {shared}: give each database its own replica path"
+    mine_second, theirs_second = cfg.secondary_replica(cfg.replica), other.secondary_replica(other.replica)
+    if mine_second is not None and theirs_second is not None:
+        mine, theirs = _replica_key(mine_second), _replica_key(theirs_second)
+        if mine[:2] == theirs[:2] and _nested(mine[2], theirs[2]):
+            shared = f"s3://{mine[1]}/{min(mine[2], theirs[2], key=len)}"
+            return (
+                f"share the second destination's path {shared}: give PYLTS_SECONDARY_URL a path ending "
+                "in a file name, so that each database's snapshots go beside it under their own name"
+            )
     return None
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from . import backup, doctor, migrate, points, restore, secondary, status, verify
-from .boot import BootPolicy, BootReport, as_boot_policy, ensure_restored
+from .boot import BootPolicy, BootReport, as_boot_policy, ensure_restored, restore_from_secondary
 from .commands import config_yaml
 from .context import RunContext, write_private
 from .doctor import DoctorReport
@@ -205,7 +205,10 @@ class DatabaseOperations:
             raise InvalidArgument(f"source must be 'primary' or 'secondary', got {source!r}")
         plan = self.plan()
         if source == "secondary":
-            plan = self._secondary_snapshot(plan, deadline, point=timestamp is not None or txid is not None)
+            copies, latest = self._secondary_snapshot(plan, deadline, point=timestamp is not None or txid is not None)
+            return restore_from_secondary(
+                copies, latest, plan.db, overwrite=overwrite, integrity_check=integrity_check, deadline=deadline
+            )
         return restore.restore(
             plan,
             overwrite=overwrite,
@@ -235,8 +238,10 @@ class DatabaseOperations:
         return secondary.take_snapshot(plan, deadline, keep=schedule.keep)
 
     @staticmethod
-    def _secondary_snapshot(plan: RunContext, deadline: Deadline, *, point: bool) -> RunContext:
-        """The plan of a restore of the second destination's newest listed snapshot into the database."""
+    def _secondary_snapshot(
+        plan: RunContext, deadline: Deadline, *, point: bool
+    ) -> tuple[RunContext, SecondarySnapshot]:
+        """The second destination's plan and its newest listed snapshot, for a restore into the database."""
         if plan.secondary is None:
             raise InvalidArgument(
                 "restore from the second destination needs PYLTS_SECONDARY_URL (s3://BUCKET/PATH), which is not set"
@@ -245,8 +250,7 @@ class DatabaseOperations:
             raise InvalidArgument(
                 "a snapshot of the second destination is one point in time: restore it without timestamp or txid"
             )
-        latest = secondary.latest_snapshot(plan.secondary, deadline)
-        return secondary.snapshot_context(plan.secondary, latest, plan.db)
+        return plan.secondary, secondary.latest_snapshot(plan.secondary, deadline)
 
     @_timeout_renamed
     def ensure_restored(

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Literal, get_args
@@ -122,6 +122,8 @@ class ManagedProcess:
         self._readers: list[threading.Thread] = []
         self._proc: subprocess.Popen[str] | None = None
         self.started_at = 0.0
+        #: The `Cancel` it was started under (`cancelled_by` in the starting thread), if any.
+        self.cancel: Cancel | None = None
 
     @property
     def redacted_argv(self) -> list[str]:
@@ -186,6 +188,9 @@ class ManagedProcess:
             reader = threading.Thread(target=self._read, args=(name, pipe), daemon=True, name=f"pylts-{name}")
             reader.start()
             self._readers.append(reader)
+        self.cancel = getattr(_CANCEL, "current", None)
+        if self.cancel is not None and not self.cancel._enter(self):
+            self.stop(ONE_SHOT_STOP_GRACE)  # cancelled before it started
         return self
 
     def _read(self, stream: str, pipe: IO[str]) -> None:
@@ -232,6 +237,8 @@ class ManagedProcess:
             guard.stop({self._proc.pid: guard.Group("app", self.stop_grace)}, [], say=logger.warning)
         _GUARD.forget(self._proc.pid)
         self._join_readers()
+        if self.cancel is not None:
+            self.cancel._leave(self)
         return code
 
     def _kill_group(self) -> None:
@@ -284,6 +291,54 @@ def _exits_within(proc: subprocess.Popen[str], timeout: float) -> bool:
     return bool(readable)
 
 
+class Cancel:
+    """Stops, from another thread, the processes started under it (`cancelled_by`), and later ones.
+
+    For work that a stop must not wait for (a snapshot to the second destination): the
+    stopping thread calls `cancel`; each `ManagedProcess` started under it in the working
+    thread is stopped (SIGTERM, `ONE_SHOT_STOP_GRACE`, then killed), and `run` raises
+    `LitestreamTimeout` for its command.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[ManagedProcess] = set()
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Stop every command running under it now (SIGTERM, a short grace, then kill), and every later one."""
+        with self._lock:
+            self.cancelled = True
+            running = list(self._running)
+        for proc in running:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                proc.stop(ONE_SHOT_STOP_GRACE)
+
+    def _enter(self, proc: ManagedProcess) -> bool:
+        with self._lock:
+            if not self.cancelled:
+                self._running.add(proc)
+            return not self.cancelled
+
+    def _leave(self, proc: ManagedProcess) -> None:
+        with self._lock:
+            self._running.discard(proc)
+
+
+_CANCEL = threading.local()
+
+
+@contextlib.contextmanager
+def cancelled_by(cancel: Cancel) -> Iterator[Cancel]:
+    """Within the block, `run` in this thread starts its commands under ``cancel``."""
+    previous = getattr(_CANCEL, "current", None)
+    _CANCEL.current = cancel
+    try:
+        yield cancel
+    finally:
+        _CANCEL.current = previous
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -303,6 +358,12 @@ def run(
     grace = min(timeout, ONE_SHOT_STOP_GRACE)
     with ManagedProcess(argv, env=env, secrets=secrets, stop_grace=grace, keep_stdout=True) as proc:
         code = proc.wait(timeout)
+        if proc.cancel is not None and proc.cancel.cancelled:
+            raise LitestreamTimeout(
+                "litestream was stopped before it finished: what started it is stopping",
+                argv=proc.redacted_argv,
+                output=proc.redact(proc.output("stderr") or proc.output("stdout")),
+            )
         if code is None:
             proc.stop()
             raise LitestreamTimeout(

@@ -17,8 +17,8 @@ the listing shows. See docs/protection.md.
 >>> name = snapshot_name(datetime(2026, 12, 6, 2, 15, 0, 123000, tzinfo=timezone.utc))
 >>> name, taken_at(name)
 ('20261206T021500123Z', datetime.datetime(2026, 12, 6, 2, 15, 0, 123000, tzinfo=datetime.timezone.utc))
->>> taken_at("notes") is None
-True
+>>> taken_at("notes") is None, taken_at("20261399T000000000Z") is None
+(True, True)
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from .context import RunContext
 from .errors import ListingUnavailable, NoBackupFound, PyltsError, SecondarySnapshotFailed
 from .layout import ReplicaObjects, replica_prefix
 from .replica import S3Replica
+from .runner import Cancel, cancelled_by
 from .store import Credentials, StoredObject, delete_object, list_objects
 from .timing import SECONDARY_SNAPSHOT_TIMEOUT, SECONDARY_STOP_WAIT, Deadline
 
@@ -71,7 +72,10 @@ def taken_at(name: str) -> datetime | None:
     match = _NAME.match(name)
     if match is None:
         return None
-    moment = datetime.strptime(match["stamp"], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+    try:
+        moment = datetime.strptime(match["stamp"], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:  # shaped like a name, but no time (month 13...): not a snapshot
+        return None
     return moment.replace(microsecond=int(match["ms"]) * 1000)
 
 
@@ -198,14 +202,18 @@ def take_snapshot(ctx: RunContext, deadline: Deadline, *, keep: int | None = Non
     )
     if keep is not None:
         try:
-            prune(secondary, listed, keep, deadline)
+            prune(secondary, [snapshot for snapshot in listed if snapshot.name <= name], keep, deadline)
         except PyltsError as exc:
             logger.warning("deleting old snapshots of %s from the second destination failed: %s", ctx.db.name, exc)
     return shown[name]
 
 
 def prune(secondary: RunContext, snapshots: list[SecondarySnapshot], keep: int, deadline: Deadline) -> int:
-    """Delete the objects of every snapshot of ``snapshots`` (newest first) past the ``keep`` newest; how many."""
+    """Delete the objects of every snapshot of ``snapshots`` (newest first) past the ``keep`` newest; how many.
+
+    `take_snapshot` passes only the snapshot it took and older ones: one taken since (by another
+    process) is never counted, so the snapshot just taken is never deleted.
+    """
     credentials = Credentials.from_env(secondary.env)
     if credentials is None or keep < 1:
         return 0
@@ -279,6 +287,7 @@ class SecondarySchedule:
         self._timeout = min(Deadline(timeout).seconds, max(self._interval, 30.0))
         self._on_taken = on_taken
         self._stopping = threading.Event()
+        self._cancel = Cancel()  # a stop ends the snapshot's one-shot litestream at once
         self._thread: threading.Thread | None = None
         self.last: SecondarySnapshot | None = None
         self.last_error: str | None = None
@@ -293,10 +302,22 @@ class SecondarySchedule:
         return self
 
     def stop(self, wait: float = SECONDARY_STOP_WAIT) -> None:
-        """Stop scheduling; wait at most ``wait`` s for a snapshot still running (its deadline ends it)."""
+        """Stop scheduling and a snapshot still running; wait at most ``wait`` s for the thread to end."""
+        self.signal_stop()
+        self.join(wait)
+
+    def signal_stop(self) -> None:
+        """Stop scheduling, and stop the litestream of a snapshot still running (its private copy is removed); at once.
+
+        Stopping several schedules: signal them all, then `join` each, so they stop together.
+        """
         self._stopping.set()
+        self._cancel.cancel()
+
+    def join(self, wait: float = SECONDARY_STOP_WAIT) -> None:
+        """Wait at most ``wait`` s for the thread to end (after `signal_stop`)."""
         if self._thread is not None:
-            self._thread.join(wait)
+            self._thread.join(max(wait, 0.0))
             if self._thread.is_alive():
                 logger.warning(
                     "a snapshot of %s to the second destination was still running at stop; its deadline ends it",
@@ -314,24 +335,42 @@ class SecondarySchedule:
         except PyltsError as exc:
             self.last_error = str(exc)
             logger.warning("listing the second destination of %s failed: %s", self._ctx.db.name, exc)
+        except Exception as exc:  # a bug must not end the schedule unseen: health shows it, the next round runs
+            self._unexpected(exc, "listing the second destination")
         else:
             if known:
                 self.last = known[0]
                 wait = max(self._interval - known[0].age(), 0.0)
         while not self._stopping.wait(wait):
             began = time.monotonic()
-            self.snapshot_now()
+            try:
+                self.snapshot_now()
+            except Exception as exc:  # from on_taken; snapshot_now catches the rest
+                self._unexpected(exc, "after a snapshot")
             wait = max(self._interval - (time.monotonic() - began), 0.0)
+
+    def _unexpected(self, exc: Exception, doing: str) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        name = self._ctx.db.name
+        logger.exception("%s (%s) failed unexpectedly; the next snapshot is tried on schedule", doing, name)
 
     def snapshot_now(self) -> SecondarySnapshot | None:
         """Take one snapshot now (in the caller's thread): the snapshot, or None when it failed (logged)."""
         self.running = True
         try:
-            snapshot = take_snapshot(self._ctx, Deadline(self._timeout), keep=self._keep)
+            with cancelled_by(self._cancel):
+                snapshot = take_snapshot(self._ctx, Deadline(self._timeout), keep=self._keep)
         except PyltsError as exc:
             self.failed += 1
             self.last_error = str(exc)
-            logger.warning("snapshot of %s to the second destination failed: %s", self._ctx.db.name, exc)
+            if self._stopping.is_set():
+                logger.info("snapshot of %s to the second destination stopped with replication", self._ctx.db.name)
+            else:
+                logger.warning("snapshot of %s to the second destination failed: %s", self._ctx.db.name, exc)
+            return None
+        except Exception as exc:  # a bug, not a store's answer: logged with its traceback, counted failed
+            self.failed += 1
+            self._unexpected(exc, "a snapshot to the second destination")
             return None
         finally:
             self.running = False

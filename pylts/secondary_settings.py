@@ -117,6 +117,19 @@ class SecondarySettings(PyltsSettings):
         return self
 
     @model_validator(mode="after")
+    def _secondary_keys_with_the_credential_chain(self) -> SecondarySettings:
+        # ConfigS3's field; this mixin alone has none. pylts lists and prunes the second store with keys it
+        # signs with itself: the chain gives litestream keys pylts never sees, so the store would only grow.
+        chain = getattr(self, "use_aws_credential_chain", False)
+        if chain and self.secondary_url is not None and self.secondary_access_key_id is None:
+            raise ValueError(
+                "with PYLTS_AWS_CREDENTIAL_CHAIN, a second destination needs its own keys: set "
+                "PYLTS_SECONDARY_ACCESS_KEY_ID and PYLTS_SECONDARY_SECRET_ACCESS_KEY (pylts lists its snapshots and "
+                "deletes old ones itself, and cannot sign with the chain's credentials), or unset PYLTS_SECONDARY_URL"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _secondary_apart_from_primary(self) -> SecondarySettings:
         primary = getattr(self, "replica", None)  # ConfigS3's; this mixin alone has none
         if isinstance(primary, S3Replica):

@@ -62,6 +62,7 @@ from .timing import (
     REPLICA_CHECK_SECONDS,
     REPLICATING_WAIT_SECONDS,
     RESTORE_TIMEOUT,
+    SECONDARY_STOP_WAIT,
     SECONDS_PER_MB,
     SHUTDOWN_MARGIN,
     STALL_TIMEOUT,
@@ -517,7 +518,10 @@ class Replicator:
         """
         began = time.monotonic()
         for schedule in self._secondaries.values():  # first: the primary's final sync never waits on the second store
-            schedule.stop()
+            schedule.signal_stop()  # all at once, each ending its one-shot litestream; then one wait for them all
+        waiting = Deadline(SECONDARY_STOP_WAIT)
+        for schedule in self._secondaries.values():
+            schedule.join(waiting.remaining())
         try:
             failure = self._shutdown() or self._last_sync()
         finally:

@@ -61,8 +61,9 @@ SECONDARY_INTERVAL = 3600.0
 #: Longest a snapshot to the second destination may take (copy, one-shot upload, listing): a 1 GB upload at 5 MB/s
 #: takes about 200 s; a snapshot that runs out is reported failed and the next one is tried on schedule.
 SECONDARY_SNAPSHOT_TIMEOUT = 600.0
-#: How long stopping replication waits for a snapshot to the second destination still running: the primary's
-#: final sync must not wait on the second store (a hanging one is ended by the snapshot's own deadline).
+#: How long stopping replication waits, in all, for the snapshots to the second destination still running: a stop
+#: ends their one-shot litestream at once (about ONE_SHOT_STOP_GRACE); the primary's final sync must not wait on the
+#: second store (a listing or delete that hangs is ended by the snapshot's own deadline).
 SECONDARY_STOP_WAIT = 5.0
 
 # -- talking to the store -----------------------------------------------------------------------

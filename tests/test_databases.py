@@ -371,3 +371,39 @@ def test_the_setting_is_documented() -> None:
     page, example = (root / "docs" / "configuration.md").read_text(), (root / ".env.example").read_text()
     for name, field in DatabaseList.model_fields.items():
         assert f"| `{name}` | `{field.validation_alias}` |" in page and f"\n{field.validation_alias}=\n" in example
+
+
+def test_each_database_gets_its_own_second_destination_path(tmp_path: Path) -> None:
+    cfg = ConfigS3(_env_file=None, folder=tmp_path, secondary_url="s3://copies/queue.db", **MAIN)
+    with pytest.raises(InvalidSettings, match=r"share the second destination's path s3://copies/queue.db"):
+        DatabaseSet.of(cfg, ["queue.db"])
+    named = ConfigS3(_env_file=None, folder=tmp_path, secondary_url="s3://copies/prod/app.db", **MAIN)
+    assert [c.secondary_url for c in DatabaseSet.of(named, ["queue.db"]).configs] == [
+        "s3://copies/prod/app.db",
+        "s3://copies/prod/queue.db",
+    ]
+
+
+@pytest.mark.integration
+def test_each_database_snapshots_to_its_own_second_destination_and_keeps_its_own(
+    cfg: ConfigS3, local_s3: LocalS3, bucket: str
+) -> None:
+    """Two databases, one PYLTS_SECONDARY_URL: neither restores nor deletes the other's snapshots."""
+    copies = f"{bucket[:40]}-copies"
+    local_s3.create_bucket(copies)
+    dbs = DatabaseSet.of(derive(cfg, secondary_url=f"s3://{copies}/app.db", secondary_keep=2), ["queue.db"])
+    app, queue = dbs.configs
+    taken: dict[str, list[str]] = {"app.db": [], "queue.db": []}
+    for round_ in range(3):
+        write_rows(app.dbpath, 10, start=round_ * 10)
+        write_rows(queue.dbpath, 1, start=round_)
+        for db in dbs.configs:
+            taken[db.db].append(db.secondary_snapshot().name)
+            time.sleep(0.01)  # names are to the millisecond
+    folders = {tuple(key.split("/")[:2]) for key in local_s3.keys(copies)}
+    assert folders == {(name, snapshot) for name, names in taken.items() for snapshot in names[1:]}, taken
+    for db in dbs.configs:
+        db.delete()
+    queue.restore(source="secondary")
+    app.restore(source="secondary")
+    assert len(read_rows(queue.dbpath)) == 3 and len(read_rows(app.dbpath)) == 30

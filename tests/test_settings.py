@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from pylts import ConfigS3
+from pylts import ConfigS3, InvalidSettings
 
 KEY, SECRET = "AKIAKEYFORSETTINGS01", "settings-secret-value-42"
 BASE: dict[str, Any] = {"key": KEY, "token": SECRET, "s3": "s3://bkt/app.db"}
@@ -301,3 +301,16 @@ def test_litestream_settings_read_only_the_binary_by_the_same_rules(
     monkeypatch.setenv("LITESTREAM_BIN", "")
     assert LitestreamSettings().litestream_bin == Path("/opt/tools/litestream")
     assert LitestreamSettings(_env_file=None).litestream_bin is None
+
+
+def test_the_credential_chain_with_a_second_destination_needs_its_own_keys(tmp_path: Path) -> None:
+    """pylts lists and prunes the second store itself: without keys it could sign with, that store would only grow."""
+    chain = {"s3": "s3://bkt/app.db", "use_aws_credential_chain": True, "folder": tmp_path / "data"}
+    with pytest.raises(InvalidSettings) as caught:
+        ConfigS3.load(_env_file=None, **chain, secondary_url="s3://copies/app.db")
+    assert "PYLTS_SECONDARY_ACCESS_KEY_ID and PYLTS_SECONDARY_SECRET_ACCESS_KEY" in str(caught.value)
+    assert not (tmp_path / "data").exists()
+    keys = {"secondary_access_key_id": KEY, "secondary_secret_access_key": SECRET}
+    cfg = ConfigS3.load(_env_file=None, **chain, secondary_url="s3://copies/app.db", **keys)
+    assert cfg.secondary_url == "s3://copies/app.db"
+    assert ConfigS3.load(_env_file=None, **chain).secondary_url is None  # no second destination: the chain alone
