@@ -265,7 +265,7 @@ def ensure_restored(
                 raise
             return fallback
         if local.present and local.marked and local.position == SECONDARY_MARK:
-            return _keep_secondary_copy(ctx, replica)
+            return _secondary_copy(ctx, replica, policy, integrity_check, deadline)
         decision = decide(local, replica, ctx.line.standing)
         if decision is Decision.FRESH:  # nothing local, the primary listed and empty: the second destination's turn
             fallback = _from_secondary(ctx, integrity_check, deadline, "holds no backup")
@@ -334,6 +334,7 @@ def _from_secondary(
     report = restore_from_secondary(
         ctx.secondary, latest, ctx.db, overwrite=True, integrity_check=integrity_check, deadline=deadline
     )
+    _forget_position(ctx.db)  # replication starts on it now, onto a primary without a backup: nothing to judge later
     logger.warning(
         "the primary replica %s %s: restored %s from the second destination's snapshot %s, taken %s (%.0f s ago); "
         "writes made after it are not in this copy; replication goes on to the primary, as a new history",
@@ -377,26 +378,46 @@ def restore_from_secondary(
     return report
 
 
-def _keep_secondary_copy(ctx: RunContext, replica: Replica) -> BootReport:
-    """The database was restored from the second destination (its mark): it is replicated as it is, once.
+def _secondary_copy(
+    ctx: RunContext, replica: Replica, policy: BootPolicy, integrity_check: IntegrityCheck, deadline: Deadline
+) -> BootReport:
+    """The database was restored from the second destination on purpose (``restore --from secondary``).
 
-    Someone chose that copy (``restore --from secondary``, or a boot that fell back to it): it
-    becomes the primary's newest state, as with ``adopt``, and the mark goes, so a later boot
-    judges the database by litestream's own metadata again.
+    Over a primary without a backup it is replicated as it is. Over a primary that holds one, which
+    may be newer, replicating the copy would put an older state over a newer backup: refused, unless
+    the policy says which side wins (``adopt`` the copy, ``quarantine`` it and restore the primary).
+    Either way the mark goes, so a later boot judges the database by litestream's own metadata.
     """
-    if replica.has_backup:
-        logger.warning(
-            "%s was restored from the second destination: replication takes it as it is, and it becomes the newest "
-            "state of the primary replica %s (which was at %s %s), as a new history",
-            ctx.db.name,
-            ctx.replica.label(),
-            ctx.line.position_unit,
-            replica.latest or "?",
-        )
-    _forget_position(ctx.db)
-    outcome = RestoreOutcome.ADOPTED if replica.has_backup else RestoreOutcome.EXISTING
     layout = replica.older or (ctx.line.layout if replica.positions else None)
-    return BootReport(outcome=outcome, replica_position=replica.latest, replica_layout=layout)
+    seen = {"replica_position": replica.latest, "replica_layout": layout}
+    if not replica.has_backup or policy is BootPolicy.ADOPT:
+        if replica.has_backup:
+            logger.warning(
+                "keeping %s, restored from the second destination, although the primary replica %s holds a backup "
+                "(at %s %s; policy adopt): it becomes the replica's newest state",
+                ctx.db,
+                ctx.replica.label(),
+                ctx.line.position_unit,
+                replica.latest or "?",
+            )
+        _forget_position(ctx.db)
+        outcome = RestoreOutcome.ADOPTED if replica.has_backup else RestoreOutcome.EXISTING
+        return BootReport(outcome=outcome, **seen)
+    if policy is BootPolicy.QUARANTINE:
+        moved_to = _quarantine(ctx.db)
+        logger.warning(
+            "moved %s, restored from the second destination, aside to %s (policy quarantine)", ctx.db.name, moved_to
+        )
+        restored = _restore_or_start_fresh(ctx, replica, integrity_check, deadline)
+        return BootReport(outcome=RestoreOutcome.QUARANTINED, moved_to=moved_to, restore_report=restored, **seen)
+    raise ForeignDatabase(
+        f"{ctx.db} was restored from the second destination, and the primary replica {ctx.replica.label()} holds a "
+        f"backup (at {ctx.line.position_unit} {replica.latest or '?'}) that may be newer. Nothing was changed. To make "
+        f"this copy the newest state, set PYLTS_BOOT_POLICY=adopt; to take the primary's copy instead, "
+        f"PYLTS_BOOT_POLICY=quarantine moves {ctx.db.name} aside and restores it",
+        local_position=SECONDARY_MARK,
+        replica_position=replica.latest,
+    )
 
 
 def _seen(local: Local, replica: Replica, unit: str) -> str:

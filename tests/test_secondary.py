@@ -22,7 +22,7 @@ from rclone_s3 import ACCESS_KEY, SECRET_KEY, RcloneS3
 from pylts import ConfigS3
 from pylts.boot import RestoreOutcome
 from pylts.databases import DatabaseSet
-from pylts.errors import BucketNotFound, InvalidArgument, NoBackupFound
+from pylts.errors import BucketNotFound, ForeignDatabase, InvalidArgument, NoBackupFound
 from pylts.secondary import SecondarySchedule, SnapshotSchedule, list_snapshots, take_snapshot
 from pylts.testing import LocalS3
 from pylts.timing import Deadline
@@ -343,7 +343,8 @@ def test_pruning_never_deletes_the_snapshot_just_taken_nor_a_newer_one(
 def test_replication_after_a_restore_from_the_secondary_replicates_the_restored_database(
     cfg: ConfigS3, local_s3: LocalS3, bucket: str, primary: str
 ) -> None:
-    """The operator restores the second destination's snapshot on purpose: the next replication takes it as it is."""
+    """The operator restores the second destination's snapshot on purpose: over an empty primary the next
+    replication takes it as it is; over a primary with a backup (maybe newer) only when the policy says so."""
     cfg = with_secondary(cfg, local_s3, bucket)
     write_rows(cfg.dbpath, 20)
     take_snapshot(cfg.plan(), Deadline(60))
@@ -353,6 +354,12 @@ def test_replication_after_a_restore_from_the_secondary_replicates_the_restored_
     cfg.delete()
     cfg.restore(source="secondary")
     write_rows(cfg.dbpath, 5, start=100)  # the app writes before replication starts again
+    if primary == "with data":
+        before = cfg.dbpath.read_bytes()
+        with pytest.raises(ForeignDatabase, match=r"restored from the second destination.*PYLTS_BOOT_POLICY=adopt"):
+            cfg.ensure_restored()  # an older state must not go over a newer backup unasked
+        assert cfg.dbpath.read_bytes() == before, "nothing was changed"
+        cfg = derive(cfg, boot_policy="adopt")
     with cfg.replicating() as replication:
         write_rows(cfg.dbpath, 1, start=105)
         assert replication.wait_for_sync(30), replication.status()
