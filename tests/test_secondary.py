@@ -371,6 +371,23 @@ def test_replication_after_a_restore_from_the_secondary_replicates_the_restored_
     assert cfg.ensure_restored().outcome is RestoreOutcome.EXISTING  # the primary's copy, replicated from now on
 
 
+def test_quarantine_moves_a_copy_restored_from_the_secondary_aside_for_the_primarys_newer_backup(
+    cfg: ConfigS3, local_s3: LocalS3, bucket: str
+) -> None:
+    cfg = derive(with_secondary(cfg, local_s3, bucket), boot_policy="quarantine")
+    write_rows(cfg.dbpath, 20)
+    take_snapshot(cfg.plan(), Deadline(60))
+    write_rows(cfg.dbpath, 10, start=20)
+    assert cfg.timed_replicate(60, delete=False)
+    cfg.delete()
+    cfg.restore(source="secondary")
+    report = cfg.ensure_restored()
+    assert report.outcome is RestoreOutcome.QUARANTINED and report.moved_to is not None
+    assert [row[0] for row in read_rows(cfg.dbpath)] == list(range(30)), "the primary's newer backup"
+    assert [row[0] for row in read_rows(Path(report.moved_to) / "app.db")] == list(range(20)), "the copy, kept aside"
+    assert cfg.ensure_restored().outcome is RestoreOutcome.EXISTING
+
+
 def test_a_stray_folder_shaped_like_a_snapshot_is_not_one(cfg: ConfigS3, local_s3: LocalS3, bucket: str) -> None:
     cfg = with_secondary(cfg, local_s3, bucket)
     copies = cfg.secondary_replica(cfg.replica)
