@@ -8,11 +8,13 @@ out the environment and secrets.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
 import ssl
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -158,6 +160,34 @@ class RunContext:
             return True
         except OSError:
             return False
+
+
+_SHARED = threading.Lock()
+_SHARED_USERS: dict[Path, tuple[int, bool]] = {}  # path -> (users now, remove after the last)
+
+
+@contextlib.contextmanager
+def shared_private_file(target: Path, text: str) -> Iterator[None]:
+    """``text`` at ``target`` (owner-only) within the block; removed after its last user in this process,
+    unless it was there before the first.
+
+    One-shot runs of one database can overlap (a `verify` while the supervisor heals the replica):
+    each needs the config beside the database until its litestream has read it, so one run's end
+    must not remove it under another.
+    """
+    with _SHARED:
+        users, remove = _SHARED_USERS.get(target, (0, not target.exists()))
+        write_private(target, text)
+        _SHARED_USERS[target] = (users + 1, remove)
+    try:
+        yield
+    finally:
+        with _SHARED:
+            users, remove = _SHARED_USERS.pop(target)
+            if users > 1:
+                _SHARED_USERS[target] = (users - 1, remove)
+            elif remove:
+                target.unlink(missing_ok=True)
 
 
 def write_private(target: Path, text: str) -> None:

@@ -23,6 +23,7 @@ from ssec_gateway import SseCGateway
 
 from pylts import ConfigS3, CredentialsRejected, EncryptionKeyRequired, UnsupportedLitestreamVersion
 from pylts.binary import find_executable
+from pylts.sqlite_files import config_path_for
 from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 
 pytestmark = pytest.mark.integration
@@ -275,3 +276,27 @@ def test_a_dry_run_as_of_a_timestamp_reads_an_encrypted_replica_with_its_key_and
     with pytest.raises(CredentialsRejected) as wrong:
         derive(cfg, folder=tmp_path / "wrong", sse_customer_key=OTHER_KEY).restore_plan(timestamp=points.latest)
     assert KEY not in str(wrong.value) and OTHER_KEY not in str(wrong.value)
+
+
+def test_overlapping_one_shot_runs_keep_the_config_until_the_last_ends(
+    local_s3: LocalS3, bucket: str, tmp_path: Path
+) -> None:
+    """A verify's restore and the supervisor's healing ``replicate -once`` can overlap: one ending must not remove
+    the config under the other (seen: ``config file not found`` from the verify of a loaded run)."""
+    cfg = local_s3.config(
+        bucket, "app.db", db="app.db", folder=tmp_path, litestream_bin=find_executable(), sse_customer_key=KEY
+    )
+    ctx = cfg.plan()
+    config = config_path_for(ctx.db)
+    first, second = ctx.line.temporary_config(ctx), ctx.line.temporary_config(ctx)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert config.exists(), "the second run still needs it"
+    assert (config.stat().st_mode & 0o777) == 0o600 and KEY not in config.read_text()
+    second.__exit__(None, None, None)
+    assert not config.exists(), "removed after the last"
+    config.write_text("# someone's own\n")
+    with ctx.line.temporary_config(ctx):
+        pass
+    assert config.exists(), "a config that was there before stays"

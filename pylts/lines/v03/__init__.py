@@ -32,7 +32,7 @@ from typing import NoReturn
 from ... import sqlite_files
 from ...binary import Litestream, Version
 from ...commands import config_option, config_yaml, yaml_mapping
-from ...context import write_private
+from ...context import shared_private_file
 from ...continuity import ReplicaCheck
 from ...errors import BackupNotConfirmed, ReplicationError, RestoreError, UnsupportedLitestreamVersion
 from ...events import SyncTracker
@@ -154,14 +154,10 @@ class V03:
     @contextlib.contextmanager
     def temporary_config(self, ctx: Context) -> Iterator[None]:
         """The config beside the database (no secrets in it, owner-only); removed afterwards unless it was there."""
-        path = config_path_for(ctx.db)
-        existed = path.exists()
-        write_private(path, config_yaml(self, {ctx.db: ctx.replica}, log_level="debug", tuning=ctx.tuning))
-        try:
+        with shared_private_file(
+            config_path_for(ctx.db), config_yaml(self, {ctx.db: ctx.replica}, log_level="debug", tuning=ctx.tuning)
+        ):
             yield
-        finally:
-            if not existed:
-                path.unlink(missing_ok=True)
 
     def backup_once(self, ctx: Context, deadline: Deadline) -> int | None:
         """Replicate until the replica covers the database, then stop (a last sync); 0 once durable.

@@ -27,7 +27,7 @@ from pathlib import Path
 from ... import sqlite_files
 from ...binary import Litestream, Version
 from ...commands import config_option, config_yaml, yaml_mapping
-from ...context import write_private
+from ...context import shared_private_file
 from ...continuity import ReplicaCheck, prove, restore_window
 from ...errors import BackupNotConfirmed, LitestreamTimeout, ReplicationError
 from ...events import SyncTracker
@@ -173,14 +173,8 @@ class V05:
         if not ctx.replica.encrypted:
             yield
             return
-        path = config_path_for(ctx.db)
-        existed = path.exists()
-        write_private(path, config_yaml(self, {ctx.db: ctx.replica}, tuning=ctx.tuning))
-        try:
+        with shared_private_file(config_path_for(ctx.db), config_yaml(self, {ctx.db: ctx.replica}, tuning=ctx.tuning)):
             yield
-        finally:
-            if not existed:
-                path.unlink(missing_ok=True)
 
     def backup_once(self, ctx: Context, deadline: Deadline) -> int | None:
         """``replicate -once``: one sync of the database, then exit.
