@@ -123,8 +123,18 @@ class RunContext:
                 "check REPLICA_ENDPOINT (or ?endpoint= in REPLICA_URL) and that the store is running"
             ) from None
 
-    def replica_objects(self, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError) -> ReplicaObjects:
+    def replica_objects(
+        self,
+        deadline: Deadline,
+        *,
+        failure: type[LitestreamError] = RestoreError,
+        after: str = "",
+        limit: int | None = None,
+    ) -> ReplicaObjects:
         """What the store holds under the replica's path, both layouts: one signed listing per 1,000 objects.
+
+        ``after`` (a key relative to the replica's path) and ``limit`` list only the first ``limit``
+        objects whose keys sort after it, as `pylts.store.list_objects` does.
 
         The store's own answer, not litestream's belief. It needs the access key and secret
         litestream gets (`ListingUnavailable` otherwise, as for a bucket whose region the store
@@ -139,7 +149,16 @@ class RunContext:
                 "of the AWS credential chain are read by litestream only"
             )
         prefix = replica_prefix(self.replica.path)
-        listed = list_objects(self.replica, credentials, prefix, deadline, env=self.env, failure=failure)
+        listed = list_objects(
+            self.replica,
+            credentials,
+            prefix,
+            deadline,
+            env=self.env,
+            failure=failure,
+            after=after and prefix + after,
+            limit=limit,
+        )
         return ReplicaObjects.of(self.replica.path, listed)
 
     def store_answers(self, seconds: float) -> bool:

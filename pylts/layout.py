@@ -50,6 +50,15 @@ def replica_prefix(path: str) -> str:
     return f"{path}/" if path else ""
 
 
+def level_folder(level: int) -> str:
+    """The folder of litestream 0.5's LTX files at compaction ``level``, relative to the replica's path.
+
+    >>> level_folder(0), level_folder(9)
+    ('0000/', '0009/')
+    """
+    return f"{level:04x}/"
+
+
 @dataclass(frozen=True)
 class ReplicaObjects:
     """The objects found under one replica's path, keyed relative to it."""

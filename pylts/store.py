@@ -100,8 +100,13 @@ def list_objects(
     *,
     env: Mapping[str, str],
     failure: type[LitestreamError],
+    after: str = "",
+    limit: int | None = None,
 ) -> list[StoredObject]:
     """Every object of ``replica``'s bucket whose key starts with ``prefix``, one request per 1,000 keys.
+
+    With ``after``, only keys that sort after it (S3's ``start-after``); with ``limit``, at most
+    that many, the first in key order (one request for up to 1,000).
 
     ``env`` is the child environment (its ``AWS_CA_BUNDLE`` or ``SSL_CERT_FILE`` for TLS).
     A refusal the store explains (missing bucket, rejected credentials) raises the typed
@@ -114,13 +119,16 @@ def list_objects(
     objects: list[StoredObject] = []
     token: str | None = None
     while True:
-        query = [("list-type", "2"), ("max-keys", str(PAGE_KEYS)), ("prefix", prefix)]
+        wanted = PAGE_KEYS if limit is None else min(PAGE_KEYS, limit - len(objects))
+        query = [("list-type", "2"), ("max-keys", str(wanted)), ("prefix", prefix)]
+        if after:
+            query.append(("start-after", after))
         if token:
             query.append(("continuation-token", token))
         replica, body = _page(replica, credentials, query, deadline, env=env, failure=failure)
         page, token = _parse_page(body, failure)
         objects.extend(page)
-        if token is None:
+        if token is None or (limit is not None and len(objects) >= limit):
             return objects
 
 

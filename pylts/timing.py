@@ -156,6 +156,9 @@ L0_RETENTION_CHECK_INTERVAL = 15.0
 
 #: Client deadline of a question to the control socket: it answers in milliseconds, even while a sync hangs.
 CONTROL_ANSWER_SECONDS = 2.0
+#: While a wait for a commit is pending, the replica's level 0 is listed at most this often (one LIST of one key):
+#: about 0.1 s of its own answer on a local store, and a bound on the requests a waiting caller costs (5 a second).
+SYNC_PROOF_LIST_INTERVAL = 0.2
 #: A replica with no successful sync for this long (litestream syncs every second) makes ``health()`` ask the store.
 SLOW_SYNC_SECONDS = 3.0
 

@@ -78,8 +78,10 @@ class Context(Watched, Protocol):
         """This context for another database file (a stand-in), same replica."""
         ...
 
-    def replica_objects(self, deadline: Deadline, *, failure: type[LitestreamError] = ...) -> ReplicaObjects:
-        """What the store holds under the replica's path, from pylts' own listing."""
+    def replica_objects(
+        self, deadline: Deadline, *, failure: type[LitestreamError] = ..., after: str = ..., limit: int | None = ...
+    ) -> ReplicaObjects:
+        """What the store holds under the replica's path, from pylts' own listing (``after`` a key, ``limit`` keys)."""
         ...
 
 

@@ -253,16 +253,19 @@ class V05:
         Two litestreams must not replicate one database at once, so a running one (``observer``,
         its control socket) stops replicating it for the snapshot and starts again after.
         """
-        socket = observer.socket_path if isinstance(observer, SocketObserver) else None
-        if socket is not None:
-            self._control(ctx, deadline, "stop", socket)
+        running = observer if isinstance(observer, SocketObserver) else None
+        if running is not None:
+            running.distrust()
+            self._control(ctx, deadline, "stop", running.socket_path)
         try:
             argv = self.replicate_argv(ctx.db, ctx.replica, once=True, snapshot=True)
             with self.temporary_config(ctx):
                 ctx.run(argv, deadline, failure=ReplicationError, action=f"a fresh snapshot of {ctx.db.name}")
         finally:
-            if socket is not None:
-                self._control(ctx, Deadline(max(deadline.remaining(), CONTROL_ANSWER_SECONDS)), "start", socket)
+            if running is not None:
+                seconds = max(deadline.remaining(), CONTROL_ANSWER_SECONDS)
+                self._control(ctx, Deadline(seconds), "start", running.socket_path)
+                running.distrust()
         return True
 
     def _control(self, ctx: Context, deadline: Deadline, verb: str, socket: Path) -> None:

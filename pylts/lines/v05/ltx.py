@@ -22,6 +22,7 @@ it begins '[{"level": 0, "min_txid": "00'
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from pydantic import TypeAdapter
 from ... import sqlite_files
 from ...binary import Litestream
 from ...continuity import prove
-from ...errors import BackupNotConfirmed, ListingUnavailable, LitestreamError, RestoreError
+from ...errors import BackupNotConfirmed, ListingUnavailable, LitestreamError, ReplicationError, RestoreError
+from ...layout import level_folder
 from ...replica import S3Replica
 from ...reports import LtxFile, read_reported
 from ...timing import Deadline
@@ -79,15 +81,7 @@ def unreplicated(ctx: Context, deadline: Deadline) -> str | None:
     reported: its files must hold, with no gap, every transaction up to the newest one
     litestream captured locally, and the WAL must hold no commit past the newest local LTX file.
     """
-    captured = sqlite_files.latest_ltx(ctx.db)
-    wal = sqlite_files.wal_position(ctx.db)
-    uncaptured = (
-        captured is not None
-        and wal is not None
-        and wal.end > sqlite_files.WAL_HEADER_SIZE
-        and (captured.wal_salts != wal.salts or captured.wal_end < wal.end)
-    )
-    if uncaptured:
+    if sqlite_files.latest_ltx(ctx.db) is not None and captured_txid(ctx.db, sqlite_files.wal_position(ctx.db)) is None:
         return f"{ctx.db} has commits litestream did not capture before it stopped"
     local = local_txid(ctx.db) or 0
     held = prove(replica_ltx_files(ctx, deadline, failure=BackupNotConfirmed)).unbroken
@@ -128,6 +122,45 @@ def replica_ltx_files(
         return ctx.replica_objects(deadline, failure=failure).ltx_files
     except ListingUnavailable:
         return ltx_files(ctx, deadline, failure=failure)
+
+
+def captured_txid(db: Path, wal: sqlite_files.WalPosition | None) -> int | None:
+    """The newest transaction litestream captured locally once its LTX files hold ``wal``'s commits, else None.
+
+    ``wal`` is where the WAL's commits ended at some moment (`pylts.sqlite_files.wal_position`).
+    The newest level-0 file's header says which WAL it read (its salts), and up to where. A
+    file of another WAL proves nothing either way: it may be older than ``wal`` (a checkpoint
+    restarted the WAL, and litestream has not read the new one yet) as well as newer.
+    """
+    latest = sqlite_files.latest_ltx(db)
+    if latest is None:
+        return None
+    if wal is None or wal.end <= sqlite_files.WAL_HEADER_SIZE:
+        return latest.max_txid
+    return latest.max_txid if latest.wal_salts == wal.salts and latest.wal_end >= wal.end else None
+
+
+def replica_reaches(ctx: Context, txid: int, deadline: Deadline) -> int:
+    """The newest transaction of the level-0 file that holds ``txid`` in the replica, or 0: one LIST of one key.
+
+    litestream uploads level-0 files in order under the names it gave them locally
+    (``<min>-<max>.ltx``), so the first key at or after the local file that captured ``txid``
+    says whether it was uploaded. A failed listing raises `ReplicationError` (its cause's
+    type where the store names one), `ListingUnavailable` where pylts cannot sign one.
+    """
+    after = f"{level_folder(0)}{local_file_start(ctx.db, txid):016x}"
+    objects = ctx.replica_objects(deadline, failure=ReplicationError, after=after, limit=1)
+    return max((f.max_txid_number for f in objects.ltx_files if f.level == 0), default=0)
+
+
+def local_file_start(db: Path, txid: int) -> int:
+    """The first transaction of the local level-0 file that holds ``txid`` (``txid`` itself when none does)."""
+    for path in (sqlite_files.litestream_meta(db) / "ltx" / "0").glob("*.ltx"):
+        low, _, high = path.stem.partition("-")
+        with contextlib.suppress(ValueError):
+            if int(low, 16) <= txid <= int(high, 16):
+                return int(low, 16)
+    return txid
 
 
 def latest_txid(ctx: Context, deadline: Deadline, *, failure: type[LitestreamError] = RestoreError) -> int:

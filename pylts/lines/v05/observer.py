@@ -1,9 +1,11 @@
-"""litestream 0.5's replication, observed through its control socket.
+"""litestream 0.5's replication, observed through its control socket, and proven in the replica's own listing.
 
 ``/debug/sync-status`` (local syncs) matched to ``/list`` (the replica's last successful sync)
 confirm a sync (readiness, ``wait_for_sync``, the last sync before stopping) and tell the watchdog
-where things stand; `SocketObserver.health` adds ``/txid``. The log is read at info level, only
-for errors worth naming.
+where things stand; `SocketObserver.health` adds ``/txid``. A wait for a commit also lists the
+replica's level 0 (`replica_reaches`): the store's answer that the file holding the commit is
+there comes about a sync earlier than litestream's account can prove it. The log is read at info
+level, only for errors worth naming.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ...errors import ControlSocketError
+from ...errors import ControlSocketError, ListingUnavailable, PyltsError
 from ...events import Position, SyncTracker
 from ...health import Behind, DatabaseHealth, Unknown
-from ...observers import Watched, behind_threshold, judged, seconds_since
+from ...observers import behind_threshold, judged, seconds_since
 from ...output import redact
-from ...timing import CONTROL_ANSWER_SECONDS, MTIME_GRANULARITY, Deadline
+from ...sqlite_files import WalPosition, wal_position
+from ...timing import CONTROL_ANSWER_SECONDS, MTIME_GRANULARITY, SYNC_PROOF_LIST_INTERVAL, Deadline
+from ..base import Context
 from .control import ControlClient, Listed, SyncStatus, private_socket_path
+from .ltx import captured_txid, replica_reaches
 
 _RETRY = 0.1
 _KEPT = 120  # local syncs seen (about one a second), kept to match against the replica's last sync
@@ -36,10 +41,16 @@ class SocketObserver:
     log_level = "info"
     commit_slack = MTIME_GRANULARITY  # a local sync that began 3 ms after a stamped commit had missed it
 
-    def __init__(self, contexts: Mapping[Path, Watched], tracker: SyncTracker) -> None:
+    def __init__(self, contexts: Mapping[Path, Context], tracker: SyncTracker) -> None:
         self.tracker = tracker
         self._contexts = dict(contexts)
         self._read: dict[Path, deque[LocalSync]] = {db: deque(maxlen=_KEPT) for db in contexts}
+        #: Per database: the newest transaction a listing of the replica showed, and when it was last listed.
+        self._listed: dict[Path, tuple[int, float]] = {}
+        self._listable = True  # False once pylts cannot sign a listing (credentials from the AWS chain)
+        #: The listing proves nothing until litestream's own account proved a sync begun after this moment.
+        self._distrusted_at = time.monotonic()
+        self._trusted = False
         #: The two newest distinct ``last_sync_at`` seen, per database: (the one before, the newest).
         self._replica_successes: dict[Path, tuple[datetime | None, datetime]] = {}
         self._lock = threading.Lock()
@@ -59,6 +70,17 @@ class SocketObserver:
             self.client = ControlClient(private_socket_path(next(iter(self._contexts))))
             self._private = self.socket_path.parent
         self.socket_path.unlink(missing_ok=True)
+        self.distrust()
+
+    def distrust(self) -> None:
+        """Stop trusting the replica's listing until litestream's own account proves a sync begun from now.
+
+        At each start of litestream, and around a fresh snapshot of a running one: a restore of
+        the level-0 files stored then lacked a commit whose file was listed (the chain of
+        transaction ids was unbroken; seen in tests/test_sync_proof.py).
+        """
+        with self._lock:
+            self._distrusted_at, self._trusted = time.monotonic(), False
 
     def poll(self) -> None:
         """What the replica held at its last successful sync, from the local syncs before it.
@@ -98,18 +120,25 @@ class SocketObserver:
             self.tracker.note_success(db, monotonic_of(success))
         held = None if previous is None else replica_holds(self._read[db], previous)
         if held is not None:  # asked at every poll: a later local sync that found nothing new proves more
+            self._trusted = self._trusted or held.began > self._distrusted_at
             position = position_of(held.txid)
             self.tracker.report(db, position, position, held.began)
 
-    def _confirmed(self, since: float, deadline: Deadline, *, starting: bool = False) -> str | None:
+    def _confirmed(
+        self, since: float, deadline: Deadline, *, starting: bool = False, wal: Mapping[Path, WalPosition | None] = {}
+    ) -> str | None:
         """Poll until the replica is known to hold every commit made before ``since``; why not, or None.
 
         Never ``POST /sync``: with it asked at the start, litestream 0.5.17 lost 43 transactions
         in the middle of a later 30 s outage (drill 1, three runs out of three; none without it).
         While ``starting``, an error named in the log (a missing bucket) ends the wait at once.
+        ``wal`` holds each database's WAL as it was after those commits: the replica's own
+        listing then proves them as soon as the file that captured them is stored.
         """
         while True:
             self.poll()
+            if wal and not self.tracker.in_sync(since):
+                self._prove_in_replica(wal, deadline)
             if self.tracker.in_sync(since):
                 return None
             if deadline.remaining() <= 0 or (starting and self.tracker.named_error):
@@ -117,14 +146,48 @@ class SocketObserver:
                 return f"litestream did not confirm a sync of {names} within {deadline.seconds:.3g} s"
             time.sleep(min(_RETRY, max(deadline.remaining(), 0.0)))
 
+    def _prove_in_replica(self, wal: Mapping[Path, WalPosition | None], deadline: Deadline) -> None:
+        """Tell the tracker what the replica's own listing proves of the commits in ``wal``.
+
+        Once litestream's local LTX files hold them (`captured_txid`), and the replica's level 0
+        reaches that transaction, every commit made before the latest local sync it covers is in
+        the replica. A listing that fails proves nothing (litestream's account still can); one
+        pylts cannot sign is not tried again.
+        """
+        for db, ctx in self._contexts.items():
+            with self._lock:
+                syncs, trusted = list(self._read[db]), self._trusted
+            captured = captured_txid(db, wal.get(db))
+            if captured is None or not self._listable or not trusted:
+                continue
+            reached, listed_at = self._listed.get(db, (0, -SYNC_PROOF_LIST_INTERVAL))
+            if reached < captured and time.monotonic() - listed_at >= SYNC_PROOF_LIST_INTERVAL:
+                seconds = min(max(deadline.remaining(), 0.001), CONTROL_ANSWER_SECONDS)
+                try:
+                    reached = max(reached, replica_reaches(ctx, captured, Deadline(seconds)))
+                except ListingUnavailable:
+                    self._listable = False
+                    continue
+                except (PyltsError, OSError):
+                    continue
+                finally:
+                    self._listed[db] = (reached, time.monotonic())
+            held = [sync for sync in syncs if sync.txid <= reached]
+            if reached >= captured and held:
+                position = position_of(held[-1].txid)
+                self.tracker.report(db, position, position_of(reached), held[-1].began)
+
     def wait_ready(self, since: float, timeout: float) -> bool:
         return self._confirmed(since, Deadline(max(timeout, 0.001)), starting=True) is None
 
     def wait_for_sync(self, last_commit: float, timeout: float) -> bool:
-        return self._confirmed(last_commit, Deadline(timeout)) is None
+        return self._confirmed(last_commit, Deadline(timeout), wal=self._wal_now()) is None
 
     def final_sync(self, seconds: float) -> str | None:
-        return self._confirmed(time.monotonic(), Deadline(seconds))
+        return self._confirmed(time.monotonic(), Deadline(seconds), wal=self._wal_now())
+
+    def _wal_now(self) -> dict[Path, WalPosition | None]:
+        return {db: wal_position(db) for db in self._contexts}
 
     def health(self, running: bool) -> list[DatabaseHealth]:
         """From ``/txid``, ``/debug/sync-status`` and ``/list``; never ``POST /sync`` (it queues behind a hung one)."""

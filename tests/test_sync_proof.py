@@ -1,0 +1,153 @@
+"""``wait_for_sync()`` answers from the replica's own listing: as soon as the store holds the commit, never before."""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+import time
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from helpers import derive, kill_litestream, read_rows, write_rows
+
+from benchmarks.harness import writer
+from pylts import ConfigS3
+from pylts.events import SyncTracker
+from pylts.layout import ReplicaObjects
+from pylts.lines.base import Context
+from pylts.lines.v05.control import ControlClient, Listed, SyncStatus
+from pylts.lines.v05.observer import SocketObserver
+from pylts.sqlite_files import litestream_meta
+from pylts.store import StoredObject
+
+START = datetime.now(timezone.utc) - timedelta(seconds=30)
+LTX_HEADER = struct.Struct(">4sIII QQQQ QQ II")  # an LTX file's header, as litestream 0.5 writes it
+
+
+def at(second: float) -> datetime:
+    """litestream's clock, ``second`` s after a start 30 s ago."""
+    return START + timedelta(seconds=second)
+
+
+def monotonic_at(second: float) -> float:
+    return time.monotonic() - (datetime.now(timezone.utc) - at(second)).total_seconds()
+
+
+class Script(ControlClient):
+    """litestream's account, one poll at a time: local syncs (began, txid) each second, and the replica's successes.
+
+    It proves txid 4 (the local sync at 0 s ended before the replica's success at 1.05 s began)
+    and no more: proving txid 6, captured at 2 s, takes a replica success after 2 s.
+    """
+
+    POLLS = (((0.0, 4), 0.05), ((1.0, 5), 1.05), ((2.0, 6), 1.05))
+
+    def __init__(self, db: Path) -> None:
+        super().__init__(Path("/nonexistent/scripted.sock"))
+        self.db, self.poll = db, 0
+
+    def sync_status(self, *, seconds: float) -> dict[Path, SyncStatus]:
+        (began, txid), _ = self.POLLS[min(self.poll, len(self.POLLS) - 1)]
+        ended = at(began + 0.01)
+        return {self.db: SyncStatus(path=self.db, active=False, started_at=at(began), updated_at=ended, txid=txid)}
+
+    def listing(self, *, seconds: float) -> dict[Path, Listed]:
+        _, success = self.POLLS[min(self.poll, len(self.POLLS) - 1)]
+        self.poll += 1
+        return {self.db: Listed(path=self.db, status="replicating", last_sync_at=at(success))}
+
+
+class Store:
+    """The replica's level 0 as a store lists it, and the listings asked of it."""
+
+    def __init__(self, db: Path, keys: list[str]) -> None:
+        self.db, self.keys, self.asked = db, keys, list[str]()
+
+    def replica_objects(self, deadline: Any, *, failure: Any = None, after: str = "", limit: int | None = None) -> Any:
+        self.asked.append(after)
+        found = [StoredObject(key, 100, at(0)) for key in sorted(self.keys) if key > after][:limit]
+        return ReplicaObjects(tuple(found))
+
+
+def observed(tmp_path: Path, keys: list[str], local_file: str, *, trusted: bool = True) -> tuple[SocketObserver, Store]:
+    """An observer whose litestream captured txid 6 locally (``local_file``, in its level 0) after two polls.
+
+    ``trusted``: litestream started before the script's first local sync (else: just now, after them).
+    """
+    db = tmp_path / "app.db"
+    level0 = litestream_meta(db) / "ltx" / "0"
+    level0.mkdir(parents=True)
+    (level0 / local_file).write_bytes(LTX_HEADER.pack(b"LTX1", 0, 4096, 1, 0, 6, 0, 0, 0, 0, 0, 0))
+    store = Store(db, keys)
+    observer = SocketObserver({db: cast(Context, store)}, SyncTracker([db]))
+    observer.client = Script(db)
+    if trusted:
+        observer._distrusted_at = monotonic_at(-1.0)
+    observer.poll()
+    observer.poll()
+    return observer, store
+
+
+COMMITTED = 1.5  # the commit waited for: after the local sync at 1 s, before the one at 2 s
+
+
+def test_the_replicas_listing_proves_a_commit_litestreams_account_cannot_yet(tmp_path: Path) -> None:
+    level0 = "0000/0000000000000006-0000000000000006.ltx"
+    observer, store = observed(tmp_path, [level0], "0000000000000006-0000000000000006.ltx")
+    assert observer.wait_for_sync(monotonic_at(COMMITTED), timeout=1.0)
+    assert store.asked == ["0000/0000000000000006"], "one listing, from the file that holds txid 6"
+
+
+def test_a_replica_that_lacks_the_commit_is_never_taken_to_hold_it(tmp_path: Path) -> None:
+    level0 = "0000/0000000000000005-0000000000000005.ltx"
+    observer, store = observed(tmp_path, [level0], "0000000000000006-0000000000000006.ltx")
+    started = time.monotonic()
+    assert not observer.wait_for_sync(monotonic_at(COMMITTED), timeout=1.0)
+    assert 2 <= len(store.asked) <= 1.0 / 0.2 + 1, "listed again while waiting, at most every 0.2 s"
+    assert time.monotonic() - started < 1.5
+
+
+def test_the_listing_starts_at_the_local_file_that_captured_the_commit(tmp_path: Path) -> None:
+    level0 = "0000/0000000000000003-0000000000000006.ltx"
+    observer, store = observed(tmp_path, [level0], "0000000000000003-0000000000000006.ltx")
+    assert observer.wait_for_sync(monotonic_at(COMMITTED), timeout=1.0)
+    assert store.asked == ["0000/0000000000000003"]
+
+
+def test_after_a_start_the_listing_waits_for_litestreams_own_proof(tmp_path: Path) -> None:
+    level0 = "0000/0000000000000006-0000000000000006.ltx"
+    observer, store = observed(tmp_path, [level0], "0000000000000006-0000000000000006.ltx", trusted=False)
+    assert not observer.wait_for_sync(monotonic_at(COMMITTED), timeout=0.5)
+    assert store.asked == [], "no sync litestream proved began after the start: the listing is not asked"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_each_wait_under_load_and_a_kill_ends_with_the_commit_in_a_restore(cfg: ConfigS3, tmp_path: Path) -> None:
+    """100 transactions a second, a probe committed each round: when wait_for_sync() returns, a restore holds it.
+
+    litestream is killed halfway (the supervisor restarts it and writes a fresh snapshot); the
+    waits after it must still not return before the replica holds their probe.
+    """
+    write_rows(cfg.dbpath, 1)
+    with closing(sqlite3.connect(cfg.dbpath)) as conn, conn:
+        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, body BLOB)")
+    probes = 12
+    load = "INSERT INTO events (body) VALUES (randomblob(200))"
+    with cfg.replicating(max_backoff=1.0) as replication, writer(cfg.dbpath, load):
+        for probe in range(1, probes + 1):
+            if probe == probes // 2:
+                kill_litestream(replication)
+            write_rows(cfg.dbpath, 1, start=1_000_000 + probe)
+            assert replication.wait_for_sync(30), replication.status()
+            copy = derive(cfg, folder=tmp_path / f"probe-{probe}")
+            copy.restore()
+            assert (1_000_000 + probe, f"item {1_000_000 + probe}") in read_rows(copy.dbpath), f"probe {probe}"
+        assert replication.status().restarts == 1
+    acknowledged = read_rows(cfg.dbpath)
+    final = derive(cfg, folder=tmp_path / "final")
+    final.restore()
+    assert read_rows(final.dbpath) == acknowledged
