@@ -5,11 +5,10 @@
 ConfigS3(s3='s3://x/x.db', db='db.sqlite')
 """
 
+import importlib
 import logging
+from typing import TYPE_CHECKING
 
-from .alerts import Alert, AlertWatcher
-from .boot import BootPolicy, BootReport, RestoreOutcome
-from .context import RunContext
 from .errors import (
     AlreadyReplicating,
     BackupNotConfirmed,
@@ -48,24 +47,80 @@ from .errors import (
     VfsError,
     VfsUnavailable,
 )
-from .events import DatabaseSync
-from .follow import Follower, FollowStatus, connect_readonly
-from .health import Behind, CaughtUp, Failing, Restarting, Unknown
-from .migrate import MigrateReport
-from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
-from .secondary import SecondarySnapshot
-from .settings import ConfigS3
-from .settings_base import UnknownSettingWarning
-from .supervisor import ReplicatedDatabase, ReplicationStatus, Replicator, run_app
-from .tuning import Tuning
-from .verify import VerifyResult
-from .vfs import VfsReader
+
+if TYPE_CHECKING:
+    from .alerts import Alert, AlertWatcher
+    from .boot import BootPolicy, BootReport, RestoreOutcome
+    from .context import RunContext
+    from .events import DatabaseSync
+    from .follow import Follower, FollowStatus, connect_readonly
+    from .health import Behind, CaughtUp, Failing, Restarting, Unknown
+    from .migrate import MigrateReport
+    from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
+    from .secondary import SecondarySnapshot
+    from .settings import ConfigS3
+    from .settings_base import UnknownSettingWarning
+    from .supervisor import ReplicatedDatabase, ReplicationStatus, Replicator, run_app
+    from .tuning import Tuning
+    from .verify import VerifyResult
+    from .vfs import VfsReader
 
 __version__ = "0.1.0"
 
 # A library leaves logging to the application (docs/logging.md): without its own setup nothing is printed,
 # not even warnings; logging.getLogger("pylts").setLevel(logging.INFO) turns pylts' messages on.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+#: Where each public name other than the errors lives: its module is imported when the name is first used, so
+#: ``pylts --help`` or ``import pylts.errors`` does not load the supervisor, the HTTP clients or pydantic's models.
+_HOMES = {
+    "Alert": "alerts",
+    "AlertWatcher": "alerts",
+    "Behind": "health",
+    "BootPolicy": "boot",
+    "BootReport": "boot",
+    "CaughtUp": "health",
+    "ConfigS3": "settings",
+    "DatabaseSync": "events",
+    "Failing": "health",
+    "FollowStatus": "follow",
+    "Follower": "follow",
+    "Generation": "reports",
+    "LtxFile": "reports",
+    "MigrateReport": "migrate",
+    "ReplicaContents": "reports",
+    "ReplicatedDatabase": "supervisor",
+    "ReplicationStatus": "supervisor",
+    "Replicator": "supervisor",
+    "Restarting": "health",
+    "RestoreOutcome": "boot",
+    "RestoreReport": "reports",
+    "RunContext": "context",
+    "SecondarySnapshot": "secondary",
+    "Snapshot": "reports",
+    "Tuning": "tuning",
+    "Unknown": "health",
+    "UnknownSettingWarning": "settings_base",
+    "VerifyResult": "verify",
+    "VfsReader": "vfs",
+    "connect_readonly": "follow",
+    "run_app": "supervisor",
+}
+
+
+def __getattr__(name: str) -> object:
+    """A public name, imported from its module at first use (PEP 562)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
+
 
 __all__ = [
     "Alert",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,3 +170,24 @@ def test_tests_never_ask_which_litestream_line_they_run_on() -> None:
         if re.search(r"line\.name\b", text)
     ]
     assert not offenders, offenders
+
+
+def test_the_package_imports_each_public_name_at_first_use_from_the_module_it_names_for_the_type_checker() -> None:
+    """``pylts/__init__.py`` names each name's module twice, under ``TYPE_CHECKING`` and in ``_HOMES``: they agree."""
+    import pylts
+
+    tree = ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+    checked = next(node for node in tree.body if isinstance(node, ast.If))  # `if TYPE_CHECKING:`
+    typed = {
+        alias.name: node.module for node in checked.body if isinstance(node, ast.ImportFrom) for alias in node.names
+    }
+    assert typed == pylts._HOMES
+    assert set(pylts._HOMES) <= set(pylts.__all__)
+    assert all(getattr(pylts, name).__name__ == name for name in pylts.__all__)
+
+
+def test_importing_the_package_loads_only_its_errors() -> None:
+    """``import pylts`` (and so every ``pylts.x`` import, and the ``pylts`` command) loads no module it does not use."""
+    code = "import sys, pylts; print(' '.join(sorted(m for m in sys.modules if m.startswith('pylts'))))"
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    assert loaded == ["pylts", "pylts.errors"]
