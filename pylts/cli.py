@@ -629,6 +629,7 @@ def _contents(args: argparse.Namespace) -> int:
         if len(listings) > 1:
             print(f"{cfg.dbpath} at {cfg.s3}:")
         codes.append(_print_contents(contents))
+        logger.info("replicating %s costs %s with these settings", cfg.db, cfg.idle_requests())
     return max(codes)
 
 

@@ -360,6 +360,26 @@ def _layout(ctx: RunContext, layouts: frozenset[Layout]) -> Check:
     return Check(area="software", name="layout", status="ok", detail=f"litestream {ctx.line.layout.value}'s layout")
 
 
+def idle_requests(l0_check_seconds: float | None, replica_check_seconds: float | None) -> tuple[int, str]:
+    """The requests a day an idle database costs with these intervals (from litestream's source), and the sum in words.
+
+    >>> per_day, detail = idle_requests(None, 60.0)
+    >>> per_day, detail.split(" (")[1]
+    (12960, "LIST: 2 every 15 s for litestream's L0 retention, 1 every 60 s for pylts' replica check)")
+    """
+    l0 = l0_check_seconds or L0_RETENTION_CHECK_INTERVAL
+    per_day = round(86400 / l0 * L0_CHECK_LISTS + (86400 / replica_check_seconds if replica_check_seconds else 0))
+    detail = (
+        f"about {per_day:,} requests a day when idle (LIST: {L0_CHECK_LISTS} every {l0:g} s for litestream's L0 "
+        + (
+            f"retention, 1 every {replica_check_seconds:g} s for pylts' replica check)"
+            if replica_check_seconds
+            else "retention; pylts' replica check is off)"
+        )
+    )
+    return per_day, detail
+
+
 def system_checks(
     db: Path,
     restore_bytes: int | None,
@@ -409,16 +429,7 @@ def system_checks(
                 area="system", name="disk", status="ok", detail=f"{free:,} B free, a restore needs about {needed:,} B"
             )
         )
-    l0 = l0_check_seconds or L0_RETENTION_CHECK_INTERVAL
-    per_day = round(86400 / l0 * L0_CHECK_LISTS + (86400 / replica_check_seconds if replica_check_seconds else 0))
-    detail = (
-        f"about {per_day:,} requests a day when idle (LIST: {L0_CHECK_LISTS} every {l0:g} s for litestream's L0 "
-        + (
-            f"retention, 1 every {replica_check_seconds:g} s for pylts' replica check)"
-            if replica_check_seconds
-            else "retention; pylts' replica check is off)"
-        )
-    )
+    per_day, detail = idle_requests(l0_check_seconds, replica_check_seconds)
     if per_day > REQUESTS_WARN_PER_DAY:
         checks.append(
             Check(

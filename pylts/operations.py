@@ -418,6 +418,19 @@ class DatabaseOperations:
         )
         return DoctorReport(checks=checks)
 
+    def idle_requests(self) -> str:
+        """The requests a day replicating this database costs while it is idle, by these settings, in words.
+
+        Counted from litestream's and pylts' intervals (``benchmarks/requests.py`` measures them).
+
+        >>> from pylts import ConfigS3
+        >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", cost_profile="low").idle_requests().split(" (")[0]
+        'about 864 requests a day when idle'
+        """
+        l0_check = self.tuning.l0_retention_check_interval
+        l0_seconds = None if l0_check is None else l0_check.total_seconds()
+        return doctor.idle_requests(l0_seconds, self._replica_check_or_default())[1]
+
     def _replica_check_or_default(self) -> float | None:
         seconds = self.replica_check_seconds()
         return REPLICA_CHECK_INTERVAL if seconds is None else (seconds or None)

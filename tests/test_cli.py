@@ -104,6 +104,7 @@ def test_commands_end_to_end(cfg: ConfigS3, tmp_path: Path) -> None:
     assert listed.returncode == 0
     shown, expected = listed.stdout.splitlines(), status_lines(held)
     assert len(shown) == len(expected) and all(map(str.startswith, shown, expected)), listed.stdout
+    assert f"replicating {cfg.db} costs {cfg.idle_requests()} with these settings" in listed.stderr
     as_json = pylts("contents", "--json", env=env, cwd=tmp_path)
     assert as_json.returncode == 0 and ReplicaContents.model_validate_json(as_json.stdout) == held
     old_name = pylts("status", "--json", env=env, cwd=tmp_path)  # pylts 0.1's name for it
