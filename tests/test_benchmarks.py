@@ -30,12 +30,15 @@ def test_quick_benchmark_runs_and_reports_every_section(tmp_path: Path) -> None:
         "Cold start",
         "Boot with nothing to do",
         "Replication lag under load",
-        "Recovery time",
+        "Restore and recovery time",
         "Supervision cost: CPU and memory against bare litestream",
         "Requests and cost: an idle database",
+        "Targets",
     ):
         assert f"### {section}" in text
-    assert "| 1 MB |" in text and "| 5 MB |" in text and "nan" not in text
+    assert "| 1 MB |" in text and "| 10 MB |" in text and "nan" not in text
+    for target in ("`pylts --help` start", "`restore()` at 10 MB", "`pylts restore` at 10 MB", "`wait_for_sync()` p99"):
+        assert target in text  # checked against its limit in the Targets table, met or missed
     assert "a restore holds the probe (from outside)" in text
     for subject in ("bare `litestream replicate`", "`pylts replicate` (defaults)", "`PYLTS_COST_PROFILE=low`"):
         assert subject in text  # idle requests per minute of each, and the ratios to bare litestream
