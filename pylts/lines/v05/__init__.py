@@ -255,7 +255,7 @@ class V05:
         """
         running = observer if isinstance(observer, SocketObserver) else None
         if running is not None:
-            running.distrust()
+            running.distrust(until_told=True)
             self._control(ctx, deadline, "stop", running.socket_path)
         try:
             argv = self.replicate_argv(ctx.db, ctx.replica, once=True, snapshot=True)

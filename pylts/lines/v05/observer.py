@@ -11,6 +11,7 @@ level, only for errors worth naming.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import threading
 import time
@@ -72,15 +73,16 @@ class SocketObserver:
         self.socket_path.unlink(missing_ok=True)
         self.distrust()
 
-    def distrust(self) -> None:
+    def distrust(self, *, until_told: bool = False) -> None:
         """Stop trusting the replica's listing until litestream's own account proves a sync begun from now.
 
-        At each start of litestream, and around a fresh snapshot of a running one: a restore of
-        the level-0 files stored then lacked a commit whose file was listed (the chain of
-        transaction ids was unbroken; seen in tests/test_sync_proof.py).
+        At each start of litestream, and around a fresh snapshot of a running one (``until_told``:
+        from its start until a later call at its end): a restore of the level-0 files stored
+        then lacked a commit whose file was listed (the chain of transaction ids was unbroken;
+        seen in tests/test_sync_proof.py).
         """
         with self._lock:
-            self._distrusted_at, self._trusted = time.monotonic(), False
+            self._distrusted_at, self._trusted = math.inf if until_told else time.monotonic(), False
 
     def poll(self) -> None:
         """What the replica held at its last successful sync, from the local syncs before it.
@@ -125,7 +127,12 @@ class SocketObserver:
             self.tracker.report(db, position, position, held.began)
 
     def _confirmed(
-        self, since: float, deadline: Deadline, *, starting: bool = False, wal: Mapping[Path, WalPosition | None] = {}
+        self,
+        since: float,
+        deadline: Deadline,
+        *,
+        starting: bool = False,
+        wal: Mapping[Path, WalPosition | None] | None = None,
     ) -> str | None:
         """Poll until the replica is known to hold every commit made before ``since``; why not, or None.
 
