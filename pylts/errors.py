@@ -14,7 +14,6 @@ command line, the exit code and litestream's own error text.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import metadata
 
 
 class PyltsError(Exception):
@@ -232,6 +231,8 @@ def install_line(extra: str) -> str:
     The package index holds an older, unrelated pylts 0.0.9, which pip would install in a
     fresh environment for a requirement without a version.
     """
+    from importlib import metadata  # only here: importing it costs every ``import pylts`` about 15 ms
+
     try:
         version = metadata.version("pylts")
     except metadata.PackageNotFoundError:  # imported from a checkout that was never installed
