@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from faults import FaultProxy
 from helpers import derive, kill_litestream, read_rows, write_rows
 
 from benchmarks.harness import writer
@@ -22,6 +23,7 @@ from pylts.lines.v05.control import ControlClient, Listed, SyncStatus
 from pylts.lines.v05.observer import SocketObserver
 from pylts.sqlite_files import litestream_meta
 from pylts.store import StoredObject
+from pylts.testing import LocalS3
 
 START = datetime.now(timezone.utc) - timedelta(seconds=30)
 LTX_HEADER = struct.Struct(">4sIII QQQQ QQ II")  # an LTX file's header, as litestream 0.5 writes it
@@ -151,3 +153,34 @@ def test_each_wait_under_load_and_a_kill_ends_with_the_commit_in_a_restore(cfg: 
     final = derive(cfg, folder=tmp_path / "final")
     final.restore()
     assert read_rows(final.dbpath) == acknowledged
+
+
+@pytest.mark.long
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_store_that_stops_answering_makes_the_wait_fail_within_its_deadline_then_succeed_once_back(
+    local_s3: LocalS3, bucket: str, litestream_bin: Path, tmp_path: Path
+) -> None:
+    """A black-holed store: the listing hangs and fails, the wait says False in time; back, the commit restores."""
+    with FaultProxy(("127.0.0.1", local_s3.port)) as proxy:
+        cfg = local_s3.config(
+            bucket,
+            "app.db",
+            db="app.db",
+            folder=tmp_path / "data",
+            litestream_bin=litestream_bin,
+            endpoint=proxy.endpoint,
+        )
+        write_rows(cfg.dbpath, 1)
+        with cfg.replicating() as replication:
+            assert replication.wait_for_sync(30)
+            proxy.black_hole()
+            write_rows(cfg.dbpath, 1, start=1)
+            started = time.monotonic()
+            assert not replication.wait_for_sync(3)
+            assert time.monotonic() - started < 3 + 2.5, "the listing keeps to the wait's deadline"
+            proxy.recover()
+            assert replication.wait_for_sync(60), replication.status()
+        copy = derive(cfg, folder=tmp_path / "copy")
+        copy.restore()
+        assert read_rows(copy.dbpath) == [(0, "item 0"), (1, "item 1")]
