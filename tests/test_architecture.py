@@ -144,8 +144,8 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
 
 
 #: The longest chain today, from ``python -m pylts`` down to errors.py. It may shrink, never grow; the aim is 8
-#: (docs/architecture.md says which cuts come next: no operation module importing another, then the ground).
-LONGEST_CHAIN = 13
+#: (docs/architecture.md says which cuts come next: the ground under lines.base, then the faces).
+LONGEST_CHAIN = 12
 
 
 def test_the_longest_import_chain_does_not_grow() -> None:

@@ -91,6 +91,37 @@ class Standing(str, enum.Enum):
     FOREIGN = "foreign"  #: at a position the replica's history does not hold
 
 
+class Plan(Context, Protocol):
+    """What an operation reads of a run: what a line is given, the line, and the second destination's plan.
+
+    `pylts.context.RunContext` is one. The operations that need no more than this (restore, backup, status,
+    points, the second destination) take it rather than `RunContext`, so they sit one level lower and the
+    operations that use them (boot, migrate, verify, doctor, the supervisor) do not stack on top of them.
+    """
+
+    @property
+    def line(self) -> Line:
+        """The run's litestream line."""
+        ...
+
+    @property
+    def secondary(self) -> Plan | None:
+        """The second destination's plan, if one is set."""
+        ...
+
+    def with_env(self, **variables: str) -> Plan:
+        """This plan with ``variables`` added to the child's environment."""
+        ...
+
+    def with_db(self, db: Path) -> Plan:
+        """This plan for another database file (a stand-in), same replica."""
+        ...
+
+    def with_replica(self, replica: S3Replica) -> Plan:
+        """This plan for another replica (a folder of the second destination), same store and credentials."""
+        ...
+
+
 class Line(Protocol):
     """What pylts does differently per litestream line; every method takes the run's context."""
 
