@@ -9,19 +9,19 @@ from __future__ import annotations
 import logging
 
 from . import sqlite_files
-from .context import RunContext
 from .errors import BackupNotConfirmed, DatabaseNotFound, LitestreamTimeout
+from .lines.base import Plan
 from .timing import BUSY_TIMEOUT, Deadline
 
 logger = logging.getLogger(__name__)
 
 
-def backup_once(ctx: RunContext, deadline: Deadline) -> bool:
+def backup_once(ctx: Plan, deadline: Deadline) -> bool:
     """Back up ``ctx.db`` once. True when durable; False when time ran out with no cause known."""
     return _backup(ctx, deadline) is not None
 
 
-def timed_backup(ctx: RunContext, deadline: Deadline, *, delete: bool) -> bool:
+def timed_backup(ctx: Plan, deadline: Deadline, *, delete: bool) -> bool:
     """`backup_once`, then, with ``delete``, `delete_if_confirmed` within the same deadline (docs/time.md).
 
     A confirmation that runs out of time raises `BackupNotConfirmed`: the database is kept.
@@ -42,7 +42,7 @@ def timed_backup(ctx: RunContext, deadline: Deadline, *, delete: bool) -> bool:
     return True
 
 
-def _backup(ctx: RunContext, deadline: Deadline) -> int | None:
+def _backup(ctx: Plan, deadline: Deadline) -> int | None:
     """Back up ``ctx.db`` once: the newest transaction the run reported the replica holds (0: not said), or None.
 
     None means time ran out with no cause known; a known cause is raised.
@@ -57,7 +57,7 @@ def _backup(ctx: RunContext, deadline: Deadline) -> int | None:
         return ctx.line.backup_once(ctx, deadline)
 
 
-def delete_if_confirmed(ctx: RunContext, deadline: Deadline) -> None:
+def delete_if_confirmed(ctx: Plan, deadline: Deadline) -> None:
     """Delete the local database, but only once the replica provably holds all of it.
 
     Under SQLite's write lock (so nothing can commit meanwhile) the line confirms it:

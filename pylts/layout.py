@@ -6,7 +6,7 @@ sixteen hex digits); 0.3 writes everything under ``PATH/generations/``. Both can
 URL (a replica moved from 0.3 to 0.5 keeps its old files), so a replica has a *set* of layouts.
 
 >>> from datetime import datetime, timezone
->>> from pylts.store import StoredObject
+>>> from pylts.layout import StoredObject
 >>> now = datetime(2026, 12, 4, tzinfo=timezone.utc)
 >>> objects = ReplicaObjects.of("app.db", [
 ...     StoredObject("app.db/0000/0000000000000001-0000000000000003.ltx", 591, now),
@@ -25,9 +25,19 @@ import enum
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from .reports import LtxFile
-from .store import StoredObject
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object of a bucket listing (`pylts.store.list_objects` makes them; `pylts.store` exports it too)."""
+
+    key: str
+    size: int
+    last_modified: datetime
+
 
 _LTX = re.compile(r"^(?P<level>[0-9a-f]{4})/(?P<min>[0-9a-f]{16})-(?P<max>[0-9a-f]{16})\.ltx$")
 _GENERATIONS = "generations/"

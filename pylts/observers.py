@@ -1,4 +1,4 @@
-"""How a running litestream's replication is observed: the `Observer` protocol each line implements.
+"""How a running litestream's replication is judged: what the `Observer` each line implements has in common.
 
 Each litestream line brings its strategy (``Line.observer``): litestream 0.5 asks its control
 socket (`pylts.lines.v05.observer`), 0.3 follows positions in its debug log
@@ -11,75 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
 
 from .errors import EndpointUnreachable
 from .events import SyncTracker
 from .health import Behind, CaughtUp, DatabaseHealth, Failing
-from .replica import S3Replica
+from .lines.base import Observer as Observer
+from .lines.base import Watched as Watched
 from .timing import ANSWER_SECONDS, BEHIND_SECONDS, BEHIND_SYNC_INTERVALS, DEFAULT_SYNC_INTERVAL, SLOW_SYNC_SECONDS
-from .tuning import Tuning
-
-
-class Watched(Protocol):
-    """What an observer reads of one database's run: its paths, tuning and secrets, and whether its store answers."""
-
-    @property
-    def db(self) -> Path:
-        """The database file."""
-        ...
-
-    @property
-    def replica(self) -> S3Replica:
-        """Where it is replicated."""
-        ...
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Texts masked wherever litestream's words are shown."""
-        ...
-
-    @property
-    def tuning(self) -> Tuning:
-        """What the user tuned (its sync interval sets when a replica is behind)."""
-        ...
-
-    def store_answers(self, seconds: float) -> bool:
-        """Whether the store answers within ``seconds``."""
-        ...
-
-
-class Observer(Protocol):
-    """What the supervisor asks of an observation strategy."""
-
-    tracker: SyncTracker
-    log_level: str
-    #: Seconds added to a WAL's modification time to get the latest time of its last commit.
-    commit_slack: float
-
-    def config_section(self) -> str:
-        """Lines to add to litestream's config (e.g. its control socket)."""
-
-    def before_run(self) -> None:
-        """Called before each (re)start of litestream."""
-
-    def poll(self) -> None:
-        """Called about once a second while litestream runs: bring the tracker up to date."""
-
-    def wait_ready(self, since: float, timeout: float) -> bool:
-        """Wait for the first confirmed sync of every database; False on timeout or a named error."""
-
-    def wait_for_sync(self, last_commit: float, timeout: float) -> bool:
-        """Wait until the replica holds every commit made up to ``last_commit``; False on timeout."""
-
-    def final_sync(self, seconds: float) -> str | None:
-        """Before litestream is stopped: why a last sync could not be confirmed, or None."""
-
-    def health(self, running: bool) -> list[DatabaseHealth]:
-        """Each database's state now, without asking litestream to sync."""
-
-    def close(self) -> None:
-        """Remove what `config_section` made."""
 
 
 def judged(

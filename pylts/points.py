@@ -35,7 +35,6 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict
 
-from .context import RunContext
 from .continuity import SNAPSHOT_LEVEL, Continuity, prove, restore_window
 from .errors import (
     CredentialsRejected,
@@ -47,6 +46,7 @@ from .errors import (
     RestoreError,
 )
 from .layout import Layout, ReplicaObjects, replica_prefix
+from .lines.base import Plan
 from .output import HINTS
 from .pitr import timestamp_arg, txid_arg
 from .reports import LtxFile
@@ -205,7 +205,7 @@ def plan_files(files: Iterable[LtxFile], *, txid: int | None = None, before: dat
     return chosen
 
 
-def restore_points(ctx: RunContext, deadline: Deadline) -> RestorePoints:
+def restore_points(ctx: Plan, deadline: Deadline) -> RestorePoints:
     """The points the replica of ``ctx.db`` can restore to, from one listing of the store (see the module)."""
     files = _ltx_files(ctx, deadline, doing="listing restore points")
     continuity = prove(files)
@@ -237,7 +237,7 @@ def restore_points(ctx: RunContext, deadline: Deadline) -> RestorePoints:
 
 
 def plan_restore(
-    ctx: RunContext,
+    ctx: Plan,
     deadline: Deadline,
     *,
     timestamp: datetime | str | None = None,
@@ -297,7 +297,7 @@ def plan_restore(
     )
 
 
-def _ltx_files(ctx: RunContext, deadline: Deadline, *, doing: str) -> list[LtxFile]:
+def _ltx_files(ctx: Plan, deadline: Deadline, *, doing: str) -> list[LtxFile]:
     """The replica's LTX files at every level, from the store's own listing; 0.3's layout alone is refused."""
     ctx.line.require_txids(doing, instead="`pylts contents` lists the generations of litestream 0.3")
     ctx.probe(deadline)
@@ -314,7 +314,7 @@ def _ltx_files(ctx: RunContext, deadline: Deadline, *, doing: str) -> list[LtxFi
     return files
 
 
-def _created(ctx: RunContext, files: Sequence[LtxFile], deadline: Deadline) -> list[LtxFile]:
+def _created(ctx: Plan, files: Sequence[LtxFile], deadline: Deadline) -> list[LtxFile]:
     """``files`` with the time litestream wrote into each (its ``litestream-timestamp`` metadata), one HEAD each.
 
     A file without it keeps the store's ``LastModified``, which is what litestream falls back to. A

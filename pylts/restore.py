@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from . import sqlite_files
-from .context import RunContext
 from .errors import DatabaseExists, InvalidArgument, NoBackupFound, RestoreError
+from .lines.base import Plan
 from .output import RunResult
 from .pitr import timestamp_arg, txid_arg
 from .reports import RestoreReport, parse_restore_report
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def restore(
-    ctx: RunContext,
+    ctx: Plan,
     *,
     overwrite: bool,
     integrity_check: IntegrityCheck,
@@ -83,7 +83,7 @@ def restore(
     return report
 
 
-def _run_restore(ctx: RunContext, staged: Path, point: dict[str, str], deadline: Deadline) -> RunResult:
+def _run_restore(ctx: Plan, staged: Path, point: dict[str, str], deadline: Deadline) -> RunResult:
     """litestream's restore into ``staged``; no backup at ``point`` says which point."""
     argv = ctx.line.restore_argv(ctx.db, ctx.replica, staged, **point)
     try:
@@ -116,7 +116,7 @@ def _staging_folder(db: Path) -> Iterator[str]:
         yield folder
 
 
-def _point(ctx: RunContext, timestamp: datetime | str | None, txid: int | str | None) -> dict[str, str]:
+def _point(ctx: Plan, timestamp: datetime | str | None, txid: int | str | None) -> dict[str, str]:
     """The checked ``-timestamp``/``-txid`` arguments, before anything touches the disk or network."""
     if timestamp is not None and txid is not None:
         raise InvalidArgument("give a timestamp or a txid, not both")

@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .context import RunContext
 from .errors import ListingUnavailable, NoBackupFound, PyltsError, SecondarySnapshotFailed
 from .layout import ReplicaObjects, replica_prefix
+from .lines.base import Plan
 from .replica import S3Replica
 from .runner import Cancel, cancelled_by
 from .store import Credentials, StoredObject, delete_object, list_objects
@@ -106,12 +106,12 @@ def snapshot_replica(replica: S3Replica, name: str) -> S3Replica:
     return dataclasses.replace(replica, path=f"{replica.path.strip('/')}/{name}".lstrip("/"))
 
 
-def snapshot_context(secondary: RunContext, snapshot: SecondarySnapshot, db: Path) -> RunContext:
+def snapshot_context(secondary: Plan, snapshot: SecondarySnapshot, db: Path) -> Plan:
     """The plan of a restore of ``snapshot`` into ``db``: the second store's credentials, the snapshot's folder."""
-    return dataclasses.replace(secondary, db=db, replica=snapshot_replica(secondary.replica, snapshot.name))
+    return secondary.with_db(db).with_replica(snapshot_replica(secondary.replica, snapshot.name))
 
 
-def list_snapshots(secondary: RunContext, deadline: Deadline) -> list[SecondarySnapshot]:
+def list_snapshots(secondary: Plan, deadline: Deadline) -> list[SecondarySnapshot]:
     """The snapshots the second store's listing shows, newest first (one signed listing per 1,000 objects).
 
     A folder counts when it holds files litestream wrote in a layout the line reads: an
@@ -145,7 +145,7 @@ def list_snapshots(secondary: RunContext, deadline: Deadline) -> list[SecondaryS
     return sorted(found, key=lambda snapshot: snapshot.name, reverse=True)
 
 
-def latest_snapshot(secondary: RunContext, deadline: Deadline) -> SecondarySnapshot:
+def latest_snapshot(secondary: Plan, deadline: Deadline) -> SecondarySnapshot:
     """The newest snapshot the second store's listing shows; `NoBackupFound` when it shows none."""
     snapshots = list_snapshots(secondary, deadline)
     if not snapshots:
@@ -164,7 +164,7 @@ class SnapshotSchedule:
     keep: int
 
 
-def take_snapshot(ctx: RunContext, deadline: Deadline, *, keep: int | None = None) -> SecondarySnapshot:
+def take_snapshot(ctx: Plan, deadline: Deadline, *, keep: int | None = None) -> SecondarySnapshot:
     """Copy ``ctx.db`` consistently, upload the copy once to a new folder of the second destination, prove it.
 
     Returns the snapshot as the second store's listing shows it; raises
@@ -179,7 +179,7 @@ def take_snapshot(ctx: RunContext, deadline: Deadline, *, keep: int | None = Non
     with _private_folder(ctx.db) as folder:
         copy = folder / ctx.db.name
         _consistent_copy(ctx.db, copy)
-        target = dataclasses.replace(secondary, db=copy, replica=snapshot_replica(secondary.replica, name))
+        target = secondary.with_db(copy).with_replica(snapshot_replica(secondary.replica, name))
         secondary.probe(deadline)
         if secondary.line.backup_once(target, deadline) is None:
             raise SecondarySnapshotFailed(
@@ -208,7 +208,7 @@ def take_snapshot(ctx: RunContext, deadline: Deadline, *, keep: int | None = Non
     return shown[name]
 
 
-def prune(secondary: RunContext, snapshots: list[SecondarySnapshot], keep: int, deadline: Deadline) -> int:
+def prune(secondary: Plan, snapshots: list[SecondarySnapshot], keep: int, deadline: Deadline) -> int:
     """Delete the objects of every snapshot of ``snapshots`` (newest first) past the ``keep`` newest; how many.
 
     `take_snapshot` passes only the snapshot it took and older ones: one taken since (by another
@@ -227,7 +227,7 @@ def prune(secondary: RunContext, snapshots: list[SecondarySnapshot], keep: int, 
     return len(old)
 
 
-def _secondary(ctx: RunContext) -> RunContext:
+def _secondary(ctx: Plan) -> Plan:
     if ctx.secondary is None:
         raise SecondarySnapshotFailed(
             f"no second destination is set for {ctx.db.name}: set PYLTS_SECONDARY_URL (s3://BUCKET/PATH)"
@@ -274,7 +274,7 @@ class SecondarySchedule:
 
     def __init__(
         self,
-        ctx: RunContext,
+        ctx: Plan,
         schedule: SnapshotSchedule,
         *,
         timeout: float = SECONDARY_SNAPSHOT_TIMEOUT,

@@ -18,7 +18,7 @@ from pydantic import Field, JsonValue, SecretStr, ValidationInfo, field_validato
 
 from . import binary
 from .alerting import AlertSettings
-from .boot import BootPolicy
+from .boot import BootPolicy, ensure_restored
 from .commands import child_env
 from .context import RunContext
 from .cost import CostSettings
@@ -342,9 +342,9 @@ class ConfigS3(AlertSettings, SecondarySettings, CostSettings, EncryptionSetting
 
     def replication(self) -> ReplicatedDatabase:
         """The plan and start options a `Replicator` needs for this database."""
-        every = self.replica_check_seconds()
-        plan, secondary = self.plan(), self.secondary_schedule()
-        return ReplicatedDatabase(plan, self.boot_policy, self.ready_timeout, self.max_backoff, every, secondary)
+        every, plan, secondary = self.replica_check_seconds(), self.plan(), self.secondary_schedule()
+        policy, timeout, backoff = self.boot_policy, self.ready_timeout, self.max_backoff
+        return ReplicatedDatabase(plan, policy, timeout, backoff, every, secondary, boot=ensure_restored)
 
     def _line(self) -> Line:
         return line_for(binary.locate(self.litestream_bin))

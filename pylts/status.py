@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from .context import RunContext
 from .errors import ListingUnavailable, ReplicaLayoutMismatch
 from .layout import Layout
-from .lines.base import Line
+from .lines.base import Line, Plan
 from .reports import ReplicaContents
 from .timing import Deadline
 
@@ -21,7 +20,7 @@ logger = logging.getLogger(__name__)
 _WHERE = {Layout.V05: "LTX files under PATH/0000/, PATH/0001/, ...", Layout.V03: "PATH/generations/"}
 
 
-def replica_contents(ctx: RunContext, deadline: Deadline) -> ReplicaContents:
+def replica_contents(ctx: Plan, deadline: Deadline) -> ReplicaContents:
     """List the replica of ``ctx.db``, after checking the store answers at all; layouts the line does not list
     are named in ``notes``."""
     ctx.probe(deadline)
@@ -31,7 +30,7 @@ def replica_contents(ctx: RunContext, deadline: Deadline) -> ReplicaContents:
     return contents.model_copy(update={"layouts": [layout.value for layout in sorted(layouts)], "notes": notes})
 
 
-def replica_layouts(ctx: RunContext, deadline: Deadline) -> frozenset[Layout] | None:
+def replica_layouts(ctx: Plan, deadline: Deadline) -> frozenset[Layout] | None:
     """The layouts at the replica's URL, whichever line is running: the store's own listing.
 
     ``None`` when pylts cannot list the store itself (credentials only in the AWS credential
@@ -66,7 +65,7 @@ def layout_note(line: Line, layout: Layout) -> str:
     )
 
 
-def refuse_unreadable(ctx: RunContext, layouts: frozenset[Layout], *, doing: str) -> None:
+def refuse_unreadable(ctx: Plan, layouts: frozenset[Layout], *, doing: str) -> None:
     """Raise `ReplicaLayoutMismatch` when ``layouts`` hold one the line cannot read (before ``doing`` anything).
 
     Writing its own layout beside files it cannot read would leave two histories at one URL,
@@ -82,7 +81,7 @@ def refuse_unreadable(ctx: RunContext, layouts: frozenset[Layout], *, doing: str
             )
 
 
-def refuse_other_layout(ctx: RunContext, deadline: Deadline, *, doing: str) -> None:
+def refuse_other_layout(ctx: Plan, deadline: Deadline, *, doing: str) -> None:
     """Raise `ReplicaLayoutMismatch` unless the replica is empty or holds the line's own layout, all of it readable.
 
     For what proves a backup in the line's layout (`verify`): files of another line alone are a

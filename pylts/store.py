@@ -34,6 +34,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit
 
 from .errors import EndpointUnreachable, ListingUnavailable, LitestreamError, LitestreamTimeout, TLSSetupError
+from .layout import StoredObject as StoredObject
 from .output import HINTS, error_from_text
 from .replica import SSE_CUSTOMER_KEY_VARIABLE, S3Replica
 from .timing import Deadline
@@ -81,15 +82,6 @@ class Credentials:
     def secrets(self) -> tuple[str, ...]:
         """What must never be shown: the key, the secret and the session token (a store's error may quote them)."""
         return tuple(filter(None, (self.key, self.secret, self.session_token)))
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    """One object of a bucket listing."""
-
-    key: str
-    size: int
-    last_modified: datetime
 
 
 def list_objects(

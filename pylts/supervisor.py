@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -37,7 +37,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from . import sqlite_files
-from .boot import BootPolicy, BootReport, ensure_restored
+from .boot_report import BootPolicy, BootReport
 from .commands import config_option, config_yaml, expands
 from .context import RunContext, write_private
 from .continuity import ReplicaCheck
@@ -130,9 +130,23 @@ class ReplicationStatus(BaseModel):
         return all(db.in_sync for db in self.databases)
 
 
+class BootStep(Protocol):
+    """What restores a missing database before replication starts (`pylts.boot.ensure_restored`)."""
+
+    def __call__(
+        self, ctx: RunContext, *, integrity_check: sqlite_files.IntegrityCheck, deadline: Deadline, policy: BootPolicy
+    ) -> BootReport:
+        """Compare the local database with its replica and restore, start fresh or refuse; what it did."""
+        ...
+
+
 @dataclass(frozen=True)
 class ReplicatedDatabase:
-    """What the supervisor needs of one database, built from its settings before replication starts."""
+    """What the supervisor needs of one database, built from its settings before replication starts.
+
+    ``boot`` is the boot step its settings chose (`pylts.boot.ensure_restored` for `pylts.ConfigS3`): the
+    supervisor runs it for each database before litestream starts, and does not import the boot itself.
+    """
 
     context: RunContext
     boot_policy: BootPolicy = BootPolicy.REFUSE
@@ -142,6 +156,7 @@ class ReplicatedDatabase:
     replica_check_interval: float | None = None
     #: When snapshots go to the second destination (``context.secondary``) and how many it keeps; None: none.
     secondary_schedule: SnapshotSchedule | None = None
+    boot: BootStep = field(kw_only=True)
 
     @property
     def db(self) -> Path:
@@ -318,7 +333,7 @@ class Replicator:
             ctx = database.context
             restoring = deadline or Deadline(RESTORE_TIMEOUT)
             try:
-                report = ensure_restored(ctx, integrity_check="quick", deadline=restoring, policy=database.boot_policy)
+                report = database.boot(ctx, integrity_check="quick", deadline=restoring, policy=database.boot_policy)
             except LitestreamTimeout as exc:
                 raise LitestreamTimeout(
                     f"replication did not start: restoring {ctx.db} from {ctx.replica.url()} "

@@ -6,6 +6,7 @@ then the stale-volume story the trackers tell (an old copy comes back after the 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -15,18 +16,23 @@ from helpers import read_rows, record, write_rows
 
 from pylts import (
     BootPolicy,
+    BootReport,
     ConfigS3,
     DatabaseInvalid,
     ForeignDatabase,
     InvalidArgument,
     ReplicaMissing,
+    Replicator,
     RestoreOutcome,
+    RunContext,
     StaleDatabase,
 )
 from pylts.binary import Litestream, Version
-from pylts.boot import Decision, Local, Replica, converted_from, decide
+from pylts.boot import Decision, Local, Replica, converted_from, decide, ensure_restored
 from pylts.layout import Layout
 from pylts.lines import line_for
+from pylts.sqlite_files import IntegrityCheck
+from pylts.timing import Deadline
 
 T = "{:016x}".format
 
@@ -234,3 +240,24 @@ def test_adopt_keeps_the_stale_copy_on_purpose(stale_volume: tuple[ConfigS3, Con
     check = on_another_machine(old, tmp_path / "check")
     check.ensure_restored()
     assert read_rows(check.dbpath) == kept
+
+
+def test_the_supervisor_boots_each_database_with_the_step_its_settings_hand_it(cfg: ConfigS3) -> None:
+    """The supervisor does not import the boot: `ConfigS3.replication()` hands it `ensure_restored`, which it runs."""
+    write_rows(cfg.dbpath, 10)
+    assert cfg.timed_replicate(30) is True  # the local database is deleted: the start must restore it
+    planned = cfg.replication()
+    assert planned.boot is ensure_restored
+    calls: list[tuple[Path, IntegrityCheck, BootPolicy]] = []
+    returned: list[BootReport] = []
+
+    def step(ctx: RunContext, *, integrity_check: IntegrityCheck, deadline: Deadline, policy: BootPolicy) -> BootReport:
+        calls.append((ctx.db, integrity_check, policy))
+        returned.append(ensure_restored(ctx, integrity_check=integrity_check, deadline=deadline, policy=policy))
+        return returned[-1]
+
+    with Replicator([dataclasses.replace(planned, boot=step)]) as replicator:
+        assert replicator.boot_reports == returned
+    assert calls == [(cfg.dbpath, "quick", BootPolicy.REFUSE)]
+    assert returned[0].outcome is RestoreOutcome.RESTORED
+    assert len(read_rows(cfg.dbpath)) == 10

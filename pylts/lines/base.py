@@ -21,18 +21,79 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from ..binary import Litestream, Version
 from ..continuity import ReplicaCheck
 from ..errors import LitestreamError
 from ..events import SyncTracker
+from ..health import DatabaseHealth
 from ..layout import Layout, ReplicaObjects
-from ..observers import Observer, Watched
 from ..output import OutputLine, RunResult
 from ..replica import S3Replica
 from ..reports import ReplicaContents
 from ..runner import ManagedProcess
 from ..timing import Deadline
 from ..tuning import Tuning
+from ..versions import Litestream, Version
+
+
+class Watched(Protocol):
+    """What an observer reads of one database's run: its paths, tuning and secrets, and whether its store answers."""
+
+    @property
+    def db(self) -> Path:
+        """The database file."""
+        ...
+
+    @property
+    def replica(self) -> S3Replica:
+        """Where it is replicated."""
+        ...
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Texts masked wherever litestream's words are shown."""
+        ...
+
+    @property
+    def tuning(self) -> Tuning:
+        """What the user tuned (its sync interval sets when a replica is behind)."""
+        ...
+
+    def store_answers(self, seconds: float) -> bool:
+        """Whether the store answers within ``seconds``."""
+        ...
+
+
+class Observer(Protocol):
+    """What the supervisor asks of an observation strategy (`Line.observer`; `pylts.observers` judges health for it)."""
+
+    tracker: SyncTracker
+    log_level: str
+    #: Seconds added to a WAL's modification time to get the latest time of its last commit.
+    commit_slack: float
+
+    def config_section(self) -> str:
+        """Lines to add to litestream's config (e.g. its control socket)."""
+
+    def before_run(self) -> None:
+        """Called before each (re)start of litestream."""
+
+    def poll(self) -> None:
+        """Called about once a second while litestream runs: bring the tracker up to date."""
+
+    def wait_ready(self, since: float, timeout: float) -> bool:
+        """Wait for the first confirmed sync of every database; False on timeout or a named error."""
+
+    def wait_for_sync(self, last_commit: float, timeout: float) -> bool:
+        """Wait until the replica holds every commit made up to ``last_commit``; False on timeout."""
+
+    def final_sync(self, seconds: float) -> str | None:
+        """Before litestream is stopped: why a last sync could not be confirmed, or None."""
+
+    def health(self, running: bool) -> list[DatabaseHealth]:
+        """Each database's state now, without asking litestream to sync."""
+
+    def close(self) -> None:
+        """Remove what `config_section` made."""
 
 
 class Context(Watched, Protocol):
@@ -91,6 +152,37 @@ class Standing(str, enum.Enum):
     CURRENT = "current"  #: at the replica's newest position, or ahead of it
     BEHIND = "behind"  #: at an older position of the replica's history
     FOREIGN = "foreign"  #: at a position the replica's history does not hold
+
+
+class Plan(Context, Protocol):
+    """What an operation reads of a run: what a line is given, the line, and the second destination's plan.
+
+    `pylts.context.RunContext` is one. The operations that need no more than this (restore, backup, status,
+    points, the second destination) take it rather than `RunContext`, so they sit one level lower and the
+    operations that use them (boot, migrate, verify, doctor, the supervisor) do not stack on top of them.
+    """
+
+    @property
+    def line(self) -> Line:
+        """The run's litestream line."""
+        ...
+
+    @property
+    def secondary(self) -> Plan | None:
+        """The second destination's plan, if one is set."""
+        ...
+
+    def with_env(self, **variables: str) -> Plan:
+        """This plan with ``variables`` added to the child's environment."""
+        ...
+
+    def with_db(self, db: Path) -> Plan:
+        """This plan for another database file (a stand-in), same replica."""
+        ...
+
+    def with_replica(self, replica: S3Replica) -> Plan:
+        """This plan for another replica (a folder of the second destination), same store and credentials."""
+        ...
 
 
 class Line(Protocol):
