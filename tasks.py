@@ -12,7 +12,7 @@
                                    to docs/_generated/drill-figures.md
     python3 tasks.py docs [ARGS]   bring the files the docs show up to date, then serve the site on
                                    http://127.0.0.1:8000 (mkdocs serve; ARGS go to it)
-    python3 tasks.py cli-docs      regenerate docs/cli.md from --help
+    python3 tasks.py cli-docs      regenerate pylts/cli_settings.py from the models, docs/cli.md from --help
     python3 tasks.py cli-transcript  run `pylts replicate --exec` through faults; put what it says in docs/cli.md
     python3 tasks.py settings-docs regenerate the settings table of docs/configuration.md from the fields
     python3 tasks.py bad-input-docs  regenerate docs/_generated/bad-input.md from the test's cases
@@ -249,10 +249,12 @@ def docs(args: list[str]) -> None:
 
 
 def cli_docs(args: list[str]) -> None:
-    """Regenerate docs/cli.md from the CLI's --help and the last transcript (a test fails when it is stale)."""
+    """Regenerate pylts/cli_settings.py from the settings models, then docs/cli.md from the CLI's --help and the
+    last transcript (a test fails while either is stale)."""
     ensure_venv()
     code = (
-        "from pathlib import Path; from pylts.cli import reference_markdown as page; "
+        "from pathlib import Path; from pylts.cli import reference_markdown as page, settings_tables_source as table; "
+        "Path('pylts/cli_settings.py').write_text(table()); "
         f"Path('docs/cli.md').write_text(page(Path('{TRANSCRIPT}').read_text()))"
     )
     sh(PYTHON, "-c", code)

@@ -49,6 +49,8 @@ from pydantic import SecretStr, TypeAdapter
 
 from . import __version__
 from .cli_log import lifecycle_lines, verbosity_level
+from .cli_parser import build_parser, parse
+from .cli_settings import SettingOption
 from .context import write_private
 from .databases import DatabaseList, DatabaseSet
 from .errors import (
@@ -68,9 +70,9 @@ from .progress import Progress, database_bytes, staged_bytes
 from .reports import ReplicaContents
 from .settings import ConfigS3, LitestreamSettings, PyltsSettings
 from .settings_base import LOG_LEVEL, setting_help, shown_default
-from .status_page import LOCALHOST, StatusServer, check_address
+from .status_page import StatusServer, check_address
 from .supervisor import Replicator
-from .timing import BACKUP_TIMEOUT, FOLLOW_INTERVAL, FOLLOW_STALL_TIMEOUT, RESTORE_TIMEOUT, VERIFY_TIMEOUT, Deadline
+from .timing import BACKUP_TIMEOUT, Deadline
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
 #: A closed stdout ends the command with the status a shell gives a process SIGPIPE ended (128 + 13).
@@ -93,301 +95,6 @@ class _Refused(Exception):
 
 
 _CONTENTS_BY_DATABASE = TypeAdapter(dict[str, ReplicaContents])
-_WIDTH = 100
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, width=_WIDTH, max_help_position=34)
-
-
-def _settings_options(*models: type[PyltsSettings]) -> argparse.ArgumentParser:
-    """Options for every non-secret field of ``models``, named after what it is (``--replica-url``, or ``--s3``)."""
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("settings (each also read from its environment variable or .env)")
-    for model in models:
-        _add_fields(group, model)
-    return parent
-
-
-def _is_secret(annotation: object) -> bool:
-    """Whether a field's type is, or wraps, `SecretStr`.
-
-    >>> from typing import Annotated
-    >>> _is_secret(SecretStr | None), _is_secret(Annotated[SecretStr, "checked"] | None), _is_secret(str)
-    (True, True, False)
-    """
-    return annotation is SecretStr or any(_is_secret(arg) for arg in get_args(annotation))
-
-
-def _add_fields(group: argparse._ArgumentGroup, model: type[PyltsSettings]) -> None:
-    keyword_names = {field: keyword for keyword, field in model._KEYWORD_NAMES.items()}
-    for name, field in model.model_fields.items():
-        if _is_secret(field.annotation):  # the key, the secret, a ping URL: never on a command line
-            continue
-        names = [keyword_names[name], name] if name in keyword_names else [name]
-        flags = ["--" + n.replace("_", "-") for n in names]
-        default = shown_default(field).replace("`", "")
-        shown = f" (default {default})" if default not in ("none", "required") else ""
-        help_text = f"{setting_help(field)}{shown} [{field.validation_alias}]"
-        if field.annotation in (bool, bool | None):
-            group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            group.add_argument(*flags, dest=name, metavar=names[0].upper(), default=None, help=help_text)
-
-
-def _global_options(*, after_the_command: bool) -> argparse.ArgumentParser:
-    """``--env-file``, ``-v``, ``-q``: accepted before the command, and after it.
-
-    After the command, an option not given must not undo one given before it, and counts add up
-    (``pylts -v replicate -v`` is ``-vv``): the counts after it go to ``*_after`` (see `_add_up_counts`).
-    """
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("global options (before or after the command)")
-    after = "_after" if after_the_command else ""
-
-    def unset(value: object) -> object:
-        return argparse.SUPPRESS if after_the_command else value
-
-    group.add_argument(
-        "--env-file", metavar="PATH", default=unset(None), help="read settings from this file instead of ./.env"
-    )
-    group.add_argument(
-        "-v",
-        "--verbose",
-        dest=f"verbose{after}",
-        action="count",
-        default=0,
-        help="say more on stderr: each litestream command and line it prints [PYLTS_LOG_LEVEL=debug]",
-    )
-    group.add_argument(
-        "-q",
-        "--quiet",
-        dest=f"quiet{after}",
-        action="count",
-        default=0,
-        help="say less: warnings and errors only, no progress line (-qq: errors only) [PYLTS_LOG_LEVEL=warning]",
-    )
-    return parent
-
-
-def _add_up_counts(args: argparse.Namespace) -> argparse.Namespace:
-    """``-v``/``-q`` given before the command plus those given after it."""
-    args.verbose += getattr(args, "verbose_after", 0)
-    args.quiet += getattr(args, "quiet_after", 0)
-    return args
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line: one subcommand per job."""
-    parser = argparse.ArgumentParser(
-        prog="pylts",
-        description="Keep a SQLite database safe in S3-compatible storage, with litestream.",
-        epilog=(
-            "Exit codes: 0 done, 1 failure, 2 bad usage or settings, 3 no backup, 4 verify: lagging, 5 boot refused."
-        ),
-        formatter_class=_Formatter,
-        parents=[_global_options(after_the_command=False)],
-    )
-    parser.add_argument("--version", action="version", version=f"pylts {__version__}")
-    global_options = _global_options(after_the_command=True)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    settings = _settings_options(ConfigS3, DatabaseList)
-
-    def command(
-        name: str,
-        summary: str,
-        example: str,
-        run: Callable[[argparse.Namespace], int],
-        options: argparse.ArgumentParser = settings,
-        old_names: Sequence[str] = (),
-    ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(
-            name,
-            aliases=list(old_names),
-            help=summary,
-            description=summary,
-            epilog=f"example:\n  {example}",
-            parents=[options, global_options],
-            formatter_class=_Formatter,
-        )
-        sub.set_defaults(run=run)
-        return sub
-
-    restore = command(
-        "restore", "Restore the database from its replica, atomically.", "pylts restore --if-missing", _restore
-    )
-    restore.add_argument(
-        "--if-missing", action="store_true", help="restore only if the database is missing; no backup is not an error"
-    )
-    restore.add_argument("--force", action="store_true", help="replace an existing database")
-    restore.add_argument(
-        "--timestamp", metavar="RFC3339", help="restore the database as it was then, e.g. 2026-11-22T12:00:00Z"
-    )
-    restore.add_argument("--txid", metavar="TXID", help="restore up to this transaction id (litestream 0.5)")
-    restore.add_argument(
-        "--from",
-        dest="source",
-        choices=["primary", "secondary"],
-        default="primary",
-        help="secondary: the newest snapshot of the second destination (PYLTS_SECONDARY_URL)",
-    )
-    restore.add_argument(
-        "--integrity-check",
-        choices=["quick", "full", "none"],
-        default="quick",
-        help="check run before moving into place",
-    )
-    restore.add_argument(
-        "--timeout",
-        type=float,
-        default=RESTORE_TIMEOUT,
-        metavar="SECONDS",
-        help=f"give up after this long (default {RESTORE_TIMEOUT:g}; each database gets as long)",
-    )
-    restore.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the files, bytes and expected time of the restore; download and write nothing",
-    )
-
-    replicate = command(
-        "replicate",
-        "Replicate continuously, once (--once), or around a command (--exec).",
-        'pylts replicate --exec "gunicorn app:app"',
-        _replicate,
-    )
-    mode = replicate.add_mutually_exclusive_group()
-    mode.add_argument("--once", action="store_true", help="back up once and exit as soon as the backup is durable")
-    mode.add_argument("--exec", metavar="COMMAND", help="run COMMAND under replication and exit with its exit code")
-    replicate.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help=f"with --once: give up after this long (default {BACKUP_TIMEOUT:g})",
-    )
-    replicate.add_argument(
-        "--delete", action="store_true", help="with --once: delete the database after a confirmed backup"
-    )
-    replicate.add_argument(
-        "--status-port",
-        type=int,
-        metavar="PORT",
-        help="serve a status page at http://HOST:PORT/ and pylts' metrics at /metrics (see docs/monitoring.md)",
-    )
-    replicate.add_argument(
-        "--status-host",
-        default=LOCALHOST,
-        metavar="HOST",
-        help=f"the address of --status-port (default {LOCALHOST}: this machine only)",
-    )
-
-    verify = command(
-        "verify",
-        "Prove the backup restores and is current (a sentinel row round trip).",
-        "pylts verify --sync",
-        _verify,
-    )
-    verify.add_argument(
-        "--sync", action="store_true", help="make a one-shot backup of the sentinel (when no replication runs)"
-    )
-    verify.add_argument(
-        "--timeout",
-        type=float,
-        default=VERIFY_TIMEOUT,
-        metavar="SECONDS",
-        help=f"how long the sentinel may take (default {VERIFY_TIMEOUT:g})",
-    )
-
-    config = command(
-        "config",
-        "Print the litestream config for these settings (no secrets in it).",
-        "pylts config --output litestream.yml",
-        _config,
-    )
-    config.add_argument(
-        "--output", metavar="PATH", help="write it to PATH (owner-only permissions) instead of printing it"
-    )
-
-    contents = command(
-        "contents",
-        "List what the replica holds (`status`, its old name, still works).",
-        "pylts contents --json",
-        _contents,
-        old_names=["status"],
-    )
-    contents.add_argument("--json", action="store_true", help="print the listing as JSON")
-
-    points = command(
-        "points",
-        "List what the replica can restore to: earliest and latest point, snapshots, granularity by age, size.",
-        "pylts points --json",
-        _points,
-    )
-    points.add_argument("--json", action="store_true", help="print the restore points as JSON")
-
-    doctor = command(
-        "doctor",
-        "Check the deployment: database, store, software, running system; one line each, with the fix.",
-        "pylts doctor --app-busy-timeout 5",
-        _doctor,
-    )
-    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
-    doctor.add_argument(
-        "--app-busy-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="the busy timeout of the app's own connections (per connection: doctor cannot see it)",
-    )
-    doctor.add_argument(
-        "--replicating", action="store_true", help="this deployment's replicator runs now: its lock is expected"
-    )
-
-    follow = command(
-        "follow",
-        "Keep a read-only copy of the replica up to date (litestream 0.5), until stopped.",
-        "pylts follow --path /srv/replica/app.db",
-        _follow,
-    )
-    follow.add_argument("--path", metavar="PATH", help="where the copy lives (default: the database path)")
-    follow.add_argument(
-        "--interval", type=float, default=FOLLOW_INTERVAL, metavar="SECONDS", help="how often to poll (default 1)"
-    )
-    follow.add_argument(
-        "--stall-timeout",
-        type=float,
-        default=FOLLOW_STALL_TIMEOUT,
-        metavar="SECONDS",
-        help="rebuild the copy when it lags this long without advancing (default 30)",
-    )
-
-    migrate = command(
-        "migrate",
-        "Move a litestream 0.3 replica to 0.5's layout: restore, check, write anew, prove it restores.",
-        "pylts migrate --dry-run",
-        _migrate,
-    )
-    migrate.add_argument(
-        "--to", metavar="URL", help="write the 0.5 backup to this s3://BUCKET/PATH instead of the same URL"
-    )
-    migrate.add_argument("--dry-run", action="store_true", help="say what would be done; change nothing")
-    migrate.add_argument(
-        "--timeout",
-        type=float,
-        default=RESTORE_TIMEOUT,
-        metavar="SECONDS",
-        help=f"give up after this long (default {RESTORE_TIMEOUT:g})",
-    )
-
-    binary_options = _settings_options(LitestreamSettings)
-    command(
-        "version",
-        "Print the versions of pylts and litestream, and the line that drives it.",
-        "pylts version",
-        _version,
-        binary_options,
-    )
-    return parser
 
 
 def _settings_from(model: type[_S], args: argparse.Namespace) -> _S:
@@ -611,7 +318,7 @@ def _follow(args: argparse.Namespace) -> int:
 
 
 def _contents(args: argparse.Namespace) -> int:
-    if args.command == "status":
+    if args.command == "status":  # the name typed; ``args.job`` is the command's own name
         print(
             "pylts: `pylts status` is now `pylts contents` (what the replica holds); the old name will go away",
             file=sys.stderr,
@@ -723,7 +430,11 @@ def main(argv: Sequence[str] | None = None, *, settings: Mapping[str, Any] | Non
     ``settings`` are `ConfigS3` fields a framework supplies (e.g. Django's ``PYLTS``): they
     come before the environment and ``.env``; the command's own options come before them.
     """
-    args = _add_up_counts(build_parser().parse_args(argv))
+    return run(parse(argv, version=__version__), settings=settings)
+
+
+def run(args: argparse.Namespace, *, settings: Mapping[str, Any] | None = None) -> int:
+    """Run a command `pylts.cli_parser.parse` returned, saying what it decides on stderr; return the exit code."""
     args.settings = dict(settings or {})
     try:
         args.level = verbosity_level(verbose=args.verbose, quiet=args.quiet, environ=os.environ)
@@ -732,16 +443,30 @@ def main(argv: Sequence[str] | None = None, *, settings: Mapping[str, Any] | Non
     asked = bool(args.verbose or args.quiet or os.environ.get(LOG_LEVEL))
     with lifecycle_lines(args.level, sys.stderr, asked=asked):
         code = _run(args)
-        if args.command in _LONG_RUNNING and code != EXIT_USAGE:  # a usage error is said in its one line
+        if args.job in _LONG_RUNNING and code != EXIT_USAGE:  # a usage error is said in its one line
             logger.info("exit %s", code)
     return code
 
 
+#: What each command does, by its name (`pylts.cli_parser` builds the command line without importing this module).
+_JOBS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "restore": _restore,
+    "replicate": _replicate,
+    "verify": _verify,
+    "config": _config,
+    "contents": _contents,
+    "points": _points,
+    "doctor": _doctor,
+    "follow": _follow,
+    "migrate": _migrate,
+    "version": _version,
+}
+
+
 def _run(args: argparse.Namespace) -> int:
     """The command, its errors turned into one line on stderr and an exit code."""
-    run: Callable[[argparse.Namespace], int] = args.run
     try:
-        code = run(args)
+        code = _JOBS[args.job](args)
         sys.stdout.flush()  # a reader that went away is found here, not at exit
         return code
     except (_Usage, InvalidArgument, InvalidSettings, InvalidSettingsFile) as exc:
@@ -770,7 +495,7 @@ def reference_markdown(transcript: str = "") -> str:
 
     A test keeps docs/cli.md equal to it, and another that the transcript is what the code prints.
     """
-    parser = build_parser()
+    parser = build_parser(__version__)
     parts = [
         "# CLI reference",
         "",
@@ -800,6 +525,74 @@ def reference_markdown(transcript: str = "") -> str:
     return "\n".join(parts)
 
 
-def _entry() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+def _is_secret(annotation: object) -> bool:
+    """Whether a field's type is, or wraps, `SecretStr`.
+
+    >>> from typing import Annotated
+    >>> _is_secret(SecretStr | None), _is_secret(Annotated[SecretStr, "checked"] | None), _is_secret(str)
+    (True, True, False)
+    """
+    return annotation is SecretStr or any(_is_secret(arg) for arg in get_args(annotation))
+
+
+def _setting_options(model: type[PyltsSettings]) -> tuple[SettingOption, ...]:
+    """An option for each non-secret field of ``model``: the key, the secret, a ping URL never go on a command line."""
+    keyword_names = {field: keyword for keyword, field in model._KEYWORD_NAMES.items()}
+    options: list[SettingOption] = []
+    for name, field in model.model_fields.items():
+        if _is_secret(field.annotation):
+            continue
+        names = [keyword_names[name], name] if name in keyword_names else [name]
+        default = shown_default(field).replace("`", "")
+        shown = f" (default {default})" if default not in ("none", "required") else ""
+        options.append(
+            (
+                tuple("--" + n.replace("_", "-") for n in names),
+                name,
+                f"{setting_help(field)}{shown} [{field.validation_alias}]",
+                field.annotation in (bool, bool | None),
+            )
+        )
+    return tuple(options)
+
+
+def settings_tables() -> dict[str, tuple[SettingOption, ...]]:
+    """The settings options, from the models: what `pylts.cli_settings` holds while it is current."""
+    return {
+        "DATABASE": _setting_options(ConfigS3) + _setting_options(DatabaseList),
+        "BINARY": _setting_options(LitestreamSettings),
+    }
+
+
+def settings_tables_source() -> str:
+    """`pylts.cli_settings` as ``python3 tasks.py cli-docs`` writes it."""
+    described = {
+        "DATABASE": "the settings options of the commands that work on databases (`ConfigS3`, `DatabaseList`)",
+        "BINARY": "the settings options of ``pylts version`` (`LitestreamSettings`)",
+    }
+    parts = [
+        '"""The settings each ``pylts`` command takes as options, generated from the settings models.',
+        "",
+        "Written by ``python3 tasks.py cli-docs`` (`pylts.cli.settings_tables_source`), so that the command line",
+        "is built without importing pydantic; tests/test_cli.py fails while it differs from the models.",
+        '"""',
+        "",
+        "# ruff: noqa: E501  (each help is one line, as its field says it)",
+        "",
+        "#: An option's flags, the setting it sets, its help, and whether it is a flag (``--x``/``--no-x``).",
+        "SettingOption = tuple[tuple[str, ...], str, str, bool]",
+    ]
+    for name, options in settings_tables().items():
+        parts += ["", f"#: {described[name]}", f"{name}: tuple[SettingOption, ...] = ("]
+        for flags, dest, help_text, is_flag in options:
+            shown_flags = ", ".join(json.dumps(flag) for flag in flags) + ("," if len(flags) == 1 else "")
+            parts += [
+                "    (",
+                f"        ({shown_flags}),",
+                f"        {json.dumps(dest)},",
+                f"        {json.dumps(help_text, ensure_ascii=False)},",
+                f"        {is_flag},",
+                "    ),",
+            ]
+        parts.append(")")
+    return "\n".join(parts) + "\n"

@@ -115,7 +115,8 @@ LAYERS = {
     "operations": "boot restore backup verify migrate pitr status supervisor follow vfs points doctor"
     " secondary monitor metrics status_page",
     "settings": "settings settings_base settings_docs operations databases encryption cost secondary_settings alerting",
-    "faces": "__main__ cli cli_log points_text integrations integrations.asgi integrations.flask integrations.gunicorn"
+    "faces": "__main__ cli cli_parser cli_settings cli_log points_text"
+    " integrations integrations.asgi integrations.flask integrations.gunicorn"
     " integrations.django integrations.django.apps integrations.django.management"
     " integrations.django.management.commands integrations.django.management.commands.pylts pytest_plugin testing",
 }

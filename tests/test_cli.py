@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from helpers import derive, read_rows, settings_env, write_rows
 
-from pylts import ConfigS3, ReplicaContents
-from pylts.cli import build_parser, main
+from pylts import ConfigS3, ReplicaContents, __version__
+from pylts.cli import main
+from pylts.cli_parser import build_parser
 from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +34,7 @@ def no_secret(*results: subprocess.CompletedProcess[str]) -> None:
 
 def test_every_command_is_documented_with_an_example() -> None:
     page = (ROOT / "docs" / "cli.md").read_text()
-    subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    subcommands = next(a for a in build_parser(__version__)._actions if a.dest == "command").choices
     assert subcommands is not None
     assert sorted(subcommands) == sorted([*COMMANDS, "status"])  # status: the old name of contents
     for name in COMMANDS:

@@ -5,6 +5,7 @@ Each test runs the console script pip installed, as a subprocess, the way a user
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import stat
@@ -16,8 +17,10 @@ import cli_transcript
 import pytest
 from helpers import PYLTS_COMMAND, settings_env, write_rows
 
-from pylts import ConfigS3
-from pylts.cli import reference_markdown
+from pylts import ConfigS3, __version__, cli_settings
+from pylts.cli import reference_markdown, settings_tables_source
+from pylts.cli_parser import build_parser
+from pylts.status_page import LOCALHOST
 from pylts.testing import LocalS3
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +41,32 @@ def test_the_cli_page_shows_the_committed_transcript() -> None:
     assert (ROOT / "docs" / "cli.md").read_text() == reference_markdown(TRANSCRIPT.read_text()), (
         "run: python3 tasks.py cli-docs"
     )
+
+
+def test_the_options_table_is_what_the_settings_models_say() -> None:
+    assert Path(cli_settings.__file__).read_text(encoding="utf-8") == settings_tables_source(), (
+        "a setting changed: run python3 tasks.py cli-docs"
+    )
+
+
+@pytest.mark.parametrize("args", [["--help"], ["restore", "--help"], ["restore", "--no-such-option"], ["--version"]])
+def test_help_and_usage_errors_answer_before_pydantic_is_imported(args: list[str]) -> None:
+    """A container's `pylts --help`, or a typo in a start script, must not pay for the settings models."""
+    probe = (
+        "import contextlib, io, runpy, sys\n"
+        f"sys.argv = ['pylts', *{args!r}]\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    with contextlib.redirect_stderr(io.StringIO()):\n"
+        "        runpy.run_module('pylts', run_name='__main__', alter_sys=True)\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('pydantic', 'pydantic_settings')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout == "[]\n", result.stderr
+
+
+def test_the_status_page_listens_where_its_option_says_by_default() -> None:
+    commands = next(a for a in build_parser(__version__)._actions if isinstance(a, argparse._SubParsersAction))
+    assert commands.choices["replicate"].get_default("status_host") == LOCALHOST
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
