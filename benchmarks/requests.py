@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import sqlite3
 import sys
@@ -24,8 +25,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pylts import ConfigS3
 from pylts.binary import locate
-from pylts.testing import LocalS3
+from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
 
 from .harness import table_row
 from .supervision import bare_litestream, empty_database, supervised
@@ -151,8 +153,16 @@ class Subject:
 #: The low-cost mode's idle requests per minute, held to this over a window that sees its 5-minute checks.
 LOW_COST_LIMIT, LOW_COST_WINDOW = 1.0, 600
 
+#: litestream 0.3.13 for the legacy line's subject (``python3 tasks.py bench`` unpacks it); without it, no such row.
+LEGACY_LITESTREAM = os.environ.get("PYLTS_BENCH_LITESTREAM_03")
+
 SUBJECTS = (
     Subject("bare `litestream replicate`", "idle-bare", {}, bare=True),
+    *(
+        [Subject("`pylts replicate` on litestream 0.3.13", "idle-legacy", {"litestream_bin": LEGACY_LITESTREAM})]
+        if LEGACY_LITESTREAM
+        else []
+    ),
     Subject("`pylts replicate` (defaults)", "idle-pylts", {}),
     Subject("`pylts replicate`, `PYLTS_COST_PROFILE=low`", "idle-low", {"cost_profile": "low"}),
 )
@@ -227,7 +237,17 @@ def idle_requests(s3: LocalS3, seconds: float, work: Path, *, warmup: float = 0.
         check(f"idle requests per minute, {SUBJECTS[-1].label}", totals[SUBJECTS[-1].label], LOW_COST_LIMIT, "")
     rows += ["", "Idle requests per minute against bare litestream:"]
     rows += [f"- {label}: {ratio(total, bare)}" for label, total in list(totals.items())[1:]]
+    rows += ["", "What `pylts contents` and `pylts doctor` say each pylts subject costs, against the count above:"]
+    for subject in SUBJECTS[1:]:
+        said = _settings(s3, subject).idle_requests()
+        rows.append(f"- {subject.label}: measured {totals[subject.label] * 1440:,.0f} a day; pylts says {said}")
     return rows
+
+
+def _settings(s3: LocalS3, subject: Subject) -> ConfigS3:
+    """The settings `supervised` gives ``subject``'s replicator."""
+    url = f"s3://{subject.bucket}/pylts.db"
+    return ConfigS3(_env_file=None, key=ACCESS_KEY, token=SECRET_KEY, s3=url, endpoint=s3.endpoint, **subject.settings)
 
 
 #: Snapshots taken to the second destination in the count, and how many it keeps (so the last ones prune).

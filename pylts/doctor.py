@@ -28,6 +28,7 @@ from . import sqlite_files
 from .context import RunContext
 from .errors import PyltsError, RestoreError
 from .layout import Layout, ReplicaObjects, replica_prefix
+from .lines.base import Line
 from .points import plan_files
 from .status import layout_note
 from .store import DEFAULT_REGION, Credentials, list_objects, object_request
@@ -360,24 +361,29 @@ def _layout(ctx: RunContext, layouts: frozenset[Layout]) -> Check:
     return Check(area="software", name="layout", status="ok", detail=f"litestream {ctx.line.layout.value}'s layout")
 
 
-def idle_requests(l0_check_seconds: float | None, replica_check_seconds: float | None) -> tuple[int, str]:
-    """The requests a day an idle database costs with these intervals (from litestream's source), and the sum in words.
+def idle_requests(line: Line, l0_check_seconds: float | None, replica_check_seconds: float | None) -> tuple[int, str]:
+    """The requests a day an idle database costs on ``line`` with these intervals, and the sum in words.
 
-    >>> per_day, detail = idle_requests(None, 60.0)
-    >>> per_day, detail.split(" (")[1]
-    (12960, "LIST: 2 every 15 s for litestream's L0 retention, 1 every 60 s for pylts' replica check)")
+    Counted from litestream's and pylts' intervals (litestream's source; benchmarks/requests.py measures them).
+    ``l0_check_seconds`` None is litestream 0.5's default; a line without an L0 retention check has no such term.
+
+    >>> from pylts.binary import Litestream, Version
+    >>> from pylts.lines import line_for
+    >>> for version in (Version(0, 5, 17), Version(0, 3, 13)):
+    ...     per_day, detail = idle_requests(line_for(Litestream(Path("litestream"), version)), None, 60.0)
+    ...     print(per_day, detail.split(" (")[1])
+    12960 LIST: 2 every 15 s for litestream's L0 retention, 1 every 60 s for pylts' replica check)
+    7200 LIST: 5 every 60 s for pylts' replica check)
     """
-    l0 = l0_check_seconds or L0_RETENTION_CHECK_INTERVAL
-    per_day = round(86400 / l0 * L0_CHECK_LISTS + (86400 / replica_check_seconds if replica_check_seconds else 0))
-    detail = (
-        f"about {per_day:,} requests a day when idle (LIST: {L0_CHECK_LISTS} every {l0:g} s for litestream's L0 "
-        + (
-            f"retention, 1 every {replica_check_seconds:g} s for pylts' replica check)"
-            if replica_check_seconds
-            else "retention; pylts' replica check is off)"
-        )
-    )
-    return per_day, detail
+    terms: list[tuple[float, int, str]] = []
+    if "l0_retention_check_interval" in line.tunable:
+        terms.append((l0_check_seconds or L0_RETENTION_CHECK_INTERVAL, L0_CHECK_LISTS, "litestream's L0 retention"))
+    if replica_check_seconds:
+        terms.append((replica_check_seconds, line.replica_check_lists, "pylts' replica check"))
+    per_day = round(sum(86400 / seconds * lists for seconds, lists, _ in terms))
+    said = ", ".join(f"{lists} every {seconds:g} s for {what}" for seconds, lists, what in terms)
+    off = "" if replica_check_seconds else "; pylts' replica check is off"
+    return per_day, f"about {per_day:,} requests a day when idle (LIST: {said or 'none'}{off})"
 
 
 def system_checks(
@@ -385,11 +391,13 @@ def system_checks(
     restore_bytes: int | None,
     *,
     replicating: bool,
+    line: Line | None,
     l0_check_seconds: float | None,
     replica_check_seconds: float | None,
     disk_usage: Callable[[Path], int],
 ) -> list[Check]:
-    """Another replicator, free disk for a restore, and the idle requests a day the settings make."""
+    """Another replicator, free disk for a restore, and the idle requests a day the settings make on ``line`` (no
+    such check when litestream was not found)."""
     checks = []
     holder = sqlite_files.live_replicator(db)
     if holder is not None and not replicating:
@@ -429,7 +437,9 @@ def system_checks(
                 area="system", name="disk", status="ok", detail=f"{free:,} B free, a restore needs about {needed:,} B"
             )
         )
-    per_day, detail = idle_requests(l0_check_seconds, replica_check_seconds)
+    if line is None:  # no litestream to count for: the software check says so
+        return checks
+    per_day, detail = idle_requests(line, l0_check_seconds, replica_check_seconds)
     if per_day > REQUESTS_WARN_PER_DAY:
         checks.append(
             Check(

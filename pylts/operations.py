@@ -412,6 +412,7 @@ class DatabaseOperations:
             self.dbpath,
             restore_bytes,
             replicating=replicating,
+            line=None if ctx is None else ctx.line,
             l0_check_seconds=None if l0_check is None else l0_check.total_seconds(),
             replica_check_seconds=self._replica_check_or_default(),
             disk_usage=disk_usage,
@@ -419,7 +420,8 @@ class DatabaseOperations:
         return DoctorReport(checks=checks)
 
     def idle_requests(self) -> str:
-        """The requests a day replicating this database costs while it is idle, by these settings, in words.
+        """The requests a day replicating this database costs while it is idle, by these settings and the litestream
+        line found, in words.
 
         Counted from litestream's and pylts' intervals (``benchmarks/requests.py`` measures them).
 
@@ -429,7 +431,7 @@ class DatabaseOperations:
         """
         l0_check = self.tuning.l0_retention_check_interval
         l0_seconds = None if l0_check is None else l0_check.total_seconds()
-        return doctor.idle_requests(l0_seconds, self._replica_check_or_default())[1]
+        return doctor.idle_requests(self._line(), l0_seconds, self._replica_check_or_default())[1]
 
     def _replica_check_or_default(self) -> float | None:
         seconds = self.replica_check_seconds()

