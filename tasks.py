@@ -309,7 +309,7 @@ def monitoring_docs(args: list[str]) -> None:
 
 def bench(args: list[str]) -> None:
     ensure_venv()
-    sh(PYTHON, "-m", "benchmarks", *args, env=dict(os.environ, PYLTS_BENCH_LITESTREAM_03=str(legacy_litestream())))
+    sh(PYTHON, "-m", "benchmarks", *args, env=dict(os.environ, PYLTS_TEST_LITESTREAM_03=str(legacy_litestream())))
 
 
 TASKS = {

@@ -153,8 +153,9 @@ class Subject:
 #: The low-cost mode's idle requests per minute, held to this over a window that sees its 5-minute checks.
 LOW_COST_LIMIT, LOW_COST_WINDOW = 1.0, 600
 
-#: litestream 0.3.13 for the legacy line's subject (``python3 tasks.py bench`` unpacks it); without it, no such row.
-LEGACY_LITESTREAM = os.environ.get("PYLTS_BENCH_LITESTREAM_03")
+#: litestream 0.3.13 for the legacy line's subject, found as the tests find it (``python3 tasks.py bench`` unpacks
+#: it); without it, no such row.
+LEGACY_LITESTREAM = os.environ.get("PYLTS_TEST_LITESTREAM_03")
 
 SUBJECTS = (
     Subject("bare `litestream replicate`", "idle-bare", {}, bare=True),

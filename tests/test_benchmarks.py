@@ -43,3 +43,4 @@ def test_quick_benchmark_runs_and_reports_every_section(tmp_path: Path) -> None:
     for subject in ("bare `litestream replicate`", "`pylts replicate` (defaults)", "`PYLTS_COST_PROFILE=low`"):
         assert subject in text  # idle requests per minute of each, and the ratios to bare litestream
     assert "Idle requests per minute against bare litestream:" in text
+    assert "pylts says about" in text  # what pylts estimates each subject costs, beside what was counted
