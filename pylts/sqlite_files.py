@@ -324,17 +324,35 @@ class LtxPosition:
 
 
 def latest_ltx(db: Path) -> LtxPosition | None:
-    """The header of the newest level-0 LTX file litestream 0.5 wrote for ``db``, if any."""
+    """The header of the newest level-0 LTX file litestream 0.5 wrote for ``db``, if any (None while unreadable)."""
+    files = _level0_files(db)
+    return _ltx_header(files[0]) if files else None
+
+
+def level0_ltx(db: Path) -> Iterator[LtxPosition]:
+    """The headers of the level-0 LTX files litestream 0.5 keeps locally for ``db``, the newest first; a file
+    compacted away meanwhile, or not (yet) readable as an LTX file, is passed over."""
+    for path in _level0_files(db):
+        header = _ltx_header(path)
+        if header is not None:
+            yield header
+
+
+def _level0_files(db: Path) -> list[Path]:
+    """The local level-0 LTX files, the newest first (named by their transactions, zero-padded hex)."""
     folder = litestream_meta(db) / "ltx" / "0"
-    files = sorted(folder.glob("*.ltx")) if folder.is_dir() else []
-    if not files:
+    return sorted(folder.glob("*.ltx"), reverse=True) if folder.is_dir() else []
+
+
+def _ltx_header(path: Path) -> LtxPosition | None:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(_LTX_HEADER.size)
+    except FileNotFoundError:
         return None
-    with files[-1].open("rb") as handle:
-        raw = handle.read(_LTX_HEADER.size)
     if len(raw) < _LTX_HEADER.size or raw[:4] != b"LTX1":
         return None
-    fields = _LTX_HEADER.unpack(raw)
-    _, _, _, _, _, max_txid, _, _, wal_offset, wal_size, salt1, salt2 = fields
+    _, _, _, _, _, max_txid, _, _, wal_offset, wal_size, salt1, salt2 = _LTX_HEADER.unpack(raw)
     return LtxPosition(max_txid, (salt1, salt2), wal_offset + wal_size)
 
 

@@ -21,7 +21,7 @@ from pylts.layout import ReplicaObjects
 from pylts.lines.base import Context
 from pylts.lines.v05.control import ControlClient, Listed, SyncStatus
 from pylts.lines.v05.observer import SocketObserver
-from pylts.sqlite_files import litestream_meta
+from pylts.sqlite_files import WalPosition, litestream_meta
 from pylts.store import StoredObject
 from pylts.testing import LocalS3
 
@@ -117,6 +117,34 @@ def test_the_listing_starts_at_the_local_file_that_captured_the_commit(tmp_path:
     observer, store = observed(tmp_path, [level0], "0000000000000003-0000000000000006.ltx")
     assert observer.wait_for_sync(monotonic_at(COMMITTED), timeout=1.0)
     assert store.asked == ["0000/0000000000000003"]
+
+
+def test_a_checkpoint_since_the_commit_does_not_hide_the_file_that_captured_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The WAL restarted after the commit: the newest local file reads the next WAL; an older one holds the commit."""
+    captured, after_restart = "0000000000000006-0000000000000006.ltx", "0000000000000007-0000000000000007.ltx"
+    observer, store = observed(tmp_path, ["0000/" + captured, "0000/" + after_restart], captured)
+    level0 = litestream_meta(store.db) / "ltx" / "0"
+    # txid 6 read the first WAL (salts 1, 2) up to byte 8,032; txid 7 the next one (salts 2, 9), after a checkpoint
+    (level0 / captured).write_bytes(LTX_HEADER.pack(b"LTX1", 0, 4096, 1, 6, 6, 0, 0, 32, 8000, 1, 2))
+    (level0 / after_restart).write_bytes(LTX_HEADER.pack(b"LTX1", 0, 4096, 1, 7, 7, 0, 0, 32, 100, 2, 9))
+    monkeypatch.setattr(observer, "_wal_now", lambda: {store.db: WalPosition((1, 2), 8032)})
+    assert observer.wait_for_sync(monotonic_at(COMMITTED), timeout=1.0)
+    assert store.asked == ["0000/0000000000000006"], "one listing, from the file of the WAL the commit was in"
+
+
+def test_a_wal_litestream_has_not_read_to_the_commit_proves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = "0000000000000006-0000000000000006.ltx"
+    observer, store = observed(tmp_path, ["0000/" + short], short)
+    (litestream_meta(store.db) / "ltx" / "0" / short).write_bytes(
+        LTX_HEADER.pack(b"LTX1", 0, 4096, 1, 6, 6, 0, 0, 32, 4000, 1, 2)  # read up to byte 4,032 of the WAL only
+    )
+    monkeypatch.setattr(observer, "_wal_now", lambda: {store.db: WalPosition((1, 2), 8032)})
+    assert not observer.wait_for_sync(monotonic_at(COMMITTED), timeout=0.5)
+    assert store.asked == [], "no local file holds the commit yet: nothing to ask the store"
 
 
 def test_after_a_start_the_listing_waits_for_litestreams_own_proof(tmp_path: Path) -> None:

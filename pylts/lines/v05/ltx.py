@@ -128,16 +128,23 @@ def captured_txid(db: Path, wal: sqlite_files.WalPosition | None) -> int | None:
     """The newest transaction litestream captured locally once its LTX files hold ``wal``'s commits, else None.
 
     ``wal`` is where the WAL's commits ended at some moment (`pylts.sqlite_files.wal_position`).
-    The newest level-0 file's header says which WAL it read (its salts), and up to where. A
-    file of another WAL proves nothing either way: it may be older than ``wal`` (a checkpoint
-    restarted the WAL, and litestream has not read the new one yet) as well as newer.
+    Each level-0 file's header says which WAL it read (its salts), and up to where. The oldest
+    file of that WAL that reads it up to ``wal``'s end holds its last commit, even when a
+    checkpoint has restarted the WAL since and newer files read the next one; when no file of
+    that WAL reaches so far (litestream has not read it yet), nothing is proven.
     """
-    latest = sqlite_files.latest_ltx(db)
-    if latest is None:
-        return None
     if wal is None or wal.end <= sqlite_files.WAL_HEADER_SIZE:
-        return latest.max_txid
-    return latest.max_txid if latest.wal_salts == wal.salts and latest.wal_end >= wal.end else None
+        latest = sqlite_files.latest_ltx(db)
+        return None if latest is None else latest.max_txid
+    captured = None
+    for ltx in sqlite_files.level0_ltx(db):  # the newest first
+        if ltx.wal_salts == wal.salts:
+            if ltx.wal_end < wal.end:
+                break  # this file and those before it end before the commits waited for
+            captured = ltx.max_txid
+        elif captured is not None:
+            break  # a file of an earlier WAL: the files of this one are behind
+    return captured
 
 
 def replica_reaches(ctx: Context, txid: int, deadline: Deadline) -> int:
