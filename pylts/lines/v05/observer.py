@@ -36,6 +36,15 @@ _RETRY = 0.1
 _KEPT = 120  # local syncs seen (about one a second), kept to match against the replica's last sync
 
 
+@dataclass(frozen=True)
+class WalRead:
+    """Where each database's WAL commits ended, read at ``at`` (``time.monotonic()``, taken before reading): every
+    commit made before ``at`` is in the WAL up to there, or was checkpointed from an earlier part of it."""
+
+    at: float
+    positions: Mapping[Path, WalPosition | None]
+
+
 class SocketObserver:
     """Facts asked of litestream's control socket, at a private path."""
 
@@ -132,7 +141,7 @@ class SocketObserver:
         deadline: Deadline,
         *,
         starting: bool = False,
-        wal: Mapping[Path, WalPosition | None] | None = None,
+        wal: WalRead | None = None,
     ) -> str | None:
         """Poll until the replica is known to hold every commit made before ``since``; why not, or None.
 
@@ -153,18 +162,19 @@ class SocketObserver:
                 return f"litestream did not confirm a sync of {names} within {deadline.seconds:.3g} s"
             time.sleep(min(_RETRY, max(deadline.remaining(), 0.0)))
 
-    def _prove_in_replica(self, wal: Mapping[Path, WalPosition | None], deadline: Deadline) -> None:
+    def _prove_in_replica(self, wal: WalRead, deadline: Deadline) -> None:
         """Tell the tracker what the replica's own listing proves of the commits in ``wal``.
 
         Once litestream's local LTX files hold them (`captured_txid`), and the replica's level 0
-        reaches that transaction, every commit made before the latest local sync it covers is in
-        the replica. A listing that fails proves nothing (litestream's account still can); one
-        pylts cannot sign is not tried again.
+        reaches that transaction, every commit made before ``wal`` was read is in the replica:
+        no local sync litestream reported is needed (the sync that captured them may be one its
+        status never showed). A listing that fails proves nothing (litestream's account still
+        can); one pylts cannot sign is not tried again.
         """
         for db, ctx in self._contexts.items():
             with self._lock:
-                syncs, trusted = list(self._read[db]), self._trusted
-            captured = captured_txid(db, wal.get(db))
+                trusted = self._trusted
+            captured = captured_txid(db, wal.positions.get(db))
             if captured is None or not self._listable or not trusted:
                 continue
             reached, listed_at = self._listed.get(db, (0, -SYNC_PROOF_LIST_INTERVAL))
@@ -179,10 +189,8 @@ class SocketObserver:
                     continue
                 finally:
                     self._listed[db] = (reached, time.monotonic())
-            held = [sync for sync in syncs if sync.txid <= reached]
-            if reached >= captured and held:
-                position = position_of(held[-1].txid)
-                self.tracker.report(db, position, position_of(reached), held[-1].began)
+            if reached >= captured:
+                self.tracker.report(db, position_of(captured), position_of(reached), wal.at)
 
     def wait_ready(self, since: float, timeout: float) -> bool:
         return self._confirmed(since, Deadline(max(timeout, 0.001)), starting=True) is None
@@ -193,8 +201,9 @@ class SocketObserver:
     def final_sync(self, seconds: float) -> str | None:
         return self._confirmed(time.monotonic(), Deadline(seconds), wal=self._wal_now())
 
-    def _wal_now(self) -> dict[Path, WalPosition | None]:
-        return {db: wal_position(db) for db in self._contexts}
+    def _wal_now(self) -> WalRead:
+        at = time.monotonic()
+        return WalRead(at, {db: wal_position(db) for db in self._contexts})
 
     def health(self, running: bool) -> list[DatabaseHealth]:
         """From ``/txid``, ``/debug/sync-status`` and ``/list``; never ``POST /sync`` (it queues behind a hung one)."""
