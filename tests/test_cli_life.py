@@ -17,7 +17,7 @@ import cli_transcript
 import pytest
 from helpers import PYLTS_COMMAND, settings_env, write_rows
 
-from pylts import ConfigS3, __version__, cli_settings
+from pylts import ConfigS3, __version__, cli, cli_settings
 from pylts.cli import reference_markdown, settings_tables_source
 from pylts.cli_parser import build_parser
 from pylts.status_page import LOCALHOST
@@ -62,6 +62,12 @@ def test_help_and_usage_errors_answer_before_pydantic_is_imported(args: list[str
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout == "[]\n", result.stderr
+
+
+def test_every_command_the_parser_knows_has_a_job_to_run() -> None:
+    commands = next(a for a in build_parser(__version__)._actions if isinstance(a, argparse._SubParsersAction))
+    jobs = {sub.get_default("job") for sub in commands.choices.values()}
+    assert jobs == set(cli._JOBS), "a command added to pylts/cli_parser.py needs its job in pylts/cli.py"
 
 
 def test_the_status_page_listens_where_its_option_says_by_default() -> None:
