@@ -13,7 +13,7 @@ import pytest
 from helpers import read_rows, write_rows
 from pydantic import SecretStr
 
-from pylts import BucketNotFound, ConfigS3, UnsupportedLitestreamVersion, backup, restore
+from pylts import BucketNotFound, ConfigS3, UnsupportedLitestreamVersion, backup, doctor, restore
 from pylts.binary import Litestream, Version
 from pylts.errors import InvalidSettings
 from pylts.events import SyncTracker
@@ -38,6 +38,26 @@ def test_line_for_picks_by_version(version: Version, unit: str, has_txids: bool)
     line = line_for(Litestream(Path("/bin/litestream"), version))
     assert (line.position_unit, line.has_txids) == (unit, has_txids)
     assert line.litestream.version == version
+
+
+@pytest.mark.parametrize(
+    ("version", "per_day", "counted"),
+    [
+        (
+            Version(0, 5, 17),
+            12_960,
+            "2 every 15 s for litestream's L0 retention, 1 every 60 s for pylts' replica check",
+        ),
+        pytest.param(Version(0, 3, 13), 7_200, "5 every 60 s for pylts' replica check", marks=pytest.mark.line03),
+    ],
+)
+def test_the_idle_requests_are_what_each_line_lists(version: Version, per_day: int, counted: str) -> None:
+    """What benchmarks/requests.py counted on the store's request log, at the default intervals."""
+    line = line_for(Litestream(Path("/bin/litestream"), version))
+    assert doctor.idle_requests(line, None, 60.0) == (
+        per_day,
+        f"about {per_day:,} requests a day when idle (LIST: {counted})",
+    )
 
 
 @pytest.mark.parametrize("version", [Version(0, 5, 17), pytest.param(Version(0, 3, 13), marks=pytest.mark.line03)])
