@@ -285,6 +285,11 @@ class WalPosition:
     salts: tuple[int, int]
     end: int
 
+    @property
+    def commits(self) -> bool:
+        """Whether the WAL holds a committed frame: one just restarted by a checkpoint holds none."""
+        return self.end > WAL_HEADER_SIZE
+
 
 def wal_position(db: Path) -> WalPosition | None:
     """Read the WAL of ``db``: the end of its last committed frame. ``None`` if there is no WAL content."""
@@ -348,7 +353,7 @@ def _ltx_header(path: Path) -> LtxPosition | None:
     try:
         with path.open("rb") as handle:
             raw = handle.read(_LTX_HEADER.size)
-    except FileNotFoundError:
+    except OSError:  # gone (compacted away) or unreadable: it proves nothing
         return None
     if len(raw) < _LTX_HEADER.size or raw[:4] != b"LTX1":
         return None

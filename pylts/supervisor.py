@@ -423,6 +423,8 @@ class Replicator:
                 self._count_restart(f"litestream could not run: {exc}")
                 if self._stopping.is_set():
                     return
+            finally:
+                self._observer.after_run()  # nothing it showed proves the commits made from now on
             if self._tracker.synced_since(began):  # a healthy run: restart at once, the app's commits wait
                 backoff.reset()
             wait = backoff.next()

@@ -16,6 +16,7 @@ from helpers import derive, kill_litestream, read_rows, write_rows
 
 from benchmarks.harness import writer
 from pylts import ConfigS3
+from pylts.errors import ControlSocketError
 from pylts.events import SyncTracker
 from pylts.layout import ReplicaObjects
 from pylts.lines.base import Context
@@ -81,20 +82,33 @@ class Unseen(Script):
     POLLS = (((0.0, 4), 0.05), ((1.0, 5), 1.05))
 
 
+#: Where the WAL's commits ended when the wait began: the first WAL (salts 1, 2), up to byte 8,032.
+WAL = WalPosition((1, 2), 8032)
+
+
 def observed(
-    tmp_path: Path, keys: list[str], local_file: str, *, trusted: bool = True, script: type[Script] = Script
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    keys: list[str],
+    local_file: str,
+    *,
+    trusted: bool = True,
+    script: type[Script] = Script,
+    wal: WalPosition | None = WAL,
 ) -> tuple[SocketObserver, Store]:
     """An observer whose litestream captured txid 6 locally (``local_file``, in its level 0) after two polls.
 
+    That file read the WAL (`WAL`) up to its end. Each wait reads the WAL at ``wal`` (None: no WAL).
     ``trusted``: litestream started before the script's first local sync (else: just now, after them).
     """
     db = tmp_path / "app.db"
     level0 = litestream_meta(db) / "ltx" / "0"
     level0.mkdir(parents=True)
-    (level0 / local_file).write_bytes(LTX_HEADER.pack(b"LTX1", 0, 4096, 1, 0, 6, 0, 0, 0, 0, 0, 0))
+    (level0 / local_file).write_bytes(LTX_HEADER.pack(b"LTX1", 0, 4096, 1, 0, 6, 0, 0, 32, WAL.end - 32, *WAL.salts))
     store = Store(db, keys)
     observer = SocketObserver({db: cast(Context, store)}, SyncTracker([db]))
     observer.client = script(db)
+    monkeypatch.setattr(observer, "_wal_now", lambda: WalRead(time.monotonic(), {db: wal}))
     if trusted:
         observer._distrusted_at = monotonic_at(-1.0)
     observer.poll()
@@ -105,25 +119,31 @@ def observed(
 COMMITTED = 1.5  # the commit waited for: after the local sync at 1 s, before the one at 2 s
 
 
-def test_the_replicas_listing_proves_a_commit_litestreams_account_cannot_yet(tmp_path: Path) -> None:
+def test_the_replicas_listing_proves_a_commit_litestreams_account_cannot_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     level0 = "0000/0000000000000006-0000000000000006.ltx"
-    observer, store = observed(tmp_path, [level0], "0000000000000006-0000000000000006.ltx")
+    observer, store = observed(tmp_path, monkeypatch, [level0], "0000000000000006-0000000000000006.ltx")
     assert observer.wait_for_sync(monotonic_at(COMMITTED), timeout=1.0)
     assert store.asked == ["0000/0000000000000006"], "one listing, from the file that holds txid 6"
 
 
-def test_a_replica_that_lacks_the_commit_is_never_taken_to_hold_it(tmp_path: Path) -> None:
+def test_a_replica_that_lacks_the_commit_is_never_taken_to_hold_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     level0 = "0000/0000000000000005-0000000000000005.ltx"
-    observer, store = observed(tmp_path, [level0], "0000000000000006-0000000000000006.ltx")
+    observer, store = observed(tmp_path, monkeypatch, [level0], "0000000000000006-0000000000000006.ltx")
     started = time.monotonic()
     assert not observer.wait_for_sync(monotonic_at(COMMITTED), timeout=1.0)
     assert 2 <= len(store.asked) <= 1.0 / 0.2 + 1, "listed again while waiting, at most every 0.2 s"
     assert time.monotonic() - started < 1.5
 
 
-def test_the_listing_starts_at_the_local_file_that_captured_the_commit(tmp_path: Path) -> None:
+def test_the_listing_starts_at_the_local_file_that_captured_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     level0 = "0000/0000000000000003-0000000000000006.ltx"
-    observer, store = observed(tmp_path, [level0], "0000000000000003-0000000000000006.ltx")
+    observer, store = observed(tmp_path, monkeypatch, [level0], "0000000000000003-0000000000000006.ltx")
     assert observer.wait_for_sync(monotonic_at(COMMITTED), timeout=1.0)
     assert store.asked == ["0000/0000000000000003"]
 
@@ -133,12 +153,11 @@ def test_a_checkpoint_since_the_commit_does_not_hide_the_file_that_captured_it(
 ) -> None:
     """The WAL restarted after the commit: the newest local file reads the next WAL; an older one holds the commit."""
     captured, after_restart = "0000000000000006-0000000000000006.ltx", "0000000000000007-0000000000000007.ltx"
-    observer, store = observed(tmp_path, ["0000/" + captured, "0000/" + after_restart], captured)
+    observer, store = observed(tmp_path, monkeypatch, ["0000/" + captured, "0000/" + after_restart], captured)
     level0 = litestream_meta(store.db) / "ltx" / "0"
-    # txid 6 read the first WAL (salts 1, 2) up to byte 8,032; txid 7 the next one (salts 2, 9), after a checkpoint
+    # txid 6 read the first WAL (`WAL`) up to byte 8,032; txid 7 the next one (salts 2, 9), after a checkpoint
     (level0 / captured).write_bytes(LTX_HEADER.pack(b"LTX1", 0, 4096, 1, 6, 6, 0, 0, 32, 8000, 1, 2))
     (level0 / after_restart).write_bytes(LTX_HEADER.pack(b"LTX1", 0, 4096, 1, 7, 7, 0, 0, 32, 100, 2, 9))
-    monkeypatch.setattr(observer, "_wal_now", lambda: WalRead(time.monotonic(), {store.db: WalPosition((1, 2), 8032)}))
     assert observer.wait_for_sync(monotonic_at(COMMITTED), timeout=1.0)
     assert store.asked == ["0000/0000000000000006"], "one listing, from the file of the WAL the commit was in"
 
@@ -147,27 +166,96 @@ def test_a_wal_litestream_has_not_read_to_the_commit_proves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     short = "0000000000000006-0000000000000006.ltx"
-    observer, store = observed(tmp_path, ["0000/" + short], short)
+    observer, store = observed(tmp_path, monkeypatch, ["0000/" + short], short)
     (litestream_meta(store.db) / "ltx" / "0" / short).write_bytes(
         LTX_HEADER.pack(b"LTX1", 0, 4096, 1, 6, 6, 0, 0, 32, 4000, 1, 2)  # read up to byte 4,032 of the WAL only
     )
-    monkeypatch.setattr(observer, "_wal_now", lambda: WalRead(time.monotonic(), {store.db: WalPosition((1, 2), 8032)}))
     assert not observer.wait_for_sync(monotonic_at(COMMITTED), timeout=0.5)
     assert store.asked == [], "no local file holds the commit yet: nothing to ask the store"
 
 
-def test_the_listing_proves_a_commit_whose_sync_litestreams_status_never_showed(tmp_path: Path) -> None:
+def test_a_restarted_wal_litestream_has_not_read_proves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit is in a new WAL (other salts) that no local file read yet, though a file of the old one reads
+    further into its file than the commit's end."""
+    local = "0000000000000006-0000000000000006.ltx"
+    observer, store = observed(tmp_path, monkeypatch, ["0000/" + local], local, wal=WalPosition((2, 9), 4032))
+    assert not observer.wait_for_sync(monotonic_at(COMMITTED), timeout=0.5)
+    assert store.asked == []
+
+
+def test_the_listing_proves_a_commit_whose_sync_litestreams_status_never_showed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     level0 = "0000/0000000000000006-0000000000000006.ltx"
-    observer, store = observed(tmp_path, [level0], "0000000000000006-0000000000000006.ltx", script=Unseen)
+    observer, store = observed(tmp_path, monkeypatch, [level0], "0000000000000006-0000000000000006.ltx", script=Unseen)
     assert observer.wait_for_sync(monotonic_at(COMMITTED), timeout=1.0)
     assert store.asked == ["0000/0000000000000006"]
 
 
-def test_after_a_start_the_listing_waits_for_litestreams_own_proof(tmp_path: Path) -> None:
+def test_after_a_start_the_listing_waits_for_litestreams_own_proof(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     level0 = "0000/0000000000000006-0000000000000006.ltx"
-    observer, store = observed(tmp_path, [level0], "0000000000000006-0000000000000006.ltx", trusted=False)
+    observer, store = observed(tmp_path, monkeypatch, [level0], "0000000000000006-0000000000000006.ltx", trusted=False)
     assert not observer.wait_for_sync(monotonic_at(COMMITTED), timeout=0.5)
     assert store.asked == [], "no sync litestream proved began after the start: the listing is not asked"
+
+
+class Dead(Script):
+    """litestream answered the first two polls, then died: its socket answers no more."""
+
+    def sync_status(self, *, seconds: float) -> dict[Path, SyncStatus]:
+        if self.poll >= 2:
+            raise ControlSocketError("connection refused")
+        return super().sync_status(seconds=seconds)
+
+
+@pytest.mark.parametrize("emptied", [None, WalPosition((2, 9), 32)], ids=["wal-deleted", "wal-restarted"])
+def test_a_wal_emptied_while_litestream_is_down_proves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emptied: WalPosition | None
+) -> None:
+    """With litestream dead, nothing holds the WAL: the app's commit is checkpointed into the database, its WAL
+    truncated or deleted, and the newest local file the store holds is older than the commit."""
+    level0 = "0000/0000000000000006-0000000000000006.ltx"
+    local = "0000000000000006-0000000000000006.ltx"
+    observer, store = observed(tmp_path, monkeypatch, [level0], local, script=Dead, wal=emptied)
+    assert not observer.wait_for_sync(time.monotonic(), timeout=0.5)
+    assert store.asked == [], "no WAL to say which file captured the commit: nothing to ask the store"
+
+
+def test_once_litestream_ended_the_listing_waits_for_a_new_runs_proof(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    level0 = "0000/0000000000000006-0000000000000006.ltx"
+    observer, store = observed(tmp_path, monkeypatch, [level0], "0000000000000006-0000000000000006.ltx")
+    observer.after_run()
+    assert not observer.wait_for_sync(monotonic_at(COMMITTED), timeout=0.5)
+    assert store.asked == []
+
+
+def test_during_a_fresh_snapshot_the_listing_proves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    level0 = "0000/0000000000000006-0000000000000006.ltx"
+    observer, store = observed(tmp_path, monkeypatch, [level0], "0000000000000006-0000000000000006.ltx")
+    observer.distrust(until_told=True)  # what heal_replica does while litestream snapshots the database again
+    assert not observer.wait_for_sync(monotonic_at(COMMITTED), timeout=0.5)
+    assert store.asked == []
+
+
+def test_a_listing_overtaken_by_a_restart_proves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """litestream restarts (or a heal begins) on the supervisor's thread while the store is being asked."""
+    level0 = "0000/0000000000000006-0000000000000006.ltx"
+    observer, store = observed(tmp_path, monkeypatch, [level0], "0000000000000006-0000000000000006.ltx")
+    listing = store.replica_objects
+
+    def restarted_meanwhile(deadline: Any, **kwargs: Any) -> Any:
+        observer.distrust()  # what before_run and heal_replica do
+        return listing(deadline, **kwargs)
+
+    monkeypatch.setattr(store, "replica_objects", restarted_meanwhile)
+    assert not observer.wait_for_sync(monotonic_at(COMMITTED), timeout=0.5)
+    assert store.asked == ["0000/0000000000000006"], "asked once; the answer came from before the restart"
 
 
 @pytest.mark.integration

@@ -77,6 +77,9 @@ class Observer(Protocol):
     def before_run(self) -> None:
         """Called before each (re)start of litestream."""
 
+    def after_run(self) -> None:
+        """Called as soon as litestream has ended (stopped, died, or failed to start)."""
+
     def poll(self) -> None:
         """Called about once a second while litestream runs: bring the tracker up to date."""
 

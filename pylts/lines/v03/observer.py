@@ -39,6 +39,9 @@ class LogObserver:
     def before_run(self) -> None:
         pass
 
+    def after_run(self) -> None:
+        pass
+
     def poll(self) -> None:
         pass
 

@@ -133,7 +133,7 @@ def captured_txid(db: Path, wal: sqlite_files.WalPosition | None) -> int | None:
     checkpoint has restarted the WAL since and newer files read the next one; when no file of
     that WAL reaches so far (litestream has not read it yet), nothing is proven.
     """
-    if wal is None or wal.end <= sqlite_files.WAL_HEADER_SIZE:
+    if wal is None or not wal.commits:
         latest = sqlite_files.latest_ltx(db)
         return None if latest is None else latest.max_txid
     captured = None

@@ -61,6 +61,7 @@ class SocketObserver:
         #: The listing proves nothing until litestream's own account proved a sync begun after this moment.
         self._distrusted_at = time.monotonic()
         self._trusted = False
+        self._distrusts = 0  # counted, so a listing that a distrust overtook proves nothing
         #: The two newest distinct ``last_sync_at`` seen, per database: (the one before, the newest).
         self._replica_successes: dict[Path, tuple[datetime | None, datetime]] = {}
         self._lock = threading.Lock()
@@ -82,6 +83,10 @@ class SocketObserver:
         self.socket_path.unlink(missing_ok=True)
         self.distrust()
 
+    def after_run(self) -> None:
+        """litestream ended: the listing proves nothing of commits made since, until a new run proves its own sync."""
+        self.distrust()
+
     def distrust(self, *, until_told: bool = False) -> None:
         """Stop trusting the replica's listing until litestream's own account proves a sync begun from now.
 
@@ -92,6 +97,8 @@ class SocketObserver:
         """
         with self._lock:
             self._distrusted_at, self._trusted = math.inf if until_told else time.monotonic(), False
+            self._distrusts += 1
+            self._listed.clear()
 
     def poll(self) -> None:
         """What the replica held at its last successful sync, from the local syncs before it.
@@ -168,14 +175,19 @@ class SocketObserver:
         Once litestream's local LTX files hold them (`captured_txid`), and the replica's level 0
         reaches that transaction, every commit made before ``wal`` was read is in the replica:
         no local sync litestream reported is needed (the sync that captured them may be one its
-        status never showed). A listing that fails proves nothing (litestream's account still
+        status never showed). A WAL without commits proves nothing: the commits waited for were
+        checkpointed into the database, which while litestream was down needs no file of it to
+        have captured them. A listing that fails proves nothing (litestream's account still
         can); one pylts cannot sign is not tried again.
         """
         for db, ctx in self._contexts.items():
             with self._lock:
-                trusted = self._trusted
-            captured = captured_txid(db, wal.positions.get(db))
-            if captured is None or not self._listable or not trusted:
+                trusted, distrusts = self._trusted, self._distrusts
+            position = wal.positions.get(db)
+            if position is None or not position.commits or not self._listable or not trusted:
+                continue
+            captured = captured_txid(db, position)
+            if captured is None:
                 continue
             reached, listed_at = self._listed.get(db, (0, -SYNC_PROOF_LIST_INTERVAL))
             if reached < captured and time.monotonic() - listed_at >= SYNC_PROOF_LIST_INTERVAL:
@@ -188,9 +200,13 @@ class SocketObserver:
                 except (PyltsError, OSError):
                     continue
                 finally:
-                    self._listed[db] = (reached, time.monotonic())
-            if reached >= captured:
-                self.tracker.report(db, position_of(captured), position_of(reached), wal.at)
+                    with self._lock:
+                        self._listed[db] = (reached, time.monotonic())
+            with self._lock:
+                if self._distrusts != distrusts:  # a start, an end or a heal came while the store was asked
+                    self._listed.pop(db, None)
+                elif reached >= captured:
+                    self.tracker.report(db, position_of(captured), position_of(reached), wal.at)
 
     def wait_ready(self, since: float, timeout: float) -> bool:
         return self._confirmed(since, Deadline(max(timeout, 0.001)), starting=True) is None
