@@ -39,9 +39,9 @@ Status = Literal["ok", "warn", "fail"]
 SKEW_FAIL_SECONDS = 15 * 60
 #: A clock this far off shifts every restore point's time by as much: worth a warning.
 SKEW_WARN_SECONDS = 30
-#: What an idle database costs by default, from the intervals that list the store (docs/benchmarks.md measured
-#: 10.1 a minute over 600 s): litestream's L0 retention check lists two levels each `L0_RETENTION_CHECK_INTERVAL`,
-#: pylts' replica check once each `REPLICA_CHECK_INTERVAL`.
+#: What an idle database costs, from the intervals that list the store (docs/benchmarks.md counts them): litestream
+#: 0.5's L0 retention check lists two levels each `L0_RETENTION_CHECK_INTERVAL`, its compactions what the line
+#: says (`Line.idle_lists`), pylts' replica check `Line.replica_check_lists` each `REPLICA_CHECK_INTERVAL`.
 L0_CHECK_LISTS = 2
 #: More idle requests a day than this deserve a look (the defaults make about 13,000).
 REQUESTS_WARN_PER_DAY = 30_000
@@ -370,12 +370,19 @@ def idle_requests(line: Line, l0_check_seconds: float | None, replica_check_seco
     >>> from pylts.binary import Litestream, Version
     >>> from pylts.lines import line_for
     >>> per_day, detail = idle_requests(line_for(Litestream(Path("litestream"), Version(0, 5, 17))), None, 60.0)
-    >>> per_day, detail.split(" (")[1]
-    (12960, "LIST: 2 every 15 s for litestream's L0 retention, 1 every 60 s for pylts' replica check)")
+    >>> per_day
+    13272
+    >>> for term in detail.split(" (LIST: ")[1].split(", "):
+    ...     print(term)
+    2 every 15 s for litestream's L0 retention
+    1 every 300 s for litestream's level-2 compaction
+    1 every 3600 s for litestream's level-3 compaction
+    1 every 60 s for pylts' replica check)
     """
     terms: list[tuple[float, int, str]] = []
     if "l0_retention_check_interval" in line.tunable:
         terms.append((l0_check_seconds or L0_RETENTION_CHECK_INTERVAL, L0_CHECK_LISTS, "litestream's L0 retention"))
+    terms += line.idle_lists
     if replica_check_seconds:
         terms.append((replica_check_seconds, line.replica_check_lists, "pylts' replica check"))
     per_day = round(sum(86400 / seconds * lists for seconds, lists, _ in terms))

@@ -427,7 +427,7 @@ class DatabaseOperations:
 
         >>> from pylts import ConfigS3
         >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", cost_profile="low").idle_requests().split(" (")[0]
-        'about 864 requests a day when idle'
+        'about 1,176 requests a day when idle'
         """
         l0_check = self.tuning.l0_retention_check_interval
         l0_seconds = None if l0_check is None else l0_check.total_seconds()

@@ -151,6 +151,9 @@ REPLICA_CHECK_SECONDS = 30.0
 #: litestream 0.5's own default ``l0-retention-check-interval``, in force when ``PYLTS_L0_RETENTION_CHECK_INTERVAL``
 #: is not set (pylts then passes none): what ``pylts doctor`` counts an idle database's L0 retention LISTs by.
 L0_RETENTION_CHECK_INTERVAL = 15.0
+#: litestream 0.5's default compaction intervals of levels 2 and 3 (pylts configures no ``levels``): even while a
+#: database is idle, each lists the level below once an interval (`pylts.lines.v05.V05.idle_lists`).
+COMPACTION_L2_INTERVAL, COMPACTION_L3_INTERVAL = 300.0, 3600.0
 
 # -- litestream 0.5's control socket (pylts.lines.v05.control, pylts.lines.v05.observer) ----------------------
 

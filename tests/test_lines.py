@@ -45,8 +45,9 @@ def test_line_for_picks_by_version(version: Version, unit: str, has_txids: bool)
     [
         (
             Version(0, 5, 17),
-            12_960,
-            "2 every 15 s for litestream's L0 retention, 1 every 60 s for pylts' replica check",
+            13_272,
+            "2 every 15 s for litestream's L0 retention, 1 every 300 s for litestream's level-2 compaction, "
+            "1 every 3600 s for litestream's level-3 compaction, 1 every 60 s for pylts' replica check",
         ),
         pytest.param(Version(0, 3, 13), 7_200, "5 every 60 s for pylts' replica check", marks=pytest.mark.line03),
     ],

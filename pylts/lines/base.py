@@ -19,7 +19,7 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..continuity import ReplicaCheck
 from ..errors import LitestreamError
@@ -61,6 +61,14 @@ class Watched(Protocol):
     def store_answers(self, seconds: float) -> bool:
         """Whether the store answers within ``seconds``."""
         ...
+
+
+class IdleListing(NamedTuple):
+    """LISTs litestream makes on its own while a database is idle, at an interval pylts' settings do not change."""
+
+    seconds: float
+    lists: int
+    what: str
 
 
 class Observer(Protocol):
@@ -220,6 +228,11 @@ class Line(Protocol):
     def replica_check_lists(self) -> int:
         """The LIST requests one of pylts' replica checks (`check_replica`) makes of a small replica: the most of
         what an idle database costs on a line that lists nothing else while idle."""
+        ...
+
+    @property
+    def idle_lists(self) -> Sequence[IdleListing]:
+        """What litestream itself lists while a database is idle, besides the checks pylts' settings tune."""
         ...
 
     @property
