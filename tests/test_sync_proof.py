@@ -139,6 +139,16 @@ def test_a_replica_that_lacks_the_commit_is_never_taken_to_hold_it(
     assert time.monotonic() - started < 1.5
 
 
+def test_a_later_file_without_the_one_that_captured_the_commit_proves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store lists a later level-0 file but not the commit's: a replica wiped since, or another database's."""
+    level0 = "0000/0000000000000009-0000000000000009.ltx"
+    observer, store = observed(tmp_path, monkeypatch, [level0], "0000000000000006-0000000000000006.ltx")
+    assert not observer.wait_for_sync(monotonic_at(COMMITTED), timeout=0.5)
+    assert store.asked[0] == "0000/0000000000000006"
+
+
 def test_the_listing_starts_at_the_local_file_that_captured_the_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -152,12 +152,15 @@ def replica_reaches(ctx: Context, txid: int, deadline: Deadline) -> int:
 
     litestream uploads level-0 files in order under the names it gave them locally
     (``<min>-<max>.ltx``), so the first key at or after the local file that captured ``txid``
-    says whether it was uploaded. A failed listing raises `ReplicationError` (its cause's
-    type where the store names one), `ListingUnavailable` where pylts cannot sign one.
+    says whether it was uploaded: only that file counts. A later one alone (a replica wiped
+    since, or another database's files at the same path) proves nothing. A failed listing
+    raises `ReplicationError` (its cause's type where the store names one),
+    `ListingUnavailable` where pylts cannot sign one.
     """
-    after = f"{level_folder(0)}{local_file_start(ctx.db, txid):016x}"
-    objects = ctx.replica_objects(deadline, failure=ReplicationError, after=after, limit=1)
-    return max((f.max_txid_number for f in objects.ltx_files if f.level == 0), default=0)
+    start = local_file_start(ctx.db, txid)
+    objects = ctx.replica_objects(deadline, failure=ReplicationError, after=f"{level_folder(0)}{start:016x}", limit=1)
+    held = (f for f in objects.ltx_files if f.level == 0 and f.min_txid_number == start)
+    return max((f.max_txid_number for f in held), default=0)
 
 
 def local_file_start(db: Path, txid: int) -> int:
