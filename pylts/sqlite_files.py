@@ -264,6 +264,56 @@ def write_locked(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Iterator[Non
         conn.close()
 
 
+@contextlib.contextmanager
+def wal_kept(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Iterator[None]:
+    """Hold a read transaction on ``path`` so that no checkpoint can restart or remove its WAL meanwhile.
+
+    litestream holds one while it replicates; pylts holds this one while its litestream does
+    not, so the commits made meanwhile stay in the WAL for litestream to read when it comes
+    back. Without it the app's last connection to close folds the WAL into the database and
+    deletes it, and a litestream 0.5 that synced to the WAL's end before took the new WAL for an
+    expected checkpoint: those commits were in no LTX file and no replica. The connection is
+    read-only, so closing it never checkpoints either, even when it is the last one. A database
+    not in WAL mode (litestream never opened it) has no WAL to keep, and nothing is held: a read
+    transaction there would block every writer.
+
+    >>> import tempfile
+    >>> db = Path(tempfile.mkdtemp()) / "kept.db"
+    >>> create_empty(db)
+    >>> with wal_kept(db), contextlib.closing(sqlite3.connect(db, isolation_level=None)) as app:
+    ...     _ = app.execute("CREATE TABLE t (x)")
+    >>> wal_position(db).commits  # the app's connection closed first, and its commit is still in the WAL
+    True
+    """
+    conn = _reading(path, busy_timeout)
+    try:
+        yield
+    finally:
+        if conn is not None:
+            conn.close()  # by the thread that stops replication, maybe not the one that began holding
+
+
+def _reading(path: Path, busy_timeout: float) -> sqlite3.Connection | None:
+    """A read-only connection to ``path`` in WAL mode, inside a read transaction (None: not in WAL mode).
+
+    `DatabaseLocked` where none can begin.
+    """
+    conn = None
+    try:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.close()
+            return None
+        conn.execute("BEGIN")
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise DatabaseLocked(f"cannot hold a read transaction on {path}: {exc}") from None
+
+
 def fsync_file_and_dir(path: Path) -> None:
     """Flush a file and the directory entry that names it to disk."""
     fd = os.open(path, os.O_RDONLY)

@@ -19,6 +19,7 @@ from pylts.sqlite_files import (
     latest_ltx,
     remove,
     require_sqlite_header,
+    wal_kept,
     wal_position,
     write_locked,
 )
@@ -91,6 +92,35 @@ def test_wal_position_ends_at_the_last_commit(tmp_path: Path) -> None:
     assert first is not None and second is not None
     assert second.salts == first.salts and second.end > first.end
     assert second.end == wal_size
+
+
+def test_a_kept_wal_outlives_checkpoints_and_the_apps_last_close(tmp_path: Path) -> None:
+    """While kept, the app's checkpoints cannot restart the WAL past what litestream has not read, nor can its last
+    connection fold it away; the keeper itself leaves it as it is."""
+    db = tmp_path / "app.db"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+    write_rows(db, 1)
+    with wal_kept(db):
+        with closing(sqlite3.connect(db, timeout=0, isolation_level=None)) as app:
+            app.execute("PRAGMA wal_autocheckpoint=1")  # a checkpoint after every commit
+            app.execute("INSERT INTO items (id, body) VALUES (1, 'while kept')")
+            held = wal_position(db)
+            for number in range(2, 40):
+                app.execute("INSERT INTO items (id, body) VALUES (?, 'while kept')", (number,))
+        after = wal_position(db)  # the app's connection, the last but the keeper's, is closed
+    assert held is not None and after is not None
+    assert after.salts == held.salts and after.end > held.end, "the WAL still holds every commit since"
+    assert wal_position(db) == after, "closing the keeper left the WAL alone"
+
+
+def test_a_database_not_in_wal_mode_is_not_held_and_its_writers_go_on(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    write_rows(db, 1)  # a rollback journal: a read transaction there would block every writer
+    with wal_kept(db), closing(sqlite3.connect(db, timeout=0.1)) as app, app:
+        app.execute("INSERT INTO items (id, body) VALUES (1, 'written while kept')")
+    with pytest.raises(DatabaseLocked, match="cannot hold a read transaction"), wal_kept(tmp_path / "missing.db"):
+        pass
 
 
 def test_no_wal_means_no_position(tmp_path: Path) -> None:
