@@ -41,7 +41,7 @@ from .boot_report import BootPolicy, BootReport
 from .commands import config_option, config_yaml, expands
 from .context import RunContext, write_private
 from .continuity import ReplicaCheck
-from .errors import FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
+from .errors import DatabaseInvalid, FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import DatabaseSync, SyncTracker
 from .health import CaughtUp, DatabaseHealth, Failing, Restarting, Unknown, health_summary
 from .observers import Observer
@@ -260,7 +260,17 @@ class Replicator:
         self._health_said: dict[Path, str] = {}  # each database's state in the last line logged about it
         self._health_looked_at = 0.0
         self._calm: set[Path] = set()  # databases seen caught up once since they were said to be otherwise
-        self._snapshotted_restarts = 0  # the restarts a fresh snapshot was written after
+        self._snapshotted_restarts = 0  # the restarts a fresh snapshot was owed for
+        #: Databases whose replica is owed a fresh snapshot, each with the problem it heals (None: a restart of
+        #: litestream, which can leave a hole no listing shows); written while no litestream runs (`_pay_owed`).
+        self._owed: dict[Path, str | None] = {}
+        self._pay_now = False  # a check found snapshots owed, and the store answering: litestream stops for them
+        self._unpaid_at = -math.inf  # when writing one last failed: litestream is stopped again a check later
+        #: While no litestream holds the databases' WALs, pylts does (`sqlite_files.wal_kept`), until the next
+        #: litestream's first confirmed sync or the end of the stop: no checkpoint drops commits it has not read.
+        self._kept = contextlib.ExitStack()
+        self._keeping = False
+        self._locks.callback(self._release_wals)  # at the end of the stop, after the last one-shot sync
         #: Snapshots to each database's second destination, in threads of their own (pylts.secondary).
         self._secondaries: dict[Path, SecondarySchedule] = {}
         self._restart_log: deque[Restart] = deque(maxlen=RECENT_RESTARTS)
@@ -400,7 +410,7 @@ class Replicator:
         """
         backoff = Backoff(cap=self._max_backoff)
         while True:
-            began = time.monotonic()
+            began, pausing = time.monotonic(), False
             try:
                 self._write_config()
                 with self._ctx.process(
@@ -408,6 +418,7 @@ class Replicator:
                 ) as proc:
                     self._proc = proc
                     stuck = self._watch(proc)
+                    self._keep_wals()
                     if self._stopping.is_set():
                         if self._stop_grace is None:  # a final sync is due (a failed start has nothing to sync)
                             _wait_until_replicating(proc, self._tracker)  # a SIGTERM before that skips it
@@ -417,6 +428,11 @@ class Replicator:
                     if stuck:
                         self._count_restart(f"{stuck}; litestream was restarted")  # counted before the stop grace
                         proc.stop(STUCK_STOP_GRACE)
+                    elif proc.returncode is None:  # stopped for the fresh snapshots owed: no failure, no backoff
+                        pausing = True
+                        owed = ", ".join(db.name for db in self._owed)
+                        logger.debug("stopping litestream to write a fresh snapshot of %s", owed)
+                        proc.stop(self._stop_timeout)
                     else:
                         self._count_restart(f"litestream {exit_words(proc.returncode)}: {self._printed_error()}")
             except (PyltsError, OSError) as exc:  # what litestream, the store and the files fail with; not bugs
@@ -425,6 +441,10 @@ class Replicator:
                     return
             finally:
                 self._observer.after_run()  # nothing it showed proves the commits made from now on
+            if pausing:
+                with self._check_lock:
+                    self._pay_owed(None)
+                continue
             if self._tracker.synced_since(began):  # a healthy run: restart at once, the app's commits wait
                 backoff.reset()
             wait = backoff.next()
@@ -454,7 +474,11 @@ class Replicator:
         return self._tracker.last_error or "no error printed"
 
     def _watch(self, proc: ManagedProcess) -> str | None:
-        """Wait while litestream runs; return why it is stuck if the watchdog finds it so."""
+        """Wait while litestream runs; return why it is stuck if the watchdog finds it so.
+
+        Also returns (None, litestream still running) when a check found a fresh snapshot owed and
+        this litestream has synced since its start: the supervisor stops it to write the snapshot.
+        """
         next_check = time.monotonic() + WATCHDOG_INTERVAL
         while proc.returncode is None and not self._stopping.is_set():
             self._stopping.wait(SUPERVISOR_POLL)
@@ -464,12 +488,35 @@ class Replicator:
                 # nearly doubled the CPU litestream and pylts used at 100 tx/s (benchmarks/supervision.py).
                 # Waits (readiness, wait_for_sync, the final sync) poll on their own, faster.
                 self._poll()
+                if self._keeping and self._tracker.synced_since(proc.started_at):
+                    self._release_wals()  # this litestream read every WAL: it holds them itself
                 stuck = self._stuck(proc.started_at)
                 if stuck:
                     return stuck
                 if self._replica_check_due(proc.started_at):
                     self._check_replicas(running=True)
+                if self._pay_now and self._tracker.synced_since(proc.started_at):  # once this litestream has synced
+                    return None
         return None
+
+    def _keep_wals(self) -> None:
+        """Hold each database's WAL (`sqlite_files.wal_kept`) until a litestream holds it again.
+
+        A database that cannot be held (gone, or not SQLite) is said and left: neither a restart
+        nor the final sync may depend on it.
+        """
+        if self._keeping:
+            return
+        self._keeping = True
+        for db in self._dbs:
+            try:
+                self._kept.enter_context(sqlite_files.wal_kept(db))
+            except PyltsError as exc:
+                logger.warning("%s; commits made while litestream is stopped may be checkpointed unread", exc)
+
+    def _release_wals(self) -> None:
+        self._keeping = False
+        self._kept.close()
 
     def _poll(self) -> None:
         """Bring the tracker up to date; when pylts' INFO records are shown, also say each change of health.
@@ -560,6 +607,9 @@ class Replicator:
         deadline = Deadline(STOP_CHECK_SECONDS)
         if not self._check_replicas(running=False, deadline=deadline):  # with the snapshot a restart still owes
             return f"a check of the replicas was still running after {deadline.seconds:g} s"
+        # The one-shot sync holds the WALs itself. Beside a read transaction of pylts', its checkpoint at the end
+        # could not fold a big WAL, and the commit litestream writes after a checkpoint stayed in no LTX file.
+        self._release_wals()
         try:
             reasons = [ctx.line.last_sync(ctx, deadline) for ctx in self._contexts.values()]
         except PyltsError as exc:
@@ -576,91 +626,101 @@ class Replicator:
         return bool(self._check_interval) and now - self._checked_at >= self._check_interval
 
     def _check_replicas(self, *, running: bool, deadline: Deadline | None = None) -> bool:
-        """List each replica in the store; heal a gap or a wipe with a fresh snapshot; keep what is still wrong.
+        """List each replica in the store; a gap or a wipe makes it owed a fresh snapshot, and so does a restart.
 
-        Each listing and heal gets ``deadline`` (the start's, the stop check's), else `REPLICA_CHECK_SECONDS`
-        and a heal's own. After a restart of litestream a fresh snapshot is written first
-        (`_snapshot_after_restart`); one that failed is a problem, and the next check tries again.
-        False: another check still ran when ``deadline`` passed.
+        The snapshots owed are written here once litestream is stopped (not ``running``); while it
+        runs, the supervisor stops it for them (`_watch`, `_pay_owed`) once a check found the store
+        answering. Each listing and snapshot gets ``deadline`` (the start's, the stop check's), else
+        `REPLICA_CHECK_SECONDS` and a snapshot's own. False: another check still ran when ``deadline`` passed.
         """
         if not self._check_lock.acquire(timeout=-1 if deadline is None else deadline.remaining()):
             return False
         try:
             self._checked_at = time.monotonic()
-            restarts = self._restarts
-            snapshotted = True
-            for ctx in self._contexts.values():
-                failed = None
-                if restarts > self._snapshotted_restarts:
-                    failed = self._snapshot_after_restart(ctx, deadline, running=running)
-                self._check_replica(ctx, deadline, running=running)
-                if failed:
-                    snapshotted = False
-                    self._problems[ctx.db] = "; ".join(filter(None, [self._problems.get(ctx.db), failed]))
-            if snapshotted:
-                self._snapshotted_restarts = restarts
+            if self._restarts > self._snapshotted_restarts and self._ctx.line.has_snapshots:
+                for db in self._dbs:
+                    self._owed.setdefault(db, None)
+                self._snapshotted_restarts = self._restarts
+            answered = [self._check_replica(ctx, deadline) for ctx in self._contexts.values()]
+            if not running:
+                self._pay_owed(deadline)
+            retry = time.monotonic() - self._unpaid_at >= (self._check_interval or REPLICA_CHECK_INTERVAL)
+            self._pay_now = bool(self._owed) and all(answered) and retry
         finally:
             self._check_lock.release()
         return True
 
-    def _snapshot_after_restart(self, ctx: RunContext, deadline: Deadline | None, *, running: bool) -> str | None:
-        """A fresh full snapshot once a restarted litestream is ready: what a restart lost, the snapshot holds.
+    def _check_replica(self, ctx: RunContext, deadline: Deadline | None) -> bool:
+        """One listing of the replica: whole, or a problem (owed a fresh snapshot where the line writes one).
 
-        Drill 16 (20 kill -9s of litestream 0.5.17 under 100 tx/s) restored 317 of 11,306
-        acknowledged rows missing from the middle of the history, with an unbroken txid chain:
-        no listing can see that hole. A snapshot taken after the restart copies the database
-        itself, so the latest restore holds every row again.
-        Returns why it could not be written (None: written, or the line has no such snapshot).
+        False: the store did not answer.
         """
-        if not ctx.db.exists():
-            return f"{ctx.db} is missing: no fresh snapshot could be written after litestream's restart"
-        try:
-            if ctx.line.heal_replica(ctx, deadline or _heal_deadline(ctx), self._observer if running else None):
-                logger.info("wrote a fresh snapshot of %s after litestream's restart", ctx.db.name)
-        except PyltsError as exc:
-            logger.warning("could not write a fresh snapshot of %s after litestream's restart: %s", ctx.db, exc)
-            return f"a fresh snapshot of {ctx.db.name} after litestream's restart failed: {exc}"
-        return None
-
-    def _check_replica(self, ctx: RunContext, deadline: Deadline | None, *, running: bool) -> None:
         try:
             check = self._listed(ctx, deadline)
         except PyltsError as exc:  # the store is down or refuses: litestream's own errors say so too
             logger.warning("could not check the replica of %s: %s", ctx.db, exc)
-            return
+            return False
         logger.debug("checked the replica of %s: %s", ctx.db.name, check.problem or _proof(check))
         self._checks[ctx.db] = CheckedReplica(at=datetime.now(timezone.utc), check=check)
+        after_restart = ctx.db in self._owed and self._owed[ctx.db] is None  # a listing cannot show what that heals
         if check.problem is None:
-            self._whole(ctx.db, check)
-            return
+            if not after_restart:
+                if self._owed.pop(ctx.db, None) and self._problems.pop(ctx.db, None):  # gone before a heal
+                    logger.info("the replica of %s is whole again (no snapshot needed): %s", ctx.db.name, _proof(check))
+                self._whole(ctx.db, check)
+            return True
         known = ctx.db in self._problems
         self._problems[ctx.db] = check.problem  # health() and status() say so from now on
+        healable = ctx.line.has_snapshots and ctx.db.exists()
+        if healable and not after_restart:  # the snapshot after a restart heals it too
+            self._owed[ctx.db] = check.problem
         if not known:
-            logger.warning("%s; writing a fresh snapshot of the database to heal it", check.problem)
-        if ctx.db.exists():
-            self._heal(ctx, check.problem, deadline, running=running)
+            heal = "; writing a fresh snapshot of the database to heal it" if healable else ""
+            logger.warning("%s%s", check.problem, heal)
+        return True
+
+    def _pay_owed(self, deadline: Deadline | None) -> None:
+        """Write the fresh snapshots owed (no litestream runs: its check lock held), each then listed again.
+
+        A snapshot after a restart: drill 16 (20 kill -9s of litestream 0.5.17 under 100 tx/s)
+        restored 317 of 11,306 acknowledged rows missing from the middle of the history, with an
+        unbroken txid chain; no listing can see that hole, and a snapshot copies the database
+        itself, so the latest restore holds every row again. A heal: the same, for a gap or a wipe
+        a listing found. One that fails is a problem, and stays owed for the next check.
+        """
+        self._pay_now = False
+        for ctx in self._contexts.values():
+            if ctx.db not in self._owed:
+                continue
+            problem = self._owed[ctx.db]
+            try:
+                if not ctx.db.exists():
+                    raise DatabaseInvalid(f"{ctx.db} is missing")
+                ctx.line.heal_replica(ctx, deadline or _heal_deadline(ctx))
+            except PyltsError as exc:
+                self._unpaid(ctx.db, problem, exc)
+                continue
+            del self._owed[ctx.db]
+            if problem is None:
+                logger.info("wrote a fresh snapshot of %s after litestream's restart", ctx.db.name)
+            self._check_replica(ctx, deadline)
+
+    def _unpaid(self, db: Path, problem: str | None, exc: PyltsError) -> None:
+        """A fresh snapshot owed could not be written: a problem until a later check writes it."""
+        self._unpaid_at = time.monotonic()
+        if problem is None:
+            logger.warning("could not write a fresh snapshot of %s after litestream's restart: %s", db, exc)
+            failed = f"a fresh snapshot of {db.name} after litestream's restart failed: {exc}"
+            self._problems[db] = "; ".join(filter(None, [self._problems.get(db), failed]))
+        else:
+            logger.warning("could not heal the replica of %s: %s", db, exc)
+            self._problems[db] = f"{problem}; writing a fresh snapshot failed: {exc}"
 
     def _listed(self, ctx: RunContext, deadline: Deadline | None) -> ReplicaCheck:
         """`Line.check_replica`, told the position litestream said the replica holds (read before the listing)."""
         reported = self._tracker.replica_position(ctx.db)
         held = None if reported is None else reported.index
         return ctx.line.check_replica(ctx, deadline or Deadline(REPLICA_CHECK_SECONDS), held=held)
-
-    def _heal(self, ctx: RunContext, problem: str, deadline: Deadline | None, *, running: bool) -> None:
-        """A full snapshot of the database (within ``deadline``, else bounded like a first sync), then a new check."""
-        try:
-            if not ctx.line.heal_replica(ctx, deadline or _heal_deadline(ctx), self._observer if running else None):
-                return
-            check = self._listed(ctx, deadline)
-        except PyltsError as exc:
-            self._problems[ctx.db] = f"{problem}; writing a fresh snapshot failed: {exc}"
-            logger.warning("could not heal the replica of %s: %s", ctx.db, exc)
-            return
-        self._checks[ctx.db] = CheckedReplica(at=datetime.now(timezone.utc), check=check)
-        if check.problem is None:
-            self._whole(ctx.db, check)
-        else:
-            self._problems[ctx.db] = check.problem
 
     def _whole(self, db: Path, check: ReplicaCheck) -> None:
         """The replica was proven whole: a problem found before is healed."""

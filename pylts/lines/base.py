@@ -220,6 +220,12 @@ class Line(Protocol):
         ...
 
     @property
+    def has_snapshots(self) -> bool:
+        """Whether pylts can write a fresh full snapshot (`heal_replica`): to heal a replica found lacking, and after
+        a restart of litestream (a restart can leave a hole no listing shows)."""
+        ...
+
+    @property
     def tunable(self) -> frozenset[str]:
         """The `pylts.tuning.Tuning` settings this line has a config key for."""
         ...
@@ -352,8 +358,8 @@ class Line(Protocol):
         """
         ...
 
-    def heal_replica(self, ctx: Context, deadline: Deadline, observer: Observer | None) -> bool:
-        """Write a fresh full snapshot of ``ctx.db`` (``observer``: the running litestream); False where impossible."""
+    def heal_replica(self, ctx: Context, deadline: Deadline) -> None:
+        """Write a fresh full snapshot of ``ctx.db``, with no litestream replicating it (`has_snapshots` lines)."""
         ...
 
     def replica_positions(self, ctx: Context, deadline: Deadline) -> tuple[str, ...]:

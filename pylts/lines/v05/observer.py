@@ -11,7 +11,6 @@ level, only for errors worth naming.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import threading
 import time
@@ -87,16 +86,15 @@ class SocketObserver:
         """litestream ended: the listing proves nothing of commits made since, until a new run proves its own sync."""
         self.distrust()
 
-    def distrust(self, *, until_told: bool = False) -> None:
+    def distrust(self) -> None:
         """Stop trusting the replica's listing until litestream's own account proves a sync begun from now.
 
-        At each start of litestream, and around a fresh snapshot of a running one (``until_told``:
-        from its start until a later call at its end): a restore of the level-0 files stored
-        then lacked a commit whose file was listed (the chain of transaction ids was unbroken;
-        seen in tests/test_sync_proof.py).
+        At each start and end of litestream (a fresh snapshot is written between the two): a
+        restore of the level-0 files stored then lacked a commit whose file was listed (the chain
+        of transaction ids was unbroken; seen in tests/test_sync_proof.py).
         """
         with self._lock:
-            self._distrusted_at, self._trusted = math.inf if until_told else time.monotonic(), False
+            self._distrusted_at, self._trusted = time.monotonic(), False
             self._distrusts += 1
             self._listed.clear()
 
@@ -203,7 +201,7 @@ class SocketObserver:
                     with self._lock:
                         self._listed[db] = (reached, time.monotonic())
             with self._lock:
-                if self._distrusts != distrusts:  # a start, an end or a heal came while the store was asked
+                if self._distrusts != distrusts:  # a start or an end of litestream came while the store was asked
                     self._listed.pop(db, None)
                 elif reached >= captured:
                     self.tracker.report(db, position_of(captured), position_of(reached), wal.at)
