@@ -272,6 +272,11 @@ class SyncTracker:
         with self._changed:
             return all(state.covered_mono > since for state in self._states.values())
 
+    def covered_since(self, db: Path, since: float) -> bool:
+        """Whether the replica of ``db`` was confirmed to hold a position reported after ``since``."""
+        with self._changed:
+            return self._states[db].covered_mono > since
+
     def replica_position(self, db: Path) -> Position | None:
         """The newest position the replica of ``db`` is known to hold."""
         with self._changed:

@@ -27,7 +27,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -175,6 +175,52 @@ class Replicable(Protocol):
         ...
 
 
+class _HeldWals:
+    """pylts' hold on each database's WAL (`sqlite_files.wal_kept`) while no litestream holds it.
+
+    Kept when a run of litestream ends, released per database once the next run has confirmed a
+    sync of it (or before the stop's one-shot sync), and closed for good when the stop ends:
+    thread-safe, since the stop releases what the supervisor's thread kept.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[Path, contextlib.ExitStack] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def keep(self, dbs: Iterable[Path]) -> None:
+        """Hold each of ``dbs`` not held yet; one that cannot be (gone, not SQLite) is said and left."""
+        with self._lock:
+            for db in dbs:
+                if self._closed or db in self._held:
+                    continue
+                stack = contextlib.ExitStack()
+                try:
+                    stack.enter_context(sqlite_files.wal_kept(db))
+                except PyltsError as exc:
+                    logger.warning("%s; commits made while litestream is stopped may be checkpointed unread", exc)
+                    continue
+                self._held[db] = stack
+
+    def held(self) -> list[Path]:
+        with self._lock:
+            return list(self._held)
+
+    def release(self, db: Path) -> None:
+        with self._lock:
+            stack = self._held.pop(db, None)
+        if stack is not None:
+            stack.close()
+
+    def close(self) -> None:
+        """Release every hold, and keep none from now on."""
+        with self._lock:
+            self._closed = True
+            held, self._held = self._held, {}
+        for stack in held.values():
+            stack.close()
+
+
 class Replicator:
     """A supervised ``litestream replicate`` for one or more databases; use it as a context manager.
 
@@ -264,13 +310,11 @@ class Replicator:
         #: Databases whose replica is owed a fresh snapshot, each with the problem it heals (None: a restart of
         #: litestream, which can leave a hole no listing shows); written while no litestream runs (`_pay_owed`).
         self._owed: dict[Path, str | None] = {}
-        self._pay_now = False  # a check found snapshots owed, and the store answering: litestream stops for them
-        self._unpaid_at = -math.inf  # when writing one last failed: litestream is stopped again a check later
-        #: While no litestream holds the databases' WALs, pylts does (`sqlite_files.wal_kept`), until the next
-        #: litestream's first confirmed sync or the end of the stop: no checkpoint drops commits it has not read.
-        self._kept = contextlib.ExitStack()
-        self._keeping = False
-        self._locks.callback(self._release_wals)  # at the end of the stop, after the last one-shot sync
+        #: The databases a check found owed a snapshot, the store answering: litestream is stopped for them.
+        self._pay_now: tuple[Path, ...] = ()
+        self._paid_at = -math.inf  # when a payment last left a snapshot owed: the next waits a check interval
+        self._wals = _HeldWals()
+        self._locks.callback(self._wals.close)  # at the end of the stop, or of a failed start
         #: Snapshots to each database's second destination, in threads of their own (pylts.secondary).
         self._secondaries: dict[Path, SecondarySchedule] = {}
         self._restart_log: deque[Restart] = deque(maxlen=RECENT_RESTARTS)
@@ -418,7 +462,7 @@ class Replicator:
                 ) as proc:
                     self._proc = proc
                     stuck = self._watch(proc)
-                    self._keep_wals()
+                    self._wals.keep(self._dbs)  # until the next litestream's first confirmed sync of each
                     if self._stopping.is_set():
                         if self._stop_grace is None:  # a final sync is due (a failed start has nothing to sync)
                             _wait_until_replicating(proc, self._tracker)  # a SIGTERM before that skips it
@@ -430,9 +474,10 @@ class Replicator:
                         proc.stop(STUCK_STOP_GRACE)
                     elif proc.returncode is None:  # stopped for the fresh snapshots owed: no failure, no backoff
                         pausing = True
-                        owed = ", ".join(db.name for db in self._owed)
+                        owed = ", ".join(db.name for db in self._pay_now)
                         logger.debug("stopping litestream to write a fresh snapshot of %s", owed)
-                        proc.stop(self._stop_timeout)
+                        if proc.stop(self._stop_timeout + SHUTDOWN_MARGIN) != 0:  # killed: like any restart
+                            self._count_restart("litestream did not stop for a fresh snapshot; it was killed")
                     else:
                         self._count_restart(f"litestream {exit_words(proc.returncode)}: {self._printed_error()}")
             except (PyltsError, OSError) as exc:  # what litestream, the store and the files fail with; not bugs
@@ -443,7 +488,7 @@ class Replicator:
                 self._observer.after_run()  # nothing it showed proves the commits made from now on
             if pausing:
                 with self._check_lock:
-                    self._pay_owed(None)
+                    self._pay_owed(None)  # what a stop leaves owed, the stop writes (`_last_sync`)
                 continue
             if self._tracker.synced_since(began):  # a healthy run: restart at once, the app's commits wait
                 backoff.reset()
@@ -488,35 +533,18 @@ class Replicator:
                 # nearly doubled the CPU litestream and pylts used at 100 tx/s (benchmarks/supervision.py).
                 # Waits (readiness, wait_for_sync, the final sync) poll on their own, faster.
                 self._poll()
-                if self._keeping and self._tracker.synced_since(proc.started_at):
-                    self._release_wals()  # this litestream read every WAL: it holds them itself
+                for db in self._wals.held():
+                    if self._tracker.covered_since(db, proc.started_at):
+                        self._wals.release(db)  # this litestream read its WAL: it holds it itself
                 stuck = self._stuck(proc.started_at)
                 if stuck:
                     return stuck
                 if self._replica_check_due(proc.started_at):
                     self._check_replicas(running=True)
-                if self._pay_now and self._tracker.synced_since(proc.started_at):  # once this litestream has synced
+                owed = self._pay_now  # once this litestream has synced them
+                if owed and all(self._tracker.covered_since(db, proc.started_at) for db in owed):
                     return None
         return None
-
-    def _keep_wals(self) -> None:
-        """Hold each database's WAL (`sqlite_files.wal_kept`) until a litestream holds it again.
-
-        A database that cannot be held (gone, or not SQLite) is said and left: neither a restart
-        nor the final sync may depend on it.
-        """
-        if self._keeping:
-            return
-        self._keeping = True
-        for db in self._dbs:
-            try:
-                self._kept.enter_context(sqlite_files.wal_kept(db))
-            except PyltsError as exc:
-                logger.warning("%s; commits made while litestream is stopped may be checkpointed unread", exc)
-
-    def _release_wals(self) -> None:
-        self._keeping = False
-        self._kept.close()
 
     def _poll(self) -> None:
         """Bring the tracker up to date; when pylts' INFO records are shown, also say each change of health.
@@ -607,11 +635,13 @@ class Replicator:
         deadline = Deadline(STOP_CHECK_SECONDS)
         if not self._check_replicas(running=False, deadline=deadline):  # with the snapshot a restart still owes
             return f"a check of the replicas was still running after {deadline.seconds:g} s"
-        # The one-shot sync holds the WALs itself. Beside a read transaction of pylts', its checkpoint at the end
-        # could not fold a big WAL, and the commit litestream writes after a checkpoint stayed in no LTX file.
-        self._release_wals()
+        reasons = []
         try:
-            reasons = [ctx.line.last_sync(ctx, deadline) for ctx in self._contexts.values()]
+            for ctx in self._contexts.values():
+                # The one-shot sync holds the WAL itself. Beside a read transaction of pylts', its checkpoint at its
+                # end could not fold a big WAL, and the commit litestream writes after a checkpoint was in no file.
+                self._wals.release(ctx.db)
+                reasons.append(ctx.line.last_sync(ctx, deadline))
         except PyltsError as exc:
             return f"the one-shot sync after the final sync failed: {exc}"
         return "; ".join(reason for reason in [*self._problems.values(), *reasons] if reason) or None
@@ -644,8 +674,8 @@ class Replicator:
             answered = [self._check_replica(ctx, deadline) for ctx in self._contexts.values()]
             if not running:
                 self._pay_owed(deadline)
-            retry = time.monotonic() - self._unpaid_at >= (self._check_interval or REPLICA_CHECK_INTERVAL)
-            self._pay_now = bool(self._owed) and all(answered) and retry
+            retry = time.monotonic() - self._paid_at >= (self._check_interval or REPLICA_CHECK_INTERVAL)
+            self._pay_now = tuple(self._owed) if all(answered) and retry else ()
         finally:
             self._check_lock.release()
         return True
@@ -688,13 +718,14 @@ class Replicator:
         itself, so the latest restore holds every row again. A heal: the same, for a gap or a wipe
         a listing found. One that fails is a problem, and stays owed for the next check.
         """
-        self._pay_now = False
+        self._pay_now = ()
         for ctx in self._contexts.values():
-            if ctx.db not in self._owed:
+            if ctx.db not in self._owed or (deadline is None and self._stopping.is_set()):
                 continue
             problem = self._owed[ctx.db]
             try:
                 if not ctx.db.exists():
+                    del self._owed[ctx.db]  # nothing to snapshot: said, not retried
                     raise DatabaseInvalid(f"{ctx.db} is missing")
                 ctx.line.heal_replica(ctx, deadline or _heal_deadline(ctx))
             except PyltsError as exc:
@@ -704,14 +735,17 @@ class Replicator:
             if problem is None:
                 logger.info("wrote a fresh snapshot of %s after litestream's restart", ctx.db.name)
             self._check_replica(ctx, deadline)
+        if self._owed:
+            self._paid_at = time.monotonic()
 
     def _unpaid(self, db: Path, problem: str | None, exc: PyltsError) -> None:
         """A fresh snapshot owed could not be written: a problem until a later check writes it."""
-        self._unpaid_at = time.monotonic()
         if problem is None:
             logger.warning("could not write a fresh snapshot of %s after litestream's restart: %s", db, exc)
             failed = f"a fresh snapshot of {db.name} after litestream's restart failed: {exc}"
-            self._problems[db] = "; ".join(filter(None, [self._problems.get(db), failed]))
+            checked = self._checks.get(db)
+            found = None if checked is None else checked.check.problem  # what the last listing found, if anything
+            self._problems[db] = "; ".join(filter(None, [found, failed]))
         else:
             logger.warning("could not heal the replica of %s: %s", db, exc)
             self._problems[db] = f"{problem}; writing a fresh snapshot failed: {exc}"

@@ -426,6 +426,15 @@ def test_one_database_with_checks_off_leaves_the_others_checked(cfg: ConfigS3, t
             Replicator([cfg], replica_check_interval=nonsense)
 
 
+def test_a_snapshot_that_keeps_failing_is_one_problem_not_one_more_per_try(cfg: ConfigS3) -> None:
+    replicator = Replicator([cfg])
+    for attempt in range(3):
+        replicator._unpaid(cfg.dbpath, None, ReplicationError(f"refused ({attempt})"))
+    failing = replicator.health()[0]
+    assert isinstance(failing, Failing), failing
+    assert failing.error == "a fresh snapshot of app.db after litestream's restart failed: refused (2)"
+
+
 @pytest.mark.parametrize("litestream_bin", ["0.5"], indirect=True)
 @pytest.mark.slow
 def test_a_failed_snapshot_after_a_restart_is_a_problem_until_a_later_check_writes_it(
