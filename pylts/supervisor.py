@@ -44,7 +44,7 @@ from .continuity import ReplicaCheck
 from .errors import DatabaseInvalid, FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import DatabaseSync, SyncTracker
 from .health import CaughtUp, DatabaseHealth, Failing, Restarting, Unknown, health_summary
-from .observers import Observer
+from .observers import Observer, behind_threshold, paused
 from .output import error_from_text, exit_words, redact
 from .runner import ManagedProcess
 from .secondary import SecondarySchedule, SnapshotSchedule
@@ -173,6 +173,15 @@ class Replicable(Protocol):
     def replication(self) -> ReplicatedDatabase:
         """The database's run plan and start options."""
         ...
+
+
+@dataclass(frozen=True)
+class _Pause:
+    """litestream stopped by pylts to write fresh snapshots: what health() said then, and why it stopped."""
+
+    before: dict[Path, DatabaseHealth]
+    at: float  #: ``time.monotonic()`` of the stop
+    why: str
 
 
 class _HeldWals:
@@ -313,6 +322,8 @@ class Replicator:
         #: The databases a check found owed a snapshot, the store answering: litestream is stopped for them.
         self._pay_now: tuple[Path, ...] = ()
         self._paid_at = -math.inf  # when a payment last left a snapshot owed: the next waits a check interval
+        #: Set while litestream is stopped for fresh snapshots, until the next run confirmed a sync of every database.
+        self._pause: _Pause | None = None
         self._wals = _HeldWals()
         self._locks.callback(self._wals.close)  # at the end of the stop, or of a failed start
         #: Snapshots to each database's second destination, in threads of their own (pylts.secondary).
@@ -476,6 +487,9 @@ class Replicator:
                         pausing = True
                         owed = ", ".join(db.name for db in self._pay_now)
                         logger.debug("stopping litestream to write a fresh snapshot of %s", owed)
+                        before = {state.path: state for state in self._primary_health()}  # not an outage
+                        why = f"litestream was stopped to write a fresh snapshot of {owed}"
+                        self._pause = _Pause(before, time.monotonic(), f"{why} and has not confirmed a sync since")
                         if proc.stop(self._stop_timeout + SHUTDOWN_MARGIN) != 0:  # killed: like any restart
                             self._count_restart("litestream did not stop for a fresh snapshot; it was killed")
                     else:
@@ -511,6 +525,7 @@ class Replicator:
         write_private(self._config_path, self._observer.config_section() + text)
 
     def _count_restart(self, reason: str) -> None:
+        self._pause = None  # a failure: health says so, not what it said before a pause
         self._restarts += 1
         self._last_error = reason
         self._restart_log.append(Restart(at=datetime.now(timezone.utc), reason=reason))
@@ -533,6 +548,8 @@ class Replicator:
                 # nearly doubled the CPU litestream and pylts used at 100 tx/s (benchmarks/supervision.py).
                 # Waits (readiness, wait_for_sync, the final sync) poll on their own, faster.
                 self._poll()
+                if self._pause is not None and self._tracker.synced_since(proc.started_at):
+                    self._pause = None  # this litestream answers for every database again
                 for db in self._wals.held():
                     if self._tracker.covered_since(db, proc.started_at):
                         self._wals.release(db)  # this litestream read its WAL: it holds it itself
@@ -863,6 +880,7 @@ class Replicator:
         proc = self._proc
         running = proc is not None and proc.returncode is None and not self._stopping.is_set()
         problems = dict(self._problems)  # what the replica itself lacks outweighs what litestream believes
+        pause = None if self._stopping.is_set() else self._pause
         return [
             Failing(
                 path=state.path,
@@ -871,9 +889,18 @@ class Replicator:
                 behind_seconds=state.behind_seconds,
             )
             if state.path in problems
+            else self._while_paused(pause, state.path)
+            if pause is not None and isinstance(state, Unknown)
             else state
             for state in self._observer.health(running)
         ]
+
+    def _while_paused(self, pause: _Pause, db: Path) -> DatabaseHealth:
+        """While litestream is stopped for a snapshot, or the run after it has not answered yet (`observers.paused`)."""
+        self._tracker.note_commit(db, self._commit_time(db))
+        lag = self._tracker.behind().get(db)
+        elapsed = time.monotonic() - pause.at
+        return paused(pause.before[db], lag, behind_threshold(self._contexts[db]), elapsed, pause.why)
 
     def recent_restarts(self) -> list[Restart]:
         """The last restarts of litestream (at most `RECENT_RESTARTS`), oldest first, each with when and why."""
