@@ -95,7 +95,7 @@ def database_checks(db: Path, *, app_busy_timeout: float | None) -> list[Check]:
         )
         return [missing]
     try:
-        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=1)) as conn:
+        with contextlib.closing(sqlite_files.read_only(db, busy_timeout=1)) as conn:
             mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
             synchronous = int(conn.execute("PRAGMA synchronous").fetchone()[0])
             autocheckpoint = int(conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])

@@ -90,7 +90,7 @@ def connect_readonly(path: str | Path, *, busy_timeout: float = FOLLOW_BUSY_TIME
     target = Path(path).absolute()
     if not target.is_file():
         raise InvalidArgument(f"{target} does not exist or is not a file: start following first")
-    return sqlite3.connect(f"{target.as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
+    return sqlite_files.read_only(target, busy_timeout=busy_timeout)
 
 
 #: Where a `Follower` is: making its first copy, ``following`` (the copy matched the replica at the last

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -154,7 +153,7 @@ def old_files_of(replica: S3Replica, layout: Layout) -> str:
 
 def row_counts(db: Path) -> dict[str, int]:
     """Rows per table of ``db`` (SQLite's and litestream's own tables left out)."""
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(sqlite_files.read_only(db)) as conn:
         names = [
             name
             for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")

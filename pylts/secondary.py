@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import sqlite_files
 from .errors import ListingUnavailable, NoBackupFound, PyltsError, SecondarySnapshotFailed
 from .layout import ReplicaObjects, replica_prefix
 from .lines.base import Plan
@@ -239,7 +240,7 @@ def _consistent_copy(db: Path, copy: Path) -> None:
     """A copy of ``db`` as of one transaction, by SQLite's backup API (a reader: writers and litestream go on)."""
     if not db.is_file():
         raise SecondarySnapshotFailed(f"{db} does not exist, so there is nothing to copy to the second destination")
-    source = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    source = sqlite_files.read_only(db)
     try:
         target = sqlite3.connect(copy)
         try:

@@ -35,6 +35,27 @@ WAL_HEADER_SIZE = _WAL_HEADER.size
 _WAL_FRAME_HEADER = struct.Struct(">II II II")
 
 
+def read_only(path: Path, *, busy_timeout: float = BUSY_TIMEOUT, any_thread: bool = False) -> sqlite3.Connection:
+    """A read-only connection to ``path`` (``mode=ro``, which never creates the file), whatever its name holds.
+
+    Through a percent-encoded URI: in ``file:{path}?mode=ro`` a ``?`` or ``#`` in the name ended the
+    path there, and SQLite created (and read) an empty database at the part before it. ``any_thread``:
+    the connection may be used, one thread at a time, from other threads than the one that opened it.
+
+    >>> import tempfile
+    >>> odd = Path(tempfile.mkdtemp()) / "app?v=2#1.db"
+    >>> with contextlib.closing(sqlite3.connect(odd)) as conn:
+    ...     _ = conn.execute("CREATE TABLE items (id INTEGER)")
+    >>> with contextlib.closing(read_only(odd)) as conn:
+    ...     conn.execute("SELECT name FROM sqlite_master").fetchall()
+    [('items',)]
+    >>> sorted(p.name for p in odd.parent.iterdir())
+    ['app?v=2#1.db']
+    """
+    uri = f"{Path(path).absolute().as_uri()}?mode=ro"
+    return sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=not any_thread)
+
+
 def wal_path(db: Path) -> Path:
     """The WAL file SQLite keeps beside ``db``."""
     return db.with_name(db.name + "-wal")
@@ -216,7 +237,7 @@ def make_folder(folder: Path) -> None:
 def check_integrity(path: Path, mode: IntegrityCheck) -> None:
     """Open ``path`` and run SQLite's ``quick_check`` or ``integrity_check``."""
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        with contextlib.closing(read_only(path)) as conn:
             rows = (
                 []
                 if mode == "none"
@@ -300,8 +321,8 @@ def _reading(path: Path, busy_timeout: float) -> sqlite3.Connection | None:
     """
     conn = None
     try:
-        uri = f"{path.resolve().as_uri()}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        conn = read_only(path, busy_timeout=busy_timeout, any_thread=True)
+        conn.isolation_level = None  # BEGIN below, and the transaction stays open until close
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.close()
             return None
@@ -414,7 +435,7 @@ def _ltx_header(path: Path) -> LtxPosition | None:
 def content_digest(db: Path) -> str:
     """A digest of the schema and every row of ``db``, leaving out litestream's own tables."""
     digest = hashlib.sha256()
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(read_only(db)) as conn:
         tables = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_litestream\\_%' ESCAPE '\\' ORDER BY name"

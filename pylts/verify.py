@@ -138,7 +138,7 @@ def _restored_copy_holds(ctx: RunContext, copy: Path, token: str, deadline: Dead
     argv = ctx.line.restore_argv(ctx.db, ctx.replica, copy)
     ctx.run(argv, deadline, failure=RestoreError, action="restoring the replica to verify it")
     sqlite_files.check_integrity(copy, "quick")
-    with contextlib.closing(sqlite3.connect(f"file:{copy}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(sqlite_files.read_only(copy)) as conn:
         try:
             found = conn.execute(f"SELECT 1 FROM {SENTINEL_TABLE} WHERE token = ?", (token,)).fetchone()
         except sqlite3.OperationalError:  # the table itself has not arrived yet

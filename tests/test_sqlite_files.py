@@ -11,6 +11,7 @@ import pytest
 from helpers import write_rows
 
 from pylts.errors import DatabaseInvalid, DatabaseLocked
+from pylts.migrate import row_counts
 from pylts.sqlite_files import (
     check_integrity,
     content_digest,
@@ -153,3 +154,17 @@ def test_remove_takes_every_file_of_the_database(tmp_path: Path) -> None:
     (tmp_path / "other.db").write_bytes(b"")
     remove(database_files(db))
     assert [p.name for p in tmp_path.iterdir()] == ["other.db"]
+
+
+@pytest.mark.parametrize("name", ["app?v=2.db", "app#1.db", "app 100%25.db"])
+def test_a_database_whose_name_holds_uri_characters_is_read_where_it_is(name: str, tmp_path: Path) -> None:
+    """``file:{path}?mode=ro`` ended the path at a ``?`` or ``#``: SQLite created an empty ``app`` and read that."""
+    db = wal_db(tmp_path / name, 3)
+    (tmp_path / "plain").mkdir()
+    check_integrity(db, "full")
+    assert row_counts(db) == {"items": 3}
+    assert content_digest(db) == content_digest(wal_db(tmp_path / "plain" / "app.db", 3))
+    with wal_kept(db):
+        pass
+    strays = [path.name for path in tmp_path.iterdir() if not path.name.startswith((db.name, "plain"))]
+    assert not strays, "SQLite created a database beside the one asked for"
