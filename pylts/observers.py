@@ -52,10 +52,10 @@ def judged(
 def paused(before: DatabaseHealth, lag: float | None, threshold: float, elapsed: float, why: str) -> DatabaseHealth:
     """The health of a database while pylts has stopped litestream on purpose (to write a fresh snapshot).
 
-    No litestream answers then, yet the replica has not fallen behind: what was said just before
-    (``before``, ``elapsed`` seconds ago) stands, with ``lag`` (the tracker's, the commits made
-    since noted) in place of its own. A `CaughtUp` becomes `Behind` (``why``) once that lag reaches
-    ``threshold``: a pause that lasts is an outage like any other.
+    No litestream answers then, yet the replica has not fallen behind: what litestream's observer
+    said just before (``before``, ``elapsed`` seconds ago) stands, with ``lag`` (the tracker's, the
+    commits made since noted) in place of its own. A `CaughtUp` becomes `Behind` (``why``) once that
+    lag reaches ``threshold``: a pause that lasts is an outage like any other.
 
     >>> from pathlib import Path
     >>> was = CaughtUp(path=Path("app.db"), txid="09", replica_txid="09", seconds_since_sync=0.5)
@@ -64,11 +64,13 @@ def paused(before: DatabaseHealth, lag: float | None, threshold: float, elapsed:
     >>> now = paused(was, 6.0, 5.0, 7.0, "litestream is stopped for a fresh snapshot")
     >>> now.state, now.replica_txid, now.error
     ('behind', '09', 'litestream is stopped for a fresh snapshot')
+    >>> paused(now, 9.0, 5.0, 3.0, "stopped").model_dump(include={"state", "behind_seconds", "seconds_since_sync"})
+    {'seconds_since_sync': 10.5, 'behind_seconds': 9.0, 'state': 'behind'}
     """
-    if not isinstance(before, CaughtUp):
+    if not isinstance(before, (CaughtUp, Behind)):
         return before
     since = None if before.seconds_since_sync is None else before.seconds_since_sync + elapsed
-    if (lag or 0.0) < threshold:
+    if isinstance(before, Behind) or (lag or 0.0) < threshold:
         return before.model_copy(update={"behind_seconds": lag, "seconds_since_sync": since})
     return Behind(
         path=before.path,

@@ -55,6 +55,7 @@ from .timing import (
     HEALTH_SAY_INTERVAL,
     LOCK_POLL,
     MAX_BACKOFF,
+    PAUSE_SECONDS,
     PROBE_SECONDS,
     READY_BASE_SECONDS,
     RECENT_RESTARTS,
@@ -487,7 +488,7 @@ class Replicator:
                         pausing = True
                         owed = ", ".join(db.name for db in self._pay_now)
                         logger.debug("stopping litestream to write a fresh snapshot of %s", owed)
-                        before = {state.path: state for state in self._primary_health()}  # not an outage
+                        before = {state.path: state for state in self._observer.health(True)}  # not an outage
                         why = f"litestream was stopped to write a fresh snapshot of {owed}"
                         self._pause = _Pause(before, time.monotonic(), f"{why} and has not confirmed a sync since")
                         if proc.stop(self._stop_timeout + SHUTDOWN_MARGIN) != 0:  # killed: like any restart
@@ -548,8 +549,10 @@ class Replicator:
                 # nearly doubled the CPU litestream and pylts used at 100 tx/s (benchmarks/supervision.py).
                 # Waits (readiness, wait_for_sync, the final sync) poll on their own, faster.
                 self._poll()
-                if self._pause is not None and self._tracker.synced_since(proc.started_at):
-                    self._pause = None  # this litestream answers for every database again
+                if self._pause is not None and (
+                    self._tracker.synced_since(proc.started_at) or time.monotonic() - proc.started_at > PAUSE_SECONDS
+                ):
+                    self._pause = None  # this litestream answers for every database again, or must say why not
                 for db in self._wals.held():
                     if self._tracker.covered_since(db, proc.started_at):
                         self._wals.release(db)  # this litestream read its WAL: it holds it itself
@@ -897,7 +900,7 @@ class Replicator:
 
     def _while_paused(self, pause: _Pause, db: Path) -> DatabaseHealth:
         """While litestream is stopped for a snapshot, or the run after it has not answered yet (`observers.paused`)."""
-        self._tracker.note_commit(db, self._commit_time(db))
+        self._tracker.note_commit(db, min(self._commit_time(db), pause.at))  # no poll marks commits meanwhile
         lag = self._tracker.behind().get(db)
         elapsed = time.monotonic() - pause.at
         return paused(pause.before[db], lag, behind_threshold(self._contexts[db]), elapsed, pause.why)

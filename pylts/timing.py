@@ -124,6 +124,9 @@ DEFAULT_SYNC_INTERVAL = 1.0
 BEHIND_SYNC_INTERVALS = 3
 #: ...and at least this many seconds: a commit is confirmed one to two seconds after it is made (measured at 1 row/s).
 BEHIND_SECONDS = 5.0
+#: How long the litestream started after a pause for fresh snapshots may take to confirm a sync of every database
+#: before `Replicator.health()` stops repeating what it said before the pause (and says what this one reports).
+PAUSE_SECONDS = 10.0
 #: How often the watchdog looks for a stall.
 WATCHDOG_INTERVAL = 1.0
 #: Seconds between two looks at each database's health to say its changes (`Replicator`, when INFO is shown):

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from benchmarks.harness import make_database, writer
 from pylts import (
+    Behind,
     BucketNotFound,
     CaughtUp,
     ConfigS3,
@@ -458,6 +459,11 @@ def test_a_failed_snapshot_after_a_restart_is_a_problem_until_a_later_check_writ
         assert wait_until(lambda: not isinstance(replication.health()[0], Failing)), replication.health()
 
 
+def paused(state: DatabaseHealth) -> bool:
+    """`Behind` for a pause for a fresh snapshot that outlasted the threshold."""
+    return isinstance(state, Behind) and "stopped to write a fresh snapshot" in (state.error or "")
+
+
 @pytest.mark.parametrize("litestream_bin", ["0.5"], indirect=True)
 @pytest.mark.slow
 @pytest.mark.serial  # the samples must fall inside a pause of a few seconds
@@ -485,8 +491,9 @@ def test_health_stays_caught_up_while_litestream_is_stopped_for_the_snapshot_a_r
     pids = {pid for _, pid in samples if pid is not None}
     assert restarted in pids and len(pids) == 2, f"no pause for the snapshot among the samples: {pids}"
     assert None in {pid for _, pid in samples}, "the samples missed the moment no litestream ran"
-    odd = [state for state, _ in samples if not isinstance(state, CaughtUp)]
-    assert not odd, f"{len(odd)} of {len(samples)} samples were not CaughtUp, the first: {odd[0]}"
+    # A pause that outlasts the threshold is said as one (a loaded machine); never as an outage of unknown cause.
+    odd = [state for state, _ in samples if not isinstance(state, CaughtUp) and not paused(state)]
+    assert not odd, f"{len(odd)} of {len(samples)} samples were neither CaughtUp nor the pause, the first: {odd[0]}"
     assert set(committed) <= {row for row, _ in restored_copy(cfg, tmp_path / "copy")}
 
 
