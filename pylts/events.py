@@ -269,8 +269,8 @@ class SyncTracker:
 
     def synced_since(self, since: float) -> bool:
         """Whether the replica of every database was confirmed to hold a position reported after ``since``."""
-        with self._changed:
-            return all(state.covered_mono > since for state in self._states.values())
+        with self._changed:  # one look at them all (the condition's lock is re-entrant)
+            return all(self.covered_since(db, since) for db in self._states)
 
     def covered_since(self, db: Path, since: float) -> bool:
         """Whether the replica of ``db`` was confirmed to hold a position reported after ``since``."""
