@@ -1,5 +1,8 @@
-"""What a running `Replicator` knows, gathered in one report for the metrics, the status page and alerts.
+"""What a running `Replicator` knows: the reports it gives, and all of them gathered in one for the metrics,
+the status page and alerts.
 
+The supervisor makes the reports (`ReplicationStatus`, `Restart`, `CheckedReplica`); they live here, below it,
+so that what reads them (metrics, the status page, alerts) needs none of the supervisor's code.
 `overview` asks the replicator once (``health()``, ``status()``, its last replica checks and restarts)
 and stamps the answer with the time it was asked: nothing here is guessed, every figure is one the
 replicator reported, and what it does not know stays ``None``.
@@ -19,13 +22,59 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from .continuity import ReplicaCheck
+from .events import DatabaseSync
 from .health import DatabaseHealth, health_summary
-from .supervisor import CheckedReplica, ReplicationStatus, Restart
 
-__all__ = ["DatabaseOverview", "Monitored", "Overview", "overview"]
+__all__ = [
+    "CheckedReplica",
+    "DatabaseOverview",
+    "Monitored",
+    "Overview",
+    "ReplicationStatus",
+    "Restart",
+    "overview",
+]
 
 #: A fixed moment for the examples.
 NOW = datetime(2026, 12, 6, 2, 0, tzinfo=timezone.utc)
+
+
+class Restart(BaseModel):
+    """One restart of litestream by the supervisor: when, and why (the error that ended the run before)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    reason: str
+
+
+class CheckedReplica(BaseModel):
+    """The last check of one database's replica itself (`Line.check_replica`) and when it ran."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    check: ReplicaCheck
+
+
+class ReplicationStatus(BaseModel):
+    """What a running ``Replicator`` knows: its litestream process and each database's sync."""
+
+    model_config = ConfigDict(frozen=True)
+
+    running: bool
+    pid: int | None
+    restarts: int
+    last_error: str | None
+    databases: list[DatabaseSync]
+    #: Seconds until litestream, stopped, is started again (None: it is not waiting to restart).
+    restart_in: float | None = None
+
+    @property
+    def in_sync(self) -> bool:
+        """Whether every database's replica held all of it at the last report, with no stall since."""
+        return all(db.in_sync for db in self.databases)
 
 
 class Monitored(Protocol):

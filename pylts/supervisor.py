@@ -34,16 +34,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
-
 from . import sqlite_files
 from .boot_report import BootPolicy, BootReport
 from .commands import config_option, config_yaml, expands
 from .context import RunContext, write_private
 from .continuity import ReplicaCheck
 from .errors import DatabaseInvalid, FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
-from .events import DatabaseSync, SyncTracker
+from .events import SyncTracker
 from .health import CaughtUp, DatabaseHealth, Failing, Restarting, Unknown, health_summary
+from .monitor import CheckedReplica as CheckedReplica
+from .monitor import ReplicationStatus as ReplicationStatus
+from .monitor import Restart as Restart
 from .observers import Observer, behind_threshold, paused
 from .output import error_from_text, exit_words, redact
 from .runner import ManagedProcess
@@ -92,43 +93,6 @@ def automatic_ready_timeout(size_bytes: int) -> float:
     (30.0, 542.0)
     """
     return READY_BASE_SECONDS + SECONDS_PER_MB * size_bytes / _MB
-
-
-class Restart(BaseModel):
-    """One restart of litestream by the supervisor: when, and why (the error that ended the run before)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    at: datetime
-    reason: str
-
-
-class CheckedReplica(BaseModel):
-    """The last check of one database's replica itself (`Line.check_replica`) and when it ran."""
-
-    model_config = ConfigDict(frozen=True)
-
-    at: datetime
-    check: ReplicaCheck
-
-
-class ReplicationStatus(BaseModel):
-    """What a running ``Replicator`` knows: its litestream process and each database's sync."""
-
-    model_config = ConfigDict(frozen=True)
-
-    running: bool
-    pid: int | None
-    restarts: int
-    last_error: str | None
-    databases: list[DatabaseSync]
-    #: Seconds until litestream, stopped, is started again (None: it is not waiting to restart).
-    restart_in: float | None = None
-
-    @property
-    def in_sync(self) -> bool:
-        """Whether every database's replica held all of it at the last report, with no stall since."""
-        return all(db.in_sync for db in self.databases)
 
 
 class BootStep(Protocol):
