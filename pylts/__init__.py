@@ -9,6 +9,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING
 
+from ._version import __version__ as __version__
 from .errors import (
     AlreadyReplicating,
     BackupNotConfirmed,
@@ -56,16 +57,16 @@ if TYPE_CHECKING:
     from .follow import Follower, FollowStatus, connect_readonly
     from .health import Behind, CaughtUp, Failing, Restarting, Unknown
     from .migrate import MigrateReport
+    from .monitor import ReplicationStatus
     from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
     from .secondary import SecondarySnapshot
     from .settings import ConfigS3
     from .settings_base import UnknownSettingWarning
-    from .supervisor import ReplicatedDatabase, ReplicationStatus, Replicator, run_app
+    from .supervisor import ReplicatedDatabase, Replicator, run_app
     from .tuning import Tuning
     from .verify import VerifyResult
     from .vfs import VfsReader
 
-__version__ = "0.1.0"
 
 # A library leaves logging to the application (docs/logging.md): without its own setup nothing is printed,
 # not even warnings; logging.getLogger("pylts").setLevel(logging.INFO) turns pylts' messages on.
@@ -90,7 +91,7 @@ _HOMES = {
     "MigrateReport": "migrate",
     "ReplicaContents": "reports",
     "ReplicatedDatabase": "supervisor",
-    "ReplicationStatus": "supervisor",
+    "ReplicationStatus": "monitor",
     "Replicator": "supervisor",
     "Restarting": "health",
     "RestoreOutcome": "boot",

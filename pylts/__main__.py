@@ -6,7 +6,7 @@ error answer without importing pydantic or the settings models (`pylts.cli_parse
 
 import sys
 
-from . import __version__
+from ._version import __version__
 from .cli_parser import parse
 
 

@@ -47,7 +47,7 @@ from typing import Any, TypeVar, get_args
 
 from pydantic import SecretStr, TypeAdapter
 
-from . import __version__
+from ._version import __version__
 from .cli_log import lifecycle_lines, verbosity_level
 from .cli_parser import build_parser, parse
 from .cli_settings import SettingOption
