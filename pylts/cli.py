@@ -108,7 +108,7 @@ def _settings_from(model: type[_S], args: argparse.Namespace) -> _S:
     return model.load(**given)
 
 
-def _databases_from(args: argparse.Namespace) -> DatabaseSet:
+def _databases_from(args: argparse.Namespace) -> DatabaseSet[ConfigS3]:
     """The main database and those ``PYLTS_DATABASES`` (``--databases``) adds, checked together."""
     return DatabaseSet.of(_settings_from(ConfigS3, args), _settings_from(DatabaseList, args).entries)
 
@@ -238,7 +238,7 @@ def _wait_for(stop: _Stop) -> None:
     logger.info("%s: stopping", signal.Signals(stop.signum).name)
 
 
-def _backup_once(args: argparse.Namespace, dbs: DatabaseSet) -> int:
+def _backup_once(args: argparse.Namespace, dbs: DatabaseSet[ConfigS3]) -> int:
     """One backup of each database in turn, all within --timeout."""
     deadline = Deadline(BACKUP_TIMEOUT if args.timeout is None else args.timeout)
     for cfg in dbs.configs:
@@ -340,7 +340,7 @@ def _contents(args: argparse.Namespace) -> int:
     return max(codes)
 
 
-def _by_path(dbs: DatabaseSet, listings: list[ReplicaContents]) -> dict[str, ReplicaContents]:
+def _by_path(dbs: DatabaseSet[ConfigS3], listings: list[ReplicaContents]) -> dict[str, ReplicaContents]:
     return {str(cfg.dbpath): contents for cfg, contents in zip(dbs.configs, listings, strict=True)}
 
 

@@ -7,6 +7,7 @@ replica sits beside the main one, the last segment of ``REPLICA_URL``'s path rep
 file's name. Every other setting (credentials, endpoint, provider...) is shared: the databases
 share one litestream process.
 
+>>> from pylts import ConfigS3
 >>> main = ConfigS3(key="k", token="t", s3="s3://backups/app.db", folder="/srv/app", db="app.db")
 >>> dbs = DatabaseSet.of(main, ["queue.db", "/srv/cache/cache.db=s3://backups/cache/db"])
 >>> [(str(cfg.dbpath), cfg.s3) for cfg in dbs.configs]
@@ -22,34 +23,73 @@ share the replica path s3://backups/app.db: give each database its own replica p
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from typing_extensions import Self
+
 from . import binary
-from .boot import BootReport
+from .boot_report import BootPolicy, BootReport
 from .commands import config_yaml
 from .errors import InvalidSettings
 from .lines import line_for
 from .replica import S3Replica
 from .reports import ReplicaContents
-from .settings import ConfigS3
 from .settings_base import DATABASES_VARIABLE
 from .settings_base import DatabaseList as DatabaseList  # its home before; the CLI and the docs import it here
-from .supervisor import Replicator, run_app
+from .sqlite_files import IntegrityCheck
+from .supervisor import Replicable, Replicator, run_app
 from .timing import LISTING_TIMEOUT, RESTORE_TIMEOUT
+from .tuning import Tuning
+
+
+class DatabaseSettings(Replicable, Protocol):
+    """What a `DatabaseSet` reads of each database's settings: `pylts.ConfigS3` is one.
+
+    The set is given its settings by its caller and makes the others with ``type(main).load``, so it
+    needs no import of the settings model, and sits beside it rather than above it.
+    """
+
+    @property
+    def db(self) -> str: ...
+    @property
+    def folder(self) -> Path: ...
+    @property
+    def s3(self) -> str: ...
+    @property
+    def secondary_url(self) -> str | None: ...
+    @property
+    def litestream_bin(self) -> Path | None: ...
+    @property
+    def dbpath(self) -> Path: ...
+    @property
+    def replica(self) -> S3Replica: ...
+    @property
+    def tuning(self) -> Tuning: ...
+    def secondary_replica(self, primary: S3Replica) -> S3Replica | None: ...
+    def ensure_restored(
+        self, *, integrity_check: IntegrityCheck = ..., timeout: float = ..., policy: BootPolicy | str | None = ...
+    ) -> BootReport: ...
+    def replica_contents(self, *, timeout: float = ...) -> ReplicaContents: ...
+    def __iter__(self) -> Iterator[tuple[str, Any]]: ...
+    @classmethod
+    def load(cls, **values: Any) -> Self: ...
+
+
+_C = TypeVar("_C", bound=DatabaseSettings)
 
 
 @dataclass(frozen=True)
-class DatabaseSet:
+class DatabaseSet(Generic[_C]):
     """The main database and the others, checked together: no two share a file, a file name or a replica path."""
 
-    configs: tuple[ConfigS3, ...]
+    configs: tuple[_C, ...]
 
     @classmethod
-    def of(cls, main: ConfigS3, entries: Sequence[str] = ()) -> DatabaseSet:
+    def of(cls, main: _C, entries: Sequence[str] = ()) -> DatabaseSet[_C]:
         """``main`` plus one database per ``FILE[=REPLICA_URL]`` entry; `InvalidSettings` names the entries at fault."""
         named = [(f"DB_SQLITE ({main.db})", main)]
         named += [
@@ -59,12 +99,12 @@ class DatabaseSet:
         return cls(tuple(cfg for _, cfg in named))
 
     @classmethod
-    def load(cls, main: ConfigS3, **values: Any) -> DatabaseSet:
+    def load(cls, main: _C, **values: Any) -> DatabaseSet[_C]:
         """``main`` plus ``PYLTS_DATABASES`` from ``values``, the environment or ``.env`` (as `ConfigS3.load`)."""
         return cls.of(main, DatabaseList.load(**values).entries)
 
     @property
-    def main(self) -> ConfigS3:
+    def main(self) -> _C:
         """The database ``DB_SQLITE`` and ``REPLICA_URL`` name."""
         return self.configs[0]
 
@@ -100,7 +140,7 @@ def _entry_name(number: int, entry: str) -> str:
     return f"{DATABASES_VARIABLE} entry {number} ({entry.partition('=')[0].strip()})"
 
 
-def _entry_config(main: ConfigS3, number: int, entry: str) -> ConfigS3:
+def _entry_config(main: _C, number: int, entry: str) -> _C:
     """The settings of one entry: ``main``'s, with its own file and replica URL."""
     file, _, url = (part.strip() for part in entry.partition("="))
     path = main.folder / Path(file).expanduser()
@@ -108,7 +148,7 @@ def _entry_config(main: ConfigS3, number: int, entry: str) -> ConfigS3:
     if main.secondary_url is not None:  # each database's snapshots in a folder of their own, as its replica
         values["secondary_url"] = _beside(main.secondary_url, path.name)
     try:
-        return ConfigS3.load(_env_file=None, **values)
+        return type(main).load(_env_file=None, **values)
     except InvalidSettings as exc:
         problems = "; ".join(f"{setting}: {message}" for setting, message in exc.problems)
         raise InvalidSettings([(_entry_name(number, entry), problems)]) from None
@@ -125,7 +165,7 @@ def _beside(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + "/".join(filter(None, [folder, name]))))
 
 
-def _check_apart(named: list[tuple[str, ConfigS3]]) -> None:
+def _check_apart(named: Sequence[tuple[str, DatabaseSettings]]) -> None:
     """No two databases may share a file, a file name (litestream tells them apart by it) or a replica path."""
     problems: list[tuple[str, str]] = []
     for index, (name, cfg) in enumerate(named):
@@ -137,7 +177,7 @@ def _check_apart(named: list[tuple[str, ConfigS3]]) -> None:
         raise InvalidSettings(problems)
 
 
-def _clash(cfg: ConfigS3, other: ConfigS3) -> str | None:
+def _clash(cfg: DatabaseSettings, other: DatabaseSettings) -> str | None:
     if os.path.realpath(cfg.dbpath) == os.path.realpath(other.dbpath):
         return f"are the same file {cfg.dbpath}: list each database once"
     if cfg.dbpath.name == other.dbpath.name:

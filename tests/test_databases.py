@@ -47,6 +47,19 @@ def test_one_database_is_the_set_of_one(tmp_path: Path) -> None:
     assert DatabaseSet.load(cfg, _env_file=None).configs == (cfg,)
 
 
+def test_each_entry_is_made_by_the_class_of_the_main_settings(tmp_path: Path) -> None:
+    """An app's own settings class (a ConfigS3 with its fields and defaults) carries over to every database."""
+
+    class AppSettings(ConfigS3):
+        app_name: str = "shop"
+
+    main = AppSettings(_env_file=None, folder=tmp_path, app_name="orders", **MAIN)
+    dbs = DatabaseSet.of(main, ["queue.db"])
+    assert [type(cfg) for cfg in dbs.configs] == [AppSettings, AppSettings]
+    assert dbs.configs[1].app_name == "orders"
+    assert dbs.configs[1].dbpath == tmp_path / "queue.db"
+
+
 def test_entries_come_from_the_environment_and_dotenv_and_share_every_other_setting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -51,7 +51,7 @@ def pylts_settings() -> dict[str, Any]:
     return {**values, "folder": path.parent, "db": path.name, "databases": entries}
 
 
-def database_set() -> DatabaseSet:
+def database_set() -> DatabaseSet[ConfigS3]:
     """Every database Django's settings replicate, checked together (what ``AppConfig.ready`` restores)."""
     values = pylts_settings()
     entries = values.pop("databases")
