@@ -27,6 +27,7 @@ from helpers import (
     S3Server,
     derive,
     free_port,
+    kill_litestream,
     missing,
     pylts_log,
     read_rows,
@@ -431,9 +432,8 @@ def test_drill_restart_kills_timed_around_checkpoints(rclone_s3: RcloneS3, tmp_p
                 at_checkpoint += 1
             else:
                 time.sleep(rng.uniform(1.0, 5.0))
-            victim = replication.status().pid
-            assert victim
-            os.kill(victim, signal.SIGKILL)
+            # litestream may be between runs here: pylts stops it for the snapshot a restart owes (about 0.1 s)
+            victim = kill_litestream(replication)
             assert waited(lambda: replication.status().pid not in (None, victim), 30) is not None  # noqa: B023
         time.sleep(3)
     acknowledged = {0, *committed}
