@@ -129,14 +129,16 @@ def demo(args: list[str]) -> None:
 #: No binary, no network: feedback within a minute. On two workers: most of it waits (deadlines, child
 #: processes), and the doctests' server start overlaps the rest.
 UNIT = ["-m", "not integration and not slow", "-n", "2"]
-#: The real litestream lines against real S3 servers: most tests side by side (they mostly wait on litestream:
-#: about 5 minutes of CPU in 7 on six workers, measured), then those that measure time or load (drills, deadlines,
-#: health) on their own, three at a time: they wait on outages and deadlines (about 2 minutes of CPU in 8), and none
-#: of them shares the machine with the parallel part's CPU-heavy tests (mypy on a copy, the benchmark). In both
-#: parts the tests marked ``long`` start first, one per worker (tests/conftest.py), and each worker is handed one
-#: test at a time after its first two.
+#: The real litestream lines against real S3 servers: most tests side by side (each mostly waits on litestream, but
+#: together they keep both cores of a 2-core machine about 85% busy), then those that measure time or load (drills,
+#: deadlines, health) on their own, five at a time: they wait on outages and deadlines (both cores about 40% busy),
+#: and none of them shares the machine with the parallel part's CPU-heavy tests (mypy on a copy, the benchmark).
+#: Fresh `.ci/run`s on 2 cores: three at a time took 498 s for that part (2026-12-06), five 328 s (2026-12-07, with
+#: the busy shares above from vmstat).
+#: In both parts the tests marked ``long`` start first, one per worker (tests/conftest.py), and each worker is
+#: handed one test at a time after its first two.
 PARALLEL = ["-m", "(integration or slow) and not serial", "-n", "6", "--maxschedchunk", "1"]
-SERIAL_WORKERS = ["-n", "3", "--maxschedchunk", "1"]
+SERIAL_WORKERS = ["-n", "5", "--maxschedchunk", "1"]
 SERIAL = ["-m", "(integration or slow) and serial", *SERIAL_WORKERS]
 
 
