@@ -257,8 +257,9 @@ SNAPSHOTS, SNAPSHOTS_KEPT = 5, 2
 
 def secondary_requests(s3: LocalS3, work: Path, rows: int = 5000) -> list[str]:
     """Requests of each snapshot to a second destination (`pylts.secondary`), counted in the server's log."""
+    from pylts.deadline import Deadline
     from pylts.secondary import take_snapshot  # the benchmark's other sections need none of it
-    from pylts.timing import SECONDARY_INTERVAL, Deadline
+    from pylts.timing import SECONDARY_INTERVAL
 
     log = work / REQUEST_LOG
     for bucket in ("snap-main", "snap-copies"):

@@ -56,9 +56,10 @@ if TYPE_CHECKING:
     from .events import DatabaseSync
     from .follow import Follower, FollowStatus, connect_readonly
     from .health import Behind, CaughtUp, Failing, Restarting, Unknown
+    from .layout import LtxFile
     from .migrate import MigrateReport
     from .monitor import ReplicationStatus
-    from .reports import Generation, LtxFile, ReplicaContents, RestoreReport, Snapshot
+    from .reports import Generation, ReplicaContents, RestoreReport, Snapshot
     from .secondary import SecondarySnapshot
     from .settings import ConfigS3
     from .settings_base import UnknownSettingWarning
@@ -87,7 +88,7 @@ _HOMES = {
     "FollowStatus": "follow",
     "Follower": "follow",
     "Generation": "reports",
-    "LtxFile": "reports",
+    "LtxFile": "layout",
     "MigrateReport": "migrate",
     "ReplicaContents": "reports",
     "ReplicatedDatabase": "supervisor",

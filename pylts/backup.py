@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 
 from . import sqlite_files
+from .deadline import Deadline
 from .errors import BackupNotConfirmed, DatabaseNotFound, LitestreamTimeout
 from .lines.base import Plan
-from .timing import BUSY_TIMEOUT, Deadline
+from .timing import BUSY_TIMEOUT
 
 logger = logging.getLogger(__name__)
 

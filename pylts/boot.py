@@ -68,6 +68,7 @@ from .boot_report import BootReport as BootReport
 from .boot_report import RestoreOutcome as RestoreOutcome
 from .boot_report import as_boot_policy as as_boot_policy
 from .context import RunContext
+from .deadline import Deadline
 from .errors import (
     BootRefused,
     BucketNotFound,
@@ -84,7 +85,7 @@ from .reports import RestoreReport
 from .restore import restore
 from .sqlite_files import IntegrityCheck
 from .status import refuse_unreadable, replica_layouts
-from .timing import LOCK_POLL, Deadline
+from .timing import LOCK_POLL
 
 logger = logging.getLogger(__name__)
 

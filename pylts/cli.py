@@ -53,6 +53,7 @@ from .cli_parser import build_parser, parse
 from .cli_settings import SettingOption
 from .context import write_private
 from .databases import DatabaseList, DatabaseSet
+from .deadline import Deadline
 from .errors import (
     BootRefused,
     DatabaseExists,
@@ -72,7 +73,7 @@ from .settings import ConfigS3, LitestreamSettings, PyltsSettings
 from .settings_base import LOG_LEVEL, setting_help, shown_default
 from .status_page import StatusServer, check_address
 from .supervisor import Replicator
-from .timing import BACKUP_TIMEOUT, Deadline
+from .timing import BACKUP_TIMEOUT
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NO_BACKUP, EXIT_LAGGING, EXIT_REFUSED = 1, 2, 3, 4, 5
 #: A closed stdout ends the command with the status a shell gives a process SIGPIPE ended (128 + 13).

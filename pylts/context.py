@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import runner
+from .deadline import Deadline
 from .errors import EndpointUnreachable, ListingUnavailable, LitestreamError, LitestreamTimeout, RestoreError
+from .failures import error_for
 from .layout import ReplicaObjects, replica_prefix
-from .output import OutputLine, RunResult, error_for, last_error
+from .output import OutputLine, RunResult, last_error
 from .replica import S3Replica
 from .runner import ManagedProcess
 from .store import Credentials, list_objects
-from .timing import LITESTREAM_STOP_GRACE, PROBE_SECONDS, REPROBE_SECONDS, Deadline
+from .timing import LITESTREAM_STOP_GRACE, PROBE_SECONDS, REPROBE_SECONDS
 from .tuning import Tuning
 
 if TYPE_CHECKING:

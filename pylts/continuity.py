@@ -8,7 +8,7 @@ with no snapshot. `prove` reads the txid ranges of the files at every level and 
 the chain reaches unbroken, and where it breaks.
 
 >>> from datetime import datetime, timezone
->>> from pylts.reports import LtxFile
+>>> from pylts.layout import LtxFile
 >>> def f(level, lo, hi):
 ...     now = datetime(2026, 12, 4, tzinfo=timezone.utc)
 ...     return LtxFile(level=level, min_txid=f"{lo:016x}", max_txid=f"{hi:016x}", size=1, timestamp=now)
@@ -41,7 +41,7 @@ def restore_window(files: Iterable[Timed]) -> tuple[datetime | None, datetime | 
     holds the file for sure. Latest: the newest file's time (litestream refuses a later one).
 
     >>> from datetime import datetime, timezone
-    >>> from pylts.reports import LtxFile
+    >>> from pylts.layout import LtxFile
     >>> def f(level, lo, hi, hour, second=0):
     ...     at = datetime(2026, 12, 4, hour, 0, second, tzinfo=timezone.utc)
     ...     return LtxFile(level=level, min_txid=f"{lo:016x}", max_txid=f"{hi:016x}", size=1, timestamp=at)
@@ -69,7 +69,7 @@ def second_after(moment: datetime) -> datetime:
 
 
 class TxidRange(Protocol):
-    """What `prove` reads of a file of the replica (`pylts.reports.LtxFile` is one): its level and txid range."""
+    """What `prove` reads of a file of the replica (`pylts.layout.LtxFile` is one): its level and txid range."""
 
     @property
     def level(self) -> int: ...
@@ -80,7 +80,7 @@ class TxidRange(Protocol):
 
 
 class Timed(TxidRange, Protocol):
-    """A file of the replica with the time it was written (`pylts.reports.LtxFile` is one)."""
+    """A file of the replica with the time it was written (`pylts.layout.LtxFile` is one)."""
 
     @property
     def timestamp(self) -> datetime: ...
@@ -148,7 +148,7 @@ def prove(files: Iterable[TxidRange]) -> Continuity:
     files older than the latest snapshot are not needed.
 
     >>> from datetime import datetime, timezone
-    >>> from pylts.reports import LtxFile
+    >>> from pylts.layout import LtxFile
     >>> def f(level, lo, hi):
     ...     now = datetime(2026, 12, 4, tzinfo=timezone.utc)
     ...     return LtxFile(level=level, min_txid=f"{lo:016x}", max_txid=f"{hi:016x}", size=1, timestamp=now)

@@ -26,13 +26,14 @@ from pydantic import BaseModel, ConfigDict
 
 from . import sqlite_files
 from .context import RunContext
+from .deadline import Deadline
 from .errors import PyltsError, RestoreError
 from .layout import Layout, ReplicaObjects, replica_prefix
 from .lines.base import Line
 from .points import plan_files
 from .status import layout_note
 from .store import DEFAULT_REGION, Credentials, list_objects, object_request
-from .timing import L0_RETENTION_CHECK_INTERVAL, Deadline
+from .timing import L0_RETENTION_CHECK_INTERVAL
 
 Status = Literal["ok", "warn", "fail"]
 #: A clock this far from the store's makes S3 refuse every signed request (``RequestTimeTooSkewed``: 15 minutes).

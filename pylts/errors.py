@@ -259,3 +259,52 @@ class OutsideRestoreWindow(InvalidArgument):
 
 class PointsUnavailable(PyltsError):
     """The replica holds litestream 0.3's generations only: no transaction ids, so no restore points to list."""
+
+
+# -- which error litestream's words name ------------------------------------------------------
+
+#: Text litestream prints for a cause pylts can name, most specific first.
+_CAUSES: tuple[tuple[str, type[LitestreamError]], ...] = (
+    ("NoSuchBucket", BucketNotFound),
+    ("stored using a form of Server Side Encryption", EncryptionKeyRequired),  # S3's answer to a read with no key
+    ("InvalidAccessKeyId", CredentialsRejected),
+    ("SignatureDoesNotMatch", CredentialsRejected),
+    ("AccessDenied", CredentialsRejected),
+    ("no EC2 IMDS role found", CredentialsRejected),
+    ("failed to refresh cached credentials", CredentialsRejected),
+    ("LoadCustomCABundleError", TLSSetupError),
+    ("custom RootCAs", TLSSetupError),
+    ("no matching backup", NoBackupFound),
+    ("timestamp does not exist", NoBackupFound),
+    ("no snapshots available", NoBackupFound),
+    ("no generation", NoBackupFound),
+    ("connection refused", EndpointUnreachable),
+    ("no such host", EndpointUnreachable),
+    ("i/o timeout", EndpointUnreachable),
+)
+
+#: What to do about each named cause.
+HINTS: dict[type[LitestreamError], str] = {
+    BucketNotFound: "create the bucket, or fix the bucket name in REPLICA_URL",
+    EncryptionKeyRequired: (
+        "the replica is encrypted with an SSE-C key: set PYLTS_SSE_CUSTOMER_KEY to the key it was written with"
+    ),
+    CredentialsRejected: "check LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY for this store",
+    NoBackupFound: "nothing has been replicated to this REPLICA_URL yet; check the URL or back up first",
+    EndpointUnreachable: "check the endpoint (REPLICA_ENDPOINT or ?endpoint=) and that the store is running",
+    TLSSetupError: (
+        "AWS_CA_BUNDLE or SSL_CERT_FILE names a file litestream cannot load: point it at a PEM bundle or unset it"
+    ),
+}
+
+
+def error_class(text: str) -> type[LitestreamError] | None:
+    """The specific error a piece of litestream output means, or ``None`` if none is known.
+
+    >>> error_class("Error: no matching backup files available").__name__
+    'NoBackupFound'
+    """
+    for needle, cls in _CAUSES:
+        if needle.lower() in text.lower():
+            return cls
+    return None

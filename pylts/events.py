@@ -33,8 +33,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import LitestreamError
-from .output import LogLine, OutputLine, error_class, parse_line, redact
+from .errors import LitestreamError, error_class
+from .output import LogLine, OutputLine, parse_line, redact
 
 #: What litestream prints when a replica syncs again after errors (0.3, 0.5.17).
 _RECOVERED = ("replica sync recovered", "sync recovered")

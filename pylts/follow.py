@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict
 
 from . import sqlite_files
 from .context import RunContext
+from .deadline import Deadline
 from .errors import (
     AlreadyReplicating,
     DatabaseExists,
@@ -54,7 +55,8 @@ from .errors import (
     PyltsError,
     RestoreError,
 )
-from .output import OutputLine, error_from_text, exit_words, last_error, redact
+from .failures import error_from_text
+from .output import OutputLine, exit_words, last_error, redact
 from .runner import ManagedProcess
 from .timing import (
     FOLLOW_BACKOFF_RESET_SECONDS,
@@ -71,7 +73,6 @@ from .timing import (
     PROBE_SECONDS,
     WAIT_FOR_SYNC_TIMEOUT,
     Backoff,
-    Deadline,
 )
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from .reports import LtxFile
+from pydantic import BaseModel, ConfigDict
+
+
+class LtxFile(BaseModel):
+    """One LTX file of a litestream 0.5 replica, as ``litestream ltx -json`` lists it (`pylts.reports` exports it)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    level: int
+    min_txid: str
+    max_txid: str
+    size: int
+    timestamp: datetime
+
+    @property
+    def min_txid_number(self) -> int:
+        """The first transaction id this file holds, as an integer."""
+        return int(self.min_txid, 16)
+
+    @property
+    def max_txid_number(self) -> int:
+        """The last transaction id this file holds, as an integer."""
+        return int(self.max_txid, 16)
 
 
 @dataclass(frozen=True)

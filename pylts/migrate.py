@@ -22,12 +22,12 @@ from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
 from .context import RunContext
+from .deadline import Deadline
 from .errors import AlreadyReplicating, BackupNotConfirmed, LitestreamTimeout
 from .layout import Layout
 from .replica import S3Replica
 from .restore import restore
 from .status import refuse_unreadable
-from .timing import Deadline
 
 logger = logging.getLogger(__name__)
 

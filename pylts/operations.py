@@ -24,6 +24,7 @@ from . import backup, doctor, migrate, points, restore, secondary, status, verif
 from .boot import BootPolicy, BootReport, as_boot_policy, ensure_restored, restore_from_secondary
 from .commands import config_yaml
 from .context import RunContext, write_private
+from .deadline import Deadline
 from .doctor import DoctorReport
 from .errors import InvalidArgument, LitestreamNotFound, UnsupportedLitestreamVersion
 from .follow import Follower
@@ -48,7 +49,6 @@ from .timing import (
     STOP_TIMEOUT,
     VERIFY_TIMEOUT,
     VFS_READY_TIMEOUT,
-    Deadline,
 )
 from .verify import VerifyResult
 from .vfs import VfsReader

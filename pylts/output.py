@@ -1,4 +1,4 @@
-"""Reading what litestream prints: log lines, ``Error:`` lines, and which error they mean.
+"""Reading what litestream prints: log lines and ``Error:`` lines (which error they mean: `pylts.errors`).
 
 Both output formats are understood: the ``key=value`` text of litestream 0.5 (and
 0.3 run with a config file) and the plain lines of 0.3 run without one.
@@ -8,8 +8,6 @@ Both output formats are understood: the ``key=value`` text of litestream 0.5 (an
 ('INFO', 'snapshot complete', '0000000000000002')
 >>> parse_line("2026/11/22 12:49:58 INFO snapshot written db=/data/app.db replica=s3").fields["db"]
 '/data/app.db'
->>> error_class("Error: no matching backup files available").__name__
-'NoBackupFound'
 
 Secrets are masked only in text that is shown (`redact`): what pylts parses is read as litestream
 printed it, because a short secret is a substring of everything (``s`` is in ``"size"``).
@@ -23,55 +21,8 @@ import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .errors import (
-    BucketNotFound,
-    CredentialsRejected,
-    EncryptionKeyRequired,
-    EndpointUnreachable,
-    LitestreamError,
-    NoBackupFound,
-    ReplicationError,
-    TLSSetupError,
-)
-
 _PAIR = re.compile(r'([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
-#: How much of each stream a failed run's error keeps (its ``output``).
-TAIL_CHARS = 4000
 _PLAIN = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARN|ERROR) (.*)$")
-
-#: Text litestream prints for a cause pylts can name, most specific first.
-_CAUSES: tuple[tuple[str, type[LitestreamError]], ...] = (
-    ("NoSuchBucket", BucketNotFound),
-    ("stored using a form of Server Side Encryption", EncryptionKeyRequired),  # S3's answer to a read with no key
-    ("InvalidAccessKeyId", CredentialsRejected),
-    ("SignatureDoesNotMatch", CredentialsRejected),
-    ("AccessDenied", CredentialsRejected),
-    ("no EC2 IMDS role found", CredentialsRejected),
-    ("failed to refresh cached credentials", CredentialsRejected),
-    ("LoadCustomCABundleError", TLSSetupError),
-    ("custom RootCAs", TLSSetupError),
-    ("no matching backup", NoBackupFound),
-    ("timestamp does not exist", NoBackupFound),
-    ("no snapshots available", NoBackupFound),
-    ("no generation", NoBackupFound),
-    ("connection refused", EndpointUnreachable),
-    ("no such host", EndpointUnreachable),
-    ("i/o timeout", EndpointUnreachable),
-)
-
-#: What to do about each named cause.
-HINTS: dict[type[LitestreamError], str] = {
-    BucketNotFound: "create the bucket, or fix the bucket name in REPLICA_URL",
-    EncryptionKeyRequired: (
-        "the replica is encrypted with an SSE-C key: set PYLTS_SSE_CUSTOMER_KEY to the key it was written with"
-    ),
-    CredentialsRejected: "check LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY for this store",
-    NoBackupFound: "nothing has been replicated to this REPLICA_URL yet; check the URL or back up first",
-    EndpointUnreachable: "check the endpoint (REPLICA_ENDPOINT or ?endpoint=) and that the store is running",
-    TLSSetupError: (
-        "AWS_CA_BUNDLE or SSL_CERT_FILE names a file litestream cannot load: point it at a PEM bundle or unset it"
-    ),
-}
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -122,14 +73,6 @@ def parse_line(text: str) -> LogLine | None:
         start = _PAIR.search(rest)
         message = rest[: start.start()].strip() if start else rest
         return LogLine(level, message, _pairs(rest[len(message) :]))
-    return None
-
-
-def error_class(text: str) -> type[LitestreamError] | None:
-    """The specific error a piece of litestream output means, or ``None`` if none is known."""
-    for needle, cls in _CAUSES:
-        if needle.lower() in text.lower():
-            return cls
     return None
 
 
@@ -205,65 +148,6 @@ class RunResult:
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
-def error_for(result: RunResult, default: type[LitestreamError], action: str) -> LitestreamError:
-    """The typed error for a failed run: the cause litestream names, with what to do about it.
-
-    Its ``output`` holds the tail of both streams (`TAIL_CHARS` each), for a closer look; the run's
-    secrets are masked in what the error shows, after the cause was read from what litestream printed.
-
-    >>> from pylts.errors import RestoreError
-    >>> result = RunResult(["litestream", "restore"], 1, "", "Error: no matching backup files available", 0.1)
-    >>> err = error_for(result, RestoreError, "restore")
-    >>> type(err).__name__, str(err)
-    ('NoBackupFound', 'restore failed: no matching backup files available;
-    nothing has been replicated to this REPLICA_URL yet; check the URL or back up first')
-    """
-    text = last_error(f"{result.stderr}\n{result.stdout}") or _silent_exit(result.returncode)
-    error = error_from_text(
-        text, default, f"{action} failed", argv=result.argv, returncode=result.returncode, secrets=result.secrets
-    )
-    tails = "\n".join(tail[-TAIL_CHARS:] for tail in (result.stderr, result.stdout) if tail.strip())
-    error.output = redact(tails, result.secrets) or error.output
-    return error
-
-
-def error_from_text(
-    text: str,
-    default: type[LitestreamError],
-    prefix: str,
-    *,
-    argv: list[str],
-    returncode: int | None = None,
-    secrets: Iterable[str] = (),
-    cause: type[LitestreamError] | None = None,
-) -> LitestreamError:
-    """The error litestream's ``text`` names (else ``default``), as ``"PREFIX: TEXT; what to do"``.
-
-    ``secrets`` are masked in the error, once its cause was read from ``text``; a ``cause`` already
-    read from what litestream printed (the text may be masked already) wins.
-
-    >>> from pylts.errors import ReplicationError
-    >>> str(error_from_text("NoSuchBucket: gone", ReplicationError, "backup failed", argv=[]))
-    'backup failed: NoSuchBucket: gone; create the bucket, or fix the bucket name in REPLICA_URL'
-    >>> error = error_from_text("AccessDenied for s", ReplicationError, "backup failed", argv=[], secrets=["s"])
-    >>> type(error).__name__, error.output
-    ('CredentialsRejected', 'Acce******Denied for ***')
-    """
-    cls = cause or error_class(text) or default
-    hint = HINTS.get(cls)
-    shown = redact(text, secrets)
-    return cls(f"{prefix}: {shown}" + (f"; {hint}" if hint else ""), argv=argv, returncode=returncode, output=shown)
-
-
-def raise_reported_error(text: str, argv: list[str], cause: type[LitestreamError] | None = None) -> None:
-    """Raise the typed error for what a backup run reported; nothing reported, nothing raised.
-
-    ``cause``: the error class already read from what litestream printed (``text`` may have secrets masked).
-    """
-    if text:
-        raise error_from_text(text, ReplicationError, "backup failed", argv=argv, cause=cause)
-
-
 def exit_words(code: int | None) -> str:
     """How a process ended, as a person says it (a negative code is the signal that ended it).
 
@@ -274,12 +158,3 @@ def exit_words(code: int | None) -> str:
         with contextlib.suppress(ValueError):
             return f"was killed by {signal.Signals(-code).name}"
     return f"exited with {code}"
-
-
-def _silent_exit(code: int) -> str:
-    """How a run that printed no error ended.
-
-    >>> _silent_exit(-9)
-    'litestream was killed by SIGKILL and printed no error'
-    """
-    return f"litestream {exit_words(code)} and printed no error"

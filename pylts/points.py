@@ -36,7 +36,9 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, ConfigDict
 
 from .continuity import SNAPSHOT_LEVEL, Continuity, prove, restore_window
+from .deadline import Deadline
 from .errors import (
+    HINTS,
     CredentialsRejected,
     EncryptionKeyRequired,
     LitestreamError,
@@ -45,13 +47,11 @@ from .errors import (
     PointsUnavailable,
     RestoreError,
 )
-from .layout import Layout, ReplicaObjects, replica_prefix
+from .layout import Layout, LtxFile, ReplicaObjects, replica_prefix
 from .lines.base import Plan
-from .output import HINTS
 from .pitr import timestamp_arg, txid_arg
-from .reports import LtxFile
 from .store import Credentials, object_request, sse_customer_headers
-from .timing import RESTORE_BYTES_PER_SECOND, RESTORE_FIXED_SECONDS, Deadline
+from .timing import RESTORE_BYTES_PER_SECOND, RESTORE_FIXED_SECONDS
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .layout import LtxFile
 from .points import RestorePlan, RestorePoints, level_name, ltx_key, shown_time
-from .reports import LtxFile
 
 
 def _step(seconds: float | None) -> str:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .continuity import Continuity
 from .errors import UnreadableOutput
+from .layout import LtxFile as LtxFile  # its home before, and a field of ReplicaContents
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,26 +65,6 @@ class RestoreReport(_Report):
         True
         """
         return None if self.txid is None else int(self.txid, 16)
-
-
-class LtxFile(_Report):
-    """One LTX file of a litestream 0.5 replica, as ``litestream ltx -json`` lists it."""
-
-    level: int
-    min_txid: str
-    max_txid: str
-    size: int
-    timestamp: datetime
-
-    @property
-    def min_txid_number(self) -> int:
-        """The first transaction id this file holds, as an integer."""
-        return int(self.min_txid, 16)
-
-    @property
-    def max_txid_number(self) -> int:
-        """The last transaction id this file holds, as an integer."""
-        return int(self.max_txid, 16)
 
 
 def parse_restore_report(text: str) -> RestoreReport | None:

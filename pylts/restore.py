@@ -15,13 +15,14 @@ from datetime import datetime
 from pathlib import Path
 
 from . import sqlite_files
+from .deadline import Deadline
 from .errors import DatabaseExists, InvalidArgument, NoBackupFound, RestoreError
 from .lines.base import Plan
 from .output import RunResult
 from .pitr import timestamp_arg, txid_arg
 from .reports import RestoreReport, parse_restore_report
 from .sqlite_files import IntegrityCheck
-from .timing import RESTORE_BUSY_TIMEOUT, Deadline
+from .timing import RESTORE_BUSY_TIMEOUT
 
 logger = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from typing import IO, Literal, get_args
 from . import guard
 from .errors import CommandNotRunnable, InvalidArgument, LitestreamTimeout, UnreadableOutput
 from .output import OutputLine, RunResult, redact
-from .timing import LITESTREAM_STOP_GRACE, ONE_SHOT_STOP_GRACE, READER_JOIN_SECONDS, Deadline
+from .timing import LITESTREAM_STOP_GRACE, ONE_SHOT_STOP_GRACE, READER_JOIN_SECONDS, timeout_problem
 
 logger = logging.getLogger(__name__)
 #: What a child is to the guard: apps stop first, litestream after them (its final sync sees every commit).
@@ -353,7 +353,9 @@ def run(
     Its stdout is kept whole for parsing; more than `MAX_PARSED_OUTPUT` bytes of it raises
     `UnreadableOutput` rather than handing a truncated listing to a parser.
     """
-    Deadline(timeout)  # validates
+    problem = timeout_problem(timeout)
+    if problem is not None:
+        raise InvalidArgument(problem)
     # A one-shot command has no final sync worth waiting for: stop it quickly, within about a second.
     grace = min(timeout, ONE_SHOT_STOP_GRACE)
     with ManagedProcess(argv, env=env, secrets=secrets, stop_grace=grace, keep_stdout=True) as proc:

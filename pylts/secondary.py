@@ -38,13 +38,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import sqlite_files
+from .deadline import Deadline
 from .errors import ListingUnavailable, NoBackupFound, PyltsError, SecondarySnapshotFailed
 from .layout import ReplicaObjects, replica_prefix
 from .lines.base import Plan
 from .replica import S3Replica
 from .runner import Cancel, cancelled_by
 from .store import Credentials, StoredObject, delete_object, list_objects
-from .timing import SECONDARY_SNAPSHOT_TIMEOUT, SECONDARY_STOP_WAIT, Deadline
+from .timing import SECONDARY_SNAPSHOT_TIMEOUT, SECONDARY_STOP_WAIT
 
 logger = logging.getLogger(__name__)
 

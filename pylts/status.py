@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 
+from .deadline import Deadline
 from .errors import ListingUnavailable, ReplicaLayoutMismatch
 from .layout import Layout
 from .lines.base import Line, Plan
 from .reports import ReplicaContents
-from .timing import Deadline
 
 #: Where each layout keeps its files under the replica's path, for messages.
 logger = logging.getLogger(__name__)

@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit
 
-from .errors import EndpointUnreachable, ListingUnavailable, LitestreamError, LitestreamTimeout, TLSSetupError
+from .deadline import Deadline
+from .errors import HINTS, EndpointUnreachable, ListingUnavailable, LitestreamError, LitestreamTimeout, TLSSetupError
+from .failures import error_from_text
 from .layout import StoredObject as StoredObject
-from .output import HINTS, error_from_text
 from .replica import SSE_CUSTOMER_KEY_VARIABLE, S3Replica
-from .timing import Deadline
 
 #: SHA-256 of an empty body: a GET sends none.
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -39,14 +39,16 @@ from .boot_report import BootPolicy, BootReport
 from .commands import config_option, config_yaml, expands
 from .context import RunContext, write_private
 from .continuity import ReplicaCheck
+from .deadline import Deadline
 from .errors import DatabaseInvalid, FinalSyncFailed, InvalidArgument, LitestreamTimeout, PyltsError, ReplicationError
 from .events import SyncTracker
+from .failures import error_from_text
 from .health import CaughtUp, DatabaseHealth, Failing, Restarting, Unknown, health_summary
 from .monitor import CheckedReplica as CheckedReplica
 from .monitor import ReplicationStatus as ReplicationStatus
 from .monitor import Restart as Restart
 from .observers import Observer, behind_threshold, paused
-from .output import error_from_text, exit_words, redact
+from .output import exit_words, redact
 from .runner import ManagedProcess
 from .secondary import SecondarySchedule, SnapshotSchedule
 from .timing import (
@@ -76,7 +78,6 @@ from .timing import (
     WAIT_FOR_SYNC_TIMEOUT,
     WATCHDOG_INTERVAL,
     Backoff,
-    Deadline,
 )
 
 logger = logging.getLogger(__name__)

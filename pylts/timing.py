@@ -38,9 +38,6 @@ that imports nothing of pylts.
 from __future__ import annotations
 
 import math
-import time
-
-from .errors import InvalidArgument
 
 # -- defaults of the public calls ---------------------------------------------------------------
 
@@ -270,32 +267,17 @@ class Backoff:
         self._next = self.first
 
 
-class Deadline:
-    """A point in time that several steps of one call share.
+def timeout_problem(seconds: object) -> str | None:
+    """What is wrong with ``seconds`` as a timeout (a positive, finite number of seconds), or None.
 
-    >>> d = Deadline(30)
-    >>> 29 < d.remaining() <= 30
-    True
-    >>> Deadline(0)
-    Traceback (most recent call last):
-    ...
-    pylts.errors.InvalidArgument: timeout must be a positive number of seconds, got 0
+    `pylts.deadline.Deadline` raises it as `InvalidArgument`; this module imports nothing of pylts.
+
+    >>> timeout_problem(30) is None, timeout_problem(0)
+    (True, 'timeout must be a positive number of seconds, got 0')
     """
-
-    def __init__(self, seconds: float) -> None:
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds < math.inf:
-            raise InvalidArgument(f"timeout must be a positive number of seconds, got {seconds!r}")
-        self.seconds = float(seconds)
-        self._end = time.monotonic() + self.seconds
-
-    def remaining(self) -> float:
-        """Seconds left, never below zero."""
-        return max(self._end - time.monotonic(), 0.0)
-
-    @property
-    def expired(self) -> bool:
-        """Whether no time is left."""
-        return self.remaining() == 0.0
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds < math.inf:
+        return f"timeout must be a positive number of seconds, got {seconds!r}"
+    return None
 
 
 # -- restore plans (``pylts restore --dry-run``) -----------------------------------------------

@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict
 
 from . import backup, sqlite_files
 from .context import RunContext
+from .deadline import Deadline
 from .errors import DatabaseNotFound, LitestreamTimeout, PyltsError, RestoreError
 from .status import refuse_other_layout
-from .timing import BUSY_TIMEOUT, VERIFY_FIRST_WAIT, VERIFY_MAX_WAIT, Backoff, Deadline
+from .timing import BUSY_TIMEOUT, VERIFY_FIRST_WAIT, VERIFY_MAX_WAIT, Backoff
 
 logger = logging.getLogger(__name__)
 SENTINEL_TABLE = "_pylts_verify"

@@ -33,10 +33,11 @@ from types import TracebackType
 from typing import Any
 
 from .context import RunContext
+from .deadline import Deadline
 from .errors import InvalidArgument, NoBackupFound, VfsError, VfsUnavailable, install_line
 from .output import OutputLine, redact
 from .runner import ManagedProcess
-from .timing import VFS_READY_TIMEOUT, Deadline
+from .timing import VFS_READY_TIMEOUT
 
 _READY = "pylts-vfs ready"
 _FAILED = "pylts-vfs failed: "

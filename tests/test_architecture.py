@@ -107,7 +107,7 @@ def test_the_graph_reader_follows_relative_imports() -> None:
 #: module must be placed here, so its place in the house is a decision, not an accident.
 LAYERS = {
     "ground": "errors timing replica store layout reports sqlite_files binary providers envfile progress output"
-    " runner guard continuity health tuning alerts boot_report versions _version",
+    " runner guard continuity health tuning alerts boot_report versions _version deadline failures",
     "observation": "events",
     "seam": "lines lines.base observers",
     "plan": "context commands",
@@ -147,8 +147,8 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
 
 
 #: The longest chain today, from ``python -m pylts`` down to errors.py. It may shrink, never grow; the aim is 8
-#: (docs/architecture.md, "Where it stands", counts which imports the next two levels take).
-LONGEST_CHAIN = 10
+#: (docs/architecture.md, "Where it stands", counts which imports the next level takes).
+LONGEST_CHAIN = 9
 
 
 def test_the_longest_import_chain_does_not_grow() -> None:

@@ -29,10 +29,10 @@ from pylts import (
 )
 from pylts.binary import Litestream, Version
 from pylts.boot import Decision, Local, Replica, converted_from, decide, ensure_restored
+from pylts.deadline import Deadline
 from pylts.layout import Layout
 from pylts.lines import line_for
 from pylts.sqlite_files import IntegrityCheck
-from pylts.timing import Deadline
 
 T = "{:016x}".format
 

@@ -24,7 +24,7 @@ from pylts.cli import EXIT_FAILURE, main
 from pylts.continuity import Gap, prove
 from pylts.errors import BackupNotConfirmed, InvalidSettings
 from pylts.health import Failing
-from pylts.reports import LtxFile
+from pylts.layout import LtxFile
 
 LOAD = "INSERT INTO items (id, body) VALUES (?, 'under load')"
 

@@ -29,9 +29,9 @@ from pylts import (
     runner,
 )
 from pylts.backup import delete_if_confirmed
+from pylts.deadline import Deadline
 from pylts.output import RunResult
 from pylts.testing import ACCESS_KEY, SECRET_KEY, LocalS3
-from pylts.timing import Deadline
 
 pytestmark = pytest.mark.integration
 

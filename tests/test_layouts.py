@@ -31,10 +31,10 @@ from pylts import (
     RestoreOutcome,
 )
 from pylts.binary import find_executable
+from pylts.deadline import Deadline
 from pylts.errors import ListingUnavailable
 from pylts.layout import Layout
 from pylts.restore import restore
-from pylts.timing import Deadline
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.line03]  # each machine pairs 0.5 with 0.3
 

@@ -15,12 +15,12 @@ from pydantic import SecretStr
 
 from pylts import BucketNotFound, ConfigS3, UnsupportedLitestreamVersion, backup, doctor, restore
 from pylts.binary import Litestream, Version
+from pylts.deadline import Deadline
 from pylts.errors import InvalidSettings
 from pylts.events import SyncTracker
 from pylts.lines import Standing, line_for
 from pylts.replica import parse_replica_url
 from pylts.testing import LocalS3
-from pylts.timing import Deadline
 from pylts.tuning import Tuning
 
 PYLTS = Path(__file__).resolve().parent.parent / "pylts"

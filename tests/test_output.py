@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pylts.errors import BucketNotFound, CredentialsRejected, NoBackupFound, RestoreError
-from pylts.output import RunResult, error_class, error_for, last_error, parse_line
+from pylts.errors import BucketNotFound, CredentialsRejected, NoBackupFound, RestoreError, error_class
+from pylts.failures import error_for
+from pylts.output import RunResult, last_error, parse_line
 
 DATA = Path(__file__).parent / "data"
 

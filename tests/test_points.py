@@ -24,6 +24,7 @@ from helpers import PYLTS_COMMAND, derive, read_rows, settings_env
 
 from pylts import ConfigS3
 from pylts.binary import find_executable
+from pylts.deadline import Deadline
 from pylts.errors import (
     NoBackupFound,
     OutsideRestoreWindow,
@@ -32,7 +33,6 @@ from pylts.errors import (
     UnsupportedLitestreamVersion,
 )
 from pylts.testing import LocalS3
-from pylts.timing import Deadline
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ import time
 import pytest
 from helpers import pylts_log
 
+from pylts.deadline import Deadline
 from pylts.errors import InvalidArgument, LitestreamTimeout
 from pylts.output import OutputLine
 from pylts.runner import TAIL_BYTES, ManagedProcess, guard_pid, guarded, run
-from pylts.timing import Deadline
 
 ENV = dict(os.environ)
 PY = sys.executable

@@ -22,10 +22,10 @@ from rclone_s3 import ACCESS_KEY, SECRET_KEY, RcloneS3
 from pylts import ConfigS3
 from pylts.boot import RestoreOutcome
 from pylts.databases import DatabaseSet
+from pylts.deadline import Deadline
 from pylts.errors import BucketNotFound, ForeignDatabase, InvalidArgument, NoBackupFound
 from pylts.secondary import SecondarySchedule, SnapshotSchedule, list_snapshots, take_snapshot
 from pylts.testing import LocalS3
-from pylts.timing import Deadline
 
 pytestmark = pytest.mark.integration
 

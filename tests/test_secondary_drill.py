@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from helpers import PYLTS_COMMAND, derive, litestream_child, read_rows, reaped, settings_env, wait_until, write_rows
 
+from pylts.deadline import Deadline
 from pylts.secondary import list_snapshots
 from pylts.testing import LocalS3
-from pylts.timing import Deadline
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.long]
 

@@ -15,12 +15,12 @@ import pytest
 from helpers import S3Server, derive, free_port, refused_credentials, require, write_rows
 
 from pylts import BucketNotFound, ConfigS3, CredentialsRejected, EndpointUnreachable
+from pylts.deadline import Deadline
 from pylts.errors import ListingUnavailable, LitestreamTimeout, RestoreError, TLSSetupError
 from pylts.layout import Layout
 from pylts.replica import S3Replica
 from pylts.runner import run
 from pylts.store import Credentials, StoredObject, _parse_page, _target, in_region, list_objects, signed_headers
-from pylts.timing import Deadline
 
 NOW = datetime(2026, 12, 4, 16, 53, 17, tzinfo=timezone.utc)
 

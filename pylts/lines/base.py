@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from ..continuity import ReplicaCheck
+from ..deadline import Deadline
 from ..errors import LitestreamError
 from ..events import SyncTracker
 from ..health import DatabaseHealth
@@ -30,7 +31,6 @@ from ..output import OutputLine, RunResult
 from ..replica import S3Replica
 from ..reports import ReplicaContents
 from ..runner import ManagedProcess
-from ..timing import Deadline
 from ..tuning import Tuning
 from ..versions import Litestream, Version
 

@@ -34,15 +34,15 @@ from ...binary import Litestream, Version
 from ...commands import config_option, config_yaml, yaml_mapping
 from ...context import shared_private_file
 from ...continuity import ReplicaCheck
+from ...deadline import Deadline
 from ...errors import BackupNotConfirmed, ReplicationError, RestoreError, UnsupportedLitestreamVersion
 from ...events import SyncTracker
+from ...failures import raise_reported_error
 from ...layout import Layout
 from ...observers import Observer
-from ...output import raise_reported_error
 from ...replica import S3Replica
 from ...reports import Generation, ReplicaContents, Snapshot
 from ...sqlite_files import config_path_for
-from ...timing import Deadline
 from ...tuning import Tuning, durations, refuse_unsupported
 from ..base import Context, IdleListing, LineClass, Standing
 from .log import read_positions

@@ -29,15 +29,17 @@ from ...binary import Litestream, Version
 from ...commands import config_option, config_yaml, yaml_mapping
 from ...context import shared_private_file
 from ...continuity import ReplicaCheck, prove, restore_window
+from ...deadline import Deadline
 from ...errors import BackupNotConfirmed, LitestreamTimeout, ReplicationError
 from ...events import SyncTracker
+from ...failures import raise_reported_error
 from ...layout import Layout
 from ...observers import Observer
-from ...output import last_error, raise_reported_error
+from ...output import last_error
 from ...replica import S3Replica
 from ...reports import ReplicaContents
 from ...sqlite_files import config_path_for
-from ...timing import COMPACTION_L2_INTERVAL, COMPACTION_L3_INTERVAL, Deadline
+from ...timing import COMPACTION_L2_INTERVAL, COMPACTION_L3_INTERVAL
 from ...tuning import Tuning, durations
 from ..base import Context, IdleListing, LineClass, Standing
 from .ltx import follow_argv, latest_txid, local_txid, ltx_files, replica_ltx_files, reported_txid, unreplicated

@@ -31,11 +31,11 @@ from pydantic import TypeAdapter
 from ... import sqlite_files
 from ...binary import Litestream
 from ...continuity import prove
+from ...deadline import Deadline
 from ...errors import BackupNotConfirmed, ListingUnavailable, LitestreamError, ReplicationError, RestoreError
-from ...layout import level_folder
+from ...layout import LtxFile, level_folder
 from ...replica import S3Replica
-from ...reports import LtxFile, read_reported
-from ...timing import Deadline
+from ...reports import read_reported
 from ..base import Context
 
 _LTX_FILES = TypeAdapter(list[LtxFile])

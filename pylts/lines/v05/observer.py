@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ...deadline import Deadline
 from ...errors import ControlSocketError, ListingUnavailable, PyltsError
 from ...events import Position, SyncTracker
 from ...health import Behind, DatabaseHealth, Unknown
 from ...observers import behind_threshold, judged, seconds_since
 from ...output import redact
 from ...sqlite_files import WalPosition, wal_position
-from ...timing import CONTROL_ANSWER_SECONDS, MTIME_GRANULARITY, SYNC_PROOF_LIST_INTERVAL, Deadline
+from ...timing import CONTROL_ANSWER_SECONDS, MTIME_GRANULARITY, SYNC_PROOF_LIST_INTERVAL
 from ..base import Context
 from .control import ControlClient, Listed, SyncStatus, private_socket_path
 from .ltx import captured_txid, replica_reaches
