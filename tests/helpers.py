@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -69,13 +69,21 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> bool:
     return waited(condition, timeout) is not None
 
 
-def kill_litestream(replication: Replicator) -> int:
-    """SIGKILL the litestream ``replication`` runs, once it runs; return its pid."""
-    assert wait_until(lambda: replication.status().pid is not None, 10), replication.status()
-    pid = replication.status().pid
-    assert pid is not None, replication.status()
-    os.kill(pid, signal.SIGKILL)
-    return pid
+def kill_litestream(replication: Replicator, within: float = 10.0) -> int:
+    """SIGKILL the litestream ``replication`` runs, once one runs; return its pid.
+
+    Between runs (pylts stops litestream for about 0.1 s to write the snapshot a restart owes) there is none
+    to kill, and the one just read may end before the kill: both are waited out, within ``within`` seconds.
+    """
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        pid = replication.status().pid
+        if pid is not None:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                return pid
+        time.sleep(0.02)
+    pytest.fail(f"no litestream to kill within {within} s: {replication.status()}")
 
 
 def derive(cfg: ConfigS3, **changes: Any) -> ConfigS3:
