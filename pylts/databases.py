@@ -26,10 +26,8 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
-
-from typing_extensions import Self
 
 from . import binary
 from .boot_report import BootPolicy, BootReport
@@ -44,6 +42,9 @@ from .sqlite_files import IntegrityCheck
 from .supervisor import Replicable, Replicator, run_app
 from .timing import LISTING_TIMEOUT, RESTORE_TIMEOUT
 from .tuning import Tuning
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class DatabaseSettings(Replicable, Protocol):

@@ -1,8 +1,9 @@
-"""Every error pylts raises, under one base class.
+"""Every error pylts raises, under one base class, and which of them litestream's words name.
 
 Catch `PyltsError` to handle anything pylts reports; catch a subclass to
 react to one cause. Errors that come from a litestream run carry the redacted
-command line, the exit code and litestream's own error text.
+command line, the exit code and litestream's own error text; `error_class` reads
+the cause from that text, and `HINTS` says what to do about it.
 
 >>> err = NoBackupFound("no backup at s3://bucket/db", argv=["litestream", "restore"], returncode=1)
 >>> isinstance(err, LitestreamError), isinstance(err, PyltsError)

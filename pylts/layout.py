@@ -4,6 +4,7 @@ Pure: it reads the keys one bucket listing (`pylts.store.list_objects`) returned
 replica's path. litestream 0.5 writes ``PATH/<level>/<min txid>-<max txid>.ltx`` (four and
 sixteen hex digits); 0.3 writes everything under ``PATH/generations/``. Both can stand at one
 URL (a replica moved from 0.3 to 0.5 keeps its old files), so a replica has a *set* of layouts.
+An `LtxFile` is one such file, made from a listing here or read from ``litestream ltx -json``.
 
 >>> from datetime import datetime, timezone
 >>> from pylts.layout import StoredObject

@@ -1,8 +1,9 @@
-"""What a running `Replicator` knows: the reports it gives, and all of them gathered in one for the metrics,
-the status page and alerts.
+"""What a running `Replicator` knows: the reports it gives, and all of them gathered in one for the metrics
+and the status page.
 
 The supervisor makes the reports (`ReplicationStatus`, `Restart`, `CheckedReplica`); they live here, below it,
-so that what reads them (metrics, the status page, alerts) needs none of the supervisor's code.
+so that what reads them (the metrics, the status page and the apps that mount it) needs none of the
+supervisor's code.
 `overview` asks the replicator once (``health()``, ``status()``, its last replica checks and restarts)
 and stamps the answer with the time it was asked: nothing here is guessed, every figure is one the
 replicator reported, and what it does not know stays ``None``.

@@ -137,7 +137,7 @@ class OutputLine:
 class RunResult:
     """A finished litestream run: redacted argv, exit code, its whole stdout and the tail of its stderr.
 
-    stdout and stderr are as printed, for parsing: `error_for` masks ``secrets`` in what it shows.
+    stdout and stderr are as printed, for parsing: `pylts.failures.error_for` masks ``secrets`` in what it shows.
     """
 
     argv: list[str]

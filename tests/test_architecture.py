@@ -187,7 +187,7 @@ def test_the_package_imports_each_public_name_at_first_use_from_the_module_it_na
     assert all(getattr(pylts, name).__name__ == name for name in pylts.__all__)
 
 
-def test_importing_the_package_loads_only_its_errors() -> None:
+def test_importing_the_package_loads_only_its_errors_and_version() -> None:
     """``import pylts`` (and so every ``pylts.x`` import, and the ``pylts`` command) loads no module it does not use."""
     code = "import sys, pylts; print(' '.join(sorted(m for m in sys.modules if m.startswith('pylts'))))"
     loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
