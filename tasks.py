@@ -32,6 +32,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import venv
 import zipfile
@@ -59,6 +60,28 @@ def sh(*argv: str | Path, env: dict[str, str] | None = None) -> None:
     code = subprocess.call([str(a) for a in argv], cwd=ROOT, env=env)
     if code != 0:
         sys.exit(code)
+
+
+def sh_together(*commands: list[str | Path], env: dict[str, str] | None = None) -> None:
+    """Run ``commands`` side by side; print each one's output whole once all ended; exit on the first failure."""
+    with tempfile.TemporaryDirectory() as folder:
+        jobs = []
+        for number, argv in enumerate(commands):
+            shown = " ".join(str(a) for a in argv)
+            print("+", shown, "(side by side)", flush=True)
+            log = Path(folder, f"{number}.log")
+            with log.open("wb") as out:
+                jobs.append(
+                    (shown, log, subprocess.Popen([str(a) for a in argv], cwd=ROOT, env=env, stdout=out, stderr=out))
+                )
+        codes = [process.wait() for _, _, process in jobs]
+        for shown, log, _ in jobs:
+            print(f"--- output of: {shown}", flush=True)
+            sys.stdout.write(log.read_text(errors="replace"))
+            sys.stdout.flush()
+    failed = next((code for code in codes if code != 0), 0)
+    if failed:
+        sys.exit(failed)
 
 
 def ensure_venv(where: Path = VENV, pins: list[str] | None = None) -> Path:
@@ -235,8 +258,13 @@ def floors(args: list[str]) -> None:
     pins = floor_pins((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     print("+ floors:", ", ".join(pins), flush=True)
     env = dict(os.environ, PYLTS_TEST_LITESTREAM_03=str(legacy_litestream(python)))
-    sh(python, "-m", "pytest", *UNIT, *args, env=env)
-    sh(python, "-m", "pytest", "-m", "not serial and not line03", "-n", "4", *FLOOR_TESTS, *args, env=env)
+    # The unit tests (busy on the CPU) beside the core integration tests that do not measure time (they wait on
+    # litestream, and share the machine with CPU-heavy tests in the integration stage too); then those that do, alone.
+    sh_together(
+        [python, "-m", "pytest", *UNIT, *args],
+        [python, "-m", "pytest", "-m", "not serial and not line03", "-n", "4", *FLOOR_TESTS, *args],
+        env=env,
+    )
     sh(python, "-m", "pytest", "-m", "serial and not line03", *SERIAL_WORKERS, *FLOOR_TESTS, *args, env=env)
 
 
