@@ -52,6 +52,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .alerts import Alert, AlertWatcher
     from .boot import BootPolicy, BootReport, RestoreOutcome
+    from .config import ConfigS3
     from .context import RunContext
     from .events import DatabaseSync
     from .follow import Follower, FollowStatus, connect_readonly
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
     from .monitor import ReplicationStatus
     from .reports import Generation, ReplicaContents, RestoreReport, Snapshot
     from .secondary import SecondarySnapshot
-    from .settings import ConfigS3
     from .settings_base import UnknownSettingWarning
     from .supervisor import ReplicatedDatabase, Replicator, run_app
     from .tuning import Tuning
@@ -82,7 +82,7 @@ _HOMES = {
     "BootPolicy": "boot",
     "BootReport": "boot",
     "CaughtUp": "health",
-    "ConfigS3": "settings",
+    "ConfigS3": "config",
     "DatabaseSync": "events",
     "Failing": "health",
     "FollowStatus": "follow",

@@ -51,6 +51,7 @@ from ._version import __version__
 from .cli_log import lifecycle_lines, verbosity_level
 from .cli_parser import build_parser, parse
 from .cli_settings import SettingOption
+from .config import ConfigS3
 from .context import write_private
 from .databases import DatabaseList, DatabaseSet
 from .deadline import Deadline
@@ -69,7 +70,7 @@ from .lines import line_for
 from .points_text import print_plan, print_points
 from .progress import Progress, database_bytes, staged_bytes
 from .reports import ReplicaContents
-from .settings import ConfigS3, LitestreamSettings, PyltsSettings
+from .settings import LitestreamSettings, PyltsSettings
 from .settings_base import LOG_LEVEL, setting_help, shown_default
 from .status_page import StatusServer, check_address
 from .supervisor import Replicator

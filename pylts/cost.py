@@ -19,7 +19,7 @@ from datetime import timedelta
 from pydantic import Field
 
 from .errors import InvalidSettings
-from .lines import Line
+from .lines.base import Line
 from .settings_base import CheckInterval, Duration, PyltsSettings
 from .tuning import CostProfile, Tuning
 

@@ -23,8 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from .commands import check_encryption
-from .lines import Line
+from .lines.base import Line, check_encryption
 from .replica import SSE_CUSTOMER_KEY_VARIABLE, S3Replica, customer_key_problem
 from .settings_base import PyltsSettings
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .settings import ConfigS3
+    from .config import ConfigS3
     from .testing import LocalS3
 
 

@@ -1,7 +1,7 @@
 """Settings of the second destination: where scheduled snapshots go, how often, and with which credentials.
 
-`SecondarySettings` is a base of `ConfigS3`. With ``PYLTS_SECONDARY_URL`` set, the database's
-plan carries a second plan (``RunContext.secondary``) for `pylts.secondary`: the second store's
+`SecondarySettings` is a base of `S3Settings`. With ``PYLTS_SECONDARY_URL`` set, the database's
+plan (``ConfigS3.plan()``) carries a second plan (``RunContext.secondary``) for `pylts.secondary`: the second store's
 replica, and a child environment with its own credentials (``PYLTS_SECONDARY_ACCESS_KEY_ID``,
 ``PYLTS_SECONDARY_SECRET_ACCESS_KEY``), else the primary's. Those are secrets handled like the
 primary's: only in litestream's environment, never in argv, a repr, a log or a file.
@@ -9,25 +9,18 @@ The second store is the primary's (endpoint, region, path style) unless its URL 
 ``PYLTS_SECONDARY_ENDPOINT`` names another. See docs/protection.md.
 
 >>> settings = SecondarySettings(secondary_url="s3://copies/app.db", secondary_interval="10m", _env_file=None)
->>> settings.secondary_schedule()
-SnapshotSchedule(interval=600.0, keep=24)
->>> SecondarySettings(_env_file=None).secondary_schedule() is None
-True
+>>> settings.secondary_interval.total_seconds(), settings.secondary_keep
+(600.0, 24)
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from datetime import timedelta
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from .commands import child_env
-from .context import RunContext
 from .layout import replica_prefix
-from .replica import SSE_CUSTOMER_KEY_VARIABLE, S3Replica, normalize_endpoint, parse_replica_url
-from .secondary import SnapshotSchedule
+from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .settings_base import Duration, PyltsSettings
 from .timing import SECONDARY_INTERVAL
 
@@ -136,12 +129,6 @@ class SecondarySettings(PyltsSettings):
             self.secondary_replica(primary)
         return self
 
-    def secondary_schedule(self) -> SnapshotSchedule | None:
-        """How often snapshots go to the second destination and how many it keeps; None when there is none."""
-        if self.secondary_url is None:
-            return None
-        return SnapshotSchedule(self.secondary_interval.total_seconds(), self.secondary_keep)
-
     def secondary_replica(self, primary: S3Replica) -> S3Replica | None:
         """The second destination on its store: the primary's store unless its URL or endpoint names another.
 
@@ -168,33 +155,3 @@ class SecondarySettings(PyltsSettings):
                     "give it another bucket, or a path beside the primary's"
                 )
         return replica
-
-    def with_secondary(self, primary: RunContext, credentials: tuple[str, str] | None) -> RunContext:
-        """``primary`` with the second destination's plan, if one is set (its credentials, else ``credentials``).
-
-        The snapshots are encrypted as the primary is (its SSE-C key or KMS key id): a copy elsewhere
-        must not be the one place the data lies in clear.
-        """
-        replica = self.secondary_replica(primary.replica)
-        if replica is None:
-            return primary
-        replica = replica.with_encryption(
-            customer_key=primary.replica.sse_customer_key, kms_key_id=primary.replica.sse_kms_key_id
-        )
-        if self.secondary_access_key_id is not None and self.secondary_secret_access_key is not None:
-            credentials = (
-                self.secondary_access_key_id.get_secret_value(),
-                self.secondary_secret_access_key.get_secret_value(),
-            )
-        env = child_env(os.environ, primary.line, credentials=credentials)
-        env.pop(SSE_CUSTOMER_KEY_VARIABLE, None)
-        if SSE_CUSTOMER_KEY_VARIABLE in primary.env:  # the key, in the variable the snapshot's config names
-            env[SSE_CUSTOMER_KEY_VARIABLE] = primary.env[SSE_CUSTOMER_KEY_VARIABLE]
-        secondary = RunContext(
-            line=primary.line,
-            db=primary.db,
-            replica=replica,
-            env=env,
-            secrets=(*primary.secrets, *(credentials or ())),
-        )
-        return dataclasses.replace(primary, secondary=secondary)

@@ -1,9 +1,10 @@
-"""``ConfigS3``: the settings of one replicated SQLite database, read the pydantic way, and checked.
+"""``S3Settings``: the settings of one replicated SQLite database, read the pydantic way, and checked.
 
 Values come from keyword arguments, then environment variables, then ``.env`` in
 the working directory (name another file per instance with ``_env_file=``), by the rules
-of `pylts.settings_base`. The settings build the database's run plan (``plan()``); what
-can be done with it lives in `pylts.operations`. Every setting: docs/configuration.md.
+of `pylts.settings_base`. `pylts.config.ConfigS3` is these settings with what can be done with
+the database they name: it builds the run plan from them (``plan()``) and calls the operations.
+Every setting: docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -18,13 +19,9 @@ from pydantic import Field, JsonValue, SecretStr, ValidationInfo, field_validato
 
 from . import binary
 from .alerting import AlertSettings
-from .boot import BootPolicy, ensure_restored
-from .commands import child_env
-from .context import RunContext
+from .boot_report import BootPolicy
 from .cost import CostSettings
 from .encryption import EncryptionSettings
-from .lines import Line, line_for
-from .operations import DatabaseOperations
 from .providers import preset
 from .replica import S3Replica, normalize_endpoint, parse_replica_url
 from .secondary_settings import SecondarySettings
@@ -34,16 +31,14 @@ from .settings_base import (
     EnvFiles,
     HeartbeatUrl,
     LitestreamBin,
-    LitestreamSettings,
     MetricsAddress,
     ModelEnvFile,
     PyltsSettings,
 )
-from .supervisor import ReplicatedDatabase
 from .timing import MAX_BACKOFF
 from .tuning import Tuning, within_limits
 
-__all__ = ["ConfigS3", "LitestreamSettings", "PyltsSettings"]
+__all__ = ["LitestreamSettings", "PyltsSettings", "S3Settings"]
 
 
 def _env(variable: str, text: str, default: Any = None, *, shown: str | None = None, **rules: Any) -> Any:
@@ -52,31 +47,22 @@ def _env(variable: str, text: str, default: Any = None, *, shown: str | None = N
     return Field(default, validation_alias=variable, repr=False, description=text, json_schema_extra=extra, **rules)
 
 
-class ConfigS3(AlertSettings, SecondarySettings, CostSettings, EncryptionSettings, DatabaseOperations):
-    """Where a SQLite database lives locally and where litestream keeps its backup.
+class S3Settings(AlertSettings, SecondarySettings, CostSettings, EncryptionSettings):
+    """Where a SQLite database lives locally and where litestream keeps its backup: fields and their checks.
 
-    Every setting, its environment variable, default and meaning: docs/configuration.md
-    (generated from these fields by ``python3 tasks.py settings-docs``).
+    `pylts.config.ConfigS3` adds the operations; use it (``from pylts import ConfigS3``). Every setting, its
+    environment variable, default and meaning: docs/configuration.md (generated from these fields by
+    ``python3 tasks.py settings-docs``).
 
     ``access_key_id``, ``secret_access_key`` and ``replica_url`` say what ``key``, ``token``
     (the secret access key, not an AWS session token) and ``s3`` are; both names work, as
-    keywords and as attributes. A misspelled keyword raises: ``ConfigS3(...)`` raises
-    pydantic's ``ValidationError``, `ConfigS3.load` raises `InvalidSettings` (a `PyltsError`);
+    keywords and as attributes. A misspelled keyword raises: the class itself raises
+    pydantic's ``ValidationError``, ``load`` raises `InvalidSettings` (a `PyltsError`);
     both are ``ValueError``s.
 
-    Examples:
-        >>> cfg = ConfigS3(key="AKIAEXAMPLE", token="s3cr3t", s3="s3://backups/app.db")
-        >>> cfg, cfg.token, cfg.dbpath.parent.name
-        (ConfigS3(s3='s3://backups/app.db', db='db.sqlite'), SecretStr('**********'), 'data')
-        >>> "s3cr3t" in repr(cfg) + str(cfg)
-        False
-        >>> from pydantic import ValidationError
-        >>> try:
-        ...     ConfigS3(key="k", token="t", s3="s3://backups/app.db", db="../app.db")
-        ... except ValidationError as exc:
-        ...     print(exc.errors()[0]["msg"])
-        Value error, db must be a plain file name, without '/', '\\' or '..': got '../app.db';
-        put the directory in folder (DB_FOLDER) instead
+    >>> settings = S3Settings(key="k", token="t", s3="s3://bkt/app.db", folder="/srv/app", db="app.db")
+    >>> settings, settings.dbpath
+    (S3Settings(s3='s3://bkt/app.db', db='app.db'), PosixPath('/srv/app/app.db'))
     """
 
     _KEYWORD_NAMES: ClassVar[dict[str, str]] = {
@@ -230,7 +216,7 @@ class ConfigS3(AlertSettings, SecondarySettings, CostSettings, EncryptionSetting
         return normalize_endpoint(value)
 
     @model_validator(mode="after")
-    def _check_replica_and_credentials(self) -> ConfigS3:
+    def _check_replica_and_credentials(self) -> S3Settings:
         _ = self.replica  # building it checks that endpoint, region and path style agree with the URL
         if self.use_aws_credential_chain:
             return self
@@ -252,7 +238,7 @@ class ConfigS3(AlertSettings, SecondarySettings, CostSettings, EncryptionSetting
         return None if value is None else within_limits(str(info.field_name), value)
 
     @model_validator(mode="after")
-    def _heartbeat_interval_needs_url(self) -> ConfigS3:
+    def _heartbeat_interval_needs_url(self) -> S3Settings:
         if self.heartbeat_interval is not None and self.heartbeat_url is None:
             raise ValueError("heartbeat_interval needs heartbeat_url (PYLTS_HEARTBEAT_URL): where to ping")
         return self
@@ -284,9 +270,9 @@ class ConfigS3(AlertSettings, SecondarySettings, CostSettings, EncryptionSetting
         """The parsed replica, with ``endpoint``, ``region`` and ``force_path_style`` merged in, then the
         ``provider`` preset filling what they leave unset.
 
-        >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", endpoint="http://127.0.0.1:9000").replica.url()
+        >>> S3Settings(key="k", token="t", s3="s3://bkt/app.db", endpoint="http://127.0.0.1:9000").replica.url()
         's3://bkt/app.db?endpoint=http%3A%2F%2F127.0.0.1%3A9000&forcePathStyle=true'
-        >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", provider="hetzner", region="fsn1").replica.endpoint
+        >>> S3Settings(key="k", token="t", s3="s3://bkt/app.db", provider="hetzner", region="fsn1").replica.endpoint
         'https://fsn1.your-objectstorage.com'
         """
         return self._replica_at(self.s3)
@@ -302,7 +288,7 @@ class ConfigS3(AlertSettings, SecondarySettings, CostSettings, EncryptionSetting
         """What these settings tune in litestream's config (snapshots, retention, sync, metrics, heartbeat),
         the cost profile filling in what was not set.
 
-        >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", snapshot_retention="7d").tuning.given()
+        >>> S3Settings(key="k", token="t", s3="s3://bkt/app.db", snapshot_retention="7d").tuning.given()
         ['snapshot_retention']
         """
         return self.profiled(Tuning(**{field.name: getattr(self, field.name) for field in dataclasses.fields(Tuning)}))
@@ -311,40 +297,22 @@ class ConfigS3(AlertSettings, SecondarySettings, CostSettings, EncryptionSetting
     def dbpath(self) -> Path:
         """Where the database lives locally: ``folder / db``.
 
-        >>> cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", folder="/srv/app", db="app.db")
-        >>> cfg.dbpath
+        >>> settings = S3Settings(key="k", token="t", s3="s3://bkt/app.db", folder="/srv/app", db="app.db")
+        >>> settings.dbpath
         PosixPath('/srv/app/app.db')
         """
         return self.folder / self.db
 
-    def plan(self) -> RunContext:
-        """The run plan of this database: its litestream line, paths, replica, tuning and the child's environment.
 
-        Secrets are only in the plan's environment, which its repr leaves out; a tuning the
-        line cannot honour raises here, before anything runs.
-        """
-        line, replica = self._line(), self.replica
-        self.check_cost_profile(line)
-        line.check_tuning(self.tuning)
-        credentials = None
-        if self.key is not None and self.token is not None and not self.use_aws_credential_chain:
-            credentials = (self.key.get_secret_value(), self.token.get_secret_value())
-        ping = (self.heartbeat_url.get_secret_value(),) if self.heartbeat_url else ()  # litestream logs failed pings
-        primary = RunContext(
-            line=line,
-            db=self.dbpath,
-            replica=replica,
-            env=self.encryption_env(child_env(os.environ, line, credentials=credentials), line, replica),
-            secrets=(*(credentials or ()), *ping, *self.encryption_secrets()),
-            tuning=self.tuning,
-        )
-        return self.with_secondary(primary, credentials)
+class LitestreamSettings(PyltsSettings):
+    """Only where litestream is (what ``pylts version`` needs), read by the same rules as `S3Settings`.
 
-    def replication(self) -> ReplicatedDatabase:
-        """The plan and start options a `Replicator` needs for this database."""
-        every, plan, secondary = self.replica_check_seconds(), self.plan(), self.secondary_schedule()
-        policy, timeout, backoff = self.boot_policy, self.ready_timeout, self.max_backoff
-        return ReplicatedDatabase(plan, policy, timeout, backoff, every, secondary, boot=ensure_restored)
+    >>> LitestreamSettings(litestream_bin="/opt/litestream", _env_file=None).litestream_bin
+    PosixPath('/opt/litestream')
+    """
 
-    def _line(self) -> Line:
-        return line_for(binary.locate(self.litestream_bin))
+    litestream_bin: LitestreamBin = None
+
+    def locate(self) -> binary.Litestream:
+        """The litestream executable and its version (`LitestreamNotFound` says how to get one)."""
+        return binary.locate(self.litestream_bin)

@@ -31,7 +31,6 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from . import binary
 from .envfile import read_env_file
 from .errors import InvalidSettings
 from .tuning import heartbeat_url, metrics_address, parse_duration
@@ -382,20 +381,6 @@ def _strict(sources: Mapping[str, Mapping[str, str | None]]) -> bool:
             except ValidationError:
                 raise InvalidSettings([(f"{STRICT} (in {where})", "must be true or false (1 or 0)")]) from None
     return False
-
-
-class LitestreamSettings(PyltsSettings):
-    """Only where litestream is (what ``pylts version`` needs), read by the same rules as `ConfigS3`.
-
-    >>> LitestreamSettings(litestream_bin="/opt/litestream", _env_file=None).litestream_bin
-    PosixPath('/opt/litestream')
-    """
-
-    litestream_bin: LitestreamBin = None
-
-    def locate(self) -> binary.Litestream:
-        """The litestream executable and its version (`LitestreamNotFound` says how to get one)."""
-        return binary.locate(self.litestream_bin)
 
 
 class DatabaseList(PyltsSettings):

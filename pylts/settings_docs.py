@@ -18,7 +18,7 @@ from types import NoneType, UnionType
 from pydantic import SecretStr
 
 from .databases import DatabaseList
-from .settings import ConfigS3
+from .settings import S3Settings
 from .settings_base import PyltsSettings, env_name, shown_default
 
 #: The lines of docs/configuration.md between which `settings_table` is written.
@@ -37,7 +37,7 @@ _KINDS: dict[object, str] = {
 }
 
 
-def settings_table(models: tuple[type[PyltsSettings], ...] = (ConfigS3, DatabaseList)) -> str:
+def settings_table(models: tuple[type[PyltsSettings], ...] = (S3Settings, DatabaseList)) -> str:
     """The markdown table of every setting of ``models``: field, environment variable, type, default, meaning."""
     rows = ["| Field | Environment | Type | Default | Meaning |", "| --- | --- | --- | --- | --- |"]
     for model in models:

@@ -25,9 +25,9 @@ import urllib.request
 from types import TracebackType
 from typing import Any
 
+from .config import ConfigS3
 from .errors import InvalidArgument, MissingExtra
 from .replica import bucket_problem
-from .settings import ConfigS3
 
 #: Credentials LocalS3 accepts while it does not enforce authentication.
 ACCESS_KEY = "AKIAPYLTSLOCALTEST01"

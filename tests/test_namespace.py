@@ -13,7 +13,8 @@ import pytest
 
 from pylts import ConfigS3, InvalidSettings
 from pylts.databases import DatabaseList
-from pylts.settings_base import LitestreamSettings, UnknownSettingWarning, pylts_variables
+from pylts.settings import LitestreamSettings
+from pylts.settings_base import UnknownSettingWarning, pylts_variables
 
 #: The console script pip installed beside this Python: the CLI as a user types it.
 PYLTS = Path(sys.executable).with_name("pylts")

@@ -27,9 +27,9 @@ from typing import Any, TypedDict
 
 from typing_extensions import Unpack
 
+from ..config import ConfigS3
 from ..errors import MissingExtra
 from ..monitor import Monitored
-from ..settings import ConfigS3
 from ..status_page import asgi_app
 from ..supervisor import Replicator
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..boot import BootReport
-from ..settings import ConfigS3
+from ..config import ConfigS3
 
 if TYPE_CHECKING:
     from flask import Blueprint, Flask

