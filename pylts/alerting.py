@@ -1,6 +1,6 @@
 """The alert settings: a webhook called when a database stays failing, and how long is too long.
 
-`AlertSettings` is a base of `ConfigS3`: ``PYLTS_ALERT_WEBHOOK`` (a secret: the URL usually carries
+`AlertSettings` is a base of `S3Settings`: ``PYLTS_ALERT_WEBHOOK`` (a secret: the URL usually carries
 the receiver's token) and ``PYLTS_ALERT_AFTER``. `alert_watcher` builds the `pylts.alerts.AlertWatcher`
 that ``pylts replicate`` runs beside replication when a webhook is set.
 

@@ -1,6 +1,6 @@
 """What replication may cost in requests: the cost profile and the checks an idle database pays for.
 
-`CostSettings` is a base of `ConfigS3`: ``PYLTS_COST_PROFILE`` (`pylts.tuning.CostProfile`), litestream's
+`CostSettings` is a base of `S3Settings`: ``PYLTS_COST_PROFILE`` (`pylts.tuning.CostProfile`), litestream's
 L0 retention check interval and pylts' own replica check interval. A profile fills in what the user
 left unset; every setting given explicitly wins over it. A line without a config key for something
 the profile sets refuses the profile before anything runs, rather than run at a cost it did not promise.

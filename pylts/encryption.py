@@ -1,6 +1,6 @@
 """Server-side encryption settings: an SSE-C customer key or an SSE-KMS key id, checked at the door.
 
-`EncryptionSettings` is a base of `ConfigS3`: its two fields, their checks, and what they add to
+`EncryptionSettings` is a base of `S3Settings`: its two fields, their checks, and what they add to
 the replica and to litestream's environment. The SSE-C key is a secret handled like the secret
 access key: litestream gets it in its environment (``PYLTS_SSE_CUSTOMER_KEY``) and a config that
 names that variable; it is never in argv, a config file, a repr, a log or an error.
