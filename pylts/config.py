@@ -87,7 +87,7 @@ def _timeout_renamed(method: Callable[_P, _R]) -> Callable[_P, _R]:
 class ConfigS3(S3Settings):
     """Where a SQLite database lives locally and where litestream keeps its backup, and what can be done with it.
 
-    The settings and their checks are `S3Settings`'; every setting, its environment variable, default and
+    Its settings and their checks come from `S3Settings`; every setting, its environment variable, default and
     meaning: docs/configuration.md. ``access_key_id``, ``secret_access_key`` and ``replica_url`` say what
     ``key``, ``token`` (the secret access key, not an AWS session token) and ``s3`` are; both names work, as
     keywords and as attributes. A misspelled keyword raises: ``ConfigS3(...)`` raises pydantic's
