@@ -54,6 +54,7 @@ from .secondary import SecondarySchedule, SnapshotSchedule
 from .timing import (
     ANSWER_SECONDS,
     APP_STOP_GRACE,
+    FAILED_START_LISTING,
     FAILED_START_STOP_GRACE,
     HEALTH_SAY_INTERVAL,
     LOCK_POLL,
@@ -260,6 +261,7 @@ class Replicator:
         self._answering_since: float | None = None
         self._stop_grace: float | None = None
         self._boot_reports: list[BootReport] = []
+        self._positions_at_boot: dict[Path, str | None] = {}  # the line's own, once the boot is done
         self._final_failure: str | None = None
         self._bug: Exception | None = None  # what ended the supervisor thread, raised by stop()
         config = config_option(self._config_path, expand=expands(self._dbs))  # expanded: it names an SSE-C key
@@ -338,8 +340,39 @@ class Replicator:
             return self
         error = self._bug or self._startup_error(wait)
         self._shutdown(grace=FAILED_START_STOP_GRACE)  # nothing was synced yet: no final sync to wait for
-        self._locks.close()
+        try:
+            self._forget_positions_the_store_never_got()
+        finally:
+            self._locks.close()
         raise error
+
+    def _forget_positions_the_store_never_got(self) -> None:
+        """After a failed start: drop a first position litestream made locally if the store holds none.
+
+        Kept, it would tell the next boot this database was replicated before, and that boot would take the
+        empty replica for one emptied since (`ReplicaMissing`) and refuse it. Only a position this start made
+        goes (there was none when the boot was done), only from a replica that lists empty, and only once
+        litestream has ended; a store that cannot be listed leaves it in place.
+        """
+        if self._thread is not None and self._thread.is_alive():
+            return
+        for database in self._databases:
+            ctx = database.context
+            made_here = ctx.db in self._positions_at_boot and self._positions_at_boot[ctx.db] is None
+            if not made_here or ctx.line.local_position(ctx.db) is None:
+                continue
+            try:
+                held = ctx.line.replica_positions(ctx, Deadline(FAILED_START_LISTING))
+            except PyltsError as exc:
+                logger.warning(
+                    "kept litestream's first position of %s: the replica could not be listed (%s)", ctx.db, exc
+                )
+                continue
+            if not held:
+                sqlite_files.remove([sqlite_files.litestream_meta(ctx.db)])
+                logger.info(
+                    "forgot litestream's first position of %s: the start failed before the store held it", ctx.db
+                )
 
     def _start_secondaries(self) -> None:
         """Start the snapshot schedule of each database with a second destination (none blocks the primary)."""
@@ -373,6 +406,7 @@ class Replicator:
                     output=exc.output,
                 ) from None
             self._boot_reports.append(report)
+            self._positions_at_boot[ctx.db] = ctx.line.local_position(ctx.db)
             if not ctx.db.exists() or sqlite_files.is_blank(ctx.db):  # fresh, or quarantined with no backup
                 sqlite_files.create_empty(ctx.db)
             sqlite_files.require_sqlite_header(ctx.db)

@@ -90,6 +90,8 @@ STUCK_STOP_GRACE = 2.0
 SHUTDOWN_MARGIN = 5.0
 #: Seconds a litestream that did not start gets to stop: nothing was synced, so no final sync is waited for.
 FAILED_START_STOP_GRACE = 1.0
+#: Seconds a failed start may list the store to tell whether litestream's first local position reached it.
+FAILED_START_LISTING = 3.0
 #: Seconds a reader thread may take to read what is left in a pipe once its process ended.
 READER_JOIN_SECONDS = 5.0
 

