@@ -1,10 +1,11 @@
 """Settings of the second destination: where scheduled snapshots go, how often, and with which credentials.
 
 `SecondarySettings` is a base of `S3Settings`. With ``PYLTS_SECONDARY_URL`` set, the database's
-plan (``ConfigS3.plan()``) carries a second plan (``RunContext.secondary``) for `pylts.secondary`: the second store's
-replica, and a child environment with its own credentials (``PYLTS_SECONDARY_ACCESS_KEY_ID``,
-``PYLTS_SECONDARY_SECRET_ACCESS_KEY``), else the primary's. Those are secrets handled like the
-primary's: only in litestream's environment, never in argv, a repr, a log or a file.
+plan (``ConfigS3.plan()``) carries a second plan (``RunContext.secondary``) for `pylts.secondary`:
+the second store's replica, and a child environment with its own credentials
+(``PYLTS_SECONDARY_ACCESS_KEY_ID``, ``PYLTS_SECONDARY_SECRET_ACCESS_KEY``), else the primary's.
+Those are secrets handled like the primary's: only in litestream's environment, never in argv,
+a repr, a log or a file.
 The second store is the primary's (endpoint, region, path style) unless its URL or
 ``PYLTS_SECONDARY_ENDPOINT`` names another. See docs/protection.md.
 
